@@ -1,0 +1,443 @@
+"""The register (sampling frame): unit ids and register checks.
+
+Unit ids follow the 18-character unified social credit code (USCC) of
+GB 32100-2015:
+
+=========  ======================================================
+position   meaning
+=========  ======================================================
+1          registration authority code (e.g. ``9`` = market regulator)
+2          entity type code (e.g. ``1`` = enterprise)
+3-8        administrative division code (GB/T 2260, ``45....`` = Guangxi)
+9-17       organisation code (GB 11714: 8 characters + its own check)
+18         check character (weighted sum modulo 31)
+=========  ======================================================
+
+The characters are ``0-9`` and the 21 capital letters that cannot be confused
+with digits (no I, O, S, V, Z).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["valid_uscc", "uscc_check_character", "Frame"]
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+# byte value -> code value (-1 for characters outside the alphabet)
+_CODE = np.full(256, -1, dtype=np.int64)
+for _k, _c in enumerate(USCC_ALPHABET):
+    _CODE[ord(_c)] = _k
+_ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_ORG_VALUE = np.full(256, -1, dtype=np.int64)
+for _k, _c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+    _ORG_VALUE[ord(_c)] = _k
+
+
+def _as_bytes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return an (n, 18) uint8 matrix and a mask of rows that have 18 ASCII chars."""
+    strs = np.asarray(codes, dtype=object)
+    flat = strs.ravel()
+    ok_len = np.fromiter(
+        (isinstance(s, str) and len(s) == 18 and s.isascii() for s in flat),
+        dtype=bool,
+        count=flat.size,
+    )
+    padded = np.where(ok_len, flat, "0" * 18).astype("S18")
+    mat = np.frombuffer(padded.tobytes(), dtype=np.uint8).reshape(-1, 18)
+    return mat, ok_len
+
+
+def uscc_check_character(first17: str) -> str:
+    """Check character (18th position) of a unified social credit code.
+
+    Parameters
+    ----------
+    first17 : str
+        The first 17 characters of the code.
+
+    Returns
+    -------
+    str
+        The check character from ``0-9A-HJ-NPQRTUWXY``.
+
+    Examples
+    --------
+    >>> uscc_check_character("91450100MA5KA1B2C")
+    'M'
+    """
+    if len(first17) != 17 or any(c not in USCC_ALPHABET for c in first17):
+        from .errors import FrameError
+
+        raise FrameError(
+            f"uscc_check_character needs 17 characters from {USCC_ALPHABET!r}, got {first17!r}"
+        )
+    values = np.array([USCC_ALPHABET.index(c) for c in first17], dtype=np.int64)
+    check = (31 - int(values @ _USCC_WEIGHTS) % 31) % 31
+    return USCC_ALPHABET[check]
+
+
+def org_check_character(first8: str) -> str:
+    """Check character of a GB 11714 organisation code from its first 8 characters."""
+    values = np.array([int(c, 36) for c in first8], dtype=np.int64)
+    check = (11 - int(values @ _ORG_WEIGHTS) % 11) % 11
+    return "X" if check == 10 else str(check)
+
+
+def valid_uscc(codes: Any) -> Any:
+    """Check unified social credit codes (GB 32100-2015).
+
+    A code is valid when it has 18 characters from the USCC alphabet, its
+    administrative division part is 6 digits, and its 18th character equals
+    the weighted-sum check character.
+
+    Parameters
+    ----------
+    codes : str or array-like of str
+        One code or many (list, array, pandas Series).
+
+    Returns
+    -------
+    bool or numpy.ndarray of bool
+        ``bool`` for a single string, otherwise a boolean array of the same
+        length (vectorised, no Python loop over the check arithmetic).
+
+    Examples
+    --------
+    >>> valid_uscc("91450100MA5KA1B2CM")
+    True
+    >>> valid_uscc(["91450100MA5KA1B2CM", "91450100MA5KA1B2C0"]).tolist()
+    [True, False]
+    """
+    scalar = isinstance(codes, str)
+    mat, ok = _as_bytes(np.atleast_1d(np.asarray(codes, dtype=object)))
+    values = _CODE[mat]
+    ok &= (values >= 0).all(axis=1)
+    ok &= ((mat[:, 2:8] >= ord("0")) & (mat[:, 2:8] <= ord("9"))).all(axis=1)
+    expected = (31 - (values[:, :17] @ _USCC_WEIGHTS) % 31) % 31
+    ok &= values[:, 17] == expected
+    return bool(ok[0]) if scalar else ok
+
+
+# ---------------------------------------------------------------------------
+# The sampling frame
+# ---------------------------------------------------------------------------
+
+
+def _rows_text(index: pd.Index, positions: np.ndarray, limit: int = 5) -> str:
+    """Describe offending rows by their index labels, ``limit`` at most."""
+    labels = [repr(x) if isinstance(x, str) else str(x) for x in index[positions[:limit]]]
+    more = f" and {positions.size - limit} more" if positions.size > limit else ""
+    return ", ".join(labels) + more
+
+
+def _as_columns(columns: str | Sequence[str] | None) -> tuple[str, ...]:
+    if columns is None:
+        return ()
+    if isinstance(columns, str):
+        return (columns,)
+    return tuple(columns)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Frame:
+    """A checked register used as sampling frame.
+
+    The constructor checks the register and raises :class:`~survey.errors.FrameError`
+    listing the offending rows (by index label) when a unit id is missing or
+    duplicated, a size is missing, negative or not finite, a stratum code is
+    missing, or a code is outside its code list. The data are never changed:
+    methods return new frames or new tables.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.
+    unit : str, default="firm_id"
+        Column of unit ids (unique, not missing).
+    size : str or None, default=None
+        Column of the size measure (finite and >= 0), e.g. ``"revenue_prev_year"``.
+    strata : str, sequence of str or None, default=None
+        Column(s) whose combinations define strata (not missing).
+    codes : mapping of column to collection, default=None
+        Allowed values of coded columns, e.g. ``{"county": county_codes}``.
+    check_ids : bool, default=False
+        Also check that every unit id is a valid USCC (:func:`valid_uscc`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"firm_id": ["a", "b", "c"], "size": [5.0, 1.0, 2.0],
+    ...                    "county": ["X", "X", "Y"]})
+    >>> frame = Frame(df, unit="firm_id", size="size", strata="county")
+    >>> frame.counts()
+      county  N
+    0      X  2
+    1      Y  1
+    >>> frame.totals(["size"]).loc[0, "size"]
+    np.float64(6.0)
+    """
+
+    data: pd.DataFrame = field(kw_only=False)
+    unit: str = "firm_id"
+    size: str | None = None
+    strata: str | tuple[str, ...] | None = None
+    codes: Mapping[str, Collection[Any]] | None = None
+    check_ids: bool = False
+
+    def __post_init__(self) -> None:
+        from .errors import ColumnError, FrameError
+
+        if not isinstance(self.data, pd.DataFrame):
+            raise FrameError(f"Frame needs a pandas DataFrame, got {type(self.data).__name__}")
+        # a shallow copy (copy-on-write): later changes to the caller's frame do not reach us
+        object.__setattr__(self, "data", self.data.copy(deep=False))
+        if self.strata is not None and not isinstance(self.strata, str):
+            object.__setattr__(self, "strata", tuple(self.strata))
+        data = self.data
+        needed = [self.unit, *(_as_columns(self.size)), *self.strata_columns, *(self.codes or {})]
+        missing = [c for c in needed if c not in data.columns]
+        if missing:
+            raise ColumnError(
+                f"Frame: column(s) {missing} not in the register; available: {list(data.columns)}"
+            )
+        ids = data[self.unit]
+        bad = np.flatnonzero(ids.isna().to_numpy())
+        if bad.size:
+            raise FrameError(
+                f"Frame: {bad.size} missing unit id(s) in column {self.unit!r}, rows "
+                f"{_rows_text(data.index, bad)}; give every unit an id."
+            )
+        dup = np.flatnonzero(ids.duplicated(keep=False).to_numpy())
+        if dup.size:
+            shown = ", ".join(
+                f"{data.index[i]!r} ({ids.iloc[i]!r})" for i in dup[:5]
+            ) + (f" and {dup.size - 5} more" if dup.size > 5 else "")
+            raise FrameError(
+                f"Frame: duplicate unit ids in column {self.unit!r}: rows {shown}; "
+                "merge or remove the duplicates."
+            )
+        if self.check_ids:
+            ok = valid_uscc(ids.astype(str).to_numpy())
+            bad = np.flatnonzero(~ok)
+            if bad.size:
+                raise FrameError(
+                    f"Frame: {bad.size} invalid USCC id(s) in column {self.unit!r}, rows "
+                    f"{_rows_text(data.index, bad)}; correct them or use check_ids=False."
+                )
+        if self.size is not None:
+            col = data[self.size]
+            if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                raise ColumnError(
+                    f"Frame: size column {self.size!r} must be numeric, it has dtype {col.dtype}"
+                )
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise FrameError(
+                    f"Frame: {bad.size} missing or infinite size value(s) in column "
+                    f"{self.size!r}, rows {_rows_text(data.index, bad)}; impute a size or "
+                    "drop those units."
+                )
+            bad = np.flatnonzero(values < 0)
+            if bad.size:
+                raise FrameError(
+                    f"Frame: {bad.size} negative size value(s) in column {self.size!r}, rows "
+                    f"{_rows_text(data.index, bad)}; sizes must be >= 0."
+                )
+        for column in self.strata_columns:
+            bad = np.flatnonzero(data[column].isna().to_numpy())
+            if bad.size:
+                raise FrameError(
+                    f"Frame: {bad.size} missing stratum code(s) in column {column!r}, rows "
+                    f"{_rows_text(data.index, bad)}; code them (e.g. 'unknown') or drop them."
+                )
+        for column, allowed in (self.codes or {}).items():
+            allowed_list = list(allowed)
+            bad = np.flatnonzero(~data[column].isin(allowed_list).to_numpy())
+            if bad.size:
+                values = pd.unique(data[column].iloc[bad[:50]])[:5]
+                raise FrameError(
+                    f"Frame: {bad.size} unknown code(s) in column {column!r} (e.g. "
+                    f"{list(values)}), rows {_rows_text(data.index, bad)}; allowed codes are "
+                    f"{allowed_list[:10]}{' ...' if len(allowed_list) > 10 else ''}."
+                )
+
+    # -- basic properties ---------------------------------------------------
+    @property
+    def strata_columns(self) -> tuple[str, ...]:
+        """Stratum columns as a tuple (empty when there are no strata)."""
+        return _as_columns(self.strata)
+
+    @property
+    def N(self) -> int:  # noqa: N802 - the field's own notation
+        """Number of units."""
+        return len(self.data)
+
+    def size_values(self) -> np.ndarray:
+        """Size measure as a float array (a :class:`FrameError` if no size column).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> Frame(pd.DataFrame({"firm_id": [1, 2], "s": [3, 4]}), size="s").size_values()
+        array([3., 4.])
+        """
+        from .errors import FrameError
+
+        if self.size is None:
+            raise FrameError("Frame has no size column; build it with Frame(data, size=...)")
+        return self.data[self.size].to_numpy(dtype=float)
+
+    def stratum_codes(self) -> tuple[np.ndarray, pd.DataFrame]:
+        """Integer stratum code per unit and the table of stratum labels.
+
+        Returns
+        -------
+        codes : numpy.ndarray of int
+            Stratum of each unit, ``0 .. H-1`` in sorted label order.
+        labels : pandas.DataFrame
+            One row per stratum with the stratum columns.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = Frame(pd.DataFrame({"firm_id": [1, 2, 3], "h": ["b", "a", "b"]}), strata="h")
+        >>> codes, labels = f.stratum_codes()
+        >>> codes.tolist(), labels["h"].tolist()
+        ([1, 0, 1], ['a', 'b'])
+        """
+        columns = list(self.strata_columns)
+        if not columns:
+            return np.zeros(self.N, dtype=np.intp), pd.DataFrame(index=range(1))
+        grouped = self.data.groupby(columns, sort=True, observed=True, dropna=False)
+        codes = grouped.ngroup().to_numpy(dtype=np.intp)
+        labels = grouped.size().reset_index()[columns]
+        return codes, labels
+
+    # -- tables -------------------------------------------------------------
+    def counts(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Number of units ``N`` per group (default: per stratum).
+
+        Parameters
+        ----------
+        by : str, sequence of str or None, default=None
+            Grouping columns; ``None`` uses the frame's strata.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The grouping columns and ``N``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = Frame(pd.DataFrame({"firm_id": [1, 2, 3], "h": ["b", "a", "b"]}), strata="h")
+        >>> f.counts()["N"].tolist()
+        [1, 2]
+        """
+        return self.totals([], by=by)
+
+    def totals(
+        self, columns: Sequence[str], *, by: str | Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Auxiliary totals (and counts ``N``) per group, for calibration or planning.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            Numeric columns to total (missing values count as 0).
+        by : str, sequence of str or None, default=None
+            Grouping columns; ``None`` uses the frame's strata (or the whole frame).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The grouping columns, ``N`` and one column per total.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = Frame(pd.DataFrame({"firm_id": [1, 2, 3], "x": [1.0, 2.0, 4.0]}))
+        >>> f.totals(["x"])
+           N    x
+        0  3  7.0
+        """
+        from .errors import ColumnError
+
+        columns = list(_as_columns(columns))
+        by_columns = list(self.strata_columns if by is None else _as_columns(by))
+        unknown = [c for c in [*columns, *by_columns] if c not in self.data.columns]
+        if unknown:
+            raise ColumnError(f"Frame.totals: unknown column(s) {unknown}")
+        values = self.data[columns].astype(float).fillna(0.0) if columns else None
+        if not by_columns:
+            out = {"N": [self.N]}
+            for c in columns:
+                out[c] = [float(values[c].sum())]
+            return pd.DataFrame(out)
+        grouped = self.data.groupby(by_columns, sort=True, observed=True, dropna=False)
+        out = grouped.size().rename("N").reset_index()
+        if columns:
+            sums = values.groupby([self.data[c] for c in by_columns], sort=True, observed=True,
+                                  dropna=False).sum().reset_index(drop=True)
+            out = pd.concat([out, sums], axis=1)
+        return out
+
+    # -- derived frames -------------------------------------------------------
+    def with_prn(self, *, seed: int | np.random.Generator | None, column: str = "prn") -> Frame:
+        """A new frame with permanent random numbers (uniform on [0, 1)) in ``column``.
+
+        PRNs are drawn once for the register and kept from period to period;
+        new units get new PRNs (:meth:`with_prn` only fills missing values of an
+        existing column).
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None
+            Seed of the PRN stream (record it with the register).
+        column : str, default="prn"
+            Column that holds the PRNs.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = Frame(pd.DataFrame({"firm_id": [1, 2, 3]})).with_prn(seed=1)
+        >>> bool(f.data["prn"].between(0, 1).all())
+        True
+        """
+        rng = np.random.default_rng(seed)
+        data = self.data.copy(deep=False)
+        if column in data.columns:
+            old = data[column].to_numpy(dtype=float, na_value=np.nan)
+            fill = np.isnan(old)
+            new = old.copy()
+            new[fill] = rng.random(int(fill.sum()))
+        else:
+            new = rng.random(len(data))
+        data[column] = new
+        return Frame(data, unit=self.unit, size=self.size, strata=self.strata, codes=self.codes)
+
+    def subset(self, mask: Any) -> Frame:
+        """A new frame with the rows where ``mask`` is true.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = Frame(pd.DataFrame({"firm_id": [1, 2, 3], "s": [1, 5, 9]}), size="s")
+        >>> f.subset(f.data["s"] > 2).N
+        2
+        """
+        mask = np.asarray(mask, dtype=bool)
+        return Frame(self.data.loc[mask], unit=self.unit, size=self.size, strata=self.strata,
+                     codes=self.codes)
+
+    def __repr__(self) -> str:
+        return (f"Frame(N={self.N}, unit={self.unit!r}, size={self.size!r}, "
+                f"strata={self.strata!r})")

@@ -204,11 +204,10 @@ class Survey:
             parent_of_stratum = np.zeros(n_strata, dtype=np.intp)
             if s > 0:
                 parent_of_stratum[parent_units] = stages[-1].unit_stratum[parent_units]
-            sq, cross, centre = stage_coefficients(
+            sq, cross, average_out = stage_coefficients(
                 n_per_stratum,
                 fraction,
                 stratum_multiplier,
-                parent_of_stratum,
                 design.lonely_psu,
                 np.asarray(parent_labels, dtype=object),
                 s + 1,
@@ -222,7 +221,8 @@ class Survey:
                     n_units=n_units,
                     sq_coef=sq,
                     cross_coef=cross,
-                    centre_coef=centre,
+                    average_out=average_out,
+                    stratum_parent=parent_of_stratum,
                 )
             )
             if s == 0:

@@ -47,7 +47,8 @@ class Stage:
     n_units: int
     sq_coef: np.ndarray
     cross_coef: np.ndarray
-    centre_coef: np.ndarray
+    average_out: np.ndarray
+    stratum_parent: np.ndarray
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -63,7 +64,6 @@ def stage_coefficients(
     n_units: np.ndarray,
     fraction: np.ndarray,
     multiplier: np.ndarray,
-    parent: np.ndarray,
     lonely_psu: str,
     labels: np.ndarray,
     stage: int,
@@ -71,8 +71,9 @@ def stage_coefficients(
     """Per-stratum coefficients of one stage (see :class:`Stage`).
 
     ``fraction`` is the sampling fraction ``n_h / N_h`` (0 when unknown, i.e.
-    with replacement), ``multiplier`` the product of earlier stages' fractions,
-    ``parent`` the code of the enclosing unit (for ``"average"``).
+    with replacement), ``multiplier`` the product of earlier stages' fractions.
+    Returns the two coefficients and a mask of strata whose variance is
+    replaced by the average of the other strata (``"average"``).
     """
     n = n_units.astype(float)
     fpc = 1.0 - fraction
@@ -90,19 +91,10 @@ def stage_coefficients(
     with np.errstate(divide="ignore", invalid="ignore"):
         sq = np.where(lonely, 0.0, multiplier * fpc * n / (n - 1.0))
         cross = np.where(lonely, 0.0, sq / n)
-    centre = np.zeros_like(sq)
     if lonely_psu == "adjust":
-        # the lonely PSU is centred at the average PSU total of the stage, not at itself
-        centre = np.where(lonely, multiplier * fpc, 0.0)
-    elif lonely_psu == "average":
-        n_parent = int(parent.max()) + 1 if parent.size else 0
-        total = np.bincount(parent, minlength=n_parent).astype(float)
-        ok = np.bincount(parent, weights=(~lonely).astype(float), minlength=n_parent)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(ok > 0, total / ok, 0.0)
-        sq = sq * scale[parent]
-        cross = cross * scale[parent]
-    return sq, cross, centre
+        # R: the lonely PSU's total is centred at zero (not at its own value)
+        sq = np.where(lonely, multiplier * fpc, sq)
+    return sq, cross, lonely & (fpc > 0) & (lonely_psu == "average")
 
 
 def _group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -179,14 +171,19 @@ def linearization_variance(
             ud_unit, ud_dom = idx // n_domains, idx % n_domains
         h = stage.unit_stratum[ud_unit]
         w_sq = stage.sq_coef[h]
-        w_ce = stage.centre_coef[h]
+        c_h = stage.cross_coef
+        if stage.average_out.any():
+            # "average": strata with one PSU take the mean variance of the other strata
+            # present in the domain (R drops strata without domain rows from the count)
+            scale_unit, scale_stratum = _average_scale(stage, h, ud_dom, n_domains)
+            w_sq = w_sq * scale_unit
+        else:
+            scale_stratum = None
         # sum over units of coef * Z Z'  -> per domain
         for a in range(k):
             za = z[:, a]
             for b in range(a, k):
-                zb = z[:, b]
-                val = np.bincount(ud_dom, weights=w_sq * za * zb, minlength=n_domains)
-                out[:, a, b] += val
+                out[:, a, b] += np.bincount(ud_dom, weights=w_sq * za * z[:, b], minlength=n_domains)
         # minus coef_h * S_h S_h'  per (stratum, domain)
         hkey = h.astype(np.int64) * n_domains + ud_dom
         hsize = stage.n_strata * n_domains
@@ -199,22 +196,36 @@ def linearization_variance(
             S = _group_sum(inv, z, hidx.size)
         sh = hidx // n_domains
         sd = hidx % n_domains
-        c = stage.cross_coef[sh]
+        c = c_h[sh]
+        if scale_stratum is not None:
+            c = c * scale_stratum(sh, sd)
         for a in range(k):
             for b in range(a, k):
                 out[:, a, b] -= np.bincount(sd, weights=c * S[:, a] * S[:, b], minlength=n_domains)
-        if np.any(w_ce):
-            # "adjust": lonely PSU centred at the stage's average PSU total
-            mean_unit = _group_sum(ud_dom, z, n_domains) / stage.n_units
-            dev = z - mean_unit[ud_dom]
-            for a in range(k):
-                for b in range(a, k):
-                    out[:, a, b] += np.bincount(
-                        ud_dom, weights=w_ce * dev[:, a] * dev[:, b], minlength=n_domains
-                    )
     iu = np.triu_indices(k, 1)
     out[:, iu[1], iu[0]] = out[:, iu[0], iu[1]]
     return out
+
+
+def _average_scale(stage: Stage, h: np.ndarray, dom: np.ndarray, n_domains: int):
+    """Scale factors n_strata / n_ok_strata per (parent unit, domain) for "average"."""
+    present = np.unique(h.astype(np.int64) * n_domains + dom)
+    ph, pd_ = present // n_domains, present % n_domains
+    parent = stage.stratum_parent
+    n_parent = int(parent.max()) + 1
+    key = parent[ph].astype(np.int64) * n_domains + pd_
+    keys, inv = np.unique(key, return_inverse=True)
+    total = np.bincount(inv)
+    ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale_keys = np.where(ok > 0, total / ok, 0.0)
+
+    def lookup(hh: np.ndarray, dd: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(keys, parent[hh].astype(np.int64) * n_domains + dd)
+        return scale_keys[np.minimum(pos, keys.size - 1)]
+
+    del n_parent
+    return lookup(h, dom), lookup
 
 
 def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndarray:
@@ -237,10 +248,14 @@ def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndar
             shape=(stage.n_strata, stage.n_units),
         )
         S = H @ Z
-        wq = stage.sq_coef[stage.unit_stratum]
-        out += Z.T @ (Z * wq[:, None]) - S.T @ (S * stage.cross_coef[:, None])
-        wc = stage.centre_coef[stage.unit_stratum]
-        if np.any(wc):
-            dev = Z - Z.mean(axis=0)
-            out += dev.T @ (dev * wc[:, None])
+        sq, cross = stage.sq_coef, stage.cross_coef
+        if stage.average_out.any():
+            parent = stage.stratum_parent
+            total = np.bincount(parent).astype(float)
+            ok = np.bincount(parent, weights=(~stage.average_out).astype(float))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(ok > 0, total / ok, 0.0)[parent]
+            sq, cross = sq * scale, cross * scale
+        wq = sq[stage.unit_stratum]
+        out += Z.T @ (Z * wq[:, None]) - S.T @ (S * cross[:, None])
     return out

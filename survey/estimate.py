@@ -113,14 +113,18 @@ def _values(
             f"column {names[j]!r} has {int(bad[:, j].sum())} missing value(s), first at rows {rows}; "
             "pass na='drop' to treat them as outside the domain (R na.rm=TRUE)"
         )
+    if inside.all() and not bad.any():
+        return y, valid
     valid &= inside[:, None]
     return np.where(valid, y, 0.0), valid
 
 
 def _group_sums(dom: np.ndarray, values: np.ndarray, D: int) -> np.ndarray:
-    inside = dom >= 0
-    d = dom[inside]
-    v = values[inside]
+    if dom.size and dom.min() >= 0:
+        d, v = dom, values
+    else:
+        inside = dom >= 0
+        d, v = dom[inside], values[inside]
     return np.column_stack(
         [np.bincount(d, weights=v[:, j], minlength=D) for j in range(v.shape[1])]
     ) if v.shape[1] else np.zeros((D, 0))
@@ -255,8 +259,11 @@ def _ratio_parts(
 
 
 def _counts(s: "Survey", valid: np.ndarray, dom: np.ndarray, D: int) -> np.ndarray:
-    pos = (s._weights > 0)[:, None] & valid
-    return _group_sums(dom, pos.astype(float), D)
+    positive = (s._weights > 0).astype(float)
+    if valid.all():
+        one = _group_sums(dom, positive[:, None], D)
+        return np.repeat(one, valid.shape[1], axis=1)
+    return _group_sums(dom, positive[:, None] * valid, D)
 
 
 # ---------------------------------------------------------------------------

@@ -188,20 +188,25 @@ def linearization_variance(
         hkey = h.astype(np.int64) * n_domains + ud_dom
         hsize = stage.n_strata * n_domains
         if hsize <= 4 * domain.shape[0] + 1_000_000:
-            S = _group_sum(hkey, z, hsize)
-            hidx = np.flatnonzero(np.bincount(hkey, minlength=hsize) > 0)
-            S = S[hidx]
+            # dense (stratum x domain) grid
+            S = _group_sum(hkey, z, hsize).reshape(stage.n_strata, n_domains, k)
+            c = np.broadcast_to(c_h[:, None], (stage.n_strata, n_domains))
+            if scale_stratum is not None:
+                hh, dd = np.divmod(np.arange(hsize), n_domains)
+                c = c * scale_stratum(hh, dd).reshape(stage.n_strata, n_domains)
+            for a in range(k):
+                for b in range(a, k):
+                    out[:, a, b] -= np.einsum("hd,hd,hd->d", c, S[:, :, a], S[:, :, b])
         else:
             hidx, inv = np.unique(hkey, return_inverse=True)
             S = _group_sum(inv, z, hidx.size)
-        sh = hidx // n_domains
-        sd = hidx % n_domains
-        c = c_h[sh]
-        if scale_stratum is not None:
-            c = c * scale_stratum(sh, sd)
-        for a in range(k):
-            for b in range(a, k):
-                out[:, a, b] -= np.bincount(sd, weights=c * S[:, a] * S[:, b], minlength=n_domains)
+            sh, sd = np.divmod(hidx, n_domains)
+            c = c_h[sh]
+            if scale_stratum is not None:
+                c = c * scale_stratum(sh, sd)
+            for a in range(k):
+                for b in range(a, k):
+                    out[:, a, b] -= np.bincount(sd, weights=c * S[:, a] * S[:, b], minlength=n_domains)
     iu = np.triu_indices(k, 1)
     out[:, iu[1], iu[0]] = out[:, iu[0], iu[1]]
     return out

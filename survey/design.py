@@ -399,6 +399,16 @@ class Survey:
     # -- estimators (defined in survey.estimate) ---------------------------
     from .estimate import mean, proportion, ratio, ratio_total, total  # noqa: E402
 
+    # -- weighting (defined in survey.calibrate; each returns a new Survey) --
+    from .calibrate import (  # noqa: E402
+        adjust_nonresponse,
+        calibrate,
+        calibration_report,
+        poststratify,
+        rake,
+        trim_weights,
+    )
+
 
 def _unknown_columns_message(missing: Iterable[str], columns: Iterable[Any], what: str) -> str:
     import difflib

@@ -131,24 +131,10 @@ def _group_sums(dom: np.ndarray, values: np.ndarray, D: int) -> np.ndarray:
 
 
 def _residualise(s: "Survey", z: np.ndarray) -> np.ndarray:
-    """GREG residuals of scores for every calibration step (R ``svyrecvar``)."""
-    steps = s._weighting
-    for i, step in enumerate(steps):
-        if step.model is None or step.input_weights is None:
-            continue
-        w0 = step.input_weights
-        w1 = steps[i + 1].input_weights if i + 1 < len(steps) else s._weights
-        if w1 is None:
-            w1 = s._weights
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(w0 > 0, w1 / w0, 0.0)
-            zg = np.where(g > 0, z / g[:, None], 0.0)
-        X = step.model
-        XtWX = X.T @ (X * w0[:, None]) if not hasattr(X, "tocsr") else (X.T @ X.multiply(w0[:, None])).toarray()
-        rhs = np.asarray(X.T @ zg)
-        B = np.linalg.lstsq(np.asarray(XtWX), rhs, rcond=None)[0]
-        z = z - (g * w0)[:, None] * np.asarray(X @ B)
-    return z
+    """Scores after weighting (GREG / raking residuals, R ``svyrecvar``); see survey.calibrate."""
+    from .calibrate import residualize
+
+    return residualize(z, s._weighting, s._weights)
 
 
 def _finish(
@@ -188,7 +174,7 @@ def _finish(
             df=int(getattr(s._replicates, "df", s.df)),
             n=n,
         )
-    calibrated = any(step.model is not None for step in s._weighting)
+    calibrated = any(step.model is not None or step.kind == "rake" for step in s._weighting)
     structure = s._structure
 
     def spread() -> np.ndarray:

@@ -396,8 +396,99 @@ class Survey:
         new._mask = mask if self._mask is None else (self._mask & mask)
         return new
 
-    # -- estimators (defined in survey.estimate) ---------------------------
+    def assign(self, **columns: Any) -> "Survey":
+        """The same design, weights and weighting steps, with new or replaced data columns.
+
+        Design columns (strata, clusters, weights, probs, fpc) cannot be replaced:
+        build a new :class:`Survey` for a new design.
+
+        Parameters
+        ----------
+        **columns
+            Column name to values (array-like aligned with the rows, or a scalar).
+
+        Returns
+        -------
+        Survey
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> s = sv.Survey(pd.DataFrame({"w": [2.0, 2.0], "y": [1.0, 3.0]}), sv.Design(weights="w"))
+        >>> s.assign(y2=lambda d: d.y * 2).total("y2").estimate
+        array([16.])
+        """
+        clash = sorted(set(columns) & set(self._design.columns))
+        if clash:
+            raise ColumnError(
+                f"assign cannot replace design column(s) {clash}; build a new Survey instead"
+            )
+        new = self._copy()
+        new._data = self._data.assign(**columns)
+        if len(new._data) != len(self._data):
+            raise ColumnError("assign must keep the number of rows")
+        return new
+
+    def replicate(
+        self,
+        method: Literal["jk1", "jkn", "brr", "fay", "bootstrap"],
+        *,
+        replicates: int | None = None,
+        seed: Any = None,
+        fay_rho: float | None = None,
+        mse: bool = False,
+        variance_strata: bool = False,
+    ) -> "Survey":
+        """The same sample with replicate-weight variance instead of linearisation.
+
+        Parameters
+        ----------
+        method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
+            Delete-one jackknife (unstratified / stratified), balanced repeated
+            replication, Fay's BRR, or the Rao-Wu-Yue rescaling bootstrap with
+            the finite population correction.
+        replicates : int, optional
+            Number of bootstrap replicates (default 500) or BRR half-samples.
+        seed : int or numpy.random.Generator, optional
+            For the bootstrap; recorded in ``Survey.replicates.seed``.
+        fay_rho : float, optional
+            Fay's perturbation factor (``method="fay"``).
+        mse : bool, default=False
+            Centre replicate deviations at the full-sample estimate (R ``mse``).
+        variance_strata : bool, default=False
+            BRR/Fay: form variance strata of two PSUs when the design has others.
+
+        Returns
+        -------
+        Survey
+            Its estimators report replicate standard errors; calibration and
+            nonresponse adjustment applied afterwards are repeated in every replicate.
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+        >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+        >>> s.replicate("jkn").total("y").se.round(6)  # equals linearisation for a total
+        array([12.649111])
+        """
+        from .replicate import make_replicates
+
+        return self._with_replicates(
+            make_replicates(
+                self,
+                method,
+                replicates=replicates,
+                seed=seed,
+                fay_rho=fay_rho,
+                mse=mse,
+                variance_strata=variance_strata,
+            )
+        )
+
+    # -- estimators (defined in survey.estimate, survey.quantile) -----------
     from .estimate import mean, proportion, ratio, ratio_total, total  # noqa: E402
+    from .quantile import quantile  # noqa: E402
 
     # -- weighting (defined in survey.calibrate; each returns a new Survey) --
     from .calibrate import (  # noqa: E402

@@ -1,0 +1,1093 @@
+"""The quarterly three-part estimate, periods, growth on a comparable basis.
+
+A quarter's sector total is the sum of three parts (see ``docs/quarterly.md``):
+
+* **take-all** (full-report firms above the designated size): the sum of
+  returned and imputed values; no sampling variance; the imputed share is
+  reported;
+* **sampled** (firms below the size, stratified sample): the weighted (or
+  calibrated) total from a :class:`survey.Survey`, with its design variance;
+* **model** (take-none / cut-off firms, when the plan has them): a ratio-model
+  prediction from register auxiliaries fitted on labelled model inputs (key
+  units, or typical units), flagged as model-based, with its model
+  (prediction) variance.
+
+Growth "on a comparable basis" (可比口径) compares the current set of firms
+with the same firms' values a year earlier; both come in the same return
+(``{var}_last_year``), so the growth is a ratio of two totals over the same
+units and its standard error is the linearised ratio variance on those matched
+units. The plain level-on-level comparison (this year's published total
+against last year's) is given separately and labelled as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .benchmarking import benchmark_quarters
+from .errors import ColumnError, ImputationError, PeriodError
+from .results import t_quantile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .design import Survey
+
+__all__ = [
+    "parse_quarter",
+    "shift_quarter",
+    "quarterly_from_ytd",
+    "ModelPart",
+    "cutoff_model",
+    "CombinedEstimate",
+    "combined_total",
+    "level_growth",
+    "average_annual_growth",
+    "QuarterlySeries",
+    "quarterly_series",
+]
+
+TABLE_COLUMNS = [
+    "estimate", "se", "cv", "ci_low", "ci_high", "growth", "growth_se", "growth_ci_low", "growth_ci_high",
+]
+PART_COLUMNS = [
+    "last_year", "take_all", "sampled", "model", "take_all_share", "sampled_share", "model_share",
+    "imputed_share", "model_based", "df", "n",
+]
+
+
+# --------------------------------------------------------------------------- periods
+def parse_quarter(label: str) -> tuple[int, int]:
+    """Year and quarter of a label such as ``"2006Q1"``.
+
+    Parameters
+    ----------
+    label : str
+        ``"YYYYQn"`` with ``n`` in 1-4.
+
+    Returns
+    -------
+    tuple of (int, int)
+
+    Raises
+    ------
+    PeriodError
+        The label is not a quarter.
+
+    Examples
+    --------
+    >>> parse_quarter("2006Q3")
+    (2006, 3)
+    """
+    text = str(label).strip().upper()
+    if len(text) == 6 and text[:4].isdigit() and text[4] == "Q" and text[5] in "1234":
+        return int(text[:4]), int(text[5])
+    raise PeriodError(f"{label!r} is not a quarter label; write quarters as '2006Q1' ... '2006Q4'")
+
+
+def shift_quarter(label: str, quarters: int) -> str:
+    """The quarter ``quarters`` later (negative: earlier).
+
+    Examples
+    --------
+    >>> shift_quarter("2006Q1", -1), shift_quarter("2006Q3", -4)
+    ('2005Q4', '2005Q3')
+    """
+    year, q = parse_quarter(label)
+    k = year * 4 + (q - 1) + int(quarters)
+    return f"{k // 4}Q{k % 4 + 1}"
+
+
+def quarterly_from_ytd(
+    returns: pd.DataFrame,
+    variables: str | Sequence[str],
+    *,
+    id_column: str = "firm_id",
+    period: str = "period",
+) -> pd.DataFrame:
+    """Quarter values from cumulative (year-to-date) returns.
+
+    For each variable ``v`` the returns carry ``{v}_ytd`` and
+    ``{v}_ytd_last_year``; the quarter value is the difference between this
+    and the previous quarter's cumulative value of the same firm (the first
+    quarter is its cumulative value). Where the previous quarter's return is
+    missing the quarter value is NaN (impute it, do not read it as zero).
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame
+        One row per firm and period (``"2006Q1"`` labels).
+    variables : str or list of str
+        Indicator names (without the ``_ytd`` suffix).
+    id_column, period : str, default="firm_id", "period"
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``returns`` with ``{v}`` and ``{v}_last_year`` (quarter
+        values) added for each variable.
+
+    Raises
+    ------
+    PeriodError
+        Bad period labels or a firm with two rows in one period.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"firm_id": ["a", "a", "a"], "period": ["2006Q1", "2006Q2", "2006Q3"],
+    ...                   "gross_output_ytd": [10.0, 25.0, 45.0],
+    ...                   "gross_output_ytd_last_year": [8.0, 20.0, 33.0]})
+    >>> quarterly_from_ytd(r, "gross_output")[["period", "gross_output", "gross_output_last_year"]]
+       period  gross_output  gross_output_last_year
+    0  2006Q1          10.0                     8.0
+    1  2006Q2          15.0                    12.0
+    2  2006Q3          20.0                    13.0
+    """
+    names = [variables] if isinstance(variables, str) else list(variables)
+    for c in [id_column, period, *(f"{v}_ytd" for v in names), *(f"{v}_ytd_last_year" for v in names)]:
+        if c not in returns.columns:
+            raise ColumnError(f"returns have no column {c!r}; cumulative returns need {{variable}}_ytd and "
+                              "{variable}_ytd_last_year columns")
+    labels = returns[period].astype(str)
+    uniq = pd.unique(labels)
+    parsed = {u: parse_quarter(u) for u in uniq}
+    year = labels.map({u: y for u, (y, _) in parsed.items()}).to_numpy(dtype=np.int64)
+    quarter = labels.map({u: q for u, (_, q) in parsed.items()}).to_numpy(dtype=np.int64)
+    key = pd.DataFrame({"id": returns[id_column].to_numpy(), "k": year * 4 + quarter - 1})
+    if key.duplicated().any():
+        row = key.index[key.duplicated()][0]
+        raise PeriodError(
+            f"firm {key.id.iloc[row]!r} has more than one return for period {labels.iloc[row]!r}; "
+            "keep the latest revision only"
+        )
+    ytd = returns[[f"{v}_ytd" for v in names] + [f"{v}_ytd_last_year" for v in names]].to_numpy(dtype=float)
+    # previous quarter of the same firm (same year only): look up by (id, k - 1)
+    lookup = pd.MultiIndex.from_arrays([key.id, key.k])
+    prev_pos = lookup.get_indexer(pd.MultiIndex.from_arrays([key.id, key.k - 1]))
+    prev = np.where(prev_pos[:, None] >= 0, ytd[np.maximum(prev_pos, 0)], np.nan)
+    first = (quarter == 1)[:, None]
+    values = np.where(first, ytd, ytd - prev)
+    out = returns.copy()
+    k = len(names)
+    for j, v in enumerate(names):
+        out[v] = values[:, j]
+        out[f"{v}_last_year"] = values[:, k + j]
+    return out
+
+
+# --------------------------------------------------------------------------- model part
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ModelPart:
+    """Model-based estimate of the take-none (cut-off) part, by domain.
+
+    Built by :func:`cutoff_model`. Ratio model per model group ``g``:
+    ``y_i = beta_g x_i + e_i`` with ``Var(e_i) = sigma_g^2 x_i``.
+
+    Attributes
+    ----------
+    inputs : str
+        Label of the model inputs (e.g. ``"key units"``, ``"typical units"``),
+        carried into every table that uses this part.
+    by : tuple of str
+        Domain columns.
+    domains : pandas.DataFrame
+        Domain keys (one row per domain).
+    variables : tuple of str
+    point, point_last_year : numpy.ndarray, shape (D, k)
+        Predicted totals this year and a year earlier (NaN when the model
+        inputs have no last-year values).
+    cov, cov_last_year : numpy.ndarray, shape (k, D, D)
+        Prediction-error covariance across domains, per variable.
+    n_target : numpy.ndarray, shape (D,)
+        Number of take-none units per domain.
+    coefficients : pandas.DataFrame
+        Per model group and variable: ``ratio``, ``sigma2``, ``n``, ``ratio_last_year``.
+    """
+
+    inputs: str
+    by: tuple[str, ...]
+    domains: pd.DataFrame
+    variables: tuple[str, ...]
+    point: np.ndarray
+    point_last_year: np.ndarray
+    cov: np.ndarray
+    cov_last_year: np.ndarray
+    n_target: np.ndarray
+    coefficients: pd.DataFrame
+
+    def table(self) -> pd.DataFrame:
+        """``by`` columns, ``variable, estimate, se, last_year, last_year_se, n, inputs``."""
+        D, k = self.point.shape
+        out = self.domains.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
+        out["variable"] = np.tile(np.asarray(self.variables, dtype=object), D)
+        var = np.diagonal(self.cov, axis1=1, axis2=2).T.ravel()
+        var_ly = np.diagonal(self.cov_last_year, axis1=1, axis2=2).T.ravel()
+        out["estimate"] = self.point.ravel()
+        out["se"] = np.sqrt(var)
+        out["last_year"] = self.point_last_year.ravel()
+        out["last_year_se"] = np.sqrt(var_ly)
+        out["n"] = np.repeat(self.n_target, k)
+        out["inputs"] = self.inputs
+        return out
+
+
+def _codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    if not cols:
+        return np.zeros(len(frame), dtype=np.intp), pd.DataFrame(index=range(1))
+    g = frame.groupby(cols, sort=True, observed=True)
+    return g.ngroup().to_numpy().astype(np.intp), g.size().index.to_frame(index=False)
+
+
+def _require(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ColumnError(f"{what} has no column(s) {missing}; its columns are {list(frame.columns)[:12]}")
+
+
+def _ratio_fit(y: np.ndarray, x: np.ndarray, g: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-group ratio beta, residual variance sigma2 (per unit of x) and n."""
+    ok = np.isfinite(y) & np.isfinite(x) & (x > 0)
+    n = np.bincount(g[ok], minlength=G).astype(float)
+    sy = np.bincount(g[ok], weights=y[ok], minlength=G)
+    sx = np.bincount(g[ok], weights=x[ok], minlength=G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(sx > 0, sy / sx, np.nan)
+        resid = np.where(ok, y - beta[g] * x, 0.0)
+        ss = np.bincount(g[ok], weights=(resid**2 / np.where(ok, x, 1.0))[ok], minlength=G)
+        sigma2 = np.where(n > 1, ss / (n - 1), np.nan)
+    return beta, sigma2, sx
+
+
+def cutoff_model(
+    model_units: pd.DataFrame,
+    take_none: pd.DataFrame,
+    variables: str | Sequence[str],
+    *,
+    auxiliary: str,
+    by: str | Sequence[str] | None = None,
+    model_by: str | Sequence[str] | None = None,
+    inputs: str = "key units",
+    last_year_suffix: str = "_last_year",
+) -> ModelPart:
+    """Model-based estimate of the take-none (cut-off) part of the sector.
+
+    A ratio model ``y = beta x`` (variance proportional to ``x``) is fitted on
+    the labelled model inputs within each ``model_by`` group and predicts the
+    take-none firms from their register auxiliary ``x`` (e.g.
+    ``revenue_prev_year``, or last benchmark value: then ``beta`` is the
+    movement of the key units). Typical (purposive) units may be model inputs
+    only here, labelled with ``inputs="typical units"``.
+
+    Prediction-error variance of a domain total ``T_d = sum_g beta_g X_dg``:
+    ``sum_g sigma_g^2 (X_dg^2 / X_sg + X_dg)`` (Royall 1970; Valliant, Dorfman
+    and Royall 2000, ch. 2), ``X_sg`` the auxiliary total of the model inputs
+    of group ``g``.
+
+    Parameters
+    ----------
+    model_units : pandas.DataFrame
+        The model inputs: ``variables``, ``auxiliary``, ``model_by`` columns
+        (and ``{v}{last_year_suffix}`` for growth).
+    take_none : pandas.DataFrame
+        The take-none firms (from the register): ``auxiliary``, ``by`` and
+        ``model_by`` columns.
+    variables : str or list of str
+    auxiliary : str
+        Register auxiliary column, positive.
+    by : str or list of str, optional
+        Domain columns of the result.
+    model_by : str or list of str, optional
+        Separate ratios per group (e.g. industry). Default: one ratio.
+    inputs : str, default="key units"
+        Label of the model inputs, shown wherever the part is used.
+    last_year_suffix : str, default="_last_year"
+
+    Returns
+    -------
+    ModelPart
+
+    Raises
+    ------
+    ImputationError
+        A take-none group has no model input (or only one, so no variance).
+    ColumnError
+        Missing columns or a non-positive auxiliary among take-none firms.
+
+    Examples
+    --------
+    >>> keys = pd.DataFrame({"y": [12.0, 19.0, 33.0], "x": [10.0, 20.0, 30.0]})
+    >>> small = pd.DataFrame({"x": [1.0, 2.0, 3.0], "county": ["a", "a", "b"]})
+    >>> m = cutoff_model(keys, small, "y", auxiliary="x", by="county")
+    >>> m.table()[["county", "estimate"]].round(3)
+      county  estimate
+    0      a     3.200
+    1      b     3.200
+    """
+    names = [variables] if isinstance(variables, str) else list(variables)
+    byl = [by] if isinstance(by, str) else list(by or [])
+    gl = [model_by] if isinstance(model_by, str) else list(model_by or [])
+    _require(model_units, [*names, auxiliary, *gl], "model_units")
+    _require(take_none, [auxiliary, *byl, *gl], "take_none")
+    x_t = take_none[auxiliary].to_numpy(dtype=float)
+    bad = ~(np.isfinite(x_t) & (x_t >= 0))
+    if bad.any():
+        rows = take_none.index[bad][:5].tolist()
+        raise ColumnError(f"auxiliary {auxiliary!r} must be non-negative and known for take-none firms; rows {rows}")
+    # model groups shared by both frames
+    both = pd.concat([model_units[gl], take_none[gl]], ignore_index=True) if gl else None
+    if gl:
+        gcode, gkeys = _codes(both, gl)
+        g_m, g_t = gcode[: len(model_units)], gcode[len(model_units):]
+    else:
+        gkeys = pd.DataFrame(index=range(1))
+        g_m = np.zeros(len(model_units), dtype=np.intp)
+        g_t = np.zeros(len(take_none), dtype=np.intp)
+    G = len(gkeys)
+    d_t, dkeys = _codes(take_none, byl)
+    D = len(dkeys)
+    x_m = model_units[auxiliary].to_numpy(dtype=float)
+    X_dg = np.zeros((D, G))
+    np.add.at(X_dg, (d_t, g_t), x_t)
+    Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
+    needed = X_dg.sum(axis=0) > 0
+    k = len(names)
+    point = np.zeros((D, k))
+    point_ly = np.full((D, k), np.nan)
+    cov = np.zeros((k, D, D))
+    cov_ly = np.full((k, D, D), np.nan)
+    rows = []
+
+    def predict(y: np.ndarray, label: str):
+        beta, sigma2, sx = _ratio_fit(y, x_m, g_m, G)
+        lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
+        if lacking.any():
+            g = int(np.flatnonzero(lacking)[0])
+            where = gkeys.iloc[g].to_dict() if gl else "the whole sector"
+            raise ImputationError(
+                f"the cut-off model for {label!r} has fewer than two usable model inputs in group {where} "
+                f"that has take-none firms; add model inputs there or use a coarser model_by"
+            )
+        beta_f = np.nan_to_num(beta)
+        s2 = np.nan_to_num(sigma2)
+        est = X_dg @ beta_f
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(sx > 0, s2 / sx, 0.0)
+        c = (X_dg * a) @ X_dg.T + np.diag(Xunit_dg @ s2)
+        return est, c, beta, sigma2
+
+    for j, v in enumerate(names):
+        est, c, beta, sigma2 = predict(model_units[v].to_numpy(dtype=float), v)
+        point[:, j], cov[j] = est, c
+        ly = f"{v}{last_year_suffix}"
+        beta_ly = np.full(G, np.nan)
+        if ly in model_units.columns:
+            est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
+            point_ly[:, j], cov_ly[j] = est_ly, c_ly
+        n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
+        coef = gkeys.copy()
+        coef["variable"] = v
+        coef["ratio"] = beta
+        coef["sigma2"] = sigma2
+        coef["n"] = n_g
+        coef["ratio_last_year"] = beta_ly
+        rows.append(coef)
+    return ModelPart(
+        inputs=str(inputs),
+        by=tuple(byl),
+        domains=dkeys,
+        variables=tuple(names),
+        point=point,
+        point_last_year=point_ly,
+        cov=cov,
+        cov_last_year=cov_ly,
+        n_target=np.bincount(d_t, minlength=D),
+        coefficients=pd.concat(rows, ignore_index=True),
+    )
+
+
+# --------------------------------------------------------------------------- combined estimate
+@dataclass(frozen=True, kw_only=True, eq=False)
+class CombinedEstimate:
+    """Sector totals of one period from the take-all, sampled and model parts.
+
+    Built by :func:`combined_total`.
+
+    Attributes
+    ----------
+    period : str or None
+    by : tuple of str
+    variables : tuple of str
+    model_inputs : str or None
+        Label of the model part's inputs; ``None`` when there is no model part.
+    level : float
+        Confidence level of the intervals.
+    """
+
+    period: str | None
+    by: tuple[str, ...]
+    variables: tuple[str, ...]
+    model_inputs: str | None
+    level: float
+    frame: pd.DataFrame
+    _contributions: Any = field(repr=False, default=None)
+    _cache: dict = field(repr=False, default_factory=dict)
+
+    def contributions(self) -> pd.DataFrame:
+        """Contribution of each domain to the comparable-basis growth of the whole.
+
+        ``contribution_d = (Y_d - X_d) / X`` with ``Y_d``, ``X_d`` the domain's
+        total this year and the same firms' total a year earlier and ``X`` the
+        sum of ``X_d`` over all domains, so the contributions add up to the
+        growth of the whole (domains must partition the sector). The standard
+        error is linearised with the covariances between domains (sampled
+        part: design covariance; model part: model covariance).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``variable``, ``contribution``, ``contribution_se``
+            (fractions; multiply by 100 for percentage points). Empty when the
+            estimate has no breakdown or no last-year values.
+        """
+        if "c" not in self._cache:
+            self._cache["c"] = self._contributions() if self._contributions is not None else pd.DataFrame(
+                columns=[*self.by, "variable", "contribution", "contribution_se"]
+            )
+        return self._cache["c"].copy()
+
+    def table(self) -> pd.DataFrame:
+        """One row per domain and variable.
+
+        Columns: ``period`` (when set), the ``by`` columns, ``variable``,
+        ``estimate, se, cv, ci_low, ci_high`` (the total), ``growth,
+        growth_se, growth_ci_low, growth_ci_high`` (year-on-year growth on a
+        comparable basis, as a fraction), then ``last_year`` (the same firms
+        a year earlier), the parts ``take_all, sampled, model`` and their
+        shares, ``imputed_share``, ``model_based``, ``df``, ``n``.
+        """
+        return self.frame.copy()
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """Totals in table row order."""
+        return self.frame["estimate"].to_numpy(dtype=float).copy()
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors in table row order."""
+        return self.frame["se"].to_numpy(dtype=float).copy()
+
+    @property
+    def growth(self) -> np.ndarray:
+        """Comparable-basis growth in table row order."""
+        return self.frame["growth"].to_numpy(dtype=float).copy()
+
+    @property
+    def growth_se(self) -> np.ndarray:
+        """Standard errors of the growth in table row order."""
+        return self.frame["growth_se"].to_numpy(dtype=float).copy()
+
+    def __repr__(self) -> str:
+        parts = [f"period {self.period}" if self.period else "no period", f"{len(self.frame)} rows"]
+        if self.by:
+            parts.append("by " + ", ".join(self.by))
+        if self.model_inputs:
+            parts.append(f"model part from {self.model_inputs}")
+        return f"<CombinedEstimate {'; '.join(parts)}>"
+
+
+def _with_columns(s: "Survey", columns: Mapping[str, np.ndarray]) -> "Survey":
+    new = s._copy()
+    object.__setattr__(new, "_data", s._data.assign(**columns))
+    return new
+
+
+def _part_frame(values: np.ndarray, dom: np.ndarray, D: int) -> np.ndarray:
+    return np.column_stack([np.bincount(dom, weights=values[:, j], minlength=D) for j in range(values.shape[1])]) \
+        if values.shape[1] else np.zeros((D, 0))
+
+
+def combined_total(
+    variables: str | Sequence[str],
+    *,
+    take_all: pd.DataFrame | None = None,
+    sample: "Survey | None" = None,
+    model: ModelPart | None = None,
+    by: str | Sequence[str] | None = None,
+    imputed: str | Mapping[str, str] | None = None,
+    last_year_suffix: str = "_last_year",
+    period: str | None = None,
+    level: float = 0.95,
+) -> CombinedEstimate:
+    """Sector totals of one period: take-all + sampled + model parts, with growth.
+
+    ``total_d = take_all_d + sampled_d + model_d`` for every domain ``d``; the
+    variance is the design variance of the sampled part (from ``sample``,
+    weighting steps included) plus the model variance of the model part
+    (take-all firms add none).
+
+    Year-on-year growth on a comparable basis: ``growth_d = total_d /
+    last_year_d - 1``, where ``last_year_d`` adds up the same firms' values a
+    year earlier (``{v}{last_year_suffix}`` columns, 0 for firms born since).
+    Its variance is the linearised ratio variance on the matched units:
+    ``[V(S_y) - 2 R C(S_y, S_x) + R^2 V(S_x) + V(M_y) + R^2 V(M_x)] / X^2``
+    with ``R = 1 + growth`` (design covariances from the sample; model errors
+    of the two years taken as independent, which errs on the safe side).
+
+    Parameters
+    ----------
+    variables : str or list of str
+        Indicator columns (e.g. ``"gross_output"``, or ``"gross_output_ytd"``
+        for year-to-date totals).
+    take_all : pandas.DataFrame, optional
+        Full-report firms, one row each, with returned or imputed values (no
+        missing values), the ``by`` columns and the imputation flags.
+    sample : Survey, optional
+        The sampled part (weighted or calibrated). Rows with weight 0
+        (nonrespondents kept for the design) may have missing values.
+    model : ModelPart, optional
+        The take-none part from :func:`cutoff_model`, with the same ``by``.
+    by : str or list of str, optional
+        Domain columns (region, county, industry, ownership, channel flags,
+        zone, size class...).
+    imputed : str or mapping of str to str, optional
+        Boolean column of ``take_all`` marking imputed values (one for all
+        variables, or one per variable).
+    last_year_suffix : str, default="_last_year"
+        Suffix of the same-period-last-year columns; growth is NaN when they
+        are absent.
+    period : str, optional
+        Period label (``"2006Q1"``) recorded in the table.
+    level : float, default=0.95
+
+    Returns
+    -------
+    CombinedEstimate
+
+    Raises
+    ------
+    ColumnError
+        Missing columns, or missing values where they would make a total wrong.
+    PeriodError
+        ``period`` is not a quarter label.
+
+    Examples
+    --------
+    >>> import survey as sv
+    >>> big = pd.DataFrame({"y": [100.0, 80.0], "y_last_year": [90.0, 60.0], "imp": [False, True]})
+    >>> small = pd.DataFrame({"h": 1, "N": 10, "y": [2.0, 4.0], "y_last_year": [2.0, 3.0]})
+    >>> s = sv.Survey(small, sv.Design(strata="h", fpc="N"))
+    >>> est = combined_total("y", take_all=big, sample=s, imputed="imp", period="2006Q1")
+    >>> est.table()[["period", "estimate", "take_all", "sampled", "imputed_share", "growth"]].round(3)
+       period  estimate  take_all  sampled  imputed_share  growth
+    0  2006Q1     210.0     180.0     30.0          0.381     0.2
+    """
+    names = [variables] if isinstance(variables, str) else list(variables)
+    byl = [by] if isinstance(by, str) else list(by or [])
+    if period is not None:
+        parse_quarter(period)
+    if take_all is None and sample is None and model is None:
+        raise ColumnError("give at least one part: take_all, sample or model")
+    if not 0 < level < 1:
+        raise PeriodError(f"level must be between 0 and 1, got {level!r}")
+    k = len(names)
+    ly_names = [f"{v}{last_year_suffix}" for v in names]
+    has_ly = True
+
+    # ---- domains: union over the parts
+    key_frames = []
+    if take_all is not None:
+        _require(take_all, [*names, *byl], "take_all")
+        key_frames.append(take_all[byl])
+        has_ly &= all(c in take_all.columns for c in ly_names)
+    if sample is not None:
+        _require(sample.data, [*names, *byl], "the sample")
+        w = sample.weights * sample.in_domain
+        key_frames.append(sample.data.loc[w > 0, byl])
+        has_ly &= all(c in sample.data.columns for c in ly_names)
+    if model is not None:
+        if tuple(byl) != model.by or not set(names) <= set(model.variables):
+            raise ColumnError(
+                f"the model part is by {list(model.by)} for {list(model.variables)}; combined_total asks by {byl} "
+                f"for {names}: build the model part with the same by and variables"
+            )
+        key_frames.append(model.domains[byl])
+        used = [model.variables.index(v) for v in names]
+        has_ly &= bool(np.all(np.isfinite(model.point_last_year[:, used])))
+    keys = pd.concat(key_frames, ignore_index=True) if byl else pd.DataFrame(index=range(1))
+    if byl:
+        if keys.isna().any(axis=None):
+            raise ColumnError(f"domain column(s) {byl} have missing values; fill them before estimating by domain")
+        keys = keys.drop_duplicates().sort_values(byl, kind="stable").reset_index(drop=True)
+    D = len(keys)
+
+    def locate(frame: pd.DataFrame) -> np.ndarray:
+        if not byl:
+            return np.zeros(len(frame), dtype=np.intp)
+        idx = pd.MultiIndex.from_frame(keys[byl]).get_indexer(pd.MultiIndex.from_frame(frame[byl]))
+        return idx.astype(np.intp)
+
+    cols = names + (ly_names if has_ly else [])
+    kk = len(cols)
+    # ---- take-all part
+    ta = np.zeros((D, kk))
+    imp = np.zeros((D, k))
+    n_dom = np.zeros(D)
+    if take_all is not None:
+        vals = take_all[cols].to_numpy(dtype=float)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            rows = take_all.index[bad[:, j]][:5].tolist()
+            raise ColumnError(
+                f"take-all column {cols[j]!r} has {int(bad[:, j].sum())} missing value(s), rows {rows}: full-report "
+                "firms must be imputed (survey.impute), not left out; use 0 for firms born since last year"
+            )
+        d = locate(take_all)
+        ta = _part_frame(vals, d, D)
+        n_dom += np.bincount(d, minlength=D)
+        if imputed is not None:
+            flag_cols = {v: imputed for v in names} if isinstance(imputed, str) else dict(imputed)
+            _require(take_all, list(set(flag_cols.values())), "take_all")
+            flags = np.column_stack(
+                [take_all[flag_cols[v]].fillna(False).to_numpy(dtype=bool) if v in flag_cols else np.zeros(len(take_all), bool)
+                 for v in names]
+            )
+            imp = _part_frame(vals[:, :k] * flags, d, D)
+    # ---- sampled part
+    sp_point = np.zeros((D, kk))
+    sp_cov = np.zeros((D, kk, kk))
+    df = np.nan
+    full_cov = None
+    if sample is not None:
+        data = sample.data
+        w = sample.weights * sample.in_domain
+        vals = data[cols].to_numpy(dtype=float)
+        bad = ~np.isfinite(vals) & (w > 0)[:, None]
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            rows = data.index[bad[:, j]][:5].tolist()
+            raise ColumnError(
+                f"sample column {cols[j]!r} has {int(bad[:, j].sum())} missing value(s) in rows with positive "
+                f"weight, rows {rows}: impute them, or give nonrespondents weight 0 (nonresponse adjustment)"
+            )
+        domain_of = np.full(len(data), -1, dtype=np.intp)
+        inside = w > 0
+        if inside.any():
+            domain_of[inside] = locate(data.loc[inside])
+        code = np.where(domain_of >= 0, domain_of, 0)
+        extra = {f"_cq_{j}": np.where(inside, np.nan_to_num(vals[:, j]), 0.0) for j in range(kk)}
+        extra["_cq_domain"] = code
+        s2 = _with_columns(sample, extra)
+        est = s2.total(list(extra)[:-1], by="_cq_domain")
+        got = est.domains["_cq_domain"].to_numpy(dtype=np.intp)
+        sp_point[got] = est.point
+        sp_cov[got] = est.cov
+        df = float(sample.df)
+        n_dom += np.bincount(domain_of[inside], minlength=D)
+        if byl and has_ly:
+            full_cov = (sample, np.where(inside, domain_of, -1), np.where(inside[:, None], np.nan_to_num(vals), 0.0))
+    # ---- model part
+    m_point = np.zeros((D, kk))
+    m_var = np.zeros((D, kk))
+    m_cov_full = None
+    if model is not None:
+        dm = locate(model.domains)
+        jj = [model.variables.index(v) for v in names]
+        m_point[dm, :k] = model.point[:, jj]
+        m_var[dm, :k] = np.stack([np.diagonal(model.cov[j]) for j in jj], axis=1)
+        if has_ly:
+            m_point[dm, k:] = model.point_last_year[:, jj]
+            m_var[dm, k:] = np.stack([np.diagonal(model.cov_last_year[j]) for j in jj], axis=1)
+        m_cov_full = (dm, model.cov[jj], model.cov_last_year[jj])
+        n_dom += np.bincount(dm, weights=model.n_target, minlength=D)
+    # ---- combine
+    total = ta + sp_point + m_point  # (D, kk)
+    y_idx = np.arange(k)
+    var = sp_cov[:, y_idx, y_idx] + m_var[:, :k]
+    se = np.sqrt(np.maximum(var, 0.0))
+    point = total[:, :k]
+    q = float(t_quantile(level, df)) if np.isfinite(df) else float(t_quantile(level, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = np.where(point != 0, se / np.abs(point), np.nan)
+        if has_ly:
+            x = total[:, k:]
+            R = np.where(x != 0, point / x, np.nan)
+            lin = (
+                sp_cov[:, y_idx, y_idx]
+                - 2 * R * sp_cov[:, y_idx, k + y_idx]
+                + R**2 * sp_cov[:, k + y_idx, k + y_idx]
+                + m_var[:, :k]
+                + R**2 * m_var[:, k:]
+            )
+            growth = R - 1
+            growth_se = np.sqrt(np.maximum(lin, 0.0)) / np.abs(x)
+            last_year = x
+        else:
+            growth = growth_se = last_year = np.full((D, k), np.nan)
+        shares = [np.where(point != 0, part / point, np.nan) for part in (ta[:, :k], sp_point[:, :k], m_point[:, :k], imp)]
+    frame = keys.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
+    if period is not None:
+        frame.insert(0, "period", period)
+    frame["variable"] = np.tile(np.asarray(names, dtype=object), D)
+    frame["estimate"] = point.ravel()
+    frame["se"] = se.ravel()
+    frame["cv"] = cv.ravel()
+    frame["ci_low"] = (point - q * se).ravel()
+    frame["ci_high"] = (point + q * se).ravel()
+    frame["growth"] = growth.ravel()
+    frame["growth_se"] = growth_se.ravel()
+    frame["growth_ci_low"] = (growth - q * growth_se).ravel()
+    frame["growth_ci_high"] = (growth + q * growth_se).ravel()
+    frame["last_year"] = last_year.ravel()
+    frame["take_all"] = ta[:, :k].ravel()
+    frame["sampled"] = sp_point[:, :k].ravel()
+    frame["model"] = m_point[:, :k].ravel()
+    frame["take_all_share"] = shares[0].ravel()
+    frame["sampled_share"] = shares[1].ravel()
+    frame["model_share"] = shares[2].ravel()
+    frame["imputed_share"] = shares[3].ravel()
+    frame["model_based"] = (m_point[:, :k] != 0).ravel()
+    frame["df"] = df
+    frame["n"] = np.repeat(n_dom, k).astype(np.int64)
+    def contributions() -> pd.DataFrame:
+        return _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk)
+
+    return CombinedEstimate(
+        period=period,
+        by=tuple(byl),
+        variables=tuple(names),
+        model_inputs=model.inputs if model is not None else None,
+        level=level,
+        frame=frame,
+        _contributions=contributions,
+    )
+
+
+def _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk) -> pd.DataFrame:
+    """Contribution of each domain to the sector growth: (Y_d - X_d) / X, with linearised SE.
+
+    Sampled part: the linearised score of ``c_d`` is ``[(y_i - x_i) 1[i in d] - c_d x_i] / X``
+    for every sampled row; its design variance comes from ``Survey.total`` (one column per
+    domain, in blocks). Model part: from the model covariance across domains.
+    """
+    if not byl or total.shape[1] < 2 * k:
+        return pd.DataFrame(columns=[*byl, "variable", "contribution", "contribution_se"])
+    X = total[:, k:].sum(axis=0)  # (k,)
+    A = total[:, :k] - total[:, k:]  # (D, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = A / X
+    var = np.zeros((D, k))
+    if full_cov is not None:
+        sample, dom, vals = full_cov
+        inside = dom >= 0
+        for j in range(k):
+            y, x = vals[:, j], vals[:, k + j]
+            for d in range(D):  # one score column per domain: only the diagonal is needed
+                z = (np.where(inside & (dom == d), y - x, 0.0) - c[d, j] * x) / X[j]
+                var[d, j] = _with_columns(sample, {"_cq_score": z}).total("_cq_score").se[0] ** 2
+    if m_cov_full is not None:
+        dm, cov_y, cov_x = m_cov_full
+        for j in range(k):
+            Cy = np.zeros((D, D))
+            Cx = np.zeros((D, D))
+            Cy[np.ix_(dm, dm)] = cov_y[j]
+            Cx[np.ix_(dm, dm)] = np.nan_to_num(cov_x[j])
+            cj = c[:, j]
+            var[:, j] += (np.diag(Cy) + np.diag(Cx) + 2 * cj * Cx.sum(axis=1) + cj**2 * Cx.sum()) / X[j] ** 2
+    out = keys.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
+    out["variable"] = np.tile(np.asarray(names, dtype=object), D)
+    out["contribution"] = c.ravel()
+    out["contribution_se"] = np.sqrt(np.maximum(var, 0.0)).ravel()
+    return out
+
+
+# --------------------------------------------------------------------------- growth helpers
+def level_growth(current: CombinedEstimate, previous: CombinedEstimate) -> pd.DataFrame:
+    """Plain level-on-level growth: this period's total against last year's published total.
+
+    Unlike the comparable-basis growth, the two totals cover different sets
+    of firms (births, deaths, firms crossing the size threshold), so it mixes
+    real growth with changes of coverage; it is labelled ``basis="level"``.
+    The standard error treats the two estimates as independent
+    (``V = (V_t + R^2 V_{t-1}) / T_{t-1}^2``), which overstates it when the
+    same panel firms are in both samples.
+
+    Parameters
+    ----------
+    current, previous : CombinedEstimate
+        Same ``by`` and variables; ``previous`` is the same period a year earlier.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``variable``, ``estimate``, ``previous``,
+        ``level_growth``, ``level_growth_se``, ``basis``.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"y": [110.0]}); b = pd.DataFrame({"y": [100.0]})
+    >>> g = level_growth(combined_total("y", take_all=a), combined_total("y", take_all=b))
+    >>> g[["level_growth", "level_growth_se", "basis"]].round(3)
+       level_growth  level_growth_se  basis
+    0           0.1              0.0  level
+    """
+    if current.by != previous.by:
+        raise PeriodError(f"the two estimates have different breakdowns: {current.by} and {previous.by}")
+    keys = [*current.by, "variable"]
+    a = current.frame[[*keys, "estimate", "se"]]
+    b = previous.frame[[*keys, "estimate", "se"]].rename(columns={"estimate": "previous", "se": "previous_se"})
+    out = a.merge(b, on=keys, how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = out["estimate"] / out["previous"]
+        out["level_growth"] = r - 1
+        out["level_growth_se"] = np.sqrt(out["se"] ** 2 + r**2 * out["previous_se"] ** 2) / out["previous"].abs()
+    out["basis"] = "level"
+    return out.drop(columns=["previous_se"])
+
+
+def average_annual_growth(growth_rates: Sequence[float] | np.ndarray) -> float:
+    """Average annual growth over several years: the geometric mean of ``1 + g``, minus 1.
+
+    Parameters
+    ----------
+    growth_rates : sequence of float
+        Year-on-year growth rates (fractions), one per year.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(average_annual_growth([0.32, 0.10]), 4)  # 1.32 * 1.10 = 1.452 over two years
+    0.205
+    """
+    g = np.asarray(growth_rates, dtype=float)
+    if g.size == 0 or not np.all(np.isfinite(g)) or np.any(g <= -1):
+        raise PeriodError("average_annual_growth needs at least one finite growth rate above -100%")
+    return float(np.exp(np.mean(np.log1p(g))) - 1)
+
+
+# --------------------------------------------------------------------------- series
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QuarterlySeries:
+    """Totals and growth for consecutive quarters, by breakdown.
+
+    Built by :func:`quarterly_series`.
+
+    Attributes
+    ----------
+    by : tuple of str
+    variables : tuple of str
+    periods : tuple of str
+    """
+
+    by: tuple[str, ...]
+    variables: tuple[str, ...]
+    periods: tuple[str, ...]
+    frame: pd.DataFrame
+
+    def table(self) -> pd.DataFrame:
+        """``period``, the ``by`` columns, ``variable``, ``estimate, se, cv, ci_low,
+        ci_high, growth, growth_se, growth_ci_low, growth_ci_high``, then
+        ``level_growth``, ``level_growth_se`` (plain level-on-level, where the
+        same quarter of last year is in the series) and the part columns."""
+        return self.frame.copy()
+
+    def benchmark(self, annual: Mapping[Any, Mapping[int, float]] | pd.DataFrame) -> "QuarterlySeries":
+        """Benchmark the quarterly estimates to annual totals (proportional Denton).
+
+        Parameters
+        ----------
+        annual : pandas.DataFrame or mapping
+            Annual totals: a frame with ``variable``, ``year``, ``total`` (and
+            the ``by`` columns), or a mapping ``variable -> {year: total}``
+            when there is no breakdown.
+
+        Returns
+        -------
+        QuarterlySeries
+            Same table with ``estimate`` benchmarked and the interval columns
+            scaled by the same benchmark-to-indicator ratio (a new object);
+            the unbenchmarked value is kept in ``indicator``.
+        """
+        if isinstance(annual, pd.DataFrame):
+            ann = annual
+        else:
+            ann = pd.DataFrame(
+                [(v, y, t) for v, d in annual.items() for y, t in d.items()], columns=["variable", "year", "total"]
+            )
+        _require(ann, [*self.by, "variable", "year", "total"], "annual")
+        out = self.frame.copy()
+        out["indicator"] = out["estimate"]
+        keys = [*self.by, "variable"]
+        for key, rows in out.groupby(keys, sort=False, observed=True).groups.items():
+            key = key if isinstance(key, tuple) else (key,)
+            sel = np.ones(len(ann), bool)
+            for col, val in zip(keys, key):
+                sel &= (ann[col] == val).to_numpy()
+            totals = ann.loc[sel].set_index("year")["total"].astype(float).sort_index()
+            part = out.loc[rows].sort_values("period")
+            bench = benchmark_quarters(pd.Series(part["estimate"].to_numpy(), index=part["period"].to_numpy()), totals)
+            ratio = bench.to_numpy() / part["estimate"].to_numpy()
+            idx = part.index
+            out.loc[idx, "estimate"] = bench.to_numpy()
+            for c in ("se", "ci_low", "ci_high"):
+                out.loc[idx, c] = out.loc[idx, c].to_numpy() * ratio
+        return QuarterlySeries(by=self.by, variables=self.variables, periods=self.periods, frame=out)
+
+    def plot(self, variable: str, *, domain: Mapping[str, Any] | None = None, ax: Any = None, level_label: bool = True):
+        """Line chart of the series with its confidence band (one line per domain).
+
+        Parameters
+        ----------
+        variable : str
+        domain : mapping of str to value, optional
+            Keep only these breakdown values (e.g. ``{"county": "Bobai"}``).
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        data = self._select(variable, domain)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        groups = data.groupby(list(self.by), sort=True, observed=True) if self.by else [((), data)]
+        for key, part in groups:
+            x = np.arange(len(part))
+            label = ", ".join(map(str, key if isinstance(key, tuple) else (key,))) or variable
+            (line,) = ax.plot(x, part["estimate"].to_numpy(), marker="o", label=label)
+            ax.fill_between(x, part["ci_low"].to_numpy(), part["ci_high"].to_numpy(), alpha=0.2, color=line.get_color())
+            ax.set_xticks(x, part["period"].tolist(), rotation=45)
+        ax.set_ylabel(f"{variable} (estimate, {int(round(self._level * 100))}% interval)")
+        ax.set_title(f"{variable} by quarter")
+        if self.by:
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        return ax
+
+    def plot_growth(self, variable: str, *, period: str | None = None, ax: Any = None):
+        """Bar chart of comparable-basis growth by domain for one period, with interval whiskers.
+
+        Parameters
+        ----------
+        variable : str
+        period : str, optional
+            Default: the last period.
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        period = period or self.periods[-1]
+        data = self._select(variable, None)
+        data = data[data["period"] == period]
+        if data.empty:
+            raise PeriodError(f"period {period!r} is not in the series ({self.periods[0]} to {self.periods[-1]})")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        labels = (
+            data[list(self.by)].astype(str).agg(", ".join, axis=1).tolist() if self.by else [variable]
+        )
+        g = data["growth"].to_numpy() * 100
+        err = np.vstack([g - data["growth_ci_low"].to_numpy() * 100, data["growth_ci_high"].to_numpy() * 100 - g])
+        ax.bar(np.arange(len(g)), g, yerr=err, capsize=3)
+        ax.set_xticks(np.arange(len(g)), labels, rotation=45, ha="right")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_ylabel("growth on a comparable basis (%)")
+        ax.set_title(f"{variable}, {period}: growth on the same period of last year")
+        return ax
+
+    @property
+    def _level(self) -> float:
+        return float(self.frame.attrs.get("level", 0.95))
+
+    def _select(self, variable: str, domain: Mapping[str, Any] | None) -> pd.DataFrame:
+        if variable not in self.variables:
+            raise ColumnError(f"variable {variable!r} is not in the series; it has {list(self.variables)}")
+        data = self.frame[self.frame["variable"] == variable]
+        for col, val in (domain or {}).items():
+            if col not in self.by:
+                raise ColumnError(f"{col!r} is not a breakdown of the series (by {list(self.by)})")
+            data = data[data[col] == val]
+        return data
+
+    def __repr__(self) -> str:
+        return (
+            f"<QuarterlySeries {self.periods[0]}..{self.periods[-1]} ({len(self.periods)} periods); "
+            f"{', '.join(self.variables)}{'; by ' + ', '.join(self.by) if self.by else ''}>"
+        )
+
+
+def quarterly_series(estimates: Sequence[CombinedEstimate]) -> QuarterlySeries:
+    """Put the combined estimates of consecutive quarters into one series.
+
+    Where the same quarter of the previous year is also in the series, the
+    plain level-on-level growth (:func:`level_growth`) is added as
+    ``level_growth`` and ``level_growth_se`` next to the comparable-basis
+    ``growth``.
+
+    Parameters
+    ----------
+    estimates : sequence of CombinedEstimate
+        One per quarter, each with ``period`` set, same ``by`` and variables.
+
+    Returns
+    -------
+    QuarterlySeries
+
+    Raises
+    ------
+    PeriodError
+        Missing or repeated periods, gaps, or different breakdowns.
+
+    Examples
+    --------
+    >>> ests = [combined_total("y", take_all=pd.DataFrame({"y": [v], "y_last_year": [v / 1.1]}), period=p)
+    ...         for p, v in [("2006Q1", 110.0), ("2006Q2", 121.0)]]
+    >>> quarterly_series(ests).table()[["period", "estimate", "growth"]].round(3)
+       period  estimate  growth
+    0  2006Q1     110.0     0.1
+    1  2006Q2     121.0     0.1
+    """
+    ests = list(estimates)
+    if not ests:
+        raise PeriodError("no estimates given")
+    if any(e.period is None for e in ests):
+        raise PeriodError("every estimate needs a period (combined_total(..., period='2006Q1'))")
+    by = ests[0].by
+    if any(e.by != by for e in ests):
+        raise PeriodError("all estimates of a series must have the same breakdown (by)")
+    ests.sort(key=lambda e: parse_quarter(e.period))
+    periods = [e.period for e in ests]
+    if len(set(periods)) != len(periods):
+        raise PeriodError(f"a period appears twice: {periods}")
+    for a, b in zip(periods, periods[1:]):
+        if shift_quarter(a, 1) != b:
+            raise PeriodError(f"the series jumps from {a} to {b}; give consecutive quarters")
+    by_period = {e.period: e for e in ests}
+    frames = []
+    for e in ests:
+        t = e.table()
+        prev = by_period.get(shift_quarter(e.period, -4))
+        if prev is not None:
+            lg = level_growth(e, prev)[[*by, "variable", "level_growth", "level_growth_se"]]
+            t = t.merge(lg, on=[*by, "variable"], how="left")
+        else:
+            t["level_growth"] = np.nan
+            t["level_growth_se"] = np.nan
+        frames.append(t)
+    frame = pd.concat(frames, ignore_index=True)
+    order = ["period", *by, "variable", *TABLE_COLUMNS, "level_growth", "level_growth_se"]
+    frame = frame[order + [c for c in frame.columns if c not in order]]
+    frame.attrs["level"] = ests[0].level
+    variables = tuple(dict.fromkeys(v for e in ests for v in e.variables))
+    return QuarterlySeries(by=tuple(by), variables=variables, periods=tuple(periods), frame=frame)

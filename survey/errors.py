@@ -25,6 +25,7 @@ __all__ = [
     "PeriodError",
     "DisclosureError",
     "ConfigError",
+    "ReportError",
     "SurveyWarning",
 ]
 
@@ -95,6 +96,10 @@ class DisclosureError(SurveyError):
 
 class ConfigError(SurveyError):
     """The survey configuration file has an error (the message gives the key path)."""
+
+
+class ReportError(SurveyError):
+    """The content given to the bulletin renderer is incomplete or inconsistent."""
 
 
 class SurveyWarning(UserWarning):

@@ -1,0 +1,304 @@
+"""Charts of the bulletin, drawn with matplotlib as inline SVG text.
+
+Texts are stored as glyph outlines (``svg.fonttype="path"``), so a chart
+shows its Chinese labels in any browser, with or without Chinese fonts, and
+the HTML file needs nothing from the network. Chinese glyphs come from a CJK
+font found by :func:`cjk_font` (Debian: ``apt-get install fonts-noto-cjk``);
+without one, a :class:`survey.SurveyWarning` says so and the glyphs show as
+boxes.
+
+No statistics are computed here: the charts plot the estimates and
+intervals they are given (the share chart divides each part by the sum of
+the parts of its period).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import re
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SurveyWarning
+from .labels import label
+
+__all__ = ["cjk_font", "series_chart", "growth_chart", "parts_chart"]
+
+#: CJK families tried in order (Simplified Chinese first).
+CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
+    "Hiragino Sans GB", "Noto Sans CJK JP", "Noto Sans CJK TC", "Droid Sans Fallback",
+)
+_CJK_FILES = re.compile(r"(NotoSansCJK|NotoSansSC|SourceHanSans|wqy|msyh|simhei|DroidSansFallback)", re.I)
+_HAN = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+PART_COLORS = {"take-all": "#1f4e79", "sampled": "#5b9bd5", "model": "#f4b183"}
+LINE_COLOR = "#1f4e79"
+POSITIVE, NEGATIVE = "#2e75b6", "#c55a11"
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """Name of a font family with Chinese glyphs that matplotlib can use, or None.
+
+    Looks in matplotlib's font list for the families of :data:`CJK_FAMILIES`;
+    if none is there (fonts installed after matplotlib built its cache), adds
+    the system font files whose names look like CJK fonts and looks again.
+
+    Examples
+    --------
+    >>> name = cjk_font()
+    >>> name is None or isinstance(name, str)
+    True
+    """
+    from matplotlib import font_manager
+
+    def lookup() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((family for family in CJK_FAMILIES if family in names), None)
+
+    found = lookup()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if _CJK_FILES.search(path):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
+                    continue
+        found = lookup()
+    return found
+
+
+@contextmanager
+def _style(texts: list[str]) -> Iterator[None]:
+    """matplotlib settings of every chart; warns once if Chinese text has no font."""
+    import matplotlib
+
+    family = cjk_font()
+    needs_cjk = any(_HAN.search(t) for t in texts)
+    rc = {
+        "font.family": "sans-serif",
+        "font.sans-serif": ([family] if family else []) + ["DejaVu Sans"],
+        "font.size": 9,
+        "axes.unicode_minus": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.color": "#dddddd",
+        "grid.linewidth": 0.6,
+        "svg.fonttype": "path",
+        "svg.hashsalt": "survey-bulletin",
+    }
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        if needs_cjk and family is None:
+            warnings.warn(
+                "No font with Chinese glyphs was found, so Chinese characters in the bulletin's "
+                "charts will show as empty boxes. Install one (Debian/Ubuntu: "
+                "`apt-get install fonts-noto-cjk`) and run again.",
+                SurveyWarning,
+                stacklevel=4,
+            )
+            warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
+        yield
+
+
+def _to_svg(fig, title: str, prefix: str) -> str:
+    """The figure as an ``<svg>`` element, without XML prolog, DOCTYPE or metadata."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    # namespace declarations are not needed inline in HTML (the HTML parser knows svg and
+    # xlink:href); dropping them leaves no "http" string in the page at all
+    text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text[: text.index(">") + 1], count=0) + text[text.index(">") + 1:]
+    # ids unique within the HTML page, which holds several charts
+    text = re.sub(r'(\bid="|href="#|url\(#)', lambda m: m.group(1) + prefix + "-", text)
+    safe = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return text.replace("<svg ", f'<svg role="img" aria-label="{safe}" ', 1)
+
+
+def _grid(n: int, *, height: float = 2.6) -> tuple:
+    from matplotlib.figure import Figure
+
+    ncols = 1 if n == 1 else 2
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(9.2, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _thousands(ax) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.4g}"))
+
+
+def _period_ticks(ax, periods: list[str]) -> None:
+    step = max(1, math.ceil(len(periods) / 8))
+    positions = np.arange(len(periods))
+    ax.set_xticks(positions[::step], [str(p) for p in periods[::step]])
+    ax.set_xlim(-0.5, len(periods) - 0.5)
+
+
+def _ordered(values: pd.Series) -> list:
+    return list(dict.fromkeys(values.tolist()))
+
+
+def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en") -> str:
+    """Line chart of the quarterly estimates with their interval band; one panel per variable.
+
+    Parameters
+    ----------
+    series : pandas.DataFrame
+        ``period, variable, estimate, ci_low, ci_high``; periods are plotted
+        in the order they first appear.
+    language : {"zh", "en"}, default="en"
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"period": ["2006Q1", "2006Q2"], "variable": "gross_output",
+    ...                   "estimate": [10.0, 12.0], "ci_low": [9.0, 10.5], "ci_high": [11.0, 13.5]})
+    >>> series_chart(s).startswith("<svg")
+    True
+    """
+    periods = _ordered(series["period"])
+    variables = _ordered(series["variable"])
+    titles = [label(v, language) for v in variables]
+    title = label("chart_series", language)
+    with _style(titles + [title, label("band", language)]):
+        fig, axes = _grid(len(variables))
+        position = {p: i for i, p in enumerate(periods)}
+        for ax, variable, name in zip(axes, variables, titles, strict=True):
+            part = series[series["variable"] == variable]
+            x = part["period"].map(position).to_numpy(dtype=float)
+            order = np.argsort(x, kind="stable")
+            x = x[order]
+            y, lo, hi = (part[c].to_numpy(dtype=float)[order] for c in ("estimate", "ci_low", "ci_high"))
+            ax.fill_between(x, lo, hi, color=LINE_COLOR, alpha=0.18, linewidth=0, label=label("band", language))
+            ax.plot(x, y, color=LINE_COLOR, marker="o", markersize=3.5, linewidth=1.6, label=name)
+            ax.set_title(name, fontsize=10, loc="left")
+            _period_ticks(ax, periods)
+            _thousands(ax)
+            ax.legend(loc="upper left", fontsize=8, frameon=False)
+        return _to_svg(fig, title, "series")
+
+
+def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en") -> str:
+    """Horizontal bars of growth by domain with interval whiskers; one panel per variable.
+
+    Parameters
+    ----------
+    growth : pandas.DataFrame
+        ``domain, variable, growth, growth_ci_low, growth_ci_high`` (fractions).
+    language : {"zh", "en"}, default="en"
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"domain": ["Bobai", "Lipu"], "variable": "gross_output",
+    ...                   "growth": [0.1, -0.05], "growth_ci_low": [0.05, -0.1],
+    ...                   "growth_ci_high": [0.15, 0.0]})
+    >>> "<path" in growth_chart(g, language="zh")
+    True
+    """
+    variables = _ordered(growth["variable"])
+    domains = _ordered(growth["domain"])
+    titles = [label(v, language) for v in variables]
+    names = [label(d, language) for d in domains]
+    title = label("chart_growth", language)
+    with _style(titles + names + [title, label("growth_axis", language)]):
+        fig, axes = _grid(len(variables), height=max(2.2, 0.32 * len(domains) + 1.0))
+        position = {d: i for i, d in enumerate(domains)}
+        for ax, variable, name in zip(axes, variables, titles, strict=True):
+            part = growth[growth["variable"] == variable]
+            y = part["domain"].map(position).to_numpy(dtype=float)
+            g, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("growth", "growth_ci_low", "growth_ci_high"))
+            colors = np.where(g >= 0, POSITIVE, NEGATIVE)
+            ax.barh(y, np.nan_to_num(g), color=colors, height=0.6)
+            err = np.vstack([g - lo, hi - g])
+            ax.errorbar(g, y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="#333333",
+                        elinewidth=1, capsize=2.5)
+            ax.axvline(0, color="#333333", linewidth=0.8)
+            ax.set_yticks(np.arange(len(domains)), names)
+            ax.set_ylim(len(domains) - 0.5, -0.5)
+            ax.set_xlabel(label("growth_axis", language))
+            ax.set_title(name, fontsize=10, loc="left")
+            ax.grid(axis="y", visible=False)
+        return _to_svg(fig, title, "growth")
+
+
+def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en") -> str:
+    """Stacked bars of the share of take-all, sampled and model parts; one panel per variable.
+
+    Parameters
+    ----------
+    parts : pandas.DataFrame
+        ``period, part, variable, estimate`` with ``part`` in
+        {"take-all", "sampled", "model"}; estimates >= 0.
+    language : {"zh", "en"}, default="en"
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"period": "2006Q4", "part": ["take-all", "sampled", "model"],
+    ...                   "variable": "gross_output", "estimate": [60.0, 30.0, 10.0]})
+    >>> parts_chart(p).count("<svg")
+    1
+    """
+    from .content import PARTS
+
+    periods = _ordered(parts["period"])
+    variables = _ordered(parts["variable"])
+    present = [p for p in PARTS if p in set(parts["part"])]
+    titles = [label(v, language) for v in variables]
+    legend = [label(p, language) for p in present]
+    title = label("chart_parts", language)
+    with _style(titles + legend + [title, label("share", language)]):
+        fig, axes = _grid(len(variables))
+        for ax, variable, name in zip(axes, variables, titles, strict=True):
+            wide = (parts[parts["variable"] == variable]
+                    .pivot_table(index="period", columns="part", values="estimate", aggfunc="sum", sort=False)
+                    .reindex(index=periods, columns=present))
+            values = wide.to_numpy(dtype=float)
+            total = np.nansum(values, axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = 100 * np.nan_to_num(values) / np.where(total > 0, total, np.nan)
+            bottom = np.zeros(len(periods))
+            x = np.arange(len(periods))
+            for j, part in enumerate(present):
+                ax.bar(x, np.nan_to_num(share[:, j]), bottom=bottom, color=PART_COLORS[part], width=0.7,
+                       label=label(part, language))
+                bottom += np.nan_to_num(share[:, j])
+            _period_ticks(ax, periods)
+            ax.set_ylim(0, 100)
+            ax.set_ylabel(label("share", language) + " (%)")
+            ax.set_title(name, fontsize=10, loc="left")
+            ax.grid(axis="x", visible=False)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=len(present), frameon=False, fontsize=8)
+        return _to_svg(fig, title, "parts")

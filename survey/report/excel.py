@@ -1,0 +1,230 @@
+"""The bulletin's tables as an Excel workbook (openpyxl).
+
+Layout of every table sheet: the title in row 1, the period in row 2, the
+column headers in row :data:`HEADER_ROW`, data from the row below, in the
+column order of the table's CSV file (:func:`survey.report.published_frame`).
+Suppressed cells hold the symbol ``x``, too unreliable cells ``F`` (grey
+fill); cells to use with caution keep their number, flagged ``E`` in the
+``flag`` column (yellow fill). A ``Legend`` sheet explains the symbols and
+holds the methods note.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .content import BulletinContent, BulletinTable, ReportError, published_frame
+from .labels import label
+
+__all__ = ["write_workbook", "headline_frame", "HEADER_ROW"]
+
+HEADER_ROW = 3
+_GREY, _YELLOW, _HEAD = "E7E6E6", "FFF2CC", "DDEBF7"
+_HEADLINE_COLUMNS = ("label", "variable", "estimate", "ci_low", "ci_high", "growth", "growth_ci_low",
+                     "growth_ci_high", "unit")
+
+
+def headline_frame(content: BulletinContent) -> pd.DataFrame:
+    """The headline figures as a table (the content of ``headline.csv``).
+
+    Examples
+    --------
+    >>> from survey.report import BulletinContent, Headline
+    >>> c = BulletinContent(title="B", period="2006Q4", headline=[Headline(label="Output",
+    ...     variable="gross_output", estimate=10.0, ci_low=9.0, ci_high=11.0, growth=0.1)])
+    >>> headline_frame(c)[["variable", "estimate", "growth"]]
+           variable  estimate  growth
+    0  gross_output      10.0     0.1
+    """
+    return pd.DataFrame([{c: getattr(h, c) for c in _HEADLINE_COLUMNS} for h in content.headline],
+                        columns=list(_HEADLINE_COLUMNS))
+
+
+def _format(column: str, decimals: int) -> str:
+    if column in ("cv",) or column.startswith("growth"):
+        return "0.0%"
+    if column == "n":
+        return "#,##0"
+    if column == "df":
+        return "0"
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+def _width(ws, widths: dict[int, float]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for index, width in widths.items():
+        ws.column_dimensions[get_column_letter(index)].width = min(max(width, 8), 48)
+
+
+def _text_width(text: str) -> float:
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2
+
+
+def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.DataFrame, *,
+                 decimals: int = 1, flags=None, hidden=None, numeric=()):
+    """Write ``frame`` to a new sheet with the common layout."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    lang = content.language
+    ws = wb.create_sheet(name)
+    ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=13)
+    ws.cell(row=2, column=1, value=f"{label('period', lang)}: {content.period}")
+    columns = list(frame.columns)
+    widths = {}
+    for j, column in enumerate(columns, start=1):
+        text = label(column, lang)
+        cell = ws.cell(row=HEADER_ROW, column=j, value=text)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor=_HEAD)
+        cell.alignment = Alignment(wrap_text=True, vertical="bottom")
+        widths[j] = _text_width(text) * 0.8
+    grey = PatternFill("solid", fgColor=_GREY)
+    yellow = PatternFill("solid", fgColor=_YELLOW)
+    values = {c: frame[c].tolist() for c in columns}
+    for i in range(len(frame)):
+        row = HEADER_ROW + 1 + i
+        flag = flags[i] if flags is not None else ""
+        for j, column in enumerate(columns, start=1):
+            value = values[column][i]
+            cell = ws.cell(row=row, column=j)
+            if column in numeric:
+                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                    cell.value = float(value)
+                    cell.number_format = _format(column, decimals)
+                elif column == "estimate" and flag in ("x", "F"):
+                    cell.value = flag
+                    cell.alignment = Alignment(horizontal="right")
+                elif hidden is not None and column in hidden.get(flag, ()):
+                    cell.value = None
+                else:
+                    cell.value = ".."
+                    cell.alignment = Alignment(horizontal="right")
+                if flag in ("x", "F") and hidden is not None and column in hidden[flag]:
+                    cell.fill = grey
+                elif flag == "E" and column == "estimate":
+                    cell.fill = yellow
+            else:
+                text = ".." if value is None or (isinstance(value, float) and math.isnan(value)) else value
+                if column != "flag" and column != "unit":
+                    text = label(text, lang)  # codes ("bureau", "gross_output") in the reader's language
+                cell.value = text if isinstance(text, (int, float, str)) else str(text)
+                if column == "flag" and flag:
+                    cell.font = Font(bold=True)
+                    cell.alignment = Alignment(horizontal="center")
+                widths[j] = max(widths[j], _text_width(str(cell.value)))
+        for j, column in enumerate(columns, start=1):
+            if column in numeric:
+                widths[j] = max(widths[j], 14)
+    ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
+    _width(ws, widths)
+    return ws
+
+
+def _legend_rows(content: BulletinContent) -> list[tuple[str, str]]:
+    from .html import _legend_items
+
+    return _legend_items(content)
+
+
+def write_workbook(content: BulletinContent, path: str | Path) -> Path:
+    """Write the Excel workbook of the bulletin.
+
+    Sheets: ``Headline`` (when there are headline figures), one per table
+    (named after the table), ``Series``, ``Growth``, ``Parts``, ``Quality``
+    (when given) and ``Legend``. Numbers are stored at full precision with
+    number formats (thousands separators; CV and growth as percentages).
+
+    Parameters
+    ----------
+    content : BulletinContent
+    path : str or pathlib.Path
+        The ``.xlsx`` file to write.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, openpyxl
+    >>> from pathlib import Path
+    >>> from survey.report import BulletinContent
+    >>> p = write_workbook(BulletinContent(title="B", period="2006Q4"), Path(tempfile.mkdtemp()) / "b.xlsx")
+    >>> openpyxl.load_workbook(p).sheetnames
+    ['Legend']
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    from .content import _HIDDEN_F, _HIDDEN_X
+
+    if not isinstance(content, BulletinContent):
+        raise ReportError(f"write_workbook needs a BulletinContent, got {type(content).__name__}.")
+    lang = content.language
+    wb = Workbook()
+    wb.remove(wb.active)
+    wb.properties.title = f"{content.title} {content.period}"
+    if content.headline:
+        _frame_sheet(wb, "Headline", label("headline", lang), content, headline_frame(content),
+                     decimals=max(h.decimals for h in content.headline),
+                     numeric=("estimate", "ci_low", "ci_high", "growth", "growth_ci_low", "growth_ci_high"))
+    table: BulletinTable
+    for table in content.tables:
+        frame = published_frame(table, cv_caution=content.cv_caution, cv_unreliable=content.cv_unreliable)
+        numeric = [c for c in frame.columns if c not in (*table.breakdown, "variable", "flag")]
+        ws = _frame_sheet(wb, table.name, table.title, content, frame, decimals=table.decimals,
+                          flags=frame["flag"].tolist(), hidden={"x": _HIDDEN_X, "F": _HIDDEN_F},
+                          numeric=numeric)
+        row = HEADER_ROW + len(frame) + 2
+        for symbol, meaning in _legend_rows(content):
+            ws.cell(row=row, column=1, value=f"{symbol}  {meaning}").font = Font(italic=True, size=9)
+            row += 1
+    for key, sheet, numeric in (("series", "Series", ("estimate", "ci_low", "ci_high")),
+                                ("growth", "Growth", ("growth", "growth_ci_low", "growth_ci_high")),
+                                ("parts", "Parts", ("estimate",)),
+                                ("quality", "Quality", ())):
+        frame = getattr(content, key)
+        if frame is not None:
+            title = label("chart_" + key, lang) if key != "quality" else label("quality", lang)
+            if key == "quality" and pd.api.types.is_numeric_dtype(frame["value"]):
+                numeric = ("value",)
+            ws = _frame_sheet(wb, sheet, title, content, frame, numeric=numeric, decimals=3)
+            if key == "quality" and "unit" in frame.columns and numeric:
+                column = list(frame.columns).index("value") + 1
+                for i, unit in enumerate(frame["unit"].tolist()):
+                    cell = ws.cell(row=HEADER_ROW + 1 + i, column=column)
+                    if isinstance(cell.value, float):
+                        cell.number_format = ("0.0%" if unit == "%" else
+                                              "#,##0" if cell.value.is_integer() else "#,##0.###")
+    ws = wb.create_sheet("Legend")
+    ws.cell(row=1, column=1, value=label("legend", lang)).font = Font(bold=True, size=13)
+    ws.cell(row=HEADER_ROW, column=1, value=label("symbol", lang)).font = Font(bold=True)
+    ws.cell(row=HEADER_ROW, column=2, value=label("meaning", lang)).font = Font(bold=True)
+    row = HEADER_ROW + 1
+    for symbol, meaning in _legend_rows(content):
+        ws.cell(row=row, column=1, value=symbol).alignment = Alignment(horizontal="center")
+        ws.cell(row=row, column=2, value=meaning)
+        row += 1
+    for heading, texts in ((label("methods", lang), [p.strip() for p in content.methods_note.split("\n\n")
+                                                      if p.strip()]),
+                           (label("notes", lang), list(content.notes))):
+        if texts:
+            row += 1
+            ws.cell(row=row, column=1, value=heading).font = Font(bold=True)
+            for text in texts:
+                row += 1
+                cell = ws.cell(row=row, column=2, value=text)
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.column_dimensions["A"].width = 10
+    ws.column_dimensions["B"].width = 100
+    path = Path(path)
+    try:
+        wb.save(path)
+    except OSError as exc:
+        raise ReportError(f"cannot write the workbook {path}: {exc}; close it in Excel or choose "
+                          "another folder.") from exc
+    return path

@@ -1,0 +1,219 @@
+"""Chinese and English labels of the bulletin.
+
+Every word the bulletin prints comes from :data:`LABELS`, so a bulletin in
+Chinese and one in English have the same structure and the same numbers.
+Keys that are not in the dictionary (a county name, a variable the dictionary
+does not know) are printed as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["LABELS", "LANGUAGES", "label"]
+
+LANGUAGES = ("zh", "en")
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        # sections
+        "headline": "Headline figures",
+        "charts": "Charts",
+        "tables": "Tables",
+        "quality": "Quality indicators",
+        "methods": "Methods note",
+        "notes": "Notes",
+        "legend": "Symbols",
+        "period": "Reference period",
+        "contents": "Contents",
+        "generated_by": "Produced with the survey toolkit; all figures are estimates from the survey returns.",
+        # headline
+        "interval": "95% confidence interval",
+        "growth_label": "Year-on-year growth (comparable basis)",
+        "not_available": "not available",
+        # charts
+        "chart_series": "Quarterly estimates with 95% confidence band",
+        "chart_growth": "Year-on-year growth by domain, with 95% confidence interval",
+        "chart_parts": "Share of the estimate by part",
+        "share": "Share of the estimate",
+        "growth_axis": "Growth (%)",
+        "band": "95% interval",
+        # table columns
+        "variable": "Indicator",
+        "estimate": "Estimate",
+        "se": "SE",
+        "cv": "CV (%)",
+        "ci_low": "95% CI low",
+        "ci_high": "95% CI high",
+        "df": "Degrees of freedom",
+        "n": "Units",
+        "growth": "Growth (%)",
+        "growth_se": "SE of growth (pp)",
+        "growth_ci_low": "Growth low (%)",
+        "growth_ci_high": "Growth high (%)",
+        "flag": "Flag",
+        "indicator": "Indicator",
+        "value": "Value",
+        "symbol": "Symbol",
+        "meaning": "Meaning",
+        "domain": "Domain",
+        "part": "Part",
+        "unit": "Unit",
+        "label": "Figure",
+        # symbols
+        "sym_x": "confidential: suppressed to protect individual enterprises",
+        "sym_F": "too unreliable to be published (CV above {unreliable:.0%})",
+        "sym_E": "use with caution (CV above {caution:.0%})",
+        "sym_na": "not available",
+        "sym_empty": "nil (no enterprises in the cell)",
+        "flag_counts": "Flagged table cells",
+        "flag_counts_value": "{x} suppressed (x), {F} too unreliable (F), {E} use with caution (E)",
+        # parts of the combined estimate
+        "take-all": "Take-all (complete enumeration)",
+        "sampled": "Sampled (weighted sample)",
+        "model": "Model (cut-off part)",
+        # indicators
+        "gross_output": "Gross industrial output",
+        "export_delivery": "Export delivery value",
+        "sales_output": "Sales output",
+        "revenue": "Main business revenue",
+        "profit_tax": "Profit and tax",
+        "employees": "Employees",
+        # breakdowns
+        "region": "Region",
+        "city": "City",
+        "county": "County",
+        "industry": "Industry",
+        "industry_name": "Industry",
+        "channel": "Channel",
+        "zone": "Special industrial zone",
+        "size_class": "Size class",
+        "ownership": "Ownership",
+        # channels
+        "bureau": "Statistics bureau",
+        "federation": "Federation",
+        # quality indicators
+        "response_rate": "Unit response rate",
+        "weighted_response_rate": "Weighted response rate",
+        "item_response_rate": "Item response rate",
+        "imputed_share": "Imputed share of the total",
+        "take_all_share": "Share from take-all enterprises",
+        "model_share": "Share from the model part",
+        "median_cv": "Median CV of published cells",
+        "max_cv": "Largest CV of published cells",
+        "sample_size": "Sample size",
+        "respondents": "Respondents",
+    },
+    "zh": {
+        "headline": "主要指标",
+        "charts": "图表",
+        "tables": "统计表",
+        "quality": "数据质量指标",
+        "methods": "方法说明",
+        "notes": "注释",
+        "legend": "符号说明",
+        "period": "统计时期",
+        "contents": "目录",
+        "generated_by": "由 survey 工具包生成；所有数字均为根据调查报表推算的估计值。",
+        "interval": "95% 置信区间",
+        "growth_label": "比上年同期增长（可比口径）",
+        "not_available": "暂无数据",
+        "chart_series": "分季度估计值及 95% 置信带",
+        "chart_growth": "分组比上年同期增长及 95% 置信区间",
+        "chart_parts": "估计值构成（按推算部分）",
+        "share": "占估计值比重",
+        "growth_axis": "增长（%）",
+        "band": "95% 置信区间",
+        "variable": "指标",
+        "estimate": "估计值",
+        "se": "标准误",
+        "cv": "变异系数（%）",
+        "ci_low": "95% 置信下限",
+        "ci_high": "95% 置信上限",
+        "df": "自由度",
+        "n": "单位数",
+        "growth": "增长（%）",
+        "growth_se": "增长标准误（百分点）",
+        "growth_ci_low": "增长下限（%）",
+        "growth_ci_high": "增长上限（%）",
+        "flag": "标记",
+        "indicator": "指标",
+        "value": "数值",
+        "symbol": "符号",
+        "meaning": "含义",
+        "domain": "分组",
+        "part": "部分",
+        "unit": "单位",
+        "label": "名称",
+        "sym_x": "涉及单个企业商业秘密，不予公布",
+        "sym_F": "可靠性太低，不予公布（变异系数超过 {unreliable:.0%}）",
+        "sym_E": "谨慎使用（变异系数超过 {caution:.0%}）",
+        "sym_na": "暂无数据",
+        "sym_empty": "无（该格无企业）",
+        "flag_counts": "统计表中带标记的格",
+        "flag_counts_value": "不予公布 {x} 格（x），可靠性太低 {F} 格（F），谨慎使用 {E} 格（E）",
+        "take-all": "全面调查部分（规模以上）",
+        "sampled": "抽样推算部分",
+        "model": "模型推算部分（重点调查以外）",
+        "gross_output": "工业总产值",
+        "export_delivery": "出口交货值",
+        "sales_output": "销售产值",
+        "revenue": "主营业务收入",
+        "profit_tax": "利税",
+        "employees": "从业人员",
+        "region": "地区",
+        "city": "市",
+        "county": "县（市、区）",
+        "industry": "行业",
+        "industry_name": "行业",
+        "channel": "渠道",
+        "zone": "特色产业园区",
+        "size_class": "规模",
+        "ownership": "经济类型",
+        "bureau": "统计局渠道",
+        "federation": "联社渠道",
+        "response_rate": "单位回收率",
+        "weighted_response_rate": "加权回收率",
+        "item_response_rate": "项目回答率",
+        "imputed_share": "插补值占总量比重",
+        "take_all_share": "全面调查部分占比",
+        "model_share": "模型推算部分占比",
+        "median_cv": "公布数据变异系数中位数",
+        "max_cv": "公布数据最大变异系数",
+        "sample_size": "样本量",
+        "respondents": "回答单位数",
+    },
+}
+
+
+def label(key: object, language: Literal["zh", "en"] = "en") -> str:
+    """The label of ``key`` in ``language``; unknown keys are returned as text.
+
+    Parameters
+    ----------
+    key : object
+        A label key (``"gross_output"``, ``"take-all"``, ``"cv"``...) or any
+        value (a county name), which is returned as ``str(key)``.
+    language : {"zh", "en"}, default="en"
+        Language of the label.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> label("gross_output", "zh")
+    '工业总产值'
+    >>> label("gross_output")
+    'Gross industrial output'
+    >>> label("Bobai")
+    'Bobai'
+    """
+    words = LABELS.get(language)
+    if words is None:
+        from .content import ReportError
+
+        raise ReportError(f"language={language!r} is not supported; use one of {LANGUAGES}.")
+    text = str(key)
+    return words.get(text, text)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["valid_uscc", "uscc_check_character", "Frame"]
+__all__ = ["Frame", "uscc_check_character", "valid_uscc"]
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
@@ -41,17 +41,17 @@ for _k, _c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
 
 
 def _as_bytes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return an (n, 18) uint8 matrix and a mask of rows that have 18 ASCII chars."""
-    strs = np.asarray(codes, dtype=object)
-    flat = strs.ravel()
-    ok_len = np.fromiter(
-        (isinstance(s, str) and len(s) == 18 and s.isascii() for s in flat),
-        dtype=bool,
-        count=flat.size,
-    )
-    padded = np.where(ok_len, flat, "0" * 18).astype("S18")
-    mat = np.frombuffer(padded.tobytes(), dtype=np.uint8).reshape(-1, 18)
-    return mat, ok_len
+    """Return an (n, 18) matrix of character codes and a mask of rows with 18 ASCII chars.
+
+    Vectorised: the strings become a fixed-width unicode array viewed as code points.
+    """
+    # missing values become "None"/"nan" and fail the length check
+    text = np.asarray(codes).ravel().astype("U19")  # 19: longer strings stay detectable
+    all_points = text.view(np.uint32).reshape(-1, 19)
+    ok = (all_points[:, :18] != 0).all(axis=1) & (all_points[:, 18] == 0)
+    points = all_points[:, :18]
+    ok &= (points < 128).all(axis=1)
+    return np.where(points < 256, points, 0).astype(np.uint8), ok
 
 
 def uscc_check_character(first17: str) -> str:
@@ -120,7 +120,8 @@ def valid_uscc(codes: Any) -> Any:
     values = _CODE[mat]
     ok &= (values >= 0).all(axis=1)
     ok &= ((mat[:, 2:8] >= ord("0")) & (mat[:, 2:8] <= ord("9"))).all(axis=1)
-    expected = (31 - (values[:, :17] @ _USCC_WEIGHTS) % 31) % 31
+    weighted = (values[:, :17].astype(np.float64) @ _USCC_WEIGHTS.astype(np.float64)).astype(np.int64)
+    expected = (31 - weighted % 31) % 31
     ok &= values[:, 17] == expected
     return bool(ok[0]) if scalar else ok
 
@@ -276,7 +277,7 @@ class Frame:
         return _as_columns(self.strata)
 
     @property
-    def N(self) -> int:  # noqa: N802 - the field's own notation
+    def N(self) -> int:
         """Number of units."""
         return len(self.data)
 

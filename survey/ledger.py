@@ -1,0 +1,1417 @@
+"""The returns ledger: every value a firm reports, every correction and every
+imputed value, kept in an embedded DuckDB file and never overwritten.
+
+The ledger has four tables (see ``docs/processing.md``):
+
+``files``
+    one row per ingested file: content hash, source name, period, channel,
+    row count, values written, when and by whom.
+``transactions``
+    one row per write (ingest, revision, imputation, register snapshot):
+    when, who, why, channel, unit of the file, file id.
+``units``
+    the register snapshot of each period (``period``, ``firm_id`` and the
+    register columns given to :meth:`Ledger.register_units`).
+``returns``
+    the append-only value history in long form: ``firm_id, period, item,
+    value, marker, revision, txn, row_number`` (the view ``history`` joins
+    each value to its transaction: unit, channel, recorded_at, recorded_by,
+    reason, file_id). A correction or an imputed value is a new row with a
+    higher ``revision``; the current value of a cell is the row with the
+    highest revision, and any past state is the highest revision recorded up
+    to a given transaction or time (:meth:`Ledger.to_frame` ``as_of``).
+
+Items follow the Chinese reporting convention: for each indicator ``var`` a
+return carries ``{var}_ytd`` (cumulative year to date) and
+``{var}_ytd_last_year`` (the same period of last year, cumulative).
+:func:`ytd_to_quarters` turns them into discrete quarters.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .errors import LedgerError, PeriodError, SurveyWarning
+from .frame import valid_uscc
+
+__all__ = [
+    "INDICATORS",
+    "MARKERS",
+    "IngestReport",
+    "Ledger",
+    "QuarterConversion",
+    "RevisionReport",
+    "previous_quarter",
+    "ytd_to_quarters",
+]
+
+#: Indicators of the report (money in thousand yuan, ``employees`` in persons).
+INDICATORS: tuple[str, ...] = (
+    "gross_output",
+    "export_delivery",
+    "sales_output",
+    "revenue",
+    "profit_tax",
+    "employees",
+)
+#: Indicators that are stocks (the year-to-date figure is a level, not a sum).
+STOCKS: tuple[str, ...] = ("employees",)
+#: Value markers, in the order of the ONS imputation markers.
+MARKERS: tuple[str, ...] = (
+    "returned",
+    "edited",
+    "forward_imputed",
+    "backward_imputed",
+    "constructed",
+)
+_META_COLUMNS = ("firm_id", "period", "responded", "operating")
+_TEXT_COLUMNS = {"firm_id": "str", "period": "str"}
+_PERIOD_RE = re.compile(r"^(\d{4})Q([1-4])$")
+_MONEY_UNITS = {"thousand_yuan": 1.0, "yuan": 1e-3, "ten_thousand_yuan": 10.0}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    file_id BIGINT, content_hash VARCHAR, source VARCHAR, period VARCHAR,
+    channel VARCHAR, rows BIGINT, values_written BIGINT, txn BIGINT,
+    loaded_at TIMESTAMP, loaded_by VARCHAR);
+CREATE TABLE IF NOT EXISTS transactions (
+    txn BIGINT, kind VARCHAR, period VARCHAR, recorded_at TIMESTAMP,
+    recorded_by VARCHAR, reason VARCHAR, values_written BIGINT,
+    channel VARCHAR, unit VARCHAR, file_id BIGINT);
+CREATE TYPE IF NOT EXISTS value_marker AS ENUM (
+    'returned', 'edited', 'forward_imputed', 'backward_imputed', 'constructed');
+CREATE TABLE IF NOT EXISTS returns (
+    firm_id VARCHAR NOT NULL, period VARCHAR NOT NULL, item VARCHAR NOT NULL,
+    value DOUBLE, marker value_marker NOT NULL, revision INTEGER NOT NULL,
+    txn BIGINT NOT NULL, row_number BIGINT);
+CREATE VIEW IF NOT EXISTS history AS
+    SELECT r.firm_id, r.period, r.item, r.value,
+           CASE WHEN r.item LIKE 'employees%' THEN 'person'
+                ELSE coalesce(t.unit, 'thousand_yuan') END AS unit,
+           t.channel, r.marker::VARCHAR AS marker, r.revision, r.txn, t.recorded_at,
+           t.recorded_by, t.reason, t.file_id, r.row_number
+    FROM returns r JOIN transactions t USING (txn);
+"""
+
+
+# ---------------------------------------------------------------------------
+# periods
+# ---------------------------------------------------------------------------
+def _parse_quarter(period: str) -> tuple[int, int]:
+    match = _PERIOD_RE.match(str(period))
+    if match is None:
+        raise PeriodError(
+            f"period {period!r} is not a quarter label; write quarters as 'YYYYQn', e.g. '2006Q1'"
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def previous_quarter(period: str) -> str | None:
+    """The previous quarter of the same year, or ``None`` for a first quarter.
+
+    Parameters
+    ----------
+    period : str
+        A quarter label such as ``"2006Q3"``.
+
+    Returns
+    -------
+    str or None
+        The label of the previous quarter in the same year.
+
+    Examples
+    --------
+    >>> previous_quarter("2006Q3")
+    '2006Q2'
+    >>> previous_quarter("2006Q1") is None
+    True
+    """
+    year, quarter = _parse_quarter(period)
+    return None if quarter == 1 else f"{year}Q{quarter - 1}"
+
+
+# ---------------------------------------------------------------------------
+# year-to-date -> discrete quarters
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QuarterConversion:
+    """Discrete quarterly values derived from cumulative year-to-date values.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The input columns plus ``{var}`` (discrete quarter) and
+        ``{var}_last_year`` (the same quarter of last year) per indicator.
+    problems : pandas.DataFrame
+        One row per failed check: ``firm_id, variable, problem, value,
+        previous`` where ``problem`` is ``"cumulative_decrease"`` (the
+        year-to-date value fell, so the quarter is negative) or
+        ``"missing_previous_quarter"``.
+    """
+
+    frame: pd.DataFrame
+    problems: pd.DataFrame
+
+    def __str__(self) -> str:
+        counts = self.problems["problem"].value_counts().to_dict() if len(self.problems) else {}
+        detail = ", ".join(f"{k}: {v}" for k, v in counts.items()) or "no problems"
+        return f"quarters derived for {len(self.frame)} firms ({detail})"
+
+
+def ytd_to_quarters(
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    *,
+    variables: tuple[str, ...] | list[str] = INDICATORS,
+    stocks: tuple[str, ...] | list[str] = STOCKS,
+    unit: str = "firm_id",
+) -> QuarterConversion:
+    """Convert cumulative year-to-date values to discrete quarters, with checks.
+
+    The discrete value of quarter ``k`` is ``ytd(k) - ytd(k - 1)`` (the first
+    quarter is its own year-to-date value); the same difference of the
+    ``_ytd_last_year`` columns gives the same quarter of last year. Stocks
+    (e.g. ``employees``) are levels and are not differenced.
+
+    Parameters
+    ----------
+    current : pandas.DataFrame
+        One row per unit with ``{var}_ytd`` and ``{var}_ytd_last_year``.
+    previous : pandas.DataFrame or None
+        The same columns for the previous quarter of the same year; ``None``
+        for a first quarter.
+    variables : sequence of str, default=INDICATORS
+        Indicators to convert (those without a ``_ytd`` column are skipped).
+    stocks : sequence of str, default=("employees",)
+        Indicators that are levels.
+    unit : str, default="firm_id"
+        Unit id column used to match the two quarters.
+
+    Returns
+    -------
+    QuarterConversion
+        New frame (the input is not modified) and a table of problems.
+
+    Examples
+    --------
+    >>> q2 = pd.DataFrame({"firm_id": ["a", "b"], "gross_output_ytd": [30.0, 5.0],
+    ...                    "gross_output_ytd_last_year": [20.0, 8.0]})
+    >>> q1 = pd.DataFrame({"firm_id": ["a", "b"], "gross_output_ytd": [10.0, 6.0],
+    ...                    "gross_output_ytd_last_year": [9.0, 4.0]})
+    >>> out = ytd_to_quarters(q2, q1, variables=["gross_output"])
+    >>> out.frame["gross_output"].tolist(), out.frame["gross_output_last_year"].tolist()
+    ([20.0, -1.0], [11.0, 4.0])
+    >>> out.problems[["firm_id", "problem"]].values.tolist()
+    [['b', 'cumulative_decrease']]
+    """
+    if unit not in current.columns:
+        raise LedgerError(f"ytd_to_quarters: unit column {unit!r} is missing from the current frame")
+    out = current.copy()
+    problems = []
+    prev = None
+    if previous is not None:
+        if unit not in previous.columns:
+            raise LedgerError(
+                f"ytd_to_quarters: unit column {unit!r} is missing from the previous frame"
+            )
+        prev = previous.drop_duplicates(unit).set_index(unit).reindex(out[unit].to_numpy())
+    for var in variables:
+        for suffix, target in (("_ytd", var), ("_ytd_last_year", f"{var}_last_year")):
+            column = var + suffix
+            if column not in out.columns:
+                continue
+            now = out[column].to_numpy(dtype=float)
+            if var in stocks or prev is None:
+                out[target] = now
+                continue
+            before = (
+                prev[column].to_numpy(dtype=float) if column in prev.columns else np.full(len(out), np.nan)
+            )
+            out[target] = now - before
+            if suffix == "_ytd":
+                dec = np.isfinite(now) & np.isfinite(before) & (now < before)
+                miss = np.isfinite(now) & ~np.isfinite(before)
+                for mask, name in ((dec, "cumulative_decrease"), (miss, "missing_previous_quarter")):
+                    if mask.any():
+                        problems.append(
+                            pd.DataFrame(
+                                {
+                                    "firm_id": out[unit].to_numpy()[mask],
+                                    "variable": var,
+                                    "problem": name,
+                                    "value": now[mask],
+                                    "previous": before[mask],
+                                }
+                            )
+                        )
+    table = (
+        pd.concat(problems, ignore_index=True)
+        if problems
+        else pd.DataFrame(
+            {
+                "firm_id": pd.Series(dtype="str"),
+                "variable": pd.Series(dtype="str"),
+                "problem": pd.Series(dtype="str"),
+                "value": pd.Series(dtype=float),
+                "previous": pd.Series(dtype=float),
+            }
+        )
+    )
+    return QuarterConversion(frame=out, problems=table)
+
+
+# ---------------------------------------------------------------------------
+# reports
+# ---------------------------------------------------------------------------
+def _empty_rejections() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row": pd.Series(dtype="Int64"),
+            "column": pd.Series(dtype="str"),
+            "value": pd.Series(dtype="str"),
+            "reason": pd.Series(dtype="str"),
+        }
+    )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class IngestReport:
+    """What an ingest did.
+
+    Attributes
+    ----------
+    status : {"loaded", "unchanged", "rejected"}
+        ``"unchanged"`` when the file (same content hash) was loaded before or
+        every value equals the current one; ``"rejected"`` when any row failed
+        a check (then nothing was written).
+    source : str
+        File name, or ``"<DataFrame>"``.
+    period, channel : str
+    content_hash : str
+        SHA-256 of the file bytes (or of the frame's content).
+    file_id : int or None
+        Id in the ``files`` table (of the earlier load when unchanged).
+    rows : int
+        Data rows read.
+    values_written : int
+        New value revisions written.
+    values_unchanged : int
+        Values equal to the current value, not written again.
+    rejected : pandas.DataFrame
+        ``row, column, value, reason`` of every failed check; ``row`` is the
+        line number in the file (header = line 1) or the frame row + 2.
+    seconds : float
+    """
+
+    status: str
+    source: str
+    period: str
+    channel: str
+    content_hash: str
+    file_id: int | None
+    rows: int
+    values_written: int
+    values_unchanged: int
+    rejected: pd.DataFrame = field(default_factory=_empty_rejections)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        where = f"{self.period} via {self.channel}"
+        if self.status == "rejected":
+            first = self.rejected.head(3)
+            examples = "; ".join(
+                f"row {r.row} {r.column}: {r.reason}" for r in first.itertuples(index=False)
+            )
+            return (
+                f"rejected {self.source} ({where}): {len(self.rejected)} problems in "
+                f"{self.rows} rows, nothing written; {examples}"
+            )
+        if self.status == "unchanged":
+            return (
+                f"unchanged {self.source} ({where}): already in the ledger as file "
+                f"{self.file_id}, {self.values_unchanged} values unchanged, nothing written"
+            )
+        return (
+            f"loaded {self.source} ({where}) as file {self.file_id}: {self.rows} rows, "
+            f"{self.values_written} values written, {self.values_unchanged} unchanged, "
+            f"{self.seconds:.2f} s"
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RevisionReport:
+    """What :meth:`Ledger.revise` wrote.
+
+    Attributes
+    ----------
+    period : str
+    txn : int
+        Transaction number (use it, or ``recorded_at``, as ``as_of``).
+    recorded_at : datetime.datetime
+        UTC time stamp of the revision.
+    values_written : int
+    values_unchanged : int
+    by_marker : dict
+        Values written per marker.
+    """
+
+    period: str
+    txn: int
+    recorded_at: datetime
+    values_written: int
+    values_unchanged: int
+    by_marker: dict
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k}: {v}" for k, v in self.by_marker.items()) or "none"
+        return (
+            f"revision {self.txn} of {self.period}: {self.values_written} values written "
+            f"({parts}), {self.values_unchanged} unchanged"
+        )
+
+
+# ---------------------------------------------------------------------------
+# reading and checking input
+# ---------------------------------------------------------------------------
+def _identify(source: Any) -> tuple[str, str]:
+    """Source name and SHA-256 content hash (of the file bytes or the frame's content)."""
+    if isinstance(source, pd.DataFrame):
+        h = hashlib.sha256()
+        h.update("\x1f".join(map(str, source.columns)).encode())
+        h.update(pd.util.hash_pandas_object(source, index=False).to_numpy().tobytes())
+        return "<DataFrame>", h.hexdigest()
+    path = Path(source)
+    if not path.is_file():
+        raise LedgerError(f"ingest: file {str(path)!r} does not exist")
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            h.update(block)
+    return path.name, h.hexdigest()
+
+
+def _read_input(source: Any) -> pd.DataFrame:
+    """The rows of a file or frame (numbers parsed where every cell is a number)."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            # numbers are parsed by pyarrow; a column with a bad cell stays text and is
+            # checked cell by cell
+            frame = pd.read_csv(path, dtype=_TEXT_COLUMNS, engine="pyarrow")
+        elif suffix in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path, dtype=_TEXT_COLUMNS, engine="openpyxl")
+        else:
+            raise LedgerError(
+                f"ingest: cannot read {path.name!r}; give a .csv or .xlsx file or a DataFrame"
+            )
+    except LedgerError:
+        raise
+    except Exception as exc:  # parser errors of pandas / pyarrow / openpyxl
+        raise LedgerError(f"ingest: cannot parse {path.name!r}: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _to_numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers and a mask of cells that are present but not numbers."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        return values, np.zeros(len(series), dtype=bool)
+    text = series.astype("str").str.strip().str.replace(",", "", regex=False)
+    present = series.notna().to_numpy() & (text != "").to_numpy()
+    values = pd.to_numeric(text.where(present, None), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    return values, present & ~np.isfinite(values) & ~np.isinf(values)
+
+
+def _rejections(rows: np.ndarray, column: str, values: Any, reason: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row": pd.array(rows, dtype="Int64"),
+            "column": column,
+            "value": pd.Series(np.asarray(values, dtype=object)).astype("str").to_numpy(),
+            "reason": reason,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------
+# the ledger
+# ---------------------------------------------------------------------------
+def _writes(method: Any) -> Any:
+    """Serialise the writing methods of one Ledger (readers are never blocked)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        self._require_writable()
+        with self._write_lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Ledger:
+    """The returns ledger in one DuckDB file.
+
+    Open it with :meth:`Ledger.open`; use it as a context manager or call
+    :meth:`close`. Every write runs in one transaction: a failure (or a
+    killed process) leaves the ledger as it was. Several threads may read
+    while one writes (each call uses its own cursor, and DuckDB gives every
+    reader a consistent snapshot). Other *processes* can open the file only
+    read-only and only while no writer holds it (a DuckDB rule).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The database file (``":memory:"`` for a throw-away ledger).
+    read_only : bool, default=False
+    indicators : sequence of str, default=INDICATORS
+        Indicators accepted in returns; a file may carry ``{var}_ytd`` and
+        ``{var}_ytd_last_year`` for each.
+
+    Examples
+    --------
+    >>> from survey.frame import uscc_check_character
+    >>> ids = [s + uscc_check_character(s) for s in ["91450100MA5KA1B2C", "91450100MA5KA1B3C"]]
+    >>> returns = pd.DataFrame({"firm_id": ids, "gross_output_ytd": [120.0, 80.0],
+    ...                         "gross_output_ytd_last_year": [100.0, 90.0]})
+    >>> with Ledger.open(":memory:") as ledger:
+    ...     report = ledger.ingest(returns, period="2006Q1", channel="bureau")
+    ...     again = ledger.ingest(returns, period="2006Q1", channel="bureau")
+    ...     frame = ledger.to_frame("2006Q1")
+    >>> report.values_written, again.status
+    (4, 'unchanged')
+    >>> frame[["gross_output", "gross_output_last_year", "gross_output_marker"]].values.tolist()
+    [[120.0, 100.0, 'returned'], [80.0, 90.0, 'returned']]
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        indicators: tuple[str, ...] | list[str] = INDICATORS,
+    ) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self.indicators = tuple(indicators)
+        self._write_lock = threading.RLock()
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise LedgerError(
+                f"cannot open the ledger {self.path!r}: {exc}. DuckDB allows one writing process "
+                "or several read-only ones; close the other process or open with read_only=True"
+            ) from exc
+        if not read_only:
+            self._con.execute(_SCHEMA)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        indicators: tuple[str, ...] | list[str] = INDICATORS,
+    ) -> Ledger:
+        """Open (or create) a ledger file.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            DuckDB file; created with its tables when it does not exist.
+        read_only : bool, default=False
+        indicators : sequence of str, default=INDICATORS
+
+        Returns
+        -------
+        Ledger
+
+        Examples
+        --------
+        >>> ledger = Ledger.open(":memory:")
+        >>> ledger.files().shape[0]
+        0
+        >>> ledger.close()
+        """
+        return cls(path, read_only=read_only, indicators=indicators)
+
+    # -- plumbing ----------------------------------------------------------
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._con.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.path!r}, read_only={self.read_only})"
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        """The item names accepted in returns (``{var}_ytd``, ``{var}_ytd_last_year``)."""
+        return tuple(f"{v}{s}" for v in self.indicators for s in ("_ytd", "_ytd_last_year"))
+
+    @staticmethod
+    def _now() -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    @staticmethod
+    def _next_txn(cur: duckdb.DuckDBPyConnection) -> int:
+        return int(cur.execute("SELECT coalesce(max(txn), 0) + 1 FROM transactions").fetchall()[0][0])
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise LedgerError(f"the ledger {self.path!r} is open read-only; reopen it to write")
+
+    # -- register snapshots --------------------------------------------------
+    @_writes
+    def register_units(
+        self, units: pd.DataFrame, period: str, *, by: str = "unknown", reason: str = ""
+    ) -> int:
+        """Store the register snapshot of a period.
+
+        Parameters
+        ----------
+        units : pandas.DataFrame
+            One row per firm with ``firm_id`` and any register columns
+            (stratum, county, industry, ``revenue_prev_year``...). They are
+            joined to the returns by :meth:`to_frame`.
+        period : str
+            Quarter label.
+        by, reason : str
+            Who stores it and why (kept in ``transactions``).
+
+        Returns
+        -------
+        int
+            Rows stored (0 when the same snapshot is already stored).
+
+        Raises
+        ------
+        LedgerError
+            Duplicate or invalid firm ids, or a *different* snapshot is
+            already stored for the period (snapshots are never replaced).
+
+        Examples
+        --------
+        >>> from survey.frame import uscc_check_character
+        >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     ledger.register_units(pd.DataFrame({"firm_id": [fid], "stratum": ["s1"]}), "2006Q1")
+        1
+        """
+        self._require_writable()
+        _parse_quarter(period)
+        if "firm_id" not in units.columns:
+            raise LedgerError("register_units: the frame needs a 'firm_id' column")
+        ids = units["firm_id"].astype("str")
+        bad = ~valid_uscc(ids.to_numpy(dtype=object))
+        if bad.any():
+            first = np.flatnonzero(bad)[:5]
+            raise LedgerError(
+                f"register_units: {int(bad.sum())} invalid firm ids (USCC), e.g. rows "
+                f"{first.tolist()}: {ids.iloc[first].tolist()}; fix the register"
+            )
+        dup = ids.duplicated()
+        if dup.any():
+            raise LedgerError(
+                f"register_units: firm ids repeated in the register for {period}: "
+                f"{ids[dup].unique()[:5].tolist()}; keep one row per firm"
+            )
+        frame = units.drop(columns=[c for c in ("period",) if c in units.columns]).copy()
+        frame.insert(0, "period", str(period))
+        cur = self._cursor()
+        cur.register("new_units", frame)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            exists = cur.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
+            ).fetchall()[0][0]
+            if not exists:
+                cur.execute("CREATE TABLE units AS SELECT * FROM new_units LIMIT 0")
+            else:
+                have = set(
+                    cur.execute("SELECT column_name FROM (DESCRIBE units)").df()["column_name"]
+                )
+                types = cur.execute("DESCRIBE SELECT * FROM new_units").df()
+                for name, kind in zip(types["column_name"], types["column_type"], strict=True):
+                    if name not in have:
+                        cur.execute(f'ALTER TABLE units ADD COLUMN "{name}" {kind}')
+            stored = cur.execute("SELECT count(*) FROM units WHERE period = ?", [period]).fetchall()[0][0]
+            if stored:
+                names = ", ".join(f'"{c}"' for c in frame.columns)
+                same = cur.execute(
+                    f"SELECT count(*) FROM (SELECT {names} FROM new_units EXCEPT ALL "
+                    f"SELECT {names} FROM units WHERE period = ?)",
+                    [period],
+                ).fetchall()[0][0]
+                cur.execute("ROLLBACK")
+                if same == 0 and stored == len(frame):
+                    return 0
+                raise LedgerError(
+                    f"register_units: a different register snapshot for {period} is already "
+                    f"stored ({stored} firms); snapshots are never replaced, store the new one "
+                    "under its own period"
+                )
+            cur.execute("INSERT INTO units BY NAME SELECT * FROM new_units")
+            txn = self._next_txn(cur)
+            cur.execute(
+                "INSERT INTO transactions VALUES (?, 'units', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                [txn, period, self._now(), by, reason, len(frame)],
+            )
+            cur.execute("COMMIT")
+        except Exception:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            cur.unregister("new_units")
+            cur.close()
+        return len(frame)
+
+    def units(self, period: str) -> pd.DataFrame:
+        """The register snapshot of a period (empty frame when none is stored).
+
+        Parameters
+        ----------
+        period : str
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     ledger.units("2006Q1").shape
+        (0, 1)
+        """
+        cur = self._cursor()
+        try:
+            exists = cur.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
+            ).fetchall()[0][0]
+            if not exists:
+                return pd.DataFrame({"firm_id": pd.Series(dtype="str")})
+            out = cur.execute(
+                "SELECT * EXCLUDE (period) FROM units WHERE period = ? ORDER BY firm_id", [period]
+            ).df()
+        finally:
+            cur.close()
+        return out.reset_index(drop=True)
+
+    # -- ingest --------------------------------------------------------------
+    def _check(
+        self, frame: pd.DataFrame, period: str, header: int, register: set[str] | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Schema and code checks; return (numeric wide frame, rejections)."""
+        problems = []
+        n = len(frame)
+        rows = np.arange(n) + header
+        columns = list(frame.columns)
+        if "firm_id" not in columns:
+            problems.append(
+                _rejections(np.array([1]), "firm_id", [""], "required column 'firm_id' is missing")
+            )
+        unknown = [c for c in columns if c not in _META_COLUMNS and c not in self.items]
+        for c in unknown:
+            problems.append(
+                _rejections(
+                    np.array([1]),
+                    c,
+                    [c],
+                    "unknown column; allowed: firm_id, period, responded, operating and "
+                    "{indicator}_ytd / {indicator}_ytd_last_year for "
+                    + ", ".join(self.indicators),
+                )
+            )
+        dup_cols = pd.Index(columns)[pd.Index(columns).duplicated()].tolist()
+        for c in dup_cols:
+            problems.append(_rejections(np.array([1]), c, [c], "column appears twice"))
+        items = [c for c in columns if c in self.items]
+        if not items and "firm_id" in columns:
+            problems.append(
+                _rejections(np.array([1]), "", [""], "no indicator columns ({var}_ytd...) in the file")
+            )
+        if problems:
+            return pd.DataFrame(), pd.concat(problems, ignore_index=True)
+        ids = frame["firm_id"].astype("str").str.strip()
+        id_array = ids.to_numpy(dtype=object, na_value=None)
+        bad = ~valid_uscc(id_array)
+        if bad.any():
+            problems.append(
+                _rejections(
+                    rows[bad],
+                    "firm_id",
+                    ids.to_numpy()[bad],
+                    "not a valid 18-character unified social credit code",
+                )
+            )
+        dup = ids.duplicated(keep=False).to_numpy() & ~bad
+        if dup.any():
+            problems.append(
+                _rejections(rows[dup], "firm_id", ids.to_numpy()[dup], "firm appears more than once")
+            )
+        if register is not None:
+            missing = ~ids.isin(register).to_numpy() & ~bad
+            if missing.any():
+                problems.append(
+                    _rejections(
+                        rows[missing],
+                        "firm_id",
+                        ids.to_numpy()[missing],
+                        f"firm is not in the register snapshot of {period}",
+                    )
+                )
+        if "period" in columns:
+            per = frame["period"].astype("str").str.strip()
+            wrong = (per != str(period)).to_numpy()
+            if wrong.any():
+                problems.append(
+                    _rejections(
+                        rows[wrong], "period", per.to_numpy()[wrong], f"period differs from {period!r}"
+                    )
+                )
+        out = {"firm_id": id_array, "row_number": rows}
+        for c in items:
+            values, not_number = _to_numeric(frame[c])
+            if not_number.any():
+                problems.append(
+                    _rejections(
+                        rows[not_number], c, frame[c].to_numpy()[not_number], "not a number"
+                    )
+                )
+            infinite = np.isinf(values)
+            if infinite.any():
+                problems.append(_rejections(rows[infinite], c, values[infinite], "infinite value"))
+            out[c] = values
+        rejected = (
+            pd.concat(problems, ignore_index=True).sort_values(["row", "column"], kind="stable")
+            if problems
+            else _empty_rejections()
+        )
+        return pd.DataFrame(out), rejected.reset_index(drop=True)
+
+    @_writes
+    def ingest(
+        self,
+        source: str | Path | pd.DataFrame,
+        period: str,
+        channel: str,
+        *,
+        unit: str = "thousand_yuan",
+        by: str = "unknown",
+        errors: str = "raise",
+    ) -> IngestReport:
+        """Load one file of returns in one transaction.
+
+        Checks run before anything is written: the columns (``firm_id``,
+        optional ``period`` and ``responded``, and ``{var}_ytd`` /
+        ``{var}_ytd_last_year`` per indicator), valid and unique firm ids
+        (USCC), membership in the period's register snapshot when one is
+        stored, the period, and numbers. One bad row rejects the whole file
+        and nothing is written. Loading the same file (same SHA-256) again
+        changes nothing; values equal to the firm's last returned value are
+        not written again (so a resent file does not undo edits), values that
+        differ become new revisions (revision 2, 3...), and a
+        return for a cell that was imputed replaces the imputed value.
+
+        Parameters
+        ----------
+        source : str, pathlib.Path or pandas.DataFrame
+            A ``.csv`` or ``.xlsx`` file, or a frame with the same columns.
+        period : str
+            Quarter label of the returns, e.g. ``"2006Q1"``.
+        channel : str
+            Reporting channel (e.g. ``"bureau"``, ``"federation"``, ``"zone"``).
+        unit : {"thousand_yuan", "yuan", "ten_thousand_yuan"}, default="thousand_yuan"
+            Unit of the money columns in the file; values are stored in
+            thousand yuan and the file unit is recorded.
+        by : str, default="unknown"
+            Who loads the file.
+        errors : {"raise", "report"}, default="raise"
+            On rejection, raise :class:`~survey.errors.LedgerError` (the
+            report is on its ``report`` attribute) or return the report.
+
+        Returns
+        -------
+        IngestReport
+            ``str(report)`` is a one-line summary.
+
+        Examples
+        --------
+        >>> from survey.frame import uscc_check_character
+        >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
+        >>> bad = pd.DataFrame({"firm_id": [fid, "123"], "revenue_ytd": ["5", "x"]})
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     report = ledger.ingest(bad, "2006Q1", "bureau", errors="report")
+        >>> report.status
+        'rejected'
+        >>> report.rejected[["row", "column", "reason"]].values.tolist()
+        [[3, 'firm_id', 'not a valid 18-character unified social credit code'], [3, 'revenue_ytd', 'not a number']]
+        """
+        self._require_writable()
+        if errors not in ("raise", "report"):
+            raise LedgerError(f"ingest: errors must be 'raise' or 'report', got {errors!r}")
+        if unit not in _MONEY_UNITS:
+            raise LedgerError(f"ingest: unit must be one of {sorted(_MONEY_UNITS)}, got {unit!r}")
+        _parse_quarter(period)
+        start = time.perf_counter()
+        name, digest = _identify(source)
+        header = 2  # line of the first data row (the header is line 1)
+        cur = self._cursor()
+        try:
+            earlier = cur.execute(
+                "SELECT file_id, rows, values_written FROM files WHERE content_hash = ? "
+                "AND period = ? ORDER BY file_id LIMIT 1",
+                [digest, period],
+            ).fetchall()
+            if earlier:
+                file_id, rows, written = earlier[0]
+                return IngestReport(
+                    status="unchanged", source=name, period=period, channel=channel,
+                    content_hash=digest, file_id=int(file_id), rows=int(rows),
+                    values_written=0, values_unchanged=int(written),
+                    seconds=time.perf_counter() - start,
+                )  # fmt: skip
+            frame = _read_input(source)
+            has_units = cur.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
+            ).fetchall()[0][0]
+            register = None
+            if has_units:
+                ids = cur.execute("SELECT firm_id FROM units WHERE period = ?", [period]).df()
+                register = set(ids["firm_id"]) if len(ids) else None
+            wide, rejected = self._check(frame, period, header, register)
+            if len(rejected):
+                report = IngestReport(
+                    status="rejected", source=name, period=period, channel=channel,
+                    content_hash=digest, file_id=None, rows=len(frame), values_written=0,
+                    values_unchanged=0, rejected=rejected, seconds=time.perf_counter() - start,
+                )  # fmt: skip
+                if errors == "raise":
+                    error = LedgerError(str(report) + " (see report.rejected for every row)")
+                    error.report = report  # type: ignore[attr-defined]
+                    raise error
+                return report
+            factor = _MONEY_UNITS[unit]
+            money = [c for c in wide.columns if c in self.items and not c.startswith("employees")]
+            if factor != 1.0:
+                wide[money] = wide[money] * factor
+            written, unchanged, file_id = self._write_file(
+                cur, wide, period=period, channel=channel, unit=unit, name=name, digest=digest, by=by
+            )
+        finally:
+            cur.close()
+        return IngestReport(
+            status="loaded" if written else "unchanged", source=name, period=period,
+            channel=channel, content_hash=digest, file_id=file_id, rows=len(frame),
+            values_written=written, values_unchanged=unchanged,
+            seconds=time.perf_counter() - start,
+        )  # fmt: skip
+
+    def _write_file(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        wide: pd.DataFrame,
+        *,
+        period: str,
+        channel: str,
+        unit: str,
+        name: str,
+        digest: str,
+        by: str,
+    ) -> tuple[int, int, int]:
+        items = [c for c in wide.columns if c in self.items]
+        cur.register("incoming", wide)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            txn = self._next_txn(cur)
+            file_id = int(
+                cur.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
+            )
+            now = self._now()
+            unpivot = ", ".join(f'"{c}"' for c in items)
+            long = f"""
+                SELECT firm_id, row_number, item, value
+                FROM (UNPIVOT (SELECT firm_id, row_number, {unpivot} FROM incoming)
+                      ON {unpivot} INTO NAME item VALUE value)
+                WHERE value IS NOT NULL AND NOT isnan(value)"""
+            params = {"period": period, "txn": txn}
+            seen = cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM returns WHERE period = ?)", [period]
+            ).fetchall()[0][0]
+            if not seen:  # first file of the period: every value is a first return
+                total = cur.execute(
+                    f"""
+                    INSERT INTO returns
+                    SELECT firm_id, $period, item, value, 'returned', 1, $txn, row_number
+                    FROM ({long})
+                    """,
+                    params,
+                ).fetchall()[0][0]
+                unchanged = 0
+            else:
+                cur.execute(
+                    f"""
+                    CREATE TEMP TABLE staged AS
+                    WITH long AS ({long}), cur AS (
+                        SELECT firm_id, item, max(revision) AS revision,
+                               arg_max(value, revision) FILTER (WHERE marker = 'returned') AS value,
+                               count(*) FILTER (WHERE marker = 'returned') AS returned
+                        FROM returns WHERE period = $period
+                        GROUP BY firm_id, item
+                    )
+                    SELECT long.firm_id, long.item, long.value, long.row_number,
+                           coalesce(cur.revision, 0) + 1 AS revision,
+                           coalesce(cur.returned, 0) > 0
+                               AND cur.value IS NOT DISTINCT FROM long.value AS same
+                    FROM long LEFT JOIN cur USING (firm_id, item)
+                    """,
+                    {"period": period},
+                )
+                total, unchanged = cur.execute(
+                    "SELECT count(*), coalesce(sum(same::INTEGER), 0) FROM staged"
+                ).fetchall()[0]
+                cur.execute(
+                    """
+                    INSERT INTO returns
+                    SELECT firm_id, $period, item, value, 'returned', revision, $txn, row_number
+                    FROM staged WHERE NOT same
+                    """,
+                    params,
+                )
+                cur.execute("DROP TABLE staged")
+            self._hook_inside_transaction()
+            written = int(total - unchanged)
+            cur.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [file_id, digest, name, period, channel, len(wide), written, txn, now, by],
+            )
+            cur.execute(
+                "INSERT INTO transactions VALUES (?, 'ingest', ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    txn, period, now, by, f"return in file {file_id} ({name}) via {channel}",
+                    written, channel, unit, file_id,
+                ],
+            )
+            cur.execute("COMMIT")
+        except Exception:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            cur.unregister("incoming")
+        return written, int(unchanged), file_id
+
+    def _hook_inside_transaction(self) -> None:
+        """Called inside the ingest transaction after the values are inserted (a test seam)."""
+
+    # -- revisions -----------------------------------------------------------
+    @_writes
+    def revise(
+        self,
+        values: pd.DataFrame,
+        period: str,
+        *,
+        by: str,
+        reason: str,
+        marker: str | None = "edited",
+    ) -> RevisionReport:
+        """Record corrections or imputed values as new revisions.
+
+        Nothing is overwritten: each changed cell gets a new row with the
+        next revision number, who and why. Cells equal to the current value
+        and missing cells are skipped.
+
+        Parameters
+        ----------
+        values : pandas.DataFrame
+            ``firm_id`` and item columns (``{var}_ytd``...) in thousand yuan.
+        period : str
+        by : str
+            Who records the revision.
+        reason : str
+            Why (e.g. "unit error: reported in yuan", "ONS forward imputation").
+        marker : {"edited", "forward_imputed", "backward_imputed", "constructed", "returned"} or None, default="edited"
+            Marker of every written value; ``None`` takes each value's marker
+            from an ``{item}_marker`` column of ``values`` (for ``{var}_ytd``
+            also ``{var}_marker``, as :meth:`to_frame` and
+            :func:`survey.impute.ratio_of_means` name it).
+
+        Returns
+        -------
+        RevisionReport
+
+        Examples
+        --------
+        >>> from survey.frame import uscc_check_character
+        >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     _ = ledger.ingest(pd.DataFrame({"firm_id": [fid], "revenue_ytd": [5000.0]}),
+        ...                       "2006Q1", "bureau")
+        ...     fix = ledger.revise(pd.DataFrame({"firm_id": [fid], "revenue_ytd": [5.0]}),
+        ...                         "2006Q1", by="clerk", reason="reported in yuan")
+        ...     now = ledger.to_frame("2006Q1")
+        ...     before = ledger.to_frame("2006Q1", as_of=fix.txn - 1)
+        >>> fix.values_written, now["revenue_ytd"].item(), before["revenue_ytd"].item()
+        (1, 5.0, 5000.0)
+        >>> now["revenue_marker"].item()
+        'edited'
+        """
+        self._require_writable()
+        _parse_quarter(period)
+        if "firm_id" not in values.columns:
+            raise LedgerError("revise: the frame needs a 'firm_id' column")
+        items = [c for c in values.columns if c in self.items]
+        other = [
+            c for c in values.columns
+            if c not in items and c != "firm_id" and not c.endswith("_marker")
+        ]  # fmt: skip
+        if other:
+            raise LedgerError(
+                f"revise: unknown item columns {other}; items are {list(self.items)}"
+            )
+        if marker is not None and marker not in MARKERS:
+            raise LedgerError(f"revise: marker must be one of {MARKERS}, got {marker!r}")
+        long_parts = []
+        for c in items:
+            v = values[c].to_numpy(dtype=float, na_value=np.nan)
+            keep = np.isfinite(v)
+            if marker is None:
+                mcol = f"{c}_marker"
+                if mcol not in values.columns and c.endswith("_ytd"):
+                    mcol = f"{c[: -len('_ytd')]}_marker"  # the naming of to_frame
+                if mcol not in values.columns:
+                    raise LedgerError(
+                        f"revise: marker=None needs a column {c + '_marker'!r} with each value's "
+                        "marker"
+                    )
+                marks = values[mcol].astype("str").to_numpy(dtype=object)
+                wrong = keep & ~np.isin(marks, MARKERS)
+                if wrong.any():
+                    raise LedgerError(
+                        f"revise: column {mcol!r} has markers outside {MARKERS}: "
+                        f"{sorted(set(marks[wrong]))[:5]}"
+                    )
+            else:
+                marks = np.full(len(v), marker, dtype=object)
+            long_parts.append(
+                pd.DataFrame(
+                    {
+                        "firm_id": values["firm_id"].astype("str").to_numpy()[keep],
+                        "item": c,
+                        "value": v[keep],
+                        "marker": marks[keep],
+                    }
+                )
+            )
+        long = (
+            pd.concat(long_parts, ignore_index=True)
+            if long_parts
+            else pd.DataFrame({"firm_id": [], "item": [], "value": [], "marker": []})
+        )
+        cur = self._cursor()
+        cur.register("incoming", long)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            txn = self._next_txn(cur)
+            now = self._now()
+            cur.execute(
+                """
+                CREATE TEMP TABLE staged AS
+                WITH cur AS (
+                    SELECT firm_id, item, max(revision) AS revision, arg_max(value, revision) AS value
+                    FROM returns WHERE period = $period GROUP BY firm_id, item)
+                SELECT i.firm_id, i.item, i.value, i.marker, coalesce(c.revision, 0) + 1 AS revision,
+                       c.value IS NOT DISTINCT FROM i.value AS same
+                FROM incoming i LEFT JOIN cur c USING (firm_id, item)
+                """,
+                {"period": period},
+            )
+            cur.execute(
+                """
+                INSERT INTO returns
+                SELECT firm_id, $period, item, value, marker, revision, $txn, NULL
+                FROM staged WHERE NOT same
+                """,
+                {"period": period, "txn": txn},
+            )
+            counts = cur.execute(
+                "SELECT marker, count(*) FROM staged WHERE NOT same GROUP BY marker ORDER BY marker"
+            ).fetchall()
+            unchanged = cur.execute("SELECT count(*) FROM staged WHERE same").fetchall()[0][0]
+            written = int(sum(c for _, c in counts))
+            cur.execute(
+                "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                [txn, period, now, by, reason, written],
+            )
+            cur.execute("DROP TABLE staged")
+            cur.execute("COMMIT")
+        except Exception:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            cur.unregister("incoming")
+            cur.close()
+        return RevisionReport(
+            period=period, txn=txn, recorded_at=now, values_written=written,
+            values_unchanged=int(unchanged), by_marker={m: int(c) for m, c in counts},
+        )  # fmt: skip
+
+    # -- reading ---------------------------------------------------------------
+    @staticmethod
+    def _as_of_clause(as_of: Any) -> tuple[str, list]:
+        if as_of is None:
+            return "", []
+        if isinstance(as_of, (int, np.integer)) and not isinstance(as_of, bool):
+            return " AND txn <= ?", [int(as_of)]
+        if isinstance(as_of, str):
+            as_of = pd.Timestamp(as_of).to_pydatetime()
+        if isinstance(as_of, pd.Timestamp):
+            as_of = as_of.to_pydatetime()
+        if isinstance(as_of, datetime):
+            if as_of.tzinfo is not None:
+                as_of = as_of.astimezone(UTC).replace(tzinfo=None)
+            return (
+                " AND txn <= (SELECT coalesce(max(txn), 0) FROM transactions WHERE recorded_at <= ?)",
+                [as_of],
+            )
+        raise LedgerError(
+            f"as_of must be a transaction number, a datetime or an ISO time string, got {as_of!r}"
+        )
+
+    def current(self, period: str, *, as_of: Any = None) -> pd.DataFrame:
+        """Current (or as-of) value of every cell of a period, in long form.
+
+        Parameters
+        ----------
+        period : str
+        as_of : int, datetime, str or None, default=None
+            Transaction number, or UTC time (naive datetimes are UTC), up to
+            which revisions count; ``None`` for the latest state.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``firm_id, item, value, marker, revision`` sorted by firm and item.
+
+        Examples
+        --------
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     ledger.current("2006Q1").columns.tolist()
+        ['firm_id', 'item', 'value', 'marker', 'revision']
+        """
+        clause, params = self._as_of_clause(as_of)
+        cur = self._cursor()
+        try:
+            return cur.execute(
+                f"""SELECT firm_id, item, arg_max(value, revision) AS value,
+                           arg_max(marker, revision)::VARCHAR AS marker, max(revision) AS revision
+                    FROM returns WHERE period = ?{clause}
+                    GROUP BY firm_id, item ORDER BY firm_id, item""",
+                [period, *params],
+            ).df()
+        finally:
+            cur.close()
+
+    def history(self, firm_id: str, period: str | None = None) -> pd.DataFrame:
+        """Every recorded value of one firm (all revisions, oldest first).
+
+        Parameters
+        ----------
+        firm_id : str
+        period : str or None, default=None
+            Restrict to one period.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows of the firm in the ``history`` view: ``firm_id, period,
+            item, value, unit, channel, marker, revision, txn, recorded_at,
+            recorded_by, reason, file_id, row_number``.
+
+        Examples
+        --------
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     len(ledger.history("91450100MA5KA1B2CM"))
+        0
+        """
+        cur = self._cursor()
+        try:
+            sql = "SELECT * FROM history WHERE firm_id = ?"
+            params: list = [firm_id]
+            if period is not None:
+                sql += " AND period = ?"
+                params.append(period)
+            return cur.execute(sql + " ORDER BY period, item, revision", params).df()
+        finally:
+            cur.close()
+
+    def files(self) -> pd.DataFrame:
+        """The ``files`` table (one row per loaded file).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     ledger.files().columns[:3].tolist()
+        ['file_id', 'content_hash', 'source']
+        """
+        cur = self._cursor()
+        try:
+            return cur.execute("SELECT * FROM files ORDER BY file_id").df()
+        finally:
+            cur.close()
+
+    def _wide(self, cur: duckdb.DuckDBPyConnection, period: str, as_of: Any) -> pd.DataFrame:
+        clause, params = self._as_of_clause(as_of)
+        # one pass grouped by firm: arg_max picks the latest revision of each item
+        selects = [
+            f"arg_max(value, revision) FILTER (WHERE item = '{item}') AS \"{item}\""
+            for item in self.items
+        ]
+        selects += [
+            f"coalesce(arg_max(marker, revision) FILTER (WHERE item = '{var}_ytd')::VARCHAR, "
+            "'missing') "
+            f"AS \"{var}_marker\""
+            for var in self.indicators
+        ]
+        return cur.execute(
+            f"""SELECT firm_id, {", ".join(selects)} FROM returns WHERE period = ?{clause}
+                GROUP BY firm_id ORDER BY firm_id""",
+            [period, *params],
+        ).df()
+
+    def to_frame(
+        self,
+        period: str,
+        *,
+        as_of: Any = None,
+        register: bool = True,
+    ) -> pd.DataFrame:
+        """A wide frame of one period, ready for :class:`survey.Survey`.
+
+        One row per firm (every firm of the period's register snapshot when
+        one is stored and ``register=True``, else every firm with a value),
+        sorted by ``firm_id``, with per indicator ``var``:
+
+        ``{var}_ytd``, ``{var}_ytd_last_year``
+            current values (NaN when missing);
+        ``{var}_ytd_previous``
+            the year-to-date value of the previous quarter of the same year
+            (NaN in a first quarter);
+        ``{var}``, ``{var}_last_year``
+            the discrete quarter and the same quarter of last year
+            (:func:`ytd_to_quarters`);
+        ``{var}_marker``
+            where ``{var}_ytd`` comes from: ``"returned"``, ``"edited"``,
+            ``"forward_imputed"``, ``"backward_imputed"``, ``"constructed"``
+            or ``"missing"``.
+
+        Register columns whose names clash with these (e.g. the register's
+        ``employees``) get the suffix ``_register`` (``employees_register``).
+        A :class:`~survey.errors.SurveyWarning` says how many cumulative
+        values fell (negative quarters); the edit rules flag them by firm.
+
+        Parameters
+        ----------
+        period : str
+        as_of : int, datetime, str or None, default=None
+            State of the ledger at a transaction number or UTC time.
+        register : bool, default=True
+            Join the register snapshot columns of the period.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> with Ledger.open(":memory:") as ledger:
+        ...     ledger.to_frame("2006Q2").shape[0]
+        0
+        """
+        _parse_quarter(period)
+        previous = previous_quarter(period)
+        cur = self._cursor()
+        try:
+            wide = self._wide(cur, period, as_of)
+            prev = self._wide(cur, previous, as_of) if previous is not None else None
+        finally:
+            cur.close()
+        if register:
+            units = self.units(period)
+            derived = {"period"} | {
+                f"{var}{suffix}"
+                for var in self.indicators
+                for suffix in ("", "_last_year", "_ytd", "_ytd_last_year", "_ytd_previous", "_marker")
+            }
+            units = units.rename(columns={c: f"{c}_register" for c in units.columns if c in derived})
+            if len(units.columns) > 1 or len(units):
+                extra = wide.loc[~wide["firm_id"].isin(units["firm_id"])]
+                if len(extra):
+                    warnings.warn(
+                        f"{len(extra)} firms have values for {period} but are not in its register "
+                        f"snapshot (e.g. {extra['firm_id'].iloc[0]}); they are kept with missing "
+                        "register columns",
+                        SurveyWarning,
+                        stacklevel=2,
+                    )
+                wide = units.merge(wide, on="firm_id", how="outer", sort=True)
+                for var in self.indicators:
+                    wide[f"{var}_marker"] = wide[f"{var}_marker"].fillna("missing")
+        conversion = ytd_to_quarters(
+            wide, prev, variables=self.indicators, stocks=[s for s in STOCKS if s in self.indicators]
+        )
+        out = conversion.frame
+        for var in self.indicators:
+            if prev is not None:
+                lookup = prev.set_index("firm_id")[f"{var}_ytd"]
+                out[f"{var}_ytd_previous"] = lookup.reindex(out["firm_id"].to_numpy()).to_numpy()
+            else:
+                out[f"{var}_ytd_previous"] = np.nan
+        decreases = conversion.problems["problem"].eq("cumulative_decrease").sum()
+        if decreases:
+            warnings.warn(
+                f"{decreases} year-to-date values of {period} are below the previous quarter's "
+                "(negative quarters); run survey.edit.check to list them by firm",
+                SurveyWarning,
+                stacklevel=2,
+            )
+        out.insert(1, "period", period)
+        return out.reset_index(drop=True)

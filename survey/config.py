@@ -1,0 +1,976 @@
+"""The survey configuration file: one TOML file describes the whole cycle.
+
+A configuration names the register, the sample plan (take-all threshold,
+strata, CV targets), the three channels, the variables to estimate, the
+calibration margins, the edit rules, the disclosure rules, the report and
+the output folder, the language and the seed. It is read with the standard
+library's :mod:`tomllib`, checked completely (every problem is reported, each
+with its key path such as ``plan.cv.revenue_prev_year.county``) and parsed
+into frozen dataclasses. Each section is also available as a plain mapping for
+the module that consumes it (``config.section("plan")``).
+
+Relative paths are resolved against the folder of the configuration file,
+so a configuration and its data can move together.
+
+The keys are listed in ``docs/configuration.md``; ``examples/demo.toml`` is
+a complete example on the bundled synthetic data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from survey.errors import ConfigError, SurveyError
+
+__all__ = [
+    "SurveyConfig",
+    "SurveySettings",
+    "RegisterSettings",
+    "PlanSettings",
+    "SelectSettings",
+    "ChannelSettings",
+    "EstimateSettings",
+    "CalibrationSettings",
+    "EditSettings",
+    "EditRuleSettings",
+    "LedgerSettings",
+    "DisclosureSettings",
+    "DisclosureTableSettings",
+    "ReportSettings",
+    "load_config",
+    "validate_config",
+]
+
+_PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+_INVALID = object()
+# names users write for an allowed value (used in "did you mean", never accepted)
+_ALIASES = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "english": "en",
+            "en-us": "en", "en_us": "en", "excel": "xlsx"}
+
+
+def _key(doc: str, *, check: Any = None, exists: bool = False, **kwargs: Any) -> Any:
+    """A dataclass field with a description, an optional check and path options."""
+    return field(metadata={"doc": doc, "check": check, "exists": exists}, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# checks (return a list of (relative key path, message))
+# ---------------------------------------------------------------------------
+
+
+def _leaves(value: Any, path: str = "") -> typing.Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _join(base: str, sub: str) -> str:
+    if not sub:
+        return base
+    return f"{base}{sub}" if sub.startswith("[") else f"{base}.{sub}"
+
+
+def _interval(low: float | None, high: float | None, *, low_open: bool = True,
+              high_open: bool = True) -> Any:
+    """Check every number in the value (nested tables too) lies in the interval."""
+    lo_b = "(" if low_open else "["
+    hi_b = ")" if high_open else "]"
+    text = f"{lo_b}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi_b}"
+
+    def check(value: Any) -> list[tuple[str, str]]:
+        out = []
+        for sub, v in _leaves(value):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            bad = (low is not None and (v <= low if low_open else v < low)) or (
+                high is not None and (v >= high if high_open else v > high))
+            if bad:
+                out.append((sub, f"must be in {text}, got {v!r}"))
+        return out
+
+    return check
+
+
+def _identifier_list(value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, (list, tuple)):
+        seen: set[str] = set()
+        out = []
+        for i, v in enumerate(value):
+            if v in seen:
+                out.append((f"[{i}]", f"{v!r} is listed twice"))
+            seen.add(v)
+        return out
+    return []
+
+
+def _period_label(value: Any) -> list[tuple[str, str]]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, str) and not _PERIOD.match(v):
+            sub = f"[{i}]" if isinstance(value, (list, tuple)) else ""
+            out.append((sub, f"{v!r} is not a quarter label like '2006Q4'"))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# sections
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveySettings:
+    """``[survey]``: name, language, seed, output folder, period."""
+
+    name: str = _key("name of the survey, shown in reports")
+    seed: int = _key("seed of every random step (sample selection, simulated returns)",
+                     check=_interval(0, None, low_open=False))
+    language: Literal["zh", "en"] = _key("language of labels and reports", default="zh")
+    output: Path = _key("output folder (created when needed)", default=Path("output"))
+    period: str | None = _key("quarter to publish, e.g. '2006Q4'", default=None,
+                              check=_period_label)
+    units: str = _key("unit of money in the data and the tables", default="thousand yuan")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterSettings:
+    """``[register]``: the business register (sampling frame)."""
+
+    file: Path | None = _key("register file (.parquet, .csv or .xlsx)", default=None, exists=True)
+    dataset: Literal["register"] | None = _key(
+        "'register' for the bundled synthetic register (instead of file)", default=None)
+    id: str = _key("firm id column (18-character USCC)", default="firm_id")
+    size: str = _key("size column (thousand yuan), e.g. revenue_prev_year",
+                     default="revenue_prev_year")
+    year: int | None = _key("register year to use (the register may hold several)",
+                            default=None)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        if (self.file is None) == (self.dataset is None):
+            return [("file", "give either register.file (your register) or "
+                             "register.dataset = 'register' (the bundled synthetic register)")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectSettings:
+    """``[plan.select]``: how the sample is drawn (``survey select``)."""
+
+    method: Literal["srswor", "systematic", "pps_systematic", "poisson", "pareto",
+                    "sequential_poisson"] | None = _key("selection method", default=None)
+    rotation: float | None = _key("share of the sample rotated out each period",
+                                  default=None, check=_interval(0, 1, low_open=False, high_open=False))
+    period: int | None = _key("rotation period number", default=None,
+                              check=_interval(0, None, low_open=False))
+    start: float | None = _key("PRN starting point", default=None,
+                               check=_interval(0, 1, low_open=False))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanSettings:
+    """``[plan]``: the sample plan (read by :func:`survey.plan.run_plan`).
+
+    ``register``, ``dataset``, ``unit``, ``size`` and ``year`` default to
+    the ``[register]`` section (see :meth:`SurveyConfig.section`).
+    """
+
+    cv: dict[str, float | dict[str, float]] = _key(
+        "CV targets: variable = number (total) or {total = ..., <domain column> = ...}",
+        check=_interval(0, 1))
+    register: Path | None = _key("register file (default: register.file)", default=None,
+                                 exists=True)
+    dataset: Literal["register"] | None = _key("bundled dataset (default: register.dataset)",
+                                               default=None)
+    year: int | None = _key("register year (default: register.year)", default=None)
+    unit: str | None = _key("unit id column (default: register.id)", default=None)
+    size: str | None = _key("size column (default: register.size)", default=None)
+    filter: str | None = _key("pandas query that keeps the register rows in scope",
+                              default=None)
+    missing_size: float | None = _key("size given to units with none (new firms); unset: error",
+                                      default=None, check=_interval(0, None, low_open=False))
+    strata: str | list[str] | None = _key("stratum columns of the take-some part",
+                                          default=None, check=_identifier_list)
+    take_all_column: str | None = _key("boolean column of take-all firms, e.g. above_size",
+                                       default=None)
+    take_all_threshold: float | dict[str, float] | None = _key(
+        "designated-size threshold (one number or a table keyed on threshold_by)",
+        default=None, check=_interval(0, None, low_open=False))
+    threshold_table: Path | None = _key("CSV threshold table keyed on threshold_by",
+                                        default=None, exists=True)
+    threshold_by: str | None = _key("column the threshold table is keyed on", default=None)
+    take_all_cv: float | None = _key("statistical cut-off: take-all for this CV of the total",
+                                     default=None, check=_interval(0, 1))
+    take_none_below: float | None = _key("units below this size are not surveyed",
+                                         default=None, check=_interval(0, None, low_open=False))
+    size_strata: int | None = _key("number of size classes", default=None,
+                                   check=_interval(1, None, low_open=False))
+    boundary_method: Literal["cum_sqrt_f", "geometric", "lavallee_hidiroglou"] | None = _key(
+        "rule for size-class boundaries", default=None)
+    cost: float | str | dict[str, float] | None = _key(
+        "unit cost: number, column, or stratum -> cost", default=None,
+        check=_interval(0, None))
+    min_n: int | None = _key("least sample size per stratum", default=None,
+                             check=_interval(1, None, low_open=False))
+    response_rate: float | str | dict[str, float] | None = _key(
+        "anticipated response rate: number, column, or stratum -> rate", default=None,
+        check=_interval(0, 1, high_open=False))
+    prn_seed: int | None = _key("key of the permanent random numbers", default=None)
+    output_excel: bool | None = _key("also write Excel files", default=None)
+    select: SelectSettings | None = _key("selection options", default=None)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        out = []
+        rules = [k for k in ("take_all_column", "take_all_threshold", "threshold_table",
+                             "take_all_cv") if getattr(self, k) is not None]
+        if len(rules) > 1:
+            out.append((rules[1], f"give only one take-all rule, not {' and '.join(rules)}"))
+        table = self.threshold_table is not None or isinstance(self.take_all_threshold, dict)
+        if table and self.threshold_by is None:
+            out.append(("threshold_by", "missing: a threshold table needs the column it is "
+                                        "keyed on (e.g. threshold_by = 'industry')"))
+        if not self.cv:
+            out.append(("cv", "give at least one CV target, e.g. revenue_prev_year = 0.02"))
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelSettings:
+    """``[[channels]]``: one reporting channel and where its firm list comes from."""
+
+    name: str = _key("channel name, e.g. bureau, federation, zone")
+    flag: str | None = _key("boolean register column of the channel's firms, e.g. in_bureau",
+                            default=None)
+    file: Path | None = _key("file listing the channel's firms (with the id column)",
+                             default=None, exists=True)
+    label: str | None = _key("label in reports", default=None)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        if (self.flag is None) == (self.file is None):
+            return [("flag", "give either flag (a register column) or file (a firm list)")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateSettings:
+    """``[estimate]``: variables, breakdowns and the quarters to estimate."""
+
+    variables: list[str] = _key("indicator columns to estimate, e.g. gross_output",
+                                check=_identifier_list)
+    by: list[str] = _key("breakdown columns, e.g. county, industry, zone",
+                         default_factory=list, check=_identifier_list)
+    periods: list[str] = _key("quarters of the series, e.g. ['2005Q1', ..., '2006Q4']",
+                              default_factory=list, check=_period_label)
+    level: float = _key("confidence level of intervals", default=0.95,
+                        check=_interval(0, 1))
+    growth: Literal["comparable", "level"] = _key(
+        "growth on a comparable basis (same firms) or level on level", default="comparable")
+    lonely_psu: Literal["fail", "remove", "adjust", "average", "certainty"] = _key(
+        "treatment of strata with one PSU", default="fail")
+
+    def _validate(self) -> list[tuple[str, str]]:
+        if not self.variables:
+            return [("variables", "give at least one variable, e.g. ['gross_output']")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationSettings:
+    """``[calibration]``: calibration of the sampled part to register totals."""
+
+    margins: list[str] = _key("categorical register columns whose counts are matched",
+                              default_factory=list, check=_identifier_list)
+    totals: list[str] = _key("numeric register columns whose totals are matched",
+                             default_factory=list, check=_identifier_list)
+    method: Literal["linear", "raking", "logit"] = _key("calibration function",
+                                                        default="linear")
+    bounds: tuple[float, float] | None = _key("bounds (lower, upper) on g = w / d",
+                                              default=None, check=_interval(0, None, low_open=False))
+    trim: tuple[float, float] | None = _key("trim final weights to (lower, upper)",
+                                            default=None, check=_interval(0, None, low_open=False))
+
+    def _validate(self) -> list[tuple[str, str]]:
+        out = []
+        if self.bounds is not None and not (self.bounds[0] < 1 < self.bounds[1]):
+            out.append(("bounds", f"must satisfy lower < 1 < upper, got {list(self.bounds)}"))
+        if self.method == "logit" and self.bounds is None:
+            out.append(("bounds", "missing: method 'logit' needs bounds, e.g. [0.5, 2.0]"))
+        if self.trim is not None and not (self.trim[0] < self.trim[1]):
+            out.append(("trim", f"must satisfy lower < upper, got {list(self.trim)}"))
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditRuleSettings:
+    """``[[edit.rules]]``: one edit rule (see :class:`survey.edit.Rule`)."""
+
+    name: str = _key("short id of the rule")
+    expression: str = _key("condition a clean return satisfies, e.g. "
+                           "'export_delivery_ytd <= gross_output_ytd'")
+    severity: Literal["hard", "soft"] = _key("hard (wrong) or soft (suspicious)",
+                                             default="hard")
+    description: str = _key("what the rule means", default="")
+
+    def _validate(self) -> list[tuple[str, str]]:
+        try:
+            from survey.edit import Rule
+        except ImportError:  # pragma: no cover - the edit module is part of the package
+            return []
+        try:
+            Rule(name=self.name, expression=self.expression, severity=self.severity,
+                 description=self.description)
+        except SurveyError as exc:
+            return [("expression", str(exc))]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditSettings:
+    """``[edit]``: edit rules for the returns."""
+
+    default_rules: bool = _key("use the default rule set for the report's indicators",
+                               default=True)
+    growth_bounds: tuple[float, float] = _key(
+        "bounds of the year-on-year ratio in the default soft rules", default=(0.2, 5.0),
+        check=_interval(0, None))
+    rules: list[EditRuleSettings] = _key("additional rules", default_factory=list)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        out = []
+        low, high = self.growth_bounds
+        if not low < high:
+            out.append(("growth_bounds", f"must satisfy lower < upper, got {[low, high]}"))
+        seen: set[str] = set()
+        for i, r in enumerate(self.rules):
+            if r.name in seen:
+                out.append((f"rules[{i}].name", f"{r.name!r} is used by an earlier rule"))
+            seen.add(r.name)
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings:
+    """``[ledger]``: the returns ledger (a DuckDB file)."""
+
+    file: Path | None = _key("ledger file (default: ledger.duckdb in the output folder)",
+                             default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisclosureTableSettings:
+    """``[[disclosure.tables]]``: one table to protect."""
+
+    rows: str | list[str] = _key("row column(s), outer level first", check=_identifier_list)
+    columns: str | list[str] | None = _key("column column(s)", default=None,
+                                           check=_identifier_list)
+    variables: list[str] = _key("magnitude variables (default: estimate.variables)",
+                                default_factory=list, check=_identifier_list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisclosureSettings:
+    """``[disclosure]``: primary and secondary cell suppression (:mod:`survey.disclosure`)."""
+
+    min_frequency: int = _key("least number of contributors in a published cell", default=3,
+                              check=_interval(0, None, low_open=False))
+    p_percent: float = _key("p of the p% rule (0 switches it off)", default=10.0,
+                            check=_interval(0, 100, low_open=False))
+    dominance: list[tuple[int, float]] = _key("(n, k) dominance rules, e.g. [[2, 85]]",
+                                              default_factory=list)
+    frequency_range: float = _key("protection (percent) of a cell failing the frequency rule",
+                                  default=20.0, check=_interval(0, 100, low_open=False))
+    group: str | None = _key("enterprise-group column (one contributor per group)",
+                             default=None)
+    cost: Literal["value", "contributors", "unity"] = _key("cost of a secondary suppression",
+                                                           default="value")
+    symbol: str = _key("symbol of a suppressed cell", default="x")
+    tables: list[DisclosureTableSettings] = _key("tables to protect", default_factory=list)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        out = []
+        for i, (n, k) in enumerate(self.dominance):
+            if n < 1:
+                out.append((f"dominance[{i}][0]", f"n must be a positive integer, got {n}"))
+            if not 0 < k < 100:
+                out.append((f"dominance[{i}][1]", f"k must be a percentage in (0, 100), got {k}"))
+        return out
+
+    def rules(self) -> Any:
+        """The :class:`survey.disclosure.DisclosureRules` these settings describe.
+
+        Examples
+        --------
+        >>> DisclosureSettings(p_percent=0, dominance=[(2, 85.0)]).rules()
+        DisclosureRules(min_frequency=3, p_percent=None, dominance=((2, 85.0),), frequency_range=20.0)
+        """
+        from survey.disclosure import DisclosureRules
+
+        return DisclosureRules(
+            min_frequency=self.min_frequency,
+            p_percent=self.p_percent or None,
+            dominance=tuple(tuple(d) for d in self.dominance),
+            frequency_range=self.frequency_range,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSettings:
+    """``[report]``: the quarterly bulletin."""
+
+    title: str | None = _key("bulletin title (default from survey.name)", default=None)
+    formats: list[Literal["html", "xlsx", "csv"]] = _key(
+        "files to write", default_factory=lambda: ["html", "xlsx", "csv"],
+        check=_identifier_list)
+    cv_caution: float = _key("CV above which a figure is flagged 'use with caution'",
+                             default=0.15, check=_interval(0, 1))
+    cv_unreliable: float = _key("CV above which a figure is flagged 'too unreliable'",
+                                default=0.30, check=_interval(0, 1))
+
+    def _validate(self) -> list[tuple[str, str]]:
+        if self.cv_caution >= self.cv_unreliable:
+            return [("cv_unreliable", f"must be above cv_caution ({self.cv_caution}), "
+                                      f"got {self.cv_unreliable}")]
+        return []
+
+
+_SECTIONS = {
+    "survey": SurveySettings,
+    "register": RegisterSettings,
+    "plan": PlanSettings,
+    "channels": ChannelSettings,
+    "estimate": EstimateSettings,
+    "calibration": CalibrationSettings,
+    "edit": EditSettings,
+    "ledger": LedgerSettings,
+    "disclosure": DisclosureSettings,
+    "report": ReportSettings,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyConfig:
+    """A parsed, checked survey configuration.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The configuration file (absolute).
+    survey, register, plan, channels, estimate, calibration, edit, ledger, disclosure, report
+        The sections (``plan`` and ``estimate`` are ``None`` when absent;
+        the others have defaults). Paths are absolute.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "s.toml")
+    ...     _ = p.write_text('[survey]\\nname = "demo"\\nseed = 1\\n'
+    ...                      '[register]\\ndataset = "register"\\nyear = 2006\\n')
+    ...     config = load_config(p)
+    ...     config.output == pathlib.Path(d).resolve() / "output"
+    True
+    >>> config.language, config.seed
+    ('zh', 1)
+    """
+
+    path: Path
+    survey: SurveySettings
+    register: RegisterSettings
+    plan: PlanSettings | None = None
+    channels: list[ChannelSettings] = field(default_factory=list)
+    estimate: EstimateSettings | None = None
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    edit: EditSettings = field(default_factory=EditSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+
+    @property
+    def folder(self) -> Path:
+        """Folder of the configuration file (relative paths start here)."""
+        return self.path.parent
+
+    @property
+    def output(self) -> Path:
+        """The output folder (absolute)."""
+        return self.survey.output
+
+    @property
+    def seed(self) -> int:
+        """The survey's seed."""
+        return self.survey.seed
+
+    @property
+    def language(self) -> str:
+        """``"zh"`` or ``"en"``."""
+        return self.survey.language
+
+    @property
+    def ledger_file(self) -> Path:
+        """The ledger file: ``ledger.file``, or ``ledger.duckdb`` in the output folder."""
+        return self.ledger.file if self.ledger.file is not None else self.output / "ledger.duckdb"
+
+    def section(self, name: str) -> dict[str, Any] | list[dict[str, Any]]:
+        """One section as plain data (dicts, lists, str paths) for the module that reads it.
+
+        Keys left unset (``None``) are omitted, so the consumer's own defaults
+        apply. ``section("plan")`` fills ``register``/``dataset``, ``unit``,
+        ``size`` and ``year`` from ``[register]`` when the plan does not set
+        them. ``section("channels")`` is a list.
+
+        Parameters
+        ----------
+        name : {"survey", "register", "plan", "channels", "estimate", "calibration", \
+"edit", "ledger", "disclosure", "report"}
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     p = pathlib.Path(d, "s.toml")
+        ...     _ = p.write_text('[survey]\\nname = "demo"\\nseed = 1\\n'
+        ...                      '[register]\\ndataset = "register"\\nyear = 2006\\n'
+        ...                      '[plan]\\nstrata = "county"\\n'
+        ...                      '[plan.cv]\\nrevenue_prev_year = {total = 0.02}\\n')
+        ...     plan = load_config(p).section("plan")
+        >>> plan
+        {'cv': {'revenue_prev_year': {'total': 0.02}}, 'strata': 'county', 'dataset': 'register', 'year': 2006, 'unit': 'firm_id', 'size': 'revenue_prev_year'}
+        """
+        if name not in _SECTIONS:
+            raise ConfigError(f"unknown section {name!r}; sections are {sorted(_SECTIONS)}")
+        if name == "ledger":
+            return {"file": str(self.ledger_file)}
+        value = getattr(self, name)
+        if value is None:
+            return {}
+        plain = _plain(value)
+        if name == "plan":
+            reg = self.register
+            inherited = {
+                "register": None if reg.file is None else str(reg.file),
+                "dataset": reg.dataset,
+                "year": reg.year,
+                "unit": reg.id,
+                "size": reg.size,
+            }
+            if "register" in plain or "dataset" in plain:
+                inherited.pop("register")
+                inherited.pop("dataset")
+            for k, v in inherited.items():
+                if k not in plain and v is not None:
+                    plain[k] = v
+        return plain
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if getattr(value, f.name) is not None}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# the checker: one generic walk over the dataclass type hints
+# ---------------------------------------------------------------------------
+
+
+class _Context:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.problems: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is str:
+        return "a string"
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is Path:
+        return "a path (string)"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None))
+    if origin is list:
+        return f"a list of {_plural(args[0])}"
+    if origin is tuple:
+        if len(set(args)) == 1:
+            return f"a list of {len(args)} {_plural(args[0])}"
+        return "a list [" + ", ".join(_describe(a).split(" ", 1)[1] for a in args) + "]"
+    if origin is dict:
+        return f"a table of {_plural(args[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return str(tp)  # pragma: no cover
+
+
+def _plural(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "values among " + ", ".join(repr(a) for a in typing.get_args(tp))
+    text = _describe(tp)
+    for a, b in (("a string", "strings"), ("an integer", "integers"), ("a number", "numbers"),
+                 ("a table", "tables"), ("a list", "lists"), ("a path (string)", "paths")):
+        text = text.replace(a, b)
+    return text
+
+
+def _got(value: Any) -> str:
+    kind = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    shown = repr(value)
+    return f"{kind} {shown if len(shown) <= 40 else shown[:37] + '...'}"
+
+
+def _shape(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        return "list"
+    if origin is dict or dataclasses.is_dataclass(tp):
+        return "table"
+    return "scalar"
+
+
+def _shape_of(value: Any) -> str:
+    return "list" if isinstance(value, list) else "table" if isinstance(value, dict) else "scalar"
+
+
+def _convert(value: Any, tp: Any, path: str, ctx: _Context, meta: Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        alternatives = [a for a in args if a is not type(None)]
+        for alt in alternatives:  # first, alternatives that match without problems
+            trial = _Context(ctx.folder)
+            out = _convert(value, alt, path, trial, meta)
+            if out is not _INVALID:
+                ctx.problems.extend(trial.problems)
+                return out
+        # no alternative fits: explain with the one of the same shape, if any
+        same = [a for a in alternatives if _shape(a) == _shape_of(value)]
+        if len(same) == 1:
+            return _convert(value, same[0], path, ctx, meta)
+        ctx.add(path, f"must be {_describe(tp)}, got {_got(value)}")
+        return _INVALID
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            if not value.strip():
+                ctx.add(path, "must not be empty")
+                return _INVALID
+            return value
+    elif tp is Path:
+        if isinstance(value, str) and value.strip():
+            p = Path(value).expanduser()
+            p = p if p.is_absolute() else ctx.folder / p
+            p = p.resolve()
+            if meta.get("exists") and not p.exists():
+                ctx.add(path, f"file not found: {p}")
+                return _INVALID
+            return p
+    elif origin is Literal:
+        if value in args and type(value) is type(args[args.index(value)]):
+            return value
+        hint = ""
+        if isinstance(value, str):
+            close = [_ALIASES[value.lower()]] if _ALIASES.get(value.lower()) in args else \
+                difflib.get_close_matches(value, [str(a) for a in args], n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+        ctx.add(path, f"must be {_describe(tp)}, got {_got(value)}{hint}")
+        return _INVALID
+    elif origin is list:
+        if isinstance(value, list):
+            items = [_convert(v, args[0], f"{path}[{i}]", ctx, meta) for i, v in enumerate(value)]
+            return _INVALID if any(i is _INVALID for i in items) else items
+    elif origin is tuple:
+        if isinstance(value, list):
+            if len(value) != len(args):
+                ctx.add(path, f"must be {_describe(tp)}, got {len(value)} values")
+                return _INVALID
+            items = [_convert(v, a, f"{path}[{i}]", ctx, meta)
+                     for i, (v, a) in enumerate(zip(value, args, strict=False))]
+            return _INVALID if any(i is _INVALID for i in items) else tuple(items)
+    elif origin is dict:
+        if isinstance(value, dict):
+            items = {k: _convert(v, args[1], f"{path}.{k}", ctx, meta) for k, v in value.items()}
+            return _INVALID if any(i is _INVALID for i in items.values()) else items
+    elif dataclasses.is_dataclass(tp):
+        if isinstance(value, dict):
+            return _build(tp, value, path, ctx)
+    else:  # pragma: no cover - a schema error, not a user error
+        raise TypeError(f"unsupported type {tp!r} at {path}")
+    ctx.add(path, f"must be {_describe(tp)}, got {_got(value)}")
+    return _INVALID
+
+
+def _unknown(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; known keys are {', '.join(known)}"
+
+
+def _build(cls: type, table: Mapping[str, Any], path: str, ctx: _Context) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls)]
+    names = [f.name for f in fields]
+    before = len(ctx.problems)
+    for key in table:
+        if key not in names:
+            ctx.add(_join(path, key), _unknown(key, names))
+    kwargs: dict[str, Any] = {}
+    for f in fields:
+        sub = _join(path, f.name)
+        if f.name in table:
+            value = _convert(table[f.name], hints[f.name], sub, ctx, f.metadata)
+            if value is _INVALID:
+                continue
+            check = f.metadata.get("check")
+            if check is not None:
+                for rel, message in check(value):
+                    ctx.add(_join(sub, rel), message)
+            kwargs[f.name] = value
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            ctx.add(sub, f"missing ({f.metadata.get('doc', '')})")
+        elif isinstance(f.default, Path):  # a default path also resolves against the folder
+            kwargs[f.name] = (ctx.folder / f.default).resolve()
+    if len(ctx.problems) > before:
+        return _INVALID
+    obj = cls(**kwargs)
+    validate = getattr(obj, "_validate", None)
+    if validate is not None:
+        for rel, message in validate():
+            ctx.add(_join(path, rel), message)
+    return obj if len(ctx.problems) == before else _INVALID
+
+
+def _parse(data: Mapping[str, Any], path: Path, ctx: _Context) -> SurveyConfig | None:
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _SECTIONS:
+            ctx.add(key, "unknown section; " + _unknown(key, list(_SECTIONS)).replace(
+                "unknown key; ", ""))
+            continue
+        cls = _SECTIONS[key]
+        if key == "channels":
+            sections[key] = _convert(value, list[ChannelSettings], key, ctx, {})
+        else:
+            if not isinstance(value, dict):
+                ctx.add(key, f"must be a table ([{key}]), got {_got(value)}")
+                continue
+            sections[key] = _build(cls, value, key, ctx)
+    for required in ("survey", "register"):
+        if required not in data:
+            ctx.add(required, f"missing section [{required}]")
+    raw_channels = data.get("channels")
+    if isinstance(raw_channels, list):
+        seen: set[str] = set()
+        for i, c in enumerate(raw_channels):
+            name = c.get("name") if isinstance(c, dict) else None
+            if isinstance(name, str) and name in seen:
+                ctx.add(f"channels[{i}].name", f"{name!r} is used by an earlier channel")
+            seen.add(name)
+    if ctx.problems:
+        return None
+    return SurveyConfig(path=path, **sections)
+
+
+def _register_columns(config: SurveyConfig) -> list[str] | None:
+    """Column names of the register (schema only), or None when unknown."""
+    reg = config.register
+    if reg.file is None:
+        if reg.dataset != "register":
+            return None
+        file = Path(__file__).resolve().parent.parent / "data" / "register.parquet"
+    else:
+        file = reg.file
+    try:
+        if file.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(file).names)
+        if file.suffix in (".csv", ".txt"):
+            with open(file, encoding="utf-8-sig") as handle:
+                header = handle.readline()
+            import csv
+
+            return next(csv.reader([header]))
+        if file.suffix in (".xlsx", ".xlsm"):
+            import openpyxl
+
+            wb = openpyxl.load_workbook(file, read_only=True)
+            try:
+                row = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True))
+            finally:
+                wb.close()
+            return [str(v) for v in row if v is not None]
+    except (OSError, StopIteration, ValueError):
+        return None
+    return None
+
+
+def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
+    """Columns named in the config must exist in the register (names the closest match)."""
+    columns = _register_columns(config)
+    if not columns:
+        return
+    where = "the register" if config.register.file is None else str(config.register.file)
+    refs: list[tuple[str, str]] = [("register.id", config.register.id),
+                                   ("register.size", config.register.size)]
+    plan = config.plan
+    if plan is not None and plan.register is None and plan.dataset is None:
+        for key in ("unit", "size", "take_all_column", "threshold_by"):
+            if getattr(plan, key) is not None:
+                refs.append((f"plan.{key}", getattr(plan, key)))
+        strata = plan.strata if isinstance(plan.strata, list) else (
+            [plan.strata] if plan.strata else [])
+        refs += [(f"plan.strata[{i}]" if isinstance(plan.strata, list) else "plan.strata", s)
+                 for i, s in enumerate(strata)]
+    for i, c in enumerate(config.channels):
+        if c.flag is not None:
+            refs.append((f"channels[{i}].flag", c.flag))
+    for i, m in enumerate(config.calibration.margins):
+        refs.append((f"calibration.margins[{i}]", m))
+    if config.disclosure.group is not None:
+        refs.append(("disclosure.group", config.disclosure.group))
+    for i, t in enumerate(config.disclosure.tables):
+        for key in ("rows", "columns"):
+            names = getattr(t, key)
+            if names is None:
+                continue
+            for j, name in enumerate([names] if isinstance(names, str) else names):
+                sub = f"disclosure.tables[{i}].{key}" + ("" if isinstance(names, str) else f"[{j}]")
+                refs.append((sub, name))
+    if config.estimate is not None:
+        for i, b in enumerate(config.estimate.by):
+            refs.append((f"estimate.by[{i}]", b))
+    for key, name in refs:
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            ctx.add(key, f"column {name!r} is not in {where}{hint}")
+
+
+def _read(path: str | Path) -> tuple[SurveyConfig | None, list[str]]:
+    path = Path(path).expanduser().resolve()
+    ctx = _Context(path.parent)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return None, [f"{path}: file not found"]
+    except tomllib.TOMLDecodeError as exc:
+        return None, [f"{path}: TOML syntax error: {exc}"]
+    config = _parse(data, path, ctx)
+    if config is not None:
+        _check_columns(config, ctx)
+        if ctx.problems:
+            config = None
+    return config, ctx.problems
+
+
+def validate_config(path: str | Path) -> list[str]:
+    """Check a survey configuration file; return every problem found.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+
+    Returns
+    -------
+    list of str
+        One line per problem, ``"key.path: what is wrong"`` (array items
+        are counted from 0: ``channels[1].file``); empty when the file is
+        valid.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "s.toml")
+    ...     _ = p.write_text('[survey]\\nname = "demo"\\nseed = 1\\nlanguage = "cn"\\n'
+    ...                      '[register]\\ndataset = "register"\\n'
+    ...                      '[plan.cv]\\nrevenue_prev_year = {total = 0.02, county = 1.5}\\n'
+    ...                      '[estimate]\\nvariables = ["gross_output"]\\nbyy = ["county"]\\n')
+    ...     for problem in validate_config(p):
+    ...         print(problem)
+    survey.language: must be one of 'zh', 'en', got a string 'cn'; did you mean 'zh'?
+    plan.cv.revenue_prev_year.county: must be in (0, 1), got 1.5
+    estimate.byy: unknown key; did you mean 'by'?
+    """
+    return _read(path)[1]
+
+
+def load_config(path: str | Path) -> SurveyConfig:
+    """Read and check a survey configuration file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file (``docs/configuration.md`` lists the keys).
+
+    Returns
+    -------
+    SurveyConfig
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, one per line, each with its key path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "s.toml")
+    ...     _ = p.write_text('[survey]\\nname = "demo"\\n[register]\\ndataset = "register"\\n')
+    ...     load_config(p)
+    Traceback (most recent call last):
+    ...
+    survey.errors.ConfigError: 1 problem in .../s.toml:
+      survey.seed: missing (seed of every random step (sample selection, simulated returns))
+    """
+    config, problems = _read(path)
+    if problems:
+        shown = Path(path).expanduser().resolve()
+        word = "problem" if len(problems) == 1 else "problems"
+        raise ConfigError(f"{len(problems)} {word} in {shown}:\n  " + "\n  ".join(problems))
+    if config is None:  # pragma: no cover - problems are always reported
+        raise ConfigError(f"{path}: cannot be read")
+    return config

@@ -1,7 +1,19 @@
 """survey: enterprise survey statistics from three reporting channels.
 
 Design sample plans, estimate sector totals with honest margins of error,
-and publish quarterly summaries.
+and publish quarterly summaries. The main objects:
+
+* :class:`Design` and :class:`Survey` (estimation, weighting, replicates),
+  :class:`Estimate` (results);
+* :class:`Frame`, :class:`SamplePlan`, :func:`design_plan` (sample plans);
+* :class:`Ledger` (returns), :func:`link_channels`, :func:`combined_total`,
+  :func:`quarterly_series`, :func:`denton` (the quarterly estimate);
+* :func:`protect_table`, :func:`write_bulletin`, :func:`load_config` (publication).
+
+Submodules for the other steps: ``survey.plan``, ``survey.edit``,
+``survey.impute``, ``survey.outliers``, ``survey.calibrate``,
+``survey.replicate``, ``survey.disclosure``, ``survey.report``,
+``survey.datasets``, ``survey.simulate``.
 
 Examples
 --------
@@ -11,8 +23,17 @@ Examples
 array([32.])
 """
 
+from .benchmarking import denton
+from .channels import link_channels
+from .config import load_config
 from .design import Design, Survey, WeightingStep
+from .disclosure import protect_table
 from .errors import SurveyError, SurveyWarning
+from .frame import Frame, valid_uscc
+from .ledger import Ledger
+from .plan import SamplePlan, design_plan
+from .quarterly import QuarterlySeries, combined_total, quarterly_series
+from .report import write_bulletin
 from .results import Estimate
 
 __version__ = "0.1.0"
@@ -22,6 +43,19 @@ __all__ = [
     "Survey",
     "Estimate",
     "WeightingStep",
+    "Frame",
+    "valid_uscc",
+    "SamplePlan",
+    "design_plan",
+    "Ledger",
+    "link_channels",
+    "combined_total",
+    "quarterly_series",
+    "QuarterlySeries",
+    "denton",
+    "protect_table",
+    "write_bulletin",
+    "load_config",
     "SurveyError",
     "SurveyWarning",
 ]

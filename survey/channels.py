@@ -389,13 +389,6 @@ class MultipleFrameEstimate:
         )
 
 
-def _with_columns(s: "Survey", columns: Mapping[str, np.ndarray]) -> "Survey":
-    """The same Survey (weights, weighting steps, subset) with extra data columns."""
-    new = s._copy()
-    object.__setattr__(new, "_data", s._data.assign(**columns))
-    return new
-
-
 def _membership(s: "Survey", frame: str, membership: Mapping[str, str]) -> np.ndarray:
     """(n, F) boolean matrix of frame membership for the sample of ``frame``."""
     cols = []
@@ -503,7 +496,7 @@ def multiple_frame_total(
             s = samples[f]
             m = _membership(s, f, membership).sum(axis=1).astype(float)
             cols = {f"_mf_{j}": s.data[v].to_numpy(dtype=float) / m for j, v in enumerate(names) if _has(s, v, f)}
-            est = _with_columns(s, cols).total(list(cols))
+            est = s.assign(**cols).total(list(cols))
             total += est.estimate
             var += est.se**2
             df += s.df
@@ -523,7 +516,7 @@ def multiple_frame_total(
                 cols[f"_only_{j}"] = np.where(both, 0.0, y)
                 cols[f"_both_{j}"] = np.where(both, y, 0.0)
             order = [c for j in range(k) for c in (f"_only_{j}", f"_both_{j}")]
-            ests[f] = _with_columns(s, cols).total(order)
+            ests[f] = s.assign(**cols).total(order)
             df += s.df
         pa = ests[fa].point.reshape(k, 2)
         pb = ests[fb].point.reshape(k, 2)

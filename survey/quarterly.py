@@ -498,12 +498,6 @@ class CombinedEstimate:
         return f"<CombinedEstimate {'; '.join(parts)}>"
 
 
-def _with_columns(s: "Survey", columns: Mapping[str, np.ndarray]) -> "Survey":
-    new = s._copy()
-    object.__setattr__(new, "_data", s._data.assign(**columns))
-    return new
-
-
 def _part_frame(values: np.ndarray, dom: np.ndarray, D: int) -> np.ndarray:
     return np.column_stack([np.bincount(dom, weights=values[:, j], minlength=D) for j in range(values.shape[1])]) \
         if values.shape[1] else np.zeros((D, 0))
@@ -680,7 +674,7 @@ def combined_total(
         code = np.where(domain_of >= 0, domain_of, 0)
         extra = {f"_cq_{j}": np.where(inside, np.nan_to_num(vals[:, j]), 0.0) for j in range(kk)}
         extra["_cq_domain"] = code
-        s2 = _with_columns(sample, extra)
+        s2 = sample.assign(**extra)
         est = s2.total(list(extra)[:-1], by="_cq_domain")
         got = est.domains["_cq_domain"].to_numpy(dtype=np.intp)
         sp_point[got] = est.point
@@ -787,7 +781,7 @@ def _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk) -> p
             y, x = vals[:, j], vals[:, k + j]
             for d in range(D):  # one score column per domain: only the diagonal is needed
                 z = (np.where(inside & (dom == d), y - x, 0.0) - c[d, j] * x) / X[j]
-                var[d, j] = _with_columns(sample, {"_cq_score": z}).total("_cq_score").se[0] ** 2
+                var[d, j] = sample.assign(_cq_score=z).total("_cq_score").se[0] ** 2
     if m_cov_full is not None:
         dm, cov_y, cov_x = m_cov_full
         for j in range(k):

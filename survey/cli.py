@@ -84,6 +84,33 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .cycle import main_demo
+
+    return main_demo(Path(args.output) if args.output else None)
+
+
+def cmd_cycle_step(args: argparse.Namespace) -> int:
+    from . import cycle
+
+    if args.command == "ingest":
+        files = dict(f.split("=", 1) for f in args.files) if args.files else None
+        return cycle.command_ingest(args.config, files, output=args.output, channel=args.channel)
+    if args.command == "select":
+        return cycle.command_select(args.config, output=args.output, seed=args.seed)
+    steps = {
+        "plan": cycle.command_plan,
+        "simulate-returns": cycle.command_simulate,
+        "estimate": cycle.command_estimate,
+        "report": cycle.command_report,
+    }
+    return steps[args.command](args.config, output=args.output)
+
+
+def _is_config(argv: Sequence[str]) -> bool:
+    return len(argv) >= 2 and argv[0] == "estimate" and argv[1].lower().endswith(".toml")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="survey",
@@ -92,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    e = sub.add_parser("estimate", help="totals and means with standard errors from a sample file")
+    e = sub.add_parser(
+        "estimate",
+        help="totals and means with SEs from a sample file; or, given CONFIG.toml, the "
+        "cycle's estimate step",
+    )
     e.add_argument("file", help="CSV, Excel or Parquet file, one row per sampled unit")
     e.add_argument("--strata", help="stratum column")
     e.add_argument("--clusters", help="PSU column(s), comma-separated by stage")
@@ -111,6 +142,33 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate-config", help="check a survey configuration file")
     v.add_argument("config")
     v.set_defaults(func=cmd_validate_config)
+
+    d = sub.add_parser("demo", help="the whole quarterly cycle on the bundled synthetic data")
+    d.add_argument("--output", help="output folder (default: the demo config's)")
+    d.set_defaults(func=cmd_demo)
+    helps = {
+        "plan": "write the sample plan (allocation, expected CVs) of each year",
+        "select": "select each year's sample (PRN) and write it",
+        "simulate-returns": "simulate the returns the selected firms would send (bundled data)",
+        "ingest": "load returns files into the ledger",
+        "report": "estimates, disclosure control and the bulletin",
+    }
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("config", help="the survey's TOML configuration")
+        p.add_argument("--output", help="output folder (default: the config's)")
+        if name == "select":
+            p.add_argument("--seed", type=int, help="override survey.seed")
+        if name == "ingest":
+            p.add_argument("files", nargs="*", help="PERIOD=FILE (default: the simulated returns)")
+            p.add_argument("--channel", default="bureau", help="source channel of the files")
+        p.set_defaults(func=cmd_cycle_step)
+    ec = argparse.ArgumentParser(prog="survey estimate", description="edit, impute, weight and "
+                                 "estimate from the ledger, on a survey configuration")
+    ec.add_argument("config")
+    ec.add_argument("--output")
+    ec.set_defaults(func=cmd_cycle_step, command="estimate")
+    parser.set_defaults(_estimate_config_parser=ec)
     return parser
 
 
@@ -123,7 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _is_config(argv):  # `survey estimate CONFIG.toml`: the cycle's estimate step
+        args = parser.get_default("_estimate_config_parser").parse_args(argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except SurveyError as exc:

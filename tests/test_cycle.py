@@ -1,0 +1,242 @@
+"""The quarterly cycle (`survey demo`): run once on the demo config, check it against the API.
+
+The module fixture runs :func:`survey.cycle.run_cycle` on ``examples/demo.toml``
+into a temporary folder (about 10 s). The checks recompute what the bulletin
+says with the estimation API on the frames the cycle returns, compare the
+Excel workbook with the CSV files, look into the ledger for the revisions,
+compare the edit step with the errors the simulation injected, and run the
+cycle a second time to check that the same seed gives the same bulletin.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+import survey as sv
+from survey.config import load_config
+from survey.cycle import (
+    DEMO_CONFIG,
+    command_estimate,
+    command_ingest,
+    command_plan,
+    command_report,
+    command_select,
+    command_simulate,
+    read_samples,
+    run_cycle,
+)
+from survey.datasets import load_quarterly, load_register
+from survey.ledger import Ledger
+from survey.quarterly import combined_total
+from survey.report.excel import HEADER_ROW
+
+YI = 1e5  # thousand yuan per 亿元
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return run_cycle(DEMO_CONFIG, output=tmp_path_factory.mktemp("demo"), progress=False)
+
+
+def _independent_survey(sample: pd.DataFrame, period: str) -> sv.Survey:
+    """The weighted sample of a period, rebuilt from the register with the API only."""
+    register = load_register(int(period[:4]))
+    take_some = register[(register["status"] == "active") & ~register["above_size"]]
+    data = sample[sample["period"] == period].reset_index(drop=True)
+    design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
+    s = sv.Survey(data, design).adjust_nonresponse("responded", by=["city", "stratum"],
+                                                   small_cells="collapse")
+    counts = take_some["city"].value_counts()
+    return s.calibrate({"city": {k: float(v) for k, v in counts.items()},
+                        "revenue_prev_year": float(take_some["revenue_prev_year"].sum())},
+                       method="linear", bounds=(0.3, 3.0))
+
+
+def test_headline_equals_the_estimation_api(demo):
+    """The bulletin's quarter headline = combined_total on the cycle's frames, with the
+    sample reweighted independently (register margins computed here, not by the cycle)."""
+    period = demo.period
+    assert period == "2006Q4"
+    s = _independent_survey(demo.sample, period)
+    take_all = demo.take_all[demo.take_all["period"] == period].reset_index(drop=True)
+    est = combined_total(["gross_output", "export_delivery"], take_all=take_all, sample=s,
+                         imputed={"gross_output": "gross_output_imputed",
+                                  "export_delivery": "export_delivery_imputed"}, period=period)
+    table = est.table().set_index("variable")
+    head = demo.headline().set_index("label")
+    for variable, label in (("gross_output", "2006Q4工业总产值"), ("export_delivery", "2006Q4出口交货值")):
+        row = table.loc[variable]
+        np.testing.assert_allclose(head.loc[label, "estimate"] * YI, row["estimate"], rtol=1e-10)
+        np.testing.assert_allclose(head.loc[label, "ci_low"] * YI, row["ci_low"], rtol=1e-10)
+        np.testing.assert_allclose(head.loc[label, "ci_high"] * YI, row["ci_high"], rtol=1e-10)
+        np.testing.assert_allclose(head.loc[label, "growth"], row["growth"], rtol=1e-10)
+    # the take-all part is the plain sum of the take-all firms' values (no weights)
+    assert table.loc["gross_output", "take_all"] == pytest.approx(take_all["gross_output"].sum())
+    # the sampled part reproduces the register's revenue total (calibration)
+    register = load_register(2006)
+    take_some = register[(register["status"] == "active") & ~register["above_size"]]
+    got = float(np.sum(s.weights * s.data["revenue_prev_year"].to_numpy()))
+    assert got == pytest.approx(take_some["revenue_prev_year"].sum(), rel=1e-9)
+
+
+def test_estimate_covers_the_truth(demo):
+    """Known truth of the synthetic population: the sector total of 2006Q4 is within
+    three standard errors, and the year to date within 3% of the truth."""
+    frame = demo.plans[2006].frame.data
+    truth = load_quarterly(year=2006)
+    truth = truth[truth["firm_id"].isin(frame["firm_id"])]
+    q4 = truth[truth["quarter"] == 4]["gross_output"].sum()
+    row = demo.estimates.by_period["sector"]["2006Q4"].table().set_index("variable").loc["gross_output"]
+    assert abs(row["estimate"] - q4) < 3 * row["se"]
+    ytd = demo.estimates.year_to_date.table().set_index("variable").loc["gross_output_ytd"]
+    assert ytd["estimate"] == pytest.approx(truth["gross_output"].sum(), rel=0.03)
+
+
+def test_bulletin_files_and_excel_equals_csv(demo):
+    files = demo.files
+    assert files.html.is_file() and files.excel.is_file()
+    html = files.html.read_text(encoding="utf-8")
+    head = demo.headline()
+    first = head.iloc[0]
+    assert f"{first['estimate']:,.2f}" in html
+    wb = openpyxl.load_workbook(files.excel)
+    for table in demo.content.tables:
+        csv = pd.read_csv(files.csv[table.name], encoding="utf-8-sig")
+        ws = wb[table.name]
+        assert [c.value for c in ws[HEADER_ROW]][: len(csv.columns)] is not None
+        for j, column in enumerate(csv.columns, start=1):
+            if column not in ("estimate", "se", "cv", "ci_low", "ci_high", "growth"):
+                continue
+            for i, expected in enumerate(csv[column].tolist()):
+                cell = ws.cell(row=HEADER_ROW + 1 + i, column=j).value
+                if isinstance(expected, float) and math.isnan(expected):
+                    assert not isinstance(cell, float), (table.name, column, i, cell)
+                else:
+                    assert cell == pytest.approx(expected, rel=1e-12), (table.name, column, i)
+    # the CSV of a table holds the published (scaled) estimates of the cycle
+    city = pd.read_csv(files.csv["city"], encoding="utf-8-sig")
+    est = demo.estimates.by_period["city"]["2006Q4"].table()
+    merged = city.merge(est, on=["city", "variable"], suffixes=("", "_api"))
+    shown = merged["estimate"].notna()
+    assert shown.sum() > 0
+    np.testing.assert_allclose(merged.loc[shown, "estimate"] * YI, merged.loc[shown, "estimate_api"],
+                               rtol=1e-12)
+
+
+def test_suppressed_cells_are_hidden_everywhere(demo):
+    """A cell suppressed by disclosure control shows 'x' and no number, in CSV and Excel."""
+    protected = demo.protected["table1:gross_output"]  # the zone table
+    assert protected.suppressed.any()
+    assert bool(protected.audit["protected"].all())
+    zone = pd.read_csv(demo.files.csv["zone"], encoding="utf-8-sig")
+    hidden = zone[zone["flag"] == "x"]
+    assert len(hidden) > 0 and hidden["estimate"].isna().all() and hidden["growth"].isna().all()
+    table = next(t for t in demo.content.tables if t.name == "zone")
+    flagged = table.frame.loc[table.frame["suppressed"], "zone"].unique()
+    cells = protected.cells
+    suppressed_zones = cells.loc[protected.suppressed, "zone"].unique()
+    assert set(flagged) == set(suppressed_zones) - {"合计"}
+
+
+def test_ledger_holds_the_unit_error_revisions(demo):
+    errors = demo.edits.unit_errors
+    assert len(errors) > 50
+    injected = demo.injected[demo.injected["error_type"] == "unit_yuan"]
+    sent = pd.concat([pd.read_csv(f, dtype={"firm_id": "str"})[["firm_id"]].assign(period=p)
+                      for p, f in demo.returns_files.items()])
+    injected = injected.merge(sent, on=["firm_id", "period"])
+    injected = injected.assign(column=injected["variable"] + "_ytd")
+    found = injected.merge(errors, on=["firm_id", "period", "column"])
+    assert len(found) >= 0.95 * len(injected)  # recall of the unit-error check
+    np.testing.assert_allclose(found["corrected"], found["true_value"], rtol=1e-9)
+    with Ledger.open(demo.ledger_file, read_only=True) as ledger:
+        for row in errors.head(10).itertuples(index=False):
+            history = ledger.history(row.firm_id, row.period)
+            cell = history[history["item"] == row.column]
+            assert cell["revision"].max() >= 2
+            edit = cell[cell["marker"] == "edited"].iloc[-1]
+            assert edit["recorded_by"] == "survey cycle"
+            assert "unit error" in edit["reason"]
+            assert edit["value"] == pytest.approx(row.corrected)
+            first = cell[cell["revision"] == 1].iloc[0]
+            assert first["marker"] == "returned" and first["value"] == pytest.approx(row.value)
+        # imputed values are in the ledger with their markers
+        current = ledger.current("2006Q4")
+    imputed = current[current["marker"].isin(["forward_imputed", "backward_imputed", "constructed"])]
+    assert len(imputed) > 0
+    ta = demo.take_all[demo.take_all["period"] == "2006Q4"].set_index("firm_id")
+    row = imputed[imputed["item"] == "gross_output_ytd"].iloc[0]
+    if row["firm_id"] in ta.index:
+        assert ta.loc[row["firm_id"], "gross_output_ytd"] == pytest.approx(row["value"])
+
+
+def test_hard_edit_failures_are_set_aside_and_imputed(demo):
+    aside = demo.edits.set_aside
+    export = demo.injected[demo.injected["error_type"] == "export_gt_output"]
+    sent = pd.concat([pd.read_csv(f, dtype={"firm_id": "str"})[["firm_id"]].assign(period=p)
+                      for p, f in demo.returns_files.items()])
+    export = export.merge(sent, on=["firm_id", "period"])
+    caught = export.merge(aside[aside["item"] == "export_delivery_ytd"], on=["firm_id", "period"])
+    assert len(caught) == len(export) > 0
+    # the injected export and cumulative errors are set aside, and nothing else (a fall of
+    # profit and tax is a soft rule: a loss can make it fall; a fall is not seen when the
+    # firm did not report the quarter before)
+    injected = demo.injected[demo.injected["error_type"] != "unit_yuan"].merge(
+        sent, on=["firm_id", "period"])
+    injected = injected[~((injected["error_type"] == "cumulative_decrease")
+                          & (injected["variable"] == "profit_tax"))]
+    expected = set(zip(injected["firm_id"], injected["period"], injected["variable"] + "_ytd"))
+    got = set(zip(aside["firm_id"], aside["period"], aside["item"]))
+    assert got <= expected
+    assert len(got) >= 0.95 * len(expected)
+    panel = pd.concat([demo.take_all, demo.sample], ignore_index=True)
+    fixed = panel.merge(caught[["firm_id", "period"]], on=["firm_id", "period"])
+    assert fixed["export_delivery_imputed"].all()
+    assert (fixed["export_delivery_ytd"] <= fixed["gross_output_ytd"] * 1.0001).all()
+    # every take-all value is filled (imputed where missing), as combined_total needs
+    assert demo.take_all[["gross_output", "export_delivery", "gross_output_last_year"]].notna().all().all()
+
+
+def test_separate_commands_reproduce_the_bulletin(demo, tmp_path, capsys):
+    """`survey select/simulate-returns/ingest/estimate/report` one by one (each reading
+    the previous step's files) give the same bulletin as the whole cycle: same seed,
+    same figures, and a second pass over the same ledger changes nothing."""
+    for command in (command_select, command_simulate, command_ingest, command_estimate,
+                    command_report):
+        assert command(DEMO_CONFIG, output=tmp_path) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and lines[-1].startswith("survey report: bulletin of 2006Q4")
+    for name in ("headline", "city", "zone", "channel", "quality", "series"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "bulletin" / f"{name}.csv", encoding="utf-8-sig"),
+            pd.read_csv(demo.files.csv[name], encoding="utf-8-sig"))
+    html = (tmp_path / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    assert html == demo.files.html.read_text(encoding="utf-8")
+    assert command_ingest(DEMO_CONFIG, output=tmp_path) == 0
+    assert "({'unchanged': 8}), 0 values written" in capsys.readouterr().out
+
+
+def test_outputs_of_every_step(demo):
+    out = demo.output
+    assert (out / "plan" / "2006" / "plan_strata.csv").is_file()
+    samples = read_samples(DEMO_CONFIG, output=out)
+    assert len(samples[2006]) == len(demo.samples[2006])
+    assert min(p.name for p in (out / "returns").glob("returns_*.csv")) == "returns_2005Q1.csv"
+    assert (out / "edit" / "failures.csv").is_file()
+    series = pd.read_csv(out / "estimates" / "series_sector.csv")
+    assert series["period"].nunique() == 8
+    config = load_config(DEMO_CONFIG)
+    assert set(demo.seconds) == {"plan", "select", "simulate", "ingest", "edit", "impute",
+                                 "weight", "estimate", "protect", "report"}
+    assert config.seed == 20070115
+
+
+def test_command_plan_prints_one_line(tmp_path, capsys):
+    assert command_plan(DEMO_CONFIG, output=tmp_path) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("survey plan: 2005: n = ")

@@ -233,7 +233,7 @@ def _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, prob
             for p in range(P):
                 c = j * P + p
                 for arr, sign in ((low, -1.0), (high, 1.0)):
-                    pr = probs[p] + sign * t * se_f[:, c]  # one level per domain
+                    pr = F[:, c] + sign * t * se_f[:, c]  # R: centred at F(q_hat), one per domain
                     qs = _quantiles_from_cumsum(cums[j], values[order, j], start, stop, pr[:, None])
                     arr[:, c] = qs[:, 0]
         return low.ravel(), high.ravel()

@@ -39,7 +39,8 @@ def test_domains_and_empty_domain():
 
 def test_woodruff_interval_by_hand():
     """Unstratified sample with fpc: SE of F(x_med) = sqrt((1 - f) p (1 - p) / (n - 1)) for
-    equal weights; the interval maps q -/+ t se back through the sample quantile function."""
+    equal weights; the interval maps F(x_med) -/+ t se back through the sample quantile function
+    (centred at F(x_med), not at 0.5, as R's woodruffCI)."""
     rng = np.random.default_rng(3)
     n, N = 101, 1000
     y = rng.normal(50, 10, n)
@@ -52,8 +53,8 @@ def test_woodruff_interval_by_hand():
     se_f = np.sqrt((1 - n / N) * p * (1 - p) / (n - 1))
     t = stats.t.ppf(0.975, n - 1)
     ys = np.sort(y)
-    lo = ys[int(np.ceil((0.5 - t * se_f) * n - 1e-9)) - 1]
-    hi = ys[int(np.ceil((0.5 + t * se_f) * n - 1e-9)) - 1]
+    lo = ys[int(np.ceil((p - t * se_f) * n - 1e-9)) - 1]
+    hi = ys[int(np.ceil((p + t * se_f) * n - 1e-9)) - 1]
     tab = est.table()
     assert tab.ci_low[0] == lo and tab.ci_high[0] == hi
     assert est.se[0] == pytest.approx((hi - lo) / (2 * t))
@@ -119,3 +120,24 @@ def test_jackknife_quantiles_refused_and_negative_weights():
         quantile(s._with_replicates(make_replicates(s, "jkn")), "y")
     with pytest.raises(SurveyError, match="levels"):
         quantile(s, "y", [0.5, 2.0])
+
+
+def test_woodruff_matches_r_svyquantile():
+    """dstrat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
+    svyquantile(~api00, dstrat, c(0.25, 0.5), interval.type = "mean", qrule = "math", se = TRUE)
+    (tests/reference/quantile.R -> quantile_expected.csv)"""
+    from pathlib import Path
+
+    import pandas as pd
+
+    import survey as sv
+
+    ref_dir = Path(__file__).parent / "reference"
+    exp = pd.read_csv(ref_dir / "quantile_expected.csv")
+    data = pd.read_csv(ref_dir / "data" / "apistrat.csv")
+    s = sv.Survey(data, sv.Design(strata="stype", weights="pw", fpc="fpc"))
+    t = s.quantile("api00", [0.25, 0.5]).table()
+    np.testing.assert_allclose(t.estimate.to_numpy(), exp.estimate.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.ci_low.to_numpy(), exp.ci_low.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.ci_high.to_numpy(), exp.ci_high.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.se.to_numpy(), exp.se.to_numpy(), rtol=1e-8)

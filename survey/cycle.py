@@ -96,6 +96,8 @@ NOT_CLASSIFIED = {"zh": "(非园区)", "en": "(none)"}
 DISPLAY = {"zh": ("亿元", 1e5), "en": ("100 million yuan", 1e5)}
 _IMPUTED = ("forward_imputed", "backward_imputed", "constructed")
 _RETURNED = ("returned", "edited")
+#: Indicators that cannot be negative, so neither can their quarter values (profit and tax can).
+_NONNEGATIVE = ("gross_output", "export_delivery", "sales_output", "revenue")
 
 _TEXT = {
     "zh": {
@@ -518,16 +520,23 @@ class EditOutcome:
         revision with marker ``edited``.
     failures : pandas.DataFrame
         The failure table of the edit rules after the corrections
-        (``period`` plus the columns of :class:`survey.edit.EditReport`).
+        (``period`` plus the columns of :class:`survey.edit.EditReport`);
+        ``{var}_ytd_previous`` is the latest accepted earlier value of the
+        year.
     set_aside : pandas.DataFrame
         ``firm_id, period, item, rule``: values failing a hard rule (the
-        rule's first item), left out and imputed.
+        rule's first item; for a falling year-to-date value, the value of
+        the pair judged wrong), left out and imputed.
+    conflicts : pandas.DataFrame
+        The falling year-to-date pairs and how each was decided
+        (:func:`survey.edit.cumulative_conflicts`).
     revisions : list of survey.ledger.RevisionReport
     """
 
     unit_errors: pd.DataFrame
     failures: pd.DataFrame
     set_aside: pd.DataFrame
+    conflicts: pd.DataFrame = field(default_factory=pd.DataFrame)
     revisions: list = field(default_factory=list)
 
 
@@ -548,19 +557,60 @@ def _frame(ledger: Any, period: str) -> pd.DataFrame:
         return ledger.to_frame(period)
 
 
+def _latest_accepted(panel: pd.DataFrame, item: str, aside: pd.DataFrame) -> np.ndarray:
+    """Per row of a one-year panel sorted by firm and period: the latest value of ``item``
+    in an earlier quarter of the same firm that was not set aside (NaN if none)."""
+    values = panel[item].to_numpy(dtype=float, na_value=np.nan)
+    if len(aside):
+        rows = aside[aside["item"] == item]
+        hit = pd.MultiIndex.from_frame(panel[["firm_id", "period"]].astype("str")).isin(
+            pd.MultiIndex.from_frame(rows[["firm_id", "period"]].astype("str")))
+        values = np.where(hit, np.nan, values)
+    firm = panel["firm_id"].to_numpy()
+    series = pd.Series(values)
+    filled = series.groupby(firm, sort=False).ffill()
+    return filled.groupby(firm, sort=False).shift(1).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _mask(panel: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """The panel with the values of ``cells`` (``firm_id, period, item``) missing."""
+    if not len(cells):
+        return panel
+    keys = pd.MultiIndex.from_frame(panel[["firm_id", "period"]].astype("str"))
+    out = panel.copy()
+    for item, rows in cells.groupby("item"):
+        if item in out.columns:
+            hit = keys.isin(pd.MultiIndex.from_frame(rows[["firm_id", "period"]].astype("str")))
+            out[item] = out[item].mask(hit)
+    return out
+
+
 def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
               output: str | Path | None = None) -> EditOutcome:
-    """Correct unit errors as ledger revisions and check the edit rules, period by period.
+    """Correct unit errors as ledger revisions and check the edit rules, a year at a time.
 
-    Values about 1000 times too large (reported in yuan) are divided by
-    1000 and recorded as revisions (who: ``survey cycle``; why: the
-    reference that showed the error). Then the default rules (if
-    ``edit.default_rules``) and the config's ``[[edit.rules]]`` are checked;
-    the failure table is written to ``edit/failures.csv``. A value failing
-    a *hard* rule (the rule's first item, e.g. ``export_delivery_ytd`` in
-    ``export_delivery_ytd <= gross_output_ytd``) is set aside: the impute
-    step replaces it and records why; it is not used as the previous
-    quarter's reference in the next quarter's checks either.
+    The returns of each year's quarters are edited together (as a bureau
+    re-edits the year to date when a new quarter arrives; only returned or
+    corrected values are edited, earlier imputations are redone):
+
+    1. unit errors: values about 1000 times too large (reported in yuan)
+       are found with :func:`survey.edit.detect_unit_errors` on the year's
+       panel (references: last year, the firm's other quarters, register
+       size, employees), divided by 1000 and recorded as revisions (who:
+       ``survey cycle``; why: the references that showed the error);
+    2. the default rules (if ``edit.default_rules``) and the config's
+       ``[[edit.rules]]``; a value failing a *hard* rule (the rule's first
+       item, e.g. ``export_delivery_ytd`` in ``export_delivery_ytd <=
+       gross_output_ytd``) is set aside;
+    3. cumulative values: a year-to-date value is compared with the latest
+       accepted value of an earlier quarter (not only the previous quarter's
+       return), and of a falling pair the value that leaves the firm's path
+       is set aside (:func:`survey.edit.cumulative_conflicts`), which may
+       be the earlier one.
+
+    Set-aside values are replaced by the impute step, which records why. The
+    failure table is written to ``edit/failures.csv``, the decided pairs to
+    ``edit/conflicts.csv``.
 
     Returns
     -------
@@ -578,53 +628,95 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     >>> len(outcome.unit_errors) > 0, set(outcome.failures["severity"]) <= {"hard", "soft"}
     (True, True)
     """
-    from .edit import check, detect_unit_errors
+    from .edit import check, cumulative_conflicts, detect_unit_errors
     from .ledger import INDICATORS, Ledger
 
     config = _config(config)
     rules = _rules(config, INDICATORS)
     hard = {r.name: r.variables[0] for r in rules if r.severity == "hard"}
-    unit_errors, failures, set_aside, revisions = [], [], [], []
-    previous = pd.DataFrame(columns=["firm_id", "period", "item", "rule"])
+    # the hard "ytd not below the previous quarter" rules are decided pair by pair
+    cumulative = [v for v in INDICATORS if v in _NONNEGATIVE and any(
+        r.severity == "hard" and set(r.variables) == {f"{v}_ytd", f"{v}_ytd_previous"} for r in rules)]
+    plain = [r for r in rules if not any(x.endswith("_previous") for x in r.variables)]
+    previous_rules = [r for r in rules if r not in plain]
+    unit_errors, failures, set_aside, conflicts, revisions = [], [], [], [], []
+    empty = pd.DataFrame(columns=["firm_id", "period", "item", "rule"])
     with Ledger.open(ledger_file) as ledger:
-        for period in _periods(config):
-            frame = _frame(ledger, period)
-            if frame.empty:
+        for year in _years(config):
+            periods = [p for p in _periods(config) if int(p[:4]) == year]
+            frames = [f for f in (_frame(ledger, p) for p in periods) if not f.empty]
+            if not frames:
                 continue
-            # a previous-quarter value set aside is no reference for this quarter's checks
-            for item, rows in previous.groupby("item"):
-                column = f"{item}_previous"
-                if column in frame.columns:
-                    hit = frame["firm_id"].isin(rows["firm_id"]).to_numpy()
-                    frame[column] = frame[column].mask(hit)
-            found = detect_unit_errors(frame, period=period, register=config.register.size
-                                       if config.register.size in frame.columns else None)
+            panel = pd.concat(frames, ignore_index=True).sort_values(
+                ["firm_id", "period"], ignore_index=True)
+            for var in INDICATORS:  # earlier imputations are no returns
+                if f"{var}_ytd" in panel.columns and f"{var}_marker" in panel.columns:
+                    returned = panel[f"{var}_marker"].isin(_RETURNED).to_numpy()
+                    panel[f"{var}_ytd"] = panel[f"{var}_ytd"].where(returned)
+            register = config.register.size if config.register.size in panel.columns else None
+            found = detect_unit_errors(panel, register=register)
             if len(found.flags):
-                fix = found.flags.pivot_table(index="firm_id", columns="column", values="corrected",
-                                              aggfunc="first").reset_index()
-                fix.columns.name = None
-                revisions.append(ledger.revise(
-                    fix, period, by=AUTHOR, marker="edited",
-                    reason=f"unit error: reported in yuan, divided by {found.factor:g} "
-                           "(survey.edit.detect_unit_errors)"))
-                unit_errors.append(found.flags.assign(period=period))
-            report = check(found.corrected, rules, skip_missing_columns=True)
-            failures.append(report.failures.assign(period=period))
-            bad = report.failures[report.failures["severity"] == "hard"]
-            previous = pd.DataFrame({
-                "firm_id": bad["firm_id"].to_numpy(), "period": period,
-                "item": bad["rule"].map(hard).to_numpy(), "rule": bad["rule"].to_numpy()})
-            set_aside.append(previous)
+                for period, flags in found.flags.groupby("period", sort=True):
+                    fix = flags.pivot_table(index="firm_id", columns="column", values="corrected",
+                                            aggfunc="first").reset_index()
+                    fix.columns.name = None
+                    revisions.append(ledger.revise(
+                        fix, str(period), by=AUTHOR, marker="edited",
+                        reason=f"unit error: reported in yuan, divided by {found.factor:g} "
+                               "(survey.edit.detect_unit_errors: median ratio to last year, the "
+                               "firm's other quarters, register size and employees)"))
+                unit_errors.append(found.flags)
+            corrected = found.corrected
+            # hard rules and falling pairs decide each other: a gross output that fell is
+            # no reason to blame export delivery for exceeding it, and a value failing a
+            # hard rule is no reference for the pairs; two rounds reach the fixed point
+            pairs = cumulative_conflicts(corrected.iloc[:0], cumulative)
+            for _ in range(2):
+                masked = _mask(corrected, pairs)
+                aside = []
+                reports = {}
+                for period, rows in masked.groupby("period", sort=True):
+                    report = check(rows, plain, skip_missing_columns=True)
+                    reports[str(period)] = report
+                    bad = report.failures[report.failures["severity"] == "hard"]
+                    aside.append(pd.DataFrame({
+                        "firm_id": bad["firm_id"].to_numpy(), "period": str(period),
+                        "item": bad["rule"].map(hard).to_numpy(), "rule": bad["rule"].to_numpy()}))
+                first = pd.concat([empty, *aside], ignore_index=True)
+                pairs = cumulative_conflicts(corrected, cumulative, exclude=first)
+            failures.extend(r.failures.assign(period=p) for p, r in reports.items())
+            conflicts.append(pairs)
+            decided = pd.concat([first, pairs[["firm_id", "period", "item", "rule"]]],
+                                ignore_index=True)
+            # the rules on earlier quarters see the latest accepted earlier value
+            latest = corrected.copy()
+            for var in INDICATORS:
+                if f"{var}_ytd" in latest.columns:
+                    latest[f"{var}_ytd_previous"] = _latest_accepted(latest, f"{var}_ytd", first)
+            for period, rows in latest.groupby("period", sort=True):
+                report = check(rows, previous_rules, skip_missing_columns=True)
+                failures.append(report.failures.assign(period=str(period)))
+                bad = report.failures[(report.failures["severity"] == "hard")
+                                      & ~report.failures["rule"].isin([f"{v}_cumulative"
+                                                                       for v in cumulative])]
+                decided = pd.concat([decided, pd.DataFrame({
+                    "firm_id": bad["firm_id"].to_numpy(), "period": str(period),
+                    "item": bad["rule"].map(hard).to_numpy(), "rule": bad["rule"].to_numpy()})],
+                    ignore_index=True)
+            set_aside.append(decided)
+
     def stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
         parts = [p for p in parts if len(p)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
     outcome = EditOutcome(
-        unit_errors=stack(unit_errors, ["firm_id", "column", "value", "reference",
-                                        "reference_column", "ratio", "corrected", "period"]),
+        unit_errors=stack(unit_errors, ["firm_id", "period", "column", "value", "reference",
+                                        "reference_column", "ratio", "corrected"]),
         failures=stack(failures, ["firm_id", "rule", "severity", "expression", "values", "period"]),
         set_aside=stack(set_aside, ["firm_id", "period", "item", "rule"]).drop_duplicates(
             ["firm_id", "period", "item"]).reset_index(drop=True),
+        conflicts=stack(conflicts, ["firm_id", "period", "item", "rule", "value", "marker",
+                                    "against_period", "against_value", "score", "against_score"]),
         revisions=revisions,
     )
     if output is not None:
@@ -633,6 +725,7 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
         outcome.failures.to_csv(folder / "failures.csv", index=False)
         outcome.unit_errors.to_csv(folder / "unit_errors.csv", index=False)
         outcome.set_aside.to_csv(folder / "set_aside.csv", index=False)
+        outcome.conflicts.to_csv(folder / "conflicts.csv", index=False)
     return outcome
 
 
@@ -640,18 +733,67 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
 # 6. impute
 # ---------------------------------------------------------------------------
 def _impute(ratio_of_means: Any, data: pd.DataFrame, item: str, *, by: Any, auxiliary: str,
-            marker: str) -> pd.DataFrame:
+            marker: str, cumulative: bool = False) -> pd.DataFrame:
     """Ratio-of-means imputation in the given classes; where a class has no link (no
     returned units, or all zero), the classes are merged (the whole part), as the
     library's error advises."""
     from .errors import ImputationError
 
     try:
-        return ratio_of_means(data, item, by=by, auxiliary=auxiliary, marker=marker).data
+        return ratio_of_means(data, item, by=by, auxiliary=auxiliary, marker=marker,
+                              cumulative=cumulative).data
     except ImputationError:
         if by is None:
             raise
-        return ratio_of_means(data, item, by=None, auxiliary=auxiliary, marker=marker).data
+        return ratio_of_means(data, item, by=None, auxiliary=auxiliary, marker=marker,
+                              cumulative=cumulative).data
+
+
+def _falling(data: pd.DataFrame, var: str, item: str, marker: str) -> pd.DataFrame:
+    """The falling year-to-date pairs of ``item`` (a ``{var}_ytd`` or last-year column)."""
+    from .edit import cumulative_conflicts
+
+    view = pd.DataFrame({"firm_id": data["firm_id"].to_numpy(), "period": data["period"].to_numpy(),
+                         f"{var}_ytd": data[item].to_numpy(dtype=float, na_value=np.nan),
+                         f"{var}_marker": data[marker].to_numpy(dtype=object)})
+    if item == f"{var}_ytd" and f"{var}_ytd_last_year" in data.columns:
+        view[f"{var}_ytd_last_year"] = data[f"{var}_ytd_last_year"].to_numpy(dtype=float,
+                                                                             na_value=np.nan)
+    pairs = cumulative_conflicts(view, var)
+    return pairs.assign(item=item, rule=f"{var}_quarter_nonnegative")
+
+
+def _impute_cumulative(ratio_of_means: Any, data: pd.DataFrame, var: str, item: str, *, by: Any,
+                       auxiliary: str, marker: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Impute a year-to-date item so that no quarter value is negative.
+
+    First pass: plain ratio-of-means imputation; a returned value that falls below
+    the value before it (returned or imputed) or above the one after it is judged
+    against the firm's path (:func:`survey.edit.cumulative_conflicts`). Returned
+    values judged wrong are set aside; imputed ones are redone. Second pass:
+    imputation with the cumulative bounds (``ratio_of_means(cumulative=True)``).
+    Returns the imputed frame and the pairs decided."""
+    from .errors import ImputationError
+
+    first = _impute(ratio_of_means, data, item, by=by, auxiliary=auxiliary, marker=marker)
+    pairs = _falling(first, var, item, marker)
+    wrong = pairs[pairs["marker"].isin(_RETURNED).to_numpy()]
+    spoiled = data
+    if len(wrong):
+        keys = pd.MultiIndex.from_frame(data[["firm_id", "period"]].astype("str"))
+        hit = keys.isin(pd.MultiIndex.from_frame(wrong[["firm_id", "period"]].astype("str")))
+        spoiled = data.assign(**{item: data[item].mask(hit)})
+        if marker in spoiled.columns:
+            spoiled[marker] = spoiled[marker].mask(hit, "missing")
+    result = _impute(ratio_of_means, spoiled, item, by=by, auxiliary=auxiliary, marker=marker,
+                     cumulative=True)
+    left = _falling(result, var, item, marker)
+    if len(left):  # pragma: no cover - the bounds make this impossible
+        row = left.iloc[0]
+        raise ImputationError(
+            f"{item} of {row['firm_id']} falls in {row['period']} after imputation "
+            f"({row['value']:g} after {row['against_value']:g}); check its returns")
+    return result, pairs
 
 
 def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
@@ -667,8 +809,20 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     nonresponse); sampled firms get one too, so quarter values can be taken
     from cumulative ones, but only respondents carry weight (the weight step
     adjusts for unit nonresponse). Values set aside by the edit step are
-    imputed as well. Imputed values are written to the ledger with their
-    markers. Quarter values come from :func:`survey.quarterly.quarterly_from_ytd`.
+    imputed as well; imputation never starts from a value set aside.
+
+    Hard rule on the derived quarter values: a non-negative indicator
+    (gross output, export delivery, sales output, revenue) has no negative
+    quarter, this year or last year. After a first imputation, a returned
+    year-to-date value below the value of the quarter before it (returned
+    or imputed) is decided against the firm's path
+    (:func:`survey.edit.cumulative_conflicts`): a returned value judged
+    wrong is set aside (rule ``{var}_quarter_nonnegative``, written to
+    ``edit/quarter_conflicts.csv``), and the imputation is redone with
+    cumulative bounds (``cumulative=True``), so imputed values stay between
+    the returns around them. Imputed values are written to the ledger with
+    their markers. Quarter values come from
+    :func:`survey.quarterly.quarterly_from_ytd`.
 
     Returns
     -------
@@ -686,6 +840,8 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     True
     >>> sorted(panel["gross_output_marker"].unique())
     ['backward_imputed', 'edited', 'forward_imputed', 'returned']
+    >>> bool((panel[["gross_output", "export_delivery"]] >= 0).all(axis=None))
+    True
     """
     from .impute import ratio_of_means
     from .ledger import Ledger
@@ -697,6 +853,7 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     classes = {"take_all": "industry", "sample": _strata_columns(config) or None}
     aside = edits.set_aside
     panels: dict[str, list[pd.DataFrame]] = {"take_all": [], "sample": []}
+    decided: list[pd.DataFrame] = []
     with Ledger.open(ledger_file) as ledger:
         for year in _years(config):
             periods = [p for p in _periods(config) if int(p[:4]) == year]
@@ -722,8 +879,13 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
                 for v in variables:
                     for item in (f"{v}_ytd", f"{v}_ytd_last_year"):
                         marker = f"{v}_marker" if item.endswith("_ytd") else f"{item}_marker"
-                        data = _impute(ratio_of_means, data, item, by=by, auxiliary=auxiliary,
-                                       marker=marker)
+                        if v in _NONNEGATIVE:
+                            data, pairs = _impute_cumulative(ratio_of_means, data, v, item, by=by,
+                                                             auxiliary=auxiliary, marker=marker)
+                            decided.append(pairs)
+                        else:
+                            data = _impute(ratio_of_means, data, item, by=by, auxiliary=auxiliary,
+                                           marker=marker)
                     data[f"{v}_imputed"] = data[f"{v}_marker"].isin(_IMPUTED).to_numpy()
                 for period, rows in data.groupby("period", sort=True):
                     record = rows[["firm_id"]].copy()
@@ -735,7 +897,8 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
                             record[f"{item}_marker"] = rows[marker].to_numpy()
                     ledger.revise(record, str(period), by=AUTHOR, marker=None,
                                   reason="ratio-of-means imputation of missing and set-aside "
-                                         "values (survey.impute.ratio_of_means)")
+                                         "values, within the cumulative bounds "
+                                         "(survey.impute.ratio_of_means)")
                 panels[part].append(quarterly_from_ytd(data, variables))
     take_all = pd.concat(panels["take_all"], ignore_index=True)
     sample = pd.concat(panels["sample"], ignore_index=True)
@@ -744,6 +907,12 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
         folder.mkdir(parents=True, exist_ok=True)
         take_all.to_csv(folder / "take_all.csv", index=False)
         sample.to_csv(folder / "sample.csv", index=False)
+        decided = [d for d in decided if len(d)]
+        conflicts = pd.concat(decided, ignore_index=True) if decided else pd.DataFrame(
+            columns=["firm_id", "period", "item", "rule", "value", "marker", "against_period",
+                     "against_value", "score", "against_score"])
+        (folder.parent / "edit").mkdir(parents=True, exist_ok=True)
+        conflicts.to_csv(folder.parent / "edit" / "quarter_conflicts.csv", index=False)
     return take_all, sample
 
 
@@ -867,9 +1036,9 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     ['channel_bureau', 'channel_federation', 'channel_zone', 'city', 'industry', 'sector', 'zone']
     >>> estimates.by_period["sector"]["2006Q4"].table()[["variable", "cv"]].round(3)
               variable     cv
-    0     gross_output  0.014
-    1  export_delivery  0.152
-    2       profit_tax  0.052
+    0     gross_output  0.004
+    1  export_delivery  0.027
+    2       profit_tax  0.010
     """
     from .quarterly import combined_total, quarterly_series
 
@@ -944,8 +1113,8 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     Examples
     --------
     >>> protected = _example_result().protected
-    >>> print(protected["table1:gross_output"])
-    gross_output: 6 cells, 1 primary, 1 secondary suppressions; audit: all protected
+    >>> print(protected["table0:gross_output"])  # city x industry
+    gross_output: 165 cells, 9 primary, 7 secondary suppressions; audit: all protected
     """
     from .disclosure import protect_table
 
@@ -1059,7 +1228,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     >>> [t.name for t in content.tables]
     ['sector', 'city', 'industry', 'zone', 'channel']
     >>> content.headline[0].label, round(content.headline[0].estimate, 1)
-    ('2006Q4工业总产值', 153.5)
+    ('2006Q4工业总产值', 154.6)
     """
     from .report import (
         BulletinContent,

@@ -25,8 +25,15 @@ Methods Library, "Ratio of means imputation"):
 
 Imputed values never feed the links: only cells marked ``returned`` or
 ``edited`` (or, without a marker column, every finite input value) count as
-returns. Every value gets a marker: ``returned``, ``edited``,
+returns, so a value that editing set aside (marker ``missing``, value NaN)
+neither forms a link nor is imputed from: the chain starts from the last
+accepted value. Every value gets a marker: ``returned``, ``edited``,
 ``forward_imputed``, ``backward_imputed`` or ``constructed``.
+
+For cumulative (year-to-date) variables, ``cumulative=True`` keeps every
+imputed value between the unit's value of the period before and its next
+returned value of the same year, so no imputed value makes a quarter
+negative.
 """
 
 from __future__ import annotations
@@ -89,6 +96,7 @@ def ratio_of_means(
     by: str | list[str] | None = None,
     auxiliary: str | None = None,
     marker: str | None = None,
+    cumulative: bool = False,
 ) -> ImputationResult:
     """Impute missing values by ONS ratio-of-means forward, backward and
     construction links.
@@ -115,6 +123,13 @@ def ratio_of_means(
         as in :meth:`survey.ledger.Ledger.to_frame`. If the column is in the
         input, only ``returned``/``edited`` cells count as returns (earlier
         imputations are redone); otherwise every finite value does.
+    cumulative : bool, default=False
+        The variable is a year-to-date value that cannot fall within a year:
+        an imputed value is clipped to ``[value of the previous period, next
+        returned value]`` of the unit, both within the same year (period
+        labels ``YYYYQn``; other labels form one series). The returned
+        values themselves must not fall (resolve that first with
+        :func:`survey.edit.cumulative_conflicts`).
 
     Returns
     -------
@@ -140,6 +155,16 @@ def ratio_of_means(
     'forward_imputed'
     >>> float(result.links["forward_link"].iloc[1])
     1.2666666666666666
+
+    A year to date kept between the returns around it:
+
+    >>> ytd = pd.DataFrame({"firm_id": ["a"] * 3 + ["b"] * 3,
+    ...                     "period": ["2006Q1", "2006Q2", "2006Q3"] * 2,
+    ...                     "y": [10.0, None, 12.0, 10.0, 20.0, 30.0]})
+    >>> ratio_of_means(ytd, "y").data["y"].tolist()[:3]
+    [10.0, 20.0, 12.0]
+    >>> ratio_of_means(ytd, "y", cumulative=True).data["y"].tolist()[:3]
+    [10.0, 12.0, 12.0]
     """
     by_cols = [by] if isinstance(by, str) else list(by or [])
     needed = [unit, period, variable, *by_cols, *([auxiliary] if auxiliary else [])]
@@ -233,6 +258,30 @@ def ratio_of_means(
         if cand.any():
             # the backward link of t is 1 / forward link of t+1 (class of t+1)
             back[cand, t] = back[cand, t + 1] / need_link(forward, t + 1, cand, "backward", t)
+    # cumulative bounds: the next returned value of the same year (suffix minimum)
+    labels = pd.Series(np.asarray(periods, dtype=object)).astype("str")
+    parsed = labels.str.extract(r"^(\d{4})Q[1-4]$")[0]
+    year_of = parsed.fillna("").to_numpy(dtype=object) if parsed.notna().all() else np.full(
+        n_periods, "", dtype=object)
+    upper = np.full((n_units, n_periods), np.inf)
+    if cumulative:
+        running = np.full(n_units, np.inf)
+        for t in range(n_periods - 1, -1, -1):
+            if t + 1 < n_periods and year_of[t + 1] != year_of[t]:
+                running = np.full(n_units, np.inf)
+            upper[:, t] = running
+            running = np.where(returned[:, t], np.fmin(running, y[:, t]), running)
+
+    def bounded(values: np.ndarray, rows: np.ndarray, t: int) -> np.ndarray:
+        if not cumulative:
+            return values
+        high = upper[rows, t]
+        low = np.full(len(values), -np.inf)
+        if t > 0 and year_of[t - 1] == year_of[t]:
+            before = value[rows, t - 1]
+            low = np.where(np.isfinite(before), before, -np.inf)
+        return np.minimum(np.maximum(values, low), np.maximum(high, low))
+
     # forward pass in time order
     value = np.where(returned, y, np.nan)
     mark = np.where(returned, 1, 0).astype(np.int8)  # 0 none, 1 returned, 2 fwd, 3 back, 4 constr
@@ -243,11 +292,12 @@ def ratio_of_means(
         if t > 0:
             fwd = need & np.isin(mark[:, t - 1], (1, 2, 4)) & np.isfinite(value[:, t - 1])
             if fwd.any():
-                value[fwd, t] = value[fwd, t - 1] * need_link(forward, t, fwd, "forward", t)
+                value[fwd, t] = bounded(
+                    value[fwd, t - 1] * need_link(forward, t, fwd, "forward", t), fwd, t)
                 mark[fwd, t] = 2
             need &= ~fwd
         bwd = need & np.isfinite(back[:, t])
-        value[bwd, t] = back[bwd, t]
+        value[bwd, t] = bounded(back[bwd, t], bwd, t)
         mark[bwd, t] = 3
         need &= ~bwd
         if need.any():
@@ -266,7 +316,8 @@ def ratio_of_means(
                     f"{pd.unique(data[unit])[first]!r} in {periods[t]!r}: auxiliary "
                     f"{auxiliary!r} is missing; fill the register value"
                 )
-            value[need, t] = aux[need, t] * need_link(construct, t, need, "construction", t)
+            value[need, t] = bounded(
+                aux[need, t] * need_link(construct, t, need, "construction", t), need, t)
             mark[need, t] = 4
 
     names = np.array(["missing", "returned", "forward_imputed", "backward_imputed", "constructed"],

@@ -59,7 +59,7 @@ def test_demo_config_is_valid_and_parses():
     plan = config.section("plan")
     assert plan["dataset"] == "register" and plan["year"] == 2006
     assert plan["unit"] == "firm_id" and plan["size"] == "revenue_prev_year"
-    assert plan["cv"] == {"revenue_prev_year": {"total": 0.02, "city": 0.10}}
+    assert plan["cv"] == {"revenue_prev_year": {"total": 0.005, "city": 0.03}}
     assert config.section("channels")[0] == {"name": "bureau", "flag": "in_bureau",
                                              "label": "统计局渠道"}
     assert config.section("ledger")["file"].endswith("ledger.duckdb")

@@ -149,3 +149,76 @@ def test_row_order_does_not_matter():
     np.testing.assert_allclose(a["y"], b["y"], rtol=1e-12)
     assert a["y_marker"].tolist() == b["y_marker"].tolist()
     assert again.index.tolist() == shuffled.index.tolist()  # output keeps input order
+
+
+def test_a_value_set_aside_neither_links_nor_is_imputed_from():
+    """A set-aside value (marker 'missing', wrong number still in the column) is not a
+    return: the links are those without it and its firm's chain starts from its last
+    accepted value."""
+    panel = pd.DataFrame({
+        "firm_id": ["a", "b", "c"] * 3,
+        "period": ["2006Q1"] * 3 + ["2006Q2"] * 3 + ["2006Q3"] * 3,
+        "y": [10.0, 20.0, 30.0, 256_800.0, 44.0, 60.0, NAN, 66.0, 90.0],
+        "y_marker": ["returned"] * 3 + ["missing", "returned", "returned"]
+        + ["missing", "returned", "returned"],
+    })
+    result = ratio_of_means(panel, "y")
+    f2 = (44 + 60) / (20 + 30)
+    f3 = (66 + 90) / (44 + 60)
+    links = result.links.set_index("period")["forward_link"]
+    assert links["2006Q2"] == pytest.approx(f2) and links["2006Q3"] == pytest.approx(f3)
+    a = result.data[result.data["firm_id"] == "a"]["y"].tolist()
+    assert a == pytest.approx([10.0, 10.0 * f2, 10.0 * f2 * f3])
+    assert result.data["y_marker"].tolist()[3] == "forward_imputed"
+
+
+def test_cumulative_imputation_stays_between_the_returns():
+    """Worked example: firm a returned 10 in Q1 and 12 in Q3; the forward link (2.0 from
+    firm b) would give 20 in Q2, above its Q3 return, i.e. a negative third quarter.
+    With cumulative=True, Q2 is clipped to [10, 12]. The bound never crosses a year."""
+    panel = pd.DataFrame({
+        "firm_id": ["a", "b"] * 3,
+        "period": ["2006Q1", "2006Q1", "2006Q2", "2006Q2", "2006Q3", "2006Q3"],
+        "y": [10.0, 10.0, NAN, 20.0, 12.0, 30.0],
+    })
+    plain = ratio_of_means(panel, "y").data["y"].tolist()
+    bounded = ratio_of_means(panel, "y", cumulative=True).data["y"].tolist()
+    assert plain[2] == pytest.approx(20.0) and bounded[2] == pytest.approx(12.0)
+    assert bounded[:2] + bounded[3:] == plain[:2] + plain[3:]  # returns untouched
+    # a steep forward link is held to the next return as well
+    back = pd.DataFrame({
+        "firm_id": ["a", "b"] * 3,
+        "period": ["2006Q1", "2006Q1", "2006Q2", "2006Q2", "2006Q3", "2006Q3"],
+        "y": [10.0, 10.0, NAN, 20.0, 11.0, 60.0],
+    })
+    got = ratio_of_means(back, "y", cumulative=True).data["y"].tolist()
+    assert got[2] == pytest.approx(11.0)  # forward 20 clipped to the Q3 return 11
+    # a new year starts from zero: no bound from last year's fourth quarter
+    years = pd.DataFrame({
+        "firm_id": ["a", "b"] * 2,
+        "period": ["2005Q4", "2005Q4", "2006Q1", "2006Q1"],
+        "y": [100.0, 100.0, NAN, 25.0],
+    })
+    got = ratio_of_means(years, "y", cumulative=True).data["y"].tolist()
+    assert got[2] == pytest.approx(25.0)
+
+
+def test_cumulative_imputation_never_makes_a_quarter_negative():
+    rng = np.random.default_rng(4)
+    n, periods = 300, ["2006Q1", "2006Q2", "2006Q3", "2006Q4"]
+    quarters = rng.lognormal(4, 1.0, (n, 4)) * (rng.random((n, 4)) > 0.2)
+    ytd = np.cumsum(quarters, axis=1)
+    ytd[rng.random((n, 4)) < 0.3] = NAN
+    ytd[:, 0] = np.where(np.isnan(ytd).all(axis=1), 5.0, ytd[:, 0])
+    panel = pd.DataFrame({
+        "firm_id": np.repeat([f"f{i}" for i in range(n)], 4),
+        "period": periods * n,
+        "y": ytd.ravel(),
+        "size": np.repeat(rng.lognormal(5, 1, n), 4),
+    })
+    out = ratio_of_means(panel, "y", auxiliary="size", cumulative=True).data
+    values = out["y"].to_numpy().reshape(n, 4)
+    assert np.isfinite(values).all()
+    assert (np.diff(values, axis=1) >= -1e-9).all()
+    plain = ratio_of_means(panel, "y", auxiliary="size").data["y"].to_numpy().reshape(n, 4)
+    assert (np.diff(plain, axis=1) < 0).any()  # without the bounds some would fall

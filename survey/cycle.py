@@ -1203,6 +1203,16 @@ def _title(config: SurveyConfig, key: str) -> str:
     return label(key, config.language)
 
 
+def _localised(frame: pd.DataFrame, columns: Sequence[str] | str, language: str) -> pd.DataFrame:
+    """Domain labels in the bulletin's language (bundled code lists; others unchanged)."""
+    from .datasets import display_names
+
+    names = display_names(language)
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    mapping = {c: names[c] for c in cols if names.get(c)}
+    return frame.replace(mapping) if mapping else frame
+
+
 def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
                 protected: Mapping[str, Any], *, take_all: pd.DataFrame,
                 surveys: Mapping[str, Any], ledger_file: str | Path,
@@ -1272,6 +1282,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
             continue
         frame = estimates.by_period[name][period].table()
         flags = _suppressed(protected, frame, by, variables, language)
+        frame = _localised(frame, by, language)
         what = _title(config, name)
         tables.append(BulletinTable.from_table(
             _scaled(frame, factor), name=name[:31], by=by, suppressed=flags, decimals=2,

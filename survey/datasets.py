@@ -36,6 +36,7 @@ from scipy.special import expit, logit
 from .errors import ColumnError, FrameError, PeriodError
 
 __all__ = [
+    "display_names",
     "INDICATORS",
     "MONEY_INDICATORS",
     "SimulatedReturns",
@@ -162,6 +163,51 @@ _ZONES: tuple[tuple[str, str, str, float], ...] = (
     ("Binyang small hardware", "Binyang", "3451", 0.45),
     ("Luchuan iron pots", "Luchuan", "3482", 0.45),
 )
+
+_CITY_ZH = {
+    "Nanning": "南宁市", "Liuzhou": "柳州市", "Guilin": "桂林市", "Wuzhou": "梧州市",
+    "Beihai": "北海市", "Fangchenggang": "防城港市", "Qinzhou": "钦州市", "Guigang": "贵港市",
+    "Yulin": "玉林市", "Baise": "百色市", "Hezhou": "贺州市", "Hechi": "河池市",
+    "Laibin": "来宾市", "Chongzuo": "崇左市",
+}
+_ZONE_ZH = {
+    "Bobai woven crafts": "博白编织工艺品", "Lipu clothes hangers": "荔浦衣架",
+    "Binyang small hardware": "宾阳小五金", "Luchuan iron pots": "陆川铁锅",
+}
+_OWNERSHIP_ZH = {"urban collective": "城镇集体", "private": "私营", "limited liability": "有限责任公司",
+                 "other": "其他"}
+
+
+def display_names(language: str = "zh") -> dict[str, dict[str, str]]:
+    """Labels of the bundled code lists for tables and charts, by column.
+
+    Parameters
+    ----------
+    language : {"zh", "en"}, default="zh"
+        ``"zh"`` maps the pinyin / English codes of the bundled register to
+        Chinese names; ``"en"`` returns empty mappings (the codes are English).
+
+    Returns
+    -------
+    dict
+        ``{"city": {...}, "county": {...}, "industry_name": {...}, "zone": {...},
+        "ownership": {...}}``.
+
+    Examples
+    --------
+    >>> display_names()["city"]["Yulin"], display_names()["zone"]["Luchuan iron pots"]
+    ('玉林市', '陆川铁锅')
+    """
+    if language != "zh":
+        return {"city": {}, "county": {}, "industry_name": {}, "zone": {}, "ownership": {}}
+    return {
+        "city": dict(_CITY_ZH),
+        "county": {county: zh for _, county, zh, _, _ in _COUNTIES},
+        "industry_name": {name: zh for _, name, _, zh, *_ in _INDUSTRIES},
+        "zone": dict(_ZONE_ZH),
+        "ownership": dict(_OWNERSHIP_ZH),
+    }
+
 
 OWNERSHIPS: tuple[str, ...] = ("urban collective", "private", "limited liability", "other")
 _OWNERSHIP_SUFFIX = ("厂", "加工厂", "有限公司", "实业公司")

@@ -750,7 +750,7 @@ def residualize(scores: np.ndarray, steps: Sequence[Any], weights: np.ndarray) -
         if step.kind == "rake" and getattr(step.report, "margin_codes", ()):
             x = _rake_residuals(x, step.report.margin_codes, step.report.margin_weights)
         elif step.model is not None:
-            x = _greg_residuals(x, step.model, np.asarray(step.input_weights, float), w_out)
+            x = _greg_residuals(x, step.model_matrix(), np.asarray(step.input_weights, float), w_out)
     return x[:, 0] if one else x
 
 
@@ -778,7 +778,7 @@ def _level_codes(
         )
     values = survey._column(column)
     isna = pd.isna(values)
-    if np.any(isna & (d > 0)):
+    if isna.any() and np.any(isna & (d > 0)):
         rows = survey.data.index[isna & (d > 0)][:5].tolist()
         raise ColumnError(
             f"column {column!r} has {int((isna & (d > 0)).sum())} missing value(s) among weighted "
@@ -794,8 +794,9 @@ def _level_codes(
             "be finite and non-negative"
         )
     codes = _match_levels(values, levels)
-    unknown = (codes < 0) & (d > 0)
-    if unknown.any():
+    all_known = codes.size == 0 or codes.min() >= 0
+    unknown = None if all_known else (codes < 0) & (d > 0)
+    if unknown is not None and unknown.any():
         extra = pd.unique(values[unknown])[:5]
         raise CalibrationError(
             f"{what} for {column!r} is not complete: sample level(s) "
@@ -804,7 +805,10 @@ def _level_codes(
             f"{', ...' if len(levels) > 8 else ''}); give every level a count, "
             "or check that the keys have the column's type"
         )
-    sample = np.bincount(codes[codes >= 0], weights=d[codes >= 0], minlength=len(levels))
+    if all_known:
+        sample = np.bincount(codes, weights=d, minlength=len(levels))
+    else:
+        sample = np.bincount(codes[codes >= 0], weights=d[codes >= 0], minlength=len(levels))
     empty = (sample <= 0) & (target > 0)
     if empty.any():
         js = np.flatnonzero(empty)[:5]
@@ -878,12 +882,16 @@ def _build_model(
             codes, levels, t = _level_codes(survey, column, value, d, "totals")
             sums.append((repr(column), float(t.sum())))
             keep = np.ones(len(levels), bool)
-            sample = np.bincount(codes[codes >= 0], minlength=len(levels))
+            known = codes.size == 0 or codes.min() >= 0
+            sample = np.bincount(codes if known else codes[codes >= 0], minlength=len(levels))
             keep &= ~((t == 0) & (sample == 0))  # R drops all-zero columns
             idx = np.flatnonzero(keep)
-            remap = np.full(len(levels), -1)
-            remap[idx] = np.arange(idx.size)
-            rc = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+            if known and idx.size == len(levels):
+                rc = codes
+            else:
+                remap = np.full(len(levels), -1)
+                remap[idx] = np.arange(idx.size)
+                rc = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
             blocks.append(("cat", rc.astype(np.intp), int(idx.size)))
             s = [True] * idx.size
             if have_intercept and idx.size:
@@ -907,14 +915,16 @@ def _build_model(
                     "give a {level: count} mapping for a categorical column"
                 )
             x = np.asarray(x, dtype=float)
-            bad = ~np.isfinite(x) & (d > 0)
+            finite = np.isfinite(x)
+            bad = ~finite & (d > 0)
             if bad.any():
                 rows_ = survey.data.index[bad][:5].tolist()
                 raise ColumnError(
                     f"auxiliary column {column!r} has {int(bad.sum())} missing or infinite "
                     f"value(s) among weighted rows, first at rows {rows_}"
                 )
-            x = np.where(np.isfinite(x), x, 0.0)
+            if not finite.all():
+                x = np.where(finite, x, 0.0)
             blocks.append(("num", x, 1))
             margin.append(column)
             level.append("")
@@ -1103,7 +1113,7 @@ def calibrate(
         n_changed=int(np.sum(w != d)),
         reweight=reweight,
     )
-    return _apply(survey, w, "calibration", model.X.sparse(), d, report)
+    return _apply(survey, w, "calibration", model.X.sparse, d, report)  # built when a variance needs it
 
 
 def _apply(survey: Any, w: np.ndarray, kind: str, model: Any, d: np.ndarray, report: Any) -> Any:
@@ -1229,7 +1239,7 @@ def rake(
         margin_codes=tuple(codes),
         margin_weights=fit.margin_weights,
     )
-    return _apply(survey, w, "rake", X.sparse(), d, report)
+    return _apply(survey, w, "rake", X.sparse, d, report)
 
 
 def poststratify(survey: Any, column: str, counts: Mapping[Any, float]) -> Any:
@@ -1295,7 +1305,7 @@ def poststratify(survey: Any, column: str, counts: Mapping[Any, float]) -> Any:
         n_changed=int(np.sum(w != d)),
         reweight=run,
     )
-    return _apply(survey, w, "poststratify", X.sparse(), d, report)
+    return _apply(survey, w, "poststratify", X.sparse, d, report)
 
 
 def _group_codes(survey: Any, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:

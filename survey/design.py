@@ -93,14 +93,34 @@ class WeightingStep:
 
     ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
     regression residuals replace the scores in the variance (GREG variance,
-    as R ``svyrecvar``); ``None`` when the step does not change the variance
-    structure. ``input_weights`` are the weights before the step.
+    as R ``svyrecvar``), or a zero-argument callable that builds it when a
+    variance first needs it; ``None`` when the step does not change the
+    variance structure. ``input_weights`` are the weights before the step.
     """
 
     kind: str
     model: Any = None
     input_weights: np.ndarray | None = None
     report: Any = None
+
+    def model_matrix(self) -> Any:
+        """The model matrix ``X`` (built once from a callable ``model``), or ``None``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> WeightingStep(kind="calibration", model=lambda: np.eye(2)).model_matrix()
+        array([[1., 0.],
+               [0., 1.]])
+        """
+        m = self.model
+        if m is None or hasattr(m, "shape") or not callable(m):
+            return m
+        built = self.__dict__.get("_built")
+        if built is None:
+            built = m()
+            object.__setattr__(self, "_built", built)
+        return built
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -153,7 +153,7 @@ def test_rake_margins_se_r_rule(dstrat):
     y = APISTRAT["enroll"].to_numpy(float)
     x = residualize(y * s.weights, s.weighting, s.weights)
     np.testing.assert_allclose(np.sqrt(strat_var(x)), ref("rake_margins", "se"), rtol=1e-8)
-    X = s.weighting[-1].model.toarray()
+    X = s.weighting[-1].model_matrix().toarray()
     w0 = dstrat.weights
     b = np.linalg.lstsq(X * np.sqrt(w0)[:, None], y * np.sqrt(w0), rcond=None)[0]
     greg = np.sqrt(strat_var(s.weights * (y - X @ b)))

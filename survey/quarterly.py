@@ -775,13 +775,31 @@ def _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk) -> p
         c = A / X
     var = np.zeros((D, k))
     if full_cov is not None:
+        # score of c_d: u_i 1[i in d] - c_d v_i with u = (y - x) / X, v = x / X, so
+        # Var = Var(U_d) - 2 c_d Cov(U_d, V) + c_d^2 Var(V), V = sum over all labels of V_d';
+        # one domain-by-domain covariance matrix from the core (rows outside every domain
+        # form an extra label), no loop over domains
         sample, dom, vals = full_cov
         inside = dom >= 0
-        for j in range(k):
+        label = np.where(inside, dom, D)
+        for j in range(k):  # loop over variables only
             y, x = vals[:, j], vals[:, k + j]
-            for d in range(D):  # one score column per domain: only the diagonal is needed
-                z = (np.where(inside & (dom == d), y - x, 0.0) - c[d, j] * x) / X[j]
-                var[d, j] = sample.assign(_cq_score=z).total("_cq_score").se[0] ** 2
+            est = sample.assign(
+                _cq_u=np.where(inside, y - x, 0.0) / X[j], _cq_v=x / X[j], _cq_label=label
+            ).total(["_cq_u", "_cq_v"], by="_cq_label")
+            M = est.vcov.to_numpy()
+            present = est.domains["_cq_label"].to_numpy(dtype=np.intp)
+            iu = 2 * np.arange(present.size)
+            iv = iu + 1
+            var_v = M[np.ix_(iv, iv)].sum()
+            var[:, j] = c[:, j] ** 2 * var_v  # domains without sample rows: u = 0
+            is_dom = present < D
+            dd = present[is_dom]
+            var[dd, j] = (
+                np.diag(M)[iu][is_dom]
+                - 2 * c[dd, j] * M[np.ix_(iu, iv)].sum(axis=1)[is_dom]
+                + c[dd, j] ** 2 * var_v
+            )
     if m_cov_full is not None:
         dm, cov_y, cov_x = m_cov_full
         for j in range(k):

@@ -277,7 +277,7 @@ class Survey:
                 i = int(np.flatnonzero(bad)[0])
                 raise WeightError(
                     f"column {design.probs!r} must hold inclusion probabilities in (0, 1]; "
-                    f"row {data.index[i]!r} has {p[i]!r} ({int(bad.sum())} bad rows in all)"
+                    f"row {data.index[i]!r} has {float(p[i]):g} ({int(bad.sum())} bad rows in all)"
                 )
             return 1.0 / p
         if design.fpc and np.all(np.isfinite(probs_from_fpc)) and len(design.fpc) >= max(
@@ -555,7 +555,7 @@ def _check_positive(w: np.ndarray, col: str, index: pd.Index, what: str) -> None
         i = int(np.flatnonzero(bad)[0])
         raise WeightError(
             f"{what} column {col!r} must be positive and not missing; row {index[i]!r} has "
-            f"{w[i]!r} ({int(bad.sum())} bad rows in all)"
+            f"{float(w[i]):g} ({int(bad.sum())} bad rows in all)"
         )
 
 
@@ -573,7 +573,7 @@ def _stage_fraction(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DesignError(
-            f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {v[i]!r}"
+            f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {float(v[i]):g}"
         )
     n_strata = n_per_stratum.size
     lo = np.full(n_strata, np.inf)

@@ -205,8 +205,8 @@ def _finish(
                     sub[rows, (dom[sel] - start) * k + j] = scores[sel, j]
                 zc = _residualise(s, sub)
             v = full_covariance(zc, structure)
-            for d in range(stop - start):
-                cov[start + d] = v[d * k : (d + 1) * k, d * k : (d + 1) * k]
+            dc = np.arange(stop - start)
+            cov[start:stop] = v.reshape(dc.size, k, dc.size, k)[dc, :, dc, :]  # diagonal blocks
     else:
         cov = linearization_variance(scores, dom, D, structure)
 

@@ -146,9 +146,11 @@ class Estimate:
             if self.full_vcov is not None and D > 1:
                 v = self.full_vcov()
             else:
-                v = np.zeros((D * k, D * k))
-                for d in range(D):  # loop over domains only to place blocks
-                    v[d * k : (d + 1) * k, d * k : (d + 1) * k] = self.cov[d]
+                # one domain (or no cross-domain engine): block-diagonal
+                blocks = np.zeros((D, k, D, k))
+                idx = np.arange(D)
+                blocks[idx, :, idx, :] = self.cov
+                v = blocks.reshape(D * k, D * k)
             labels = self._row_labels()
             self._cache["vcov"] = pd.DataFrame(v, index=labels, columns=labels)
         return self._cache["vcov"].copy()

@@ -154,15 +154,20 @@ def _finish(
     if s._replicates is not None:
         from .replicate import replicate_variance
 
-        var = np.asarray(
-            replicate_variance(s._replicates, s._weights, numerator, denominator, dom, D)
-        )
-        if var.ndim == 2:
-            cov = np.full((D, k, k), np.nan)
-            idx = np.arange(k)
-            cov[:, idx, idx] = var
-        else:
-            cov = var
+        rep = s._replicates
+        var = np.asarray(replicate_variance(rep, s._weights, numerator, denominator, dom, D))
+        cov = np.full((D, k, k), np.nan)
+        idx = np.arange(k)
+        cov[:, idx, idx] = var
+        if denominator is None and 1 < k <= 12:
+            # covariances of totals by polarisation: Cov(a, b) = (V(a + b) - V(a - b)) / 4,
+            # exact for the replicate variance (a quadratic form in the replicate totals)
+            ia, ib = np.triu_indices(k, 1)
+            both = np.hstack([numerator[:, ia] + numerator[:, ib], numerator[:, ia] - numerator[:, ib]])
+            vv = np.asarray(replicate_variance(rep, s._weights, both, None, dom, D))
+            c = (vv[:, : ia.size] - vv[:, ia.size :]) / 4.0
+            cov[:, ia, ib] = c
+            cov[:, ib, ia] = c
         return Estimate(
             statistic=statistic,
             by=tuple(by),

@@ -472,3 +472,15 @@ def test_replicates_after_weighting_warn():
     cal = calibrate(s, {"stype": {"E": 4421, "H": 755, "M": 1018}})
     with pytest.warns(SurveyWarning, match="do not repeat it"):
         make_replicates(cal, "jkn")
+
+
+def test_replicate_covariance_of_totals_equals_linearised_for_jkn():
+    """Off-diagonal covariances (by polarisation) of JKn totals with fpc equal the linearised
+    covariances, within and across variables, by domain; used by growth rates."""
+    import survey as sv
+
+    data = pd.read_csv(Path(__file__).parent / "reference" / "data" / "apistrat.csv")
+    s = sv.Survey(data, sv.Design(strata="stype", weights="pw", fpc="fpc"))
+    lin = s.total(["enroll", "api.stu", "api00"], by="comp.imp")
+    rep = s.replicate("jkn").total(["enroll", "api.stu", "api00"], by="comp.imp")
+    np.testing.assert_allclose(rep.cov, lin.cov, rtol=1e-9)

@@ -20,7 +20,9 @@ import argparse
 import os
 import resource
 import time
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,28 +30,10 @@ import pandas as pd
 import survey as sv
 from survey.replicate import make_replicates
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_estimate import workload  # noqa: E402  (the same 1,000,000-firm workload)
+
 VARIABLES = ["gross_output", "export_delivery"]
-
-
-def workload(n: int = 1_000_000, n_strata: int = 2_000, n_regions: int = 200, seed: int = 1) -> pd.DataFrame:
-    """The 1,000,000-firm workload of ``bench_estimate.py`` (same generator)."""
-    rng = np.random.default_rng(seed)
-    stratum = np.sort(rng.integers(0, n_strata, size=n))
-    n_h = np.bincount(stratum, minlength=n_strata)
-    take_all = np.arange(n_strata) % 5 == 4
-    N_h = np.where(take_all, n_h, n_h * rng.integers(2, 20, size=n_strata))
-    region = rng.integers(0, n_regions, size=n)
-    size = rng.lognormal(3.0, 1.0, size=n) * (1 + 10 * take_all[stratum])
-    return pd.DataFrame(
-        {
-            "stratum": stratum,
-            "N_h": N_h[stratum],
-            "w": (N_h / n_h)[stratum],
-            "region": region,
-            "gross_output": size * rng.lognormal(0.0, 0.3, size=n),
-            "export_delivery": size * rng.binomial(1, 0.3, size=n) * rng.uniform(0, 0.8, size=n),
-        }
-    )
 
 
 def timed(fn, repeat: int):

@@ -96,6 +96,9 @@ NOT_CLASSIFIED = {"zh": "(非园区)", "en": "(none)"}
 DISPLAY = {"zh": ("亿元", 1e5), "en": ("100 million yuan", 1e5)}
 _IMPUTED = ("forward_imputed", "backward_imputed", "constructed")
 _RETURNED = ("returned", "edited")
+#: Register column and values of a firm's life in the register year: born this year (no
+#: figures last year) and closed during the year (no figures after its closure).
+STATUS = {"column": "status", "born": "new", "closed": "dead"}
 #: Indicators that cannot be negative, so neither can their quarter values (profit and tax can).
 _NONNEGATIVE = ("gross_output", "export_delivery", "sales_output", "revenue")
 
@@ -557,6 +560,137 @@ def _frame(ledger: Any, period: str) -> pd.DataFrame:
         return ledger.to_frame(period)
 
 
+def _returned_frame(ledger: Any, period: str, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The ledger's wide frame of a period as returned (and edited): values the impute step
+    wrote earlier are no returns, so they are missing again (``{var}_marker`` "missing"),
+    and ``{var}_ytd_previous`` and the quarter values are derived from the returned values
+    only. Editing and imputing a ledger a second time (``survey estimate`` then ``survey
+    report``) therefore starts from the same frame as the first time."""
+    from .ledger import STOCKS, previous_quarter, ytd_to_quarters
+
+    if period in cache:
+        return cache[period]
+    frame = _frame(ledger, period)
+    if frame.empty:
+        cache[period] = frame
+        return frame
+    cells = ledger.current(period)
+    cells = cells[cells["marker"].isin(_IMPUTED).to_numpy()]
+    indicators = [c.removesuffix("_marker") for c in frame.columns
+                  if c.endswith("_marker") and f"{c.removesuffix('_marker')}_ytd" in frame.columns]
+    if len(cells):
+        firm = frame["firm_id"].astype("str")
+        out = frame.copy()
+        for item, rows in cells.groupby("item", sort=False):
+            if item not in out.columns:
+                continue
+            hit = firm.isin(rows["firm_id"].astype("str")).to_numpy()
+            out[item] = out[item].mask(hit)
+            var = item.removesuffix("_ytd")
+            if item.endswith("_ytd") and var in indicators:
+                out[f"{var}_marker"] = out[f"{var}_marker"].mask(hit, "missing")
+        frame = out
+    previous = previous_quarter(period)
+    prev = _returned_frame(ledger, previous, cache) if previous is not None else None
+    if prev is not None and prev.empty:
+        prev = None
+    frame = ytd_to_quarters(frame, prev, variables=indicators,
+                            stocks=[s for s in STOCKS if s in indicators]).frame
+    for var in indicators:
+        if prev is not None:
+            lookup = prev.set_index("firm_id")[f"{var}_ytd"]
+            frame[f"{var}_ytd_previous"] = lookup.reindex(frame["firm_id"].to_numpy()).to_numpy()
+        else:
+            frame[f"{var}_ytd_previous"] = np.nan
+    cache[period] = frame
+    return frame
+
+
+def _deduced(data: pd.DataFrame, variables: Sequence[str], periods: Sequence[str]) -> pd.DataFrame:
+    """Values known without a return (deductive edits, marker ``edited``, not imputed).
+
+    * A firm born in the register year (``status`` "new") had nothing last year: its
+      missing ``{var}_ytd_last_year`` values are 0.
+    * A firm closed during the year (``status`` "dead") has no figures after its closure:
+      once a returned (or edited) year-to-date gross output shows a zero quarter (equal to
+      the returned value of the quarter before, or 0 in a first quarter), its missing
+      year-to-date values of later quarters stay at the latest accepted value (quarter
+      values 0). Before the closure is seen, its values are imputed like any other.
+
+    Stocks (``employees``) are left alone. Without a ``status`` column nothing changes.
+    """
+    from .ledger import STOCKS, previous_quarter
+
+    column = STATUS["column"]
+    if column not in data.columns or data.empty:
+        return data
+    out = data.sort_values(["firm_id", "period"])  # back in the given order at the end
+    status = out[column].astype("str").to_numpy()
+    born, closed = status == STATUS["born"], status == STATUS["closed"]
+    flows = [v for v in variables if v not in STOCKS]
+    for v in flows:
+        item, marker = f"{v}_ytd_last_year", f"{v}_ytd_last_year_marker"
+        if item not in out.columns:
+            continue
+        values = out[item].to_numpy(dtype=float, na_value=np.nan)
+        had = (out[marker].to_numpy(dtype=object) if marker in out.columns
+               else np.where(np.isfinite(values), "returned", "missing"))
+        fill = born & ~np.isfinite(values)
+        out[item] = np.where(fill, 0.0, values)
+        out[marker] = pd.array(np.where(fill, "edited", had), dtype="str")
+    if "gross_output_ytd" not in out.columns or not closed.any():
+        return out.sort_index()
+    firm = out["firm_id"].astype("str").to_numpy()
+    accepted = {v: np.where(out[f"{v}_marker"].isin(_RETURNED).to_numpy(),
+                            out[f"{v}_ytd"].to_numpy(dtype=float, na_value=np.nan), np.nan)
+                for v in flows if f"{v}_ytd" in out.columns and f"{v}_marker" in out.columns}
+    keys = pd.MultiIndex.from_arrays([firm, out["period"].astype("str")])
+    before = out["period"].map({p: previous_quarter(p) for p in periods})
+    inside = before.isin(list(periods)).to_numpy()
+    prior = pd.MultiIndex.from_arrays([firm, before.astype("str")])
+    gross = accepted["gross_output"]
+    previous = pd.Series(gross, index=keys).reindex(prior).to_numpy()
+    first = before.isna().to_numpy()
+    zero = (first & (gross == 0)) | (inside & np.isfinite(previous) & (gross == previous))
+    seen = pd.Series(closed & zero).groupby(firm, sort=False).cummax().to_numpy(dtype=bool)
+    for v, values in accepted.items():
+        last = pd.Series(values).groupby(firm, sort=False).ffill().to_numpy(dtype=float)
+        fill = seen & ~np.isfinite(values) & np.isfinite(last)
+        if fill.any():
+            out[f"{v}_ytd"] = np.where(fill, last, out[f"{v}_ytd"].to_numpy(dtype=float,
+                                                                            na_value=np.nan))
+            out[f"{v}_marker"] = pd.array(np.where(fill, "edited",
+                                                   out[f"{v}_marker"].to_numpy(dtype=object)),
+                                          dtype="str")
+    return out.sort_index()
+
+
+def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.DataFrame:
+    """``{var}_ytd_previous``: the returned (or edited) value of the previous quarter in
+    the panel itself (NaN when it was imputed or set aside), for the rows whose previous
+    quarter is in the panel; the same whether the ledger was imputed before or not."""
+    from .ledger import previous_quarter
+
+    before = panel["period"].map({p: previous_quarter(p) for p in periods})
+    inside = before.isin(list(periods)).to_numpy()
+    firm = panel["firm_id"].astype("str")
+    keys = pd.MultiIndex.from_arrays([firm, panel["period"].astype("str")])
+    prior = pd.MultiIndex.from_arrays([firm, before.astype("str")])
+    out = panel.copy()
+    for column in [c for c in panel.columns if c.endswith("_ytd_previous")]:
+        item = column.removesuffix("_previous")
+        if item not in panel.columns:
+            continue
+        values = panel[item].to_numpy(dtype=float, na_value=np.nan)
+        var = item.removesuffix("_ytd")
+        if f"{var}_marker" in panel.columns:
+            values = np.where(panel[f"{var}_marker"].isin(_RETURNED).to_numpy(), values, np.nan)
+        lookup = pd.Series(values, index=keys)
+        values = lookup.reindex(prior).to_numpy()
+        out[column] = np.where(inside, values, panel[column].to_numpy(dtype=float, na_value=np.nan))
+    return out
+
+
 def _latest_accepted(panel: pd.DataFrame, item: str, aside: pd.DataFrame) -> np.ndarray:
     """Per row of a one-year panel sorted by firm and period: the latest value of ``item``
     in an earlier quarter of the same firm that was not set aside (NaN if none)."""
@@ -644,7 +778,9 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     with Ledger.open(ledger_file) as ledger:
         for year in _years(config):
             periods = [p for p in _periods(config) if int(p[:4]) == year]
-            frames = [f for f in (_frame(ledger, p) for p in periods) if not f.empty]
+            cache: dict[str, pd.DataFrame] = {}
+            frames = [f for f in (_returned_frame(ledger, p, cache) for p in periods)
+                      if not f.empty]
             if not frames:
                 continue
             panel = pd.concat(frames, ignore_index=True).sort_values(
@@ -857,7 +993,9 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     with Ledger.open(ledger_file) as ledger:
         for year in _years(config):
             periods = [p for p in _periods(config) if int(p[:4]) == year]
-            panel = pd.concat([_frame(ledger, p) for p in periods], ignore_index=True)
+            cache = {}
+            panel = pd.concat([_returned_frame(ledger, p, cache) for p in periods],
+                              ignore_index=True)
             markers = panel[[f"{v}_marker" for v in variables]].isin(_RETURNED)
             panel["responded"] = markers.any(axis=1).to_numpy()
             if len(aside):
@@ -871,7 +1009,8 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
                     if item.endswith("_ytd") and f"{var}_marker" in panel.columns:
                         panel[f"{var}_marker"] = panel[f"{var}_marker"].mask(hit, "missing")
             for part, by in classes.items():
-                data = panel[panel["part"].to_numpy() == part].reset_index(drop=True)
+                data = _deduced(panel[panel["part"].to_numpy() == part].reset_index(drop=True),
+                                variables, periods)
                 if data.empty:
                     continue
                 if by == "industry" and "industry" not in data.columns:
@@ -899,7 +1038,8 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
                                   reason="ratio-of-means imputation of missing and set-aside "
                                          "values, within the cumulative bounds "
                                          "(survey.impute.ratio_of_means)")
-                panels[part].append(quarterly_from_ytd(data, variables))
+                panels[part].append(quarterly_from_ytd(_previous_from_panel(data, periods),
+                                                       variables))
     take_all = pd.concat(panels["take_all"], ignore_index=True)
     sample = pd.concat(panels["sample"], ignore_index=True)
     if output is not None:
@@ -1036,8 +1176,8 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     ['channel_bureau', 'channel_federation', 'channel_zone', 'city', 'industry', 'sector', 'zone']
     >>> estimates.by_period["sector"]["2006Q4"].table()[["variable", "cv"]].round(3)
               variable     cv
-    0     gross_output  0.004
-    1  export_delivery  0.027
+    0     gross_output  0.006
+    1  export_delivery  0.025
     2       profit_tax  0.010
     """
     from .quarterly import combined_total, quarterly_series
@@ -1114,7 +1254,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     --------
     >>> protected = _example_result().protected
     >>> print(protected["table0:gross_output"])  # city x industry
-    gross_output: 165 cells, 9 primary, 7 secondary suppressions; audit: all protected
+    gross_output: 165 cells, 7 primary, 7 secondary suppressions; audit: all protected
     """
     from .disclosure import protect_table
 
@@ -1238,7 +1378,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     >>> [t.name for t in content.tables]
     ['sector', 'city', 'industry', 'zone', 'channel']
     >>> content.headline[0].label, round(content.headline[0].estimate, 1)
-    ('2006Q4工业总产值', 154.6)
+    ('2006Q4工业总产值', 160.6)
     """
     from .report import (
         BulletinContent,

@@ -1,7 +1,7 @@
 """The quarterly cycle (`survey demo`): run once on the demo config, check it against the API.
 
 The module fixture runs :func:`survey.cycle.run_cycle` on ``examples/demo.toml``
-into a temporary folder (about 10 s). The checks recompute what the bulletin
+into a temporary folder (about 15 s). The checks recompute what the bulletin
 says with the estimation API on the frames the cycle returns, compare the
 Excel workbook with the CSV files, look into the ledger for the revisions,
 compare the edit step with the errors the simulation injected, and run the
@@ -43,10 +43,17 @@ def demo(tmp_path_factory):
     return run_cycle(DEMO_CONFIG, output=tmp_path_factory.mktemp("demo"), progress=False)
 
 
+def _take_some(year: int) -> pd.DataFrame:
+    """The take-some part of the demo's scope: the whole register of the year (births and
+    deaths included) below designated size; new firms have size ``missing_size = 0``."""
+    register = load_register(year)
+    register = register.assign(revenue_prev_year=register["revenue_prev_year"].fillna(0.0))
+    return register[~register["above_size"]]
+
+
 def _independent_survey(sample: pd.DataFrame, period: str) -> sv.Survey:
     """The weighted sample of a period, rebuilt from the register with the API only."""
-    register = load_register(int(period[:4]))
-    take_some = register[(register["status"] == "active") & ~register["above_size"]]
+    take_some = _take_some(int(period[:4]))
     data = sample[sample["period"] == period].reset_index(drop=True)
     design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
     s = sv.Survey(data, design).adjust_nonresponse("responded", by=["city", "stratum"],
@@ -78,8 +85,7 @@ def test_headline_equals_the_estimation_api(demo):
     # the take-all part is the plain sum of the take-all firms' values (no weights)
     assert table.loc["gross_output", "take_all"] == pytest.approx(take_all["gross_output"].sum())
     # the sampled part reproduces the register's revenue total (calibration)
-    register = load_register(2006)
-    take_some = register[(register["status"] == "active") & ~register["above_size"]]
+    take_some = _take_some(2006)
     got = float(np.sum(s.weights * s.data["revenue_prev_year"].to_numpy()))
     assert got == pytest.approx(take_some["revenue_prev_year"].sum(), rel=1e-9)
 
@@ -134,7 +140,7 @@ def test_bulletin_files_and_excel_equals_csv(demo):
 def test_suppressed_cells_are_hidden_everywhere(demo):
     """A cell suppressed by disclosure control shows 'x' and no number in the disclosure
     files, and the bulletin marks exactly the suppressed cells of its tables. (With about
-    2,000 sampled firms a year the bulletin's margins need no suppression; the interior
+    2,700 sampled firms a year the bulletin's margins need no suppression; the interior
     cells of the city x industry table do.)"""
     protected = demo.protected["table0:gross_output"]  # city x industry
     assert protected.suppressed.any()
@@ -214,7 +220,10 @@ def test_hard_edit_failures_are_set_aside_and_imputed(demo):
     assert len(got) >= 0.95 * len(expected)
     panel = pd.concat([demo.take_all, demo.sample], ignore_index=True)
     fixed = panel.merge(caught[["firm_id", "period"]], on=["firm_id", "period"])
-    assert fixed["export_delivery_imputed"].all()
+    # imputed, or deduced for a firm whose closure was returned (its quarters are 0 after it)
+    deduced = (fixed["export_delivery_marker"] == "edited") & (fixed["status"] == "dead")
+    assert (fixed["export_delivery_imputed"] | deduced).all()
+    assert deduced.sum() <= 3
     assert (fixed["export_delivery_ytd"] <= fixed["gross_output_ytd"] * 1.0001).all()
     # every take-all value is filled (imputed where missing), as combined_total needs
     assert demo.take_all[["gross_output", "export_delivery", "gross_output_last_year"]].notna().all().all()
@@ -235,6 +244,12 @@ def test_separate_commands_reproduce_the_bulletin(demo, tmp_path, capsys):
             pd.read_csv(demo.files.csv[name], encoding="utf-8-sig"))
     html = (tmp_path / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
     assert html == demo.files.html.read_text(encoding="utf-8")
+    # the panels behind it are the same, value by value and marker by marker, although
+    # `survey report` edited and imputed the ledger a second time (after `survey estimate`)
+    for name in ("take_all", "sample"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "panel" / f"{name}.csv", dtype={"firm_id": "str"}),
+            pd.read_csv(demo.output / "panel" / f"{name}.csv", dtype={"firm_id": "str"}))
     assert command_ingest(DEMO_CONFIG, output=tmp_path) == 0
     assert "({'unchanged': 8}), 0 values written" in capsys.readouterr().out
 
@@ -266,10 +281,11 @@ def _sent(demo) -> pd.DataFrame:
 
 
 def test_every_period_covers_the_truth(demo):
-    """Known truth of the synthetic population, every period of the demo (about 2,000
+    """Known truth of the synthetic population, every period of the demo (about 2,700
     sampled firms a year): the published sector totals of gross output and export
     delivery are within 3 standard errors of the true totals of the population the
-    config covers (the register filter ``status == 'active'`` of each year)."""
+    config covers (the whole register of each year: firms born and closed in the year
+    too)."""
     errors = {}
     for period, combined in demo.estimates.by_period["sector"].items():
         frame = demo.plans[int(period[:4])].frame.data
@@ -335,3 +351,29 @@ def test_injected_errors_are_corrected_or_imputed(demo):
     replaced, revealed = np.array(replaced), np.array(revealed)
     assert replaced[revealed].all(), falls[revealed & ~replaced]
     assert replaced.mean() >= 0.9, replaced.mean()
+
+
+def test_births_and_deaths_are_covered(demo):
+    """The demo covers the whole register: the 2006 whole-year gross output is within three
+    standard errors of the register's truth (the report's 558 亿元); firms born in the year
+    have last-year values 0 (deduced, marker ``edited``, never imputed); a closed firm whose
+    closure was returned stays flat afterwards (quarter values 0, not imputed)."""
+    truth = load_quarterly(year=2006)
+    assert truth["gross_output"].sum() / YI == pytest.approx(558.0, abs=0.01)
+    ytd = demo.estimates.year_to_date.table().set_index("variable").loc["gross_output_ytd"]
+    assert abs(ytd["estimate"] - truth["gross_output"].sum()) < 3 * ytd["se"]
+    panel = pd.concat([demo.take_all, demo.sample], ignore_index=True)
+    assert set(panel["status"]) == {"active", "new", "dead"}
+    new = panel[panel["status"] == "new"]
+    for v in ("gross_output", "export_delivery", "profit_tax"):
+        assert (new[f"{v}_ytd_last_year"] == 0).all() and (new[f"{v}_last_year"] == 0).all()
+        assert set(new[f"{v}_ytd_last_year_marker"]) == {"returned", "edited"}
+    # dead firms: after a returned zero quarter, missing values are the flat year to date
+    truth = pd.concat([load_quarterly(year=y) for y in (2005, 2006)], ignore_index=True)
+    truth["period"] = truth["year"].astype(str) + "Q" + truth["quarter"].astype(str)
+    dead = panel[panel["status"] == "dead"].merge(truth[["firm_id", "period", "operating"]],
+                                                 on=["firm_id", "period"])
+    deduced = dead[(dead["gross_output_marker"] == "edited") & ~dead["responded"]]
+    assert len(deduced) > 20
+    assert not deduced["operating"].any()  # the simulation's closed quarters
+    assert (deduced["gross_output"] == 0).all() and not deduced["gross_output_imputed"].any()

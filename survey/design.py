@@ -234,7 +234,6 @@ class Survey:
             )
             stages.append(
                 Stage(
-                    strata=parent_units,
                     units=units,
                     unit_stratum=unit_stratum,
                     n_strata=n_strata,
@@ -260,7 +259,7 @@ class Survey:
             else:
                 parent_labels = np.arange(n_units)
         self._structure = VarianceStructure(
-            stages=tuple(stages), df=int(df), element_sampling=not design.clusters
+            stages=tuple(stages), df=int(df)
         )
         self._weights = self._design_weights(probs_row)
 

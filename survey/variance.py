@@ -34,13 +34,12 @@ LONELY_PSU_RULES = ("fail", "remove", "adjust", "average", "certainty")
 class Stage:
     """One sampling stage, as integer codes per row plus per-stratum coefficients.
 
-    ``strata`` and ``units`` are row-level codes (units nested in strata).
-    ``sq_coef[h]`` multiplies the sum over units of squared unit totals and
+    ``units`` are row-level unit codes (units nested in strata), ``unit_stratum``
+    the stratum of each unit. ``sq_coef[h]`` multiplies the sum over units of squared unit totals and
     ``cross_coef[h]`` multiplies the squared stratum total, so that the
     contribution of stratum ``h`` is ``sq_coef * sum_i Z_i Z_i' - cross_coef * S S'``.
     """
 
-    strata: np.ndarray
     units: np.ndarray
     unit_stratum: np.ndarray
     n_strata: int
@@ -57,7 +56,6 @@ class VarianceStructure:
 
     stages: tuple[Stage, ...]
     df: int
-    element_sampling: bool
 
 
 def stage_coefficients(

@@ -25,7 +25,6 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import survey as sv
 from survey.replicate import make_replicates

@@ -9,8 +9,8 @@ method returns a new object.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd

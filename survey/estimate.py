@@ -377,7 +377,7 @@ def ratio(
     y = np.where(valid, ny[:, iy], 0.0)
     x = np.where(valid, nx[:, ix], 0.0)
     R, z, _ = _ratio_parts(self, y, x, valid, dom, D)
-    labels = [f"{nums[a]}/{dens[b]}" for a, b in zip(iy, ix)]
+    labels = [f"{nums[a]}/{dens[b]}" for a, b in zip(iy, ix, strict=True)]
     return _finish(self, "ratio", byl, keys, labels, R, z, dom, _counts(self, valid, dom, D), y, x)
 
 

@@ -320,7 +320,9 @@ def test_missing_values_error_and_drop():
 
 def test_design_is_frozen_and_validated():
     d = sv.Design(strata="h", weights="w")
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         d.strata = "x"  # type: ignore[misc]
     with pytest.raises(DesignError, match="lonely_psu"):
         sv.Design(lonely_psu="ignore")  # type: ignore[arg-type]

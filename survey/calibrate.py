@@ -596,6 +596,36 @@ def _ipf(
     )
 
 
+def _ipf_checked(
+    codes: Sequence[np.ndarray],
+    counts: Sequence[np.ndarray],
+    weights: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+    convergence: str,
+    names: Sequence[str] | None = None,
+    levels: Sequence[Sequence[Any]] | None = None,
+) -> _IPF:
+    """IPF that raises a CalibrationError naming the level furthest off when it does not converge."""
+    fit = _ipf(codes, counts, weights, max_iter=max_iter, tol=tol, convergence=convergence)
+    if not fit.converged:
+        k = int(np.argmax([e.max(initial=0.0) for e in fit.rel_error]))
+        j = int(np.argmax(fit.rel_error[k]))
+        where = (
+            f"level {levels[k][j]!r} of {names[k]!r}"
+            if names is not None and levels is not None
+            else f"margin {k}, level {j}"
+        )
+        raise CalibrationError(
+            f"raking did not converge in {fit.iterations} sweeps (max_iter={max_iter}): "
+            f"{where} is furthest off, max relative error {fit.rel_error[k][j]:.3g}; collapse "
+            "levels with few sample units, check that the margins can hold together, or raise "
+            "max_iter"
+        )
+    return fit
+
+
 def raking_factors(
     codes: Sequence[np.ndarray],
     counts: Sequence[np.ndarray],
@@ -641,15 +671,7 @@ def raking_factors(
     d = np.asarray(weights, dtype=float)
     codes = [np.asarray(c, dtype=np.intp) for c in codes]
     counts = [np.asarray(c, dtype=float) for c in counts]
-    fit = _ipf(codes, counts, d, max_iter=max_iter, tol=tol, convergence=convergence)
-    if not fit.converged:
-        k = int(np.argmax([e.max(initial=0.0) for e in fit.rel_error]))
-        lev = int(np.argmax(fit.rel_error[k]))
-        raise CalibrationError(
-            f"raking did not converge in {fit.iterations} sweeps: margin {k}, level {lev} is "
-            f"furthest off (relative error {fit.rel_error[k][lev]:.3g}); collapse levels with "
-            "few sample units or check that the margins can hold together"
-        )
+    fit = _ipf_checked(codes, counts, d, max_iter=max_iter, tol=tol, convergence=convergence)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(d > 0, fit.w / d, 1.0)
 
@@ -1202,17 +1224,8 @@ def rake(
         raise CalibrationError(f"convergence={convergence!r} is not 'margins' or 'cells'")
 
     def run(weights: np.ndarray) -> _IPF:
-        fit = _ipf(codes, targets, weights, max_iter=max_iter, tol=tol, convergence=convergence)
-        if not fit.converged:
-            k = int(np.argmax([e.max(initial=0.0) for e in fit.rel_error]))
-            j = int(np.argmax(fit.rel_error[k]))
-            raise CalibrationError(
-                f"raking did not converge in {fit.iterations} sweeps (max_iter={max_iter}): "
-                f"level {levels[k][j]!r} of {names[k]!r} is furthest off, max relative error "
-                f"{fit.rel_error[k][j]:.3g}; collapse levels with few sample units, check that "
-                "the margins can hold together, or raise max_iter"
-            )
-        return fit
+        return _ipf_checked(codes, targets, weights, max_iter=max_iter, tol=tol,
+                            convergence=convergence, names=names, levels=levels)
 
     fit = run(d)
     w = fit.w

@@ -26,8 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from survey.frame import _USCC_WEIGHTS, USCC_ALPHABET
-from survey.ledger import INDICATORS, Ledger
+from survey.register.frame import _USCC_WEIGHTS, USCC_ALPHABET
+from survey.returns.ledger import INDICATORS, Ledger
 
 
 def fake_ids(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -19,15 +19,15 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import time
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 import survey as sv
-from survey.replicate import make_replicates
+from survey.estimation.replicate import make_replicates
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_estimate import workload  # noqa: E402  (the same 1,000,000-firm workload)

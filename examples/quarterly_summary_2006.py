@@ -7,7 +7,7 @@ The full quarterly cycle on the bundled synthetic population:
    (size classes of last year's revenue, new firms apart; Neyman allocation);
 2. returns: simulated year-to-date returns for every quarter of 2006, with
    unit and item nonresponse;
-3. imputation of missing returns (ratio of means, survey.impute), then
+3. imputation of missing returns (ratio of means, survey.returns.impute), then
    quarter values from the cumulative returns;
 4. the combined estimate each quarter: take-all part + weighted sample part,
    by city, by channel and by special zone, with growth on a comparable basis;
@@ -27,9 +27,16 @@ import numpy as np
 import pandas as pd
 
 import survey as sv
-from survey.datasets import load_quarterly, load_register, published_figures, simulate_returns
-from survey.impute import ratio_of_means
-from survey.quarterly import combined_total, quarterly_from_ytd, quarterly_series
+from survey.datasets import (
+    load_quarterly,
+    load_register,
+    published_figures,
+    simulate_returns,
+)
+from survey.estimation.combined import combined_total
+from survey.periods import quarterly_from_ytd
+from survey.quarterly.series import quarterly_series
+from survey.returns.impute import ratio_of_means
 
 VARIABLES = ["gross_output", "export_delivery"]
 YI = 1e5  # thousand yuan per 亿元 (100 million yuan)

@@ -10,9 +10,9 @@ and publish quarterly summaries. The main objects:
   :func:`quarterly_series`, :func:`denton` (the quarterly estimate);
 * :func:`protect_table`, :func:`write_bulletin`, :func:`load_config` (publication).
 
-Submodules for the other steps: ``survey.plan``, ``survey.edit``,
-``survey.impute``, ``survey.outliers``, ``survey.calibrate``,
-``survey.replicate``, ``survey.disclosure``, ``survey.report``,
+Submodules for the other steps: ``survey.plan``, ``survey.returns.edit``,
+``survey.returns.impute``, ``survey.returns.outliers``, ``survey.estimation.calibrate``,
+``survey.estimation.replicate``, ``survey.publish.disclosure``, ``survey.publish.report``,
 ``survey.datasets``, ``survey.simulate``.
 
 Examples
@@ -23,18 +23,20 @@ Examples
 array([32.])
 """
 
-from .benchmarking import denton
-from .channels import link_channels
-from .config import load_config
-from .design import Design, Survey, WeightingStep
-from .disclosure import protect_table
-from .errors import SurveyError, SurveyWarning
-from .frame import Frame, valid_uscc
-from .ledger import Ledger
-from .plan import SamplePlan, design_plan
-from .quarterly import QuarterlySeries, combined_total, quarterly_series
-from .report import write_bulletin
-from .results import Estimate
+from survey.design import Design
+from survey.errors import SurveyError, SurveyWarning
+from survey.estimation.combined import combined_total
+from survey.estimation.results import Estimate
+from survey.estimation.survey import Survey, WeightingStep
+from survey.pipeline.config import load_config
+from survey.plan import SamplePlan, design_plan
+from survey.publish.disclosure import protect_table
+from survey.publish.report import write_bulletin
+from survey.quarterly.benchmarking import denton
+from survey.quarterly.series import QuarterlySeries, quarterly_series
+from survey.register.channels import link_channels
+from survey.register.frame import Frame, valid_uscc
+from survey.returns.ledger import Ledger
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import SurveyError
+from survey.errors import SurveyError
 
 __all__ = ["main"]
 
@@ -45,7 +45,8 @@ def _print_table(frame, fmt: str) -> None:
 def cmd_estimate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .design import Design, Survey
+    from survey.design import Design
+    from survey.estimation.survey import Survey
 
     data = _read_table(args.file)
     design = Design(
@@ -72,7 +73,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
-    from .config import validate_config
+    from survey.pipeline.config import validate_config
 
     problems = validate_config(args.config)
     if problems:
@@ -85,13 +86,13 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .cycle import main_demo
+    from survey.pipeline.run import main_demo
 
     return main_demo(Path(args.output) if args.output else None)
 
 
 def cmd_cycle_step(args: argparse.Namespace) -> int:
-    from . import cycle
+    from survey.pipeline import run as cycle
 
     if args.command == "ingest":
         files = dict(f.split("=", 1) for f in args.files) if args.files else None

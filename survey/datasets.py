@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from .errors import ColumnError, FrameError, PeriodError
+from survey.errors import ColumnError, FrameError, PeriodError
 
 __all__ = [
     "display_names",

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import SelectionError, SurveyError
-from .results import Estimate
+from survey.errors import SelectionError, SurveyError
+from survey.estimation.results import Estimate
 
 __all__ = ["SimulationResult", "simulate", "stratified_srswor"]
 

@@ -1,4 +1,4 @@
-"""Tests of survey.benchmarking: proportional Denton, Spring Festival, seasonal adjustment."""
+"""Tests of survey.quarterly.benchmarking: proportional Denton, Spring Festival, seasonal adjustment."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.interp.denton import dentonm
 
-from survey.benchmarking import (
+from survey.errors import ConfigError, PeriodError
+from survey.quarterly.benchmarking import (
     SPRING_FESTIVAL_DATES,
     _x13_available,
     benchmark_quarters,
@@ -15,7 +16,6 @@ from survey.benchmarking import (
     seasonal_adjust,
     spring_festival_regressor,
 )
-from survey.errors import ConfigError, PeriodError
 
 
 def _quarters(first_year: int, n: int) -> list[str]:

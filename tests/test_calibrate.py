@@ -1,4 +1,4 @@
-"""Tests of survey.calibrate: reference values from R `survey` 4.1.1, properties, failures.
+"""Tests of survey.estimation.calibrate: reference values from R `survey` 4.1.1, properties, failures.
 
 Reference data: tests/reference/data (R survey::api, MU284); numbers in
 tests/reference/expected.csv, produced by tests/reference/reference.R. Each
@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import survey as sv
-from survey.calibrate import (
+from survey.errors import CalibrationError, ColumnError, WeightError
+from survey.estimation.calibrate import (
     adjust_nonresponse,
     calibrate,
     calibration_factors,
@@ -29,7 +30,6 @@ from survey.calibrate import (
     trim_weights,
     weights_from_probabilities,
 )
-from survey.errors import CalibrationError, ColumnError, WeightError
 
 REF = Path(__file__).parent / "reference"
 EXPECTED = pd.read_csv(REF / "expected.csv")
@@ -494,7 +494,7 @@ def test_property_trim_keeps_total(sample, cap):
 # Replicates and chains
 # ---------------------------------------------------------------------------
 def test_calibrating_a_replicate_survey_recalibrates_every_replicate(dstrat):
-    from survey.replicate import make_replicates, replicate_weights
+    from survey.estimation.replicate import make_replicates, replicate_weights
 
     rs = dstrat._with_replicates(make_replicates(dstrat, "JKn"))
     c = calibrate(rs, TOTALS)

@@ -1,4 +1,4 @@
-"""Tests of survey.channels: one unit list from three channels, multiple-frame estimation."""
+"""Tests of survey.register.channels: one unit list from three channels, multiple-frame estimation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 import survey as sv
-from survey.channels import link_channels, multiple_frame_total
 from survey.errors import ChannelError
-from survey.frame import uscc_check_character
+from survey.estimation.multiframe import multiple_frame_total
+from survey.register.channels import link_channels
+from survey.register.frame import uscc_check_character
 
 
 def uscc(k: int) -> str:

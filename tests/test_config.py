@@ -1,4 +1,4 @@
-"""Tests of survey.config: parsing, key-path messages, path resolution, sections."""
+"""Tests of survey.pipeline.config: parsing, key-path messages, path resolution, sections."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from survey.config import (
+from survey.errors import ConfigError
+from survey.pipeline.config import (
     DisclosureSettings,
     SurveyConfig,
     load_config,
     validate_config,
 )
-from survey.disclosure import DisclosureRules
-from survey.errors import ConfigError
+from survey.publish.disclosure import DisclosureRules
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo.toml"
@@ -73,7 +73,7 @@ def test_demo_plan_section_is_accepted_by_the_planner():
 
 
 def test_plan_keys_match_the_planner():
-    from survey.config import PlanSettings
+    from survey.pipeline.config import PlanSettings
     from survey.plan import plan as planner
 
     keys = {f.name for f in dataclasses.fields(PlanSettings)}

@@ -1,6 +1,6 @@
 """The quarterly cycle (`survey demo`): run once on the demo config, check it against the API.
 
-The module fixture runs :func:`survey.cycle.run_cycle` on ``examples/demo.toml``
+The module fixture runs :func:`survey.pipeline.run.run_cycle` on ``examples/demo.toml``
 into a temporary folder (about 15 s). The checks recompute what the bulletin
 says with the estimation API on the frames the cycle returns, compare the
 Excel workbook with the CSV files, look into the ledger for the revisions,
@@ -18,8 +18,10 @@ import pandas as pd
 import pytest
 
 import survey as sv
-from survey.config import load_config
-from survey.cycle import (
+from survey.datasets import load_quarterly, load_register
+from survey.estimation.combined import combined_total
+from survey.pipeline.config import load_config
+from survey.pipeline.run import (
     DEMO_CONFIG,
     command_estimate,
     command_ingest,
@@ -30,10 +32,8 @@ from survey.cycle import (
     read_samples,
     run_cycle,
 )
-from survey.datasets import load_quarterly, load_register
-from survey.ledger import Ledger
-from survey.quarterly import combined_total
-from survey.report.excel import HEADER_ROW
+from survey.publish.report.excel import HEADER_ROW
+from survey.returns.ledger import Ledger
 
 YI = 1e5  # thousand yuan per 亿元
 

@@ -24,7 +24,7 @@ from survey.datasets import (
     simulate_returns,
 )
 from survey.errors import ColumnError, FrameError, PeriodError
-from survey.frame import valid_uscc
+from survey.register.frame import valid_uscc
 
 ZONE_COUNTY = {
     "Bobai woven crafts": ("Bobai", "Yulin", "4215"),

@@ -1,4 +1,4 @@
-"""Tests of survey.disclosure: primary rules, secondary suppression, audit.
+"""Tests of survey.publish.disclosure: primary rules, secondary suppression, audit.
 
 The audit is checked against an independent outsider's attack written here
 from the cell labels only (dense equations "parent = sum of children" built
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from survey import disclosure
-from survey.disclosure import DisclosureRules, audit_suppression, protect_table
 from survey.errors import ColumnError, DisclosureError, SurveyError, SurveyWarning
+from survey.publish import disclosure
+from survey.publish.disclosure import DisclosureRules, audit_suppression, protect_table
 
 TOTAL = "Total"
 

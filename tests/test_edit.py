@@ -1,4 +1,4 @@
-"""Tests of survey.edit: the rule language (safe parsing, three-valued logic),
+"""Tests of survey.returns.edit: the rule language (safe parsing, three-valued logic),
 failure tables, unit-error detection, selective-editing scores, and detection
 rates on the synthetic returns simulator."""
 
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from survey.edit import (
+from survey.errors import EditError
+from survey.returns.edit import (
     Rule,
     check,
     cumulative_conflicts,
@@ -18,7 +19,6 @@ from survey.edit import (
     detect_unit_errors,
     selective_editing_scores,
 )
-from survey.errors import EditError
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_detection_rates_on_simulated_returns():
     """>= 95% of injected errors found; < 1% of clean returns flagged by hard
     rules or unit-error detection (soft rules are queries and reported apart)."""
     datasets = pytest.importorskip("survey.datasets")
-    from survey.ledger import Ledger
+    from survey.returns.ledger import Ledger
 
     reg = datasets.load_register(2006)
     small = reg.loc[~reg["above_size"]].sample(3000, random_state=1)

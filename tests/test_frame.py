@@ -1,4 +1,4 @@
-"""Tests of survey.frame.Frame (register checks, counts, totals, PRNs)."""
+"""Tests of survey.register.frame.Frame (register checks, counts, totals, PRNs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from survey.errors import ColumnError, FrameError
-from survey.frame import Frame, uscc_check_character, valid_uscc
+from survey.register.frame import Frame, uscc_check_character, valid_uscc
 
 
 def _register():

@@ -1,4 +1,4 @@
-"""Tests of survey.impute: hand-computed ONS ratio-of-means links, markers,
+"""Tests of survey.returns.impute: hand-computed ONS ratio-of-means links, markers,
 imputed values never feeding links, and imputed totals on the synthetic
 population against the truth."""
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from survey.errors import ImputationError
-from survey.impute import ratio_of_means
+from survey.returns.impute import ratio_of_means
 
 NAN = np.nan
 

@@ -1,4 +1,4 @@
-"""Tests of survey.ledger: round trip, idempotence, rejection, revisions, as-of,
+"""Tests of survey.returns.ledger: round trip, idempotence, rejection, revisions, as-of,
 crash safety (killed subprocess), concurrent readers, year-to-date conversion."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from survey.errors import LedgerError, PeriodError, SurveyWarning
-from survey.frame import uscc_check_character
-from survey.ledger import Ledger, previous_quarter, ytd_to_quarters
+from survey.register.frame import uscc_check_character
+from survey.returns.ledger import Ledger, previous_quarter, ytd_to_quarters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -247,7 +247,7 @@ def test_killed_process_mid_ingest_leaves_ledger_readable_and_unchanged(tmp_path
         f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from survey.ledger import Ledger
+        from survey.returns.ledger import Ledger
         class Slow(Ledger):
             def _hook_inside_transaction(self):
                 print("inside", flush=True)
@@ -370,7 +370,7 @@ def test_survey_estimate_from_ledger_frame(ledger):
 
 
 def test_impute_and_write_back_with_markers(ledger):
-    from survey.impute import ratio_of_means
+    from survey.returns.impute import ratio_of_means
 
     units = pd.DataFrame({"firm_id": ids(4), "size": [10.0, 20.0, 30.0, 40.0]})
     for period in ("2006Q1", "2006Q2"):

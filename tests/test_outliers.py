@@ -1,4 +1,4 @@
-"""Tests of survey.outliers: Kokic-Bell constant and cut-offs by hand, MSE over
+"""Tests of survey.returns.outliers: Kokic-Bell constant and cut-offs by hand, MSE over
 repeated samples with a planted extreme firm, Hidiroglou-Berthelot by hand."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from survey.errors import ColumnError, WeightError
-from survey.outliers import hidiroglou_berthelot, kokic_bell_constant, winsorise
+from survey.returns.outliers import hidiroglou_berthelot, kokic_bell_constant, winsorise
 
 
 def test_kokic_bell_two_strata_hand_computation():

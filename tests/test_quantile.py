@@ -1,4 +1,4 @@
-"""Tests of survey.quantile: the quantile rule, Woodruff intervals, replicate quantiles."""
+"""Tests of survey.estimation.quantile: the quantile rule, Woodruff intervals, replicate quantiles."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from scipy import stats
 
 import survey as sv
 from survey.errors import ReplicateError, SurveyError, WeightError
-from survey.quantile import quantile, weighted_quantiles
-from survey.replicate import make_replicates
+from survey.estimation.quantile import quantile, weighted_quantiles
+from survey.estimation.replicate import make_replicates
 
 
 def test_math_rule_smallest_x_with_cdf_at_least_q():
@@ -105,7 +105,7 @@ def test_fay_quantile_matches_brute_force():
     s = sv.Survey(df, sv.Design(strata="h", weights="w"))
     rep = make_replicates(s, "fay", fay_rho=0.5)
     est = quantile(s._with_replicates(rep), "y", 0.5)
-    from survey.replicate import replicate_weights
+    from survey.estimation.replicate import replicate_weights
 
     W = replicate_weights(rep)
     th = np.array([weighted_quantiles(df.y.to_numpy(), W[:, r], 0.5)[0, 0] for r in range(W.shape[1])])

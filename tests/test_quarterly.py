@@ -12,15 +12,12 @@ import pytest
 
 import survey as sv
 from survey.errors import ColumnError, ImputationError, PeriodError
-from survey.quarterly import (
+from survey.estimation.combined import combined_total, cutoff_model
+from survey.periods import parse_quarter, quarterly_from_ytd, shift_quarter
+from survey.quarterly.series import (
     average_annual_growth,
-    combined_total,
-    cutoff_model,
     level_growth,
-    parse_quarter,
-    quarterly_from_ytd,
     quarterly_series,
-    shift_quarter,
 )
 
 

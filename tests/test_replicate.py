@@ -1,4 +1,4 @@
-"""Tests of survey.replicate: reference numbers from R, closed forms, simulation."""
+"""Tests of survey.estimation.replicate: reference numbers from R, closed forms, simulation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from survey.errors import DesignError, LonelyPSUError, ReplicateError, SurveyWarning
-from survey.replicate import (
+from survey.estimation.replicate import (
     import_replicates,
     make_replicates,
     replicate_factors,
@@ -430,7 +430,7 @@ def test_calibrated_replicate_survey_close_to_greg_linearisation():
     """Recalibrating every JKn replicate (R: calibrate(as.svrepdesign(dstrat, 'JKn'), ...))
     gives an SE within 2% of R's linearised GREG SE (case cal_linear)."""
     import survey as sv
-    from survey.calibrate import calibrate
+    from survey.estimation.calibrate import calibrate
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     pop = pd.read_csv(REF / "data" / "apipop.csv")
@@ -449,7 +449,7 @@ def test_calibrated_replicate_survey_close_to_greg_linearisation():
 def test_replicates_from_columns_like_svrepdesign():
     """Replicate weights published as columns are read back (R: svrepdesign(repweights="repw_[0-9]+"))."""
     import survey as sv
-    from survey.replicate import replicates_from_columns
+    from survey.estimation.replicate import replicates_from_columns
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     s = sv.Survey(df, sv.Design(strata="stype", weights="pw", fpc="fpc"))
@@ -465,7 +465,7 @@ def test_replicates_from_columns_like_svrepdesign():
 
 def test_replicates_after_weighting_warn():
     import survey as sv
-    from survey.calibrate import calibrate
+    from survey.estimation.calibrate import calibrate
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     s = sv.Survey(df, sv.Design(strata="stype", weights="pw", fpc="fpc"))

@@ -1,4 +1,4 @@
-"""Tests of the quarterly bulletin renderer (survey.report).
+"""Tests of the quarterly bulletin renderer (survey.publish.report).
 
 The renderer computes no statistics, so the checks are that what it is given
 comes out unchanged (headline numbers in the rendered page, Excel equal to
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from survey.errors import ColumnError, SurveyError, SurveyWarning
-from survey.report import (
+from survey.publish.report import (
     BulletinContent,
     BulletinTable,
     Headline,
@@ -34,9 +34,9 @@ from survey.report import (
     screenshot,
     write_bulletin,
 )
-from survey.report import charts as charts_module
-from survey.report.excel import HEADER_ROW
-from survey.report.html import CHROMIUM_FLAGS, find_chromium
+from survey.publish.report import charts as charts_module
+from survey.publish.report.excel import HEADER_ROW
+from survey.publish.report.html import CHROMIUM_FLAGS, find_chromium
 
 SECRET = 9876.54321  # the estimate of the suppressed cell: must appear in no output
 
@@ -345,7 +345,7 @@ def test_table_from_survey_estimate(tmp_path):
 
 
 def test_parts_from_table_reshapes_without_computing():
-    from survey.report import parts_from_table
+    from survey.publish.report import parts_from_table
 
     wide = pd.DataFrame({"period": ["2006Q1", "2006Q2"], "variable": "y", "take_all": [6.0, 7.0],
                          "sampled": [3.0, 2.5], "model": [1.0, float("nan")], "estimate": [10.0, 9.5]})

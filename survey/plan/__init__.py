@@ -1,6 +1,6 @@
 """Sample plans: frame, take-all threshold, stratification, allocation, PRN selection.
 
-Data flow: register (:class:`survey.frame.Frame`) -> take-all / take-some /
+Data flow: register (:class:`survey.register.frame.Frame`) -> take-all / take-some /
 take-none parts (:func:`designated_size`, :func:`take_all_cutoff`) -> size
 strata (:func:`boundaries`) -> allocation (:func:`allocate`,
 :func:`allocate_multivariate`) -> selection (:func:`select`) -> a sample that
@@ -8,8 +8,8 @@ goes straight into :class:`survey.Survey`. :func:`design_plan` ties them into a
 :class:`SamplePlan`; :func:`run_plan` and :func:`run_select` serve the CLI.
 """
 
-from .allocation import Allocation, allocate, allocate_multivariate
-from .plan import (
+from survey.plan.allocation import Allocation, allocate, allocate_multivariate
+from survey.plan.plan import (
     PlanSummary,
     SamplePlan,
     design_plan,
@@ -18,13 +18,13 @@ from .plan import (
     run_select,
     write_sample,
 )
-from .selection import (
+from survey.plan.selection import (
     Selection,
     inclusion_probabilities,
     permanent_random_numbers,
     select,
 )
-from .stratify import (
+from survey.plan.stratify import (
     Cutoff,
     Stratification,
     boundaries,

@@ -41,8 +41,8 @@ import pandas as pd
 import scipy.optimize as opt
 import scipy.sparse as sp
 
-from ..errors import AllocationError, ColumnError
-from ..frame import Frame, _as_columns
+from survey.errors import AllocationError, ColumnError
+from survey.register.frame import Frame, _as_columns
 
 __all__ = ["ALLOCATION_METHODS", "Allocation", "allocate", "allocate_multivariate"]
 
@@ -340,7 +340,7 @@ def _labels_frame(strata: Any, H: int) -> pd.DataFrame:
     if isinstance(strata, pd.DataFrame):
         out = strata.reset_index(drop=True).copy()
         if "stratum" not in out.columns:
-            from .selection import _join_labels
+            from survey.plan.selection import _join_labels
 
             out["stratum"] = _join_labels(out, list(out.columns))
         return out
@@ -654,7 +654,7 @@ def allocate_multivariate(
     unknown = [c for c in [*columns, *targets] if c not in data.columns]
     if unknown:
         raise ColumnError(f"allocate_multivariate: column(s) {unknown} not in the frame")
-    from .selection import _stratum_labels
+    from survey.plan.selection import _stratum_labels
 
     codes, labels = _stratum_labels(data, columns)
     H = len(labels)

@@ -27,11 +27,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import AllocationError, ColumnError, ConfigError
-from ..frame import Frame, _as_columns
-from .allocation import Allocation, allocate_multivariate
-from .selection import Selection, _join_labels, permanent_random_numbers, select
-from .stratify import Stratification, boundaries, designated_size, take_all_cutoff
+from survey.errors import AllocationError, ColumnError, ConfigError
+from survey.plan.allocation import Allocation, allocate_multivariate
+from survey.plan.selection import (
+    Selection,
+    _join_labels,
+    permanent_random_numbers,
+    select,
+)
+from survey.plan.stratify import (
+    Stratification,
+    boundaries,
+    designated_size,
+    take_all_cutoff,
+)
+from survey.register.frame import Frame, _as_columns
 
 __all__ = ["TAKE_ALL", "PlanSummary", "SamplePlan", "design_plan", "run_plan", "run_select"]
 
@@ -494,7 +504,7 @@ def _read_register(config: Mapping[str, Any], base: Path) -> pd.DataFrame:
             raise ConfigError(f"[plan] register: unknown file type {path.suffix!r} "
                               "(use .parquet, .csv or .xlsx)")
     elif config.get("dataset", "register") == "register":
-        from ..datasets import load_register
+        from survey.datasets import load_register
 
         data = load_register()
     else:

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnError, SelectionError
-from ..frame import Frame, _as_columns
+from survey.errors import ColumnError, SelectionError
+from survey.register.frame import Frame, _as_columns
 
 __all__ = [
     "SELECTION_METHODS",
@@ -363,7 +363,7 @@ class Selection:
         >>> sel.design()
         Design(strata='stratum', clusters=(), weights='design_weight', probs=None, fpc=('N_h',), lonely_psu='fail')
         """
-        from ..design import Design
+        from survey.design import Design
 
         return Design(strata="stratum", weights="design_weight", fpc="N_h")
 
@@ -399,7 +399,7 @@ def select(
     Parameters
     ----------
     frame : Frame or pandas.DataFrame
-        The register. With a :class:`~survey.frame.Frame`, its strata and
+        The register. With a :class:`~survey.register.frame.Frame`, its strata and
         size columns are the defaults.
     n : int, array-like, mapping, pandas.DataFrame or Allocation
         Sample size per stratum: one number for every stratum, one per

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import AllocationError, FrameError
+from survey.errors import AllocationError, FrameError
 
 __all__ = [
     "BOUNDARY_METHODS",
@@ -99,7 +99,7 @@ def designated_size(
     ...                 by="industry").tolist()
     [True, False, True]
     """
-    from ..errors import ColumnError
+    from survey.errors import ColumnError
 
     if size not in data.columns:
         raise ColumnError(f"designated_size: size column {size!r} not in the register")

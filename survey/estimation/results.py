@@ -120,7 +120,7 @@ class Estimate:
 
     def _ci_arrays(self, level: float) -> tuple[np.ndarray, np.ndarray]:
         if not 0 < level < 1:
-            from .errors import SurveyError
+            from survey.errors import SurveyError
 
             raise SurveyError(f"level must be between 0 and 1, got {level!r}")
         q = t_quantile(level, self.df)

@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 
+from survey.design import LONELY_PSU_RULES
 from survey.errors import (
     DesignError,
     LonelyPSUError,
@@ -58,7 +59,6 @@ __all__ = [
 
 METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap")
 _IMPORT_TYPES = ("jk1", "jkn", "brr", "fay", "bootstrap", "other")
-_LONELY = ("fail", "remove", "adjust", "average", "certainty")
 # memory budget of one bootstrap chunk (replicate x PSU counts, float64)
 _CHUNK_BYTES = 32 * 2**20
 _MAX_THREADS = 4
@@ -352,8 +352,8 @@ def replicates_from_arrays(
     method = str(method).lower()
     if method not in METHODS:
         raise ReplicateError(f"method must be one of {METHODS}, got {method!r}")
-    if lonely_psu not in _LONELY:
-        raise ReplicateError(f"lonely_psu must be one of {_LONELY}, got {lonely_psu!r}")
+    if lonely_psu not in LONELY_PSU_RULES:
+        raise ReplicateError(f"lonely_psu must be one of {LONELY_PSU_RULES}, got {lonely_psu!r}")
     weights = np.asarray(weights, dtype=float)
     if weights.ndim != 1:
         raise WeightError(f"weights must be one-dimensional, got shape {weights.shape}")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import EditError
+from survey.errors import EditError
 
 __all__ = [
     "EditReport",
@@ -401,7 +401,7 @@ def check(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per unit (e.g. :meth:`survey.ledger.Ledger.to_frame`).
+        One row per unit (e.g. :meth:`survey.returns.ledger.Ledger.to_frame`).
     rules : sequence of Rule or str, optional
         Rules (strings are turned into hard rules named by their text);
         default :func:`default_rules`.

@@ -25,8 +25,8 @@ from typing import Iterator, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import SurveyWarning
-from .labels import label
+from survey.errors import SurveyWarning
+from survey.publish.report.labels import label
 
 __all__ = ["cjk_font", "series_chart", "growth_chart", "parts_chart"]
 
@@ -270,7 +270,7 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en") ->
     >>> parts_chart(p).count("<svg")
     1
     """
-    from .content import PARTS
+    from survey.publish.report.content import PARTS
 
     periods = _ordered(parts["period"])
     variables = _ordered(parts["variable"])

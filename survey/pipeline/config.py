@@ -24,9 +24,9 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from survey.errors import ConfigError, SurveyError
@@ -315,7 +315,7 @@ class CalibrationSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class EditRuleSettings:
-    """``[[edit.rules]]``: one edit rule (see :class:`survey.edit.Rule`)."""
+    """``[[edit.rules]]``: one edit rule (see :class:`survey.returns.edit.Rule`)."""
 
     name: str = _key("short id of the rule")
     expression: str = _key("condition a clean return satisfies, e.g. "
@@ -326,7 +326,7 @@ class EditRuleSettings:
 
     def _validate(self) -> list[tuple[str, str]]:
         try:
-            from survey.edit import Rule
+            from survey.returns.edit import Rule
         except ImportError:  # pragma: no cover - the edit module is part of the package
             return []
         try:
@@ -382,7 +382,7 @@ class DisclosureTableSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class DisclosureSettings:
-    """``[disclosure]``: primary and secondary cell suppression (:mod:`survey.disclosure`)."""
+    """``[disclosure]``: primary and secondary cell suppression (:mod:`survey.publish.disclosure`)."""
 
     min_frequency: int = _key("least number of contributors in a published cell", default=3,
                               check=_interval(0, None, low_open=False))
@@ -409,14 +409,14 @@ class DisclosureSettings:
         return out
 
     def rules(self) -> Any:
-        """The :class:`survey.disclosure.DisclosureRules` these settings describe.
+        """The :class:`survey.publish.disclosure.DisclosureRules` these settings describe.
 
         Examples
         --------
         >>> DisclosureSettings(p_percent=0, dominance=[(2, 85.0)]).rules()
         DisclosureRules(min_frequency=3, p_percent=None, dominance=((2, 85.0),), frequency_range=20.0)
         """
-        from survey.disclosure import DisclosureRules
+        from survey.publish.disclosure import DisclosureRules
 
         return DisclosureRules(
             min_frequency=self.min_frequency,
@@ -816,7 +816,7 @@ def _register_columns(config: SurveyConfig) -> list[str] | None:
     if reg.file is None:
         if reg.dataset != "register":
             return None
-        file = Path(__file__).resolve().parent.parent / "data" / "register.parquet"
+        file = Path(__file__).resolve().parents[2] / "data" / "register.parquet"
     else:
         file = reg.file
     try:

@@ -212,7 +212,7 @@ def label(key: object, language: Literal["zh", "en"] = "en") -> str:
     """
     words = LABELS.get(language)
     if words is None:
-        from .content import ReportError
+        from survey.publish.report.content import ReportError
 
         raise ReportError(f"language={language!r} is not supported; use one of {LANGUAGES}.")
     text = str(key)

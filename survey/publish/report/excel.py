@@ -2,7 +2,7 @@
 
 Layout of every table sheet: the title in row 1, the period in row 2, the
 column headers in row :data:`HEADER_ROW`, data from the row below, in the
-column order of the table's CSV file (:func:`survey.report.published_frame`).
+column order of the table's CSV file (:func:`survey.publish.report.published_frame`).
 Suppressed cells hold the symbol ``x``, too unreliable cells ``F`` (grey
 fill); cells to use with caution keep their number, flagged ``E`` in the
 ``flag`` column (yellow fill). A ``Legend`` sheet explains the symbols and
@@ -16,8 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .content import BulletinContent, BulletinTable, ReportError, published_frame
-from .labels import label
+from survey.publish.report.content import (
+    BulletinContent,
+    BulletinTable,
+    ReportError,
+    published_frame,
+)
+from survey.publish.report.labels import label
 
 __all__ = ["write_workbook", "headline_frame", "HEADER_ROW"]
 
@@ -32,7 +37,7 @@ def headline_frame(content: BulletinContent) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from survey.report import BulletinContent, Headline
+    >>> from survey.publish.report import BulletinContent, Headline
     >>> c = BulletinContent(title="B", period="2006Q4", headline=[Headline(label="Output",
     ...     variable="gross_output", estimate=10.0, ci_low=9.0, ci_high=11.0, growth=0.1)])
     >>> headline_frame(c)[["variable", "estimate", "growth"]]
@@ -125,7 +130,7 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
 
 
 def _legend_rows(content: BulletinContent) -> list[tuple[str, str]]:
-    from .html import _legend_items
+    from survey.publish.report.html import _legend_items
 
     return _legend_items(content)
 
@@ -152,7 +157,7 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
     --------
     >>> import tempfile, openpyxl
     >>> from pathlib import Path
-    >>> from survey.report import BulletinContent
+    >>> from survey.publish.report import BulletinContent
     >>> p = write_workbook(BulletinContent(title="B", period="2006Q4"), Path(tempfile.mkdtemp()) / "b.xlsx")
     >>> openpyxl.load_workbook(p).sheetnames
     ['Legend']
@@ -160,7 +165,7 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
-    from .content import _HIDDEN_F, _HIDDEN_X
+    from survey.publish.report.content import _HIDDEN_F, _HIDDEN_X
 
     if not isinstance(content, BulletinContent):
         raise ReportError(f"write_workbook needs a BulletinContent, got {type(content).__name__}.")

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import LonelyPSUError
+from survey.errors import LonelyPSUError
 
 __all__ = ["Stage", "VarianceStructure", "linearization_variance"]
 
-LONELY_PSU_RULES = ("fail", "remove", "adjust", "average", "certainty")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -7,7 +7,7 @@ growth rates and disclosure decisions it is given in a
 Examples
 --------
 >>> import tempfile, pandas as pd
->>> from survey.report import BulletinContent, Headline, write_bulletin
+>>> from survey.publish.report import BulletinContent, Headline, write_bulletin
 >>> content = BulletinContent(title="Bulletin", period="2006Q4", headline=[Headline(
 ...     label="Gross output", variable="gross_output", estimate=1450.0, ci_low=1400.0,
 ...     ci_high=1500.0, unit="million yuan")])
@@ -16,7 +16,7 @@ Examples
 ['bulletin.html', 'bulletin.xlsx', 'headline.csv']
 """
 
-from .content import (
+from survey.publish.report.content import (
     BulletinContent,
     BulletinFiles,
     BulletinTable,
@@ -27,8 +27,8 @@ from .content import (
     parts_from_table,
     published_frame,
 )
-from .html import render_html, screenshot, write_bulletin
-from .labels import label
+from survey.publish.report.html import render_html, screenshot, write_bulletin
+from survey.publish.report.labels import label
 
 __all__ = [
     "BulletinContent",

@@ -1,8 +1,8 @@
 """Weighting: nonresponse adjustment, calibration, raking, post-stratification, trimming.
 
-Every function here takes a :class:`~survey.design.Survey` and returns a new
-one whose weights are adjusted and whose :attr:`~survey.design.Survey.weighting`
-records the step (a :class:`~survey.design.WeightingStep`). The step keeps the
+Every function here takes a :class:`~survey.estimation.survey.Survey` and returns a new
+one whose weights are adjusted and whose :attr:`~survey.estimation.survey.Survey.weighting`
+records the step (a :class:`~survey.estimation.survey.WeightingStep`). The step keeps the
 calibration model ``X`` and the input weights so that standard errors use the
 regression residuals of the calibration (GREG variance), as R ``survey`` does.
 
@@ -38,7 +38,7 @@ from numpy.linalg import LinAlgError
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
-from .errors import CalibrationError, ColumnError, WeightError
+from survey.errors import CalibrationError, ColumnError, WeightError
 
 __all__ = [
     "WeightingReport",
@@ -94,7 +94,7 @@ class WeightingReport:
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import poststratify, calibration_report
+    >>> from survey.estimation.calibrate import poststratify, calibration_report
     >>> df = pd.DataFrame({"k": ["a", "a", "b"], "w": [1.0, 1.0, 2.0]})
     >>> s = poststratify(sv.Survey(df, sv.Design(weights="w")), "k", {"a": 4, "b": 3})
     >>> calibration_report(s).table[["level", "target", "before", "achieved"]]
@@ -757,7 +757,7 @@ def residualize(scores: np.ndarray, steps: Sequence[Any], weights: np.ndarray) -
     --------
     >>> import numpy as np
     >>> w = np.array([5.0, 5, 5, 5]); X = np.array([[1.0, 0], [1, 0], [0, 1], [0, 1]])
-    >>> from survey.design import WeightingStep
+    >>> from survey.estimation.survey import WeightingStep
     >>> step = WeightingStep(kind="poststratify", model=X, input_weights=np.ones(4))
     >>> residualize(np.array([1.0, 3, 2, 6]) * w, [step], w)
     array([ -5.,   5., -10.,  10.])
@@ -1085,7 +1085,7 @@ def calibrate(
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import calibrate
+    >>> from survey.estimation.calibrate import calibrate
     >>> df = pd.DataFrame({"size": ["S", "S", "L", "L"], "rev": [1.0, 2.0, 5.0, 7.0],
     ...                    "w": [10.0, 10.0, 2.0, 2.0]})
     >>> s = calibrate(sv.Survey(df, sv.Design(weights="w")), {"size": {"S": 30, "L": 5}, "rev": 80})
@@ -1139,13 +1139,13 @@ def calibrate(
 
 
 def _apply(survey: Any, w: np.ndarray, kind: str, model: Any, d: np.ndarray, report: Any) -> Any:
-    from .design import WeightingStep
+    from survey.estimation.survey import WeightingStep
 
     step = WeightingStep(kind=kind, model=model, input_weights=d, report=report)
     new = survey._reweighted(w, step=step)
     if getattr(survey, "replicates", None) is not None:
         # repeat the step on every replicate (R calibrate.svyrep.design)
-        from .replicate import reweight_replicates
+        from survey.estimation.replicate import reweight_replicates
 
         new = new._with_replicates(reweight_replicates(survey.replicates, report.reweight))
     return new
@@ -1195,7 +1195,7 @@ def rake(
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import rake
+    >>> from survey.estimation.calibrate import rake
     >>> df = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["u", "v", "u", "v"]})
     >>> s = sv.Survey(df.assign(w=1.0), sv.Design(weights="w"))
     >>> rake(s, {"a": {"x": 6, "y": 4}, "b": {"u": 5, "v": 5}}).weights
@@ -1281,7 +1281,7 @@ def poststratify(survey: Any, column: str, counts: Mapping[Any, float]) -> Any:
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import poststratify
+    >>> from survey.estimation.calibrate import poststratify
     >>> df = pd.DataFrame({"k": ["a", "a", "b"], "w": [1.0, 3.0, 2.0]})
     >>> poststratify(sv.Survey(df, sv.Design(weights="w")), "k", {"a": 8, "b": 5}).weights
     array([2., 6., 5.])
@@ -1378,7 +1378,7 @@ def trim_weights(
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import trim_weights
+    >>> from survey.estimation.calibrate import trim_weights
     >>> df = pd.DataFrame({"w": [1.0, 1.0, 1.0, 7.0]})
     >>> trim_weights(sv.Survey(df, sv.Design(weights="w")), upper=4.0).weights
     array([2., 2., 2., 4.])
@@ -1497,7 +1497,7 @@ def adjust_nonresponse(
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import adjust_nonresponse
+    >>> from survey.estimation.calibrate import adjust_nonresponse
     >>> df = pd.DataFrame({"g": ["a", "a", "b", "b"], "r": [True, False, True, True],
     ...                    "w": [2.0, 2.0, 3.0, 3.0]})
     >>> adjust_nonresponse(sv.Survey(df, sv.Design(weights="w")), "r", by="g").weights
@@ -1627,7 +1627,7 @@ def calibration_report(survey: Any) -> WeightingReport:
     Examples
     --------
     >>> import pandas as pd, survey as sv
-    >>> from survey.calibrate import calibrate, calibration_report
+    >>> from survey.estimation.calibrate import calibrate, calibration_report
     >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "w": [2.0, 2.0, 2.0]})
     >>> s = calibrate(sv.Survey(df, sv.Design(weights="w")), {"x": 14.0}, population_size=7)
     >>> calibration_report(s).table[["margin", "target", "achieved"]]

@@ -44,8 +44,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .errors import LedgerError, PeriodError, SurveyWarning
-from .frame import valid_uscc
+from survey.errors import LedgerError, PeriodError, SurveyWarning
+from survey.register.frame import valid_uscc
 
 __all__ = [
     "INDICATORS",
@@ -488,7 +488,7 @@ class Ledger:
 
     Examples
     --------
-    >>> from survey.frame import uscc_check_character
+    >>> from survey.register.frame import uscc_check_character
     >>> ids = [s + uscc_check_character(s) for s in ["91450100MA5KA1B2C", "91450100MA5KA1B3C"]]
     >>> returns = pd.DataFrame({"firm_id": ids, "gross_output_ytd": [120.0, 80.0],
     ...                         "gross_output_ytd_last_year": [100.0, 90.0]})
@@ -618,7 +618,7 @@ class Ledger:
 
         Examples
         --------
-        >>> from survey.frame import uscc_check_character
+        >>> from survey.register.frame import uscc_check_character
         >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
         >>> with Ledger.open(":memory:") as ledger:
         ...     ledger.register_units(pd.DataFrame({"firm_id": [fid], "stratum": ["s1"]}), "2006Q1")
@@ -866,7 +866,7 @@ class Ledger:
 
         Examples
         --------
-        >>> from survey.frame import uscc_check_character
+        >>> from survey.register.frame import uscc_check_character
         >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
         >>> bad = pd.DataFrame({"firm_id": [fid, "123"], "revenue_ytd": ["5", "x"]})
         >>> with Ledger.open(":memory:") as ledger:
@@ -1065,7 +1065,7 @@ class Ledger:
             Marker of every written value; ``None`` takes each value's marker
             from an ``{item}_marker`` column of ``values`` (for ``{var}_ytd``
             also ``{var}_marker``, as :meth:`to_frame` and
-            :func:`survey.impute.ratio_of_means` name it).
+            :func:`survey.returns.impute.ratio_of_means` name it).
 
         Returns
         -------
@@ -1073,7 +1073,7 @@ class Ledger:
 
         Examples
         --------
-        >>> from survey.frame import uscc_check_character
+        >>> from survey.register.frame import uscc_check_character
         >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
         >>> with Ledger.open(":memory:") as ledger:
         ...     _ = ledger.ingest(pd.DataFrame({"firm_id": [fid], "revenue_ytd": [5000.0]}),
@@ -1409,7 +1409,7 @@ class Ledger:
         if decreases:
             warnings.warn(
                 f"{decreases} year-to-date values of {period} are below the previous quarter's "
-                "(negative quarters); run survey.edit.check to list them by firm",
+                "(negative quarters); run survey.returns.edit.check to list them by firm",
                 SurveyWarning,
                 stacklevel=2,
             )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError, WeightError
+from survey.errors import ColumnError, WeightError
 
 __all__ = [
     "WinsorisationResult",

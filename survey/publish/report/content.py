@@ -2,7 +2,7 @@
 
 The renderer never computes statistics. It is given estimates (with their
 standard errors and intervals) by the estimation and quarterly modules, and
-disclosure decisions by :mod:`survey.disclosure`, and it lays them out.
+disclosure decisions by :mod:`survey.publish.disclosure`, and it lays them out.
 The only rule it applies itself is the reliability flag of a table cell,
 read off the cell's CV:
 
@@ -19,7 +19,7 @@ symbol   meaning
 Examples
 --------
 >>> import pandas as pd
->>> from survey.report import BulletinTable, published_frame
+>>> from survey.publish.report import BulletinTable, published_frame
 >>> frame = pd.DataFrame({"county": ["Bobai", "Lipu", "Luchuan"], "variable": "gross_output",
 ...     "estimate": [100.0, 50.0, 20.0], "se": [5.0, 10.0, 8.0], "cv": [0.05, 0.2, 0.4],
 ...     "ci_low": [90.0, 30.0, 4.0], "ci_high": [110.0, 70.0, 36.0], "df": 30, "n": [12, 5, 3]})
@@ -41,8 +41,8 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import errors as _errors
-from .labels import LANGUAGES
+from survey import errors as _errors
+from survey.publish.report.labels import LANGUAGES
 
 __all__ = [
     "ReportError",
@@ -59,8 +59,7 @@ __all__ = [
     "parts_from_table",
 ]
 
-from ..errors import ReportError  # noqa: E402
-
+from survey.errors import ReportError  # noqa: E402
 
 TABLE_COLUMNS = ("variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n")
 GROWTH_COLUMNS = ("growth", "growth_se", "growth_ci_low", "growth_ci_high")
@@ -183,7 +182,7 @@ class BulletinTable:
         Breakdown columns first, then ``variable, estimate, se, cv, ci_low,
         ci_high, df, n`` (as :meth:`survey.Estimate.table` gives them),
         optionally ``growth, growth_se, growth_ci_low, growth_ci_high`` and a
-        boolean ``suppressed`` column (from :mod:`survey.disclosure`). Growth
+        boolean ``suppressed`` column (from :mod:`survey.publish.disclosure`). Growth
         and CV are fractions.
     decimals : int, default=1
         Decimals of estimates in the HTML and Excel views.
@@ -264,7 +263,7 @@ class BulletinTable:
         by : str or sequence of str, optional
             Breakdown columns; default: the columns before ``variable``.
         suppressed : sequence of bool, optional
-            Suppression flags in row order (e.g. from :mod:`survey.disclosure`);
+            Suppression flags in row order (e.g. from :mod:`survey.publish.disclosure`);
             default: the frame's ``suppressed`` column if any.
         decimals : int, default=1
 
@@ -422,7 +421,7 @@ class BulletinContent:
 
 @dataclass(frozen=True, kw_only=True)
 class BulletinFiles:
-    """Paths of the files written by :func:`survey.report.write_bulletin`.
+    """Paths of the files written by :func:`survey.publish.report.write_bulletin`.
 
     Attributes
     ----------

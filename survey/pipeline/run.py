@@ -14,18 +14,18 @@ plan       take-all / take-some parts, size classes, allocation to     :func:`su
 select     the sample by permanent random numbers, weights and fpc     :meth:`survey.plan.SamplePlan.select`
 simulate   the returns firms would send (year to date and the same     :func:`survey.datasets.simulate_returns`
            period last year; nonresponse; reporting errors)
-ingest     each period's file into the DuckDB ledger (channel bureau)  :class:`survey.ledger.Ledger`
-edit       unit errors corrected as ledger revisions; edit rules;      :mod:`survey.edit`
+ingest     each period's file into the DuckDB ledger (channel bureau)  :class:`survey.returns.ledger.Ledger`
+edit       unit errors corrected as ledger revisions; edit rules;      :mod:`survey.returns.edit`
            values failing a hard rule are set aside for imputation
-impute     missing take-all returns, item nonresponse, set-aside       :func:`survey.impute.ratio_of_means`
+impute     missing take-all returns, item nonresponse, set-aside       :func:`survey.returns.impute.ratio_of_means`
            values (markers kept, written to the ledger)
 weight     nonresponse adjustment within strata, calibration to the    :meth:`survey.Survey.adjust_nonresponse`,
            register margins                                            :meth:`survey.Survey.calibrate`
-estimate   take-all + sample totals by domain, growth on a             :func:`survey.quarterly.combined_total`,
-           comparable basis, the quarterly series                      :func:`survey.quarterly.quarterly_series`
-protect    primary and secondary cell suppression of the published     :func:`survey.disclosure.protect_table`
+estimate   take-all + sample totals by domain, growth on a             :func:`survey.estimation.combined.combined_total`,
+           comparable basis, the quarterly series                      :func:`survey.quarterly.series.quarterly_series`
+protect    primary and secondary cell suppression of the published     :func:`survey.publish.disclosure.protect_table`
            tables
-report     the bulletin: HTML, Excel, CSV                              :func:`survey.report.write_bulletin`
+report     the bulletin: HTML, Excel, CSV                              :func:`survey.publish.report.write_bulletin`
 =========  ==========================================================  =====================================
 
 The series covers the years of ``estimate.periods``; each year has its own
@@ -54,8 +54,8 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from .config import SurveyConfig, load_config
-from .errors import ConfigError, SurveyWarning
+from survey.errors import ConfigError, SurveyWarning
+from survey.pipeline.config import SurveyConfig, load_config
 
 __all__ = [
     "DEMO_CONFIG",
@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 #: The demo configuration (bundled synthetic data).
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo.toml"
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
 
 #: Who the cycle records as the author of ledger writes.
 AUTHOR = "survey cycle"
@@ -226,7 +226,7 @@ def _need(config: SurveyConfig, section: str) -> Any:
 
 def _periods(config: SurveyConfig) -> list[str]:
     """Quarters of the series, in time order (default: the published period alone)."""
-    from .quarterly import parse_quarter
+    from survey.periods import parse_quarter
 
     estimate = _need(config, "estimate")
     periods = list(estimate.periods) or ([config.survey.period] if config.survey.period else [])
@@ -309,7 +309,7 @@ def plan_step(config: SurveyConfig | str | Path, *, output: str | Path | None = 
     >>> sorted(plans), plans[2006].n > 500
     ([2005, 2006], True)
     """
-    from .plan import plan_from_config
+    from survey.plan import plan_from_config
 
     config = _config(config)
     _need(config, "plan")
@@ -354,7 +354,7 @@ def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
     >>> sorted(samples[2006]["part"].unique())
     ['sample', 'take_all']
     """
-    from .plan import write_sample
+    from survey.plan import write_sample
 
     config = _config(config)
     options = dict(config.section("plan").get("select", {}))
@@ -424,7 +424,7 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
     >>> sorted(files)[-1], sorted(injected["error_type"].unique())[0]
     ('2006Q4', 'cumulative_decrease')
     """
-    from .datasets import simulate_returns
+    from survey.datasets import simulate_returns
 
     config = _config(config)
     if config.register.dataset != "register":
@@ -480,7 +480,7 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
 
     Returns
     -------
-    list of survey.ledger.IngestReport
+    list of survey.returns.ledger.IngestReport
 
     Examples
     --------
@@ -493,7 +493,7 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
     >>> sorted({r.status for r in reports})
     ['loaded']
     """
-    from .ledger import Ledger
+    from survey.returns.ledger import Ledger
 
     config = _config(config)
     reports = []
@@ -519,11 +519,11 @@ class EditOutcome:
     ----------
     unit_errors : pandas.DataFrame
         Values corrected as unit errors (``period`` plus the columns of
-        :class:`survey.edit.UnitErrors` ``flags``); each one is a ledger
+        :class:`survey.returns.edit.UnitErrors` ``flags``); each one is a ledger
         revision with marker ``edited``.
     failures : pandas.DataFrame
         The failure table of the edit rules after the corrections
-        (``period`` plus the columns of :class:`survey.edit.EditReport`);
+        (``period`` plus the columns of :class:`survey.returns.edit.EditReport`);
         ``{var}_ytd_previous`` is the latest accepted earlier value of the
         year.
     set_aside : pandas.DataFrame
@@ -532,8 +532,8 @@ class EditOutcome:
         the pair judged wrong), left out and imputed.
     conflicts : pandas.DataFrame
         The falling year-to-date pairs and how each was decided
-        (:func:`survey.edit.cumulative_conflicts`).
-    revisions : list of survey.ledger.RevisionReport
+        (:func:`survey.returns.edit.cumulative_conflicts`).
+    revisions : list of survey.returns.ledger.RevisionReport
     """
 
     unit_errors: pd.DataFrame
@@ -544,7 +544,7 @@ class EditOutcome:
 
 
 def _rules(config: SurveyConfig, indicators: Sequence[str]) -> list[Any]:
-    from .edit import Rule, default_rules
+    from survey.returns.edit import Rule, default_rules
 
     rules = list(default_rules(tuple(indicators), growth_bounds=tuple(config.edit.growth_bounds))) \
         if config.edit.default_rules else []
@@ -566,7 +566,7 @@ def _returned_frame(ledger: Any, period: str, cache: dict[str, pd.DataFrame]) ->
     and ``{var}_ytd_previous`` and the quarter values are derived from the returned values
     only. Editing and imputing a ledger a second time (``survey estimate`` then ``survey
     report``) therefore starts from the same frame as the first time."""
-    from .ledger import STOCKS, previous_quarter, ytd_to_quarters
+    from survey.returns.ledger import STOCKS, previous_quarter, ytd_to_quarters
 
     if period in cache:
         return cache[period]
@@ -619,7 +619,7 @@ def _deduced(data: pd.DataFrame, variables: Sequence[str], periods: Sequence[str
 
     Stocks (``employees``) are left alone. Without a ``status`` column nothing changes.
     """
-    from .ledger import STOCKS, previous_quarter
+    from survey.returns.ledger import STOCKS, previous_quarter
 
     column = STATUS["column"]
     if column not in data.columns or data.empty:
@@ -669,7 +669,7 @@ def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.Data
     """``{var}_ytd_previous``: the returned (or edited) value of the previous quarter in
     the panel itself (NaN when it was imputed or set aside), for the rows whose previous
     quarter is in the panel; the same whether the ledger was imputed before or not."""
-    from .ledger import previous_quarter
+    from survey.returns.ledger import previous_quarter
 
     before = panel["period"].map({p: previous_quarter(p) for p in periods})
     inside = before.isin(list(periods)).to_numpy()
@@ -728,7 +728,7 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     corrected values are edited, earlier imputations are redone):
 
     1. unit errors: values about 1000 times too large (reported in yuan)
-       are found with :func:`survey.edit.detect_unit_errors` on the year's
+       are found with :func:`survey.returns.edit.detect_unit_errors` on the year's
        panel (references: last year, the firm's other quarters, register
        size, employees), divided by 1000 and recorded as revisions (who:
        ``survey cycle``; why: the references that showed the error);
@@ -739,7 +739,7 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     3. cumulative values: a year-to-date value is compared with the latest
        accepted value of an earlier quarter (not only the previous quarter's
        return), and of a falling pair the value that leaves the firm's path
-       is set aside (:func:`survey.edit.cumulative_conflicts`), which may
+       is set aside (:func:`survey.returns.edit.cumulative_conflicts`), which may
        be the earlier one.
 
     Set-aside values are replaced by the impute step, which records why. The
@@ -762,8 +762,8 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     >>> len(outcome.unit_errors) > 0, set(outcome.failures["severity"]) <= {"hard", "soft"}
     (True, True)
     """
-    from .edit import check, cumulative_conflicts, detect_unit_errors
-    from .ledger import INDICATORS, Ledger
+    from survey.returns.edit import check, cumulative_conflicts, detect_unit_errors
+    from survey.returns.ledger import INDICATORS, Ledger
 
     config = _config(config)
     rules = _rules(config, INDICATORS)
@@ -799,7 +799,7 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
                     revisions.append(ledger.revise(
                         fix, str(period), by=AUTHOR, marker="edited",
                         reason=f"unit error: reported in yuan, divided by {found.factor:g} "
-                               "(survey.edit.detect_unit_errors: median ratio to last year, the "
+                               "(survey.returns.edit.detect_unit_errors: median ratio to last year, the "
                                "firm's other quarters, register size and employees)"))
                 unit_errors.append(found.flags)
             corrected = found.corrected
@@ -873,7 +873,7 @@ def _impute(ratio_of_means: Any, data: pd.DataFrame, item: str, *, by: Any, auxi
     """Ratio-of-means imputation in the given classes; where a class has no link (no
     returned units, or all zero), the classes are merged (the whole part), as the
     library's error advises."""
-    from .errors import ImputationError
+    from survey.errors import ImputationError
 
     try:
         return ratio_of_means(data, item, by=by, auxiliary=auxiliary, marker=marker,
@@ -887,7 +887,7 @@ def _impute(ratio_of_means: Any, data: pd.DataFrame, item: str, *, by: Any, auxi
 
 def _falling(data: pd.DataFrame, var: str, item: str, marker: str) -> pd.DataFrame:
     """The falling year-to-date pairs of ``item`` (a ``{var}_ytd`` or last-year column)."""
-    from .edit import cumulative_conflicts
+    from survey.returns.edit import cumulative_conflicts
 
     view = pd.DataFrame({"firm_id": data["firm_id"].to_numpy(), "period": data["period"].to_numpy(),
                          f"{var}_ytd": data[item].to_numpy(dtype=float, na_value=np.nan),
@@ -905,11 +905,11 @@ def _impute_cumulative(ratio_of_means: Any, data: pd.DataFrame, var: str, item: 
 
     First pass: plain ratio-of-means imputation; a returned value that falls below
     the value before it (returned or imputed) or above the one after it is judged
-    against the firm's path (:func:`survey.edit.cumulative_conflicts`). Returned
+    against the firm's path (:func:`survey.returns.edit.cumulative_conflicts`). Returned
     values judged wrong are set aside; imputed ones are redone. Second pass:
     imputation with the cumulative bounds (``ratio_of_means(cumulative=True)``).
     Returns the imputed frame and the pairs decided."""
-    from .errors import ImputationError
+    from survey.errors import ImputationError
 
     first = _impute(ratio_of_means, data, item, by=by, auxiliary=auxiliary, marker=marker)
     pairs = _falling(first, var, item, marker)
@@ -938,7 +938,7 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     """Impute missing values by ratio of means, record them in the ledger, make quarters.
 
     For each year, the panel of the year's quarters is imputed with
-    :func:`survey.impute.ratio_of_means` (forward, backward, construction
+    :func:`survey.returns.impute.ratio_of_means` (forward, backward, construction
     from the register size), separately for the take-all firms (classes:
     ``industry``) and the sampled firms (classes: the plan's stratum
     columns, e.g. ``city``): every take-all firm gets a value (unit and item
@@ -952,13 +952,13 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     quarter, this year or last year. After a first imputation, a returned
     year-to-date value below the value of the quarter before it (returned
     or imputed) is decided against the firm's path
-    (:func:`survey.edit.cumulative_conflicts`): a returned value judged
+    (:func:`survey.returns.edit.cumulative_conflicts`): a returned value judged
     wrong is set aside (rule ``{var}_quarter_nonnegative``, written to
     ``edit/quarter_conflicts.csv``), and the imputation is redone with
     cumulative bounds (``cumulative=True``), so imputed values stay between
     the returns around them. Imputed values are written to the ledger with
     their markers. Quarter values come from
-    :func:`survey.quarterly.quarterly_from_ytd`.
+    :func:`survey.periods.quarterly_from_ytd`.
 
     Returns
     -------
@@ -979,9 +979,9 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     >>> bool((panel[["gross_output", "export_delivery"]] >= 0).all(axis=None))
     True
     """
-    from .impute import ratio_of_means
-    from .ledger import Ledger
-    from .quarterly import quarterly_from_ytd
+    from survey.periods import quarterly_from_ytd
+    from survey.returns.impute import ratio_of_means
+    from survey.returns.ledger import Ledger
 
     config = _config(config)
     variables = list(_need(config, "estimate").variables)
@@ -1037,7 +1037,7 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
                     ledger.revise(record, str(period), by=AUTHOR, marker=None,
                                   reason="ratio-of-means imputation of missing and set-aside "
                                          "values, within the cumulative bounds "
-                                         "(survey.impute.ratio_of_means)")
+                                         "(survey.returns.impute.ratio_of_means)")
                 panels[part].append(quarterly_from_ytd(_previous_from_panel(data, periods),
                                                        variables))
     take_all = pd.concat(panels["take_all"], ignore_index=True)
@@ -1060,7 +1060,7 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
 # 7. weight
 # ---------------------------------------------------------------------------
 def _design(config: SurveyConfig) -> Any:
-    from .design import Design
+    from survey.design import Design
 
     return Design(strata="stratum", weights="design_weight", fpc="N_h",
                   lonely_psu=_need(config, "estimate").lonely_psu)
@@ -1104,7 +1104,7 @@ def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame, plans: 
     >>> bool((s.weights[~s.data["responded"].to_numpy()] == 0).all())
     True
     """
-    from .design import Survey
+    from survey.estimation.survey import Survey
 
     config = _config(config)
     design = _design(config)
@@ -1180,7 +1180,8 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     1  export_delivery  0.025
     2       profit_tax  0.010
     """
-    from .quarterly import combined_total, quarterly_series
+    from survey.estimation.combined import combined_total
+    from survey.quarterly.series import quarterly_series
 
     config = _config(config)
     estimate = _need(config, "estimate")
@@ -1247,7 +1248,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
 
     Returns
     -------
-    dict of str to survey.disclosure.ProtectedTable
+    dict of str to survey.publish.disclosure.ProtectedTable
         Keys ``"table<i>:<variable>"`` and ``"channel_<name>:<variable>"``.
 
     Examples
@@ -1256,7 +1257,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     >>> print(protected["table0:gross_output"])  # city x industry
     gross_output: 165 cells, 7 primary, 7 secondary suppressions; audit: all protected
     """
-    from .disclosure import protect_table
+    from survey.publish.disclosure import protect_table
 
     config = _config(config)
     settings = config.disclosure
@@ -1338,14 +1339,14 @@ def _scaled(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
 
 
 def _title(config: SurveyConfig, key: str) -> str:
-    from .report import label
+    from survey.publish.report import label
 
     return label(key, config.language)
 
 
 def _localised(frame: pd.DataFrame, columns: Sequence[str] | str, language: str) -> pd.DataFrame:
     """Domain labels in the bulletin's language (bundled code lists; others unchanged)."""
-    from .datasets import display_names
+    from survey.datasets import display_names
 
     names = display_names(language)
     cols = [columns] if isinstance(columns, str) else list(columns)
@@ -1370,7 +1371,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
 
     Returns
     -------
-    (survey.report.BulletinContent, survey.report.BulletinFiles)
+    (survey.publish.report.BulletinContent, survey.publish.report.BulletinFiles)
 
     Examples
     --------
@@ -1380,7 +1381,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     >>> content.headline[0].label, round(content.headline[0].estimate, 1)
     ('2006Q4工业总产值', 160.6)
     """
-    from .report import (
+    from survey.publish.report import (
         BulletinContent,
         BulletinTable,
         Headline,
@@ -1487,7 +1488,7 @@ def _quality(config: SurveyConfig, take_all: pd.DataFrame, surveys: Mapping[str,
              period: str) -> pd.DataFrame:
     """Quality indicators of the published period (counts and shares read off the steps;
     edited and imputed values from the ledger, so a re-run reports the same)."""
-    from .ledger import Ledger
+    from survey.returns.ledger import Ledger
 
     with Ledger.open(ledger_file, read_only=True) as ledger:
         current = ledger.current(period)
@@ -1565,7 +1566,7 @@ class CycleResult:
 
     Attributes
     ----------
-    config : survey.config.SurveyConfig
+    config : survey.pipeline.config.SurveyConfig
     output : pathlib.Path
         The output folder.
     plans : dict of int to survey.plan.SamplePlan
@@ -1583,9 +1584,9 @@ class CycleResult:
     surveys : dict of str to survey.Survey
         The weighted sample of each period.
     estimates : Estimates
-    protected : dict of str to survey.disclosure.ProtectedTable
-    content : survey.report.BulletinContent
-    files : survey.report.BulletinFiles
+    protected : dict of str to survey.publish.disclosure.ProtectedTable
+    content : survey.publish.report.BulletinContent
+    files : survey.publish.report.BulletinFiles
     seconds : dict of str to float
         Time of each step.
     """
@@ -1622,7 +1623,7 @@ class CycleResult:
         0        2006Q4工业总产值   亿元
         1  2006年1-12月累计工业总产值   亿元
         """
-        from .report.excel import headline_frame
+        from survey.publish.report.excel import headline_frame
 
         return headline_frame(self.content)
 

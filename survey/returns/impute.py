@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ImputationError
+from survey.errors import ImputationError
 
 __all__ = ["ImputationResult", "ratio_of_means"]
 
@@ -120,7 +120,7 @@ def ratio_of_means(
     marker : str or None, default=None
         Marker column; default ``{variable}_marker`` with the ``_ytd``
         suffix dropped (``gross_output_ytd`` -> ``gross_output_marker``),
-        as in :meth:`survey.ledger.Ledger.to_frame`. If the column is in the
+        as in :meth:`survey.returns.ledger.Ledger.to_frame`. If the column is in the
         input, only ``returned``/``edited`` cells count as returns (earlier
         imputations are redone); otherwise every finite value does.
     cumulative : bool, default=False
@@ -129,7 +129,7 @@ def ratio_of_means(
         returned value]`` of the unit, both within the same year (period
         labels ``YYYYQn``; other labels form one series). The returned
         values themselves must not fall (resolve that first with
-        :func:`survey.edit.cumulative_conflicts`).
+        :func:`survey.returns.edit.cumulative_conflicts`).
 
     Returns
     -------

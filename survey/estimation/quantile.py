@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from survey.errors import ReplicateError, SurveyError, WeightError
-from survey.results import Estimate, t_quantile
+from survey.estimation.results import Estimate, t_quantile
 
 __all__ = ["quantile", "weighted_quantiles", "QuantileEstimate"]
 
@@ -31,7 +31,7 @@ _TOL = 1e-12  # relative tolerance on F(x) >= q (cumulated rounding of the weigh
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class QuantileEstimate(Estimate):
-    """An :class:`~survey.results.Estimate` of quantiles.
+    """An :class:`~survey.estimation.results.Estimate` of quantiles.
 
     With linearisation the interval is Woodruff's (not symmetric around the
     estimate); ``table(level=...)`` recomputes it at the level asked for.
@@ -168,7 +168,7 @@ def quantile(
       variable  estimate
     0        y       7.0
     """
-    from survey import estimate as core
+    from survey.estimation import estimate as core
 
     names = core._as_list(y, "y")
     byl = core._as_list(by, "by")
@@ -206,7 +206,7 @@ def quantile(
 
 def _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, probs, n) -> QuantileEstimate:
     """SE of F(x_q) by the core's engine, then Woodruff's interval."""
-    from survey import estimate as core
+    from survey.estimation import estimate as core
 
     D = len(keys)
     k, P = values.shape[1], probs.shape[0]
@@ -259,7 +259,7 @@ def _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, prob
 
 
 def _replicate_quantiles(survey, rep, keys, byl, labels, point, values, blocks, probs, n) -> QuantileEstimate:
-    from survey.replicate import replicate_weights
+    from survey.estimation.replicate import replicate_weights
 
     if rep.method in ("jk1", "jkn") and not getattr(rep, "materialised", False):
         raise ReplicateError(

@@ -17,9 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .charts import growth_chart, parts_chart, series_chart
-from .content import BulletinContent, BulletinFiles, BulletinTable, ReportError, published_frame
-from .labels import label
+from survey.publish.report.charts import growth_chart, parts_chart, series_chart
+from survey.publish.report.content import (
+    BulletinContent,
+    BulletinFiles,
+    BulletinTable,
+    ReportError,
+    published_frame,
+)
+from survey.publish.report.labels import label
 
 __all__ = ["render_html", "write_bulletin", "screenshot", "find_chromium", "CHROMIUM_FLAGS"]
 
@@ -281,7 +287,7 @@ def render_html(content: BulletinContent) -> str:
 
     Examples
     --------
-    >>> from survey.report import BulletinContent, Headline
+    >>> from survey.publish.report import BulletinContent, Headline
     >>> page = render_html(BulletinContent(title="季度统计公报", period="2006Q4", language="zh",
     ...     headline=[Headline(label="工业总产值", variable="gross_output", estimate=145.0,
     ...                        ci_low=140.0, ci_high=150.0, growth=0.32, unit="亿元")]))
@@ -327,12 +333,12 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path) -> Bulletin
     Examples
     --------
     >>> import tempfile
-    >>> from survey.report import BulletinContent
+    >>> from survey.publish.report import BulletinContent
     >>> files = write_bulletin(BulletinContent(title="B", period="2006Q4"), tempfile.mkdtemp())
     >>> files.html.name, files.excel.name, files.csv
     ('bulletin.html', 'bulletin.xlsx', {})
     """
-    from .excel import headline_frame, write_workbook
+    from survey.publish.report.excel import headline_frame, write_workbook
 
     if not isinstance(content, BulletinContent):
         raise ReportError(f"write_bulletin needs a BulletinContent, got {type(content).__name__}.")

@@ -2,7 +2,7 @@
 
 Each estimator computes point estimates by domain with group sums and hands
 its influence values (linearised scores) to the one variance engine
-(:mod:`survey.variance`), or to the replicate engine for a replicate design.
+(:mod:`survey.estimation.variance`), or to the replicate engine for a replicate design.
 
 Influence values (row ``i`` in domain ``d``, weight ``w_i``):
 
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError, SurveyError
-from .results import Estimate
-from .variance import full_covariance, linearization_variance
+from survey.errors import ColumnError, SurveyError
+from survey.estimation.results import Estimate
+from survey.estimation.variance import full_covariance, linearization_variance
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .design import Survey
+    from survey.estimation.survey import Survey
 
 __all__ = ["total", "mean", "ratio", "proportion", "ratio_total"]
 
@@ -131,8 +131,8 @@ def _group_sums(dom: np.ndarray, values: np.ndarray, D: int) -> np.ndarray:
 
 
 def _residualise(s: "Survey", z: np.ndarray) -> np.ndarray:
-    """Scores after weighting (GREG / raking residuals, R ``svyrecvar``); see survey.calibrate."""
-    from .calibrate import residualize
+    """Scores after weighting (GREG / raking residuals, R ``svyrecvar``); see survey.estimation.calibrate."""
+    from survey.estimation.calibrate import residualize
 
     return residualize(z, s._weighting, s._weights)
 
@@ -152,7 +152,7 @@ def _finish(
 ) -> Estimate:
     D, k = point.shape
     if s._replicates is not None:
-        from .replicate import replicate_variance
+        from survey.estimation.replicate import replicate_variance
 
         rep = s._replicates
         var = np.asarray(replicate_variance(rep, s._weights, numerator, denominator, dom, D))

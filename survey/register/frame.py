@@ -73,7 +73,7 @@ def uscc_check_character(first17: str) -> str:
     'M'
     """
     if len(first17) != 17 or any(c not in USCC_ALPHABET for c in first17):
-        from .errors import FrameError
+        from survey.errors import FrameError
 
         raise FrameError(
             f"uscc_check_character needs 17 characters from {USCC_ALPHABET!r}, got {first17!r}"
@@ -193,7 +193,7 @@ class Frame:
     check_ids: bool = False
 
     def __post_init__(self) -> None:
-        from .errors import ColumnError, FrameError
+        from survey.errors import ColumnError, FrameError
 
         if not isinstance(self.data, pd.DataFrame):
             raise FrameError(f"Frame needs a pandas DataFrame, got {type(self.data).__name__}")
@@ -290,7 +290,7 @@ class Frame:
         >>> Frame(pd.DataFrame({"firm_id": [1, 2], "s": [3, 4]}), size="s").size_values()
         array([3., 4.])
         """
-        from .errors import FrameError
+        from survey.errors import FrameError
 
         if self.size is None:
             raise FrameError("Frame has no size column; build it with Frame(data, size=...)")
@@ -370,7 +370,7 @@ class Frame:
            N    x
         0  3  7.0
         """
-        from .errors import ColumnError
+        from survey.errors import ColumnError
 
         columns = list(_as_columns(columns))
         by_columns = list(self.strata_columns if by is None else _as_columns(by))

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .errors import ConfigError, PeriodError
+from survey.errors import ConfigError, PeriodError
 
 __all__ = [
     "denton",

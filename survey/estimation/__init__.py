@@ -1,0 +1,1 @@
+"""Estimation: the sample with its design, the one variance engine, estimators, weighting, results."""

@@ -1,0 +1,1 @@
+"""The configured cycle: the TOML configuration and the glue that runs every step."""

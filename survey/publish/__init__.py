@@ -1,0 +1,1 @@
+"""Publication: disclosure control and the bulletin (HTML, Excel, CSV, charts)."""

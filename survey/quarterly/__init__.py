@@ -1,0 +1,1 @@
+"""Quarterly series: levels and growth of combined estimates over quarters, benchmarking."""

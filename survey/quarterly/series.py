@@ -1,0 +1,315 @@
+"""Quarterly series of combined estimates: levels, growth, benchmarking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from survey.errors import ColumnError, PeriodError
+from survey.quarterly.benchmarking import benchmark_quarters
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+from survey.estimation.combined import CombinedEstimate, _require
+from survey.periods import parse_quarter, shift_quarter
+
+__all__ = ['level_growth', 'average_annual_growth', 'QuarterlySeries', 'quarterly_series']
+
+
+TABLE_COLUMNS = [
+    "estimate", "se", "cv", "ci_low", "ci_high", "growth", "growth_se", "growth_ci_low", "growth_ci_high",
+]
+
+
+# --------------------------------------------------------------------------- growth helpers
+def level_growth(current: CombinedEstimate, previous: CombinedEstimate) -> pd.DataFrame:
+    """Plain level-on-level growth: this period's total against last year's published total.
+
+    Unlike the comparable-basis growth, the two totals cover different sets
+    of firms (births, deaths, firms crossing the size threshold), so it mixes
+    real growth with changes of coverage; it is labelled ``basis="level"``.
+    The standard error treats the two estimates as independent
+    (``V = (V_t + R^2 V_{t-1}) / T_{t-1}^2``), which overstates it when the
+    same panel firms are in both samples.
+
+    Parameters
+    ----------
+    current, previous : CombinedEstimate
+        Same ``by`` and variables; ``previous`` is the same period a year earlier.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``variable``, ``estimate``, ``previous``,
+        ``level_growth``, ``level_growth_se``, ``basis``.
+
+    Examples
+    --------
+    >>> from survey.estimation.combined import combined_total
+    >>> a = pd.DataFrame({"y": [110.0]}); b = pd.DataFrame({"y": [100.0]})
+    >>> g = level_growth(combined_total("y", take_all=a), combined_total("y", take_all=b))
+    >>> g[["level_growth", "level_growth_se", "basis"]].round(3)
+       level_growth  level_growth_se  basis
+    0           0.1              0.0  level
+    """
+    if current.by != previous.by:
+        raise PeriodError(f"the two estimates have different breakdowns: {current.by} and {previous.by}")
+    keys = [*current.by, "variable"]
+    a = current.frame[[*keys, "estimate", "se"]]
+    b = previous.frame[[*keys, "estimate", "se"]].rename(columns={"estimate": "previous", "se": "previous_se"})
+    out = a.merge(b, on=keys, how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = out["estimate"] / out["previous"]
+        out["level_growth"] = r - 1
+        out["level_growth_se"] = np.sqrt(out["se"] ** 2 + r**2 * out["previous_se"] ** 2) / out["previous"].abs()
+    out["basis"] = "level"
+    return out.drop(columns=["previous_se"])
+
+
+def average_annual_growth(growth_rates: Sequence[float] | np.ndarray) -> float:
+    """Average annual growth over several years: the geometric mean of ``1 + g``, minus 1.
+
+    Parameters
+    ----------
+    growth_rates : sequence of float
+        Year-on-year growth rates (fractions), one per year.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(average_annual_growth([0.32, 0.10]), 4)  # 1.32 * 1.10 = 1.452 over two years
+    0.205
+    """
+    g = np.asarray(growth_rates, dtype=float)
+    if g.size == 0 or not np.all(np.isfinite(g)) or np.any(g <= -1):
+        raise PeriodError("average_annual_growth needs at least one finite growth rate above -100%")
+    return float(np.exp(np.mean(np.log1p(g))) - 1)
+
+
+# --------------------------------------------------------------------------- series
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QuarterlySeries:
+    """Totals and growth for consecutive quarters, by breakdown.
+
+    Built by :func:`quarterly_series`.
+
+    Attributes
+    ----------
+    by : tuple of str
+    variables : tuple of str
+    periods : tuple of str
+    """
+
+    by: tuple[str, ...]
+    variables: tuple[str, ...]
+    periods: tuple[str, ...]
+    frame: pd.DataFrame
+
+    def table(self) -> pd.DataFrame:
+        """``period``, the ``by`` columns, ``variable``, ``estimate, se, cv, ci_low,
+        ci_high, growth, growth_se, growth_ci_low, growth_ci_high``, then
+        ``level_growth``, ``level_growth_se`` (plain level-on-level, where the
+        same quarter of last year is in the series) and the part columns."""
+        return self.frame.copy()
+
+    def benchmark(self, annual: Mapping[Any, Mapping[int, float]] | pd.DataFrame) -> "QuarterlySeries":
+        """Benchmark the quarterly estimates to annual totals (proportional Denton).
+
+        Parameters
+        ----------
+        annual : pandas.DataFrame or mapping
+            Annual totals: a frame with ``variable``, ``year``, ``total`` (and
+            the ``by`` columns), or a mapping ``variable -> {year: total}``
+            when there is no breakdown.
+
+        Returns
+        -------
+        QuarterlySeries
+            Same table with ``estimate`` benchmarked and the interval columns
+            scaled by the same benchmark-to-indicator ratio (a new object);
+            the unbenchmarked value is kept in ``indicator``.
+        """
+        if isinstance(annual, pd.DataFrame):
+            ann = annual
+        else:
+            ann = pd.DataFrame(
+                [(v, y, t) for v, d in annual.items() for y, t in d.items()], columns=["variable", "year", "total"]
+            )
+        _require(ann, [*self.by, "variable", "year", "total"], "annual")
+        out = self.frame.copy()
+        out["indicator"] = out["estimate"]
+        keys = [*self.by, "variable"]
+        for key, rows in out.groupby(keys, sort=False, observed=True).groups.items():
+            key = key if isinstance(key, tuple) else (key,)
+            sel = np.ones(len(ann), bool)
+            for col, val in zip(keys, key):
+                sel &= (ann[col] == val).to_numpy()
+            totals = ann.loc[sel].set_index("year")["total"].astype(float).sort_index()
+            part = out.loc[rows].sort_values("period")
+            bench = benchmark_quarters(pd.Series(part["estimate"].to_numpy(), index=part["period"].to_numpy()), totals)
+            ratio = bench.to_numpy() / part["estimate"].to_numpy()
+            idx = part.index
+            out.loc[idx, "estimate"] = bench.to_numpy()
+            for c in ("se", "ci_low", "ci_high"):
+                out.loc[idx, c] = out.loc[idx, c].to_numpy() * ratio
+        return QuarterlySeries(by=self.by, variables=self.variables, periods=self.periods, frame=out)
+
+    def plot(self, variable: str, *, domain: Mapping[str, Any] | None = None, ax: Any = None, level_label: bool = True):
+        """Line chart of the series with its confidence band (one line per domain).
+
+        Parameters
+        ----------
+        variable : str
+        domain : mapping of str to value, optional
+            Keep only these breakdown values (e.g. ``{"county": "Bobai"}``).
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        data = self._select(variable, domain)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        groups = data.groupby(list(self.by), sort=True, observed=True) if self.by else [((), data)]
+        for key, part in groups:
+            x = np.arange(len(part))
+            label = ", ".join(map(str, key if isinstance(key, tuple) else (key,))) or variable
+            (line,) = ax.plot(x, part["estimate"].to_numpy(), marker="o", label=label)
+            ax.fill_between(x, part["ci_low"].to_numpy(), part["ci_high"].to_numpy(), alpha=0.2, color=line.get_color())
+            ax.set_xticks(x, part["period"].tolist(), rotation=45)
+        ax.set_ylabel(f"{variable} (estimate, {int(round(self._level * 100))}% interval)")
+        ax.set_title(f"{variable} by quarter")
+        if self.by:
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        return ax
+
+    def plot_growth(self, variable: str, *, period: str | None = None, ax: Any = None):
+        """Bar chart of comparable-basis growth by domain for one period, with interval whiskers.
+
+        Parameters
+        ----------
+        variable : str
+        period : str, optional
+            Default: the last period.
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        period = period or self.periods[-1]
+        data = self._select(variable, None)
+        data = data[data["period"] == period]
+        if data.empty:
+            raise PeriodError(f"period {period!r} is not in the series ({self.periods[0]} to {self.periods[-1]})")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        labels = (
+            data[list(self.by)].astype(str).agg(", ".join, axis=1).tolist() if self.by else [variable]
+        )
+        g = data["growth"].to_numpy() * 100
+        err = np.vstack([g - data["growth_ci_low"].to_numpy() * 100, data["growth_ci_high"].to_numpy() * 100 - g])
+        ax.bar(np.arange(len(g)), g, yerr=err, capsize=3)
+        ax.set_xticks(np.arange(len(g)), labels, rotation=45, ha="right")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_ylabel("growth on a comparable basis (%)")
+        ax.set_title(f"{variable}, {period}: growth on the same period of last year")
+        return ax
+
+    @property
+    def _level(self) -> float:
+        return float(self.frame.attrs.get("level", 0.95))
+
+    def _select(self, variable: str, domain: Mapping[str, Any] | None) -> pd.DataFrame:
+        if variable not in self.variables:
+            raise ColumnError(f"variable {variable!r} is not in the series; it has {list(self.variables)}")
+        data = self.frame[self.frame["variable"] == variable]
+        for col, val in (domain or {}).items():
+            if col not in self.by:
+                raise ColumnError(f"{col!r} is not a breakdown of the series (by {list(self.by)})")
+            data = data[data[col] == val]
+        return data
+
+    def __repr__(self) -> str:
+        return (
+            f"<QuarterlySeries {self.periods[0]}..{self.periods[-1]} ({len(self.periods)} periods); "
+            f"{', '.join(self.variables)}{'; by ' + ', '.join(self.by) if self.by else ''}>"
+        )
+
+
+def quarterly_series(estimates: Sequence[CombinedEstimate]) -> QuarterlySeries:
+    """Put the combined estimates of consecutive quarters into one series.
+
+    Where the same quarter of the previous year is also in the series, the
+    plain level-on-level growth (:func:`level_growth`) is added as
+    ``level_growth`` and ``level_growth_se`` next to the comparable-basis
+    ``growth``.
+
+    Parameters
+    ----------
+    estimates : sequence of CombinedEstimate
+        One per quarter, each with ``period`` set, same ``by`` and variables.
+
+    Returns
+    -------
+    QuarterlySeries
+
+    Raises
+    ------
+    PeriodError
+        Missing or repeated periods, gaps, or different breakdowns.
+
+    Examples
+    --------
+    >>> from survey.estimation.combined import combined_total
+    >>> ests = [combined_total("y", take_all=pd.DataFrame({"y": [v], "y_last_year": [v / 1.1]}), period=p)
+    ...         for p, v in [("2006Q1", 110.0), ("2006Q2", 121.0)]]
+    >>> quarterly_series(ests).table()[["period", "estimate", "growth"]].round(3)
+       period  estimate  growth
+    0  2006Q1     110.0     0.1
+    1  2006Q2     121.0     0.1
+    """
+    ests = list(estimates)
+    if not ests:
+        raise PeriodError("no estimates given")
+    if any(e.period is None for e in ests):
+        raise PeriodError("every estimate needs a period (combined_total(..., period='2006Q1'))")
+    by = ests[0].by
+    if any(e.by != by for e in ests):
+        raise PeriodError("all estimates of a series must have the same breakdown (by)")
+    ests.sort(key=lambda e: parse_quarter(e.period))
+    periods = [e.period for e in ests]
+    if len(set(periods)) != len(periods):
+        raise PeriodError(f"a period appears twice: {periods}")
+    for a, b in zip(periods, periods[1:]):
+        if shift_quarter(a, 1) != b:
+            raise PeriodError(f"the series jumps from {a} to {b}; give consecutive quarters")
+    by_period = {e.period: e for e in ests}
+    frames = []
+    for e in ests:
+        t = e.table()
+        prev = by_period.get(shift_quarter(e.period, -4))
+        if prev is not None:
+            lg = level_growth(e, prev)[[*by, "variable", "level_growth", "level_growth_se"]]
+            t = t.merge(lg, on=[*by, "variable"], how="left")
+        else:
+            t["level_growth"] = np.nan
+            t["level_growth_se"] = np.nan
+        frames.append(t)
+    frame = pd.concat(frames, ignore_index=True)
+    order = ["period", *by, "variable", *TABLE_COLUMNS, "level_growth", "level_growth_se"]
+    frame = frame[order + [c for c in frame.columns if c not in order]]
+    frame.attrs["level"] = ests[0].level
+    variables = tuple(dict.fromkeys(v for e in ests for v in e.variables))
+    return QuarterlySeries(by=tuple(by), variables=variables, periods=tuple(periods), frame=frame)

@@ -1,0 +1,1 @@
+"""Returns processing: the DuckDB ledger, edit rules and detectors, imputation, outliers."""

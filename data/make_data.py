@@ -3,8 +3,9 @@
     python data/make_data.py            # seed 2007, the bundled files
     python data/make_data.py --seed 5   # another draw (same calibrated 2006 figures)
 
-Writes ``data/register.parquet``, ``data/quarterly.parquet`` and
-``data/metadata.json`` next to this script. ``data/size_thresholds.csv`` is a
+Writes ``register.parquet``, ``quarterly.parquet`` and ``metadata.json`` into the
+package's data folder ``survey/datasets/data/`` (shipped in the wheel and found with
+``importlib.resources``). ``size_thresholds.csv`` there is a
 hand-written code list and is read, not written. Generation is deterministic
 given the seed (see ``survey.datasets.generate_population``).
 """
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--n-firms", type=int, default=34000)
-    parser.add_argument("--output", type=Path, default=HERE)
+    parser.add_argument("--output", type=Path, default=HERE.parent / "survey" / "datasets" / "data")
     args = parser.parse_args(argv)
 
     population = generate_population(seed=args.seed, n_firms=args.n_firms)

@@ -1,4 +1,4 @@
-"""Write ``data/sample_2006Q4.csv``: a bundled stratified sample with true 2006Q4 values.
+"""Write ``survey/datasets/data/sample_2006Q4.csv``: a bundled stratified sample with true 2006Q4 values.
 
 The sample for ``survey estimate`` in the README's first steps, before the full
 cycle (``survey demo``): the 2006 plan of ``examples/design_sample_plan.py``
@@ -47,7 +47,7 @@ def main() -> Path:
     data[VALUES] = data[VALUES].fillna(0.0)
     cols = ["firm_id", "city", "county", "industry", "industry_name", "zone", "part", "stratum",
             "N_h", "weight", *VALUES]
-    out = Path(__file__).parent / "sample_2006Q4.csv"
+    out = Path(__file__).resolve().parent.parent / "survey" / "datasets" / "data" / "sample_2006Q4.csv"
     data[cols].to_csv(out, index=False, float_format="%.6g")
     print(f"wrote {out} ({len(data)} firms, seed {SEED})")
     return out

@@ -14,7 +14,7 @@ import pytest
 import survey as sv
 from survey.cli import main
 
-SAMPLE = Path(__file__).parent.parent / "data" / "sample_2006Q4.csv"
+SAMPLE = Path(__file__).parent.parent / "survey" / "datasets" / "data" / "sample_2006Q4.csv"
 ARGS = ["estimate", str(SAMPLE), "--strata", "stratum", "--weights", "weight", "--fpc", "N_h",
         "--total", "gross_output,export_delivery", "--by", "city"]
 

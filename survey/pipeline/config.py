@@ -816,7 +816,7 @@ def _register_columns(config: SurveyConfig) -> list[str] | None:
     if reg.file is None:
         if reg.dataset != "register":
             return None
-        file = Path(__file__).resolve().parents[2] / "data" / "register.parquet"
+        file = Path(__file__).resolve().parents[1] / "datasets" / "data" / "register.parquet"
     else:
         file = reg.file
     try:

@@ -9,8 +9,8 @@ invented, ids are well-formed but fictitious, figures are drawn at random.
 
 Money is in **thousand yuan** everywhere (register, truth, returns).
 
-Loaders read the Parquet files in the top-level ``data/`` folder (written once
-by ``data/make_data.py``) and cache them; each call returns a fresh copy.
+Loaders read the Parquet files in the package's ``survey/datasets/data/`` folder
+(written once by ``data/make_data.py`` at the repository root) and cache them; each call returns a fresh copy.
 
 Public functions
 ----------------
@@ -52,7 +52,7 @@ __all__ = [
     "simulate_returns",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 #: Money indicators (thousand yuan), in the order used in returns.
 MONEY_INDICATORS: tuple[str, ...] = (

@@ -218,24 +218,24 @@ def test_error_too_few_areas():
 
 def test_error_non_convergence_names_iterations_and_suggests_ml_fh():
     """R ``eblupFH(..., MAXITER=2)`` returns ``convergence=FALSE`` and NA estimates; with
-    ``brent=False`` that is an error here."""
+    ``fallback=False`` that is an error here."""
     with pytest.raises(SmallAreaError, match=r"REML.*did not converge in 2 iterations.*'ML' or 'FH'"):
-        _fit("synthetic", max_iter=2, brent=False)
+        _fit("synthetic", max_iter=2, fallback=False)
 
 
 @pytest.mark.parametrize("method", ["REML", "ML", "FH"])
-def test_brent_fallback_finds_the_same_root(method):
-    """Fisher scoring stopped after 2 iterations, then Brent's method on the same score:
+def test_fallback_finds_the_same_root(method):
+    """Fisher scoring stopped after 2 iterations, then regula falsi on the same score:
     the same estimates as Fisher scoring run to convergence (R PRECISION=1e-10 numbers
     agree with both)."""
     full = _fit("synthetic", method=method)
     short = _fit("synthetic", method=method, max_iter=2)
-    assert short.brent and not full.brent and short.iterations == 2
+    assert short.fallback and not full.fallback and short.iterations == 2
     assert short.sigma2_v == pytest.approx(full.sigma2_v, rel=1e-7)
     np.testing.assert_allclose(short.mse_prasad_rao, full.mse_prasad_rao, rtol=1e-7)
-    assert "Brent" in short.summary()
+    assert "regula falsi" in short.summary()
     b = _fit("boundary", method=method, max_iter=1)
-    assert b.sigma2_v == 0 and b.brent
+    assert b.sigma2_v == 0 and b.fallback
 
 
 def test_error_bad_arguments():

@@ -114,7 +114,7 @@ class _Fit:
     Q: np.ndarray  # (R, p, p) = (X' V^-1 X)^-1
     converged: np.ndarray  # (R,) bool
     iterations: np.ndarray  # (R,) int: Fisher-scoring iterations
-    brent: np.ndarray  # (R,) bool: Fisher scoring did not converge, Brent's method found the root
+    fallback: np.ndarray  # (R,) bool: Fisher scoring did not converge, the bracketed solver found the root
 
 
 def _xtwx(w: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -153,32 +153,72 @@ def _score(method: str, A: np.ndarray, y: np.ndarray, X: np.ndarray, psi: np.nda
     return -0.5 * trP + 0.5 * Py2, 0.5 * trP2
 
 
-def _brent(method: str, y: np.ndarray, X: np.ndarray, psi: np.ndarray, start: float, tol: float):
-    """Root of the score on ``[0, inf)`` by Brent's method (one replicate ``y`` of shape (m,)).
+def _bracketed_root(method: str, y: np.ndarray, X: np.ndarray, psi: np.ndarray, start: np.ndarray, tol: float):
+    """Root of the score on ``[0, inf)`` for each row of ``y`` (U, m), all at once.
 
-    Returns ``(estimate, raw)``: ``(0, 0)`` when the score at 0 is already <= 0 (the
-    constrained estimate is at the boundary), else the positive root; ``None`` when no
-    sign change is found.
+    Where the score at 0 is <= 0 the constrained estimate is 0 (as R's truncation
+    gives). Elsewhere a bracket ``[0, hi]`` with a sign change is found by
+    quadrupling ``hi`` and the root is refined by the Illinois variant of
+    regula falsi (superlinear, never leaves the bracket). Returns the roots and a
+    converged flag.
     """
-    from scipy.optimize import brentq
+    U = y.shape[0]
+    med = float(np.median(psi))
+    scale = _FLOOR * med
 
-    def s(a: float) -> float:
-        return float(_score(method, np.array([a]), y[None, :], X, psi)[0][0])
+    def score(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return _score(method, a, y[rows], X, psi)[0]
 
-    if s(0.0) <= 0:
-        return 0.0, 0.0
-    hi = max(start, float(np.median(psi)))
+    root = np.zeros(U)
+    ok = np.zeros(U, dtype=bool)
+    rows = np.arange(U)
+    s_lo = score(np.zeros(U), rows)
+    ok[s_lo <= 0] = True
+    rows = np.flatnonzero(s_lo > 0)
+    if rows.size == 0:
+        return root, ok
+    lo = np.zeros(rows.size)
+    s_lo = s_lo[rows]
+    hi = np.maximum(start[rows], med)
+    s_hi = score(hi, rows)
+    for _ in range(60):  # the score of every method is negative for large sigma2_v
+        up = s_hi >= 0
+        if not up.any():
+            break
+        lo[up], s_lo[up] = hi[up], s_hi[up]
+        hi[up] *= 4.0
+        s_hi[up] = score(hi[up], rows[up])
+    found = s_hi < 0
+    rows, lo, hi, s_lo, s_hi = rows[found], lo[found], hi[found], s_lo[found], s_hi[found]
+    side = np.zeros(rows.size, dtype=np.int8)  # which end moved last: -1 lo, +1 hi
+    c = hi.copy()
+    done = np.zeros(rows.size, dtype=bool)
     for _ in range(200):
-        if s(hi) < 0:
-            root = brentq(s, 0.0, hi, xtol=tol * _FLOOR * float(np.median(psi)), rtol=max(tol, 4e-16),
-                          maxiter=500)
-            return root, root
-        hi *= 4.0
-    return None  # pragma: no cover - the score of every method is negative for large sigma2_v
+        act = np.flatnonzero(~done)
+        if act.size == 0:
+            break
+        c_new = hi[act] - s_hi[act] * (hi[act] - lo[act]) / (s_hi[act] - s_lo[act])
+        s_c = score(c_new, rows[act])
+        neg = s_c < 0
+        a_hi, a_lo = act[neg], act[~neg]
+        hi[a_hi], s_hi[a_hi] = c_new[neg], s_c[neg]
+        s_lo[a_hi[side[a_hi] == 1]] *= 0.5
+        side[a_hi] = 1
+        lo[a_lo], s_lo[a_lo] = c_new[~neg], s_c[~neg]
+        s_hi[a_lo[side[a_lo] == -1]] *= 0.5
+        side[a_lo] = -1
+        conv = (np.abs(c_new - c[act]) <= tol * np.maximum(np.abs(c_new), scale)) | (s_c == 0) | (
+            hi[act] - lo[act] <= tol * np.maximum(np.abs(c_new), scale)
+        )
+        c[act] = c_new
+        done[act[conv]] = True
+    root[rows] = c
+    ok[rows] = done
+    return root, ok
 
 
 def _fit(
-    method: str, y: np.ndarray, X: np.ndarray, psi: np.ndarray, tol: float, max_iter: int, brent: bool = True
+    method: str, y: np.ndarray, X: np.ndarray, psi: np.ndarray, tol: float, max_iter: int, fallback: bool = True
 ) -> _Fit:
     """Fisher scoring for ``sigma2_v`` of each row of ``y`` at once (R ``sae::eblupFH``).
 
@@ -186,7 +226,7 @@ def _fit(
     ``|A_new - A| <= tol * max(|A|, 1e-6 median(psi))`` (R: ``|A_new - A|/|A| <=
     PRECISION``); the estimate is ``max(A, 0)``. Replicates still unconverged after
     ``max_iter`` iterations (Fisher scoring can oscillate slowly around a small root)
-    get the root of the score by Brent's method when ``brent``. ``X`` should be
+    get the root of the score by :func:`_bracketed_root` when ``fallback``. ``X`` should be
     column-scaled.
     """
     R = y.shape[0]
@@ -219,13 +259,12 @@ def _fit(
         stop = np.abs(new - Aa) <= tol * np.maximum(np.abs(Aa), floor)
         A[active] = new
         done[active[stop]] = True
-    used_brent = np.zeros(R, dtype=bool)
-    if brent and not done.all():
-        for r in np.flatnonzero(~done):  # rare: a loop over the failed replicates only
-            found = _brent(method, y[r], X, psi, float(max(A[r], 0.0)), tol)
-            if found is not None:
-                A[r] = found[1]
-                done[r] = used_brent[r] = True
+    used_fallback = np.zeros(R, dtype=bool)
+    if fallback and not done.all():
+        rest = np.flatnonzero(~done)
+        root, ok = _bracketed_root(method, y[rest], X, psi, np.maximum(A[rest], 0.0), tol)
+        A[rest[ok]] = root[ok]
+        done[rest[ok]] = used_fallback[rest[ok]] = True
     sigma2 = np.maximum(A, 0.0)
     _, Q, beta, _ = _gls(sigma2, y, X, psi)
     return _Fit(
@@ -235,7 +274,7 @@ def _fit(
         Q=Q,
         converged=done,
         iterations=iterations,
-        brent=used_brent,
+        fallback=used_fallback,
     )
 
 
@@ -425,9 +464,9 @@ class FayHerriot:
     converged : bool
     iterations : int
         Fisher-scoring iterations.
-    brent : bool
+    fallback : bool
         Fisher scoring did not converge in ``max_iter`` iterations and the root
-        was found by Brent's method.
+        was found by the bracketed solver (regula falsi).
     tol, max_iter : float, int
         Stopping rule used.
     loglik, aic, bic : float
@@ -493,7 +532,7 @@ class FayHerriot:
     beta_cov: np.ndarray
     converged: bool
     iterations: int
-    brent: bool
+    fallback: bool
     tol: float
     max_iter: int
     loglik: float
@@ -642,7 +681,7 @@ class FayHerriot:
                "every EBLUP is the synthetic estimate" if self.sigma2_v_raw < 0 or (
                    self.sigma2_v == 0) else ""),
             (f"Fisher scoring did not converge in {self.iterations} iterations; the root was found "
-             f"by Brent's method (tol {self.tol:g})" if self.brent else
+             f"by regula falsi in a bracket (tol {self.tol:g})" if self.fallback else
              f"converged after {self.iterations} Fisher-scoring iteration(s) (tol {self.tol:g})"),
             f"log-likelihood {self.loglik:.6g}, AIC {self.aic:.6g}, BIC {self.bic:.6g}",
             "",
@@ -918,7 +957,7 @@ def fay_herriot(
     seed: int | np.random.Generator | None = None,
     tol: float = 1e-8,
     max_iter: int = 100,
-    brent: bool = True,
+    fallback: bool = True,
     direct_cv_max: float | None = None,
     level: float = 0.95,
 ) -> FayHerriot:
@@ -965,12 +1004,12 @@ def fay_herriot(
         Stop when ``|change of sigma2_v| <= tol * max(|sigma2_v|, 1e-6 median(psi))``.
     max_iter : int, default=100
         Fisher-scoring iteration limit.
-    brent : bool, default=True
+    fallback : bool, default=True
         If Fisher scoring has not met ``tol`` after ``max_iter`` iterations (it
         can oscillate slowly around a small root), find the root of the same
-        score (REML, ML) or moment equation (FH) on ``[0, inf)`` by Brent's
-        method (``FayHerriot.brent`` records it). False: that is an error, as
-        R ``sae`` would return ``NA``.
+        score (REML, ML) or moment equation (FH) on ``[0, inf)`` in a bracket
+        (Illinois regula falsi; ``FayHerriot.fallback`` records it). False: that
+        is an error, as R ``sae`` would return ``NA``.
     direct_cv_max : float, optional
         Keep the direct estimate where its CV ``sqrt(psi)/|y|`` is at most this
         (see :meth:`FayHerriot.keep_direct`). None: EBLUP in every area.
@@ -989,7 +1028,7 @@ def fay_herriot(
         duplicated area keys; collinear auxiliaries (singular X).
     SmallAreaError
         Fewer areas than parameters + 1 (``m < p + 2``); no convergence within
-        ``max_iter`` with ``brent=False`` (the message suggests ML or FH).
+        ``max_iter`` with ``fallback=False`` (the message suggests ML or FH).
     SurveyError
         Unknown ``method`` or ``mse``, bad ``B``, ``tol``, ``max_iter`` or ``seed``.
 
@@ -1066,13 +1105,13 @@ def fay_herriot(
     Xs = X / scale
     _check_rank(Xs, names)
 
-    fit = _fit(method, y[None, :], Xs, psi, float(tol), int(max_iter), brent=bool(brent))
+    fit = _fit(method, y[None, :], Xs, psi, float(tol), int(max_iter), fallback=bool(fallback))
     if not fit.converged[0]:
         alt = [x for x in FH_METHODS if x != method]
         raise SmallAreaError(
             f"the {method} Fisher scoring for sigma2_v did not converge in {int(fit.iterations[0])} "
             f"iterations (last value {fit.sigma2_raw[0]:.6g}, tol {tol:g}); try method={alt[0]!r} or "
-            f"{alt[1]!r}, a larger max_iter, brent=True, or check the variances and auxiliaries (R sae returns "
+            f"{alt[1]!r}, a larger max_iter, fallback=True, or check the variances and auxiliaries (R sae returns "
             "NA here)"
         )
     A = float(fit.sigma2[0])
@@ -1113,7 +1152,7 @@ def fay_herriot(
         beta_cov=Q,
         converged=True,
         iterations=int(fit.iterations[0]),
-        brent=bool(fit.brent[0]),
+        fallback=bool(fit.fallback[0]),
         tol=float(tol),
         max_iter=int(max_iter),
         loglik=loglik,

@@ -254,7 +254,7 @@ def test_nonrespondents_with_zero_weight_may_have_missing_values(panel):
         combined_total("gross_output", sample=sv.Survey(nr, s.design))
     w0 = nr.assign(w=np.where(nr.index == 0, 0.0, nr.w))
     s0 = sv.Survey(w0.assign(w=np.where(w0.index == 0, 1.0, w0.w)), s.design)
-    s0 = s0._reweighted(w0.w.to_numpy(), step=sv.WeightingStep(kind="nonresponse"))
+    s0 = s0.reweighted(w0.w.to_numpy(), step=sv.WeightingStep(kind="nonresponse"))
     est = combined_total("gross_output", sample=s0)
     assert est.estimate[0] == pytest.approx(np.sum(w0.w[1:] * sample.gross_output[1:]))
 

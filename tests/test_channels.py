@@ -135,7 +135,7 @@ def test_multiplicity_hand_computation_and_hartley_half(two_frames):
     for s in samples.values():
         d = s.data
         hand += float(np.sum(d.w * d.y / (d.in_a.astype(int) + d.in_b.astype(int))))
-    assert multi.point[0] == pytest.approx(hand, rel=1e-12)
+    assert multi.estimate[0] == pytest.approx(hand, rel=1e-12)
     # variance = sum over the independent samples of the design variance of y/m
     var = 0.0
     for s in samples.values():
@@ -145,7 +145,7 @@ def test_multiplicity_hand_computation_and_hartley_half(two_frames):
         var += N**2 * (1 - n / N) * z.var(ddof=1) / n
     assert multi.se[0] == pytest.approx(np.sqrt(var), rel=1e-10)
     half = multiple_frame_total(samples, ["y", "x"], membership=mem, method="hartley", theta=0.5)
-    np.testing.assert_allclose(half.point, multi.point, rtol=1e-12)
+    np.testing.assert_allclose(half.estimate, multi.estimate, rtol=1e-12)
     np.testing.assert_allclose(half.se, multi.se, rtol=1e-10)
     assert list(multi.table().columns) == ["variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "theta"]
 
@@ -169,7 +169,7 @@ def test_multiple_frame_estimators_unbiased_with_honest_se(two_frames):
     for _ in range(300):
         samples = _two_frame_samples(rng, two_frames, 120, 90)
         m = multiple_frame_total(samples, "y", membership=mem)
-        est.append(m.point[0])
+        est.append(m.estimate[0])
         se.append(m.se[0])
     est, se = np.array(est), np.array(se)
     assert abs(est.mean() / truth - 1) < 0.01

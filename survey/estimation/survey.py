@@ -59,6 +59,13 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 class Survey:
     """A sample and its design: immutable, checked once, ready to estimate.
 
+    The estimators (``total``, ``mean``, ``ratio``, ``ratio_total``,
+    ``proportion``, ``quantile``) and the weighting steps (``calibrate``,
+    ``rake``, ``poststratify``, ``trim_weights``, ``adjust_nonresponse``)
+    are the functions of the same name in :mod:`survey.estimation.estimate`,
+    :mod:`survey.estimation.quantile`, :mod:`survey.estimation.weighting` and
+    :mod:`survey.estimation.nonresponse`, which document them in full.
+
     Parameters
     ----------
     data : pandas.DataFrame
@@ -451,9 +458,6 @@ class Survey:
         -------
         Estimate
 
-        See Also
-        --------
-        survey.estimation.estimate.total
 
         Examples
         --------
@@ -486,9 +490,6 @@ class Survey:
         -------
         Estimate
 
-        See Also
-        --------
-        survey.estimation.estimate.mean
 
         Examples
         --------
@@ -521,9 +522,6 @@ class Survey:
         -------
         Estimate
 
-        See Also
-        --------
-        survey.estimation.estimate.ratio
 
         Examples
         --------
@@ -559,9 +557,6 @@ class Survey:
         -------
         Estimate
 
-        See Also
-        --------
-        survey.estimation.estimate.ratio_total
 
         Examples
         --------
@@ -592,9 +587,6 @@ class Survey:
         -------
         Estimate
 
-        See Also
-        --------
-        survey.estimation.estimate.proportion
 
         Examples
         --------
@@ -630,9 +622,6 @@ class Survey:
             Woodruff intervals with linearisation; replicate quantiles with
             replicate weights.
 
-        See Also
-        --------
-        survey.estimation.quantile.quantile
 
         Examples
         --------
@@ -676,9 +665,6 @@ class Survey:
             With a ``"calibration"`` weighting step; standard errors use the
             calibration residuals (GREG variance).
 
-        See Also
-        --------
-        survey.estimation.weighting.calibrate
 
         Examples
         --------
@@ -715,9 +701,6 @@ class Survey:
         Survey
             With a ``"rake"`` weighting step.
 
-        See Also
-        --------
-        survey.estimation.weighting.rake
 
         Examples
         --------
@@ -744,9 +727,6 @@ class Survey:
         Survey
             With a ``"poststratify"`` weighting step (R ``postStratify``).
 
-        See Also
-        --------
-        survey.estimation.weighting.poststratify
 
         Examples
         --------
@@ -780,9 +760,6 @@ class Survey:
         Survey
             With a ``"trim"`` weighting step.
 
-        See Also
-        --------
-        survey.estimation.weighting.trim_weights
 
         Examples
         --------
@@ -818,9 +795,6 @@ class Survey:
             Nonrespondents get weight 0 (and stay in the design); a
             ``"nonresponse"`` weighting step.
 
-        See Also
-        --------
-        survey.estimation.nonresponse.adjust_nonresponse
 
         Examples
         --------
@@ -841,9 +815,6 @@ class Survey:
         -------
         WeightingReport
 
-        See Also
-        --------
-        survey.estimation.weighting.calibration_report
 
         Examples
         --------

@@ -217,3 +217,21 @@ def test_bundled_register_channels_overlap_counted_once():
     assert sum(len(ul.channel(c)) for c in ul.channels) == len(reg) + int(
         (reg[["in_bureau", "in_federation", "in_zone"]].sum(axis=1) - 1).clip(lower=0).sum()
     )
+
+
+def test_multiple_frame_estimate_is_a_result_with_levels(two_frames):
+    """The multiple-frame total has the common result interface: estimate, se, cv, ci, summary."""
+    from survey.estimation.results import IntervalResult, Summary, t_quantile
+
+    rng = np.random.default_rng(4)
+    samples = _two_frame_samples(rng, two_frames, 100, 80)
+    m = multiple_frame_total(samples, ["y", "x"], membership={"a": "in_a", "b": "in_b"})
+    assert isinstance(m, IntervalResult) and m.level == 0.95
+    t90 = m.table(level=0.9)
+    q = float(t_quantile(0.9, m.df))
+    np.testing.assert_allclose(t90.ci_low, m.estimate - q * m.se, rtol=1e-15)
+    np.testing.assert_allclose(m.cv, m.se / np.abs(m.estimate), rtol=1e-15)
+    assert list(m.ci().columns) == ["variable", "ci_low", "ci_high"]
+    summary = m.summary()
+    assert isinstance(summary, Summary)
+    assert str(summary).startswith(f"Multiple-frame total (multiplicity; 95% t-interval, df = {m.df})")

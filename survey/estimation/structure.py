@@ -285,7 +285,6 @@ def design_weights(data: pd.DataFrame, design: Design, fpc_probabilities: np.nda
     >>> design_weights(df, sv.Design(probs="p"), np.full(2, np.nan))
     array([2., 4.])
     """
-    probs_from_fpc = fpc_probabilities
     if design.weights is not None:
         w = _numeric(data, design.weights, "weights")
         _check_positive(w, design.weights, data.index, "weight")
@@ -300,10 +299,10 @@ def design_weights(data: pd.DataFrame, design: Design, fpc_probabilities: np.nda
                 f"row {data.index[i]!r} has {float(p[i]):g} ({int(bad.sum())} bad rows in all)"
             )
         return 1.0 / p
-    if design.fpc and np.all(np.isfinite(probs_from_fpc)) and len(design.fpc) >= max(
+    if design.fpc and np.all(np.isfinite(fpc_probabilities)) and len(design.fpc) >= max(
         len(design.clusters), 1
     ):
-        return 1.0 / probs_from_fpc
+        return 1.0 / fpc_probabilities
     warnings.warn(
         "no weights, probs or complete fpc given: assuming equal probability (weight 1)",
         SurveyWarning,

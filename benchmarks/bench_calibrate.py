@@ -5,7 +5,7 @@ Workload (issue 4): the 1,000,000-firm stratified sample of ``bench_estimate.py`
 regions and by 5 size classes (both shaken by up to 5% so the weights must move),
 plus, for linear calibration, one numeric total (last year's revenue).
 
-Prints the time of ``survey.estimation.calibrate.rake`` and ``survey.estimation.calibrate.calibrate``
+Prints the time of ``survey.estimation.weighting.rake`` and ``survey.estimation.weighting.calibrate``
 (linear, 205 margin constraints + 1 numeric) against a plain-numpy IPF floor
 (``np.bincount`` + fancy-index multiply, same margins, same stopping rule)
 measured in the same run, and the ratio (target: within 3x the floor).
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_estimate import best_of, workload  # noqa: E402
 
 import survey as sv  # noqa: E402
-from survey.estimation.calibrate import calibrate, rake  # noqa: E402
+from survey.estimation.weighting import calibrate, rake  # noqa: E402
 
 
 def targets(df, seed: int = 7):

@@ -68,7 +68,7 @@ def main() -> None:
     print(f"(a) bootstrap: {len(df):,} firms, 2,000 strata, 200 regions, {args.replicates} replicates")
 
     def run_a():
-        b = s._with_replicates(make_replicates(s, "bootstrap", replicates=args.replicates, seed=2024))
+        b = s.with_replicates(make_replicates(s, "bootstrap", replicates=args.replicates, seed=2024))
         whole = b.total(VARIABLES)
         by = b.total(VARIABLES, by="region")
         return whole, by
@@ -97,7 +97,7 @@ def main() -> None:
     s2 = sv.Survey(sub, sv.Design(strata="stratum", weights="w", fpc="N_h"))
 
     def run_b():
-        j = s2._with_replicates(make_replicates(s2, "jkn"))
+        j = s2.with_replicates(make_replicates(s2, "jkn"))
         return j.ratio("export_delivery", "gross_output"), j.ratio("export_delivery", "gross_output", by="region")
 
     t_b, (rw, rb) = timed(run_b, args.repeat)

@@ -11,7 +11,7 @@ and publish quarterly summaries. The main objects:
 * :func:`protect_table`, :func:`write_bulletin`, :func:`load_config` (publication).
 
 Submodules for the other steps: ``survey.plan``, ``survey.returns.edit``,
-``survey.returns.impute``, ``survey.returns.outliers``, ``survey.estimation.calibrate``,
+``survey.returns.impute``, ``survey.returns.outliers``, ``survey.estimation.weighting``,
 ``survey.estimation.replicate``, ``survey.publish.disclosure``, ``survey.publish.report``,
 ``survey.datasets``, ``survey.simulate``.
 

@@ -246,7 +246,7 @@ def _unpack(result: Any, level: float, z: float):
     labels = None
     if isinstance(result, Estimate):
         # the core's own t-based interval, without building a table each time
-        low, high = result._ci_arrays(level)
+        low, high = result.ci_bounds(level)
         return result.estimate, result.se, low, high, result
     if isinstance(result, tuple) and len(result) == 2:
         e = np.atleast_1d(np.asarray(result[0], dtype=float)).ravel()

@@ -17,18 +17,19 @@ from hypothesis import strategies as st
 
 import survey as sv
 from survey.errors import CalibrationError, ColumnError, WeightError
-from survey.estimation.calibrate import (
+from survey.estimation.calibration import calibration_factors, raking_factors
+from survey.estimation.nonresponse import (
     adjust_nonresponse,
-    calibrate,
-    calibration_factors,
-    calibration_report,
     check_design_weights,
+    weights_from_probabilities,
+)
+from survey.estimation.variance import residualize
+from survey.estimation.weighting import (
+    calibrate,
+    calibration_report,
     poststratify,
     rake,
-    raking_factors,
-    residualize,
     trim_weights,
-    weights_from_probabilities,
 )
 
 REF = Path(__file__).parent / "reference"
@@ -494,9 +495,10 @@ def test_property_trim_keeps_total(sample, cap):
 # Replicates and chains
 # ---------------------------------------------------------------------------
 def test_calibrating_a_replicate_survey_recalibrates_every_replicate(dstrat):
-    from survey.estimation.replicate import make_replicates, replicate_weights
+    from survey.estimation.replicate import make_replicates
+    from survey.estimation.replicate_weights import replicate_weights
 
-    rs = dstrat._with_replicates(make_replicates(dstrat, "JKn"))
+    rs = dstrat.with_replicates(make_replicates(dstrat, "JKn"))
     c = calibrate(rs, TOTALS)
     W = replicate_weights(c.replicates)
     api99 = APISTRAT["api99"].to_numpy(float)

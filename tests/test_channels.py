@@ -135,7 +135,7 @@ def test_multiplicity_hand_computation_and_hartley_half(two_frames):
     for s in samples.values():
         d = s.data
         hand += float(np.sum(d.w * d.y / (d.in_a.astype(int) + d.in_b.astype(int))))
-    assert multi.point[0] == pytest.approx(hand, rel=1e-12)
+    assert multi.estimate[0] == pytest.approx(hand, rel=1e-12)
     # variance = sum over the independent samples of the design variance of y/m
     var = 0.0
     for s in samples.values():
@@ -145,7 +145,7 @@ def test_multiplicity_hand_computation_and_hartley_half(two_frames):
         var += N**2 * (1 - n / N) * z.var(ddof=1) / n
     assert multi.se[0] == pytest.approx(np.sqrt(var), rel=1e-10)
     half = multiple_frame_total(samples, ["y", "x"], membership=mem, method="hartley", theta=0.5)
-    np.testing.assert_allclose(half.point, multi.point, rtol=1e-12)
+    np.testing.assert_allclose(half.estimate, multi.estimate, rtol=1e-12)
     np.testing.assert_allclose(half.se, multi.se, rtol=1e-10)
     assert list(multi.table().columns) == ["variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "theta"]
 
@@ -169,7 +169,7 @@ def test_multiple_frame_estimators_unbiased_with_honest_se(two_frames):
     for _ in range(300):
         samples = _two_frame_samples(rng, two_frames, 120, 90)
         m = multiple_frame_total(samples, "y", membership=mem)
-        est.append(m.point[0])
+        est.append(m.estimate[0])
         se.append(m.se[0])
     est, se = np.array(est), np.array(se)
     assert abs(est.mean() / truth - 1) < 0.01
@@ -217,3 +217,21 @@ def test_bundled_register_channels_overlap_counted_once():
     assert sum(len(ul.channel(c)) for c in ul.channels) == len(reg) + int(
         (reg[["in_bureau", "in_federation", "in_zone"]].sum(axis=1) - 1).clip(lower=0).sum()
     )
+
+
+def test_multiple_frame_estimate_is_a_result_with_levels(two_frames):
+    """The multiple-frame total has the common result interface: estimate, se, cv, ci, summary."""
+    from survey.estimation.results import IntervalResult, Summary, t_quantile
+
+    rng = np.random.default_rng(4)
+    samples = _two_frame_samples(rng, two_frames, 100, 80)
+    m = multiple_frame_total(samples, ["y", "x"], membership={"a": "in_a", "b": "in_b"})
+    assert isinstance(m, IntervalResult) and m.level == 0.95
+    t90 = m.table(level=0.9)
+    q = float(t_quantile(0.9, m.df))
+    np.testing.assert_allclose(t90.ci_low, m.estimate - q * m.se, rtol=1e-15)
+    np.testing.assert_allclose(m.cv, m.se / np.abs(m.estimate), rtol=1e-15)
+    assert list(m.ci().columns) == ["variable", "ci_low", "ci_high"]
+    summary = m.summary()
+    assert isinstance(summary, Summary)
+    assert str(summary).startswith(f"Multiple-frame total (multiplicity; 95% t-interval, df = {m.df})")

@@ -171,6 +171,20 @@ def test_frequency_rule_and_its_protection():
     assert (a["lower"], a["upper"]) == pytest.approx((0.0, 35.0))
 
 
+def test_summary_is_a_summary_with_the_one_line_text():
+    """``ProtectedTable`` is a Result: ``summary()`` renders text (the one line the cycle prints) and HTML."""
+    from survey.estimation.results import Result, Summary
+
+    df = pd.DataFrame({"county": ["A", "A", "B", "B", "B"], "v": [5.0, 6, 7, 8, 9]})
+    pt = protect_table(df, "v", rows="county",
+                       rules=DisclosureRules(min_frequency=3, p_percent=None, frequency_range=25))
+    summary = pt.summary()
+    assert isinstance(pt, Result) and isinstance(summary, Summary)
+    line = "v: 3 cells, 1 primary, 1 secondary suppressions; audit: all protected"
+    assert str(summary) == line == str(pt) == f"{summary}"
+    assert summary._repr_html_() == f"<p>{line}</p>"
+
+
 def test_p_percent_rule_matches_hand_computation():
     # x1 = 100, x2 = 20, rest = 5 -> remainder 5 < 10% of 100: sensitive, needs 10 - 5 = 5
     # x1 = 100, x2 = 20, rest = 15 -> safe (15 >= 10)

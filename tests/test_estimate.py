@@ -343,3 +343,62 @@ def test_summary_renders_text_and_html(dstrat):
     text = str(summ)
     assert "Total" in text and "df = 197" in text and "1,842,584" in text.replace(" ", "") or "1.84258e+06" in text
     assert "<table" in summ._repr_html_()
+
+
+# ---------------------------------------------------------------------------
+# public read-only state (views, not copies) and derived surveys
+# ---------------------------------------------------------------------------
+def test_survey_state_is_read_only_views(apiclus2):
+    """The state other modules read is public, read-only and not copied on every access."""
+    s = sv.Survey(apiclus2, sv.Design(clusters=["dnum", "snum"], fpc=["fpc1", "fpc2"]))
+    for name in ("weights", "strata_codes", "strata_labels", "psu_codes", "stage1_fraction"):
+        a, b = getattr(s, name), getattr(s, name)
+        assert not a.flags.writeable, name
+        assert np.shares_memory(a, b), f"{name} is copied on access"
+        with pytest.raises(ValueError):
+            a[0] = a[-1]
+    for stage in s.variance_structure.stages:
+        assert not stage.units.flags.writeable and not stage.sq_coef.flags.writeable
+    assert s.variance_structure.df == s.df == 39
+    assert len(np.unique(s.psu_codes)) == 40 and (s.stage1_fraction > 0).all()
+    assert s.subset_mask is None
+    mask = apiclus2.stype.eq("E").to_numpy().copy()
+    sub = s.subset(mask)
+    mask[:] = False  # the caller's array is not the survey's
+    assert sub.subset_mask.sum() == apiclus2.stype.eq("E").sum() and not sub.subset_mask.flags.writeable
+    np.testing.assert_array_equal(sub.in_domain, sub.subset_mask)
+    np.testing.assert_array_equal(s.column("enroll"), apiclus2.enroll.to_numpy())
+    with pytest.raises(ColumnError, match="did you mean 'enroll'"):
+        s.column("enrol")
+
+
+def test_reweighted_and_with_replicates_build_new_surveys(apistrat):
+    """``reweighted`` records the step and checks the weights; ``with_replicates`` switches the engine."""
+    from survey.estimation.replicate import make_replicates
+
+    s = sv.Survey(apistrat, sv.Design(strata="stype", weights="pw", fpc="fpc"))
+    w2 = np.asarray(s.weights) * 2.0
+    s2 = s.reweighted(w2, step=sv.WeightingStep(kind="trim"))
+    assert [step.kind for step in s2.weighting] == ["trim"] and s.weighting == ()
+    assert s2.total("enroll").estimate[0] == pytest.approx(2 * s.total("enroll").estimate[0], rel=1e-14)
+    with pytest.raises(WeightError, match="negative"):
+        s.reweighted(-w2, step=sv.WeightingStep(kind="trim"))
+    with pytest.raises(WeightError, match="shape"):
+        s.reweighted(w2[:-1], step=sv.WeightingStep(kind="trim"))
+    r = s.with_replicates(make_replicates(s, "jkn"))
+    assert r.replicates.method == "jkn" and s.replicates is None
+    assert r.with_replicates(None).total("enroll").method == "linearization"
+
+
+def test_every_result_shares_the_base(dstrat):
+    """Estimate and QuantileEstimate are IntervalResults: level, cv, ci, ci_bounds, summary."""
+    from survey.estimation.results import IntervalResult, Summary
+
+    for est in (dstrat.total("enroll", by="stype"), dstrat.quantile("api00", quantiles=[0.5, 0.9])):
+        assert isinstance(est, IntervalResult) and est.level == 0.95
+        low, high = est.ci_bounds(0.9)
+        t = est.table(level=0.9)
+        np.testing.assert_array_equal(low, t.ci_low.to_numpy())
+        np.testing.assert_array_equal(high, t.ci_high.to_numpy())
+        np.testing.assert_array_equal(est.ci(0.9).ci_low.to_numpy(), t.ci_low.to_numpy())
+        assert isinstance(est.summary(), Summary)

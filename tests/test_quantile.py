@@ -91,7 +91,7 @@ def test_bootstrap_quantile_se_close_to_woodruff():
                        "d": rng.integers(0, 2, n_h.sum())})
     s = sv.Survey(df, sv.Design(strata="h", fpc="N"))
     lin = quantile(s, "y", [0.25, 0.5], by="d")
-    b = quantile(s._with_replicates(make_replicates(s, "bootstrap", replicates=300, seed=4)), "y", [0.25, 0.5], by="d")
+    b = quantile(s.with_replicates(make_replicates(s, "bootstrap", replicates=300, seed=4)), "y", [0.25, 0.5], by="d")
     np.testing.assert_array_equal(b.estimate, lin.estimate)
     ratio = b.se / lin.se
     assert np.all((ratio > 0.8) & (ratio < 1.25)), ratio
@@ -104,8 +104,8 @@ def test_fay_quantile_matches_brute_force():
     df = pd.DataFrame({"h": strata, "w": rng.uniform(1, 3, 12), "y": rng.normal(0, 1, 12)})
     s = sv.Survey(df, sv.Design(strata="h", weights="w"))
     rep = make_replicates(s, "fay", fay_rho=0.5)
-    est = quantile(s._with_replicates(rep), "y", 0.5)
-    from survey.estimation.replicate import replicate_weights
+    est = quantile(s.with_replicates(rep), "y", 0.5)
+    from survey.estimation.replicate_weights import replicate_weights
 
     W = replicate_weights(rep)
     th = np.array([weighted_quantiles(df.y.to_numpy(), W[:, r], 0.5)[0, 0] for r in range(W.shape[1])])
@@ -117,7 +117,7 @@ def test_jackknife_quantiles_refused_and_negative_weights():
     df = pd.DataFrame({"h": [0, 0, 1, 1], "w": [1.0, 2, 3, 4], "y": [1.0, 2, 3, 4]})
     s = sv.Survey(df, sv.Design(strata="h", weights="w"))
     with pytest.raises(ReplicateError, match="inconsistent"):
-        quantile(s._with_replicates(make_replicates(s, "jkn")), "y")
+        quantile(s.with_replicates(make_replicates(s, "jkn")), "y")
     with pytest.raises(SurveyError, match="levels"):
         quantile(s, "y", [0.5, 2.0])
 

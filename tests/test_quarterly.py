@@ -254,7 +254,7 @@ def test_nonrespondents_with_zero_weight_may_have_missing_values(panel):
         combined_total("gross_output", sample=sv.Survey(nr, s.design))
     w0 = nr.assign(w=np.where(nr.index == 0, 0.0, nr.w))
     s0 = sv.Survey(w0.assign(w=np.where(w0.index == 0, 1.0, w0.w)), s.design)
-    s0 = s0._reweighted(w0.w.to_numpy(), step=sv.WeightingStep(kind="nonresponse"))
+    s0 = s0.reweighted(w0.w.to_numpy(), step=sv.WeightingStep(kind="nonresponse"))
     est = combined_total("gross_output", sample=s0)
     assert est.estimate[0] == pytest.approx(np.sum(w0.w[1:] * sample.gross_output[1:]))
 
@@ -395,3 +395,42 @@ def test_full_cycle_coverage_of_comparable_growth(full_cycle):
     assert pooled.between(0.93, 0.97).all(), pooled
     assert (full_cycle.growth_coverage >= 0.91).all(), full_cycle
     assert full_cycle.growth_se_ratio.between(0.85, 1.15).all()
+
+
+# --------------------------------------------------------------------------- one result base, level
+def test_combined_and_series_table_at_another_level_equal_building_at_that_level(panel):
+    """``table(level=0.9)`` of an estimate built at 95% equals the table built at 90%.
+
+    Independent path: ``combined_total(..., level=0.9)`` computes its intervals from
+    ``t_{0.95, df}`` at construction; ``table(level=0.9)`` recomputes them from the
+    stored estimate, se, growth and df.
+    """
+    from survey.estimation.results import IntervalResult, Summary
+
+    sample, take_all = panel
+    s = sv.Survey(sample, sv.Design(strata="stratum", weights="w", fpc="N_h"))
+    kw = dict(take_all=take_all, sample=s, by="county", imputed="imputed")
+    at95 = combined_total(["gross_output", "export_delivery"], period="2006Q1", **kw)
+    at90 = combined_total(["gross_output", "export_delivery"], period="2006Q1", level=0.9, **kw)
+    assert isinstance(at95, IntervalResult) and at95.level == 0.95
+    pd.testing.assert_frame_equal(at95.table(level=0.9), at90.table(), rtol=1e-14, atol=0)
+    pd.testing.assert_frame_equal(at95.table(level=0.95), at95.table())
+    ci = at95.ci(0.9)
+    assert list(ci.columns) == ["period", "county", "variable", "ci_low", "ci_high"]
+    np.testing.assert_allclose(ci.ci_low, at90.table().ci_low, rtol=1e-14)
+    np.testing.assert_allclose(at95.cv, at95.table().cv.to_numpy(), rtol=0)
+    low, high = at95.ci_bounds()
+    np.testing.assert_array_equal(low, at95.table().ci_low.to_numpy())
+    summary = at95.summary(level=0.9)
+    assert isinstance(summary, Summary)
+    assert str(summary).startswith("Combined total, 2006Q1 (90% t-interval)")
+    assert "<table" in summary._repr_html_()
+    # the series: level is a field, and table(level=...) works the same way
+    series95 = quarterly_series([at95])
+    series90 = quarterly_series([at90])
+    assert series95.level == 0.95 and series90.level == 0.9
+    pd.testing.assert_frame_equal(series95.table(level=0.9), series90.table(), rtol=1e-14, atol=0)
+    assert list(series95.ci().columns) == ["period", "county", "variable", "ci_low", "ci_high"]
+    assert str(series95.summary()).startswith("Quarterly series 2006Q1..2006Q1 (1 periods; 95% t-interval)")
+    with pytest.raises(sv.SurveyError, match="level"):
+        at95.table(level=1.5)

@@ -13,12 +13,13 @@ from survey.errors import DesignError, LonelyPSUError, ReplicateError, SurveyWar
 from survey.estimation.replicate import (
     import_replicates,
     make_replicates,
+    replicates_from_arrays,
+)
+from survey.estimation.replicate_variance import replicate_totals, replicate_variance
+from survey.estimation.replicate_weights import (
     replicate_factors,
-    replicate_totals,
-    replicate_variance,
     replicate_weights,
     replicate_weights_frame,
-    replicates_from_arrays,
     reweight_replicates,
 )
 
@@ -374,7 +375,7 @@ def test_make_replicates_from_survey_like_object():
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     design = SimpleNamespace(strata="stype", clusters=None, fpc="fpc", lonely_psu="fail")
-    s = SimpleNamespace(weights=df.pw.to_numpy(), design=design, _column=lambda c: df[c].to_numpy())
+    s = SimpleNamespace(weights=df.pw.to_numpy(), design=design, column=lambda c: df[c].to_numpy())
     rep = make_replicates(s, "jkn")
     v = replicate_variance(rep, rep.weights, df[["enroll"]].to_numpy(float), None, whole(len(df)), 1)
     assert np.sqrt(v[0, 0]) == pytest.approx(expected("jkn_total", "se", "enroll"), rel=1e-8)
@@ -402,7 +403,7 @@ def test_survey_replicate_estimators_match_r_and_brute_force():
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     s = sv.Survey(df, sv.Design(strata="stype", weights="pw", fpc="fpc"))
-    r = s._with_replicates(make_replicates(s, "jkn"))
+    r = s.with_replicates(make_replicates(s, "jkn"))
     est = r.total("enroll")
     assert est.se[0] == pytest.approx(expected("jkn_total", "se", "enroll"), rel=1e-8)
     assert est.estimate[0] == pytest.approx(expected("jkn_total", "estimate", "enroll"), rel=1e-12)
@@ -422,7 +423,7 @@ def test_survey_bootstrap_close_to_linearised():
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     s = sv.Survey(df, sv.Design(strata="stype", weights="pw", fpc="fpc"))
-    b = s._with_replicates(make_replicates(s, "bootstrap", replicates=2000, seed=3))
+    b = s.with_replicates(make_replicates(s, "bootstrap", replicates=2000, seed=3))
     assert b.total("enroll").se[0] == pytest.approx(expected("strat_total", "se", "enroll"), rel=0.05)
 
 
@@ -430,13 +431,13 @@ def test_calibrated_replicate_survey_close_to_greg_linearisation():
     """Recalibrating every JKn replicate (R: calibrate(as.svrepdesign(dstrat, 'JKn'), ...))
     gives an SE within 2% of R's linearised GREG SE (case cal_linear)."""
     import survey as sv
-    from survey.estimation.calibrate import calibrate
+    from survey.estimation.weighting import calibrate
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     pop = pd.read_csv(REF / "data" / "apipop.csv")
     s = sv.Survey(df, sv.Design(strata="stype", weights="pw", fpc="fpc"))
     totals = {"stype": {"E": 4421, "H": 755, "M": 1018}, "api99": float(pop.api99.sum())}
-    r = calibrate(s._with_replicates(make_replicates(s, "jkn")), totals)
+    r = calibrate(s.with_replicates(make_replicates(s, "jkn")), totals)
     assert r.replicates.calibrated
     # every replicate hits the calibration totals
     W = replicate_weights(r.replicates)
@@ -457,7 +458,7 @@ def test_replicates_from_columns_like_svrepdesign():
     published = pd.concat([df, replicate_weights_frame(rep)], axis=1)
     s2 = sv.Survey(published, sv.Design(weights="pw"))
     back = replicates_from_columns(s2, "repw_[0-9]+", method="jkn", rscales=rep.rscales)
-    est = s2._with_replicates(back).total("enroll")
+    est = s2.with_replicates(back).total("enroll")
     assert est.se[0] == pytest.approx(expected("jkn_total", "se", "enroll"), rel=1e-8)
     with pytest.raises(ReplicateError, match="no column matches"):
         replicates_from_columns(s2, "pwwgt[0-9]+")
@@ -465,7 +466,7 @@ def test_replicates_from_columns_like_svrepdesign():
 
 def test_replicates_after_weighting_warn():
     import survey as sv
-    from survey.estimation.calibrate import calibrate
+    from survey.estimation.weighting import calibrate
 
     df = pd.read_csv(REF / "data" / "apistrat.csv")
     s = sv.Survey(df, sv.Design(strata="stype", weights="pw", fpc="fpc"))

@@ -1,1 +1,19 @@
-"""Estimation: the sample with its design, the one variance engine, estimators, weighting, results."""
+"""Estimation: the sample with its design, the one variance engine, estimators, weighting, results.
+
+Modules, in import order (each imports only those above it; ``Survey`` is
+imported by the others for type annotations only):
+
+* ``results``: the result base classes, :class:`~survey.estimation.results.Estimate`,
+  ``Summary`` and the result column names;
+* ``structure``: the design as arrays (strata, units, fractions), built once;
+* ``calibration``: calibration arithmetic on arrays (Newton-Raphson, IPF);
+* ``replicate``, ``replicate_weights``, ``replicate_variance``: replicate
+  designs, their weights, their variances;
+* ``variance``: the one engine (linearisation or replicates), ``WeightingStep``
+  and the residuals after weighting;
+* ``domains``, ``estimate``, ``quantile``: the estimators;
+* ``weighting_steps``, ``weighting``, ``nonresponse``: weighting a Survey;
+* ``survey``: :class:`~survey.estimation.survey.Survey`, whose methods call the above;
+* ``combined``, ``multiframe``: the quarterly three-part estimate and
+  multiple-frame totals (they take ``Survey`` objects).
+"""

@@ -29,19 +29,19 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, ImputationError, PeriodError
-from survey.estimation.results import t_quantile
+from survey.estimation.results import (
+    GROWTH_COLUMNS,
+    INTERVAL_COLUMNS,
+    IntervalResult,
+    recompute_intervals,
+    t_quantile,
+)
+from survey.periods import parse_quarter
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
-from survey.periods import parse_quarter
 
-__all__ = ['ModelPart', 'cutoff_model', 'CombinedEstimate', 'combined_total']
-
-
-PART_COLUMNS = [
-    "last_year", "take_all", "sampled", "model", "take_all_share", "sampled_share", "model_share",
-    "imputed_share", "model_based", "df", "n",
-]
+__all__ = ['ModelPart', 'cutoff_model', 'CombinedEstimate', 'combined_total', 'require_columns']
 
 
 # --------------------------------------------------------------------------- model part
@@ -107,7 +107,24 @@ def _codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFra
     return g.ngroup().to_numpy().astype(np.intp), g.size().index.to_frame(index=False)
 
 
-def _require(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+def require_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    """Raise a ColumnError naming the columns of ``cols`` that ``frame`` lacks.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    cols : sequence of str
+    what : str
+        What the frame is, for the message (``"take_all"``, ``"annual"``, ...).
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"y": [1.0]}), ["y"], "take_all")  # present: no error
+    >>> require_columns(pd.DataFrame({"y": [1.0]}), ["y", "x"], "take_all")
+    Traceback (most recent call last):
+    ...
+    survey.errors.ColumnError: take_all has no column(s) ['x']; its columns are ['y']
+    """
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ColumnError(f"{what} has no column(s) {missing}; its columns are {list(frame.columns)[:12]}")
@@ -195,8 +212,8 @@ def cutoff_model(
     names = [variables] if isinstance(variables, str) else list(variables)
     byl = [by] if isinstance(by, str) else list(by or [])
     gl = [model_by] if isinstance(model_by, str) else list(model_by or [])
-    _require(model_units, [*names, auxiliary, *gl], "model_units")
-    _require(take_none, [auxiliary, *byl, *gl], "take_none")
+    require_columns(model_units, [*names, auxiliary, *gl], "model_units")
+    require_columns(take_none, [auxiliary, *byl, *gl], "take_none")
     x_t = take_none[auxiliary].to_numpy(dtype=float)
     bad = ~(np.isfinite(x_t) & (x_t >= 0))
     if bad.any():
@@ -276,7 +293,7 @@ def cutoff_model(
 
 # --------------------------------------------------------------------------- combined estimate
 @dataclass(frozen=True, kw_only=True, eq=False)
-class CombinedEstimate:
+class CombinedEstimate(IntervalResult):
     """Sector totals of one period from the take-all, sampled and model parts.
 
     Built by :func:`combined_total`.
@@ -289,7 +306,9 @@ class CombinedEstimate:
     model_inputs : str or None
         Label of the model part's inputs; ``None`` when there is no model part.
     level : float
-        Confidence level of the intervals.
+        Default confidence level of the intervals (``table(level=...)`` gives others).
+    frame : pandas.DataFrame
+        The table at ``level``.
     """
 
     period: str | None
@@ -324,7 +343,7 @@ class CombinedEstimate:
             )
         return self._cache["c"].copy()
 
-    def table(self) -> pd.DataFrame:
+    def table(self, *, level: float | None = None) -> pd.DataFrame:
         """One row per domain and variable.
 
         Columns: ``period`` (when set), the ``by`` columns, ``variable``,
@@ -332,9 +351,57 @@ class CombinedEstimate:
         growth_se, growth_ci_low, growth_ci_high`` (year-on-year growth on a
         comparable basis, as a fraction), then ``last_year`` (the same firms
         a year earlier), the parts ``take_all, sampled, model`` and their
-        shares, ``imputed_share``, ``model_based``, ``df``, ``n``.
+        shares, ``imputed_share``, ``model_based``, ``df``, ``n``
+        (:data:`~survey.estimation.results.PART_COLUMNS`).
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level of the intervals (default: ``self.level``).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> est = combined_total("y", take_all=pd.DataFrame({"y": [5.0]}), level=0.9)
+        >>> est.table()[["estimate", "ci_low"]], est.table(level=0.5)["ci_low"].tolist()
+        (   estimate  ci_low
+        0       5.0     5.0, [5.0])
         """
-        return self.frame.copy()
+        lv = self._level(level)
+        if lv == self.level:
+            return self.frame.copy()
+        return recompute_intervals(self.frame, lv)
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom of the intervals (the sample's design df; NaN without a sample)."""
+        return float(self.frame["df"].iloc[0]) if len(self.frame) else float("nan")
+
+    def _key_columns(self) -> list[str]:
+        return (["period"] if self.period is not None else []) + list(self.by)
+
+    def ci_bounds(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limits of the totals' intervals in table row order.
+
+        Examples
+        --------
+        >>> combined_total("y", take_all=pd.DataFrame({"y": [5.0]})).ci_bounds()
+        (array([5.]), array([5.]))
+        """
+        t = self.table(level=level)
+        return t["ci_low"].to_numpy(dtype=float), t["ci_high"].to_numpy(dtype=float)
+
+    def _summary_title(self, level: float) -> tuple[str, str | None]:
+        where = f", {self.period}" if self.period else ""
+        model = f"; model part from {self.model_inputs}" if self.model_inputs else ""
+        return f"Combined total{where} ({int(level * 100)}% t-interval{model})", None
+
+    def _summary_table(self, level: float) -> pd.DataFrame:
+        cols = [*self._key_columns(), "variable", *INTERVAL_COLUMNS, *GROWTH_COLUMNS[:2]]
+        return self.table(level=level)[cols]
 
     @property
     def estimate(self) -> np.ndarray:
@@ -460,11 +527,11 @@ def combined_total(
     # ---- domains: union over the parts
     key_frames = []
     if take_all is not None:
-        _require(take_all, [*names, *byl], "take_all")
+        require_columns(take_all, [*names, *byl], "take_all")
         key_frames.append(take_all[byl])
         has_ly &= all(c in take_all.columns for c in ly_names)
     if sample is not None:
-        _require(sample.data, [*names, *byl], "the sample")
+        require_columns(sample.data, [*names, *byl], "the sample")
         w = sample.weights * sample.in_domain
         key_frames.append(sample.data.loc[w > 0, byl])
         has_ly &= all(c in sample.data.columns for c in ly_names)
@@ -511,7 +578,7 @@ def combined_total(
         n_dom += np.bincount(d, minlength=D)
         if imputed is not None:
             flag_cols = {v: imputed for v in names} if isinstance(imputed, str) else dict(imputed)
-            _require(take_all, list(set(flag_cols.values())), "take_all")
+            require_columns(take_all, list(set(flag_cols.values())), "take_all")
             flags = np.column_stack(
                 [take_all[flag_cols[v]].fillna(False).to_numpy(dtype=bool) if v in flag_cols else np.zeros(len(take_all), bool)
                  for v in names]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ChannelError, ColumnError
-from survey.estimation.results import t_quantile
+from survey.estimation.results import IntervalResult, t_quantile
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -19,14 +19,14 @@ __all__ = ['MultipleFrameEstimate', 'multiple_frame_total']
 
 # --------------------------------------------------------------------------- multiple frames
 @dataclass(frozen=True, kw_only=True, eq=False)
-class MultipleFrameEstimate:
+class MultipleFrameEstimate(IntervalResult):
     """Totals estimated from independent samples of overlapping frames.
 
     Attributes
     ----------
     method : {"hartley", "multiplicity"}
     variables : tuple of str
-    point, se : numpy.ndarray
+    estimate, se : numpy.ndarray
         One value per variable.
     theta : numpy.ndarray
         Hartley's weight of the first frame's overlap estimate (NaN for the
@@ -36,32 +36,49 @@ class MultipleFrameEstimate:
         ``estimate``, ``se``.
     df : int
         Degrees of freedom (sum over the samples).
+    level : float
+        Default confidence level of ``table``, ``ci`` and ``summary`` (0.95).
     """
 
     method: str
     variables: tuple[str, ...]
-    point: np.ndarray
+    estimate: np.ndarray
     se: np.ndarray
     theta: np.ndarray
     parts: pd.DataFrame
     df: int
+    level: float = 0.95
 
-    def table(self, *, level: float = 0.95) -> pd.DataFrame:
-        """``variable, estimate, se, cv, ci_low, ci_high, df, theta``."""
-        q = t_quantile(level, self.df)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cv = np.where(self.point != 0, self.se / np.abs(self.point), np.nan)
+    def table(self, *, level: float | None = None) -> pd.DataFrame:
+        """``variable, estimate, se, cv, ci_low, ci_high, df, theta``.
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level of the t intervals (default: ``self.level``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        q = t_quantile(self._level(level), self.df)
         return pd.DataFrame(
             {
                 "variable": list(self.variables),
-                "estimate": self.point,
+                "estimate": self.estimate,
                 "se": self.se,
-                "cv": cv,
-                "ci_low": self.point - q * self.se,
-                "ci_high": self.point + q * self.se,
+                "cv": self.cv,
+                "ci_low": self.estimate - q * self.se,
+                "ci_high": self.estimate + q * self.se,
                 "df": self.df,
                 "theta": self.theta,
             }
+        )
+
+    def _summary_title(self, level: float) -> tuple[str, str | None]:
+        return (
+            f"Multiple-frame total ({self.method}; {int(level * 100)}% t-interval, df = {self.df})",
+            None,
         )
 
 
@@ -146,7 +163,7 @@ def multiple_frame_total(
     >>> b = pd.DataFrame({"y": [20.0, 5], "w": [3.0, 3], "in_a": [True, False], "in_b": True})
     >>> samples = {"a": sv.Survey(a, sv.Design(weights="w")), "b": sv.Survey(b, sv.Design(weights="w"))}
     >>> m = multiple_frame_total(samples, "y", membership={"a": "in_a", "b": "in_b"})
-    >>> float(m.point[0])  # 2*10 + 2*20/2 + 2*30/2 + 3*20/2 + 3*5
+    >>> float(m.estimate[0])  # 2*10 + 2*20/2 + 2*30/2 + 3*20/2 + 3*5
     115.0
     """
     names = [variables] if isinstance(variables, str) else list(variables)
@@ -194,8 +211,8 @@ def multiple_frame_total(
             order = [c for j in range(k) for c in (f"_only_{j}", f"_both_{j}")]
             ests[f] = s.assign(**cols).total(order)
             df += s.df
-        pa = ests[fa].point.reshape(k, 2)
-        pb = ests[fb].point.reshape(k, 2)
+        pa = ests[fa].estimate.reshape(k, 2)
+        pb = ests[fb].estimate.reshape(k, 2)
         ca = ests[fa].cov[0]
         cb = ests[fb].cov[0]
         i_only = 2 * np.arange(k)
@@ -220,7 +237,7 @@ def multiple_frame_total(
     return MultipleFrameEstimate(
         method=method,
         variables=tuple(names),
-        point=total,
+        estimate=total,
         se=np.sqrt(np.maximum(var, 0.0)),
         theta=thetas,
         parts=parts,

@@ -17,12 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from survey.errors import ReplicateError, SurveyError, WeightError
+from survey.estimation.domains import (
+    NaPolicy,
+    column_list,
+    domain_codes,
+    domain_values,
+    ratio_scores,
+    unit_counts,
+)
+from survey.estimation.replicate_weights import replicate_weights
 from survey.estimation.results import Estimate, t_quantile
+from survey.estimation.variance import domain_covariance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from survey.estimation.replicate import ReplicateDesign
+    from survey.estimation.survey import Survey
 
 __all__ = ["quantile", "weighted_quantiles", "QuantileEstimate"]
 
@@ -39,12 +54,20 @@ class QuantileEstimate(Estimate):
 
     interval: Callable[[float], tuple[np.ndarray, np.ndarray]] | None = None
 
-    def _ci_arrays(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+    def ci_bounds(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper confidence limits in table row order (Woodruff's with linearisation).
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0] * 5, "y": [1.0, 2, 3, 4, 5]})
+        >>> low, high = sv.Survey(df, sv.Design(weights="w")).quantile("y", 0.5).ci_bounds(0.5)
+        >>> float(low[0]), float(high[0])  # not symmetric around the median, 3
+        (3.0, 4.0)
+        """
         if self.interval is None:
-            return super()._ci_arrays(level)
-        if not 0 < level < 1:
-            raise SurveyError(f"level must be between 0 and 1, got {level!r}")
-        return self.interval(level)
+            return super().ci_bounds(level)
+        return self.interval(self._level(level))
 
 
 def _sorted_blocks(values: np.ndarray, dom: np.ndarray, keep: np.ndarray, n_domains: int):
@@ -58,16 +81,16 @@ def _sorted_blocks(values: np.ndarray, dom: np.ndarray, keep: np.ndarray, n_doma
 
 
 def _quantiles_from_cumsum(
-    cum: np.ndarray, y_sorted: np.ndarray, start: np.ndarray, stop: np.ndarray, probs: np.ndarray
+    cum: np.ndarray, y_sorted: np.ndarray, start: np.ndarray, stop: np.ndarray, levels: np.ndarray
 ) -> np.ndarray:
     """Quantiles (D, L) from a global cumulative weight over domain blocks.
 
-    ``probs`` is (L,) (the same levels in every domain) or (D, L) (levels per domain).
+    ``levels`` is (L,) (the same levels in every domain) or (D, L) (levels per domain).
     """
     padded = np.concatenate([[0.0], cum])
     base = padded[start]
     total = padded[stop] - base
-    pr = np.clip(probs, 0.0, 1.0)
+    pr = np.clip(levels, 0.0, 1.0)
     pr = np.broadcast_to(pr[None, :] if pr.ndim == 1 else pr, (start.shape[0], pr.shape[-1]))
     target = base[:, None] + pr * total[:, None]
     target -= _TOL * np.abs(total)[:, None]
@@ -80,7 +103,7 @@ def _quantiles_from_cumsum(
 def weighted_quantiles(
     values: np.ndarray,
     weights: np.ndarray,
-    probs: float | Sequence[float],
+    quantiles: float | Sequence[float],
     *,
     domain: np.ndarray | None = None,
     n_domains: int = 1,
@@ -93,8 +116,8 @@ def weighted_quantiles(
         (n,) values; NaN rows are ignored.
     weights : numpy.ndarray
         (n,) non-negative weights (zero-weight rows are ignored).
-    probs : float or sequence of float
-        Levels in [0, 1].
+    quantiles : float or sequence of float
+        Quantile levels in [0, 1].
     domain : numpy.ndarray, optional
         (n,) domain codes in [0, n_domains), -1 outside every domain.
     n_domains : int, default=1
@@ -112,7 +135,7 @@ def weighted_quantiles(
     """
     y = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
-    p = np.atleast_1d(np.asarray(probs, dtype=float))
+    p = np.atleast_1d(np.asarray(quantiles, dtype=float))
     if ((p < 0) | (p > 1)).any():
         raise SurveyError(f"quantile levels must be in [0, 1], got {p.tolist()}")
     if (w < 0).any():
@@ -123,19 +146,19 @@ def weighted_quantiles(
     return _quantiles_from_cumsum(np.cumsum(w[order]), y[order], start, stop, p)
 
 
-def _labels(names: list[str], probs: np.ndarray) -> list[str]:
-    if probs.shape[0] == 1:
+def _labels(names: list[str], levels: np.ndarray) -> list[str]:
+    if levels.shape[0] == 1:
         return list(names)
-    return [f"{name} q{p:g}" for name in names for p in probs]
+    return [f"{name} q{p:g}" for name in names for p in levels]
 
 
 def quantile(
-    survey: Any,
-    y: str | Sequence[str],
-    q: float | Sequence[float] = 0.5,
+    survey: Survey,
+    variables: str | Sequence[str],
+    quantiles: float | Sequence[float] = 0.5,
     *,
     by: str | Sequence[str] | None = None,
-    na: str = "error",
+    na: NaPolicy = "error",
 ) -> QuantileEstimate:
     """Estimated population quantiles with standard errors, by domain.
 
@@ -143,11 +166,11 @@ def quantile(
     ----------
     survey : Survey
         A linearisation or replicate-weight survey.
-    y : str or list of str
+    variables : str or list of str
         Numeric column(s).
-    q : float or sequence of float, default=0.5
-        Quantile levels in [0, 1]; with several levels the rows are labelled
-        ``"y q0.25"`` etc.
+    quantiles : float or sequence of float, default=0.5
+        Quantile levels in [0, 1] (R ``quantiles``); with several levels the
+        rows are labelled ``"y q0.25"`` etc.
     by : str or list of str, optional
         Domain column(s).
     na : {"error", "drop"}, default="error"
@@ -168,25 +191,23 @@ def quantile(
       variable  estimate
     0        y       7.0
     """
-    from survey.estimation import estimate as core
-
-    names = core._as_list(y, "y")
-    byl = core._as_list(by, "by")
-    probs = np.atleast_1d(np.asarray(q, dtype=float))
-    if probs.ndim != 1 or ((probs < 0) | (probs > 1)).any() or probs.size == 0:
-        raise SurveyError(f"q must be one or more levels in [0, 1], got {q!r}")
-    dom, keys = core._domains(survey, byl)
+    names = column_list(variables, "variables")
+    byl = column_list(by, "by")
+    levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
+    if levels.ndim != 1 or ((levels < 0) | (levels > 1)).any() or levels.size == 0:
+        raise SurveyError(f"quantiles must be one or more levels in [0, 1], got {quantiles!r}")
+    dom, keys = domain_codes(survey, byl)
     D = len(keys)
-    values, valid = core._values(survey, names, dom, na)
-    w = np.asarray(survey._weights, dtype=float)
+    values, valid = domain_values(survey, names, dom, na)
+    w = np.asarray(survey.weights, dtype=float)
     if (w < 0).any():
         row = int(np.flatnonzero(w < 0)[0])
         raise WeightError(
             f"weight {w[row]:g} in row {row} is negative: quantiles need non-negative weights "
             "(use bounded calibration)"
         )
-    k, P = len(names), probs.shape[0]
-    labels = _labels(names, probs)
+    k, P = len(names), levels.shape[0]
+    labels = _labels(names, levels)
     point = np.empty((D, k * P))
     blocks = []
     for j in range(k):  # loop over variables only
@@ -194,22 +215,32 @@ def quantile(
         order, start, stop = _sorted_blocks(values[:, j], dom, keep, D)
         blocks.append((order, start, stop))
         point[:, j * P : (j + 1) * P] = _quantiles_from_cumsum(
-            np.cumsum(w[order]), values[order, j], start, stop, probs
+            np.cumsum(w[order]), values[order, j], start, stop, levels
         )
-    counts = core._counts(survey, valid, dom, D)
+    counts = unit_counts(survey, valid, dom, D)
     n = np.repeat(counts, P, axis=1)
-    rep = getattr(survey, "_replicates", None)
+    rep = survey.replicates
     if rep is not None:
-        return _replicate_quantiles(survey, rep, keys, byl, labels, point, values, blocks, probs, n)
-    return _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, probs, n)
+        return _replicate_quantiles(survey, rep, keys, byl, labels, point, values, blocks, levels, n)
+    return _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, levels, n)
 
 
-def _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, probs, n) -> QuantileEstimate:
-    """SE of F(x_q) by the core's engine, then Woodruff's interval."""
-    from survey.estimation import estimate as core
-
+def _woodruff(
+    survey: Survey,
+    keys: pd.DataFrame,
+    byl: list[str],
+    labels: list[str],
+    point: np.ndarray,
+    values: np.ndarray,
+    valid: np.ndarray,
+    dom: np.ndarray,
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    levels: np.ndarray,
+    n: np.ndarray,
+) -> QuantileEstimate:
+    """SE of F(x_q) by the variance engine, then Woodruff's interval."""
     D = len(keys)
-    k, P = values.shape[1], probs.shape[0]
+    k, P = values.shape[1], levels.shape[0]
     # indicators 1{y <= x_q(domain)} for every (variable, level): a domain mean
     d_row = np.where(dom >= 0, dom, 0)
     ind = np.zeros((values.shape[0], k * P))
@@ -219,10 +250,12 @@ def _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, prob
             c = j * P + p
             ok[:, c] = valid[:, j]
             ind[:, c] = (values[:, j] <= point[d_row, c]) & valid[:, j]
-    F, z, _ = core._ratio_parts(survey, ind, np.ones_like(ind), ok, dom, D)
-    se_f = core._finish(survey, "mean", byl, keys, labels, F, z, dom, n, ind, ok.astype(float)).se.reshape(D, k * P)
+    F, z, _ = ratio_scores(survey, ind, np.ones_like(ind), ok, dom, D)
+    cov = domain_covariance(survey, z, dom, D, numerator=ind, denominator=ok.astype(float)).cov
+    var_f = np.diagonal(cov, axis1=1, axis2=2).ravel()
+    se_f = np.sqrt(np.maximum(var_f, 0.0)).reshape(D, k * P)
     df = survey.df
-    w = np.asarray(survey._weights, dtype=float)
+    w = np.asarray(survey.weights, dtype=float)
     cums = [np.cumsum(w[order]) for order, _, _ in blocks]
 
     def interval(level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -258,19 +291,28 @@ def _woodruff(survey, keys, byl, labels, point, values, valid, dom, blocks, prob
     )
 
 
-def _replicate_quantiles(survey, rep, keys, byl, labels, point, values, blocks, probs, n) -> QuantileEstimate:
-    from survey.estimation.replicate import replicate_weights
-
-    if rep.method in ("jk1", "jkn") and not getattr(rep, "materialised", False):
+def _replicate_quantiles(
+    survey: Survey,
+    rep: ReplicateDesign,
+    keys: pd.DataFrame,
+    byl: list[str],
+    labels: list[str],
+    point: np.ndarray,
+    values: np.ndarray,
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    levels: np.ndarray,
+    n: np.ndarray,
+) -> QuantileEstimate:
+    if rep.method in ("jk1", "jkn") and not rep.materialised:
         raise ReplicateError(
             f"{rep.method} replicates do not give valid standard errors for quantiles (the "
             "delete-one jackknife is inconsistent for non-smooth statistics); use "
             "method='bootstrap' or 'fay', or the linearised (Woodruff) interval"
         )
     D = len(keys)
-    k, P = values.shape[1], probs.shape[0]
+    k, P = values.shape[1], levels.shape[0]
     R = rep.n_replicates
-    w = np.asarray(survey._weights, dtype=float)
+    w = np.asarray(survey.weights, dtype=float)
     thetas = np.empty((R, D, k * P))
     block = max(1, min(R, (32 * 2**20) // (8 * max(w.shape[0], 1))))
     for s0 in range(0, R, block):
@@ -287,7 +329,7 @@ def _replicate_quantiles(survey, rep, keys, byl, labels, point, values, blocks, 
             cum = np.cumsum(Ws, axis=0)
             for i in range(idx.shape[0]):  # loop over replicates of the block
                 thetas[idx[i], :, j * P : (j + 1) * P] = _quantiles_from_cumsum(
-                    cum[:, i], y_sorted, start, stop, probs
+                    cum[:, i], y_sorted, start, stop, levels
                 )
     ok = np.isfinite(thetas)
     e = np.where(ok, thetas - point[None], 0.0)

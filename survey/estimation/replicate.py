@@ -1,4 +1,4 @@
-"""Replicate-weight variance: JK1, JKn, BRR, Fay and the fpc-respecting bootstrap.
+"""Replicate designs: JK1, JKn, BRR, Fay and the fpc-respecting bootstrap.
 
 A :class:`ReplicateDesign` describes a set of replicate weights for one
 sample: how they are formed (``method``) and how their spread becomes a
@@ -7,6 +7,13 @@ variance (``scale``, ``rscales``, ``mse``, the conventions of R's
 
     v = scale * sum_r rscales[r] * (theta_r - centre) ** 2
     centre = theta_hat (mse=True) or mean_r theta_r (mse=False)
+
+This module forms the designs: from design arrays
+(:func:`replicates_from_arrays`), from a ``Survey`` (:func:`make_replicates`)
+or from published replicate-weight columns (:func:`import_replicates`,
+:func:`replicates_from_columns`). The replicate weights themselves are in
+:mod:`survey.estimation.replicate_weights`, the variances in
+:mod:`survey.estimation.replicate_variance`.
 
 Replicate weights are *not* stored as an n x R matrix unless they have to be
 (imported weights, or replicates that were recalibrated). The jackknives and
@@ -21,17 +28,13 @@ The variance formulas and when to use which method are in
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
-import scipy.sparse as sp
 
 from survey.design import LONELY_PSU_RULES
 from survey.errors import (
@@ -42,34 +45,39 @@ from survey.errors import (
     WeightError,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from survey.estimation.survey import Survey
+
 __all__ = [
     "ReplicateDesign",
+    "ReplicateLayout",
     "make_replicates",
     "replicates_from_arrays",
-    "replicate_variance",
-    "replicate_totals",
-    "replicate_factors",
-    "replicate_weights",
-    "replicate_weights_frame",
     "import_replicates",
     "replicates_from_columns",
-    "reweight_replicates",
     "METHODS",
 ]
 
 METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap")
 _IMPORT_TYPES = ("jk1", "jkn", "brr", "fay", "bootstrap", "other")
-# memory budget of one bootstrap chunk (replicate x PSU counts, float64)
-_CHUNK_BYTES = 32 * 2**20
-_MAX_THREADS = 4
-
 
 # --------------------------------------------------------------------------
 # layout: the design structure the replicates are built on
 # --------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True, eq=False)
-class _Layout:
-    """Row -> PSU -> stratum structure (integer codes, PSUs sorted by stratum)."""
+class ReplicateLayout:
+    """Row -> PSU -> stratum structure the replicates are built on (integer codes).
+
+    PSUs are numbered by stratum (``psu_stratum`` is non-decreasing), so the
+    PSUs of stratum ``h`` are ``stratum_start[h] .. stratum_start[h] +
+    stratum_size[h] - 1``. Built by :func:`replicates_from_arrays`.
+
+    Examples
+    --------
+    >>> rep = replicates_from_arrays("jkn", weights=np.ones(4), strata=np.array([1, 1, 2, 2]))
+    >>> rep.layout.psu_stratum, rep.layout.n_strata
+    (array([0, 0, 1, 1]), 2)
+    """
 
     psu: np.ndarray  # (n,) PSU code of each row, 0..P-1, PSUs numbered by stratum
     psu_stratum: np.ndarray  # (P,) stratum code of each PSU, non-decreasing
@@ -81,14 +89,17 @@ class _Layout:
 
     @property
     def n(self) -> int:
+        """Number of rows."""
         return int(self.psu.shape[0])
 
     @property
     def n_psu(self) -> int:
+        """Number of PSUs P."""
         return int(self.psu_stratum.shape[0])
 
     @property
     def n_strata(self) -> int:
+        """Number of strata H."""
         return int(self.stratum_size.shape[0])
 
 
@@ -118,7 +129,7 @@ def _build_layout(
     *,
     lonely_psu: str,
     method: str,
-) -> _Layout:
+) -> ReplicateLayout:
     h_code, h_labels = _codes(strata, n)
     if psu is None:
         raw_psu = np.arange(n, dtype=np.int64)
@@ -179,7 +190,7 @@ def _build_layout(
                 stacklevel=4,
             )
     active = ~take_all & ~single
-    return _Layout(
+    return ReplicateLayout(
         psu=psu_code.astype(np.int64, copy=False),
         psu_stratum=psu_stratum.astype(np.int64, copy=False),
         stratum_start=start.astype(np.int64),
@@ -228,6 +239,15 @@ class ReplicateDesign:
     calibrated : bool
         True when the replicate weights were materialised and adjusted
         (recalibrated) after they were formed.
+    layout : ReplicateLayout or None
+        The strata and PSUs the replicates are formed on (``None`` for
+        imported weights).
+    repweights : numpy.ndarray or None
+        The n x R replicate weights when they are held as a matrix (imported
+        or recalibrated), else ``None`` (formed on demand from ``layout``).
+    half_samples : tuple of numpy.ndarray or None
+        BRR/Fay: the first and second PSU of every variance stratum and its
+        stratum code.
     """
 
     method: str
@@ -241,9 +261,9 @@ class ReplicateDesign:
     df: int
     lonely_psu: str = "fail"
     calibrated: bool = False
-    _layout: _Layout | None = field(default=None, repr=False)
-    _repweights: np.ndarray | None = field(default=None, repr=False)  # (n, R) or None
-    _brr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    layout: ReplicateLayout | None = field(default=None, repr=False)
+    repweights: np.ndarray | None = field(default=None, repr=False)
+    half_samples: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -253,7 +273,7 @@ class ReplicateDesign:
     @property
     def materialised(self) -> bool:
         """True when the replicate weights are held as an n x R matrix."""
-        return self._repweights is not None
+        return self.repweights is not None
 
     def __repr__(self) -> str:
         extra = f", fay_rho={self.fay_rho}" if self.method == "fay" else ""
@@ -273,11 +293,6 @@ def _entropy(seed: int | np.random.Generator | None) -> int:
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return int(seed)
     raise ReplicateError(f"seed must be a non-negative int, a numpy Generator or None, got {seed!r}")
-
-
-def _stream(entropy: int, replicate: int) -> np.random.Generator:
-    """The random stream of one bootstrap replicate (independent of chunking)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(replicate,))))
 
 
 def _next_power_of_two(x: int) -> int:
@@ -346,6 +361,7 @@ def replicates_from_arrays(
     >>> rep.n_replicates, rep.df
     (6, 4)
     >>> y = np.array([[1.0], [2.0], [3.0], [4.0], [6.0], [8.0]])
+    >>> from survey.estimation.replicate_variance import replicate_variance
     >>> float(replicate_variance(rep, rep.weights, y, None, np.zeros(6, int), 1)[0, 0])
     1500.0
     """
@@ -380,7 +396,7 @@ def replicates_from_arrays(
     h_of_psu = layout.psu_stratum
     n_h = layout.stratum_size.astype(float)
     design_df = int(layout.stratum_size[layout.active].sum() - layout.active.sum())
-    common = dict(weights=weights, mse=bool(mse), lonely_psu=lonely_psu, _layout=layout)
+    common = dict(weights=weights, mse=bool(mse), lonely_psu=lonely_psu, layout=layout)
 
     if method in ("jk1", "jkn"):
         act = layout.active[h_of_psu]
@@ -454,12 +470,12 @@ def replicates_from_arrays(
         rscales=np.ones(order),
         df=n_pairs,
         fay_rho=rho,
-        _brr=(first, second, labels),
+        half_samples=(first, second, labels),
         **common,
     )
 
 
-def _brr_pairs(layout: _Layout, *, variance_strata: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _brr_pairs(layout: ReplicateLayout, *, variance_strata: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PSU pairs (first, second) of the half-sample design and their stratum codes."""
     size = layout.stratum_size
     active = layout.active
@@ -496,23 +512,23 @@ def _brr_pairs(layout: _Layout, *, variance_strata: bool) -> tuple[np.ndarray, n
 # --------------------------------------------------------------------------
 # constructor from a Survey
 # --------------------------------------------------------------------------
-def _survey_arrays(survey: Any) -> dict[str, Any]:
-    """Design arrays of a core ``Survey`` (adapts to the hooks it exposes)."""
+def _survey_arrays(survey: Survey | Any) -> dict[str, Any]:
+    """Design arrays of a ``Survey`` (or of an object with ``weights``, ``design`` and ``column``)."""
     weights = np.asarray(survey.weights, dtype=float)
     design = survey.design
     n = weights.shape[0]
-    strata = getattr(survey, "_strata_codes", None)
-    psu = getattr(survey, "_psu_codes", None)
-    fraction = getattr(survey, "_stage1_fraction", None)
+    strata = getattr(survey, "strata_codes", None)
+    psu = getattr(survey, "psu_codes", None)
+    fraction = getattr(survey, "stage1_fraction", None)
     if strata is None and getattr(design, "strata", None) is not None:
-        strata = survey._column(design.strata)
+        strata = survey.column(design.strata)
     if psu is None and getattr(design, "clusters", None) is not None:
         clusters = design.clusters
         first = clusters if isinstance(clusters, str) else clusters[0]
-        psu = survey._column(first)
+        psu = survey.column(first)
     if fraction is None and getattr(design, "fpc", None) is not None:
         fpc = design.fpc
-        fpc1 = np.asarray(survey._column(fpc if isinstance(fpc, str) else fpc[0]), dtype=float)
+        fpc1 = np.asarray(survey.column(fpc if isinstance(fpc, str) else fpc[0]), dtype=float)
         if (fpc1 > 1).any():
             _, h_codes = np.unique(np.zeros(n) if strata is None else np.asarray(strata), return_inverse=True)
             p = np.arange(n) if psu is None else pd.factorize(pd.Series(np.asarray(psu)))[0]
@@ -527,7 +543,7 @@ def _survey_arrays(survey: Any) -> dict[str, Any]:
 
 
 def make_replicates(
-    survey: Any,
+    survey: Survey,
     method: str,
     *,
     replicates: int | None = None,
@@ -544,7 +560,8 @@ def make_replicates(
     Parameters
     ----------
     survey : Survey
-        The survey whose design and current weights the replicates follow.
+        The survey whose design and current weights the replicates follow
+        (any object with ``weights``, ``design`` and ``column(name)`` will do).
     method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
         See :func:`replicates_from_arrays`.
     replicates : int, optional
@@ -564,12 +581,9 @@ def make_replicates(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from types import SimpleNamespace
-    >>> s = SimpleNamespace(weights=np.full(4, 5.0), design=SimpleNamespace(lonely_psu="fail"),
-    ...                     _strata_codes=np.array([0, 0, 1, 1]), _psu_codes=np.arange(4),
-    ...                     _stage1_fraction=np.zeros(4))
-    >>> make_replicates(s, "brr").n_replicates
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [5.0, 5, 5, 5]})
+    >>> make_replicates(sv.Survey(df, sv.Design(strata="h", weights="w")), "brr").n_replicates
     4
     """
     arrays = _survey_arrays(survey)
@@ -592,197 +606,6 @@ def make_replicates(
         variance_strata=variance_strata,
         **arrays,
     )
-
-
-# --------------------------------------------------------------------------
-# replicate factors and weights (materialised on demand, in column blocks)
-# --------------------------------------------------------------------------
-class _Resampler:
-    """Rao-Wu draws of the bootstrap: m_h = n_h - 1 PSUs with replacement per stratum.
-
-    Replicate r always uses its own random stream (seed entropy, spawn key r),
-    so any block of replicates, in any order or thread, gives the same counts.
-    """
-
-    def __init__(self, rep: ReplicateDesign) -> None:
-        lay = rep._layout
-        act_h = np.flatnonzero(lay.active)
-        m_h = lay.stratum_size[act_h] - 1
-        self.entropy = rep.seed
-        self.n_psu = lay.n_psu
-        self.start = np.repeat(lay.stratum_start[act_h], m_h)
-        # n_h (1 - 2^-52): u * n_h then stays below n_h after rounding, for u < 1
-        self.size = np.repeat(lay.stratum_size[act_h], m_h) * (1.0 - 2.0**-52)
-
-    def counts(self, replicate: int) -> np.ndarray:
-        """How often each PSU is drawn in one replicate (length P, float64)."""
-        u = _stream(self.entropy, int(replicate)).random(self.start.shape[0])
-        u *= self.size
-        idx = u.astype(np.int64)
-        idx += self.start
-        return np.bincount(idx, minlength=self.n_psu).astype(float)
-
-
-def _bootstrap_counts(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
-    """Resampling counts (len(replicates), P) of the Rao-Wu bootstrap."""
-    sampler = _Resampler(rep)
-    out = np.empty((replicates.shape[0], rep._layout.n_psu))
-    for i, r in enumerate(replicates):
-        out[i] = sampler.counts(int(r))
-    return out
-
-
-def _threads() -> int:
-    return max(1, min(_MAX_THREADS, os.cpu_count() or 1))
-
-
-def _bootstrap_lambda(lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
-    """Per-PSU lambda_h and multiplier lambda_h * n_h / m_h (0 in inactive strata)."""
-    n_h = lay.stratum_size.astype(float)
-    lam_h = np.where(lay.active, np.sqrt(np.clip(1.0 - lay.fraction, 0.0, 1.0)), 0.0)
-    mult_h = np.where(lay.active, lam_h * n_h / np.maximum(n_h - 1, 1), 0.0)
-    return lam_h[lay.psu_stratum], mult_h[lay.psu_stratum]
-
-
-def _psu_factors(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
-    """Replicate factors per PSU, shape (P, len(replicates))."""
-    lay = rep._layout
-    P = lay.n_psu
-    if rep.method == "bootstrap":
-        lam, mult = _bootstrap_lambda(lay)
-        counts = _bootstrap_counts(rep, replicates)
-        return (1.0 - lam)[:, None] + mult[:, None] * counts.T
-    if rep.method in ("jk1", "jkn"):
-        act_psu = np.flatnonzero(lay.active[lay.psu_stratum])
-        deleted = act_psu[replicates]
-        h_del = lay.psu_stratum[deleted]
-        n_h = lay.stratum_size.astype(float)
-        out = np.ones((P, replicates.shape[0]))
-        same = lay.psu_stratum[:, None] == h_del[None, :]
-        if rep.method == "jk1":
-            same[:] = True
-        out[same] = np.broadcast_to((n_h[h_del] / (n_h[h_del] - 1))[None, :], same.shape)[same]
-        out[deleted, np.arange(replicates.shape[0])] = 0.0
-        return out
-    # brr / fay
-    first, second, _ = rep._brr
-    rho = rep.fay_rho
-    H = scipy.linalg.hadamard(rep.n_replicates)[replicates][:, 1 : first.shape[0] + 1].T  # (L, c)
-    out = np.ones((P, replicates.shape[0]))
-    out[first] = 1.0 + H * (1.0 - rho)
-    out[second] = 1.0 - H * (1.0 - rho)
-    return out
-
-
-def _as_replicate_index(rep: ReplicateDesign, replicates: Sequence[int] | slice | None) -> np.ndarray:
-    R = rep.n_replicates
-    if replicates is None:
-        return np.arange(R)
-    if isinstance(replicates, slice):
-        return np.arange(R)[replicates]
-    idx = np.asarray(replicates, dtype=np.int64).reshape(-1)
-    if ((idx < 0) | (idx >= R)).any():
-        raise ReplicateError(f"replicate numbers must be in 0..{R - 1}")
-    return idx
-
-
-def replicate_factors(
-    rep: ReplicateDesign, replicates: Sequence[int] | slice | None = None
-) -> np.ndarray:
-    """Replicate factors (replicate weight / full-sample weight) of every row.
-
-    Parameters
-    ----------
-    rep : ReplicateDesign
-    replicates : sequence of int or slice, optional
-        Which replicates (0-based); all by default. Ask for blocks of columns
-        on large samples: the result is an n x len(replicates) float64 matrix.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n, number of replicates asked for). Rows with zero full-sample
-        weight get the factor of their PSU (imported weights: 0).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rep = replicates_from_arrays("jk1", weights=np.ones(3))
-    >>> replicate_factors(rep)
-    array([[0. , 1.5, 1.5],
-           [1.5, 0. , 1.5],
-           [1.5, 1.5, 0. ]])
-    """
-    idx = _as_replicate_index(rep, replicates)
-    if rep._repweights is not None:
-        w = rep.weights
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(w[:, None] > 0, rep._repweights[:, idx] / w[:, None], 0.0)
-    return _psu_factors(rep, idx)[rep._layout.psu]
-
-
-def replicate_weights(
-    rep: ReplicateDesign,
-    weights: np.ndarray | None = None,
-    replicates: Sequence[int] | slice | None = None,
-) -> np.ndarray:
-    """Replicate weights (n x R) for the given full-sample weights.
-
-    Parameters
-    ----------
-    rep : ReplicateDesign
-    weights : numpy.ndarray, optional
-        Full-sample weights (default ``rep.weights``).
-    replicates : sequence of int or slice, optional
-        Which replicates; all by default.
-
-    Returns
-    -------
-    numpy.ndarray
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rep = replicates_from_arrays("brr", weights=np.full(4, 10.0), strata=np.array([0, 0, 1, 1]))
-    >>> replicate_weights(rep)
-    array([[20.,  0., 20.,  0.],
-           [ 0., 20.,  0., 20.],
-           [20., 20.,  0.,  0.],
-           [ 0.,  0., 20., 20.]])
-    """
-    idx = _as_replicate_index(rep, replicates)
-    w = rep.weights if weights is None else np.asarray(weights, dtype=float)
-    if rep._repweights is not None and weights is None:
-        return rep._repweights[:, idx].copy()
-    return w[:, None] * replicate_factors(rep, idx)
-
-
-def replicate_weights_frame(rep: ReplicateDesign, *, prefix: str = "repw_") -> pd.DataFrame:
-    """Replicate weights as DataFrame columns, for publication with microdata.
-
-    The columns are ``{prefix}1 .. {prefix}R``; publish them with
-    ``rep.scale``, ``rep.rscales`` and ``rep.mse`` (R:
-    ``svrepdesign(weights=, repweights=, type="other", scale=, rscales=, mse=)``).
-
-    Parameters
-    ----------
-    rep : ReplicateDesign
-    prefix : str, default="repw_"
-
-    Returns
-    -------
-    pandas.DataFrame
-        n rows, R columns of replicate weights.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rep = replicates_from_arrays("jk1", weights=np.full(3, 2.0))
-    >>> replicate_weights_frame(rep).columns.tolist()
-    ['repw_1', 'repw_2', 'repw_3']
-    """
-    W = replicate_weights(rep)
-    return pd.DataFrame(W, columns=[f"{prefix}{r + 1}" for r in range(W.shape[1])])
 
 
 def import_replicates(
@@ -884,12 +707,12 @@ def import_replicates(
         weights=w.copy(),
         fay_rho=rho,
         df=int(df),
-        _repweights=W.copy(),
+        repweights=W.copy(),
     )
 
 
 def replicates_from_columns(
-    survey: Any,
+    survey: Survey,
     repweights: str | Sequence[str],
     *,
     method: str = "other",
@@ -921,7 +744,7 @@ def replicates_from_columns(
     >>> import numpy as np, pandas as pd
     >>> from types import SimpleNamespace
     >>> df = pd.DataFrame({"w": [2.0, 2.0, 2.0], "r1": [0.0, 3, 3], "r2": [3.0, 0, 3], "r3": [3.0, 3, 0]})
-    >>> s = SimpleNamespace(weights=df.w.to_numpy(), data=df, _column=lambda c: df[c].to_numpy())
+    >>> s = SimpleNamespace(weights=df.w.to_numpy(), data=df, column=lambda c: df[c].to_numpy())
     >>> replicates_from_columns(s, "r[0-9]+", method="jk1").n_replicates
     3
     """
@@ -940,7 +763,7 @@ def replicates_from_columns(
             )
     else:
         names = list(repweights)
-    W = np.column_stack([np.asarray(survey._column(c), dtype=float) for c in names])
+    W = np.column_stack([np.asarray(survey.column(c), dtype=float) for c in names])
     frame = pd.DataFrame(W, columns=names)
     return import_replicates(
         np.asarray(survey.weights, dtype=float),
@@ -953,448 +776,3 @@ def replicates_from_columns(
         fay_rho=fay_rho,
         df=df,
     )
-
-
-def reweight_replicates(
-    rep: ReplicateDesign,
-    adjust: Callable[[np.ndarray], np.ndarray],
-    *,
-    block: int = 64,
-) -> ReplicateDesign:
-    """Apply a weighting step (calibration, nonresponse...) to every replicate.
-
-    The full-sample weights and each replicate's weights go through the same
-    ``adjust`` function, as R does when a replicate design is calibrated, so
-    the replicate variance reflects the weighting. The replicate weights are
-    materialised (n x R).
-
-    Parameters
-    ----------
-    rep : ReplicateDesign
-    adjust : callable
-        Maps a weight vector (length n) to the adjusted weight vector, e.g.
-        ``lambda d: d * calibration_factors(X, d, totals, ...)``.
-    block : int, default=64
-        Replicates formed at a time (memory of the unadjusted weights).
-
-    Returns
-    -------
-    ReplicateDesign
-        ``weights`` are ``adjust(rep.weights)``; ``calibrated`` is True.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rep = replicates_from_arrays("jk1", weights=np.ones(4))
-    >>> to_total = lambda d: d * 8.0 / d.sum()          # ratio-adjust to a known N = 8
-    >>> cal = reweight_replicates(rep, to_total)
-    >>> replicate_weights(cal).sum(axis=0)
-    array([8., 8., 8., 8.])
-    """
-    def run(d: np.ndarray, where: str) -> np.ndarray:
-        out = np.asarray(adjust(d.copy()), dtype=float)
-        if out.shape != d.shape or not np.isfinite(out).all():
-            raise ReplicateError(
-                f"the weighting step returned {out.shape} / non-finite weights for {where}; "
-                "it must return one finite weight per row"
-            )
-        return out
-
-    new_w = run(rep.weights, "the full sample")
-    W = np.empty((rep.n, rep.n_replicates))
-    for start in range(0, rep.n_replicates, block):
-        idx = np.arange(start, min(start + block, rep.n_replicates))
-        Wb = replicate_weights(rep, replicates=idx)
-        for j, r in enumerate(idx):
-            W[:, r] = run(Wb[:, j], f"replicate {r + 1}")
-    return ReplicateDesign(
-        method=rep.method,
-        n_replicates=rep.n_replicates,
-        scale=rep.scale,
-        rscales=rep.rscales,
-        mse=rep.mse,
-        weights=new_w,
-        fay_rho=rep.fay_rho,
-        seed=rep.seed,
-        df=rep.df,
-        lonely_psu=rep.lonely_psu,
-        calibrated=True,
-        _layout=rep._layout,
-        _repweights=W,
-        _brr=rep._brr,
-    )
-
-
-# --------------------------------------------------------------------------
-# variance
-# --------------------------------------------------------------------------
-def _check_inputs(
-    rep: ReplicateDesign,
-    weights: np.ndarray,
-    numerator: np.ndarray,
-    denominator: np.ndarray | None,
-    domain: np.ndarray,
-    n_domains: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (rep.n,):
-        raise ReplicateError(f"weights have {w.shape[0]} rows; the replicate design has {rep.n}")
-    # equal up to rounding (a weighting step may recompute the same weights by another path)
-    changed = (w != 0) & (np.abs(w - rep.weights) > 1e-9 * np.abs(rep.weights))
-    if changed.any():
-        row = int(np.flatnonzero(changed)[0])
-        raise ReplicateError(
-            f"the weights changed after the replicates were formed (row {row}: {rep.weights[row]:g} "
-            f"-> {w[row]:g}); apply weighting steps to the replicate survey so that every replicate "
-            "is reweighted too (reweight_replicates)"
-        )
-    y = np.asarray(numerator, dtype=float)
-    if y.ndim == 1:
-        y = y[:, None]
-    x = None
-    if denominator is not None:
-        x = np.asarray(denominator, dtype=float)
-        if x.ndim == 1:
-            x = x[:, None]
-        if x.shape != y.shape:
-            raise ReplicateError(f"denominator shape {x.shape} differs from numerator shape {y.shape}")
-    if y.shape[0] != rep.n:
-        raise ReplicateError(f"numerator has {y.shape[0]} rows; the replicate design has {rep.n}")
-    d = np.asarray(domain, dtype=np.int64)
-    if d.shape != (rep.n,) or (d >= n_domains).any() or (d < -1).any():
-        raise ReplicateError(f"domain codes must be n integers in [-1, {n_domains})")
-    return w, y, x, d
-
-
-def _cell_matrix(rows: np.ndarray, d: np.ndarray, values: np.ndarray, n_rows: int, n_domains: int) -> sp.csr_matrix:
-    """Sparse (n_rows, n_domains * k) matrix of values placed in domain-variable cells."""
-    keep = d >= 0
-    k = values.shape[1]
-    r = np.repeat(rows[keep], k)
-    c = (d[keep][:, None] * k + np.arange(k)[None, :]).ravel()
-    v = values[keep].ravel()
-    return sp.csr_matrix((v, (r, c)), shape=(n_rows, n_domains * k))
-
-
-def replicate_totals(
-    rep: ReplicateDesign,
-    weights: np.ndarray,
-    values: np.ndarray,
-    domain: np.ndarray,
-    n_domains: int,
-    *,
-    chunk: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Replicate deviations of domain totals, chunk by chunk.
-
-    Yields ``(replicates, delta)`` where ``delta[i, d * k + j]`` is the
-    replicate total minus the full-sample total of variable j in domain d for
-    replicate ``replicates[i]``. For bootstrap, BRR/Fay and materialised
-    weights; the jackknives use PSU totals directly (see
-    :func:`replicate_variance`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rep = replicates_from_arrays("brr", weights=np.ones(4), strata=np.array([0, 0, 1, 1]))
-    >>> [d.ravel().tolist() for _, d in replicate_totals(rep, rep.weights, np.array([[1.], [2.], [3.], [5.]]),
-    ...                                                   np.zeros(4, int), 1)]
-    [[-3.0, -1.0, 1.0, 3.0]]
-    """
-    w = np.asarray(weights, dtype=float)
-    vals = np.asarray(values, dtype=float)
-    if vals.ndim == 1:
-        vals = vals[:, None]
-    n = w.shape[0]
-    R = rep.n_replicates
-    z = w[:, None] * vals
-    if rep._repweights is not None:
-        Z = _cell_matrix(np.arange(n), domain, vals, n, n_domains)  # y in cells
-        full = np.asarray(Z.T @ w).ravel()
-        fac_w = np.where(rep.weights > 0, w / np.where(rep.weights > 0, rep.weights, 1.0), 0.0)
-        c = chunk or max(1, min(R, _CHUNK_BYTES // (8 * max(n, 1))))
-        for start in range(0, R, c):
-            idx = np.arange(start, min(start + c, R))
-            Wb = rep._repweights[:, idx] * fac_w[:, None]
-            yield idx, np.asarray((Z.T @ Wb).T) - full[None, :]
-        return
-    lay = rep._layout
-    if rep.method == "bootstrap":
-        lam, mult = _bootstrap_lambda(lay)
-        Zp = _cell_matrix(lay.psu, domain, z, lay.n_psu, n_domains).tocsc()  # PSU totals in cells
-        base = np.asarray(Zp.T @ lam).ravel()
-        ZsT = (Zp.T @ sp.diags(mult)).tocsr()  # (m, P)
-        sampler = _Resampler(rep)
-
-        def one(r: int) -> np.ndarray:
-            return ZsT @ sampler.counts(r) - base
-
-        c = chunk or 32
-        with ThreadPoolExecutor(max_workers=_threads()) as pool:
-            for start in range(0, R, c):
-                idx = np.arange(start, min(start + c, R))
-                yield idx, np.vstack(list(pool.map(one, idx.tolist())))
-        return
-    if rep.method in ("brr", "fay"):
-        first, second, _ = rep._brr
-        Zp = _cell_matrix(lay.psu, domain, z, lay.n_psu, n_domains).tocsr()
-        delta = (Zp[first] - Zp[second]) * (1.0 - rep.fay_rho)  # (L, m) sparse
-        L = first.shape[0]
-        c = chunk or max(1, min(R, _CHUNK_BYTES // (8 * max(L, 1))))
-        for start in range(0, R, c):
-            idx = np.arange(start, min(start + c, R))
-            H = scipy.linalg.hadamard(R)[idx][:, 1 : L + 1].astype(float)  # (c, L)
-            yield idx, np.asarray((delta.T @ H.T).T)
-        return
-    # jackknife, generic (dense) path: used for small designs and tests
-    c = chunk or max(1, min(R, _CHUNK_BYTES // (8 * max(lay.n_psu, 1))))
-    Zp = _cell_matrix(lay.psu, domain, z, lay.n_psu, n_domains)
-    for start in range(0, R, c):
-        idx = np.arange(start, min(start + c, R))
-        F = _psu_factors(rep, idx) - 1.0  # (P, c)
-        yield idx, np.asarray(Zp.T @ F).T
-
-
-def _finish(
-    rep: ReplicateDesign,
-    sum_e: np.ndarray,
-    sum_se: np.ndarray,
-    sum_se2: np.ndarray,
-    sum_s: np.ndarray | float,
-    count: np.ndarray | float,
-) -> np.ndarray:
-    """scale * sum_r s_r (e_r - mu)^2 from the sums over replicates (s_r = rscales)."""
-    if rep.mse:
-        v = sum_se2
-    else:
-        mu = sum_e / np.maximum(count, 1)
-        v = sum_se2 - 2.0 * mu * sum_se + mu**2 * sum_s
-    return rep.scale * np.maximum(v, 0.0)
-
-
-def _ratio_dev(dn: np.ndarray, dd: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """(num + dn) / (den + dd) - num / den without cancellation."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (dn * den - num * dd) / (den * (den + dd))
-
-
-def _jackknife_variance(
-    rep: ReplicateDesign,
-    w: np.ndarray,
-    y: np.ndarray,
-    x: np.ndarray | None,
-    d: np.ndarray,
-    n_domains: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """JK1/JKn variances from PSU totals in O(n + strata x domains).
-
-    Replicate r deletes PSU j of stratum h; for a cell c (domain, variable)
-    its total moves by (t_hc - n_h t_jc) / (n_h - 1). PSUs of h without rows
-    in the cell all move by t_hc / (n_h - 1), so they are handled together.
-    Returns (variance, number of replicates dropped for a zero denominator).
-    """
-    lay = rep._layout
-    k = y.shape[1]
-    keep = d >= 0
-    psu_row = lay.psu[keep]
-    d_row = d[keep]
-    n_h = lay.stratum_size.astype(float)
-    # replicate weight s_j = rscale of the replicate deleting PSU j (0 if none)
-    act_psu = np.flatnonzero(lay.active[lay.psu_stratum])
-    s_psu = np.zeros(lay.n_psu)
-    s_psu[act_psu] = rep.rscales
-    # (psu, domain) pairs present in the data
-    pair_key = psu_row * n_domains + d_row
-    pkeys, pinv = np.unique(pair_key, return_inverse=True)
-    p_psu = pkeys // n_domains
-    p_dom = pkeys % n_domains
-    p_h = lay.psu_stratum[p_psu]
-
-    def pair_totals(v: np.ndarray) -> np.ndarray:
-        wv = w[keep][:, None] * v[keep]
-        out = np.empty((pkeys.shape[0], k))
-        for j in range(k):
-            out[:, j] = np.bincount(pinv, weights=wv[:, j], minlength=pkeys.shape[0])
-        return out
-
-    tn = pair_totals(y)
-    td = pair_totals(x) if x is not None else None
-    # (stratum, domain) cells
-    hd_key = p_h * n_domains + p_dom
-    hkeys, hinv = np.unique(hd_key, return_inverse=True)
-    hk_h = hkeys // n_domains
-    hk_d = hkeys % n_domains
-
-    def group(v: np.ndarray) -> np.ndarray:
-        out = np.empty((hkeys.shape[0],) + v.shape[1:])
-        if v.ndim == 1:
-            return np.bincount(hinv, weights=v, minlength=hkeys.shape[0])
-        for j in range(v.shape[1]):
-            out[:, j] = np.bincount(hinv, weights=v[:, j], minlength=hkeys.shape[0])
-        return out
-
-    Tn_hd = group(tn)
-    Td_hd = group(td) if td is not None else None
-    # full-sample domain totals
-    Nd = np.zeros((n_domains, k))
-    np.add.at(Nd, hk_d, Tn_hd)
-    Dd = None
-    if Td_hd is not None:
-        Dd = np.zeros((n_domains, k))
-        np.add.at(Dd, hk_d, Td_hd)
-    nh_pair = n_h[p_h][:, None]
-    nh_hd = n_h[hk_h][:, None]
-    act_pair = lay.active[p_h]
-    act_hd = lay.active[hk_h]
-    denom_pair = np.where(act_pair, nh_pair[:, 0] - 1, 1.0)[:, None]
-    denom_hd = np.where(act_hd, nh_hd[:, 0] - 1, 1.0)[:, None]
-    # deviations of present pairs and of the absent PSUs of each (h, d)
-    dn_pair = (Tn_hd[hinv] - nh_pair * tn) / denom_pair
-    dn_abs = Tn_hd / denom_hd
-    if Dd is not None:
-        dd_pair = (Td_hd[hinv] - nh_pair * td) / denom_pair
-        dd_abs = Td_hd / denom_hd
-        e_pair = _ratio_dev(dn_pair, dd_pair, Nd[p_dom], Dd[p_dom])
-        e_abs = _ratio_dev(dn_abs, dd_abs, Nd[hk_d], Dd[hk_d])
-    else:
-        e_pair, e_abs = dn_pair, dn_abs
-    # weights (rscales) and counts
-    s_pair = np.where(act_pair, s_psu[p_psu], 0.0)[:, None]
-    s_h_total = np.bincount(lay.psu_stratum, weights=s_psu, minlength=lay.n_strata)
-    s_abs = (s_h_total[hk_h] - group(s_pair[:, 0]))[:, None]
-    present = np.bincount(hinv, minlength=hkeys.shape[0])
-    cnt_abs = np.where(act_hd, n_h[hk_h] - present, 0.0)[:, None]
-    c_pair = act_pair.astype(float)[:, None]
-    # replicates whose ratio is undefined (zero denominator) are dropped, as R does
-    bad_pair = ~np.isfinite(e_pair) & (c_pair > 0)
-    bad_abs = ~np.isfinite(e_abs) & (cnt_abs > 0)
-    full_bad = ~np.isfinite(Nd / Dd) if Dd is not None else np.zeros((n_domains, k), bool)
-    e_pair = np.where(np.isfinite(e_pair), e_pair, 0.0)
-    e_abs = np.where(np.isfinite(e_abs), e_abs, 0.0)
-    c_pair = c_pair * ~bad_pair
-    cnt_abs = cnt_abs * ~bad_abs
-    s_pair = s_pair * ~bad_pair
-    s_abs = s_abs * ~bad_abs
-
-    def by_domain(pair_v: np.ndarray, abs_v: np.ndarray) -> np.ndarray:
-        out = np.zeros((n_domains, k))
-        np.add.at(out, p_dom, pair_v)
-        np.add.at(out, hk_d, abs_v)
-        return out
-
-    sum_e = by_domain(e_pair * c_pair, e_abs * cnt_abs)
-    sum_se = by_domain(e_pair * s_pair, e_abs * s_abs)
-    sum_se2 = by_domain(e_pair**2 * s_pair, e_abs**2 * s_abs)
-    # replicates that do not touch the domain have e = 0 but count for the mean
-    n_bad = by_domain(bad_pair.astype(float), bad_abs * np.where(act_hd, n_h[hk_h] - present, 0)[:, None])
-    count = rep.n_replicates - n_bad
-    sum_s_all = float(rep.rscales.sum())
-    sum_s_bad = by_domain(bad_pair * np.where(act_pair, s_psu[p_psu], 0.0)[:, None],
-                          bad_abs * (s_h_total[hk_h] - group(np.where(act_pair, s_psu[p_psu], 0.0)))[:, None])
-    v = _finish(rep, sum_e, sum_se, sum_se2, sum_s_all - sum_s_bad, count)
-    v[full_bad] = np.nan
-    return v, n_bad
-
-
-def replicate_variance(
-    rep: ReplicateDesign,
-    weights: np.ndarray,
-    numerator: np.ndarray,
-    denominator: np.ndarray | None,
-    domain: np.ndarray,
-    n_domains: int,
-) -> np.ndarray:
-    """Replicate variances of domain totals or ratios.
-
-    Parameters
-    ----------
-    rep : ReplicateDesign
-    weights : numpy.ndarray
-        Current full-sample weights (length n). They must be the weights the
-        replicates belong to (``rep.weights``), except that rows may be set
-        to zero (a domain that keeps the design).
-    numerator : numpy.ndarray
-        (n, k) values y.
-    denominator : numpy.ndarray or None
-        (n, k) values x for ratios sum(w y) / sum(w x); None for totals.
-    domain : numpy.ndarray
-        (n,) integer domain codes in [0, n_domains), -1 for rows outside
-        every domain.
-    n_domains : int
-
-    Returns
-    -------
-    numpy.ndarray
-        (n_domains, k) variances. A ratio whose full-sample denominator is 0
-        has variance NaN; replicates with a zero denominator are left out
-        with a ``SurveyWarning`` (R: ``na.action``).
-
-    Examples
-    --------
-    A stratified sample, JKn: the variance of a total equals the textbook
-    with-replacement formula sum_h n_h / (n_h - 1) sum_i (z_hi - zbar_h)^2
-    (z = w y): 1.5 * 1400 + 2 * 3200 = 8500.
-
-    >>> import numpy as np
-    >>> w = np.array([10.0, 10, 10, 20, 20])
-    >>> y = np.array([[1.0], [2], [6], [4], [8]])
-    >>> rep = replicates_from_arrays("jkn", weights=w, strata=np.array([0, 0, 0, 1, 1]))
-    >>> float(replicate_variance(rep, w, y, None, np.zeros(5, int), 1)[0, 0])
-    8500.0
-    """
-    w, y, x, d = _check_inputs(rep, weights, numerator, denominator, domain, n_domains)
-    k = y.shape[1]
-    if rep._repweights is None and rep.method in ("jk1", "jkn"):
-        v, n_bad = _jackknife_variance(rep, w, y, x, d, n_domains)
-        _warn_dropped(n_bad)
-        return v
-    m = n_domains * k
-    if x is None:
-        full_n = full_d = None
-    else:
-        Z = _cell_matrix(np.arange(rep.n), d, np.hstack([y, x]), rep.n, n_domains)
-        full = np.asarray(Z.T @ w).ravel().reshape(n_domains, 2 * k)
-        full_n, full_d = full[:, :k].ravel(), full[:, k:].ravel()
-    vals = y if x is None else np.hstack([y, x])
-    kk = vals.shape[1]
-    sum_e = np.zeros(m)
-    sum_se = np.zeros(m)
-    sum_se2 = np.zeros(m)
-    sum_s = np.zeros(m)
-    count = np.zeros(m)
-    for idx, delta in replicate_totals(rep, w, vals, d, n_domains):
-        delta = delta.reshape(-1, n_domains, kk)
-        if x is None:
-            e = delta.reshape(-1, m)
-        else:
-            dn = delta[:, :, :k].reshape(-1, m)
-            dd = delta[:, :, k:].reshape(-1, m)
-            e = _ratio_dev(dn, dd, full_n[None, :], full_d[None, :])
-        s = rep.rscales[idx][:, None]
-        ok = np.isfinite(e)
-        e = np.where(ok, e, 0.0)
-        sum_e += e.sum(axis=0)
-        sum_se += (s * e).sum(axis=0)
-        sum_se2 += (s * e**2).sum(axis=0)
-        sum_s += (s * ok).sum(axis=0)
-        count += ok.sum(axis=0)
-    v = _finish(rep, sum_e, sum_se, sum_se2, sum_s, count).reshape(n_domains, k)
-    n_bad = (rep.n_replicates - count).reshape(n_domains, k)
-    if x is not None:
-        full_bad = ~np.isfinite(full_n / full_d).reshape(n_domains, k)
-        v[full_bad] = np.nan
-        n_bad = np.where(full_bad, 0, n_bad)
-    _warn_dropped(n_bad)
-    return v
-
-
-def _warn_dropped(n_bad: np.ndarray) -> None:
-    if np.any(n_bad > 0):
-        dom, var = (int(a[0]) for a in np.nonzero(n_bad > 0))
-        warnings.warn(
-            f"{int(n_bad.max())} replicate(s) have a zero denominator (first: domain {dom}, "
-            f"variable {var}) and were left out of the variance, as R does; the domain is too "
-            "small for these replicates, so treat its standard error with care",
-            SurveyWarning,
-            stacklevel=3,
-        )

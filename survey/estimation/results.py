@@ -1,10 +1,22 @@
-"""Results of estimation: :class:`Estimate`, with tables and summaries.
+"""Results: one base class for every result type, :class:`Estimate`, summaries, column names.
+
+Every result of the toolkit (:class:`Estimate`, its quantile variant, the
+combined estimate of a quarter, the quarterly series, multiple-frame totals,
+protected tables) is a :class:`Result`: it gives its numbers as a
+``table()`` and a ``summary()`` that renders as text (``str``) and HTML (in
+notebooks). Results with standard errors are :class:`IntervalResult`: they
+have ``estimate``, ``se``, ``cv``, ``ci(level=...)`` and
+``table(level=...)``, with a default confidence ``level``.
+
+The column names of result tables are defined here once (:data:`RESULT_COLUMNS`,
+:data:`GROWTH_COLUMNS`, :data:`PART_COLUMNS`, ...).
 
 Rendering never changes or recomputes statistics.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -12,9 +24,38 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Estimate", "Summary", "t_quantile"]
+from survey.errors import SurveyError
 
-RESULT_COLUMNS = ["variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n"]
+__all__ = [
+    "Result",
+    "IntervalResult",
+    "Estimate",
+    "Summary",
+    "t_quantile",
+    "recompute_intervals",
+    "RESULT_COLUMNS",
+    "INTERVAL_COLUMNS",
+    "GROWTH_COLUMNS",
+    "LEVEL_GROWTH_COLUMNS",
+    "PART_COLUMNS",
+    "SERIES_COLUMNS",
+]
+
+#: Columns of an estimate's table after the domain (``by``) columns.
+RESULT_COLUMNS = ("variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n")
+#: Point estimate, standard error, coefficient of variation and interval.
+INTERVAL_COLUMNS = ("estimate", "se", "cv", "ci_low", "ci_high")
+#: Year-on-year growth on a comparable basis, with its standard error and interval.
+GROWTH_COLUMNS = ("growth", "growth_se", "growth_ci_low", "growth_ci_high")
+#: Plain level-on-level growth (different sets of firms), with its standard error.
+LEVEL_GROWTH_COLUMNS = ("level_growth", "level_growth_se")
+#: The parts of a combined estimate (take-all, sampled, model) and their shares.
+PART_COLUMNS = (
+    "last_year", "take_all", "sampled", "model", "take_all_share", "sampled_share", "model_share",
+    "imputed_share", "model_based", "df", "n",
+)
+#: The statistics of a quarterly series, after ``period``, the ``by`` columns and ``variable``.
+SERIES_COLUMNS = INTERVAL_COLUMNS + GROWTH_COLUMNS
 
 
 def t_quantile(level: float, df: Any) -> np.ndarray:
@@ -30,8 +71,226 @@ def t_quantile(level: float, df: Any) -> np.ndarray:
     return np.where(np.isfinite(df) & (df >= 1), stats.t.ppf(q, np.maximum(df, 1)), stats.norm.ppf(q))
 
 
+def check_level(level: float) -> float:
+    """A confidence level, checked to lie strictly between 0 and 1.
+
+    Examples
+    --------
+    >>> check_level(0.9)
+    0.9
+    """
+    if not 0 < level < 1:
+        raise SurveyError(f"level must be between 0 and 1, got {level!r}")
+    return level
+
+
+def recompute_intervals(frame: pd.DataFrame, level: float) -> pd.DataFrame:
+    """A copy of a result table with its t intervals at another confidence level.
+
+    ``ci_low, ci_high`` become ``estimate -/+ t se`` and, where the table has
+    them, ``growth_ci_low, growth_ci_high`` become ``growth -/+ t growth_se``,
+    with ``t`` from each row's ``df`` (normal where it is undefined).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Has ``estimate``, ``se``, ``df`` (and optionally ``growth``, ``growth_se``).
+    level : float
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [10.0], "se": [1.0], "ci_low": [8.0], "ci_high": [12.0],
+    ...                   "df": [np.nan]})
+    >>> recompute_intervals(t, 0.9)[["ci_low", "ci_high"]].round(3)
+       ci_low  ci_high
+    0   8.355   11.645
+    """
+    out = frame.copy()
+    q = t_quantile(check_level(level), out["df"].to_numpy(dtype=float))
+    est, se = out["estimate"].to_numpy(dtype=float), out["se"].to_numpy(dtype=float)
+    out["ci_low"] = est - q * se
+    out["ci_high"] = est + q * se
+    if "growth" in out.columns and "growth_se" in out.columns:
+        g, gse = out["growth"].to_numpy(dtype=float), out["growth_se"].to_numpy(dtype=float)
+        out["growth_ci_low"] = g - q * gse
+        out["growth_ci_high"] = g + q * gse
+    return out
+
+
+def _format_number(x: float) -> str:
+    return f"{x:,.6g}"
+
+
+class Summary:
+    """A printable summary of a result: text with ``str()``, HTML in notebooks.
+
+    Renders, never computes: a title line and, optionally, a table.
+
+    Parameters
+    ----------
+    title : str
+        The first line of the text.
+    table : pandas.DataFrame, optional
+        Rendered below the title.
+    html_title : str, optional
+        The title as HTML (default: ``title``, escaped).
+
+    Examples
+    --------
+    >>> s = Summary("Total (linearization)", pd.DataFrame({"variable": ["y"], "estimate": [32.0]}))
+    >>> print(s)
+    Total (linearization)
+    variable  estimate
+           y        32
+    >>> str(Summary("value: 2 cells"))
+    'value: 2 cells'
+    """
+
+    def __init__(self, title: str, table: pd.DataFrame | None = None, *, html_title: str | None = None) -> None:
+        self.title = title
+        self.table = table
+        self._html_title = html_title
+
+    def __str__(self) -> str:
+        if self.table is None:
+            return self.title
+        body = self.table.to_string(index=False, float_format=_format_number)
+        return f"{self.title}\n{body}"
+
+    def _repr_html_(self) -> str:
+        head = f"<p>{self._html_title if self._html_title is not None else html.escape(self.title)}</p>"
+        if self.table is None:
+            return head
+        return head + self.table.to_html(index=False, float_format=_format_number)
+
+    __repr__ = __str__
+
+
+class Result:
+    """Base class of every result: a table of numbers and a summary.
+
+    Subclasses: :class:`IntervalResult` (estimates with standard errors) and
+    :class:`survey.publish.disclosure.ProtectedTable`.
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> est = sv.Survey(pd.DataFrame({"w": [2.0, 2.0], "y": [1.0, 3.0]}), sv.Design(weights="w")).total("y")
+    >>> isinstance(est, Result), type(est.summary()).__name__
+    (True, 'Summary')
+    """
+
+    def table(self) -> pd.DataFrame:
+        """The result as a table (one row per domain and variable, or per cell)."""
+        raise NotImplementedError
+
+    def summary(self) -> Summary:
+        """A printable summary (text with ``str()``, HTML in notebooks)."""
+        raise NotImplementedError
+
+
+class IntervalResult(Result):
+    """A result with point estimates, standard errors and t intervals at a default level.
+
+    Subclasses provide ``estimate`` and ``se`` (arrays in table row order),
+    ``level`` (the default confidence level), ``df`` and ``table(level=...)``;
+    this class adds ``cv``, ``ci_bounds(level)``, ``ci(level)`` and ``summary(level=...)``.
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> est = sv.Survey(pd.DataFrame({"w": [2.0, 2.0], "y": [1.0, 3.0]}), sv.Design(weights="w")).total("y")
+    >>> est.level, est.cv  # total 8, se 4
+    (0.95, array([0.5]))
+    >>> est.ci(level=0.5)
+      variable  ci_low  ci_high
+    0        y     4.0     12.0
+    """
+
+    level: float
+    df: Any
+    estimate: np.ndarray
+    se: np.ndarray
+
+    def _level(self, level: float | None) -> float:
+        """The confidence level asked for (the result's default when ``None``), checked."""
+        return check_level(self.level if level is None else level)
+
+    def _key_columns(self) -> list[str]:
+        """The columns that identify a row, before ``variable``."""
+        return list(getattr(self, "by", ()))
+
+    def table(self, *, level: float | None = None) -> pd.DataFrame:
+        """The result as a table, with intervals at ``level`` (default: the result's level)."""
+        raise NotImplementedError
+
+    @property
+    def cv(self) -> np.ndarray:
+        """Coefficients of variation (se / |estimate|; NaN where the estimate is 0)."""
+        est = np.abs(self.estimate)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(est > 0, self.se / est, np.nan)
+
+    def ci_bounds(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper confidence limits in table row order (t with the design df).
+
+        Parameters
+        ----------
+        level : float, optional
+            Default: the result's ``level``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+        """
+        q = t_quantile(self._level(level), self.df)
+        half = q * self.se
+        return self.estimate - half, self.estimate + half
+
+    def ci(self, level: float | None = None) -> pd.DataFrame:
+        """Confidence intervals: the key columns, ``variable``, ``ci_low``, ``ci_high``.
+
+        Parameters
+        ----------
+        level : float, optional
+            Default: the result's ``level``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        t = self.table(level=level)
+        return t[[*self._key_columns(), "variable", "ci_low", "ci_high"]]
+
+    def _summary_title(self, level: float) -> tuple[str, str | None]:
+        return f"{type(self).__name__} ({int(level * 100)}% interval)", None
+
+    def _summary_table(self, level: float) -> pd.DataFrame:
+        return self.table(level=level)
+
+    def summary(self, *, level: float | None = None) -> Summary:
+        """A printable summary (text with ``str()``, HTML in notebooks).
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level of the intervals shown (default: the result's ``level``).
+
+        Returns
+        -------
+        Summary
+        """
+        lv = self._level(level)
+        title, html_title = self._summary_title(lv)
+        return Summary(title, self._summary_table(lv), html_title=html_title)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
-class Estimate:
+class Estimate(IntervalResult):
     """Point estimates with standard errors, one row per (domain, variable).
 
     Build by the estimators of :class:`survey.Survey`; do not construct by hand.
@@ -44,6 +303,8 @@ class Estimate:
         Domain columns (empty for the whole population).
     method : str
         ``"linearization"`` or the replicate method.
+    level : float
+        Default confidence level of ``table``, ``ci`` and ``summary`` (0.95).
 
     Examples
     --------
@@ -64,24 +325,26 @@ class Estimate:
     df: int
     n: np.ndarray  # (D, k)
     full_vcov: Callable[[], np.ndarray] | None = None
+    level: float = 0.95
     _cache: dict = field(default_factory=dict, repr=False)
 
     # -- tabular views -----------------------------------------------------
-    def table(self, *, level: float = 0.95) -> pd.DataFrame:
+    def table(self, *, level: float | None = None) -> pd.DataFrame:
         """One row per domain and variable.
 
         Columns: the ``by`` columns (original names and values), then
-        ``variable, estimate, se, cv, ci_low, ci_high, df, n``.
+        ``variable, estimate, se, cv, ci_low, ci_high, df, n`` (:data:`RESULT_COLUMNS`).
 
         Parameters
         ----------
-        level : float, default=0.95
-            Confidence level of the t-based interval (design df).
+        level : float, optional
+            Confidence level of the t-based interval (design df); default: ``self.level``.
 
         Returns
         -------
         pandas.DataFrame
         """
+        level = self._level(level)
         key = ("table", level)
         if key not in self._cache:
             D, k = self.point.shape
@@ -89,7 +352,7 @@ class Estimate:
             out["variable"] = np.tile(np.asarray(self.variables, dtype=object), D)
             est = self.estimate
             se = self.se
-            ci = self._ci_arrays(level)
+            ci = self.ci_bounds(level)
             out["estimate"] = est
             out["se"] = se
             out["cv"] = self.cv
@@ -110,33 +373,6 @@ class Estimate:
         """Standard errors in table row order."""
         var = np.diagonal(self.cov, axis1=1, axis2=2).ravel()
         return np.sqrt(np.maximum(var, 0.0))
-
-    @property
-    def cv(self) -> np.ndarray:
-        """Coefficients of variation (se / |estimate|; NaN where the estimate is 0)."""
-        est = np.abs(self.estimate)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(est > 0, self.se / est, np.nan)
-
-    def _ci_arrays(self, level: float) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 < level < 1:
-            from survey.errors import SurveyError
-
-            raise SurveyError(f"level must be between 0 and 1, got {level!r}")
-        q = t_quantile(level, self.df)
-        half = q * self.se
-        return self.estimate - half, self.estimate + half
-
-    def ci(self, level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals (t-based with the design degrees of freedom).
-
-        Returns
-        -------
-        pandas.DataFrame
-            The ``by`` columns, ``variable``, ``ci_low``, ``ci_high``.
-        """
-        t = self.table(level=level)
-        return t[[*self.by, "variable", "ci_low", "ci_high"]]
 
     @property
     def vcov(self) -> pd.DataFrame:
@@ -162,9 +398,10 @@ class Estimate:
         keys = t[list(self.by)].astype(str).agg(":".join, axis=1)
         return (keys + "|" + t["variable"].astype(str)).tolist()
 
-    def summary(self, *, level: float = 0.95) -> "Summary":
-        """A printable summary (text with ``str()``, HTML in notebooks)."""
-        return Summary(self, level)
+    def _summary_title(self, level: float) -> tuple[str, str | None]:
+        stat = self.statistic.capitalize()
+        text = f"{stat} ({self.method}; {int(level * 100)}% t-interval, df = {self.df})"
+        return text, f"<b>{html.escape(stat)}</b> ({html.escape(self.method)}; df = {self.df})"
 
     def __repr__(self) -> str:
         D, k = self.point.shape
@@ -173,34 +410,3 @@ class Estimate:
             + (f" by {', '.join(self.by)} ({D} domains)" if self.by else "")
             + f", {self.method}, df={self.df}>"
         )
-
-
-class Summary:
-    """Text and HTML rendering of an :class:`Estimate` (renders, never computes)."""
-
-    def __init__(self, estimate: Estimate, level: float) -> None:
-        self._estimate = estimate
-        self._level = level
-
-    def _frame(self) -> pd.DataFrame:
-        return self._estimate.table(level=self._level)
-
-    def __str__(self) -> str:
-        e = self._estimate
-        head = (
-            f"{e.statistic.capitalize()} ({e.method}; {int(self._level * 100)}% t-interval, "
-            f"df = {e.df})"
-        )
-        body = self._frame().to_string(
-            index=False, float_format=lambda x: f"{x:,.6g}"
-        )
-        return f"{head}\n{body}"
-
-    def _repr_html_(self) -> str:
-        e = self._estimate
-        return (
-            f"<p><b>{e.statistic.capitalize()}</b> ({e.method}; df = {e.df})</p>"
-            + self._frame().to_html(index=False, float_format=lambda x: f"{x:,.6g}")
-        )
-
-    __repr__ = __str__

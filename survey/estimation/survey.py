@@ -1,68 +1,70 @@
-"""The sample with its design (:class:`Survey`): checked once, immutable."""
+"""The sample with its design (:class:`Survey`): checked once, immutable.
+
+A :class:`Survey` holds the data, the :class:`~survey.design.Design`, the
+current weights and the weighting steps applied so far. Its methods are thin:
+the estimators are in :mod:`survey.estimation.estimate` and
+:mod:`survey.estimation.quantile`, the weighting in
+:mod:`survey.estimation.weighting` and :mod:`survey.estimation.nonresponse`,
+the replicate designs in :mod:`survey.estimation.replicate`. Those modules use
+the Survey's public, read-only state (:attr:`Survey.weights`,
+:attr:`Survey.variance_structure`, :attr:`Survey.strata_codes`, ...) and build
+new surveys with :meth:`Survey.reweighted` and :meth:`Survey.with_replicates`.
+"""
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-from typing import Any, Iterable, Literal
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from survey.design import Design
-from survey.errors import ColumnError, DesignError, SurveyWarning, WeightError
-from survey.estimation.variance import (
-    Stage,
+from survey.errors import ColumnError, DesignError, WeightError
+from survey.estimation.calibration import Method
+from survey.estimation.domains import NaPolicy
+from survey.estimation.estimate import mean as _mean
+from survey.estimation.estimate import proportion as _proportion
+from survey.estimation.estimate import ratio as _ratio
+from survey.estimation.estimate import ratio_total as _ratio_total
+from survey.estimation.estimate import total as _total
+from survey.estimation.nonresponse import adjust_nonresponse as _adjust_nonresponse
+from survey.estimation.quantile import QuantileEstimate
+from survey.estimation.quantile import quantile as _quantile
+from survey.estimation.replicate import ReplicateDesign, make_replicates
+from survey.estimation.results import Estimate
+from survey.estimation.structure import (
     VarianceStructure,
-    stage_coefficients,
+    design_arrays,
+    design_weights,
+    unknown_columns_message,
 )
+from survey.estimation.variance import WeightingStep
+from survey.estimation.weighting import calibrate as _calibrate
+from survey.estimation.weighting import poststratify as _poststratify
+from survey.estimation.weighting import rake as _rake
+from survey.estimation.weighting import trim_weights as _trim_weights
+from survey.estimation.weighting_steps import WeightingReport
+from survey.estimation.weighting_steps import calibration_report as _calibration_report
 
-__all__ = ['Survey', 'WeightingStep']
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class WeightingStep:
-    """One weighting step applied to a :class:`Survey` (calibration, trimming, ...).
-
-    ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
-    regression residuals replace the scores in the variance (GREG variance,
-    as R ``svyrecvar``), or a zero-argument callable that builds it when a
-    variance first needs it; ``None`` when the step does not change the
-    variance structure. ``input_weights`` are the weights before the step.
-    """
-
-    kind: str
-    model: Any = None
-    input_weights: np.ndarray | None = None
-    report: Any = None
-
-    def model_matrix(self) -> Any:
-        """The model matrix ``X`` (built once from a callable ``model``), or ``None``.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> WeightingStep(kind="calibration", model=lambda: np.eye(2)).model_matrix()
-        array([[1., 0.],
-               [0., 1.]])
-        """
-        m = self.model
-        if m is None or hasattr(m, "shape") or not callable(m):
-            return m
-        built = self.__dict__.get("_built")
-        if built is None:
-            built = m()
-            object.__setattr__(self, "_built", built)
-        return built
+__all__ = ["Survey", "WeightingStep"]
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.intp), np.asarray(uniques)
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy)."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 class Survey:
     """A sample and its design: immutable, checked once, ready to estimate.
+
+    The estimators (``total``, ``mean``, ``ratio``, ``ratio_total``,
+    ``proportion``, ``quantile``) and the weighting steps (``calibrate``,
+    ``rake``, ``poststratify``, ``trim_weights``, ``adjust_nonresponse``)
+    are the functions of the same name in :mod:`survey.estimation.estimate`,
+    :mod:`survey.estimation.quantile`, :mod:`survey.estimation.weighting` and
+    :mod:`survey.estimation.nonresponse`, which document them in full.
 
     Parameters
     ----------
@@ -104,134 +106,60 @@ class Survey:
             raise DesignError(f"design must be a survey.Design, got {type(design).__name__}")
         missing = [c for c in design.columns if c not in data.columns]
         if missing:
-            raise ColumnError(_unknown_columns_message(missing, data.columns, "design"))
+            raise ColumnError(unknown_columns_message(missing, data.columns, "design"))
         if len(data) == 0:
             raise DesignError("the sample has no rows")
+        arrays = design_arrays(data, design)
         self._data = data
         self._design = design
         self._mask = None
         self._weighting: tuple[WeightingStep, ...] = ()
         self._replicates = None
-        self._build()
+        self._strata_codes = arrays.strata_codes
+        self._strata_labels = arrays.strata_labels
+        self._psu_codes = arrays.psu_codes
+        self._stage1_fraction = arrays.stage1_fraction
+        self._structure = arrays.structure
+        self._weights = _read_only(design_weights(data, design, arrays.fpc_probabilities))
 
-    # -- construction -----------------------------------------------------
-    def _build(self) -> None:
-        data, design = self._data, self._design
-        n = len(data)
-        if design.strata is not None:
-            _check_no_missing(data, design.strata, "strata")
-            strata, labels = _codes(data[design.strata])
-        else:
-            strata, labels = np.zeros(n, dtype=np.intp), np.array(["(all)"], dtype=object)
-        self._strata_codes, self._strata_labels = strata, labels
-        cluster_cols = design.clusters or (None,)
-        stages: list[Stage] = []
-        parent_units = strata  # stage-s strata are stage-(s-1) units
-        parent_labels = labels
-        multiplier_row = np.ones(n)
-        probs_row = np.ones(n)
-        fpc_known = True
-        df = None
-        for s, col in enumerate(cluster_cols):
-            if not fpc_known:
-                break
-            if col is None:
-                units = np.arange(n, dtype=np.intp)
-            else:
-                _check_no_missing(data, col, "clusters")
-                key = pd.DataFrame({"p": parent_units, "u": data[col].to_numpy()})
-                units = key.groupby(["p", "u"], sort=True).ngroup().to_numpy().astype(np.intp)
-            n_units = int(units.max()) + 1
-            n_strata = int(parent_units.max()) + 1
-            unit_stratum = np.zeros(n_units, dtype=np.intp)
-            unit_stratum[units] = parent_units
-            n_per_stratum = np.bincount(unit_stratum, minlength=n_strata)
-            fpc_col = design.fpc[s] if s < len(design.fpc) else None
-            if fpc_col is not None:
-                fraction = _stage_fraction(data, fpc_col, parent_units, n_per_stratum, parent_labels, s + 1)
-            else:
-                fraction = np.zeros(n_strata)
-                fpc_known = False
-            stratum_multiplier = np.zeros(n_strata)
-            stratum_multiplier[parent_units] = multiplier_row
-            parent_of_stratum = np.zeros(n_strata, dtype=np.intp)
-            if s > 0:
-                parent_of_stratum[parent_units] = stages[-1].unit_stratum[parent_units]
-            sq, cross, average_out = stage_coefficients(
-                n_per_stratum,
-                fraction,
-                stratum_multiplier,
-                design.lonely_psu,
-                np.asarray(parent_labels, dtype=object),
-                s + 1,
-            )
-            stages.append(
-                Stage(
-                    units=units,
-                    unit_stratum=unit_stratum,
-                    n_strata=n_strata,
-                    n_units=n_units,
-                    sq_coef=sq,
-                    cross_coef=cross,
-                    average_out=average_out,
-                    stratum_parent=parent_of_stratum,
-                )
-            )
-            if s == 0:
-                df = n_units - n_strata
-                self._psu_codes = units
-                self._stage1_fraction = fraction[parent_units]
-            probs_row = probs_row * np.where(fraction > 0, fraction, np.nan)[parent_units]
-            multiplier_row = multiplier_row * fraction[parent_units]
-            parent_units = units
-            if col is not None:
-                parent_labels = data[col].astype(str).to_numpy()
-                lab = np.empty(n_units, dtype=object)
-                lab[units] = parent_labels
-                parent_labels = lab
-            else:
-                parent_labels = np.arange(n_units)
-        self._structure = VarianceStructure(
-            stages=tuple(stages), df=int(df)
-        )
-        self._weights = self._design_weights(probs_row)
-
-    def _design_weights(self, probs_from_fpc: np.ndarray) -> np.ndarray:
-        data, design = self._data, self._design
-        if design.weights is not None:
-            w = _numeric(data, design.weights, "weights")
-            _check_positive(w, design.weights, data.index, "weight")
-            return w
-        if design.probs is not None:
-            p = _numeric(data, design.probs, "probs")
-            bad = ~(np.isfinite(p) & (p > 0) & (p <= 1))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise WeightError(
-                    f"column {design.probs!r} must hold inclusion probabilities in (0, 1]; "
-                    f"row {data.index[i]!r} has {float(p[i]):g} ({int(bad.sum())} bad rows in all)"
-                )
-            return 1.0 / p
-        if design.fpc and np.all(np.isfinite(probs_from_fpc)) and len(design.fpc) >= max(
-            len(design.clusters), 1
-        ):
-            return 1.0 / probs_from_fpc
-        warnings.warn(
-            "no weights, probs or complete fpc given: assuming equal probability (weight 1)",
-            SurveyWarning,
-            stacklevel=3,
-        )
-        return np.ones(len(data))
-
-    # -- internal constructors ---------------------------------------------
-    def _copy(self) -> "Survey":
+    # -- constructors of derived surveys (used by weighting and replicates) ---
+    def _copy(self) -> Survey:
         new = object.__new__(Survey)
         for name in Survey.__slots__:
             object.__setattr__(new, name, getattr(self, name))
         return new
 
-    def _reweighted(self, weights: np.ndarray, *, step: WeightingStep) -> "Survey":
-        """A new Survey with new weights and ``step`` appended to :attr:`weighting`."""
+    def reweighted(self, weights: np.ndarray, *, step: WeightingStep) -> Survey:
+        """The same sample and design with new weights, ``step`` appended to :attr:`weighting`.
+
+        The building block of every weighting function (calibration, raking,
+        nonresponse adjustment, trimming): they compute the new weights and
+        record what they did in ``step``, whose model the variance uses.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            One finite, non-negative weight per row.
+        step : WeightingStep
+            The step that produced the weights.
+
+        Returns
+        -------
+        Survey
+
+        Raises
+        ------
+        WeightError
+            Weights of the wrong length, missing, infinite or negative.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, survey as sv
+        >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1.0], "y": [1.0, 3.0]}), sv.Design(weights="w"))
+        >>> s2 = s.reweighted(np.array([2.0, 2.0]), step=sv.WeightingStep(kind="trim"))
+        >>> s2.total("y").estimate, [step.kind for step in s2.weighting]
+        (array([8.]), ['trim'])
+        """
         weights = np.asarray(weights, dtype=float)
         if weights.shape != self._weights.shape:
             raise WeightError(
@@ -240,11 +168,32 @@ class Survey:
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise WeightError("weighting produced missing, infinite or negative weights")
         new = self._copy()
-        new._weights = weights
+        new._weights = _read_only(weights)
         new._weighting = self._weighting + (step,)
         return new
 
-    def _with_replicates(self, replicates: Any) -> "Survey":
+    def with_replicates(self, replicates: ReplicateDesign | None) -> Survey:
+        """The same survey with replicate-weight variance (``None``: back to linearisation).
+
+        Parameters
+        ----------
+        replicates : ReplicateDesign or None
+            Replicate weights that belong to this survey's current weights
+            (e.g. from :func:`survey.estimation.replicate.make_replicates`).
+
+        Returns
+        -------
+        Survey
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> from survey.estimation.replicate import make_replicates
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+        >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+        >>> s.with_replicates(make_replicates(s, "jkn")).replicates.method
+        'jkn'
+        """
         new = self._copy()
         new._replicates = replicates
         return new
@@ -262,10 +211,8 @@ class Survey:
 
     @property
     def weights(self) -> np.ndarray:
-        """Current weights (a read-only copy)."""
-        w = self._weights.copy()
-        w.flags.writeable = False
-        return w
+        """Current weights (a read-only view)."""
+        return _read_only(self._weights)
 
     @property
     def weighting(self) -> tuple[WeightingStep, ...]:
@@ -273,7 +220,7 @@ class Survey:
         return self._weighting
 
     @property
-    def replicates(self) -> Any:
+    def replicates(self) -> ReplicateDesign | None:
         """The replicate-weight design, or ``None`` for linearisation."""
         return self._replicates
 
@@ -281,6 +228,36 @@ class Survey:
     def df(self) -> int:
         """Design degrees of freedom: number of PSUs minus number of strata."""
         return self._structure.df
+
+    @property
+    def variance_structure(self) -> VarianceStructure:
+        """Strata, units and coefficients of every stage, for the variance engine (read-only)."""
+        return self._structure
+
+    @property
+    def strata_codes(self) -> np.ndarray:
+        """Stratum of every row as codes ``0..H-1`` in sorted label order (read-only view)."""
+        return _read_only(self._strata_codes)
+
+    @property
+    def strata_labels(self) -> np.ndarray:
+        """The stratum labels, indexed by :attr:`strata_codes` (``["(all)"]`` without strata)."""
+        return _read_only(self._strata_labels)
+
+    @property
+    def psu_codes(self) -> np.ndarray:
+        """Stage-1 unit (PSU) of every row, numbered within the design (read-only view)."""
+        return _read_only(self._psu_codes)
+
+    @property
+    def stage1_fraction(self) -> np.ndarray:
+        """Stage-1 sampling fraction ``n_h / N_h`` of every row's stratum; 0 without an fpc."""
+        return _read_only(self._stage1_fraction)
+
+    @property
+    def subset_mask(self) -> np.ndarray | None:
+        """Boolean mask of the current subset (read-only view), ``None`` for the whole sample."""
+        return None if self._mask is None else _read_only(self._mask)
 
     @property
     def in_domain(self) -> np.ndarray:
@@ -304,12 +281,34 @@ class Survey:
         return f"<Survey {'; '.join(parts)}>"
 
     # -- helpers -----------------------------------------------------------
-    def _column(self, name: str) -> np.ndarray:
+    def column(self, name: str) -> np.ndarray:
+        """The values of one data column, or a clear error naming close matches.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        ColumnError
+            No such column (the message suggests close names).
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 2.0], "revenue": [3.0, 4.0]}), sv.Design(weights="w"))
+        >>> s.column("revenue")
+        array([3., 4.])
+        """
         if name not in self._data.columns:
-            raise ColumnError(_unknown_columns_message([name], self._data.columns, "variable"))
+            raise ColumnError(unknown_columns_message([name], self._data.columns, "variable"))
         return self._data[name].to_numpy()
 
-    def subset(self, mask_or_query: Any) -> "Survey":
+    def subset(self, mask_or_query: np.ndarray | pd.Series | Sequence[bool] | str) -> Survey:
         """Restrict estimation to a subpopulation, keeping the whole design.
 
         Rows outside the subset keep their place in strata and PSUs with zero
@@ -345,10 +344,10 @@ class Survey:
                 f"{mask.dtype} and shape {mask.shape}"
             )
         new = self._copy()
-        new._mask = mask if self._mask is None else (self._mask & mask)
+        new._mask = _read_only(mask.copy() if self._mask is None else (self._mask & mask))
         return new
 
-    def assign(self, **columns: Any) -> "Survey":
+    def assign(self, **columns: Any) -> Survey:
         """The same design, weights and weighting steps, with new or replaced data columns.
 
         Design columns (strata, clusters, weights, probs, fpc) cannot be replaced:
@@ -386,11 +385,11 @@ class Survey:
         method: Literal["jk1", "jkn", "brr", "fay", "bootstrap"],
         *,
         replicates: int | None = None,
-        seed: Any = None,
+        seed: int | np.random.Generator | None = None,
         fay_rho: float | None = None,
         mse: bool = False,
         variance_strata: bool = False,
-    ) -> "Survey":
+    ) -> Survey:
         """The same sample with replicate-weight variance instead of linearisation.
 
         Parameters
@@ -424,9 +423,7 @@ class Survey:
         >>> s.replicate("jkn").total("y").se.round(6)  # equals linearisation for a total
         array([12.649111])
         """
-        from survey.estimation.replicate import make_replicates
-
-        return self._with_replicates(
+        return self.with_replicates(
             make_replicates(
                 self,
                 method,
@@ -438,102 +435,395 @@ class Survey:
             )
         )
 
-    # -- estimators (defined in survey.estimation.estimate, survey.estimation.quantile) -----------
-    # -- weighting (defined in survey.estimation.calibrate; each returns a new Survey) --
-    from survey.estimation.calibrate import (
-        adjust_nonresponse,
-        calibrate,
-        calibration_report,
-        poststratify,
-        rake,
-        trim_weights,
-    )
-    from survey.estimation.estimate import (  # noqa: E402
-        mean,
-        proportion,
-        ratio,
-        ratio_total,
-        total,
-    )
-    from survey.estimation.quantile import quantile  # noqa: E402
+    # -- estimators (survey.estimation.estimate, survey.estimation.quantile) --
+    def total(
+        self,
+        variables: str | Sequence[str],
+        by: str | Sequence[str] | None = None,
+        *,
+        na: NaPolicy = "error",
+    ) -> Estimate:
+        """Estimated population totals (Horvitz-Thompson / weighted), by domain.
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Numeric column(s).
+        by : str or list of str, optional
+            Domain column(s). Domains keep the whole design (R ``svyby``).
+        na : {"error", "drop"}, default="error"
+            Missing values raise an error, or are treated as outside the domain.
+
+        Returns
+        -------
+        Estimate
 
 
-def _unknown_columns_message(missing: Iterable[str], columns: Iterable[Any], what: str) -> str:
-    import difflib
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+        >>> sv.Survey(df, sv.Design(strata="h", weights="w")).total("y").table()[["estimate", "se"]]
+           estimate         se
+        0      32.0  12.649111
+        """
+        return _total(self, variables, by, na=na)
 
-    cols = [str(c) for c in columns]
-    parts = []
-    for m in missing:
-        close = difflib.get_close_matches(str(m), cols, n=3)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-        parts.append(f"{m!r}{hint}")
-    return f"unknown {what} column(s): {', '.join(parts)}; the data has {len(cols)} columns"
+    def mean(
+        self,
+        variables: str | Sequence[str],
+        by: str | Sequence[str] | None = None,
+        *,
+        na: NaPolicy = "error",
+    ) -> Estimate:
+        """Estimated population means (ratio of weighted totals), by domain.
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Numeric column(s).
+        by : str or list of str, optional
+            Domain column(s).
+        na : {"error", "drop"}, default="error"
+
+        Returns
+        -------
+        Estimate
 
 
-def _check_no_missing(data: pd.DataFrame, col: str, role: str) -> None:
-    isna = data[col].isna().to_numpy()
-    if isna.any():
-        rows = data.index[isna][:5].tolist()
-        raise ColumnError(
-            f"{role} column {col!r} has {int(isna.sum())} missing value(s), first at rows {rows}"
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0, 1, 2], "y": [1.0, 2, 3]})
+        >>> float(sv.Survey(df, sv.Design(weights="w")).mean("y").estimate[0])
+        2.25
+        """
+        return _mean(self, variables, by, na=na)
+
+    def ratio(
+        self,
+        numerator: str | Sequence[str],
+        denominator: str | Sequence[str],
+        by: str | Sequence[str] | None = None,
+        *,
+        na: NaPolicy = "error",
+    ) -> Estimate:
+        """Estimated ratios of population totals ``Y / X``, by domain (R ``svyratio``).
+
+        Parameters
+        ----------
+        numerator, denominator : str or list of str
+            Numeric columns; every combination is estimated, labelled ``"num/den"``.
+        by : str or list of str, optional
+            Domain column(s).
+        na : {"error", "drop"}, default="error"
+
+        Returns
+        -------
+        Estimate
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0, 1, 2], "y": [1.0, 2, 3], "x": [2.0, 2, 2]})
+        >>> float(sv.Survey(df, sv.Design(weights="w")).ratio("y", "x").estimate[0])
+        1.125
+        """
+        return _ratio(self, numerator, denominator, by, na=na)
+
+    def ratio_total(
+        self,
+        variable: str,
+        auxiliary: str,
+        auxiliary_total: float | Mapping[Any, float] | pd.Series,
+        by: str | Sequence[str] | None = None,
+        *,
+        na: NaPolicy = "error",
+    ) -> Estimate:
+        """Ratio estimator of a total, ``(Y / X) * X_pop``, with a known auxiliary total.
+
+        Parameters
+        ----------
+        variable, auxiliary : str
+            Study variable ``y`` and auxiliary variable ``x``.
+        auxiliary_total : float, mapping or pandas.Series
+            Known population total of ``x``: a number (no ``by``), or one total
+            per domain keyed by the domain value (a tuple for several ``by`` columns).
+        by : str or list of str, optional
+        na : {"error", "drop"}, default="error"
+
+        Returns
+        -------
+        Estimate
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [2.0, 2, 2], "y": [1.0, 2, 3], "x": [1.0, 1, 2]})
+        >>> float(sv.Survey(df, sv.Design(weights="w")).ratio_total("y", "x", 10).estimate[0])
+        15.0
+        """
+        return _ratio_total(self, variable, auxiliary, auxiliary_total, by, na=na)
+
+    def proportion(
+        self,
+        variable: str,
+        by: str | Sequence[str] | None = None,
+        *,
+        na: NaPolicy = "error",
+    ) -> Estimate:
+        """Estimated population proportions of each level of a categorical column.
+
+        Parameters
+        ----------
+        variable : str
+            Categorical column; rows are labelled ``"variable=level"``.
+        by : str or list of str, optional
+        na : {"error", "drop"}, default="error"
+
+        Returns
+        -------
+        Estimate
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0, 1, 2], "c": ["a", "b", "b"]})
+        >>> sv.Survey(df, sv.Design(weights="w")).proportion("c").estimate
+        array([0.25, 0.75])
+        """
+        return _proportion(self, variable, by, na=na)
+
+    def quantile(
+        self,
+        variables: str | Sequence[str],
+        quantiles: float | Sequence[float] = 0.5,
+        *,
+        by: str | Sequence[str] | None = None,
+        na: NaPolicy = "error",
+    ) -> QuantileEstimate:
+        """Estimated population quantiles with standard errors, by domain (R ``svyquantile``).
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Numeric column(s).
+        quantiles : float or sequence of float, default=0.5
+            Quantile levels in [0, 1].
+        by : str or list of str, optional
+        na : {"error", "drop"}, default="error"
+
+        Returns
+        -------
+        QuantileEstimate
+            Woodruff intervals with linearisation; replicate quantiles with
+            replicate weights.
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0] * 5, "y": [5.0, 1, 4, 2, 3]})
+        >>> sv.Survey(df, sv.Design(weights="w")).quantile("y", [0.2, 0.5]).estimate
+        array([1., 3.])
+        """
+        return _quantile(self, variables, quantiles, by=by, na=na)
+
+    # -- weighting (survey.estimation.weighting, .nonresponse): new surveys --
+    def calibrate(
+        self,
+        totals: Mapping[str, Any],
+        *,
+        method: Method = "linear",
+        bounds: tuple[float, float] | None = None,
+        population_size: float | None = None,
+        max_iter: int = 50,
+        tol: float = 1e-10,
+    ) -> Survey:
+        """Calibrate the weights to known population totals (GREG, raking, logit).
+
+        Parameters
+        ----------
+        totals : mapping
+            Numeric column -> population total; categorical column ->
+            ``{level: population count}`` for every level (a complete margin).
+        method : {"linear", "raking", "logit"}, default="linear"
+            Calibration function (R ``calfun``).
+        bounds : tuple of float, optional
+            ``(lower, upper)`` bounds on ``g = new / input weight``; required for ``"logit"``.
+        population_size : float, optional
+            Population size when no categorical margin gives it.
+        max_iter : int, default=50
+        tol : float, default=1e-10
+
+        Returns
+        -------
+        Survey
+            With a ``"calibration"`` weighting step; standard errors use the
+            calibration residuals (GREG variance).
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "w": [2.0, 2.0, 2.0]})
+        >>> sv.Survey(df, sv.Design(weights="w")).calibrate({"x": 14.0}, population_size=7).weights.round(4)
+        array([2.3333, 2.3333, 2.3333])
+        """
+        return _calibrate(
+            self, totals, method=method, bounds=bounds, population_size=population_size,
+            max_iter=max_iter, tol=tol,
         )
 
+    def rake(
+        self,
+        margins: Mapping[str, Mapping[Any, float]],
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-10,
+        convergence: Literal["margins", "cells"] = "margins",
+    ) -> Survey:
+        """Rake the weights to categorical margins by iterative proportional fitting (R ``rake``).
 
-def _numeric(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
-    s = data[col]
-    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        raise ColumnError(f"{role} column {col!r} must be numeric, it has dtype {s.dtype}")
-    return s.to_numpy(dtype=float, na_value=np.nan)
+        Parameters
+        ----------
+        margins : mapping
+            Column -> ``{level: population count}``, every margin complete.
+        max_iter : int, default=100
+        tol : float, default=1e-10
+        convergence : {"margins", "cells"}, default="margins"
+
+        Returns
+        -------
+        Survey
+            With a ``"rake"`` weighting step.
 
 
-def _check_positive(w: np.ndarray, col: str, index: pd.Index, what: str) -> None:
-    bad = ~(np.isfinite(w) & (w > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise WeightError(
-            f"{what} column {col!r} must be positive and not missing; row {index[i]!r} has "
-            f"{float(w[i]):g} ({int(bad.sum())} bad rows in all)"
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["u", "v", "u", "v"], "w": 1.0})
+        >>> s = sv.Survey(df, sv.Design(weights="w"))
+        >>> s.rake({"a": {"x": 6, "y": 4}, "b": {"u": 5, "v": 5}}).weights
+        array([3., 3., 2., 2.])
+        """
+        return _rake(self, margins, max_iter=max_iter, tol=tol, convergence=convergence)
+
+    def poststratify(self, column: str, counts: Mapping[Any, float]) -> Survey:
+        """Post-stratify: scale the weights in each level of ``column`` to its population count.
+
+        Parameters
+        ----------
+        column : str
+            Post-stratum column.
+        counts : mapping
+            ``{level: population count}`` for every level present in the sample.
+
+        Returns
+        -------
+        Survey
+            With a ``"poststratify"`` weighting step (R ``postStratify``).
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"k": ["a", "a", "b"], "w": [1.0, 3.0, 2.0]})
+        >>> sv.Survey(df, sv.Design(weights="w")).poststratify("k", {"a": 8, "b": 5}).weights
+        array([2., 6., 5.])
+        """
+        return _poststratify(self, column, counts)
+
+    def trim_weights(
+        self,
+        lower: float | None = None,
+        upper: float | None = None,
+        *,
+        by: str | Sequence[str] | None = None,
+        max_iter: int = 100,
+    ) -> Survey:
+        """Trim weights to ``[lower, upper]``, spreading the trimmed amount over the other rows.
+
+        Parameters
+        ----------
+        lower, upper : float, optional
+            Bounds on the weights themselves.
+        by : str or sequence of str, optional
+            Keep the total weight within each group; default: overall.
+        max_iter : int, default=100
+
+        Returns
+        -------
+        Survey
+            With a ``"trim"`` weighting step.
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1.0, 1.0, 7.0]}), sv.Design(weights="w"))
+        >>> s.trim_weights(upper=4.0).weights
+        array([2., 2., 2., 4.])
+        """
+        return _trim_weights(self, lower, upper, by=by, max_iter=max_iter)
+
+    def adjust_nonresponse(
+        self,
+        respondent: str | np.ndarray,
+        *,
+        by: str | Sequence[str] | None = None,
+        min_respondents: int = 1,
+        small_cells: Literal["fail", "collapse"] = "fail",
+    ) -> Survey:
+        """Weighting-class nonresponse adjustment within response-homogeneity cells.
+
+        Parameters
+        ----------
+        respondent : str or array of bool
+            Column (bool or 0/1) or mask that marks respondents.
+        by : str or sequence of str, optional
+            Columns forming the cells, coarsest first.
+        min_respondents : int, default=1
+        small_cells : {"fail", "collapse"}, default="fail"
+
+        Returns
+        -------
+        Survey
+            Nonrespondents get weight 0 (and stay in the design); a
+            ``"nonresponse"`` weighting step.
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"g": ["a", "a", "b", "b"], "r": [True, False, True, True],
+        ...                    "w": [2.0, 2.0, 3.0, 3.0]})
+        >>> sv.Survey(df, sv.Design(weights="w")).adjust_nonresponse("r", by="g").weights
+        array([4., 0., 3., 3.])
+        """
+        return _adjust_nonresponse(
+            self, respondent, by=by, min_respondents=min_respondents, small_cells=small_cells
         )
 
+    def calibration_report(self) -> WeightingReport:
+        """The report of the latest weighting step: targets against achieved totals, g range.
 
-def _stage_fraction(
-    data: pd.DataFrame,
-    col: str,
-    strata: np.ndarray,
-    n_per_stratum: np.ndarray,
-    labels: np.ndarray,
-    stage: int,
-) -> np.ndarray:
-    """Sampling fraction n/N per stratum from an fpc column (sizes or fractions)."""
-    v = _numeric(data, col, "fpc")
-    bad = ~(np.isfinite(v) & (v > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DesignError(
-            f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {float(v[i]):g}"
-        )
-    n_strata = n_per_stratum.size
-    lo = np.full(n_strata, np.inf)
-    hi = np.full(n_strata, -np.inf)
-    np.minimum.at(lo, strata, v)
-    np.maximum.at(hi, strata, v)
-    varying = hi - lo > 1e-9 * np.maximum(1.0, np.abs(hi))
-    if varying.any():
-        h = int(np.flatnonzero(varying)[0])
-        raise DesignError(
-            f"fpc column {col!r} varies within stratum {labels[h]!r} at stage {stage} "
-            f"(from {lo[h]:g} to {hi[h]:g}); it must be constant within each stratum"
-        )
-    value = hi
-    is_fraction = value <= 1.0
-    with np.errstate(divide="ignore"):
-        pop = np.where(is_fraction, n_per_stratum / value, value)
-    too_small = pop < n_per_stratum - 1e-9
-    if too_small.any():
-        h = int(np.flatnonzero(too_small)[0])
-        raise DesignError(
-            f"fpc column {col!r}: stratum {labels[h]!r} at stage {stage} has {n_per_stratum[h]} "
-            f"sampled units but a population size of {pop[h]:g}; the population size cannot be "
-            "smaller than the sample"
-        )
-    return np.minimum(n_per_stratum / pop, 1.0)
+        Returns
+        -------
+        WeightingReport
+
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"k": ["a", "a", "b"], "w": [1.0, 1.0, 2.0]})
+        >>> s = sv.Survey(df, sv.Design(weights="w")).poststratify("k", {"a": 4, "b": 3})
+        >>> s.calibration_report().table[["level", "target", "achieved"]]
+          level  target  achieved
+        0     a     4.0       4.0
+        1     b     3.0       3.0
+        """
+        return _calibration_report(self)

@@ -1,8 +1,12 @@
-"""The variance engine: stratified multistage linearisation variance.
+"""The variance engine: stratified multistage linearisation variance, one dispatch.
 
 Every linear or linearised estimator in the toolkit hands its influence values
-(scores) to :func:`linearization_variance`; nothing else computes a design
-variance. The semantics are those of R ``survey::svyrecvar``:
+(scores) to :func:`domain_covariance`, which picks the engine: replicate
+weights when the survey has them (:mod:`survey.estimation.replicate_variance`),
+otherwise linearisation (:func:`linearization_variance`) on the scores after
+weighting (:func:`residualize`: GREG and raking residuals of the
+:class:`WeightingStep` models); nothing else computes a design variance. The
+semantics are those of R ``survey::svyrecvar``:
 
 * stage 1: strata ``h`` with ``n_h`` PSUs, PSU totals ``Z_hi`` of the scores,
   contribution ``(1 - f_h) n_h / (n_h - 1) * sum_i (Z_hi - mean_h)^2``;
@@ -19,79 +23,26 @@ no Python loop over units, strata or domains.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from survey.errors import LonelyPSUError
+from survey.estimation.calibration import solve_psd, weighted_crossprod
+from survey.estimation.replicate_variance import replicate_variance
+from survey.estimation.structure import Stage, VarianceStructure
 
-__all__ = ["Stage", "VarianceStructure", "linearization_variance"]
+if TYPE_CHECKING:  # pragma: no cover
+    from survey.estimation.survey import Survey
 
-
-
-@dataclass(frozen=True, eq=False, kw_only=True)
-class Stage:
-    """One sampling stage, as integer codes per row plus per-stratum coefficients.
-
-    ``units`` are row-level unit codes (units nested in strata), ``unit_stratum``
-    the stratum of each unit. ``sq_coef[h]`` multiplies the sum over units of squared unit totals and
-    ``cross_coef[h]`` multiplies the squared stratum total, so that the
-    contribution of stratum ``h`` is ``sq_coef * sum_i Z_i Z_i' - cross_coef * S S'``.
-    """
-
-    units: np.ndarray
-    unit_stratum: np.ndarray
-    n_strata: int
-    n_units: int
-    sq_coef: np.ndarray
-    cross_coef: np.ndarray
-    average_out: np.ndarray
-    stratum_parent: np.ndarray
-
-
-@dataclass(frozen=True, eq=False, kw_only=True)
-class VarianceStructure:
-    """The variance-relevant part of a design, prepared once per :class:`Survey`."""
-
-    stages: tuple[Stage, ...]
-    df: int
-
-
-def stage_coefficients(
-    n_units: np.ndarray,
-    fraction: np.ndarray,
-    multiplier: np.ndarray,
-    lonely_psu: str,
-    labels: np.ndarray,
-    stage: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-stratum coefficients of one stage (see :class:`Stage`).
-
-    ``fraction`` is the sampling fraction ``n_h / N_h`` (0 when unknown, i.e.
-    with replacement), ``multiplier`` the product of earlier stages' fractions.
-    Returns the two coefficients and a mask of strata whose variance is
-    replaced by the average of the other strata (``"average"``).
-    """
-    n = n_units.astype(float)
-    fpc = 1.0 - fraction
-    fpc = np.where(fpc < 1e-7, 0.0, fpc)
-    lonely = n_units == 1
-    if lonely_psu == "fail" and np.any(lonely & (fpc > 0)):
-        bad = labels[lonely & (fpc > 0)]
-        shown = ", ".join(repr(x) for x in bad[:10].tolist())
-        raise LonelyPSUError(
-            f"stratum {shown} has only one PSU at stage {stage}"
-            + (f" (and {bad.size - 10} more strata)" if bad.size > 10 else "")
-            + "; its variance cannot be estimated. Collapse it with a neighbouring stratum, "
-            "or choose Design(lonely_psu='remove' | 'adjust' | 'average' | 'certainty')."
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sq = np.where(lonely, 0.0, multiplier * fpc * n / (n - 1.0))
-        cross = np.where(lonely, 0.0, sq / n)
-    if lonely_psu == "adjust":
-        # R: the lonely PSU's total is centred at zero (not at its own value)
-        sq = np.where(lonely, multiplier * fpc, sq)
-    return sq, cross, lonely & (fpc > 0) & (lonely_psu == "average")
+__all__ = [
+    "WeightingStep",
+    "DomainCovariance",
+    "domain_covariance",
+    "linearization_variance",
+    "full_covariance",
+    "residualize",
+]
 
 
 def _group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -133,7 +84,7 @@ def linearization_variance(
     >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2.0, 3.0, 3.0], "y": [1.0, 3.0, 2.0, 6.0]})
     >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
     >>> v = linearization_variance((s.weights * df.y.to_numpy())[:, None],
-    ...                            np.zeros(4, dtype=np.intp), 1, s._structure)
+    ...                            np.zeros(4, dtype=np.intp), 1, s.variance_structure)
     >>> float(v[0, 0, 0])  # sum_h n_h/(n_h-1) * sum_i (z_i - zbar_h)^2 = 2*8 + 2*72
     160.0
     """
@@ -236,6 +187,25 @@ def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndar
     Used when the columns do not partition the rows (domains after
     calibration, covariances between domains). Unit totals are formed with a
     sparse indicator matrix.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (n, m)
+    structure : VarianceStructure
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, m)
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2.0, 3.0, 3.0], "y": [1.0, 3.0, 2.0, 6.0]})
+    >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+    >>> z = s.weights * df.y.to_numpy()
+    >>> full_covariance(np.column_stack([z * (df.h == 1), z * (df.h == 2)]), s.variance_structure)
+    array([[ 16.,   0.],
+           [  0., 144.]])
     """
     scores = np.asarray(scores, dtype=float)
     n, m = scores.shape
@@ -261,3 +231,279 @@ def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndar
         wq = sq[stage.unit_stratum]
         out += Z.T @ (Z * wq[:, None]) - S.T @ (S * cross[:, None])
     return out
+
+
+# ---------------------------------------------------------------------------
+# Weighting steps and the scores after weighting
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True, eq=False)
+class WeightingStep:
+    """One weighting step applied to a :class:`~survey.estimation.survey.Survey` (calibration, trimming, ...).
+
+    ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
+    regression residuals replace the scores in the variance (GREG variance,
+    as R ``svyrecvar``), or a zero-argument callable that builds it when a
+    variance first needs it; ``None`` when the step does not change the
+    variance structure. ``input_weights`` are the weights before the step.
+
+    Examples
+    --------
+    >>> WeightingStep(kind="trim").model is None
+    True
+    """
+
+    kind: str
+    model: Any = None
+    input_weights: np.ndarray | None = None
+    report: Any = None
+
+    def model_matrix(self) -> Any:
+        """The model matrix ``X`` (built once from a callable ``model``), or ``None``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> WeightingStep(kind="calibration", model=lambda: np.eye(2)).model_matrix()
+        array([[1., 0.],
+               [0., 1.]])
+        """
+        m = self.model
+        if m is None or hasattr(m, "shape") or not callable(m):
+            return m
+        built = self.__dict__.get("_built")
+        if built is None:
+            built = m()
+            object.__setattr__(self, "_built", built)
+        return built
+
+
+def _greg_residuals(x: np.ndarray, X: Any, w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
+    """R: ``qr.resid(qr(X*sqrt(w0)), x/(g*sqrt(w0))) * g*sqrt(w0)``, with g = w1/w0."""
+    out = x.copy()
+    pos = (w0 > 0) & (w1 > 0)
+    if not pos.any():
+        return out
+    rows = np.flatnonzero(pos)
+    Xp = X[rows] if sp.issparse(X) else np.asarray(X, dtype=float)[rows]
+    if sp.issparse(Xp):
+        Xp = sp.csr_array(Xp)
+    sw = np.sqrt(w0[rows])
+    c = w1[rows] / sw
+    z = x[rows] / c[:, None]
+    T = weighted_crossprod(Xp, w0[rows])
+    resid = z.copy()
+    for _ in range(2):  # one step of iterative refinement for accuracy
+        rhs = Xp.T @ (resid * sw[:, None])
+        beta = np.column_stack([solve_psd(T, rhs[:, j]) for j in range(rhs.shape[1])])
+        resid = resid - sw[:, None] * (Xp @ beta)
+    out[rows] = resid * c[:, None]
+    return out
+
+
+def _rake_residuals(
+    x: np.ndarray, codes: Sequence[np.ndarray], psw: Sequence[np.ndarray], sweeps: int = 10
+) -> np.ndarray:
+    """R ``svyrecvar`` for ``rake()``: 10 sweeps of ``x - psw * ave(x / psw, margin)``.
+
+    ``ave`` is the unweighted mean over the rows of a level (rows with zero
+    weight are left out).
+    """
+    x = x.copy()
+    for _ in range(sweeps):
+        for c, p in zip(codes, psw):
+            pos = (p > 0) & (c >= 0)
+            cc = c[pos]
+            L = int(cc.max()) + 1 if cc.size else 0
+            cnt = np.bincount(cc, minlength=L)
+            ratio = x[pos] / p[pos][:, None]
+            means = np.column_stack(
+                [np.bincount(cc, weights=ratio[:, j], minlength=L) for j in range(x.shape[1])]
+            ) / np.maximum(cnt, 1)[:, None]
+            x[pos] = x[pos] - p[pos][:, None] * means[cc]
+    return x
+
+
+def residualize(scores: np.ndarray, steps: Sequence[Any], weights: np.ndarray) -> np.ndarray:
+    """Scores after weighting: replace them by calibration residuals, as R ``svyrecvar``.
+
+    Apply to the influence values (scores, already multiplied by the final
+    weights) before the design variance. Steps are applied oldest first:
+
+    * ``"calibration"``, ``"poststratify"``: residuals of the input-weighted
+      regression of ``score / final weight`` on the model matrix, times the
+      weight (GREG variance; for post-strata this equals R ``postStratify``);
+    * ``"rake"``: R ``rake()``'s own rule, ten sweeps of
+      ``x - w_m * mean(x / w_m | level)`` with unweighted level means and
+      ``w_m`` the weights after margin ``m`` in the last IPF sweep;
+    * steps without a model (``"trim"``, ``"nonresponse"``): unchanged.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (n,) or (n, k)
+        Influence values ``y * w`` (or linearised equivalents).
+    steps : sequence of WeightingStep
+        ``Survey.weighting``.
+    weights : numpy.ndarray, shape (n,)
+        The final weights (``Survey.weights``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``scores``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([5.0, 5, 5, 5]); X = np.array([[1.0, 0], [1, 0], [0, 1], [0, 1]])
+    >>> step = WeightingStep(kind="poststratify", model=X, input_weights=np.ones(4))
+    >>> residualize(np.array([1.0, 3, 2, 6]) * w, [step], w)
+    array([ -5.,   5., -10.,  10.])
+    """
+    x = np.asarray(scores, dtype=float)
+    one = x.ndim == 1
+    x = x[:, None] if one else x.copy()
+    steps = list(steps)
+    final = np.asarray(weights, dtype=float)
+    for k, step in enumerate(steps):
+        w_out = steps[k + 1].input_weights if k + 1 < len(steps) else final
+        if step.kind == "rake" and getattr(step.report, "margin_codes", ()):
+            x = _rake_residuals(x, step.report.margin_codes, step.report.margin_weights)
+        elif step.model is not None:
+            x = _greg_residuals(x, step.model_matrix(), np.asarray(step.input_weights, float), w_out)
+    return x[:, 0] if one else x
+
+
+
+# ---------------------------------------------------------------------------
+# The dispatch: replicate weights or linearisation
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DomainCovariance:
+    """Covariances of estimates by domain, from the engine the survey calls for.
+
+    Attributes
+    ----------
+    cov : numpy.ndarray, shape (D, k, k)
+        Covariance matrix of the ``k`` estimates in every domain.
+    method : str
+        ``"linearization"`` or the replicate method.
+    df : int
+        Degrees of freedom for intervals.
+    full : callable or None
+        ``full()`` gives the covariance matrix across domains (D*k x D*k,
+        domain-major); ``None`` for replicate weights.
+    """
+
+    cov: np.ndarray
+    method: str
+    df: int
+    full: Callable[[], np.ndarray] | None = None
+
+
+def domain_covariance(
+    survey: Survey,
+    scores: np.ndarray,
+    domain: np.ndarray,
+    n_domains: int,
+    *,
+    numerator: np.ndarray,
+    denominator: np.ndarray | None = None,
+) -> DomainCovariance:
+    """The design covariance of domain estimates: the one entry point of the variance engine.
+
+    With replicate weights (``survey.replicates``) the variance of the totals
+    ``sum w y`` (``denominator=None``) or of the ratios ``sum w y / sum w x``
+    is recomputed over the replicates. Otherwise the linearisation variance of
+    the domain totals of ``scores``, after the weighting steps
+    (:func:`residualize`; residuals spread outside the domain, so calibrated
+    surveys use the full engine, :func:`full_covariance`, in chunks of domains).
+
+    Parameters
+    ----------
+    survey : Survey
+    scores : numpy.ndarray, shape (n, k)
+        Influence values (linearised scores), zero outside the domains.
+    domain : numpy.ndarray of int, shape (n,)
+        Domain of every row, ``-1`` outside every domain.
+    n_domains : int
+    numerator : numpy.ndarray, shape (n, k)
+        The values ``y`` (replicate weights).
+    denominator : numpy.ndarray, shape (n, k), optional
+        The values ``x`` of ratios (replicate weights); ``None`` for totals.
+
+    Returns
+    -------
+    DomainCovariance
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2.0, 3.0, 3.0], "y": [1.0, 3.0, 2.0, 6.0]})
+    >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+    >>> y = df[["y"]].to_numpy()
+    >>> v = domain_covariance(s, s.weights[:, None] * y, np.zeros(4, dtype=np.intp), 1, numerator=y)
+    >>> v.method, float(v.cov[0, 0, 0])
+    ('linearization', 160.0)
+    """
+    D = n_domains
+    k = scores.shape[1]
+    rep = survey.replicates
+    weights = survey.weights
+    if rep is not None:
+        var = np.asarray(replicate_variance(rep, weights, numerator, denominator, domain, D))
+        cov = np.full((D, k, k), np.nan)
+        idx = np.arange(k)
+        cov[:, idx, idx] = var
+        if denominator is None and 1 < k <= 12:
+            # covariances of totals by polarisation: Cov(a, b) = (V(a + b) - V(a - b)) / 4,
+            # exact for the replicate variance (a quadratic form in the replicate totals)
+            ia, ib = np.triu_indices(k, 1)
+            both = np.hstack([numerator[:, ia] + numerator[:, ib], numerator[:, ia] - numerator[:, ib]])
+            vv = np.asarray(replicate_variance(rep, weights, both, None, domain, D))
+            c = (vv[:, : ia.size] - vv[:, ia.size :]) / 4.0
+            cov[:, ia, ib] = c
+            cov[:, ib, ia] = c
+        return DomainCovariance(
+            cov=cov, method=str(getattr(rep, "method", "replicate")), df=int(getattr(rep, "df", survey.df))
+        )
+    steps = survey.weighting
+    calibrated = any(step.model is not None or step.kind == "rake" for step in steps)
+    structure = survey.variance_structure
+
+    def spread() -> np.ndarray:
+        """Scores as (n, D*k): column d*k+j holds variable j in domain d."""
+        full = np.zeros((scores.shape[0], D * k))
+        inside = domain >= 0
+        rows = np.flatnonzero(inside)
+        for j in range(k):
+            full[rows, domain[inside] * k + j] = scores[inside, j]
+        return residualize(full, steps, weights) if calibrated else full
+
+    if calibrated:
+        # residuals spread outside the domain: use the full (dense) engine, in chunks of domains
+        cov = np.zeros((D, k, k))
+        chunk = max(1, int(2e7 // max(1, scores.shape[0] * k)))
+        z_all = None
+        if D * k * scores.shape[0] <= 5e7:
+            z_all = spread()
+        for start in range(0, D, chunk):
+            stop = min(D, start + chunk)
+            if z_all is not None:
+                zc = z_all[:, start * k : stop * k]
+            else:
+                sel = (domain >= start) & (domain < stop)
+                sub = np.zeros((scores.shape[0], (stop - start) * k))
+                rows = np.flatnonzero(sel)
+                for j in range(k):
+                    sub[rows, (domain[sel] - start) * k + j] = scores[sel, j]
+                zc = residualize(sub, steps, weights)
+            v = full_covariance(zc, structure)
+            dc = np.arange(stop - start)
+            cov[start:stop] = v.reshape(dc.size, k, dc.size, k)[dc, :, dc, :]  # diagonal blocks
+    else:
+        cov = linearization_variance(scores, domain, D, structure)
+
+    def full_vcov() -> np.ndarray:
+        return full_covariance(spread(), structure)
+
+    return DomainCovariance(cov=cov, method="linearization", df=structure.df, full=full_vcov)

@@ -46,6 +46,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from survey.errors import ColumnError, DisclosureError, SurveyWarning
+from survey.estimation.results import Result, Summary
 
 __all__ = ["DisclosureRules", "ProtectedTable", "protect_table", "audit_suppression"]
 
@@ -146,7 +147,7 @@ class DisclosureRules:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class ProtectedTable:
+class ProtectedTable(Result):
     """A magnitude table with its suppression pattern and audit.
 
     Attributes
@@ -332,14 +333,14 @@ class ProtectedTable:
         sep = "；" if language == "zh" else "; "
         return f"{symbol} {words['suppressed']}{sep}{empty} {words['empty']}"
 
-    def summary(self) -> str:
-        """One line: cells, primary and secondary suppressions, audit result.
+    def summary(self) -> Summary:
+        """One line: cells, primary and secondary suppressions, audit result (text and HTML).
 
         Examples
         --------
         >>> df = pd.DataFrame({"county": ["A"] * 3, "value": [1.0, 2, 3]})
-        >>> protect_table(df, "value", rows="county").summary()
-        'value: 2 cells, 0 primary, 0 secondary suppressions; audit: all protected'
+        >>> print(protect_table(df, "value", rows="county").summary())
+        value: 2 cells, 0 primary, 0 secondary suppressions; audit: all protected
         """
         status = self.cells["status"]
         n_primary = int((status == "primary").sum())
@@ -352,13 +353,13 @@ class ProtectedTable:
             verdict = f"protected from outsiders; {singleton} cells exposed to single firms"
         else:
             verdict = "all protected"
-        return (
+        return Summary(
             f"{self.value_name}: {len(self.cells)} cells, {n_primary} primary, "
             f"{n_secondary} secondary suppressions; audit: {verdict}"
         )
 
     def __str__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
 
 # ---------------------------------------------------------------------------

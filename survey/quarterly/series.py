@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, PeriodError
+from survey.estimation.combined import CombinedEstimate, require_columns
+from survey.estimation.results import (
+    GROWTH_COLUMNS,
+    INTERVAL_COLUMNS,
+    LEVEL_GROWTH_COLUMNS,
+    SERIES_COLUMNS,
+    IntervalResult,
+    recompute_intervals,
+)
+from survey.periods import parse_quarter, shift_quarter
 from survey.quarterly.benchmarking import benchmark_quarters
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
-from survey.estimation.combined import CombinedEstimate, _require
-from survey.periods import parse_quarter, shift_quarter
-
 __all__ = ['level_growth', 'average_annual_growth', 'QuarterlySeries', 'quarterly_series']
-
-
-TABLE_COLUMNS = [
-    "estimate", "se", "cv", "ci_low", "ci_high", "growth", "growth_se", "growth_ci_low", "growth_ci_high",
-]
 
 
 # --------------------------------------------------------------------------- growth helpers
@@ -94,7 +94,7 @@ def average_annual_growth(growth_rates: Sequence[float] | np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- series
 @dataclass(frozen=True, kw_only=True, eq=False)
-class QuarterlySeries:
+class QuarterlySeries(IntervalResult):
     """Totals and growth for consecutive quarters, by breakdown.
 
     Built by :func:`quarterly_series`.
@@ -104,19 +104,99 @@ class QuarterlySeries:
     by : tuple of str
     variables : tuple of str
     periods : tuple of str
+    frame : pandas.DataFrame
+        The table at ``level``.
+    level : float
+        Default confidence level of the intervals (that of the combined estimates).
     """
 
     by: tuple[str, ...]
     variables: tuple[str, ...]
     periods: tuple[str, ...]
     frame: pd.DataFrame
+    level: float = 0.95
 
-    def table(self) -> pd.DataFrame:
-        """``period``, the ``by`` columns, ``variable``, ``estimate, se, cv, ci_low,
-        ci_high, growth, growth_se, growth_ci_low, growth_ci_high``, then
+    def table(self, *, level: float | None = None) -> pd.DataFrame:
+        """One row per period, domain and variable.
+
+        Columns: ``period``, the ``by`` columns, ``variable``, ``estimate, se,
+        cv, ci_low, ci_high, growth, growth_se, growth_ci_low, growth_ci_high``
+        (:data:`~survey.estimation.results.SERIES_COLUMNS`), then
         ``level_growth``, ``level_growth_se`` (plain level-on-level, where the
-        same quarter of last year is in the series) and the part columns."""
-        return self.frame.copy()
+        same quarter of last year is in the series) and the part columns.
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level of the intervals (default: ``self.level``).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> from survey.estimation.combined import combined_total
+        >>> ests = [combined_total("y", take_all=pd.DataFrame({"y": [v]}), period=p)
+        ...         for p, v in [("2006Q1", 110.0), ("2006Q2", 121.0)]]
+        >>> quarterly_series(ests).table(level=0.9)[["period", "estimate", "ci_low"]]
+           period  estimate  ci_low
+        0  2006Q1     110.0   110.0
+        1  2006Q2     121.0   121.0
+        """
+        lv = self._level(level)
+        if lv == self.level:
+            return self.frame.copy()
+        return recompute_intervals(self.frame, lv)
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """Totals in table row order."""
+        return self.frame["estimate"].to_numpy(dtype=float).copy()
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors in table row order."""
+        return self.frame["se"].to_numpy(dtype=float).copy()
+
+    @property
+    def growth(self) -> np.ndarray:
+        """Comparable-basis growth in table row order."""
+        return self.frame["growth"].to_numpy(dtype=float).copy()
+
+    @property
+    def growth_se(self) -> np.ndarray:
+        """Standard errors of the growth in table row order."""
+        return self.frame["growth_se"].to_numpy(dtype=float).copy()
+
+    @property
+    def df(self) -> np.ndarray:
+        """Degrees of freedom of every row's interval (NaN where a period has no sample)."""
+        return self.frame["df"].to_numpy(dtype=float).copy()
+
+    def _key_columns(self) -> list[str]:
+        return ["period", *self.by]
+
+    def ci_bounds(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limits of the totals' intervals in table row order.
+
+        Examples
+        --------
+        >>> from survey.estimation.combined import combined_total
+        >>> s = quarterly_series([combined_total("y", take_all=pd.DataFrame({"y": [1.0]}), period="2006Q1")])
+        >>> s.ci_bounds()
+        (array([1.]), array([1.]))
+        """
+        t = self.table(level=level)
+        return t["ci_low"].to_numpy(dtype=float), t["ci_high"].to_numpy(dtype=float)
+
+    def _summary_title(self, level: float) -> tuple[str, str | None]:
+        span = f"{self.periods[0]}..{self.periods[-1]}"
+        return f"Quarterly series {span} ({len(self.periods)} periods; {int(level * 100)}% t-interval)", None
+
+    def _summary_table(self, level: float) -> pd.DataFrame:
+        cols = [*self._key_columns(), "variable", *INTERVAL_COLUMNS, *GROWTH_COLUMNS[:2]]
+        return self.table(level=level)[cols]
 
     def benchmark(self, annual: Mapping[Any, Mapping[int, float]] | pd.DataFrame) -> "QuarterlySeries":
         """Benchmark the quarterly estimates to annual totals (proportional Denton).
@@ -141,7 +221,7 @@ class QuarterlySeries:
             ann = pd.DataFrame(
                 [(v, y, t) for v, d in annual.items() for y, t in d.items()], columns=["variable", "year", "total"]
             )
-        _require(ann, [*self.by, "variable", "year", "total"], "annual")
+        require_columns(ann, [*self.by, "variable", "year", "total"], "annual")
         out = self.frame.copy()
         out["indicator"] = out["estimate"]
         keys = [*self.by, "variable"]
@@ -158,7 +238,9 @@ class QuarterlySeries:
             out.loc[idx, "estimate"] = bench.to_numpy()
             for c in ("se", "ci_low", "ci_high"):
                 out.loc[idx, c] = out.loc[idx, c].to_numpy() * ratio
-        return QuarterlySeries(by=self.by, variables=self.variables, periods=self.periods, frame=out)
+        return QuarterlySeries(
+            by=self.by, variables=self.variables, periods=self.periods, frame=out, level=self.level
+        )
 
     def plot(self, variable: str, *, domain: Mapping[str, Any] | None = None, ax: Any = None, level_label: bool = True):
         """Line chart of the series with its confidence band (one line per domain).
@@ -186,7 +268,7 @@ class QuarterlySeries:
             (line,) = ax.plot(x, part["estimate"].to_numpy(), marker="o", label=label)
             ax.fill_between(x, part["ci_low"].to_numpy(), part["ci_high"].to_numpy(), alpha=0.2, color=line.get_color())
             ax.set_xticks(x, part["period"].tolist(), rotation=45)
-        ax.set_ylabel(f"{variable} (estimate, {int(round(self._level * 100))}% interval)")
+        ax.set_ylabel(f"{variable} (estimate, {int(round(self.level * 100))}% interval)")
         ax.set_title(f"{variable} by quarter")
         if self.by:
             ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -226,10 +308,6 @@ class QuarterlySeries:
         ax.set_ylabel("growth on a comparable basis (%)")
         ax.set_title(f"{variable}, {period}: growth on the same period of last year")
         return ax
-
-    @property
-    def _level(self) -> float:
-        return float(self.frame.attrs.get("level", 0.95))
 
     def _select(self, variable: str, domain: Mapping[str, Any] | None) -> pd.DataFrame:
         if variable not in self.variables:
@@ -301,15 +379,16 @@ def quarterly_series(estimates: Sequence[CombinedEstimate]) -> QuarterlySeries:
         t = e.table()
         prev = by_period.get(shift_quarter(e.period, -4))
         if prev is not None:
-            lg = level_growth(e, prev)[[*by, "variable", "level_growth", "level_growth_se"]]
+            lg = level_growth(e, prev)[[*by, "variable", *LEVEL_GROWTH_COLUMNS]]
             t = t.merge(lg, on=[*by, "variable"], how="left")
         else:
             t["level_growth"] = np.nan
             t["level_growth_se"] = np.nan
         frames.append(t)
     frame = pd.concat(frames, ignore_index=True)
-    order = ["period", *by, "variable", *TABLE_COLUMNS, "level_growth", "level_growth_se"]
+    order = ["period", *by, "variable", *SERIES_COLUMNS, *LEVEL_GROWTH_COLUMNS]
     frame = frame[order + [c for c in frame.columns if c not in order]]
-    frame.attrs["level"] = ests[0].level
     variables = tuple(dict.fromkeys(v for e in ests for v in e.variables))
-    return QuarterlySeries(by=tuple(by), variables=variables, periods=tuple(periods), frame=frame)
+    return QuarterlySeries(
+        by=tuple(by), variables=variables, periods=tuple(periods), frame=frame, level=ests[0].level
+    )

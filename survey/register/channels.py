@@ -11,9 +11,10 @@ threshold is in all three. This module
   of unusable ids; each firm is one row, and channel membership stays as
   boolean domain columns (``in_bureau``, ``in_federation``, ``in_zone``) so
   every channel still gets its own table;
-* estimates totals from **samples of frames that cannot be linked by id**
-  (:func:`multiple_frame_total`): Hartley's dual-frame estimator or the
-  single-frame multiplicity estimator, with their variances.
+* (totals from **samples of frames that cannot be linked by id** are
+  estimated in the estimation room:
+  :func:`survey.estimation.multiframe.multiple_frame_total`, Hartley's
+  dual-frame estimator or the single-frame multiplicity estimator).
 """
 
 from __future__ import annotations

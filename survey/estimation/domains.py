@@ -1,0 +1,296 @@
+"""Building blocks of the estimators: domain codes, analysis values, group sums, ratio scores.
+
+Shared by the estimators of totals, means, ratios and proportions
+(:mod:`survey.estimation.estimate`) and of quantiles
+(:mod:`survey.estimation.quantile`). Domains keep the whole design: a row
+outside a domain (or the subset, or with a missing value under ``na="drop"``)
+gets domain code ``-1`` and a zero score, but stays in its stratum and PSU.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from survey.errors import ColumnError, SurveyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from survey.estimation.survey import Survey
+
+__all__ = [
+    "NaPolicy",
+    "column_list",
+    "domain_codes",
+    "domain_values",
+    "group_sums",
+    "ratio_scores",
+    "unit_counts",
+]
+
+NaPolicy = Literal["error", "drop"]
+
+
+def column_list(value: str | Sequence[str] | None, what: str) -> list[str]:
+    """A column name or a list of names as a list (empty for ``None``).
+
+    Parameters
+    ----------
+    value : str, sequence of str or None
+    what : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ColumnError
+        Something other than column names.
+
+    Examples
+    --------
+    >>> column_list("y", "variables"), column_list(["a", "b"], "by"), column_list(None, "by")
+    (['y'], ['a', 'b'], [])
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    out = list(value)
+    if not all(isinstance(v, str) for v in out):
+        raise ColumnError(f"{what} must be a column name or a list of column names, got {value!r}")
+    return out
+
+
+def _numeric_column(survey: Survey, name: str) -> np.ndarray:
+    data = survey.data
+    col = data[name] if name in data.columns else None
+    if col is None:
+        survey.column(name)  # raises a ColumnError with suggestions
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        if pd.api.types.is_bool_dtype(col):
+            return col.to_numpy(dtype=float, na_value=np.nan)
+        raise ColumnError(
+            f"column {name!r} has dtype {col.dtype}; totals, means and ratios need a numeric "
+            "column (use proportion() for a categorical one)"
+        )
+    return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Domain code of every row (-1 outside the subset) and the table of domain keys.
+
+    Parameters
+    ----------
+    survey : Survey
+    by : list of str
+        Domain columns (empty: one domain, the whole population or subset).
+
+    Returns
+    -------
+    codes : numpy.ndarray of int, shape (n,)
+        Domains numbered in sorted order of their keys.
+    keys : pandas.DataFrame
+        One row per domain with the ``by`` columns.
+
+    Raises
+    ------
+    ColumnError
+        Unknown domain columns, or missing values in them inside the subset.
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1, 1], "r": ["b", "a", "b"]}), sv.Design(weights="w"))
+    >>> codes, keys = domain_codes(s, ["r"])
+    >>> codes, keys["r"].tolist()
+    (array([1, 0, 1]), ['a', 'b'])
+    """
+    data = survey.data
+    n = len(data)
+    mask = survey.subset_mask
+    if not by:
+        dom = np.zeros(n, dtype=np.intp)
+        keys = pd.DataFrame(index=range(1))
+    else:
+        missing = [b for b in by if b not in data.columns]
+        if missing:
+            survey.column(missing[0])
+        frame = data[by]
+        isna = frame.isna().any(axis=1).to_numpy()
+        relevant = isna if mask is None else (isna & mask)
+        if relevant.any():
+            rows = data.index[relevant][:5].tolist()
+            cols = [b for b in by if data[b].isna().to_numpy()[relevant].any()]
+            raise ColumnError(
+                f"domain column(s) {cols} have missing values in {int(relevant.sum())} row(s), "
+                f"first at rows {rows}; fill them or subset them out before estimating by domain"
+            )
+        if mask is not None:
+            frame = frame[mask]
+        grouped = frame.groupby(by, sort=True, observed=True)
+        codes_in = grouped.ngroup().to_numpy().astype(np.intp)
+        keys = grouped.size().index.to_frame(index=False)
+        dom = np.full(n, -1, dtype=np.intp)
+        if mask is None:
+            dom = codes_in
+        else:
+            dom[mask] = codes_in
+        return dom, keys
+    if mask is not None:
+        dom = np.where(mask, dom, -1)
+    return dom, keys
+
+
+def domain_values(
+    survey: Survey, names: list[str], dom: np.ndarray, na: NaPolicy
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric values (n, k) with NaN and rows outside every domain set to 0, and the validity mask.
+
+    Parameters
+    ----------
+    survey : Survey
+    names : list of str
+        Numeric (or boolean) columns.
+    dom : numpy.ndarray of int
+        Domain codes from :func:`domain_codes`.
+    na : {"error", "drop"}
+        A missing value inside a domain raises, or counts as outside the domain.
+
+    Returns
+    -------
+    values : numpy.ndarray, shape (n, k)
+    valid : numpy.ndarray of bool, shape (n, k)
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, survey as sv
+    >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1], "y": [2.0, np.nan]}), sv.Design(weights="w"))
+    >>> domain_values(s, ["y"], np.zeros(2, dtype=np.intp), "drop")
+    (array([[2.],
+           [0.]]), array([[ True],
+           [False]]))
+    """
+    if na not in ("error", "drop"):
+        raise SurveyError(f"na={na!r} must be 'error' or 'drop'")
+    y = np.column_stack([_numeric_column(survey, v) for v in names])
+    valid = np.isfinite(y)
+    inside = dom >= 0
+    bad = ~valid & inside[:, None]
+    if bad.any() and na == "error":
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        rows = survey.data.index[bad[:, j]][:5].tolist()
+        raise ColumnError(
+            f"column {names[j]!r} has {int(bad[:, j].sum())} missing value(s), first at rows {rows}; "
+            "pass na='drop' to treat them as outside the domain (R na.rm=TRUE)"
+        )
+    if inside.all() and not bad.any():
+        return y, valid
+    valid &= inside[:, None]
+    return np.where(valid, y, 0.0), valid
+
+
+def group_sums(dom: np.ndarray, values: np.ndarray, n_domains: int) -> np.ndarray:
+    """Column sums of ``values`` (n, k) by domain code (rows with code -1 left out).
+
+    Parameters
+    ----------
+    dom : numpy.ndarray of int, shape (n,)
+    values : numpy.ndarray, shape (n, k)
+    n_domains : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_domains, k)
+
+    Examples
+    --------
+    >>> group_sums(np.array([0, 1, -1, 1]), np.array([[1.0], [2.0], [4.0], [8.0]]), 2)
+    array([[ 1.],
+           [10.]])
+    """
+    D = n_domains
+    if dom.size and dom.min() >= 0:
+        d, v = dom, values
+    else:
+        inside = dom >= 0
+        d, v = dom[inside], values[inside]
+    return np.column_stack(
+        [np.bincount(d, weights=v[:, j], minlength=D) for j in range(v.shape[1])]
+    ) if v.shape[1] else np.zeros((D, 0))
+
+
+def ratio_scores(
+    survey: Survey, y: np.ndarray, x: np.ndarray, valid: np.ndarray, dom: np.ndarray, n_domains: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ratio estimates ``R_d = Y_d / X_d`` (D, k), their scores (n, k) and denominators (D, k).
+
+    The score (influence value) of row ``i`` in domain ``d`` is
+    ``w_i (y_i - R_d x_i) / X_d``.
+
+    Parameters
+    ----------
+    survey : Survey
+        Its current weights are used.
+    y, x : numpy.ndarray, shape (n, k)
+    valid : numpy.ndarray of bool, shape (n, k)
+    dom : numpy.ndarray of int, shape (n,)
+    n_domains : int
+
+    Returns
+    -------
+    ratio, scores, denominator : numpy.ndarray
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1.0]}), sv.Design(weights="w"))
+    >>> y = np.array([[1.0], [3.0]])
+    >>> R, z, X = ratio_scores(s, y, np.ones_like(y), np.ones_like(y, bool), np.zeros(2, dtype=np.intp), 1)
+    >>> R, z.ravel(), X
+    (array([[2.]]), array([-0.5,  0.5]), array([[2.]]))
+    """
+    D = n_domains
+    w = survey.weights[:, None] * valid
+    Y = group_sums(dom, w * y, D)
+    X = group_sums(dom, w * x, D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = np.where(X != 0, Y / X, np.nan)
+    d = np.where(dom >= 0, dom, 0)
+    Rrow = np.where(valid, R[d], 0.0)
+    Xrow = X[d]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(valid & (Xrow != 0), w * (y - np.nan_to_num(Rrow) * x) / Xrow, 0.0)
+    return R, z, X
+
+
+def unit_counts(survey: Survey, valid: np.ndarray, dom: np.ndarray, n_domains: int) -> np.ndarray:
+    """Number of rows with positive weight and a valid value, per domain and variable (D, k).
+
+    Parameters
+    ----------
+    survey : Survey
+    valid : numpy.ndarray of bool, shape (n, k)
+    dom : numpy.ndarray of int, shape (n,)
+    n_domains : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_domains, k)
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1.0, 2.0]}), sv.Design(weights="w"))
+    >>> unit_counts(s, np.array([[True], [False], [True]]), np.zeros(3, dtype=np.intp), 1)
+    array([[2.]])
+    """
+    D = n_domains
+    positive = (survey.weights > 0).astype(float)
+    if valid.all():
+        one = group_sums(dom, positive[:, None], D)
+        return np.repeat(one, valid.shape[1], axis=1)
+    return group_sums(dom, positive[:, None] * valid, D)

@@ -1,0 +1,398 @@
+"""From data and a :class:`~survey.design.Design` to arrays: strata, units, fractions, weights.
+
+Built once per :class:`~survey.estimation.survey.Survey` (and checked then):
+integer codes of the strata and the units of every stage, the sampling
+fractions from the fpc columns, and the per-stratum coefficients of the
+variance engine (:class:`VarianceStructure`, used by
+:func:`survey.estimation.variance.linearization_variance`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass, fields
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from survey.design import Design
+from survey.errors import ColumnError, DesignError, LonelyPSUError, SurveyWarning, WeightError
+
+__all__ = [
+    "Stage",
+    "VarianceStructure",
+    "DesignArrays",
+    "design_arrays",
+    "design_weights",
+    "stage_coefficients",
+    "unknown_columns_message",
+]
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Stage:
+    """One sampling stage, as integer codes per row plus per-stratum coefficients.
+
+    ``units`` are row-level unit codes (units nested in strata), ``unit_stratum``
+    the stratum of each unit. ``sq_coef[h]`` multiplies the sum over units of squared unit totals and
+    ``cross_coef[h]`` multiplies the squared stratum total, so that the
+    contribution of stratum ``h`` is ``sq_coef * sum_i Z_i Z_i' - cross_coef * S S'``.
+    """
+
+    units: np.ndarray
+    unit_stratum: np.ndarray
+    n_strata: int
+    n_units: int
+    sq_coef: np.ndarray
+    cross_coef: np.ndarray
+    average_out: np.ndarray
+    stratum_parent: np.ndarray
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # read-only views: a Survey hands its structure out
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                view = value.view()
+                view.flags.writeable = False
+                object.__setattr__(self, f.name, view)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class VarianceStructure:
+    """The variance-relevant part of a design, prepared once per :class:`Survey`."""
+
+    stages: tuple[Stage, ...]
+    df: int
+
+
+def stage_coefficients(
+    n_units: np.ndarray,
+    fraction: np.ndarray,
+    multiplier: np.ndarray,
+    lonely_psu: str,
+    labels: np.ndarray,
+    stage: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-stratum coefficients of one stage (see :class:`Stage`).
+
+    ``fraction`` is the sampling fraction ``n_h / N_h`` (0 when unknown, i.e.
+    with replacement), ``multiplier`` the product of earlier stages' fractions.
+    Returns the two coefficients and a mask of strata whose variance is
+    replaced by the average of the other strata (``"average"``).
+
+    Examples
+    --------
+    >>> sq, cross, avg = stage_coefficients(np.array([2, 4]), np.array([0.5, 0.0]), np.ones(2),
+    ...                                     "fail", np.array(["a", "b"]), 1)
+    >>> sq, cross  # (1 - f) n / (n - 1) and that over n
+    (array([1.        , 1.33333333]), array([0.5       , 0.33333333]))
+    """
+    n = n_units.astype(float)
+    fpc = 1.0 - fraction
+    fpc = np.where(fpc < 1e-7, 0.0, fpc)
+    lonely = n_units == 1
+    if lonely_psu == "fail" and np.any(lonely & (fpc > 0)):
+        bad = labels[lonely & (fpc > 0)]
+        shown = ", ".join(repr(x) for x in bad[:10].tolist())
+        raise LonelyPSUError(
+            f"stratum {shown} has only one PSU at stage {stage}"
+            + (f" (and {bad.size - 10} more strata)" if bad.size > 10 else "")
+            + "; its variance cannot be estimated. Collapse it with a neighbouring stratum, "
+            "or choose Design(lonely_psu='remove' | 'adjust' | 'average' | 'certainty')."
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sq = np.where(lonely, 0.0, multiplier * fpc * n / (n - 1.0))
+        cross = np.where(lonely, 0.0, sq / n)
+    if lonely_psu == "adjust":
+        # R: the lonely PSU's total is centred at zero (not at its own value)
+        sq = np.where(lonely, multiplier * fpc, sq)
+    return sq, cross, lonely & (fpc > 0) & (lonely_psu == "average")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DesignArrays:
+    """A design as arrays, built once by :func:`design_arrays`.
+
+    Attributes
+    ----------
+    strata_codes : numpy.ndarray of int
+        Stratum of every row, ``0..H-1`` in sorted label order.
+    strata_labels : numpy.ndarray
+        The stratum labels (``["(all)"]`` without strata).
+    psu_codes : numpy.ndarray of int
+        Stage-1 unit of every row.
+    stage1_fraction : numpy.ndarray
+        Stage-1 sampling fraction of every row's stratum (0 without an fpc).
+    structure : VarianceStructure
+    fpc_probabilities : numpy.ndarray
+        Inclusion probability of every row from the fpc of all stages (NaN
+        where a stage has no fpc).
+    """
+
+    strata_codes: np.ndarray
+    strata_labels: np.ndarray
+    psu_codes: np.ndarray
+    stage1_fraction: np.ndarray
+    structure: VarianceStructure
+    fpc_probabilities: np.ndarray
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), np.asarray(uniques)
+
+
+def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
+    """Strata, units of every stage, sampling fractions and variance coefficients, checked.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The sample (has every column of ``design``).
+    design : Design
+
+    Returns
+    -------
+    DesignArrays
+
+    Raises
+    ------
+    ColumnError
+        Missing strata or cluster codes.
+    DesignError
+        An fpc that is not positive, varies within a stratum, or is smaller than the sample.
+    LonelyPSUError
+        A stratum with one PSU under ``lonely_psu="fail"``.
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": ["a", "a", "b", "b", "b"], "N": [10, 10, 3, 3, 3]})
+    >>> arrays = design_arrays(df, sv.Design(strata="h", fpc="N"))
+    >>> arrays.strata_codes, arrays.stage1_fraction, arrays.structure.df
+    (array([0, 0, 1, 1, 1]), array([0.2, 0.2, 1. , 1. , 1. ]), 3)
+    """
+    n = len(data)
+    if design.strata is not None:
+        _check_no_missing(data, design.strata, "strata")
+        strata, labels = _codes(data[design.strata])
+    else:
+        strata, labels = np.zeros(n, dtype=np.intp), np.array(["(all)"], dtype=object)
+    cluster_cols = design.clusters or (None,)
+    stages: list[Stage] = []
+    parent_units = strata  # stage-s strata are stage-(s-1) units
+    parent_labels = labels
+    multiplier_row = np.ones(n)
+    probs_row = np.ones(n)
+    fpc_known = True
+    df = None
+    for s, col in enumerate(cluster_cols):
+        if not fpc_known:
+            break
+        if col is None:
+            units = np.arange(n, dtype=np.intp)
+        else:
+            _check_no_missing(data, col, "clusters")
+            key = pd.DataFrame({"p": parent_units, "u": data[col].to_numpy()})
+            units = key.groupby(["p", "u"], sort=True).ngroup().to_numpy().astype(np.intp)
+        n_units = int(units.max()) + 1
+        n_strata = int(parent_units.max()) + 1
+        unit_stratum = np.zeros(n_units, dtype=np.intp)
+        unit_stratum[units] = parent_units
+        n_per_stratum = np.bincount(unit_stratum, minlength=n_strata)
+        fpc_col = design.fpc[s] if s < len(design.fpc) else None
+        if fpc_col is not None:
+            fraction = _stage_fraction(data, fpc_col, parent_units, n_per_stratum, parent_labels, s + 1)
+        else:
+            fraction = np.zeros(n_strata)
+            fpc_known = False
+        stratum_multiplier = np.zeros(n_strata)
+        stratum_multiplier[parent_units] = multiplier_row
+        parent_of_stratum = np.zeros(n_strata, dtype=np.intp)
+        if s > 0:
+            parent_of_stratum[parent_units] = stages[-1].unit_stratum[parent_units]
+        sq, cross, average_out = stage_coefficients(
+            n_per_stratum,
+            fraction,
+            stratum_multiplier,
+            design.lonely_psu,
+            np.asarray(parent_labels, dtype=object),
+            s + 1,
+        )
+        stages.append(
+            Stage(
+                units=units,
+                unit_stratum=unit_stratum,
+                n_strata=n_strata,
+                n_units=n_units,
+                sq_coef=sq,
+                cross_coef=cross,
+                average_out=average_out,
+                stratum_parent=parent_of_stratum,
+            )
+        )
+        if s == 0:
+            df = n_units - n_strata
+            psu_codes = units
+            stage1_fraction = fraction[parent_units]
+        probs_row = probs_row * np.where(fraction > 0, fraction, np.nan)[parent_units]
+        multiplier_row = multiplier_row * fraction[parent_units]
+        parent_units = units
+        if col is not None:
+            parent_labels = data[col].astype(str).to_numpy()
+            lab = np.empty(n_units, dtype=object)
+            lab[units] = parent_labels
+            parent_labels = lab
+        else:
+            parent_labels = np.arange(n_units)
+    return DesignArrays(
+        strata_codes=strata,
+        strata_labels=labels,
+        psu_codes=psu_codes,
+        stage1_fraction=stage1_fraction,
+        structure=VarianceStructure(stages=tuple(stages), df=int(df)),
+        fpc_probabilities=probs_row,
+    )
+
+
+def design_weights(data: pd.DataFrame, design: Design, fpc_probabilities: np.ndarray) -> np.ndarray:
+    """Design weights from the weights column, the probabilities column or the fpc, checked.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    design : Design
+    fpc_probabilities : numpy.ndarray
+        :attr:`DesignArrays.fpc_probabilities` (used when the design has
+        neither weights nor probabilities but an fpc at every stage).
+
+    Returns
+    -------
+    numpy.ndarray
+        Weight 1 (with a ``SurveyWarning``) when the design gives none of them.
+
+    Raises
+    ------
+    WeightError
+        A weight that is not positive or a probability outside (0, 1], naming the row.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"p": [0.5, 0.25]})
+    >>> design_weights(df, sv.Design(probs="p"), np.full(2, np.nan))
+    array([2., 4.])
+    """
+    if design.weights is not None:
+        w = _numeric(data, design.weights, "weights")
+        _check_positive(w, design.weights, data.index, "weight")
+        return w
+    if design.probs is not None:
+        p = _numeric(data, design.probs, "probs")
+        bad = ~(np.isfinite(p) & (p > 0) & (p <= 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise WeightError(
+                f"column {design.probs!r} must hold inclusion probabilities in (0, 1]; "
+                f"row {data.index[i]!r} has {float(p[i]):g} ({int(bad.sum())} bad rows in all)"
+            )
+        return 1.0 / p
+    if design.fpc and np.all(np.isfinite(fpc_probabilities)) and len(design.fpc) >= max(
+        len(design.clusters), 1
+    ):
+        return 1.0 / fpc_probabilities
+    warnings.warn(
+        "no weights, probs or complete fpc given: assuming equal probability (weight 1)",
+        SurveyWarning,
+        stacklevel=3,
+    )
+    return np.ones(len(data))
+
+
+def unknown_columns_message(missing: Iterable[str], columns: Iterable[Any], what: str) -> str:
+    """The error message for unknown columns, suggesting close names.
+
+    Examples
+    --------
+    >>> unknown_columns_message(["revenu"], ["revenue", "region"], "variable")
+    "unknown variable column(s): 'revenu' (did you mean 'revenue'?); the data has 2 columns"
+    """
+
+    cols = [str(c) for c in columns]
+    parts = []
+    for m in missing:
+        close = difflib.get_close_matches(str(m), cols, n=3)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        parts.append(f"{m!r}{hint}")
+    return f"unknown {what} column(s): {', '.join(parts)}; the data has {len(cols)} columns"
+
+
+def _check_no_missing(data: pd.DataFrame, col: str, role: str) -> None:
+    isna = data[col].isna().to_numpy()
+    if isna.any():
+        rows = data.index[isna][:5].tolist()
+        raise ColumnError(
+            f"{role} column {col!r} has {int(isna.sum())} missing value(s), first at rows {rows}"
+        )
+
+
+def _numeric(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
+    s = data[col]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise ColumnError(f"{role} column {col!r} must be numeric, it has dtype {s.dtype}")
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _check_positive(w: np.ndarray, col: str, index: pd.Index, what: str) -> None:
+    bad = ~(np.isfinite(w) & (w > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise WeightError(
+            f"{what} column {col!r} must be positive and not missing; row {index[i]!r} has "
+            f"{float(w[i]):g} ({int(bad.sum())} bad rows in all)"
+        )
+
+
+def _stage_fraction(
+    data: pd.DataFrame,
+    col: str,
+    strata: np.ndarray,
+    n_per_stratum: np.ndarray,
+    labels: np.ndarray,
+    stage: int,
+) -> np.ndarray:
+    """Sampling fraction n/N per stratum from an fpc column (sizes or fractions)."""
+    v = _numeric(data, col, "fpc")
+    bad = ~(np.isfinite(v) & (v > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DesignError(
+            f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {float(v[i]):g}"
+        )
+    n_strata = n_per_stratum.size
+    lo = np.full(n_strata, np.inf)
+    hi = np.full(n_strata, -np.inf)
+    np.minimum.at(lo, strata, v)
+    np.maximum.at(hi, strata, v)
+    varying = hi - lo > 1e-9 * np.maximum(1.0, np.abs(hi))
+    if varying.any():
+        h = int(np.flatnonzero(varying)[0])
+        raise DesignError(
+            f"fpc column {col!r} varies within stratum {labels[h]!r} at stage {stage} "
+            f"(from {lo[h]:g} to {hi[h]:g}); it must be constant within each stratum"
+        )
+    value = hi
+    is_fraction = value <= 1.0
+    with np.errstate(divide="ignore"):
+        pop = np.where(is_fraction, n_per_stratum / value, value)
+    too_small = pop < n_per_stratum - 1e-9
+    if too_small.any():
+        h = int(np.flatnonzero(too_small)[0])
+        raise DesignError(
+            f"fpc column {col!r}: stratum {labels[h]!r} at stage {stage} has {n_per_stratum[h]} "
+            f"sampled units but a population size of {pop[h]:g}; the population size cannot be "
+            "smaller than the sample"
+        )
+    return np.minimum(n_per_stratum / pop, 1.0)

@@ -473,7 +473,7 @@ def test_renamed_keywords_warn_and_work(ledger):
         ledger.revise(fix, "2006Q1", by="editor", reason="typo")
     hist = ledger.history(frame["firm_id"][0], "2006Q1")
     assert set(hist["recorded_by"]) == {"clerk", "editor"}
-    with pytest.raises(LedgerError, match="give author= only"):
+    with pytest.raises(LedgerError, match="give author= only"), pytest.warns(DeprecationWarning):
         ledger.revise(fix, "2006Q1", by="a", author="b", reason="x")
     with pytest.raises(LedgerError, match="give author="):
         ledger.revise(fix, "2006Q1", reason="x")

@@ -37,6 +37,7 @@ import pandas as pd
 
 from survey.errors import FrameError, PeriodError
 from survey.form import DEMO_FORM
+from survey.io import read_table
 from survey.periods import parse_quarter
 
 __all__ = [
@@ -270,8 +271,13 @@ def bundled_file(name: str) -> Traversable:
 
 @functools.lru_cache(maxsize=None)
 def _read_parquet(name: str) -> pd.DataFrame:
-    with bundled_file(name).open("rb") as handle:
-        return pd.read_parquet(handle)
+    return _read_bundled(name)
+
+
+def _read_bundled(name: str) -> pd.DataFrame:
+    """A bundled table, read by the toolkit's one table reader."""
+    with resources.as_file(bundled_file(name)) as path:
+        return read_table(path)
 
 def load_register(year: int | Iterable[int] | None = None) -> pd.DataFrame:
     """The synthetic business register, one row per firm and year (2004-2007).
@@ -372,8 +378,8 @@ def load_size_thresholds() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=None)
 def _read_thresholds() -> pd.DataFrame:
-    with bundled_file("size_thresholds.csv").open("rb") as handle:
-        return pd.read_csv(handle, dtype={"threshold": float})
+    table = _read_bundled("size_thresholds.csv")
+    return table.assign(threshold=table["threshold"].astype(float))
 
 
 def load_metadata() -> dict[str, Any]:

@@ -49,7 +49,7 @@ from survey.errors import LedgerError, SurveyWarning, TableError
 from survey.form import DEMO_FORM, Form
 from survey.io import read_table
 from survey.periods import normalise_quarter, ytd_to_quarters
-from survey.periods import previous_quarter as _previous_quarter
+from survey.periods import previous_quarter as quarter_before
 from survey.register.frame import valid_uscc
 
 __all__ = [
@@ -138,7 +138,7 @@ def previous_quarter(period: str) -> str | None:
     warnings.warn("survey.returns.ledger.previous_quarter is deprecated: use "
                   "survey.periods.previous_quarter(period, same_year=True)", DeprecationWarning,
                   stacklevel=2)
-    return _previous_quarter(period, same_year=True)
+    return quarter_before(period, same_year=True)
 
 
 # ---------------------------------------------------------------------------
@@ -1344,7 +1344,7 @@ class Ledger:
         """
         form = self.form
         period = normalise_quarter(period)
-        previous = _previous_quarter(period, same_year=True)
+        previous = quarter_before(period, same_year=True)
         cur = self._cursor()
         try:
             wide = self._wide(cur, period, as_of)

@@ -44,14 +44,33 @@ def _moved(name: str, where: str) -> None:
 
 def default_rules(indicators: Sequence[str] = DEMO_FORM.indicators, *,
                   growth_bounds: tuple[float, float] = (0.2, 5.0)) -> tuple[Rule, ...]:
-    """Deprecated: ``survey.returns.rules.default_rules(DEMO_FORM, indicators)``."""
+    """Deprecated: ``survey.returns.rules.default_rules(DEMO_FORM, indicators)``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     len(default_rules(["gross_output"]))
+    3
+    """
     _moved("default_rules", "survey.returns.rules.default_rules")
     return rule_language.default_rules(DEMO_FORM, list(indicators), growth_bounds=growth_bounds)
 
 
 def check(data: pd.DataFrame, rules: Any = None, *, unit: str = "firm_id",
           skip_missing_columns: bool | None = None) -> EditReport:
-    """Deprecated: ``survey.returns.rules.check`` (``unit=`` is now ``id=``)."""
+    """Deprecated: ``survey.returns.rules.check`` (``unit=`` is now ``id=``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> df = pd.DataFrame({"firm_id": ["a", "b"], "revenue_ytd": [1.0, -2.0]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     check(df, ["revenue_ytd >= 0"]).failures["firm_id"].tolist()
+    ['b']
+    """
     _moved("check", "survey.returns.rules.check")
     return rule_language.check(data, rules, form=DEMO_FORM if rules is None else None, id=unit,
                                skip_missing_columns=skip_missing_columns)
@@ -71,7 +90,18 @@ def detect_unit_errors(
     tolerance: float = 0.5,
     min_class: int = 10,
 ) -> UnitErrors:
-    """Deprecated: ``survey.returns.detect.detect_unit_errors`` with the demo's names."""
+    """Deprecated: ``survey.returns.detect.detect_unit_errors`` with the demo's names.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> df = pd.DataFrame({"firm_id": ["a", "b"], "revenue_ytd": [2_050_000.0, 900.0],
+    ...                    "revenue_ytd_last_year": [1800.0, 1000.0]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     detect_unit_errors(df, ["revenue"]).flags["firm_id"].tolist()
+    ['a']
+    """
     _moved("detect_unit_errors", "survey.returns.detect.detect_unit_errors")
     return detect.detect_unit_errors(
         data, list(variables), id=unit, references=references, register=register,
@@ -87,7 +117,18 @@ def cumulative_conflicts(
     period: str = "period",
     exclude: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Deprecated: ``survey.returns.detect.cumulative_conflicts`` (``unit=`` is now ``id=``)."""
+    """Deprecated: ``survey.returns.detect.cumulative_conflicts`` (``unit=`` is now ``id=``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> panel = pd.DataFrame({"firm_id": ["a", "a"], "period": ["2006Q1", "2006Q2"],
+    ...                       "gross_output_ytd": [10.0, 4.0]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     len(cumulative_conflicts(panel, "gross_output"))
+    1
+    """
     _moved("cumulative_conflicts", "survey.returns.detect.cumulative_conflicts")
     return detect.cumulative_conflicts(data, variables, id=unit, period=period, exclude=exclude)
 
@@ -99,6 +140,18 @@ def selective_editing_scores(
     unit: str = "firm_id",
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """Deprecated: ``survey.returns.detect.selective_editing_scores`` (``unit=`` is now ``id=``)."""
+    """Deprecated: ``survey.returns.detect.selective_editing_scores`` (``unit=`` is now ``id=``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> df = pd.DataFrame({"firm_id": ["a", "b", "c"],
+    ...                    "gross_output_ytd": [110.0, 5000.0, 95.0],
+    ...                    "gross_output_ytd_last_year": [100.0, 50.0, 100.0]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     selective_editing_scores(df, ["gross_output"])["firm_id"].tolist()
+    ['b', 'c', 'a']
+    """
     _moved("selective_editing_scores", "survey.returns.detect.selective_editing_scores")
     return detect.selective_editing_scores(data, list(variables), id=unit, **kwargs)

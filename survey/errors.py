@@ -26,6 +26,9 @@ __all__ = [
     "DisclosureError",
     "ConfigError",
     "ReportError",
+    "TableError",
+    "PlanError",
+    "FormError",
     "SurveyWarning",
 ]
 
@@ -100,6 +103,36 @@ class ConfigError(SurveyError):
 
 class ReportError(SurveyError):
     """The content given to the bulletin renderer is incomplete or inconsistent."""
+
+
+class TableError(SurveyError):
+    """A table file cannot be read as a table: unknown format, wrong encoding, a cut-off
+    last record, duplicate or empty column names (the message names file, line, column).
+
+    Attributes
+    ----------
+    path : str or None
+        The file.
+    line : int or None
+        The line (CSV, header = line 1) or row (Excel) at fault, when known.
+    column : str or None
+        The column at fault, when known.
+    """
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None,
+                 column: str | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.column = column
+
+
+class PlanError(SurveyError):
+    """A sample plan specification has a bad value (the message gives the key path)."""
+
+
+class FormError(SurveyError):
+    """A return form description is inconsistent (e.g. a stock that is no indicator)."""
 
 
 class SurveyWarning(UserWarning):

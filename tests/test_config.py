@@ -58,7 +58,7 @@ def test_demo_config_is_valid_and_parses():
     assert config.disclosure.tables[1].rows == "zone"
     plan = config.section("plan")
     assert plan["dataset"] == "register" and plan["year"] == 2006
-    assert plan["unit"] == "firm_id" and plan["size"] == "revenue_prev_year"
+    assert plan["id"] == "firm_id" and plan["size"] == "revenue_prev_year"
     assert plan["cv"] == {"revenue_prev_year": {"total": 0.005, "city": 0.03}}
     assert config.section("channels")[0] == {"name": "bureau", "flag": "in_bureau",
                                              "label": "统计局渠道"}
@@ -70,14 +70,6 @@ def test_demo_plan_section_is_accepted_by_the_planner():
 
     plan = plan_from_config(load_config(DEMO).section("plan"))
     assert plan.n > 0
-
-
-def test_plan_keys_match_the_planner():
-    from survey.pipeline.config import PlanSettings
-    from survey.plan import plan as planner
-
-    keys = {f.name for f in dataclasses.fields(PlanSettings)}
-    assert keys <= planner._KNOWN_KEYS, keys - planner._KNOWN_KEYS
 
 
 def test_minimal_config_defaults_and_relative_paths(folder):

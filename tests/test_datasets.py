@@ -383,3 +383,29 @@ def test_returns_with_custom_truth_and_errors(register):
         simulate_returns(firms, "2006Q1", unit_nonresponse=1.5, truth=pop.quarterly)
     with pytest.raises(FrameError, match="more than once"):
         simulate_returns(list(firms[:2]) * 2, "2006Q1", truth=pop.quarterly)
+
+
+def test_bundled_files_are_package_resources():
+    """The data are found with importlib.resources (so an installed wheel has them), and a
+    missing file says how to regenerate it."""
+    from importlib import resources
+
+    from survey.datasets import bundled_file
+    from survey.errors import FrameError
+
+    path = bundled_file("register.parquet")
+    assert path == resources.files("survey.datasets").joinpath("data", "register.parquet")
+    with path.open("rb") as handle:
+        assert handle.read(4) == b"PAR1"
+    with pytest.raises(FrameError, match="make_data.py"):
+        bundled_file("nope.parquet")
+
+
+def test_generator_and_simulator_modules():
+    """The split modules are the ones the package re-exports."""
+    import survey.datasets as ds
+    from survey.datasets import generator, returns
+
+    assert ds.generate_population is generator.generate_population
+    assert ds.simulate_returns is returns.simulate_returns
+    assert ds.SimulatedReturns is returns.SimulatedReturns

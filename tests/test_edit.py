@@ -1,6 +1,7 @@
-"""Tests of survey.returns.edit: the rule language (safe parsing, three-valued logic),
-failure tables, unit-error detection, selective-editing scores, and detection
-rates on the synthetic returns simulator."""
+"""Tests of survey.returns.rules and survey.returns.detect: the rule language (safe
+parsing, three-valued logic), failure tables, default rules of a return form, unit-error
+detection, selective-editing scores, detection rates on the synthetic returns simulator,
+and the deprecated survey.returns.edit (same results, a warning)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import pandas as pd
 import pytest
 
 from survey.errors import EditError
-from survey.returns.edit import (
-    Rule,
-    check,
-    cumulative_conflicts,
-    default_rules,
-    detect_unit_errors,
-    selective_editing_scores,
-)
+from survey.form import DEMO_FORM, Form
+from survey.returns.detect import cumulative_conflicts, detect_unit_errors, selective_editing_scores
+from survey.returns.rules import Rule, check, default_rules
+
+#: What the demo passes: its form, the register size, the indicators on the register's
+#: scale and the imputation classes.
+DEMO = {"form": DEMO_FORM, "register": "revenue_prev_year",
+        "register_scale": ("gross_output", "sales_output", "revenue"), "by": "industry"}
 
 
 @pytest.mark.parametrize(
@@ -101,10 +102,10 @@ def test_check_failure_table_and_summary():
 
 def test_default_rules_skip_absent_columns():
     df = pd.DataFrame({"firm_id": ["a"], "gross_output_ytd": [10.0], "export_delivery_ytd": [11.0]})
-    report = check(df)
+    report = check(df, form=DEMO_FORM)
     assert report.failures["rule"].tolist() == ["export_within_output"]
     assert "gross_output_cumulative" in report.skipped
-    names = [r.name for r in default_rules()]
+    names = [r.name for r in default_rules(DEMO_FORM)]
     assert len(names) == len(set(names)) and "profit_tax_nonnegative" not in names
 
 
@@ -118,7 +119,7 @@ def test_unit_errors_hand_example():
             "revenue_prev_year": [2000.0, 2000.0, 4000.0, 5000.0],
         }
     )
-    found = detect_unit_errors(df, ["revenue"], size=None)
+    found = detect_unit_errors(df, ["revenue"], **DEMO)
     flags = found.flags.set_index(["firm_id", "column"])
     assert flags.loc[("a", "revenue_ytd"), "ratio"] == pytest.approx(1500)
     # c: no last-year value, register revenue scaled to half a year: 2e6 / 2000 = 1000
@@ -145,7 +146,7 @@ def test_unit_errors_whole_form_and_value_per_head():
     df["revenue_ytd"] = df["gross_output_ytd"] * 0.9
     df["profit_tax_ytd"] = df["gross_output_ytd"] * rng.uniform(0.001, 0.2, n)
     df.loc[0, ["gross_output_ytd", "revenue_ytd", "profit_tax_ytd"]] *= 1000  # whole form in yuan
-    found = detect_unit_errors(df, ["gross_output", "revenue", "profit_tax"])
+    found = detect_unit_errors(df, ["gross_output", "revenue", "profit_tax"], form=DEMO_FORM)
     assert set(found.flags["firm_id"]) == {"f0"}
     assert set(found.flags["column"]) == {"gross_output_ytd", "revenue_ytd", "profit_tax_ytd"}
     assert "employees_ytd x median" in found.flags["reference_column"].iloc[0]
@@ -192,15 +193,15 @@ def test_detection_rates_on_simulated_returns():
         firms, "2006Q1", seed=5, unit_nonresponse=0, item_nonresponse=0, error_rate=0
     ).returns
     sim = datasets.simulate_returns(firms, "2006Q2", seed=5, unit_nonresponse=0.05, error_rate=0.1)
-    with Ledger.open(":memory:") as ledger:
+    with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ledger.ingest(clean_q1, "2006Q1", "bureau")
         ledger.ingest(sim.returns, "2006Q2", "bureau")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             frame = ledger.to_frame("2006Q2")
     frame = frame.merge(firms[["firm_id", "revenue_prev_year"]], on="firm_id")
-    report = check(frame)
-    units = detect_unit_errors(frame)
+    report = check(frame, form=DEMO_FORM)
+    units = detect_unit_errors(frame, **DEMO)
     failures = set(zip(report.failures["firm_id"], report.failures["rule"], strict=True))
     unit_flags = set(zip(units.flags["firm_id"], units.flags["column"], strict=True))
     injected = sim.injected
@@ -255,7 +256,7 @@ def test_unit_errors_on_a_panel_with_many_errors_and_new_firms():
     also among new firms (no last-year values, no register size), < 1% of clean records
     flagged, and every correction gives the true value."""
     panel, injected, new = _panel_returns(0.2, seed=7)
-    found = detect_unit_errors(panel)
+    found = detect_unit_errors(panel, **DEMO)
     units = injected[injected["error_type"] == "unit_yuan"].assign(
         column=lambda d: d["variable"] + "_ytd")
     hits = units.merge(found.flags, on=["firm_id", "period", "column"], how="left", indicator=True)
@@ -270,7 +271,7 @@ def test_unit_errors_on_a_panel_with_many_errors_and_new_firms():
     wrong = found.flags.merge(clean, on=["firm_id", "period"])[["firm_id", "period"]].drop_duplicates()
     assert len(clean) > 5000 and len(wrong) < 0.01 * len(clean)
     # one quarter at a time (no other quarters as references) still finds them
-    single = pd.concat([detect_unit_errors(rows).flags for _, rows in panel.groupby("period")])
+    single = pd.concat([detect_unit_errors(rows, **DEMO).flags for _, rows in panel.groupby("period")])
     alone = units.merge(single, on=["firm_id", "period", "column"])
     assert len(alone) >= 0.95 * len(units)
 
@@ -295,7 +296,7 @@ def test_unit_error_of_a_new_firm_without_last_year():
                         "gross_output_ytd_last_year": [0.0, 0.0, 0.0, 218.9],
                         "employees_ytd": [10.0, 10.5, 11.0, 10.75], "revenue_prev_year": 214.7})
     panel = pd.concat([panel, new], ignore_index=True)
-    found = detect_unit_errors(panel, ["gross_output"])
+    found = detect_unit_errors(panel, ["gross_output"], **DEMO)
     flags = found.flags
     assert flags[["firm_id", "period", "column"]].values.tolist() == [["new", "2006Q1", "gross_output_ytd"]]
     assert flags["corrected"].iloc[0] == pytest.approx(256.8)
@@ -348,15 +349,15 @@ def test_cumulative_conflicts_on_simulated_returns():
     """Falls injected in a year of returns (20% error rate) are found wherever the
     previous quarter's value is accepted; clean records are rarely set aside."""
     panel, injected, _ = _panel_returns(0.2, seed=12)
-    fixed = detect_unit_errors(panel).corrected
-    hard = [r for r in default_rules() if r.severity == "hard" and not r.name.endswith("_cumulative")]
+    fixed = detect_unit_errors(panel, **DEMO).corrected
+    hard = [r for r in default_rules(DEMO_FORM) if r.severity == "hard" and not r.name.endswith("_cumulative")]
     first = []
     for period, rows in fixed.groupby("period"):
         failures = check(rows, hard).failures
         first.append(pd.DataFrame({"firm_id": failures["firm_id"].to_numpy(), "period": period,
                                    "item": failures["rule"].map({r.name: r.variables[0] for r in hard})}))
     first = pd.concat(first, ignore_index=True)
-    out = cumulative_conflicts(fixed, exclude=first)
+    out = cumulative_conflicts(fixed, form=DEMO_FORM, exclude=first)
     falls = injected[(injected["error_type"] == "cumulative_decrease")
                      & (injected["variable"] != "profit_tax")].assign(item=lambda d: d["variable"] + "_ytd")
     values = fixed.set_index(["firm_id", "period"])
@@ -374,3 +375,99 @@ def test_cumulative_conflicts_on_simulated_returns():
     wrong = [(f, p) not in spoiled for f, p in zip(out["firm_id"], out["period"], strict=True)]
     clean = sum((f, p) not in spoiled for f, p in zip(panel["firm_id"], panel["period"], strict=True))
     assert sum(wrong) < 0.005 * clean
+
+
+# --------------------------------------------------------------------------- forms, no demo defaults
+def test_generic_functions_have_no_demo_defaults():
+    df = pd.DataFrame({"firm_id": ["a"], "gross_output_ytd": [1.0], "revenue_prev_year": [2.0]})
+    with pytest.raises(EditError, match="give variables= .* or form="):
+        detect_unit_errors(df)
+    with pytest.raises(EditError, match="give variables= .* or form="):
+        cumulative_conflicts(df.assign(period="2006Q1"))
+    with pytest.raises(EditError, match="give variables= .* or form="):
+        selective_editing_scores(df)
+    with pytest.raises(EditError, match="give the rules, or form="):
+        check(df)
+    with pytest.raises(EditError, match="give the return form"):
+        default_rules(["gross_output"])
+    # the register size is used only when named: without it firm a has no reference
+    big = pd.DataFrame({"firm_id": ["a"], "gross_output_ytd": [2_000_000.0],
+                        "revenue_prev_year": [2000.0]})
+    assert detect_unit_errors(big, ["gross_output"]).flags.empty
+    named = detect_unit_errors(big, ["gross_output"], register="revenue_prev_year",
+                               register_scale=["gross_output"])
+    assert named.flags["corrected"].tolist() == [2000.0]
+
+
+def test_default_rules_of_another_form():
+    form = Form(indicators=["sales", "margin", "staff"], stocks=["staff"],
+                nonnegative=["sales", "staff"], id="ent",
+                relations=[{"name": "margin_below_sales", "expression": "margin_ytd <= sales_ytd",
+                            "severity": "soft"}])
+    rules = {r.name: r for r in default_rules(form, growth_bounds=(0.5, 2.0))}
+    assert list(rules) == ["sales_nonnegative", "staff_nonnegative", "sales_cumulative",
+                           "margin_cumulative", "margin_below_sales", "sales_growth", "staff_growth"]
+    assert rules["sales_cumulative"].severity == "hard" and rules["margin_cumulative"].severity == "soft"
+    assert rules["staff_growth"].expression == "0.5 <= staff_ytd / staff_ytd_last_year <= 2.0"
+    data = pd.DataFrame({"ent": ["x", "y"], "sales_ytd": [10.0, -1.0], "margin_ytd": [12.0, 0.0]})
+    report = check(data, form=form)
+    assert report.failures[["ent", "rule"]].values.tolist() == [
+        ["y", "sales_nonnegative"], ["x", "margin_below_sales"], ["y", "margin_below_sales"]]
+    # restricted to one indicator, relations on the others are dropped
+    assert [r.name for r in default_rules(form, ["sales"])] == [
+        "sales_nonnegative", "sales_cumulative", "sales_growth"]
+    # the demo's rule set, in its order
+    assert [r.name for r in default_rules(DEMO_FORM)][:7] == [
+        "gross_output_nonnegative", "export_delivery_nonnegative", "sales_output_nonnegative",
+        "revenue_nonnegative", "employees_nonnegative", "export_within_output",
+        "gross_output_cumulative"]
+
+
+def test_detectors_follow_the_form_names():
+    form = Form(indicators=["out"], nonnegative=["out"], id="ent", period="q")
+    panel = pd.DataFrame({"ent": ["a", "a"], "q": ["2006Q1", "2006Q2"],
+                          "out_ytd": [100.0, 50.0], "out_ytd_last_year": [90.0, 180.0]})
+    out = cumulative_conflicts(panel, form=form)
+    assert out[["ent", "period", "item"]].values.tolist() == [["a", "2006Q2", "out_ytd"]]
+    scores = selective_editing_scores(panel.iloc[:1], form=form)
+    assert scores.columns.tolist() == ["ent", "score_out", "score", "rank"]
+    found = detect_unit_errors(pd.DataFrame({"ent": ["a", "b"], "out_ytd": [90_000.0, 100.0],
+                                             "out_ytd_last_year": [95.0, 100.0]}), form=form)
+    assert found.flags[["ent", "column"]].values.tolist() == [["a", "out_ytd"]]
+
+
+def test_deprecated_edit_module_gives_the_same_results():
+    from survey.returns import edit
+
+    panel, _, _ = _small_panel()
+    with pytest.warns(DeprecationWarning, match="survey.returns.edit.detect_unit_errors"):
+        old = edit.detect_unit_errors(panel)
+    new = detect_unit_errors(panel, **DEMO)
+    pd.testing.assert_frame_equal(old.flags, new.flags)
+    with pytest.warns(DeprecationWarning):
+        assert [r.name for r in edit.default_rules()] == [r.name for r in default_rules(DEMO_FORM)]
+    with pytest.warns(DeprecationWarning):
+        old_pairs = edit.cumulative_conflicts(new.corrected)
+    pd.testing.assert_frame_equal(old_pairs, cumulative_conflicts(new.corrected, form=DEMO_FORM))
+    with pytest.warns(DeprecationWarning):
+        old_report = edit.check(new.corrected)
+    assert old_report.failures.equals(check(new.corrected, form=DEMO_FORM).failures)
+
+
+def _small_panel():
+    rng = np.random.default_rng(5)
+    n = 30
+    base = rng.lognormal(6, 0.5, n)
+    rows = []
+    for k in range(1, 4):
+        rows.append(pd.DataFrame({
+            "firm_id": [f"f{i}" for i in range(n)], "period": f"2006Q{k}",
+            "industry": np.where(np.arange(n) < 15, "a", "b"),
+            "gross_output_ytd": base * k, "gross_output_ytd_last_year": base * k * 0.9,
+            "revenue_ytd": base * k * 0.95, "revenue_ytd_last_year": base * k * 0.85,
+            "export_delivery_ytd": base * k * 0.2, "sales_output_ytd": base * k * 0.97,
+            "employees_ytd": np.round(base / 20) + 1, "revenue_prev_year": base * 3.6}))
+    panel = pd.concat(rows, ignore_index=True)
+    panel.loc[3, ["gross_output_ytd", "revenue_ytd"]] *= 1000
+    panel.loc[40, "gross_output_ytd"] = 1.0  # a fall
+    return panel, None, None

@@ -22,7 +22,7 @@ def _register():
 
 def test_counts_and_totals_agree_with_groupby():
     df = _register()
-    f = Frame(df, unit="firm_id", size="revenue_prev_year", strata=["county", "industry"])
+    f = Frame(df, id="firm_id", size="revenue_prev_year", strata=["county", "industry"])
     counts = f.counts()
     assert counts["N"].tolist() == [1, 1, 2, 1]
     totals = f.totals(["revenue_prev_year", "employees"], by="county")

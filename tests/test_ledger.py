@@ -1,5 +1,7 @@
 """Tests of survey.returns.ledger: round trip, idempotence, rejection, revisions, as-of,
-crash safety (killed subprocess), concurrent readers, year-to-date conversion."""
+crash safety (killed subprocess), concurrent readers, year-to-date conversion, bad files
+(truncated, duplicate and empty headers, encodings), a form other than the demo's and the
+renamed keywords (money_unit, author)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import pandas as pd
 import pytest
 
 from survey.errors import LedgerError, PeriodError, SurveyWarning
+from survey.form import DEMO_FORM, Form
+from survey.periods import previous_quarter, ytd_to_quarters
 from survey.register.frame import uscc_check_character
-from survey.returns.ledger import Ledger, previous_quarter, ytd_to_quarters
+from survey.returns.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +56,7 @@ def count(ledger: Ledger) -> int:
 
 @pytest.fixture
 def ledger(tmp_path):
-    with Ledger.open(tmp_path / "l.duckdb") as led:
+    with Ledger.open(tmp_path / "l.duckdb", form=DEMO_FORM) as led:
         yield led
 
 
@@ -63,8 +67,8 @@ def test_csv_round_trip_and_discrete_quarters(ledger, tmp_path):
     q2["gross_output_ytd_last_year"] = q1["gross_output_ytd_last_year"] + 5
     q1.to_csv(tmp_path / "q1.csv", index=False)
     q2.to_csv(tmp_path / "q2.csv", index=False)
-    r1 = ledger.ingest(tmp_path / "q1.csv", "2006Q1", "bureau", by="tester")
-    ledger.ingest(tmp_path / "q2.csv", "2006Q2", "bureau", by="tester")
+    r1 = ledger.ingest(tmp_path / "q1.csv", "2006Q1", "bureau", author="tester")
+    ledger.ingest(tmp_path / "q2.csv", "2006Q2", "bureau", author="tester")
     assert r1.status == "loaded" and r1.values_written == 5 * 4 and r1.rows == 5
     assert str(r1).startswith("loaded q1.csv (2006Q1 via bureau) as file 1: 5 rows, 20 values")
     out1 = ledger.to_frame("2006Q1")
@@ -146,7 +150,7 @@ def test_register_snapshot_join_and_membership(ledger):
     units = pd.DataFrame(
         {"firm_id": ids(4), "stratum": ["a", "a", "b", "b"], "w": [2.0, 2, 5, 5], "employees": 7}
     )
-    assert ledger.register_units(units, "2006Q1", by="tester") == 4
+    assert ledger.register_units(units, "2006Q1", author="tester") == 4
     assert ledger.register_units(units, "2006Q1") == 0  # same snapshot: no-op
     with pytest.raises(LedgerError, match="different register snapshot"):
         ledger.register_units(units.assign(w=1.0), "2006Q1")
@@ -164,7 +168,7 @@ def test_register_snapshot_join_and_membership(ledger):
 def test_yuan_file_is_stored_in_thousand_yuan(ledger):
     frame = returns(2)
     yuan = frame.assign(gross_output_ytd=frame["gross_output_ytd"] * 1000)
-    ledger.ingest(yuan, "2006Q1", "bureau", unit="yuan")
+    ledger.ingest(yuan, "2006Q1", "bureau", money_unit="yuan")
     out = ledger.to_frame("2006Q1")
     np.testing.assert_allclose(out["gross_output_ytd"], frame["gross_output_ytd"])
     np.testing.assert_allclose(out["employees_ytd"], frame["employees_ytd"])  # persons untouched
@@ -174,13 +178,13 @@ def test_yuan_file_is_stored_in_thousand_yuan(ledger):
 
 def test_revisions_are_appended_and_as_of_returns_the_older_one(ledger):
     q = returns(3)
-    ledger.ingest(q, "2006Q1", "bureau", by="clerk")
+    ledger.ingest(q, "2006Q1", "bureau", author="clerk")
     stamp = ledger._now()
     time.sleep(0.01)
     fix = pd.DataFrame({"firm_id": [q["firm_id"][1]], "gross_output_ytd": [1.5]})
-    rev = ledger.revise(fix, "2006Q1", by="editor", reason="unit error")
+    rev = ledger.revise(fix, "2006Q1", author="editor", reason="unit error")
     assert rev.values_written == 1 and rev.by_marker == {"edited": 1}
-    again = ledger.revise(fix, "2006Q1", by="editor", reason="unit error")
+    again = ledger.revise(fix, "2006Q1", author="editor", reason="unit error")
     assert again.values_written == 0 and again.values_unchanged == 1
     now = ledger.to_frame("2006Q1")
     assert now["gross_output_ytd"].tolist()[1] == 1.5
@@ -213,12 +217,12 @@ def test_revise_with_per_value_markers(ledger):
             "gross_output_ytd_marker": ["forward_imputed", "constructed"],
         }
     )
-    rev = ledger.revise(imputed, "2006Q1", by="system", reason="ONS imputation", marker=None)
+    rev = ledger.revise(imputed, "2006Q1", author="system", reason="ONS imputation", marker=None)
     assert rev.by_marker == {"constructed": 1, "forward_imputed": 1}
     out = ledger.to_frame("2006Q1")
     assert out["gross_output_marker"].tolist() == ["returned", "forward_imputed", "constructed"]
     with pytest.raises(LedgerError, match="markers outside"):
-        ledger.revise(imputed.assign(gross_output_ytd_marker="guessed"), "2006Q1", by="x",
+        ledger.revise(imputed.assign(gross_output_ytd_marker="guessed"), "2006Q1", author="x",
                       reason="y", marker=None)  # fmt: skip
 
 
@@ -227,17 +231,17 @@ def test_failure_inside_transaction_leaves_ledger_unchanged(tmp_path):
         def _hook_inside_transaction(self):
             raise RuntimeError("disk full")
 
-    with Failing.open(tmp_path / "f.duckdb") as led:
+    with Failing.open(tmp_path / "f.duckdb", form=DEMO_FORM) as led:
         with pytest.raises(RuntimeError):
             led.ingest(returns(3), "2006Q1", "bureau")
         assert count(led) == 0 and len(led.files()) == 0
-    with Ledger.open(tmp_path / "f.duckdb") as led:
+    with Ledger.open(tmp_path / "f.duckdb", form=DEMO_FORM) as led:
         assert led.ingest(returns(3), "2006Q1", "bureau").values_written == 12
 
 
 def test_killed_process_mid_ingest_leaves_ledger_readable_and_unchanged(tmp_path):
     db = tmp_path / "crash.duckdb"
-    with Ledger.open(db) as led:
+    with Ledger.open(db, form=DEMO_FORM) as led:
         led.ingest(returns(50), "2006Q1", "bureau")
         before = count(led)
         frame_before = led.to_frame("2006Q1")
@@ -252,7 +256,8 @@ def test_killed_process_mid_ingest_leaves_ledger_readable_and_unchanged(tmp_path
             def _hook_inside_transaction(self):
                 print("inside", flush=True)
                 time.sleep(120)
-        led = Slow.open({str(db)!r})
+        from survey.form import DEMO_FORM
+        led = Slow.open({str(db)!r}, form=DEMO_FORM)
         led.ingest({str(tmp_path / "q2.csv")!r}, "2006Q2", "bureau")
         print("committed", flush=True)
         """
@@ -268,12 +273,12 @@ def test_killed_process_mid_ingest_leaves_ledger_readable_and_unchanged(tmp_path
             os.kill(proc.pid, signal.SIGKILL)
         proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
-    with Ledger.open(db, read_only=True) as led:
+    with Ledger.open(db, read_only=True, form=DEMO_FORM) as led:
         assert count(led) == before
         assert len(led.files()) == 1
         pd.testing.assert_frame_equal(led.to_frame("2006Q1"), frame_before)
         assert len(led.to_frame("2006Q2")) == 0
-    with Ledger.open(db) as led:  # and the file can be loaded afterwards
+    with Ledger.open(db, form=DEMO_FORM) as led:  # and the file can be loaded afterwards
         assert led.ingest(tmp_path / "q2.csv", "2006Q2", "bureau").values_written == 80000
 
 
@@ -333,7 +338,7 @@ def test_ytd_to_quarters_hand_computation():
     ]
     assert "cumulative_decrease: 1" in str(out)
     assert "gross_output" not in q3.columns  # input not modified
-    assert previous_quarter("2007Q4") == "2007Q3"
+    assert previous_quarter("2007Q4", same_year=True) == "2007Q3"
 
 
 def test_to_frame_warns_on_cumulative_decrease(ledger):
@@ -347,9 +352,9 @@ def test_to_frame_warns_on_cumulative_decrease(ledger):
 
 
 def test_read_only_ledger_refuses_writes(tmp_path):
-    with Ledger.open(tmp_path / "r.duckdb") as led:
+    with Ledger.open(tmp_path / "r.duckdb", form=DEMO_FORM) as led:
         led.ingest(returns(2), "2006Q1", "bureau")
-    with Ledger.open(tmp_path / "r.duckdb", read_only=True) as led:
+    with Ledger.open(tmp_path / "r.duckdb", read_only=True, form=DEMO_FORM) as led:
         with pytest.raises(LedgerError, match="read-only"):
             led.ingest(returns(2, start=5), "2006Q1", "bureau")
         assert len(led.current("2006Q1")) == 8
@@ -384,7 +389,7 @@ def test_impute_and_write_back_with_markers(ledger):
     for period, frame in result.data.groupby("period"):
         report = ledger.revise(
             frame[["firm_id", "gross_output_ytd", "gross_output_marker"]], period,
-            by="system", reason="ONS ratio of means", marker=None,
+            author="system", reason="ONS ratio of means", marker=None,
         )  # fmt: skip
         assert report.values_unchanged == len(frame) - report.values_written
     out = ledger.to_frame("2006Q2")
@@ -397,3 +402,106 @@ def test_impute_and_write_back_with_markers(ledger):
     assert q1_out["gross_output_marker"].tolist()[3] == "constructed"
     hist = ledger.history(ids(4)[3], "2006Q2")
     assert hist["reason"].tolist() == ["ONS ratio of means"]
+
+
+# --------------------------------------------------------------------------- bad files
+def test_truncated_csv_is_rejected_whole_naming_the_line(ledger, tmp_path):
+    """Issue 13 item 5: the last bytes of a file cut off turned 1000.0 into 10."""
+    q = returns(3)
+    q["gross_output_ytd"] = [1000.0, 2000.5, 1000.0]
+    text = q.to_csv(index=False, lineterminator="\n")
+    cut = text.rstrip("\n")
+    cut = cut[: cut.rindex(",") + 1] + "10"  # the last field was "100.0" (employees)
+    (tmp_path / "cut.csv").write_text(cut, encoding="utf-8")
+    report = ledger.ingest(tmp_path / "cut.csv", "2006Q1", "bureau", errors="report")
+    assert report.status == "rejected" and report.values_written == 0
+    assert report.rejected["row"].tolist() == [4]
+    assert report.rejected["column"].tolist() == ["employees_ytd"]
+    assert "cut short" in report.rejected["reason"].iloc[0]
+    with pytest.raises(LedgerError, match=r"cut\.csv.*line 4") as info:
+        ledger.ingest(tmp_path / "cut.csv", "2006Q1", "bureau")
+    assert info.value.report.status == "rejected"
+    # a short last record (a field missing) is rejected too
+    short = text.rstrip("\n").rsplit(",", 1)[0]
+    (tmp_path / "short.csv").write_text(short, encoding="utf-8")
+    with pytest.raises(LedgerError, match="line 4 has 4 fields but the header has 5"):
+        ledger.ingest(tmp_path / "short.csv", "2006Q1", "bureau")
+    assert count(ledger) == 0
+    # the complete file loads
+    (tmp_path / "whole.csv").write_text(text, encoding="utf-8")
+    assert ledger.ingest(tmp_path / "whole.csv", "2006Q1", "bureau").values_written == 12
+
+
+def test_raw_header_reaches_the_ledger_checks(ledger, tmp_path):
+    """Issue 13 item 14: pandas renamed a repeated column to 'x.1' and an empty one to
+    'Unnamed: 4', hiding the ledger's own checks."""
+    q = returns(2)
+    text = q.to_csv(index=False, lineterminator="\n")
+    lines = text.splitlines()
+    lines[0] = lines[0].replace("export_delivery_ytd", "gross_output_ytd")  # twice
+    lines = [line + "," for line in lines]  # an empty last column
+    (tmp_path / "dup.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ledger.ingest(tmp_path / "dup.csv", "2006Q1", "bureau", errors="report")
+    reasons = dict(zip(report.rejected["column"], report.rejected["reason"], strict=True))
+    assert reasons == {"column 6": "column has no name in the header",
+                       "gross_output_ytd": "column appears twice"}
+
+
+def test_gb18030_and_bom_files_are_read(ledger, tmp_path):
+    q = returns(2)
+    q.insert(1, "period", "2006Q1")
+    text = q.to_csv(index=False, lineterminator="\r\n")
+    (tmp_path / "gbk.csv").write_bytes(text.encode("gb18030"))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    first = ledger.ingest(tmp_path / "gbk.csv", "2006Q1", "bureau")
+    assert first.values_written == 8
+    # the same values with a BOM: a different file, every value unchanged
+    again = ledger.ingest(tmp_path / "bom.csv", "2006Q1", "bureau")
+    assert again.status == "unchanged" and again.values_unchanged == 8
+    np.testing.assert_allclose(ledger.to_frame("2006Q1")["gross_output_ytd"], q["gross_output_ytd"])
+
+
+def test_renamed_keywords_warn_and_work(ledger):
+    frame = returns(2)
+    with pytest.warns(DeprecationWarning, match=r"ingest\(unit=\) is deprecated: use money_unit="):
+        ledger.ingest(frame.assign(gross_output_ytd=frame["gross_output_ytd"] * 1000), "2006Q1",
+                      "bureau", unit="yuan", author="clerk")
+    np.testing.assert_allclose(ledger.to_frame("2006Q1")["gross_output_ytd"],
+                               frame["gross_output_ytd"])
+    fix = frame[["firm_id"]].assign(export_delivery_ytd=[1.0, 2.0])
+    with pytest.warns(DeprecationWarning, match=r"revise\(by=\)"):
+        ledger.revise(fix, "2006Q1", by="editor", reason="typo")
+    hist = ledger.history(frame["firm_id"][0], "2006Q1")
+    assert set(hist["recorded_by"]) == {"clerk", "editor"}
+    with pytest.raises(LedgerError, match="give author= only"), pytest.warns(DeprecationWarning):
+        ledger.revise(fix, "2006Q1", by="a", author="b", reason="x")
+    with pytest.raises(LedgerError, match="give author="):
+        ledger.revise(fix, "2006Q1", reason="x")
+    with pytest.warns(DeprecationWarning, match="Ledger without form="):
+        Ledger.open(":memory:").close()
+
+
+def test_a_form_other_than_the_demo(tmp_path):
+    form = Form(indicators=["output", "staff"], stocks=["staff"], nonnegative=["output", "staff"],
+                money=["output"], money_unit="yuan", units={"staff": "head"}, id="ent",
+                period="quarter")
+    q1 = pd.DataFrame({"ent": ["A", "B"], "quarter": "2024Q1", "output_ytd": [10.0, 20.0],
+                       "output_ytd_last_year": [8.0, 15.0], "staff_ytd": [3.0, 4.0]})
+    q2 = q1.assign(quarter="2024Q2", output_ytd=[25.0, 30.0], staff_ytd=[5.0, 4.0])
+    with Ledger.open(tmp_path / "other.duckdb", form=form) as led:
+        led.register_units(pd.DataFrame({"ent": ["A", "B"], "region": ["n", "s"]}), "2024Q1")
+        led.register_units(pd.DataFrame({"ent": ["A", "B"], "region": ["n", "s"]}), "2024Q2")
+        led.ingest(q1, "2024Q1", "web")
+        # a file in thousand yuan is stored in the form's unit (yuan)
+        led.ingest(q2.assign(output_ytd=q2["output_ytd"] / 1000), "2024Q2", "web",
+                   money_unit="thousand_yuan")
+        out = led.to_frame("2024Q2")
+        hist = led.history("A", "2024Q2")
+        bad = led.ingest(q1.assign(ent=["A", None]), "2024Q1", "web", errors="report")
+    assert out.columns[:3].tolist() == ["ent", "quarter", "region"]
+    np.testing.assert_allclose(out["output"], [15.0, 10.0])  # flow: differenced
+    np.testing.assert_allclose(out["staff"], [5.0, 4.0])  # stock: the level
+    np.testing.assert_allclose(out["output_ytd_previous"], [10.0, 20.0])
+    assert dict(zip(hist["item"], hist["unit"], strict=True)) == {
+        "output_ytd": "thousand_yuan", "output_ytd_last_year": "thousand_yuan", "staff_ytd": "head"}
+    assert bad.rejected[["row", "column", "reason"]].values.tolist() == [[3, "ent", "missing id"]]

@@ -133,7 +133,7 @@ def _config(tmp_path, register):
     reg = register[register["industry"].isin(sorted(register["industry"].unique())[:3])]
     reg.to_csv(tmp_path / "register.csv", index=False)
     return {
-        "register": "register.csv", "unit": "firm_id", "size": "revenue_prev_year",
+        "register": "register.csv", "id": "firm_id", "size": "revenue_prev_year",
         "strata": ["city"], "take_all_threshold": 5000, "size_strata": 2,
         "missing_size": 0, "min_n": 2, "response_rate": 0.8,
         "cv": {"revenue_prev_year": {"total": 0.03, "industry": 0.06}},

@@ -184,66 +184,56 @@ class SelectSettings:
 class PlanSettings:
     """``[plan]``: the sample plan (read by :func:`survey.plan.run_plan`).
 
-    ``register``, ``dataset``, ``unit``, ``size`` and ``year`` default to
-    the ``[register]`` section (see :meth:`SurveyConfig.section`).
+    ``register``, ``dataset``, ``id``, ``size`` and ``year`` default to
+    the ``[register]`` section (see :meth:`SurveyConfig.section`). The values
+    are checked by :func:`survey.plan.spec.plan_problems`, the checks of
+    :class:`survey.plan.spec.PlanSpec` (one place for both).
     """
 
     cv: dict[str, float | dict[str, float]] = _key(
-        "CV targets: variable = number (total) or {total = ..., <domain column> = ...}",
-        check=_interval(0, 1))
+        "CV targets: variable = number (total) or {total = ..., <domain column> = ...}")
     register: Path | None = _key("register file (default: register.file)", default=None,
                                  exists=True)
     dataset: Literal["register"] | None = _key("bundled dataset (default: register.dataset)",
                                                default=None)
     year: int | None = _key("register year (default: register.year)", default=None)
-    unit: str | None = _key("unit id column (default: register.id)", default=None)
+    id: str | None = _key("unit id column (default: register.id)", default=None)
+    unit: str | None = _key("deprecated name of id", default=None)
     size: str | None = _key("size column (default: register.size)", default=None)
     filter: str | None = _key("pandas query that keeps the register rows in scope",
                               default=None)
     missing_size: float | None = _key("size given to units with none (new firms); unset: error",
-                                      default=None, check=_interval(0, None, low_open=False))
-    strata: str | list[str] | None = _key("stratum columns of the take-some part",
-                                          default=None, check=_identifier_list)
+                                      default=None)
+    strata: str | list[str] | None = _key("stratum columns of the take-some part", default=None)
     take_all_column: str | None = _key("boolean column of take-all firms, e.g. above_size",
                                        default=None)
     take_all_threshold: float | dict[str, float] | None = _key(
-        "designated-size threshold (one number or a table keyed on threshold_by)",
-        default=None, check=_interval(0, None, low_open=False))
+        "designated-size threshold (one number or a table keyed on threshold_by)", default=None)
     threshold_table: Path | None = _key("CSV threshold table keyed on threshold_by",
                                         default=None, exists=True)
     threshold_by: str | None = _key("column the threshold table is keyed on", default=None)
     take_all_cv: float | None = _key("statistical cut-off: take-all for this CV of the total",
-                                     default=None, check=_interval(0, 1))
+                                     default=None)
     take_none_below: float | None = _key("units below this size are not surveyed",
-                                         default=None, check=_interval(0, None, low_open=False))
-    size_strata: int | None = _key("number of size classes", default=None,
-                                   check=_interval(1, None, low_open=False))
+                                         default=None)
+    size_strata: int | None = _key("number of size classes", default=None)
     boundary_method: Literal["cum_sqrt_f", "geometric", "lavallee_hidiroglou"] | None = _key(
         "rule for size-class boundaries", default=None)
     cost: float | str | dict[str, float] | None = _key(
-        "unit cost: number, column, or stratum -> cost", default=None,
-        check=_interval(0, None))
-    min_n: int | None = _key("least sample size per stratum", default=None,
-                             check=_interval(1, None, low_open=False))
+        "unit cost: number, column, or stratum -> cost", default=None)
+    min_n: int | None = _key("least sample size per stratum", default=None)
     response_rate: float | str | dict[str, float] | None = _key(
-        "anticipated response rate: number, column, or stratum -> rate", default=None,
-        check=_interval(0, 1, high_open=False))
+        "anticipated response rate: number, column, or stratum -> rate", default=None)
     prn_seed: int | None = _key("key of the permanent random numbers", default=None)
     output_excel: bool | None = _key("also write Excel files", default=None)
     select: SelectSettings | None = _key("selection options", default=None)
 
     def _validate(self) -> list[tuple[str, str]]:
-        out = []
-        rules = [k for k in ("take_all_column", "take_all_threshold", "threshold_table",
-                             "take_all_cv") if getattr(self, k) is not None]
-        if len(rules) > 1:
-            out.append((rules[1], f"give only one take-all rule, not {' and '.join(rules)}"))
-        table = self.threshold_table is not None or isinstance(self.take_all_threshold, dict)
-        if table and self.threshold_by is None:
-            out.append(("threshold_by", "missing: a threshold table needs the column it is "
-                                        "keyed on (e.g. threshold_by = 'industry')"))
-        if not self.cv:
-            out.append(("cv", "give at least one CV target, e.g. revenue_prev_year = 0.02"))
+        from survey.plan.spec import plan_problems
+
+        out = plan_problems(_plain(self))
+        if self.id is not None and self.unit is not None:
+            out.append(("unit", "give id only (unit is its old name)"))
         return out
 
 
@@ -547,7 +537,7 @@ class SurveyConfig:
         ...                      '[plan.cv]\\nrevenue_prev_year = {total = 0.02}\\n')
         ...     plan = load_config(p).section("plan")
         >>> plan
-        {'cv': {'revenue_prev_year': {'total': 0.02}}, 'strata': 'county', 'dataset': 'register', 'year': 2006, 'unit': 'firm_id', 'size': 'revenue_prev_year'}
+        {'cv': {'revenue_prev_year': {'total': 0.02}}, 'strata': 'county', 'dataset': 'register', 'year': 2006, 'id': 'firm_id', 'size': 'revenue_prev_year'}
         """
         if name not in _SECTIONS:
             raise ConfigError(f"unknown section {name!r}; sections are {sorted(_SECTIONS)}")
@@ -563,12 +553,14 @@ class SurveyConfig:
                 "register": None if reg.file is None else str(reg.file),
                 "dataset": reg.dataset,
                 "year": reg.year,
-                "unit": reg.id,
+                "id": reg.id,
                 "size": reg.size,
             }
             if "register" in plain or "dataset" in plain:
                 inherited.pop("register")
                 inherited.pop("dataset")
+            if "unit" in plain:  # the deprecated name of id
+                inherited.pop("id")
             for k, v in inherited.items():
                 if k not in plain and v is not None:
                     plain[k] = v
@@ -854,7 +846,7 @@ def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
                                    ("register.size", config.register.size)]
     plan = config.plan
     if plan is not None and plan.register is None and plan.dataset is None:
-        for key in ("unit", "size", "take_all_column", "threshold_by"):
+        for key in ("id", "unit", "size", "take_all_column", "threshold_by"):
             if getattr(plan, key) is not None:
                 refs.append((f"plan.{key}", getattr(plan, key)))
         strata = plan.strata if isinstance(plan.strata, list) else (

@@ -5,7 +5,9 @@ take-none parts (:func:`designated_size`, :func:`take_all_cutoff`) -> size
 strata (:func:`boundaries`) -> allocation (:func:`allocate`,
 :func:`allocate_multivariate`) -> selection (:func:`select`) -> a sample that
 goes straight into :class:`survey.Survey`. :func:`design_plan` ties them into a
-:class:`SamplePlan`; :func:`run_plan` and :func:`run_select` serve the CLI.
+:class:`SamplePlan` from a :class:`PlanSpec` (the checked specification, also
+built from a configuration's ``[plan]`` section); :func:`run_plan` and
+:func:`run_select` serve the CLI.
 """
 
 from survey.plan.allocation import Allocation, allocate, allocate_multivariate
@@ -14,6 +16,7 @@ from survey.plan.plan import (
     SamplePlan,
     design_plan,
     plan_from_config,
+    read_register,
     run_plan,
     run_select,
     write_sample,
@@ -24,6 +27,7 @@ from survey.plan.selection import (
     permanent_random_numbers,
     select,
 )
+from survey.plan.spec import PlanSpec, plan_problems
 from survey.plan.stratify import (
     Cutoff,
     Stratification,
@@ -35,6 +39,7 @@ from survey.plan.stratify import (
 __all__ = [
     "Allocation",
     "Cutoff",
+    "PlanSpec",
     "PlanSummary",
     "SamplePlan",
     "Selection",
@@ -47,6 +52,8 @@ __all__ = [
     "inclusion_probabilities",
     "permanent_random_numbers",
     "plan_from_config",
+    "plan_problems",
+    "read_register",
     "run_plan",
     "run_select",
     "select",

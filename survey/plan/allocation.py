@@ -42,7 +42,7 @@ import scipy.optimize as opt
 import scipy.sparse as sp
 
 from survey.errors import AllocationError, ColumnError
-from survey.register.frame import Frame, _as_columns
+from survey.register.frame import Frame, as_columns, join_labels, stratum_labels
 
 __all__ = ["ALLOCATION_METHODS", "Allocation", "allocate", "allocate_multivariate"]
 
@@ -340,9 +340,7 @@ def _labels_frame(strata: Any, H: int) -> pd.DataFrame:
     if isinstance(strata, pd.DataFrame):
         out = strata.reset_index(drop=True).copy()
         if "stratum" not in out.columns:
-            from survey.plan.selection import _join_labels
-
-            out["stratum"] = _join_labels(out, list(out.columns))
+            out["stratum"] = join_labels(out, list(out.columns))
         return out
     values = np.asarray(strata)
     if values.size != H:
@@ -645,7 +643,7 @@ def allocate_multivariate(
         data = frame
     else:
         raise AllocationError(f"allocate_multivariate needs a Frame or DataFrame, got {type(frame).__name__}")
-    columns = _as_columns(strata)
+    columns = as_columns(strata)
     if not columns:
         raise AllocationError("allocate_multivariate needs strata (strata=...)")
     if not isinstance(targets, Mapping) or not targets:
@@ -654,9 +652,7 @@ def allocate_multivariate(
     unknown = [c for c in [*columns, *targets] if c not in data.columns]
     if unknown:
         raise ColumnError(f"allocate_multivariate: column(s) {unknown} not in the frame")
-    from survey.plan.selection import _stratum_labels
-
-    codes, labels = _stratum_labels(data, columns)
+    codes, labels = stratum_labels(data, columns)
     H = len(labels)
     N = np.bincount(codes, minlength=H)
     Nf = N.astype(float)

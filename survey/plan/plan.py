@@ -19,6 +19,7 @@ survey's TOML configuration (a dict) and write the plan and the sample;
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,23 +28,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.errors import AllocationError, ColumnError, ConfigError
+from survey.errors import AllocationError, ColumnError, ConfigError, PlanError
 from survey.plan.allocation import Allocation, allocate_multivariate
-from survey.plan.selection import (
-    Selection,
-    _join_labels,
-    permanent_random_numbers,
-    select,
-)
+from survey.plan.selection import Selection, permanent_random_numbers, select
+from survey.plan.spec import PlanSpec
 from survey.plan.stratify import (
     Stratification,
     boundaries,
     designated_size,
     take_all_cutoff,
 )
-from survey.register.frame import Frame, _as_columns
+from survey.register.frame import Frame, as_columns, join_labels
 
-__all__ = ["TAKE_ALL", "PlanSummary", "SamplePlan", "design_plan", "run_plan", "run_select"]
+__all__ = [
+    "TAKE_ALL",
+    "PlanSummary",
+    "SamplePlan",
+    "design_plan",
+    "plan_from_config",
+    "read_register",
+    "run_plan",
+    "run_select",
+    "write_sample",
+]
 
 TAKE_ALL = "take-all"
 PARTS = ("take_all", "sample", "take_none")
@@ -90,13 +97,18 @@ class SamplePlan:
     stratification : Stratification or None
         The size-class boundaries (``None`` with one size class).
     settings : dict
-        The choices that made the plan (for the record and the exports).
+        The choices that made the plan (for the record and the exports),
+        with the resolved columns and the derived take-all threshold and
+        size bounds.
+    spec : PlanSpec or None
+        The specification the plan was designed from.
     """
 
     frame: Frame
     allocation: Allocation
     stratification: Stratification | None
     settings: dict = field(default_factory=dict)
+    spec: PlanSpec | None = None
 
     @property
     def n(self) -> int:
@@ -290,13 +302,17 @@ def write_sample(selection: Selection, folder: str | Path, *, excel: bool = True
 # ---------------------------------------------------------------------------
 
 
+_DEFAULTS = {f: PlanSpec.__dataclass_fields__[f].default for f in PlanSpec.__dataclass_fields__
+             if f != "targets"}
+
+
 def design_plan(
     frame: Frame | pd.DataFrame,
-    targets: Mapping[str, Any],
+    targets: PlanSpec | Mapping[str, Any],
     *,
     strata: str | Sequence[str] | None = None,
     size: str | None = None,
-    unit: str | None = None,
+    id: str | None = None,
     take_all: str | float | Mapping[Any, float] | pd.DataFrame | None = None,
     take_all_by: str | None = None,
     take_all_cv: float | None = None,
@@ -308,23 +324,28 @@ def design_plan(
     response_rate: Any = None,
     prn_seed: int = 0,
     missing_size: float | None = None,
+    unit: str | None = None,
 ) -> SamplePlan:
     """Design a sample plan from a register.
+
+    Call it with a :class:`~survey.plan.spec.PlanSpec` (``design_plan(frame,
+    spec)``) or with the CV targets and the spec's values as keywords (a
+    spec is built from them and checked).
 
     Parameters
     ----------
     frame : Frame or pandas.DataFrame
         The register (one row per unit).
-    targets : mapping
-        CV targets ``{variable: {domain_type: cv}}`` (see
-        :func:`survey.plan.allocate_multivariate`), e.g.
-        ``{"revenue_prev_year": {"total": 0.02, "county": 0.10}}``.
+    targets : PlanSpec or mapping
+        The plan specification, or the CV targets ``{variable:
+        {domain_type: cv}}`` (see :func:`survey.plan.allocate_multivariate`),
+        e.g. ``{"revenue_prev_year": {"total": 0.02, "county": 0.10}}``.
     strata : str, sequence of str or None, default=None
         Register columns that stratify the take-some part (default the
         frame's strata); size classes are added to them.
     size : str or None, default=None
         Size column (default the frame's), e.g. ``"revenue_prev_year"``.
-    unit : str or None, default=None
+    id : str or None, default=None
         Unit id column (default the frame's, or ``"firm_id"``).
     take_all : str, float, mapping, pandas.DataFrame or None, default=None
         Take-all rule: a boolean column (e.g. ``"above_size"``), or a
@@ -338,47 +359,87 @@ def design_plan(
     take_none_below : float or None, default=None
         Units with ``size`` below this value are not surveyed (cut-off part).
     size_strata : int, default=3
-        Number of size classes within each stratum of the take-some part.
+        Number of size classes within each take-some stratum (1: none).
     boundary_method : {"cum_sqrt_f", "geometric", "lavallee_hidiroglou"}, default="cum_sqrt_f"
-        Rule for the size-class boundaries (computed on the whole take-some part).
-    cost, min_n, response_rate
-        As in :func:`survey.plan.allocate_multivariate`.
+        Rule for the size-class boundaries (:func:`boundaries`).
+    cost, response_rate : float, str, mapping or None, default=None
+        Unit cost and anticipated response rate (see
+        :func:`survey.plan.allocate_multivariate`).
+    min_n : int, default=2
+        Least sample size per take-some stratum.
     prn_seed : int, default=0
-        Key of the permanent random numbers derived from the unit ids
-        (:func:`survey.plan.permanent_random_numbers`) when the register has
+        Key of the permanent random numbers (:func:`permanent_random_numbers`) when the register has
         no ``prn`` column; the same key gives the same PRNs every year.
     missing_size : float or None, default=None
         Size given to units whose size is missing (e.g. new firms without
         last year's revenue); ``None`` makes a missing size an error.
+    unit : str or None, default=None
+        Deprecated name of ``id``.
 
     Returns
     -------
     SamplePlan
+
+    Raises
+    ------
+    PlanError
+        A value of the specification is invalid (every problem is listed).
 
     Examples
     --------
     >>> plan = _example_plan()
     >>> plan.allocation.n.tolist()
     [2, 2, 3]
+    >>> design_plan(plan.frame.data, plan.spec).allocation.n.tolist()
+    [2, 2, 3]
     """
+    if unit is not None:
+        warnings.warn("design_plan(unit=) is deprecated: use id=", DeprecationWarning, stacklevel=2)
+        if id is not None:
+            raise PlanError("design_plan: give id= only (unit= is its old name)")
+        id = unit
+    given = dict(strata=strata, size=size, id=id, take_all=take_all, take_all_by=take_all_by,
+                 take_all_cv=take_all_cv, take_none_below=take_none_below, size_strata=size_strata,
+                 boundary_method=boundary_method, cost=cost, min_n=min_n,
+                 response_rate=response_rate, prn_seed=prn_seed, missing_size=missing_size)
+    if isinstance(targets, PlanSpec):
+        changed = sorted(k for k, v in given.items() if v is not _DEFAULTS[k]
+                         and not (isinstance(v, (int, float, str)) and v == _DEFAULTS[k]))
+        if changed:
+            raise PlanError(f"design_plan: give a PlanSpec or keywords, not both (got {changed}); "
+                            "change the spec with spec.replace(...)")
+        spec = targets
+    else:
+        spec = PlanSpec(targets=targets, **given)
+    return _design(frame, spec)
+
+
+def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
+    targets = spec.targets
+    strata, size, unit = spec.strata, spec.size, spec.id
+    take_all, take_all_by, take_all_cv = spec.take_all, spec.take_all_by, spec.take_all_cv
+    take_none_below, size_strata, boundary_method = (spec.take_none_below, spec.size_strata,
+                                                     spec.boundary_method)
+    cost, min_n, response_rate = spec.cost, spec.min_n, spec.response_rate
+    prn_seed, missing_size = spec.prn_seed, spec.missing_size
     if isinstance(frame, Frame):
         data = frame.data
         strata = frame.strata if strata is None else strata
         size = frame.size if size is None else size
-        unit = frame.unit if unit is None else unit
+        unit = frame.id if unit is None else unit
     elif isinstance(frame, pd.DataFrame):
         data = frame
     else:
         raise AllocationError(f"design_plan needs a Frame or DataFrame, got {type(frame).__name__}")
     unit = unit or "firm_id"
-    columns = _as_columns(strata)
+    columns = as_columns(strata)
     if size is None:
         raise AllocationError("design_plan needs a size column (size=...)")
     if size not in data.columns:
         raise ColumnError(f"design_plan: size column {size!r} not in the register")
     if missing_size is not None:
         data = data.assign(**{size: data[size].fillna(float(missing_size))})
-    checked = Frame(data, unit=unit, size=size, strata=columns or None)
+    checked = Frame(data, id=unit, size=size, strata=columns or None)
     data = checked.data.copy(deep=False)
     x = data[size].to_numpy(dtype=float)
 
@@ -417,7 +478,7 @@ def design_plan(
         size_class[some] = stratification.assign(x[some])
     label = pd.Series("", index=data.index, dtype=object)
     if columns:
-        label = pd.Series(_join_labels(data, columns), index=data.index, dtype=object)
+        label = pd.Series(join_labels(data, columns), index=data.index, dtype=object)
     if int(size_strata) > 1:
         label = label + np.where(label.to_numpy() != "", "/", "") + "s" + pd.Series(
             size_class + 1, index=data.index).astype(str)
@@ -436,31 +497,21 @@ def design_plan(
         response_rate=response_rate,
         take_all=[TAKE_ALL] if is_take_all.any() else None,
     )
+    plain = spec.settings()
     settings = {
-        "unit": unit, "size": size, "strata": list(columns), "targets": _plain(targets),
-        "take_all": take_all if not isinstance(take_all, pd.DataFrame) else "table",
+        "id": unit, "size": size, "strata": list(columns), "targets": plain["targets"],
+        "take_all": plain["take_all"],
         "take_all_by": take_all_by, "take_all_cv": take_all_cv,
         "take_all_threshold": None if cutoff is None else cutoff.threshold,
         "take_none_below": take_none_below, "size_strata": int(size_strata),
         "boundary_method": boundary_method,
         "size_bounds": [] if stratification is None else stratification.bounds.tolist(),
-        "min_n": int(min_n), "response_rate": _plain(response_rate), "cost": _plain(cost),
+        "min_n": int(min_n), "response_rate": plain["response_rate"], "cost": plain["cost"],
         "prn_seed": prn_seed, "missing_size": missing_size,
     }
-    plan_frame = Frame(data, unit=unit, size=size, strata="stratum")
+    plan_frame = Frame(data, id=unit, size=size, strata="stratum")
     return SamplePlan(frame=plan_frame, allocation=allocation, stratification=stratification,
-                      settings=settings)
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly copy of a setting."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
+                      settings=settings, spec=spec)
 
 
 def _example_plan() -> SamplePlan:
@@ -480,29 +531,56 @@ def _example_plan() -> SamplePlan:
 # config runners (CLI: `survey plan CONFIG.toml`, `survey select CONFIG.toml --seed N`)
 # ---------------------------------------------------------------------------
 
-_KNOWN_KEYS = {
-    "register", "dataset", "year", "unit", "size", "strata", "take_all", "take_all_column",
-    "take_all_threshold", "threshold_table", "threshold_by", "take_all_cv", "take_none_below",
-    "size_strata", "boundary_method", "cv", "cost", "min_n", "response_rate", "prn_seed",
-    "select", "output_excel", "filter", "missing_size",
-}
+def read_register(section: Mapping[str, Any], *, base: str | Path | None = None) -> pd.DataFrame:
+    """The register a ``[plan]`` section names, restricted to its year and filter.
 
+    ``register`` is a table file (CSV in any common encoding, Excel or
+    Parquet, read with :func:`survey.io.read_table`, the id column as
+    text); without it, ``dataset = "register"`` (the default) is the bundled
+    synthetic register. ``year`` keeps one year of a register with a
+    ``year`` column; ``filter`` is a pandas query of the rows in scope.
 
-def _read_register(config: Mapping[str, Any], base: Path) -> pd.DataFrame:
+    Parameters
+    ----------
+    section : mapping
+        The ``[plan]`` section (keys ``register``, ``dataset``, ``year``,
+        ``filter``, ``id``/``unit``).
+    base : str, pathlib.Path or None, default=None
+        Folder a relative ``register`` path is relative to (default: the
+        current folder).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or unreadable, the dataset unknown, the year
+        absent, or the filter fails.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = pathlib.Path(d, "reg.csv").write_text("firm_id,size\\n007,1\\n008,2\\n")
+    ...     read_register({"register": "reg.csv"}, base=d)["firm_id"].tolist()
+    ['007', '008']
+    """
+    from survey.errors import TableError
+    from survey.io import read_table
+
+    base = Path(base) if base is not None else Path.cwd()
+    config = section
     if "register" in config:
         path = Path(config["register"])
         path = path if path.is_absolute() else base / path
         if not path.exists():
             raise ConfigError(f"[plan] register: file {str(path)!r} not found")
-        if path.suffix == ".parquet":
-            data = pd.read_parquet(path)
-        elif path.suffix in (".csv", ".txt"):
-            data = pd.read_csv(path, dtype={config.get("unit", "firm_id"): str})
-        elif path.suffix in (".xlsx", ".xls"):
-            data = pd.read_excel(path)
-        else:
-            raise ConfigError(f"[plan] register: unknown file type {path.suffix!r} "
-                              "(use .parquet, .csv or .xlsx)")
+        try:
+            data = read_table(path, text=[config.get("id", config.get("unit", "firm_id"))])
+        except TableError as exc:
+            raise ConfigError(f"[plan] register: {exc}") from exc
     elif config.get("dataset", "register") == "register":
         from survey.datasets import load_register
 
@@ -526,6 +604,11 @@ def _read_register(config: Mapping[str, Any], base: Path) -> pd.DataFrame:
 def plan_from_config(config: Mapping[str, Any], *, base: str | Path | None = None) -> SamplePlan:
     """Build a :class:`SamplePlan` from the ``[plan]`` section of the config.
 
+    The section becomes a :class:`~survey.plan.spec.PlanSpec`
+    (:meth:`PlanSpec.from_config <survey.plan.spec.PlanSpec.from_config>`,
+    which checks every key) and the register is read with
+    :func:`read_register`; then :func:`design_plan`.
+
     Parameters
     ----------
     config : mapping
@@ -533,61 +616,27 @@ def plan_from_config(config: Mapping[str, Any], *, base: str | Path | None = Non
     base : str, pathlib.Path or None, default=None
         Folder that relative paths are relative to (default: current folder).
 
+    Raises
+    ------
+    ConfigError
+        Every problem of the section, or a register that cannot be read.
+
     Examples
     --------
     >>> import pandas as pd, tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as d:
     ...     _ = pathlib.Path(d, "reg.csv").write_text(
-    ...         "firm_id,size\\n" + "\\n".join(f"f{i},{i + 1}" for i in range(40)))
+    ...         "firm_id,size\\n" + "\\n".join(f"f{i},{i + 1}" for i in range(40)) + "\\n")
     ...     plan = plan_from_config({"register": "reg.csv", "size": "size",
     ...                             "size_strata": 2, "cv": {"size": 0.05}}, base=d)
-    >>> plan.n <= 40
-    True
+    >>> plan.n <= 40, plan.spec.size_strata
+    (True, 2)
     """
-    base = Path(base) if base is not None else Path.cwd()
-    unknown = sorted(set(config) - _KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"[plan]: unknown key(s) {unknown}; known keys: {sorted(_KNOWN_KEYS)}")
-    if "size" not in config:
-        raise ConfigError("[plan] size: missing (the size column, e.g. 'revenue_prev_year')")
-    if "cv" not in config or not isinstance(config["cv"], Mapping) or not config["cv"]:
-        raise ConfigError("[plan] cv: missing; give CV targets as [plan.cv] "
-                          "variable = {total = 0.02, county = 0.1}")
-    data = _read_register(config, base)
-    take_all: Any = None
-    n_rules = sum(k in config for k in ("take_all_column", "take_all_threshold",
-                                        "threshold_table", "take_all_cv"))
-    if n_rules > 1:
-        raise ConfigError("[plan]: give only one of take_all_column, take_all_threshold, "
-                          "threshold_table, take_all_cv")
-    if "take_all_column" in config:
-        take_all = str(config["take_all_column"])
-    elif "take_all_threshold" in config:
-        take_all = config["take_all_threshold"]
-        if isinstance(take_all, Mapping) and "threshold_by" not in config:
-            raise ConfigError("[plan] take_all_threshold: a table needs threshold_by (its column)")
-    elif "threshold_table" in config:
-        path = Path(config["threshold_table"])
-        path = path if path.is_absolute() else base / path
-        if not path.exists():
-            raise ConfigError(f"[plan] threshold_table: file {str(path)!r} not found")
-        take_all = pd.read_csv(path, dtype={config.get("threshold_by", ""): str})
-        if "threshold_by" not in config:
-            raise ConfigError("[plan] threshold_table needs threshold_by (the column it is keyed on)")
-    try:
-        return design_plan(
-            data, config["cv"],
-            strata=config.get("strata"), size=config["size"], unit=config.get("unit", "firm_id"),
-            take_all=take_all, take_all_by=config.get("threshold_by"),
-            take_all_cv=config.get("take_all_cv"), take_none_below=config.get("take_none_below"),
-            size_strata=int(config.get("size_strata", 3)),
-            boundary_method=config.get("boundary_method", "cum_sqrt_f"),
-            cost=config.get("cost"), min_n=int(config.get("min_n", 2)),
-            response_rate=config.get("response_rate"), prn_seed=int(config.get("prn_seed", 0)),
-            missing_size=config.get("missing_size"),
-        )
-    except KeyError as exc:  # pragma: no cover - defensive
-        raise ConfigError(f"[plan]: missing key {exc}") from exc
+    if "unit" in config and "id" in config:
+        raise ConfigError("[plan] unit: give id only (unit is its old name)")
+    spec = PlanSpec.from_config(config, base=base)
+    data = read_register(config, base=base)
+    return _design(data, spec)
 
 
 def run_plan(config: Mapping[str, Any], output: str | Path, *, base: str | Path | None = None) -> SamplePlan:
@@ -614,7 +663,7 @@ def run_plan(config: Mapping[str, Any], output: str | Path, *, base: str | Path 
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as d:
     ...     _ = pathlib.Path(d, "reg.csv").write_text(
-    ...         "firm_id,size\\n" + "\\n".join(f"f{i},{i + 1}" for i in range(40)))
+    ...         "firm_id,size\\n" + "\\n".join(f"f{i},{i + 1}" for i in range(40)) + "\\n")
     ...     plan = run_plan({"register": "reg.csv", "size": "size", "size_strata": 2,
     ...                      "cv": {"size": 0.05}}, pathlib.Path(d) / "out", base=d)
     ...     sorted(p.name for p in (pathlib.Path(d) / "out").iterdir())[:2]
@@ -648,7 +697,7 @@ def run_select(
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as d:
     ...     _ = pathlib.Path(d, "reg.csv").write_text(
-    ...         "firm_id,size\\n" + "\\n".join(f"f{i},{i + 1}" for i in range(40)))
+    ...         "firm_id,size\\n" + "\\n".join(f"f{i},{i + 1}" for i in range(40)) + "\\n")
     ...     s = run_select({"register": "reg.csv", "size": "size", "size_strata": 2,
     ...                     "cv": {"size": 0.05}, "output_excel": False},
     ...                    pathlib.Path(d) / "out", seed=5, base=d)

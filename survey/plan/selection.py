@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, SelectionError
-from survey.register.frame import Frame, _as_columns
+from survey.register.frame import Frame, as_columns, stratum_labels
 
 __all__ = [
     "SELECTION_METHODS",
@@ -225,45 +225,6 @@ def _lowest_ranks(
     idx = np.flatnonzero(candidate)
     rank_c, _ = _rank_within(codes[idx], u[idx], H)
     return idx, rank_c
-
-
-def _join_labels(data: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """``"a/b/c"`` labels of the column combinations, built once per group (vectorised)."""
-    columns = list(columns)
-    if len(columns) == 1:
-        return data[columns[0]].astype(str).to_numpy(dtype=object)
-    grouped = data.groupby(columns, sort=False, observed=True, dropna=False)
-    codes = grouped.ngroup().to_numpy()
-    keys = grouped.size().reset_index()[columns].astype(str)
-    labels = keys[columns[0]].to_numpy(dtype=object)
-    for c in columns[1:]:
-        labels = labels + "/" + keys[c].to_numpy(dtype=object)
-    return labels[codes]
-
-
-def _stratum_labels(data: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Integer codes 0..H-1 (sorted label order) and one row of labels per stratum."""
-    if not columns:
-        return np.zeros(len(data), dtype=np.intp), pd.DataFrame({"stratum": ["all"]})
-    if len(columns) == 1:
-        codes, uniques = pd.factorize(data[columns[0]], sort=True)
-        labels = pd.DataFrame({columns[0]: np.asarray(uniques)})
-    else:
-        grouped = data.groupby(list(columns), sort=True, observed=True, dropna=False)
-        codes = grouped.ngroup().to_numpy()
-        labels = grouped.size().reset_index()[list(columns)]
-    if np.any(codes < 0):
-        bad = np.flatnonzero(codes < 0)[:5]
-        raise SelectionError(
-            f"select: missing stratum codes in {list(columns)} at rows "
-            f"{data.index[bad].tolist()}; code or drop them"
-        )
-    labels = labels.copy()
-    if len(columns) == 1:
-        labels["stratum"] = labels[columns[0]].astype(str)
-    else:
-        labels["stratum"] = _join_labels(labels, columns)
-    return codes.astype(np.intp), labels
 
 
 def _sizes_per_stratum(n: Any, labels: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
@@ -478,13 +439,13 @@ def select(
         raise SelectionError(
             f"select: rotation works with the PRN methods {_PRN_METHODS}, not {method!r}"
         )
-    columns = _as_columns(strata)
+    columns = as_columns(strata)
     unknown = [c for c in (*columns, *([size] if size else []), *([order] if order else []))
                if c not in data.columns]
     if unknown:
         raise ColumnError(f"select: column(s) {unknown} not in the frame; have {list(data.columns)}")
     rng, seed_used = _resolve_seed(seed)
-    codes, labels = _stratum_labels(data, columns)
+    codes, labels = stratum_labels(data, columns)
     H = len(labels)
     n_h = _sizes_per_stratum(n, labels, columns)
     N_h = np.bincount(codes, minlength=H)

@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Frame", "uscc_check_character", "valid_uscc"]
+__all__ = [
+    "Frame",
+    "as_columns",
+    "join_labels",
+    "stratum_labels",
+    "uscc_check_character",
+    "valid_uscc",
+]
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
@@ -138,12 +145,84 @@ def _rows_text(index: pd.Index, positions: np.ndarray, limit: int = 5) -> str:
     return ", ".join(labels) + more
 
 
-def _as_columns(columns: str | Sequence[str] | None) -> tuple[str, ...]:
+def as_columns(columns: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Column names as a tuple: ``None`` -> ``()``, ``"a"`` -> ``("a",)``.
+
+    Examples
+    --------
+    >>> as_columns("county"), as_columns(["city", "industry"]), as_columns(None)
+    (('county',), ('city', 'industry'), ())
+    """
     if columns is None:
         return ()
     if isinstance(columns, str):
         return (columns,)
     return tuple(columns)
+
+
+def join_labels(data: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """``"a/b/c"`` labels of the combinations of ``columns`` (the label of a stratum
+    defined by several register columns), built once per group (vectorised).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"city": ["Yulin", "Yulin", "Wuzhou"], "industry": [4215, 2110, 4215]})
+    >>> join_labels(df, ["city", "industry"]).tolist()
+    ['Yulin/4215', 'Yulin/2110', 'Wuzhou/4215']
+    """
+    columns = list(columns)
+    if len(columns) == 1:
+        return data[columns[0]].astype(str).to_numpy(dtype=object)
+    grouped = data.groupby(columns, sort=False, observed=True, dropna=False)
+    codes = grouped.ngroup().to_numpy()
+    keys = grouped.size().reset_index()[columns].astype(str)
+    labels = keys[columns[0]].to_numpy(dtype=object)
+    for c in columns[1:]:
+        labels = labels + "/" + keys[c].to_numpy(dtype=object)
+    return labels[codes]
+
+
+def stratum_labels(data: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer stratum codes ``0 .. H-1`` (in sorted label order) and one row of labels per
+    stratum (the columns and their joined ``stratum`` label; one stratum ``"all"`` without
+    columns).
+
+    Raises
+    ------
+    SelectionError
+        A stratum code is missing.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"h": ["b", "a", "b"]})
+    >>> codes, labels = stratum_labels(df, ["h"])
+    >>> codes.tolist(), labels["stratum"].tolist()
+    ([1, 0, 1], ['a', 'b'])
+    """
+    from survey.errors import SelectionError
+
+    columns = tuple(columns)
+    if not columns:
+        return np.zeros(len(data), dtype=np.intp), pd.DataFrame({"stratum": ["all"]})
+    if len(columns) == 1:
+        codes, uniques = pd.factorize(data[columns[0]], sort=True)
+        labels = pd.DataFrame({columns[0]: np.asarray(uniques)})
+    else:
+        grouped = data.groupby(list(columns), sort=True, observed=True, dropna=False)
+        codes = grouped.ngroup().to_numpy()
+        labels = grouped.size().reset_index()[list(columns)]
+    if np.any(codes < 0):
+        bad = np.flatnonzero(codes < 0)[:5]
+        raise SelectionError(
+            f"select: missing stratum codes in {list(columns)} at rows "
+            f"{data.index[bad].tolist()}; code or drop them"
+        )
+    labels = labels.copy()
+    if len(columns) == 1:
+        labels["stratum"] = labels[columns[0]].astype(str)
+    else:
+        labels["stratum"] = join_labels(labels, columns)
+    return codes.astype(np.intp), labels
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -160,7 +239,7 @@ class Frame:
     ----------
     data : pandas.DataFrame
         One row per unit.
-    unit : str, default="firm_id"
+    id : str, default="firm_id"
         Column of unit ids (unique, not missing).
     size : str or None, default=None
         Column of the size measure (finite and >= 0), e.g. ``"revenue_prev_year"``.
@@ -176,7 +255,7 @@ class Frame:
     >>> import pandas as pd
     >>> df = pd.DataFrame({"firm_id": ["a", "b", "c"], "size": [5.0, 1.0, 2.0],
     ...                    "county": ["X", "X", "Y"]})
-    >>> frame = Frame(df, unit="firm_id", size="size", strata="county")
+    >>> frame = Frame(df, id="firm_id", size="size", strata="county")
     >>> frame.counts()
       county  N
     0      X  2
@@ -186,7 +265,7 @@ class Frame:
     """
 
     data: pd.DataFrame = field(kw_only=False)
-    unit: str = "firm_id"
+    id: str = "firm_id"
     size: str | None = None
     strata: str | tuple[str, ...] | None = None
     codes: Mapping[str, Collection[Any]] | None = None
@@ -202,17 +281,17 @@ class Frame:
         if self.strata is not None and not isinstance(self.strata, str):
             object.__setattr__(self, "strata", tuple(self.strata))
         data = self.data
-        needed = [self.unit, *(_as_columns(self.size)), *self.strata_columns, *(self.codes or {})]
+        needed = [self.id, *(as_columns(self.size)), *self.strata_columns, *(self.codes or {})]
         missing = [c for c in needed if c not in data.columns]
         if missing:
             raise ColumnError(
                 f"Frame: column(s) {missing} not in the register; available: {list(data.columns)}"
             )
-        ids = data[self.unit]
+        ids = data[self.id]
         bad = np.flatnonzero(ids.isna().to_numpy())
         if bad.size:
             raise FrameError(
-                f"Frame: {bad.size} missing unit id(s) in column {self.unit!r}, rows "
+                f"Frame: {bad.size} missing unit id(s) in column {self.id!r}, rows "
                 f"{_rows_text(data.index, bad)}; give every unit an id."
             )
         dup = np.flatnonzero(ids.duplicated(keep=False).to_numpy())
@@ -221,7 +300,7 @@ class Frame:
                 f"{data.index[i]!r} ({ids.iloc[i]!r})" for i in dup[:5]
             ) + (f" and {dup.size - 5} more" if dup.size > 5 else "")
             raise FrameError(
-                f"Frame: duplicate unit ids in column {self.unit!r}: rows {shown}; "
+                f"Frame: duplicate unit ids in column {self.id!r}: rows {shown}; "
                 "merge or remove the duplicates."
             )
         if self.check_ids:
@@ -229,7 +308,7 @@ class Frame:
             bad = np.flatnonzero(~ok)
             if bad.size:
                 raise FrameError(
-                    f"Frame: {bad.size} invalid USCC id(s) in column {self.unit!r}, rows "
+                    f"Frame: {bad.size} invalid USCC id(s) in column {self.id!r}, rows "
                     f"{_rows_text(data.index, bad)}; correct them or use check_ids=False."
                 )
         if self.size is not None:
@@ -274,7 +353,7 @@ class Frame:
     @property
     def strata_columns(self) -> tuple[str, ...]:
         """Stratum columns as a tuple (empty when there are no strata)."""
-        return _as_columns(self.strata)
+        return as_columns(self.strata)
 
     @property
     def N(self) -> int:
@@ -372,8 +451,8 @@ class Frame:
         """
         from survey.errors import ColumnError
 
-        columns = list(_as_columns(columns))
-        by_columns = list(self.strata_columns if by is None else _as_columns(by))
+        columns = list(as_columns(columns))
+        by_columns = list(self.strata_columns if by is None else as_columns(by))
         unknown = [c for c in [*columns, *by_columns] if c not in self.data.columns]
         if unknown:
             raise ColumnError(f"Frame.totals: unknown column(s) {unknown}")
@@ -423,7 +502,7 @@ class Frame:
         else:
             new = rng.random(len(data))
         data[column] = new
-        return Frame(data, unit=self.unit, size=self.size, strata=self.strata, codes=self.codes)
+        return Frame(data, id=self.id, size=self.size, strata=self.strata, codes=self.codes)
 
     def subset(self, mask: Any) -> Frame:
         """A new frame with the rows where ``mask`` is true.
@@ -436,9 +515,9 @@ class Frame:
         2
         """
         mask = np.asarray(mask, dtype=bool)
-        return Frame(self.data.loc[mask], unit=self.unit, size=self.size, strata=self.strata,
+        return Frame(self.data.loc[mask], id=self.id, size=self.size, strata=self.strata,
                      codes=self.codes)
 
     def __repr__(self) -> str:
-        return (f"Frame(N={self.N}, unit={self.unit!r}, size={self.size!r}, "
+        return (f"Frame(N={self.N}, id={self.id!r}, size={self.size!r}, "
                 f"strata={self.strata!r})")

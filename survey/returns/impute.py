@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ImputationError
+from survey.periods import parse_quarters
 
 __all__ = ["ImputationResult", "ratio_of_means"]
 
@@ -91,7 +92,7 @@ def ratio_of_means(
     data: pd.DataFrame,
     variable: str,
     *,
-    unit: str = "firm_id",
+    id: str = "firm_id",
     period: str = "period",
     by: str | list[str] | None = None,
     auxiliary: str | None = None,
@@ -109,13 +110,14 @@ def ratio_of_means(
         in that period). Missing values are NaN.
     variable : str
         Column to impute (e.g. ``gross_output_ytd``).
-    unit : str, default="firm_id"
+    id : str, default="firm_id"
+        Unit id column.
     period : str, default="period"
         Period labels that sort in time order (``"2006Q1"`` or int years).
     by : str or list of str or None, default=None
         Imputation class columns (may change from period to period).
     auxiliary : str or None, default=None
-        Register size for construction (e.g. ``revenue_prev_year``); without
+        Register size for construction (e.g. last year's revenue); without
         it a unit with no history raises :class:`~survey.errors.ImputationError`.
     marker : str or None, default=None
         Marker column; default ``{variable}_marker`` with the ``_ytd``
@@ -129,7 +131,7 @@ def ratio_of_means(
         returned value]`` of the unit, both within the same year (period
         labels ``YYYYQn``; other labels form one series). The returned
         values themselves must not fall (resolve that first with
-        :func:`survey.returns.edit.cumulative_conflicts`).
+        :func:`survey.returns.detect.cumulative_conflicts`).
 
     Returns
     -------
@@ -166,6 +168,7 @@ def ratio_of_means(
     >>> ratio_of_means(ytd, "y", cumulative=True).data["y"].tolist()[:3]
     [10.0, 12.0, 12.0]
     """
+    unit = id
     by_cols = [by] if isinstance(by, str) else list(by or [])
     needed = [unit, period, variable, *by_cols, *([auxiliary] if auxiliary else [])]
     missing = [c for c in needed if c not in data.columns]
@@ -259,10 +262,8 @@ def ratio_of_means(
             # the backward link of t is 1 / forward link of t+1 (class of t+1)
             back[cand, t] = back[cand, t + 1] / need_link(forward, t + 1, cand, "backward", t)
     # cumulative bounds: the next returned value of the same year (suffix minimum)
-    labels = pd.Series(np.asarray(periods, dtype=object)).astype("str")
-    parsed = labels.str.extract(r"^(\d{4})Q[1-4]$")[0]
-    year_of = parsed.fillna("").to_numpy(dtype=object) if parsed.notna().all() else np.full(
-        n_periods, "", dtype=object)
+    years, quarters = parse_quarters(np.asarray(periods, dtype=object), errors="coerce")
+    year_of = years if (quarters > 0).all() else np.full(n_periods, -1, dtype=np.int64)
     upper = np.full((n_units, n_periods), np.inf)
     if cumulative:
         running = np.full(n_units, np.inf)

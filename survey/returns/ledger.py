@@ -23,15 +23,16 @@ The ledger has four tables (see ``docs/processing.md``):
 
 Items follow the Chinese reporting convention: for each indicator ``var`` a
 return carries ``{var}_ytd`` (cumulative year to date) and
-``{var}_ytd_last_year`` (the same period of last year, cumulative).
-:func:`ytd_to_quarters` turns them into discrete quarters.
+``{var}_ytd_last_year`` (the same period of last year, cumulative);
+:func:`survey.periods.ytd_to_quarters` turns them into discrete quarters.
+Which indicators a return carries (and which are stocks, which are money)
+is the ledger's return :class:`~survey.form.Form`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import threading
 import time
 import warnings
@@ -44,31 +45,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from survey.errors import LedgerError, PeriodError, SurveyWarning
+from survey.errors import LedgerError, SurveyWarning, TableError
+from survey.form import DEMO_FORM, Form
+from survey.io import read_table
+from survey.periods import normalise_quarter, ytd_to_quarters
+from survey.periods import previous_quarter as quarter_before
 from survey.register.frame import valid_uscc
 
 __all__ = [
-    "INDICATORS",
     "MARKERS",
+    "MONEY_UNITS",
     "IngestReport",
     "Ledger",
-    "QuarterConversion",
     "RevisionReport",
-    "previous_quarter",
-    "ytd_to_quarters",
 ]
 
-#: Indicators of the report (money in thousand yuan, ``employees`` in persons).
-INDICATORS: tuple[str, ...] = (
-    "gross_output",
-    "export_delivery",
-    "sales_output",
-    "revenue",
-    "profit_tax",
-    "employees",
-)
-#: Indicators that are stocks (the year-to-date figure is a level, not a sum).
-STOCKS: tuple[str, ...] = ("employees",)
 #: Value markers, in the order of the ONS imputation markers.
 MARKERS: tuple[str, ...] = (
     "returned",
@@ -77,10 +68,8 @@ MARKERS: tuple[str, ...] = (
     "backward_imputed",
     "constructed",
 )
-_META_COLUMNS = ("firm_id", "period", "responded", "operating")
-_TEXT_COLUMNS = {"firm_id": "str", "period": "str"}
-_PERIOD_RE = re.compile(r"^(\d{4})Q([1-4])$")
-_MONEY_UNITS = {"thousand_yuan": 1.0, "yuan": 1e-3, "ten_thousand_yuan": 10.0}
+#: Money units of a returns file and their value in thousand yuan.
+MONEY_UNITS: dict[str, float] = {"thousand_yuan": 1.0, "yuan": 1e-3, "ten_thousand_yuan": 10.0}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -97,180 +86,59 @@ CREATE TABLE IF NOT EXISTS returns (
     firm_id VARCHAR NOT NULL, period VARCHAR NOT NULL, item VARCHAR NOT NULL,
     value DOUBLE, marker value_marker NOT NULL, revision INTEGER NOT NULL,
     txn BIGINT NOT NULL, row_number BIGINT);
+"""
+_HISTORY = """
 CREATE VIEW IF NOT EXISTS history AS
     SELECT r.firm_id, r.period, r.item, r.value,
-           CASE WHEN r.item LIKE 'employees%' THEN 'person'
-                ELSE coalesce(t.unit, 'thousand_yuan') END AS unit,
+           {unit} AS unit,
            t.channel, r.marker::VARCHAR AS marker, r.revision, r.txn, t.recorded_at,
            t.recorded_by, t.reason, t.file_id, r.row_number
     FROM returns r JOIN transactions t USING (txn);
 """
 
 
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _history_view(form: Form) -> str:
+    """The ``history`` view: the unit of a value is the form's unit of its indicator (the
+    money unit of the file for money)."""
+    default = f"coalesce(t.unit, {_sql_text(form.money_unit)})"
+    cases = []
+    for var in form.indicators:
+        if var in form.money:
+            continue
+        items = ", ".join(_sql_text(c) for c in (form.ytd(var), form.last_year(var)))
+        cases.append(f"WHEN r.item IN ({items}) THEN {_sql_text(form.unit_of(var))}")
+    unit = f"CASE {' '.join(cases)} ELSE {default} END" if cases else default
+    return _HISTORY.format(unit=unit)
+
+
 # ---------------------------------------------------------------------------
-# periods
+# names kept for callers of the old module (the lead removes them after the move)
 # ---------------------------------------------------------------------------
-def _parse_quarter(period: str) -> tuple[int, int]:
-    match = _PERIOD_RE.match(str(period))
-    if match is None:
-        raise PeriodError(
-            f"period {period!r} is not a quarter label; write quarters as 'YYYYQn', e.g. '2006Q1'"
-        )
-    return int(match.group(1)), int(match.group(2))
+#: Deprecated: ``survey.form.DEMO_FORM.indicators``.
+INDICATORS: tuple[str, ...] = DEMO_FORM.indicators
+#: Deprecated: ``survey.form.DEMO_FORM.stocks``.
+STOCKS: tuple[str, ...] = DEMO_FORM.stocks
 
 
 def previous_quarter(period: str) -> str | None:
-    """The previous quarter of the same year, or ``None`` for a first quarter.
-
-    Parameters
-    ----------
-    period : str
-        A quarter label such as ``"2006Q3"``.
-
-    Returns
-    -------
-    str or None
-        The label of the previous quarter in the same year.
+    """Deprecated: ``survey.periods.previous_quarter(period, same_year=True)``.
 
     Examples
     --------
-    >>> previous_quarter("2006Q3")
-    '2006Q2'
-    >>> previous_quarter("2006Q1") is None
-    True
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     previous_quarter("2006Q3"), previous_quarter("2006Q1")
+    ('2006Q2', None)
     """
-    year, quarter = _parse_quarter(period)
-    return None if quarter == 1 else f"{year}Q{quarter - 1}"
-
-
-# ---------------------------------------------------------------------------
-# year-to-date -> discrete quarters
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True, eq=False)
-class QuarterConversion:
-    """Discrete quarterly values derived from cumulative year-to-date values.
-
-    Attributes
-    ----------
-    frame : pandas.DataFrame
-        The input columns plus ``{var}`` (discrete quarter) and
-        ``{var}_last_year`` (the same quarter of last year) per indicator.
-    problems : pandas.DataFrame
-        One row per failed check: ``firm_id, variable, problem, value,
-        previous`` where ``problem`` is ``"cumulative_decrease"`` (the
-        year-to-date value fell, so the quarter is negative) or
-        ``"missing_previous_quarter"``.
-    """
-
-    frame: pd.DataFrame
-    problems: pd.DataFrame
-
-    def __str__(self) -> str:
-        counts = self.problems["problem"].value_counts().to_dict() if len(self.problems) else {}
-        detail = ", ".join(f"{k}: {v}" for k, v in counts.items()) or "no problems"
-        return f"quarters derived for {len(self.frame)} firms ({detail})"
-
-
-def ytd_to_quarters(
-    current: pd.DataFrame,
-    previous: pd.DataFrame | None,
-    *,
-    variables: tuple[str, ...] | list[str] = INDICATORS,
-    stocks: tuple[str, ...] | list[str] = STOCKS,
-    unit: str = "firm_id",
-) -> QuarterConversion:
-    """Convert cumulative year-to-date values to discrete quarters, with checks.
-
-    The discrete value of quarter ``k`` is ``ytd(k) - ytd(k - 1)`` (the first
-    quarter is its own year-to-date value); the same difference of the
-    ``_ytd_last_year`` columns gives the same quarter of last year. Stocks
-    (e.g. ``employees``) are levels and are not differenced.
-
-    Parameters
-    ----------
-    current : pandas.DataFrame
-        One row per unit with ``{var}_ytd`` and ``{var}_ytd_last_year``.
-    previous : pandas.DataFrame or None
-        The same columns for the previous quarter of the same year; ``None``
-        for a first quarter.
-    variables : sequence of str, default=INDICATORS
-        Indicators to convert (those without a ``_ytd`` column are skipped).
-    stocks : sequence of str, default=("employees",)
-        Indicators that are levels.
-    unit : str, default="firm_id"
-        Unit id column used to match the two quarters.
-
-    Returns
-    -------
-    QuarterConversion
-        New frame (the input is not modified) and a table of problems.
-
-    Examples
-    --------
-    >>> q2 = pd.DataFrame({"firm_id": ["a", "b"], "gross_output_ytd": [30.0, 5.0],
-    ...                    "gross_output_ytd_last_year": [20.0, 8.0]})
-    >>> q1 = pd.DataFrame({"firm_id": ["a", "b"], "gross_output_ytd": [10.0, 6.0],
-    ...                    "gross_output_ytd_last_year": [9.0, 4.0]})
-    >>> out = ytd_to_quarters(q2, q1, variables=["gross_output"])
-    >>> out.frame["gross_output"].tolist(), out.frame["gross_output_last_year"].tolist()
-    ([20.0, -1.0], [11.0, 4.0])
-    >>> out.problems[["firm_id", "problem"]].values.tolist()
-    [['b', 'cumulative_decrease']]
-    """
-    if unit not in current.columns:
-        raise LedgerError(f"ytd_to_quarters: unit column {unit!r} is missing from the current frame")
-    out = current.copy()
-    problems = []
-    prev = None
-    if previous is not None:
-        if unit not in previous.columns:
-            raise LedgerError(
-                f"ytd_to_quarters: unit column {unit!r} is missing from the previous frame"
-            )
-        prev = previous.drop_duplicates(unit).set_index(unit).reindex(out[unit].to_numpy())
-    for var in variables:
-        for suffix, target in (("_ytd", var), ("_ytd_last_year", f"{var}_last_year")):
-            column = var + suffix
-            if column not in out.columns:
-                continue
-            now = out[column].to_numpy(dtype=float)
-            if var in stocks or prev is None:
-                out[target] = now
-                continue
-            before = (
-                prev[column].to_numpy(dtype=float) if column in prev.columns else np.full(len(out), np.nan)
-            )
-            out[target] = now - before
-            if suffix == "_ytd":
-                dec = np.isfinite(now) & np.isfinite(before) & (now < before)
-                miss = np.isfinite(now) & ~np.isfinite(before)
-                for mask, name in ((dec, "cumulative_decrease"), (miss, "missing_previous_quarter")):
-                    if mask.any():
-                        problems.append(
-                            pd.DataFrame(
-                                {
-                                    "firm_id": out[unit].to_numpy()[mask],
-                                    "variable": var,
-                                    "problem": name,
-                                    "value": now[mask],
-                                    "previous": before[mask],
-                                }
-                            )
-                        )
-    table = (
-        pd.concat(problems, ignore_index=True)
-        if problems
-        else pd.DataFrame(
-            {
-                "firm_id": pd.Series(dtype="str"),
-                "variable": pd.Series(dtype="str"),
-                "problem": pd.Series(dtype="str"),
-                "value": pd.Series(dtype=float),
-                "previous": pd.Series(dtype=float),
-            }
-        )
-    )
-    return QuarterConversion(frame=out, problems=table)
+    warnings.warn("survey.returns.ledger.previous_quarter is deprecated: use "
+                  "survey.periods.previous_quarter(period, same_year=True)", DeprecationWarning,
+                  stacklevel=2)
+    return quarter_before(period, same_year=True)
 
 
 # ---------------------------------------------------------------------------
@@ -403,27 +271,13 @@ def _identify(source: Any) -> tuple[str, str]:
     return path.name, h.hexdigest()
 
 
-def _read_input(source: Any) -> pd.DataFrame:
-    """The rows of a file or frame (numbers parsed where every cell is a number)."""
+def _read_input(source: Any, form: Form) -> pd.DataFrame:
+    """The rows of a file or frame (numbers parsed where every cell is a number); the
+    header is read raw, so repeated and empty column names reach the checks."""
     if isinstance(source, pd.DataFrame):
         return source
     path = Path(source)
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            # numbers are parsed by pyarrow; a column with a bad cell stays text and is
-            # checked cell by cell
-            frame = pd.read_csv(path, dtype=_TEXT_COLUMNS, engine="pyarrow")
-        elif suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path, dtype=_TEXT_COLUMNS, engine="openpyxl")
-        else:
-            raise LedgerError(
-                f"ingest: cannot read {path.name!r}; give a .csv or .xlsx file or a DataFrame"
-            )
-    except LedgerError:
-        raise
-    except Exception as exc:  # parser errors of pandas / pyarrow / openpyxl
-        raise LedgerError(f"ingest: cannot parse {path.name!r}: {exc}") from exc
+    frame = read_table(path, text=[form.id, form.period], check_header=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -467,6 +321,31 @@ def _writes(method: Any) -> Any:
     return wrapper
 
 
+def _resolve_form(form: Form | None, indicators: Any) -> Form:
+    if form is not None:
+        if not isinstance(form, Form):
+            raise LedgerError(f"Ledger: form must be a survey.form.Form, got {type(form).__name__}")
+        if indicators is not None:
+            raise LedgerError("Ledger: give form= only (indicators= is its deprecated subset)")
+        return form
+    warnings.warn("Ledger without form= is deprecated: pass the return form, e.g. "
+                  "form=survey.form.DEMO_FORM for the bundled data", DeprecationWarning, stacklevel=4)
+    if indicators is None:
+        return DEMO_FORM
+    return DEMO_FORM.restrict(list(indicators))
+
+
+def _renamed(value: Any, old: Any, new_name: str, old_name: str, method: str) -> Any:
+    """The value of a keyword renamed from ``old_name`` to ``new_name`` (old one warns)."""
+    if old is None:
+        return value
+    warnings.warn(f"Ledger.{method}({old_name}=) is deprecated: use {new_name}=",
+                  DeprecationWarning, stacklevel=4)
+    if value is not None:
+        raise LedgerError(f"Ledger.{method}: give {new_name}= only ({old_name}= is its old name)")
+    return old
+
+
 class Ledger:
     """The returns ledger in one DuckDB file.
 
@@ -481,18 +360,23 @@ class Ledger:
     ----------
     path : str or pathlib.Path
         The database file (``":memory:"`` for a throw-away ledger).
+    form : Form
+        The return form: the indicators a file may carry (``{var}_ytd`` and
+        ``{var}_ytd_last_year`` for each), which are stocks and money, the id
+        and period columns and the id check. :data:`survey.form.DEMO_FORM`
+        for the bundled data.
     read_only : bool, default=False
-    indicators : sequence of str, default=INDICATORS
-        Indicators accepted in returns; a file may carry ``{var}_ytd`` and
-        ``{var}_ytd_last_year`` for each.
+    indicators : sequence of str, optional
+        Deprecated: a subset of the demo form's indicators (use ``form=``).
 
     Examples
     --------
+    >>> from survey.form import DEMO_FORM
     >>> from survey.register.frame import uscc_check_character
     >>> ids = [s + uscc_check_character(s) for s in ["91450100MA5KA1B2C", "91450100MA5KA1B3C"]]
     >>> returns = pd.DataFrame({"firm_id": ids, "gross_output_ytd": [120.0, 80.0],
     ...                         "gross_output_ytd_last_year": [100.0, 90.0]})
-    >>> with Ledger.open(":memory:") as ledger:
+    >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
     ...     report = ledger.ingest(returns, period="2006Q1", channel="bureau")
     ...     again = ledger.ingest(returns, period="2006Q1", channel="bureau")
     ...     frame = ledger.to_frame("2006Q1")
@@ -506,12 +390,14 @@ class Ledger:
         self,
         path: str | Path,
         *,
+        form: Form | None = None,
         read_only: bool = False,
-        indicators: tuple[str, ...] | list[str] = INDICATORS,
+        indicators: tuple[str, ...] | list[str] | None = None,
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
-        self.indicators = tuple(indicators)
+        self.form = _resolve_form(form, indicators)
+        self.indicators = self.form.indicators
         self._write_lock = threading.RLock()
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
@@ -521,15 +407,16 @@ class Ledger:
                 "or several read-only ones; close the other process or open with read_only=True"
             ) from exc
         if not read_only:
-            self._con.execute(_SCHEMA)
+            self._con.execute(_SCHEMA + _history_view(self.form))
 
     @classmethod
     def open(
         cls,
         path: str | Path,
         *,
+        form: Form | None = None,
         read_only: bool = False,
-        indicators: tuple[str, ...] | list[str] = INDICATORS,
+        indicators: tuple[str, ...] | list[str] | None = None,
     ) -> Ledger:
         """Open (or create) a ledger file.
 
@@ -537,8 +424,11 @@ class Ledger:
         ----------
         path : str or pathlib.Path
             DuckDB file; created with its tables when it does not exist.
+        form : Form
+            The return form (see :class:`Ledger`).
         read_only : bool, default=False
-        indicators : sequence of str, default=INDICATORS
+        indicators : sequence of str, optional
+            Deprecated (use ``form=``).
 
         Returns
         -------
@@ -546,12 +436,13 @@ class Ledger:
 
         Examples
         --------
-        >>> ledger = Ledger.open(":memory:")
+        >>> from survey.form import DEMO_FORM
+        >>> ledger = Ledger.open(":memory:", form=DEMO_FORM)
         >>> ledger.files().shape[0]
         0
         >>> ledger.close()
         """
-        return cls(path, read_only=read_only, indicators=indicators)
+        return cls(path, form=form, read_only=read_only, indicators=indicators)
 
     # -- plumbing ----------------------------------------------------------
     def __enter__(self) -> Self:
@@ -573,7 +464,7 @@ class Ledger:
     @property
     def items(self) -> tuple[str, ...]:
         """The item names accepted in returns (``{var}_ytd``, ``{var}_ytd_last_year``)."""
-        return tuple(f"{v}{s}" for v in self.indicators for s in ("_ytd", "_ytd_last_year"))
+        return self.form.items
 
     @staticmethod
     def _now() -> datetime:
@@ -587,23 +478,41 @@ class Ledger:
         if self.read_only:
             raise LedgerError(f"the ledger {self.path!r} is open read-only; reopen it to write")
 
+    def _valid_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Which ids pass the form's id check (any non-empty text without one)."""
+        if self.form.id_format == "uscc":
+            return valid_uscc(ids)
+        text = pd.Series(ids, dtype=object)
+        return (text.notna() & (text.astype("str").str.strip() != "")
+                & ~text.astype("str").isin(["nan", "None", "<NA>"])).to_numpy()
+
     # -- register snapshots --------------------------------------------------
     @_writes
     def register_units(
-        self, units: pd.DataFrame, period: str, *, by: str = "unknown", reason: str = ""
+        self,
+        units: pd.DataFrame,
+        period: str,
+        *,
+        author: str | None = None,
+        reason: str = "",
+        by: str | None = None,
     ) -> int:
         """Store the register snapshot of a period.
 
         Parameters
         ----------
         units : pandas.DataFrame
-            One row per firm with ``firm_id`` and any register columns
-            (stratum, county, industry, ``revenue_prev_year``...). They are
-            joined to the returns by :meth:`to_frame`.
+            One row per firm with the form's id column and any register
+            columns (stratum, county, industry, size...). They are joined
+            to the returns by :meth:`to_frame`.
         period : str
             Quarter label.
-        by, reason : str
-            Who stores it and why (kept in ``transactions``).
+        author : str, default="unknown"
+            Who stores it (kept in ``transactions``).
+        reason : str, default=""
+            Why.
+        by : str, optional
+            Deprecated name of ``author``.
 
         Returns
         -------
@@ -620,20 +529,25 @@ class Ledger:
         --------
         >>> from survey.register.frame import uscc_check_character
         >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     ledger.register_units(pd.DataFrame({"firm_id": [fid], "stratum": ["s1"]}), "2006Q1")
         1
         """
         self._require_writable()
-        _parse_quarter(period)
-        if "firm_id" not in units.columns:
-            raise LedgerError("register_units: the frame needs a 'firm_id' column")
+        by = _renamed(author, by, "author", "by", "register_units") or "unknown"
+        period = normalise_quarter(period)
+        key = self.form.id
+        if key not in units.columns:
+            raise LedgerError(f"register_units: the frame needs the id column {key!r}")
+        units = units.rename(columns={key: "firm_id"}) if key != "firm_id" else units
         ids = units["firm_id"].astype("str")
-        bad = ~valid_uscc(ids.to_numpy(dtype=object))
+        bad = ~self._valid_ids(ids.to_numpy(dtype=object))
         if bad.any():
             first = np.flatnonzero(bad)[:5]
+            kind = " (USCC)" if self.form.id_format == "uscc" else ""
             raise LedgerError(
-                f"register_units: {int(bad.sum())} invalid firm ids (USCC), e.g. rows "
+                f"register_units: {int(bad.sum())} invalid firm ids{kind}, e.g. rows "
                 f"{first.tolist()}: {ids.iloc[first].tolist()}; fix the register"
             )
         dup = ids.duplicated()
@@ -708,10 +622,16 @@ class Ledger:
 
         Examples
         --------
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     ledger.units("2006Q1").shape
         (0, 1)
         """
+        out = self._snapshot(period)
+        return out.rename(columns={"firm_id": self.form.id}) if self.form.id != "firm_id" else out
+
+    def _snapshot(self, period: str) -> pd.DataFrame:
+        """The register snapshot with the ledger's own id column ``firm_id``."""
         cur = self._cursor()
         try:
             exists = cur.execute(
@@ -731,52 +651,61 @@ class Ledger:
         self, frame: pd.DataFrame, period: str, header: int, register: set[str] | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Schema and code checks; return (numeric wide frame, rejections)."""
+        form = self.form
+        key = form.id
         problems = []
         n = len(frame)
         rows = np.arange(n) + header
-        columns = list(frame.columns)
-        if "firm_id" not in columns:
+        columns = [str(c) for c in frame.columns]
+        if key not in columns:
             problems.append(
-                _rejections(np.array([1]), "firm_id", [""], "required column 'firm_id' is missing")
+                _rejections(np.array([1]), key, [""], f"required column {key!r} is missing")
             )
-        unknown = [c for c in columns if c not in _META_COLUMNS and c not in self.items]
+        meta = (key, form.period, *form.other_columns)
+        for position, c in enumerate(columns):
+            if c == "":
+                problems.append(_rejections(np.array([1]), f"column {position + 1}", [""],
+                                            "column has no name in the header"))
+        unknown = [c for c in dict.fromkeys(columns) if c and c not in meta and c not in self.items]
         for c in unknown:
             problems.append(
                 _rejections(
                     np.array([1]),
                     c,
                     [c],
-                    "unknown column; allowed: firm_id, period, responded, operating and "
+                    f"unknown column; allowed: {', '.join(meta)} and "
                     "{indicator}_ytd / {indicator}_ytd_last_year for "
                     + ", ".join(self.indicators),
                 )
             )
-        dup_cols = pd.Index(columns)[pd.Index(columns).duplicated()].tolist()
+        dup_cols = pd.Index(columns)[pd.Index(columns).duplicated()].unique().tolist()
         for c in dup_cols:
-            problems.append(_rejections(np.array([1]), c, [c], "column appears twice"))
-        items = [c for c in columns if c in self.items]
-        if not items and "firm_id" in columns:
+            if c:
+                problems.append(_rejections(np.array([1]), c, [c], "column appears twice"))
+        items = [c for c in dict.fromkeys(columns) if c in self.items]
+        if not items and key in columns:
             problems.append(
                 _rejections(np.array([1]), "", [""], "no indicator columns ({var}_ytd...) in the file")
             )
         if problems:
             return pd.DataFrame(), pd.concat(problems, ignore_index=True)
-        ids = frame["firm_id"].astype("str").str.strip()
+        ids = frame[key].astype("str").str.strip()
         id_array = ids.to_numpy(dtype=object, na_value=None)
-        bad = ~valid_uscc(id_array)
+        bad = ~self._valid_ids(id_array)
         if bad.any():
             problems.append(
                 _rejections(
                     rows[bad],
-                    "firm_id",
+                    key,
                     ids.to_numpy()[bad],
-                    "not a valid 18-character unified social credit code",
+                    "not a valid 18-character unified social credit code"
+                    if form.id_format == "uscc" else "missing id",
                 )
             )
         dup = ids.duplicated(keep=False).to_numpy() & ~bad
         if dup.any():
             problems.append(
-                _rejections(rows[dup], "firm_id", ids.to_numpy()[dup], "firm appears more than once")
+                _rejections(rows[dup], key, ids.to_numpy()[dup], "firm appears more than once")
             )
         if register is not None:
             missing = ~ids.isin(register).to_numpy() & ~bad
@@ -784,18 +713,19 @@ class Ledger:
                 problems.append(
                     _rejections(
                         rows[missing],
-                        "firm_id",
+                        key,
                         ids.to_numpy()[missing],
                         f"firm is not in the register snapshot of {period}",
                     )
                 )
-        if "period" in columns:
-            per = frame["period"].astype("str").str.strip()
+        if form.period in columns:
+            per = frame[form.period].astype("str").str.strip()
             wrong = (per != str(period)).to_numpy()
             if wrong.any():
                 problems.append(
                     _rejections(
-                        rows[wrong], "period", per.to_numpy()[wrong], f"period differs from {period!r}"
+                        rows[wrong], form.period, per.to_numpy()[wrong],
+                        f"period differs from {period!r}"
                     )
                 )
         out = {"firm_id": id_array, "row_number": rows}
@@ -825,16 +755,21 @@ class Ledger:
         period: str,
         channel: str,
         *,
-        unit: str = "thousand_yuan",
-        by: str = "unknown",
+        money_unit: str | None = None,
+        author: str | None = None,
         errors: str = "raise",
+        unit: str | None = None,
+        by: str | None = None,
     ) -> IngestReport:
         """Load one file of returns in one transaction.
 
-        Checks run before anything is written: the columns (``firm_id``,
-        optional ``period`` and ``responded``, and ``{var}_ytd`` /
-        ``{var}_ytd_last_year`` per indicator), valid and unique firm ids
-        (USCC), membership in the period's register snapshot when one is
+        Checks run before anything is written: the file can be read as a
+        table (encoding, a record cut short, see :func:`survey.io.read_table`),
+        the columns (the form's id column, optional period column and other
+        columns such as ``responded``, and ``{var}_ytd`` /
+        ``{var}_ytd_last_year`` per indicator; no column twice or without a
+        name), valid and unique firm ids (the form's id check, e.g. USCC),
+        membership in the period's register snapshot when one is
         stored, the period, and numbers. One bad row rejects the whole file
         and nothing is written. Loading the same file (same SHA-256) again
         changes nothing; values equal to the firm's last returned value are
@@ -845,19 +780,23 @@ class Ledger:
         Parameters
         ----------
         source : str, pathlib.Path or pandas.DataFrame
-            A ``.csv`` or ``.xlsx`` file, or a frame with the same columns.
+            A ``.csv``, ``.xlsx`` or ``.parquet`` file, or a frame with the
+            same columns.
         period : str
             Quarter label of the returns, e.g. ``"2006Q1"``.
         channel : str
             Reporting channel (e.g. ``"bureau"``, ``"federation"``, ``"zone"``).
-        unit : {"thousand_yuan", "yuan", "ten_thousand_yuan"}, default="thousand_yuan"
-            Unit of the money columns in the file; values are stored in
-            thousand yuan and the file unit is recorded.
-        by : str, default="unknown"
+        money_unit : {"thousand_yuan", "yuan", "ten_thousand_yuan"}, optional
+            Unit of the money columns in the file (default the form's);
+            values are stored in the form's money unit and the file unit is
+            recorded.
+        author : str, default="unknown"
             Who loads the file.
         errors : {"raise", "report"}, default="raise"
             On rejection, raise :class:`~survey.errors.LedgerError` (the
             report is on its ``report`` attribute) or return the report.
+        unit, by : str, optional
+            Deprecated names of ``money_unit`` and ``author``.
 
         Returns
         -------
@@ -869,7 +808,8 @@ class Ledger:
         >>> from survey.register.frame import uscc_check_character
         >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
         >>> bad = pd.DataFrame({"firm_id": [fid, "123"], "revenue_ytd": ["5", "x"]})
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     report = ledger.ingest(bad, "2006Q1", "bureau", errors="report")
         >>> report.status
         'rejected'
@@ -877,11 +817,17 @@ class Ledger:
         [[3, 'firm_id', 'not a valid 18-character unified social credit code'], [3, 'revenue_ytd', 'not a number']]
         """
         self._require_writable()
+        money_unit = _renamed(money_unit, unit, "money_unit", "unit", "ingest") or self.form.money_unit
+        author = _renamed(author, by, "author", "by", "ingest") or "unknown"
         if errors not in ("raise", "report"):
             raise LedgerError(f"ingest: errors must be 'raise' or 'report', got {errors!r}")
-        if unit not in _MONEY_UNITS:
-            raise LedgerError(f"ingest: unit must be one of {sorted(_MONEY_UNITS)}, got {unit!r}")
-        _parse_quarter(period)
+        if money_unit not in MONEY_UNITS:
+            raise LedgerError(
+                f"ingest: money_unit must be one of {sorted(MONEY_UNITS)}, got {money_unit!r}")
+        if self.form.money_unit not in MONEY_UNITS:  # pragma: no cover - a form outside the table
+            raise LedgerError(f"ingest: the form's money unit {self.form.money_unit!r} is not one of "
+                              f"{sorted(MONEY_UNITS)}")
+        period = normalise_quarter(period)
         start = time.perf_counter()
         name, digest = _identify(source)
         header = 2  # line of the first data row (the header is line 1)
@@ -900,7 +846,20 @@ class Ledger:
                     values_written=0, values_unchanged=int(written),
                     seconds=time.perf_counter() - start,
                 )  # fmt: skip
-            frame = _read_input(source)
+            try:
+                frame = _read_input(source, self.form)
+            except TableError as exc:
+                rejected = _rejections(np.array([exc.line or 1]), exc.column or "", [""], str(exc))
+                report = IngestReport(
+                    status="rejected", source=name, period=period, channel=channel,
+                    content_hash=digest, file_id=None, rows=0, values_written=0,
+                    values_unchanged=0, rejected=rejected, seconds=time.perf_counter() - start,
+                )  # fmt: skip
+                if errors == "raise":
+                    error = LedgerError(f"ingest: cannot read {name!r}: {exc}")
+                    error.report = report  # type: ignore[attr-defined]
+                    raise error from exc
+                return report
             has_units = cur.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
             ).fetchall()[0][0]
@@ -920,12 +879,14 @@ class Ledger:
                     error.report = report  # type: ignore[attr-defined]
                     raise error
                 return report
-            factor = _MONEY_UNITS[unit]
-            money = [c for c in wide.columns if c in self.items and not c.startswith("employees")]
+            factor = MONEY_UNITS[money_unit] / MONEY_UNITS[self.form.money_unit]
+            money_items = {c for v in self.form.money for c in (self.form.ytd(v), self.form.last_year(v))}
+            money = [c for c in wide.columns if c in money_items]
             if factor != 1.0:
                 wide[money] = wide[money] * factor
             written, unchanged, file_id = self._write_file(
-                cur, wide, period=period, channel=channel, unit=unit, name=name, digest=digest, by=by
+                cur, wide, period=period, channel=channel, money_unit=money_unit, name=name,
+                digest=digest, author=author,
             )
         finally:
             cur.close()
@@ -943,10 +904,10 @@ class Ledger:
         *,
         period: str,
         channel: str,
-        unit: str,
+        money_unit: str,
         name: str,
         digest: str,
-        by: str,
+        author: str,
     ) -> tuple[int, int, int]:
         items = [c for c in wide.columns if c in self.items]
         cur.register("incoming", wide)
@@ -1012,13 +973,13 @@ class Ledger:
             written = int(total - unchanged)
             cur.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [file_id, digest, name, period, channel, len(wide), written, txn, now, by],
+                [file_id, digest, name, period, channel, len(wide), written, txn, now, author],
             )
             cur.execute(
                 "INSERT INTO transactions VALUES (?, 'ingest', ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    txn, period, now, by, f"return in file {file_id} ({name}) via {channel}",
-                    written, channel, unit, file_id,
+                    txn, period, now, author, f"return in file {file_id} ({name}) via {channel}",
+                    written, channel, money_unit, file_id,
                 ],
             )
             cur.execute("COMMIT")
@@ -1042,9 +1003,10 @@ class Ledger:
         values: pd.DataFrame,
         period: str,
         *,
-        by: str,
+        author: str | None = None,
         reason: str,
         marker: str | None = "edited",
+        by: str | None = None,
     ) -> RevisionReport:
         """Record corrections or imputed values as new revisions.
 
@@ -1055,10 +1017,11 @@ class Ledger:
         Parameters
         ----------
         values : pandas.DataFrame
-            ``firm_id`` and item columns (``{var}_ytd``...) in thousand yuan.
+            The form's id column and item columns (``{var}_ytd``...) in the
+            form's money unit.
         period : str
-        by : str
-            Who records the revision.
+        author : str
+            Who records the revision (required).
         reason : str
             Why (e.g. "unit error: reported in yuan", "ONS forward imputation").
         marker : {"edited", "forward_imputed", "backward_imputed", "constructed", "returned"} or None, default="edited"
@@ -1066,6 +1029,8 @@ class Ledger:
             from an ``{item}_marker`` column of ``values`` (for ``{var}_ytd``
             also ``{var}_marker``, as :meth:`to_frame` and
             :func:`survey.returns.impute.ratio_of_means` name it).
+        by : str, optional
+            Deprecated name of ``author``.
 
         Returns
         -------
@@ -1075,11 +1040,12 @@ class Ledger:
         --------
         >>> from survey.register.frame import uscc_check_character
         >>> fid = "91450100MA5KA1B2C" + uscc_check_character("91450100MA5KA1B2C")
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     _ = ledger.ingest(pd.DataFrame({"firm_id": [fid], "revenue_ytd": [5000.0]}),
         ...                       "2006Q1", "bureau")
         ...     fix = ledger.revise(pd.DataFrame({"firm_id": [fid], "revenue_ytd": [5.0]}),
-        ...                         "2006Q1", by="clerk", reason="reported in yuan")
+        ...                         "2006Q1", author="clerk", reason="reported in yuan")
         ...     now = ledger.to_frame("2006Q1")
         ...     before = ledger.to_frame("2006Q1", as_of=fix.txn - 1)
         >>> fix.values_written, now["revenue_ytd"].item(), before["revenue_ytd"].item()
@@ -1088,9 +1054,14 @@ class Ledger:
         'edited'
         """
         self._require_writable()
-        _parse_quarter(period)
-        if "firm_id" not in values.columns:
-            raise LedgerError("revise: the frame needs a 'firm_id' column")
+        by = _renamed(author, by, "author", "by", "revise")
+        if by is None:
+            raise LedgerError("revise: give author= (who records the revision)")
+        period = normalise_quarter(period)
+        key = self.form.id
+        if key not in values.columns:
+            raise LedgerError(f"revise: the frame needs the id column {key!r}")
+        values = values.rename(columns={key: "firm_id"}) if key != "firm_id" else values
         items = [c for c in values.columns if c in self.items]
         other = [
             c for c in values.columns
@@ -1108,8 +1079,9 @@ class Ledger:
             keep = np.isfinite(v)
             if marker is None:
                 mcol = f"{c}_marker"
-                if mcol not in values.columns and c.endswith("_ytd"):
-                    mcol = f"{c[: -len('_ytd')]}_marker"  # the naming of to_frame
+                suffix = self.form.ytd_suffix
+                if mcol not in values.columns and c.endswith(suffix):
+                    mcol = f"{c[: -len(suffix)]}_marker"  # the naming of to_frame
                 if mcol not in values.columns:
                     raise LedgerError(
                         f"revise: marker=None needs a column {c + '_marker'!r} with each value's "
@@ -1229,7 +1201,8 @@ class Ledger:
 
         Examples
         --------
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     ledger.current("2006Q1").columns.tolist()
         ['firm_id', 'item', 'value', 'marker', 'revision']
         """
@@ -1264,7 +1237,8 @@ class Ledger:
 
         Examples
         --------
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     len(ledger.history("91450100MA5KA1B2CM"))
         0
         """
@@ -1288,7 +1262,8 @@ class Ledger:
 
         Examples
         --------
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     ledger.files().columns[:3].tolist()
         ['file_id', 'content_hash', 'source']
         """
@@ -1306,7 +1281,7 @@ class Ledger:
             for item in self.items
         ]
         selects += [
-            f"coalesce(arg_max(marker, revision) FILTER (WHERE item = '{var}_ytd')::VARCHAR, "
+            f"coalesce(arg_max(marker, revision) FILTER (WHERE item = '{self.form.ytd(var)}')::VARCHAR, "
             "'missing') "
             f"AS \"{var}_marker\""
             for var in self.indicators
@@ -1362,12 +1337,14 @@ class Ledger:
 
         Examples
         --------
-        >>> with Ledger.open(":memory:") as ledger:
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
         ...     ledger.to_frame("2006Q2").shape[0]
         0
         """
-        _parse_quarter(period)
-        previous = previous_quarter(period)
+        form = self.form
+        period = normalise_quarter(period)
+        previous = quarter_before(period, same_year=True)
         cur = self._cursor()
         try:
             wide = self._wide(cur, period, as_of)
@@ -1375,11 +1352,12 @@ class Ledger:
         finally:
             cur.close()
         if register:
-            units = self.units(period)
-            derived = {"period"} | {
+            units = self._snapshot(period)
+            derived = {form.period} | {
                 f"{var}{suffix}"
                 for var in self.indicators
-                for suffix in ("", "_last_year", "_ytd", "_ytd_last_year", "_ytd_previous", "_marker")
+                for suffix in ("", "_last_year", form.ytd_suffix, form.last_year_suffix,
+                               form.previous_suffix, "_marker")
             }
             units = units.rename(columns={c: f"{c}_register" for c in units.columns if c in derived})
             if len(units.columns) > 1 or len(units):
@@ -1396,22 +1374,25 @@ class Ledger:
                 for var in self.indicators:
                     wide[f"{var}_marker"] = wide[f"{var}_marker"].fillna("missing")
         conversion = ytd_to_quarters(
-            wide, prev, variables=self.indicators, stocks=[s for s in STOCKS if s in self.indicators]
+            wide, prev, variables=self.indicators, stocks=form.stocks, id="firm_id",
+            ytd_suffix=form.ytd_suffix, last_year_suffix=form.last_year_suffix,
         )
         out = conversion.frame
         for var in self.indicators:
             if prev is not None:
-                lookup = prev.set_index("firm_id")[f"{var}_ytd"]
-                out[f"{var}_ytd_previous"] = lookup.reindex(out["firm_id"].to_numpy()).to_numpy()
+                lookup = prev.set_index("firm_id")[form.ytd(var)]
+                out[form.previous(var)] = lookup.reindex(out["firm_id"].to_numpy()).to_numpy()
             else:
-                out[f"{var}_ytd_previous"] = np.nan
+                out[form.previous(var)] = np.nan
         decreases = conversion.problems["problem"].eq("cumulative_decrease").sum()
         if decreases:
             warnings.warn(
                 f"{decreases} year-to-date values of {period} are below the previous quarter's "
-                "(negative quarters); run survey.returns.edit.check to list them by firm",
+                "(negative quarters); run survey.returns.rules.check to list them by firm",
                 SurveyWarning,
                 stacklevel=2,
             )
-        out.insert(1, "period", period)
+        out.insert(1, form.period, period)
+        if form.id != "firm_id":
+            out = out.rename(columns={"firm_id": form.id})
         return out.reset_index(drop=True)

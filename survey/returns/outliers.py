@@ -32,7 +32,7 @@ def hidiroglou_berthelot(
     current: str,
     previous: str,
     *,
-    unit: str = "firm_id",
+    id: str = "firm_id",
     by: str | list[str] | None = None,
     u: float = 0.5,
     a: float = 0.05,
@@ -54,7 +54,8 @@ def hidiroglou_berthelot(
     data : pandas.DataFrame
     current, previous : str
         Columns of this period's and last period's value.
-    unit : str, default="firm_id"
+    id : str, default="firm_id"
+        Unit id column.
     by : str or list of str or None, default=None
         Groups (e.g. industry) within which the bounds are computed.
     u : float, default=0.5
@@ -67,7 +68,7 @@ def hidiroglou_berthelot(
     Returns
     -------
     pandas.DataFrame
-        ``{unit}``, group columns, ``ratio, centred, effect, lower, upper,
+        ``{id}``, group columns, ``ratio, centred, effect, lower, upper,
         outlier`` in input order; rows without two positive values have NaN
         and ``outlier`` False.
 
@@ -83,6 +84,7 @@ def hidiroglou_berthelot(
     if not 0 <= u <= 1:
         raise ColumnError(f"hidiroglou_berthelot: u must be in [0, 1], got {u}")
     by_cols = [by] if isinstance(by, str) else list(by or [])
+    unit = id
     missing = [col for col in (unit, current, previous, *by_cols) if col not in data.columns]
     if missing:
         raise ColumnError(f"hidiroglou_berthelot: columns {missing} are not in the data")

@@ -1,0 +1,287 @@
+"""The returns simulator: one quarter's returns as firms would send them, with injected errors.
+
+Values are the true cumulative (year-to-date) figures of the bundled
+quarterly truth (or one you give), spoiled by unit and item nonresponse and
+reporting errors, every error listed. The columns follow
+:data:`survey.form.DEMO_FORM`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from survey.datasets import INDICATORS, MONEY_INDICATORS, load_quarterly
+from survey.errors import ColumnError, FrameError, PeriodError
+from survey.periods import parse_quarter
+
+__all__ = ["ERROR_TYPES", "SimulatedReturns", "simulate_returns"]
+
+ERROR_TYPES: tuple[str, ...] = ("unit_yuan", "export_gt_output", "cumulative_decrease")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SimulatedReturns:
+    """Returns as firms would send them for one quarter, and the injected errors.
+
+    Attributes
+    ----------
+    returns : pandas.DataFrame
+        ``firm_id, period, responded, operating`` and, for each indicator,
+        ``{var}_ytd`` (cumulative year to date; for ``employees`` the average of
+        the end-of-quarter headcounts over the year to date) and
+        ``{var}_ytd_last_year`` (the same months of last year). Thousand yuan.
+        NaN for nonrespondents and missing items.
+    injected : pandas.DataFrame
+        ``firm_id, period, variable, error_type, true_value, reported_value``:
+        every reported value that differs from the truth because of an
+        injected error (error_type in ``unit_yuan``, ``export_gt_output``,
+        ``cumulative_decrease``).
+    seed : int
+        The seed used (reproduces the returns).
+    period : str
+    """
+
+    returns: pd.DataFrame
+    injected: pd.DataFrame
+    seed: int
+    period: str
+
+
+def simulate_returns(
+    firms: Any,
+    period: str,
+    *,
+    seed: int | np.random.Generator | None = None,
+    unit_nonresponse: float = 0.10,
+    item_nonresponse: float = 0.02,
+    error_rate: float = 0.02,
+    truth: pd.DataFrame | None = None,
+) -> SimulatedReturns:
+    """Simulate one quarter's returns of the given firms (year-to-date convention).
+
+    Values are the true cumulative figures from the quarterly truth, then
+    spoiled by unit nonresponse (more likely for small firms), item
+    nonresponse and reporting errors. Every error is listed in ``injected``.
+
+    Parameters
+    ----------
+    firms : sequence of str or pandas.DataFrame
+        Firm ids (USCC), or a frame with a ``firm_id`` column (a census of the
+        above-size firms, or a drawn sample). Each must be on the register of
+        the period's year. Firms that have closed stay in the returns with
+        ``operating`` False; when they respond, their values are the true
+        zeros (the enumerator confirms the closure).
+    period : str
+        A quarter label such as ``"2006Q3"``.
+    seed : int or numpy.random.Generator or None, default=None
+        Recorded in the result. The draws also depend on the period, so the
+        same seed gives independent draws for different quarters.
+    unit_nonresponse : float, default=0.10
+        Average probability that a firm does not return the form. A firm's
+        propensity falls with its size (the smallest are about four times as
+        likely to fail as the largest).
+    item_nonresponse : float, default=0.02
+        Probability that a value of a returned form is missing.
+    error_rate : float, default=0.02
+        Probability that a returned form carries one reporting error:
+        ``unit_yuan`` (all money values of the year to date in yuan, i.e.
+        1000 times too large), ``export_gt_output`` (export delivery above
+        gross output) or ``cumulative_decrease`` (a year-to-date value below
+        last quarter's, typically the quarter's own value; only from Q2).
+    truth : pandas.DataFrame, optional
+        Quarterly truth (columns as :func:`load_quarterly`); default the
+        bundled one.
+
+    Returns
+    -------
+    SimulatedReturns
+
+    Examples
+    --------
+    >>> from survey.datasets import load_register, simulate_returns
+    >>> firms = load_register(2006).query("above_size")["firm_id"]
+    >>> sim = simulate_returns(firms, "2006Q2", seed=1, unit_nonresponse=0.0,
+    ...                        item_nonresponse=0.0, error_rate=0.0)
+    >>> bool(sim.returns["responded"].all()), len(sim.injected)
+    (True, 0)
+    """
+    year, quarter = parse_quarter(period)
+    for name, value in (
+        ("unit_nonresponse", unit_nonresponse),
+        ("item_nonresponse", item_nonresponse),
+        ("error_rate", error_rate),
+    ):
+        if not (0.0 <= float(value) <= 1.0):
+            raise ColumnError(f"{name}={value} must be a probability in [0, 1]")
+    if isinstance(firms, pd.DataFrame):
+        if "firm_id" not in firms.columns:
+            raise ColumnError("the firms frame has no 'firm_id' column; pass ids or a frame with firm_id")
+        firms = firms["firm_id"]
+    ids = pd.Index(pd.Series(list(firms) if not isinstance(firms, pd.Series) else firms, dtype="str"))
+    if ids.has_duplicates:
+        dup = ids[ids.duplicated()].unique()[:5].tolist()
+        raise FrameError(f"firm ids given more than once: {dup}; pass each firm once")
+
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(2**63 - 1))
+    elif seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63 - 1))
+    seed = int(seed)
+    rng = np.random.default_rng([seed, year, quarter])
+
+    table = _ytd_table(period) if truth is None else _ytd_frame(truth, year, quarter)
+    pos = table.index.get_indexer(ids)
+    if (pos < 0).any():
+        missing = ids[pos < 0][:5].tolist()
+        raise FrameError(
+            f"{int((pos < 0).sum())} firm(s) are not on the register of {year} "
+            f"(first: {missing}); pass firms of that year's register"
+        )
+    values = {col: table[col].to_numpy()[pos] for col in table.columns}
+    n = len(ids)
+    current = {var: values[f"{var}_ytd"].astype(float).copy() for var in INDICATORS}
+    last = {var: values[f"{var}_ytd_last_year"].astype(float).copy() for var in INDICATORS}
+    previous = {var: values[f"{var}_ytd_prev_quarter"] for var in MONEY_INDICATORS}
+    operating = values["operating"].astype(bool)
+
+    # unit nonresponse, decreasing with size
+    size = np.maximum(values["gross_output_ytd"], values["gross_output_ytd_last_year"]) * 4.0 / quarter
+    propensity = 1.0 / (1.0 + np.log1p(np.maximum(size, 0.0) / 1000.0))
+    prob = np.clip(unit_nonresponse * propensity / propensity.mean(), 0.0, 1.0) if n else propensity
+    responded = rng.random(n) >= prob
+
+    # item nonresponse
+    item_missing = {}
+    for var in INDICATORS:
+        item_missing[var] = (rng.random(n) < item_nonresponse, rng.random(n) < item_nonresponse)
+
+    # reporting errors
+    has_error = responded & (rng.random(n) < error_rate)
+    ok_cur = {var: ~item_missing[var][0] for var in MONEY_INDICATORS}
+    app_unit = np.zeros(n, dtype=bool)
+    for var in MONEY_INDICATORS:
+        app_unit |= ok_cur[var] & (current[var] != 0)
+    app_export = ok_cur["gross_output"] & ok_cur["export_delivery"] & (current["gross_output"] > 0)
+    decrease_ok = np.column_stack(
+        [ok_cur[var] & (previous[var] > 0) & (quarter > 1) for var in MONEY_INDICATORS]
+    )
+    app_decrease = decrease_ok.any(axis=1)
+    keys = rng.random((n, 3))
+    applicable = np.column_stack([app_unit, app_export, app_decrease])
+    keys = np.where(applicable, keys, -1.0)
+    kind = np.argmax(keys, axis=1)
+    has_error &= applicable.any(axis=1)
+    decrease_keys = np.where(decrease_ok, rng.random((n, len(MONEY_INDICATORS))), -1.0)
+    decrease_var = np.argmax(decrease_keys, axis=1)
+    export_factor = rng.uniform(1.1, 3.0, n)
+    shrink = rng.uniform(0.5, 0.95, n)
+
+    injected = []
+    reported = {var: current[var].copy() for var in INDICATORS}
+    unit_rows = has_error & (kind == 0)
+    for var in MONEY_INDICATORS:
+        hit = unit_rows & ok_cur[var] & (current[var] != 0)
+        reported[var] = np.where(hit, current[var] * 1000.0, reported[var])
+        injected.append(_injected_rows(ids, period, var, "unit_yuan", hit, current[var], reported[var]))
+    hit = has_error & (kind == 1)
+    new_export = current["gross_output"] * export_factor
+    reported["export_delivery"] = np.where(hit, new_export, reported["export_delivery"])
+    injected.append(
+        _injected_rows(ids, period, "export_delivery", "export_gt_output", hit, current["export_delivery"],
+                       reported["export_delivery"])
+    )
+    for j, var in enumerate(MONEY_INDICATORS):
+        hit = has_error & (kind == 2) & (decrease_var == j)
+        quarter_only = current[var] - previous[var]
+        value = np.where(quarter_only < previous[var], quarter_only, previous[var] * shrink)
+        value = np.round(value, 1)
+        value = np.where(value >= previous[var], previous[var] * 0.5, value)
+        reported[var] = np.where(hit, value, reported[var])
+        injected.append(_injected_rows(ids, period, var, "cumulative_decrease", hit, current[var], reported[var]))
+
+    out: dict[str, Any] = {
+        "firm_id": ids.to_numpy(),
+        "period": np.full(n, period, dtype=object),
+        "responded": responded,
+        "operating": operating,
+    }
+    for var in INDICATORS:
+        cur = np.where(responded & ~item_missing[var][0], reported[var], np.nan)
+        prev = np.where(responded & ~item_missing[var][1], last[var], np.nan)
+        out[f"{var}_ytd"] = cur
+        out[f"{var}_ytd_last_year"] = prev
+    returns = pd.DataFrame(out)
+    returns["period"] = returns["period"].astype("str")
+    injected_frame = pd.concat(injected, ignore_index=True)
+    return SimulatedReturns(returns=returns, injected=injected_frame, seed=seed, period=period)
+
+
+def _injected_rows(ids, period, var, error_type, hit, true_value, reported_value) -> pd.DataFrame:
+    idx = np.flatnonzero(hit)
+    return pd.DataFrame(
+        {
+            "firm_id": pd.array(ids.to_numpy()[idx], dtype="str"),
+            "period": pd.array(np.full(len(idx), period, dtype=object), dtype="str"),
+            "variable": pd.array(np.full(len(idx), var, dtype=object), dtype="str"),
+            "error_type": pd.array(np.full(len(idx), error_type, dtype=object), dtype="str"),
+            "true_value": true_value[idx].astype(float),
+            "reported_value": reported_value[idx].astype(float),
+        }
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _truth() -> pd.DataFrame:
+    return load_quarterly()
+
+
+@functools.lru_cache(maxsize=64)
+def _ytd_table(period: str) -> pd.DataFrame:
+    year, quarter = parse_quarter(period)
+    frame = _truth()
+    if not (frame["year"] == year).any():
+        raise PeriodError(f"no quarterly truth for {period}; the bundled data cover 2004Q1-2007Q4")
+    return _ytd_frame(frame, year, quarter)
+
+
+def _ytd_frame(truth: pd.DataFrame, year: int, quarter: int) -> pd.DataFrame:
+    """Per firm of ``year``'s register: ytd, ytd of the previous quarter and of last year."""
+    missing = [c for c in ("firm_id", "year", "quarter", *INDICATORS) if c not in truth.columns]
+    if missing:
+        raise ColumnError(f"the quarterly truth lacks columns {missing}")
+    year_col = truth["year"].to_numpy()
+    quarter_col = truth["quarter"].to_numpy()
+    this = truth[year_col == year]
+    if this.empty:
+        raise PeriodError(f"no quarterly truth for year {year}")
+    cols = list(INDICATORS)
+
+    def ytd(frame: pd.DataFrame, upto: int) -> pd.DataFrame:
+        part = frame[frame["quarter"].to_numpy() <= upto]
+        grouped = part.groupby("firm_id", sort=False)
+        sums = grouped[list(MONEY_INDICATORS)].sum()
+        sums["employees"] = grouped["employees"].mean()
+        return sums
+
+    cur = ytd(this, quarter)
+    index = pd.Index(this["firm_id"].unique(), dtype="str")
+    cur = cur.reindex(index)
+    result = cur[cols].add_suffix("_ytd")
+    prev = ytd(this, quarter - 1).reindex(index).fillna(0.0) if quarter > 1 else cur * 0.0
+    for var in MONEY_INDICATORS:
+        result[f"{var}_ytd_prev_quarter"] = prev[var].to_numpy()
+    last_year = truth[(year_col == year - 1) & (quarter_col <= quarter)]
+    if last_year.empty:
+        last = pd.DataFrame(np.nan, index=index, columns=cols)
+    else:
+        last = ytd(last_year, quarter).reindex(index).fillna(0.0)
+    for var in cols:
+        result[f"{var}_ytd_last_year"] = last[var].to_numpy()
+    op = this[quarter_col[year_col == year] == quarter].set_index("firm_id")["operating"] if "operating" in this else None
+    result["operating"] = op.reindex(index).fillna(False).to_numpy(bool) if op is not None else True
+    return result

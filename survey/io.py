@@ -1,0 +1,510 @@
+"""Reading and writing table files: CSV (any common encoding), Excel, Parquet.
+
+One reader for every table the toolkit takes from a user (registers, returns
+files, threshold tables, firm lists): :func:`read_table`. It
+
+* reads CSV in UTF-8, UTF-8 with a byte-order mark (Excel's "CSV UTF-8"),
+  UTF-16 with a byte-order mark, or GB18030 (which includes GBK and GB2312,
+  the encodings of Chinese Windows), detected in that order, or in the
+  encoding you give; when a file cannot be decoded the message says where,
+  which encoding the bytes do fit, and how to convert the file;
+* rejects a CSV file whose last record was cut short (the file does not end
+  with a line break and its last record is incomplete) or whose records
+  have a different number of fields than the header, naming the line: a
+  cut file is never loaded with a wrong last value;
+* reads the header raw: duplicate and empty column names are errors (not
+  renamed to ``x.1`` or ``Unnamed: 4``);
+* reads Excel workbooks (``.xlsx``/``.xlsm``, with openpyxl) and says so
+  when a file named ``.xlsx`` is no workbook (a CSV or an old ``.xls``
+  renamed);
+* reads Parquet files.
+
+Every failure is a :class:`~survey.errors.TableError` naming the file and,
+where it applies, the line and the column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from survey.errors import TableError
+
+__all__ = ["TABLE_SUFFIXES", "decode_text", "read_header", "read_table", "write_table"]
+
+#: File suffixes :func:`read_table` reads.
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet")
+
+_CSV = (".csv", ".txt")
+_EXCEL = (".xlsx", ".xlsm")
+_AUTO = ("utf-8", "gb18030")
+_CONVERT = ("convert the file to UTF-8 (e.g. `iconv -f {enc} -t UTF-8 {name} > {stem}-utf8.csv`, "
+            "or in Excel: Save As > 'CSV UTF-8')")
+
+
+# --------------------------------------------------------------------------- decoding
+def _line_of(raw: bytes, position: int) -> int:
+    return raw.count(b"\n", 0, position) + 1
+
+
+def _try(raw: bytes, encoding: str) -> tuple[str | None, UnicodeDecodeError | None]:
+    try:
+        return raw.decode(encoding), None
+    except UnicodeDecodeError as exc:
+        return None, exc
+
+
+def decode_text(raw: bytes, *, encoding: str | None = None, name: str = "the file") -> tuple[str, str]:
+    """Decode the bytes of a text file; return the text and the encoding used.
+
+    Without ``encoding``: a UTF-8 byte-order mark means UTF-8, a UTF-16
+    byte-order mark UTF-16; otherwise UTF-8 is tried, then GB18030 (a
+    superset of GBK and GB2312).
+
+    Parameters
+    ----------
+    raw : bytes
+    encoding : str or None, default=None
+        Decode with this encoding only (e.g. ``"gbk"``, ``"big5"``).
+    name : str, default="the file"
+        Name of the file in messages.
+
+    Returns
+    -------
+    (str, str)
+        The text (without a byte-order mark) and the encoding's name
+        (``"utf-8"``, ``"utf-8-sig"``, ``"utf-16"``, ``"gb18030"`` or the one
+        given).
+
+    Raises
+    ------
+    TableError
+        The bytes do not decode; the message gives the line, the encoding
+        the bytes do fit (if any) and how to convert the file.
+
+    Examples
+    --------
+    >>> decode_text("城市,产值\\n".encode("gbk"))
+    ('城市,产值\\n', 'gb18030')
+    >>> decode_text(b"\\xef\\xbb\\xbfcity\\n")
+    ('city\\n', 'utf-8-sig')
+    """
+    stem = Path(name).stem or "file"
+    if encoding is not None:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError as exc:
+            raise TableError(f"{name}: unknown encoding {encoding!r}; use e.g. 'utf-8', 'gb18030' "
+                             "or 'big5'", path=name) from exc
+        if codec == "utf-8" and raw.startswith(codecs.BOM_UTF8):
+            codec = "utf-8-sig"
+        text, error = _try(raw, codec)
+        if error is None:
+            return text, codec
+        line = _line_of(raw, error.start)
+        fits = [enc for enc in _AUTO if enc != codec and _try(raw, enc)[1] is None]
+        hint = (f"the bytes fit {fits[0]}: pass encoding={fits[0]!r} or leave encoding unset"
+                if fits else _CONVERT.format(enc="ENCODING", name=name, stem=stem))
+        raise TableError(
+            f"{name}: not valid {encoding} at line {line} (byte 0x{raw[error.start]:02x}); {hint}",
+            path=name, line=line)
+    if raw.startswith(codecs.BOM_UTF8):
+        text, error = _try(raw[len(codecs.BOM_UTF8):], "utf-8")
+        if error is None:
+            return text, "utf-8-sig"
+        line = _line_of(raw, error.start + len(codecs.BOM_UTF8))
+        raise TableError(
+            f"{name}: starts with a UTF-8 byte-order mark but is not valid UTF-8 at line {line} "
+            f"(byte 0x{raw[error.start + 3]:02x}); the file mixes encodings: "
+            + _CONVERT.format(enc="ENCODING", name=name, stem=stem), path=name, line=line)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text, error = _try(raw, "utf-16")
+        if error is None:
+            return text, "utf-16"
+        raise TableError(f"{name}: starts with a UTF-16 byte-order mark but is not valid UTF-16; "
+                         + _CONVERT.format(enc="UTF-16", name=name, stem=stem), path=name)
+    text, first = _try(raw, "utf-8")
+    if first is None:
+        return text, "utf-8"
+    text, second = _try(raw, "gb18030")
+    if second is None:
+        return text, "gb18030"
+    line = _line_of(raw, first.start)
+    raise TableError(
+        f"{name}: the encoding is neither UTF-8 (byte 0x{raw[first.start]:02x} at line {line} "
+        f"is invalid) nor GB18030/GBK (invalid at line {_line_of(raw, second.start)}); give the "
+        "file's encoding with encoding= (e.g. 'big5', 'latin-1'), or "
+        + _CONVERT.format(enc="ENCODING", name=name, stem=stem), path=name, line=line)
+
+
+# --------------------------------------------------------------------------- header checks
+def _check_names(names: Sequence[Any], name: str) -> None:
+    empty = [i + 1 for i, c in enumerate(names) if c is None or str(c).strip() == ""]
+    if empty:
+        raise TableError(
+            f"{name}: column(s) {empty} of the header have no name; name every column (or "
+            "delete the empty columns)", path=name, line=1)
+    seen: dict[str, int] = {}
+    twice: list[tuple[str, int, int]] = []
+    for i, c in enumerate(names):
+        key = str(c)
+        if key in seen:
+            twice.append((key, seen[key] + 1, i + 1))
+        else:
+            seen[key] = i
+    if twice:
+        shown = ", ".join(f"{k!r} (columns {a} and {b})" for k, a, b in twice)
+        raise TableError(f"{name}: column name(s) appear twice in the header: {shown}; give "
+                         "every column its own name", path=name, line=1, column=twice[0][0])
+
+
+# --------------------------------------------------------------------------- CSV
+def _csv_structure(text: str, name: str) -> tuple[list[str], int]:
+    """Raw header of a CSV text and the number of lines up to its end, after checking that
+    every record has the header's number of fields and that an unterminated last record is
+    complete."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    counts: list[int] = []
+    starts: list[int] = []
+    tail: list[str] = []  # the last field of every record
+    previous_end = 0
+    try:
+        for row in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not row:  # blank line
+                continue
+            if header is None:
+                header = row
+                header_end = reader.line_num
+                continue
+            counts.append(len(row))
+            starts.append(start)
+            tail.append(row[-1])
+    except csv.Error as exc:
+        raise TableError(f"{name}: line {reader.line_num}: {exc} (a quoted field is not "
+                         "closed; the file may be cut short)", path=name,
+                         line=reader.line_num) from exc
+    if header is None:
+        raise TableError(f"{name}: the file is empty (no header line)", path=name, line=1)
+    width = len(header)
+    terminated = text.endswith(("\n", "\r"))
+    if counts:
+        lengths = np.asarray(counts)
+        bad = np.flatnonzero(lengths != width)
+        if len(bad):
+            k = int(bad[0])
+            cut = " and the file does not end with a line break: it was cut short" \
+                if k == len(counts) - 1 and not terminated else ""
+            more = f" ({len(bad)} such lines)" if len(bad) > 1 else ""
+            raise TableError(
+                f"{name}: line {starts[k]} has {counts[k]} fields but the header has {width}"
+                f"{cut}{more}; nothing was read", path=name, line=starts[k])
+        if not terminated:
+            _check_last_record(header[-1].strip(), tail, starts[-1], name)
+    return [c.strip() for c in header], header_end
+
+
+_DECIMALS = re.compile(r"^[+-]?\d[\d,]*\.(\d*)$")
+
+
+def _check_last_record(column: str, values: list[str], line: int, name: str) -> None:
+    """A file without a final line break may have lost the end of its last record: its last
+    field is then empty, shorter than every other value of the column, or has fewer
+    decimals than all of them."""
+    value = values[-1].strip()
+
+    def reject(why: str) -> None:
+        raise TableError(
+            f"{name}: the file does not end with a line break and its last record (line {line}) "
+            f"looks cut short: {why}; the file is probably truncated, nothing was read. Send the "
+            "complete file (or, if the record is complete, end the file with a line break)",
+            path=name, line=line, column=column)
+
+    if value == "":
+        reject(f"its last field ({column!r}) is empty")
+    others = [v.strip() for v in values[:-1] if v.strip()]
+    if not others:
+        return
+    shortest = min(len(v) for v in others)
+    if len(value) < shortest:
+        reject(f"{column!r} = {value!r} is shorter than every other value of the column "
+               f"(at least {shortest} characters)")
+    places = [_DECIMALS.match(v) for v in others]
+    if all(places):
+        least = min(len(m.group(1)) for m in places)
+        match = _DECIMALS.match(value)
+        own = len(match.group(1)) if match else 0
+        if own < least:
+            reject(f"{column!r} = {value!r} has {own} decimals where every other value of the "
+                   f"column has at least {least}")
+
+
+def _read_csv(path: Path, *, encoding: str | None, text_columns: Sequence[str],
+              check_header: bool) -> pd.DataFrame:
+    raw = path.read_bytes()
+    text, found = decode_text(raw, encoding=encoding, name=path.name)
+    header, header_end = _csv_structure(text, path.name)
+    if check_header:
+        _check_names(header, path.name)
+    # the data under a header of placeholder names (the raw names may repeat or be empty)
+    lines = io.StringIO(text, newline="")
+    offset = sum(len(lines.readline()) for _ in range(header_end))
+    placeholders = [f"c{i}" for i in range(len(header))]
+    body = ",".join(placeholders) + "\n" + text[offset:]
+    keep = set(text_columns)
+    dtype = {p: "str" for p, c in zip(placeholders, header, strict=True) if c in keep}
+    try:
+        # numbers are parsed by pyarrow (correctly rounded); a column with a bad cell stays text
+        frame = pd.read_csv(io.BytesIO(body.encode("utf-8")), engine="pyarrow",
+                            dtype=dtype or None)
+    except Exception as exc:  # pyarrow's parser errors
+        raise TableError(f"{path.name}: cannot parse as CSV: {exc}", path=path) from exc
+    frame.columns = header
+    frame.attrs["encoding"] = found
+    return frame
+
+
+# --------------------------------------------------------------------------- Excel
+def _not_a_workbook(path: Path) -> TableError:
+    head = path.read_bytes()[:512]
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        what = "an old Excel 97-2003 workbook (.xls) or another OLE file; open it in Excel and " \
+               "save it as .xlsx"
+    elif head.lstrip().lower().startswith((b"<!doctype html", b"<html", b"<table")):
+        what = "an HTML page (some systems export 'Excel' files as HTML); open it in Excel and " \
+               "save it as .xlsx"
+    elif not head:
+        what = "empty"
+    else:
+        try:
+            decode_text(head[:400].rsplit(b"\n", 1)[0] or head, name=path.name)
+            what = "text (perhaps a CSV file renamed to .xlsx); give it the .csv suffix"
+        except TableError:
+            what = "not a zip archive as every .xlsx file is; the file is damaged or not a workbook"
+    return TableError(f"{path.name}: not an Excel workbook: the file is {what}", path=path)
+
+
+def _read_excel(path: Path, *, sheet: str | int | None, text_columns: Sequence[str],
+                check_header: bool) -> pd.DataFrame:
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+        raise _not_a_workbook(path) from exc
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(book.worksheets):
+                raise TableError(f"{path.name}: no sheet {sheet}; the workbook has "
+                                 f"{len(book.worksheets)} sheet(s)", path=path)
+            ws = book.worksheets[sheet]
+        else:
+            if sheet not in book.sheetnames:
+                raise TableError(f"{path.name}: no sheet {sheet!r}; sheets are {book.sheetnames}",
+                                 path=path)
+            ws = book[sheet]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    while rows and all(v is None or (isinstance(v, str) and not v.strip()) for v in rows[-1]):
+        rows.pop()  # trailing empty rows
+    if not rows:
+        raise TableError(f"{path.name}: the sheet is empty (no header row)", path=path, line=1)
+    width = max(len(r) for r in rows)
+    rows = [r + [None] * (width - len(r)) for r in rows]
+    header = rows[0]
+    # columns empty from top to bottom (formatting only) are not part of the table
+    used = [j for j in range(width) if any(r[j] is not None and not (isinstance(r[j], str) and
+                                                                     not r[j].strip()) for r in rows)]
+    header = [header[j] for j in used]
+    names = ["" if c is None else str(c).strip() for c in header]
+    if check_header:
+        _check_names(names, path.name)
+    body = [[r[j] for j in used] for r in rows[1:]]
+    body = [r for r in body if any(v is not None for v in r)]
+    frame = pd.DataFrame(body, columns=range(len(names)), dtype=object)
+    frame = frame.infer_objects()
+    for j, c in enumerate(names):
+        if c in set(text_columns):
+            col = frame[j]
+            frame[j] = col.where(col.isna(), col.map(_cell_text)).astype("str")
+    frame.columns = names
+    return frame
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- the reader
+def read_table(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    text: str | Iterable[str] = (),
+    sheet: str | int | None = None,
+    check_header: bool = True,
+) -> pd.DataFrame:
+    """Read a table file: CSV, Excel workbook or Parquet (by its suffix).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.csv``/``.txt``, ``.xlsx``/``.xlsm`` or ``.parquet`` file.
+    encoding : str or None, default=None
+        Encoding of a CSV file; default: detected (UTF-8, UTF-8 with BOM,
+        UTF-16 with BOM, then GB18030/GBK). The encoding used is in
+        ``frame.attrs["encoding"]``.
+    text : str or iterable of str, default=()
+        Columns read as text, never as numbers (ids such as ``firm_id``, codes
+        with leading zeros, period labels).
+    sheet : str, int or None, default=None
+        Sheet of a workbook (default the first).
+    check_header : bool, default=True
+        Raise on empty or repeated column names; ``False`` keeps the raw
+        names (repeated names included) for a caller that reports them itself.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Numbers parsed where every cell of a column is a number (else the
+        column is text); ``attrs`` has ``source`` (the file name),
+        ``format`` and, for CSV, ``encoding``.
+
+    Raises
+    ------
+    TableError
+        The file does not exist, has an unknown suffix, cannot be decoded,
+        was cut short, has records of the wrong length, repeated or empty
+        column names, or is not what its suffix says (e.g. a fake ``.xlsx``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "returns.csv")
+    ...     _ = p.write_bytes("企业,产值\\n0045,1000.5\\n".encode("gbk"))
+    ...     t = read_table(p, text="企业")
+    >>> t.to_dict("list"), t.attrs["encoding"]
+    ({'企业': ['0045'], '产值': [1000.5]}, 'gb18030')
+
+    A file cut short is rejected whole:
+
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "cut.csv")
+    ...     _ = p.write_text("firm,value\\na,1000.0\\nb,2000.0\\nc,10")
+    ...     read_table(p)
+    Traceback (most recent call last):
+    ...
+    survey.errors.TableError: cut.csv: the file does not end with a line break and its last record (line 4) looks cut short: 'value' = '10' is shorter than every other value of the column (at least 6 characters); the file is probably truncated, nothing was read. Send the complete file (or, if the record is complete, end the file with a line break)
+    """
+    path = Path(path)
+    columns = [text] if isinstance(text, str) else list(text)
+    if not path.is_file():
+        raise TableError(f"{str(path)!r}: file not found" if not path.exists()
+                         else f"{str(path)!r} is a folder, not a file", path=path)
+    suffix = path.suffix.lower()
+    if suffix in _CSV:
+        frame = _read_csv(path, encoding=encoding, text_columns=columns, check_header=check_header)
+        kind = "csv"
+    elif suffix in _EXCEL:
+        frame = _read_excel(path, sheet=sheet, text_columns=columns, check_header=check_header)
+        kind = "xlsx"
+    elif suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow's errors
+            raise TableError(f"{path.name}: not a readable Parquet file: {exc}", path=path) from exc
+        if check_header:
+            _check_names(list(frame.columns), path.name)
+        for c in columns:
+            if c in frame.columns and not pd.api.types.is_string_dtype(frame[c]):
+                frame[c] = frame[c].where(frame[c].isna(), frame[c].astype(str)).astype("str")
+        kind = "parquet"
+    elif suffix == ".xls":
+        raise TableError(f"{path.name}: old Excel 97-2003 workbooks (.xls) are not read; open it "
+                         "in Excel and save it as .xlsx (or as CSV UTF-8)", path=path)
+    else:
+        raise TableError(f"{path.name}: unknown table format {suffix or '(no suffix)'!r}; give "
+                         f"one of {', '.join(TABLE_SUFFIXES)}", path=path)
+    frame.attrs["source"] = path.name
+    frame.attrs["format"] = kind
+    return frame
+
+
+def read_header(path: str | Path, *, encoding: str | None = None) -> list[str]:
+    """The column names of a table file, read raw (without reading the data of a CSV).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "r.csv")
+    ...     _ = p.write_bytes(b"\\xef\\xbb\\xbffirm_id, size\\nA,1\\n")
+    ...     read_header(p)
+    ['firm_id', 'size']
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in _CSV and path.is_file():
+        with path.open("rb") as handle:
+            first = handle.readline()
+        line, _ = decode_text(first, encoding=encoding, name=path.name)
+        row = next(csv.reader([line]), [])
+        return [c.strip() for c in row]
+    if suffix == ".parquet" and path.is_file():
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow's errors
+            raise TableError(f"{path.name}: not a readable Parquet file: {exc}", path=path) from exc
+    return list(read_table(path, encoding=encoding, check_header=False).columns)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "data") -> Path:
+    """Write a frame as CSV (UTF-8), Excel workbook or Parquet, by the suffix of ``path``.
+
+    CSV files are written in UTF-8 with a line break after every record
+    (what :func:`read_table` reads back unchanged); the folder is created
+    when needed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = write_table(pd.DataFrame({"a": [1.5], "b": ["x"]}), pathlib.Path(d, "t.csv"))
+    ...     read_table(p).to_dict("list")
+    {'a': [1.5], 'b': ['x']}
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise TableError(f"{path.name}: unknown table format {suffix or '(no suffix)'!r}; give "
+                         f"one of {', '.join(TABLE_SUFFIXES)}", path=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in _CSV:
+        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    elif suffix in _EXCEL:
+        with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            frame.to_excel(writer, sheet_name=sheet, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path

@@ -446,7 +446,11 @@ class Session:
         """
         self._check_open()
         if self.kind == "duckdb":
-            reader = self._con.sql(query).fetch_record_batch(int(batch_size))
+            rel = self._con.sql(query)
+            if hasattr(rel, "to_arrow_reader"):
+                reader = rel.to_arrow_reader(int(batch_size))
+            else:  # DuckDB < 1.4
+                reader = rel.fetch_record_batch(int(batch_size))
             yield from reader
             return
         import pyarrow as pa

@@ -325,8 +325,10 @@ class Session:
         if eng.threads is not None:
             con.execute(f"SET threads = {int(eng.threads)}")
         if self._own:
-            # large COPY / joins need not keep the input order (less memory)
+            # large COPY / joins need not keep the input order (less memory); no progress bar
+            # on stdout
             con.execute("SET preserve_insertion_order = false")
+            con.execute("SET enable_progress_bar = false")
         return con
 
     def _open_spark(self) -> Any:

@@ -144,6 +144,7 @@ class _Geography:
     county_first: np.ndarray  # per prefecture
     county_count: np.ndarray
     county_code: np.ndarray  # 6-digit codes
+    county_digits: np.ndarray  # (counties, 6) digits of the codes
 
 
 def _geography() -> _Geography:
@@ -165,6 +166,8 @@ def _geography() -> _Geography:
         pref_code=np.array(pref_code), pref_province=np.array(pref_prov), pref_weight=np.array(pref_w),
         pref_first=pref_first, pref_count=pref_count, county_first=county_first,
         county_count=county_count, county_code=county_code,
+        county_digits=(np.frombuffer(county_code.astype("S6").tobytes(), dtype=np.uint8).reshape(-1, 6)
+                       - ord("0")).astype(np.uint8),
     )
 
 
@@ -179,8 +182,11 @@ def _zones(geo: _Geography) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["zone", "prefecture", "industry", "share"])
 
 
-def _uscc(head2: np.ndarray, county6: np.ndarray, serial: np.ndarray, seed: int) -> np.ndarray:
-    """USCC ids as an (n, 18) uint8 array: unique serial -> organisation code (a bijection)."""
+def _uscc(head2: np.ndarray, division: np.ndarray, serial: np.ndarray, seed: int) -> np.ndarray:
+    """USCC ids as an (n, 18) uint8 array: unique serial -> organisation code (a bijection).
+
+    ``division`` holds the 6 digits of the county code of every firm (n, 6).
+    """
     n = serial.size
     alphabet = np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)
     M = 31**8
@@ -192,19 +198,28 @@ def _uscc(head2: np.ndarray, county6: np.ndarray, serial: np.ndarray, seed: int)
     s = serial.astype(np.int64) % M
     a_hi, a_lo = divmod(a, 31**4)
     org_num = ((((s * a_hi) % M) * (31**4)) % M + s * a_lo + b) % M
-    org = np.empty((n, 8), dtype=np.int64)
+    out = np.empty((n, 18), dtype=np.uint8)
+    total = 9 * int(_USCC_W[0]) + head2.astype(np.int64) * int(_USCC_W[1])
+    out[:, 0] = ord("9")
+    out[:, 1] = ord("0") + head2
+    for k in range(6):
+        out[:, 2 + k] = ord("0") + division[:, k]
+        total = total + division[:, k].astype(np.int64) * int(_USCC_W[2 + k])
+    org_sum = np.zeros(n, dtype=np.int64)
     for k in range(7, -1, -1):
-        org[:, k] = org_num % 31
+        digit = org_num % 31
         org_num //= 31
-    chars = alphabet[org]
-    base36 = np.where(chars <= ord("9"), chars - ord("0"), chars - ord("A") + 10).astype(np.int64)
-    c = (11 - (base36 @ _ORG_W) % 11) % 11
-    org_check = np.where(c == 10, 29, c)
-    div = (np.frombuffer(np.asarray(county6).astype("S6").tobytes(), dtype=np.uint8).reshape(n, 6)
-           - ord("0")).astype(np.int64)
-    values = np.column_stack([np.full(n, 9), head2, div, org, org_check])
-    check = (31 - (values @ _USCC_W) % 31) % 31
-    return alphabet[np.column_stack([values, check])]
+        ch = alphabet[digit]
+        out[:, 8 + k] = ch
+        total = total + digit * int(_USCC_W[8 + k])
+        base36 = np.where(ch <= ord("9"), ch.astype(np.int64) - ord("0"), ch.astype(np.int64) - ord("A") + 10)
+        org_sum += base36 * int(_ORG_W[k])
+    c = (11 - org_sum % 11) % 11
+    org_check = np.where(c == 10, 29, c)  # 'X' is code 29 in the USCC alphabet
+    out[:, 16] = alphabet[org_check]
+    total = total + org_check * int(_USCC_W[16])
+    out[:, 17] = alphabet[(31 - total % 31) % 31]
+    return out
 
 
 def _string_array(codes: np.ndarray, labels: Sequence[str]) -> Any:
@@ -287,7 +302,7 @@ def _register_chunk(start: int, stop: int, seed: int, year: int, geo: _Geography
     productivity = np.exp(np.log(160.0) + 0.35 * _normal(seed, _STREAM["productivity1"], i))
     employees = np.maximum(1.0, np.round(size * 0.965 / productivity)).astype(np.int64)
     small_private = (ownership == 1) & (size < 300)
-    ids = _uscc(np.where(small_private, 2, 1), geo.county_code[county], i, seed)
+    ids = _uscc(np.where(small_private, 2, 1).astype(np.uint8), geo.county_digits[county], i, seed)
     columns = {
         "firm_id": _fixed_strings(ids),
         "year": pa.array(np.full(n, year, dtype=np.int64)),
@@ -327,7 +342,7 @@ def generate_national_register(
     *,
     seed: int = 2018,
     year: int = 2018,
-    chunk_size: int = 1_000_000,
+    chunk_size: int = 500_000,
     names: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> NationalRegister:
@@ -344,8 +359,8 @@ def generate_national_register(
     year : int, default=2018
         Register year (sets the designated-size threshold: 20 million yuan
         of revenue from 2011).
-    chunk_size : int, default=1_000_000
-        Firms per chunk (memory is about 200 bytes per firm of a chunk).
+    chunk_size : int, default=500_000
+        Firms per chunk (peak memory is about 1 kB per firm of a chunk).
     names : bool, default=False
         Add a ``name`` column (more disk and time).
     progress : callable, optional

@@ -316,7 +316,8 @@ def _select(s: Session, view: str, n: Any, strata: Any, prn: str, unit: str, sta
         ranked = (
             f"SELECT {', '.join([f'r.{q(c)} AS {q(c)}' for c in keep])}, st.__sv_label AS stratum, "
             f"{u_raw} AS prn, st.__sv_p AS inclusion_probability, "
-            f"{sql_float(1.0)} / st.__sv_p AS design_weight, st.__sv_npop AS __sv_npop, "
+            f"CASE WHEN st.__sv_p > 0 THEN {sql_float(1.0)} / st.__sv_p END AS design_weight, "
+            f"st.__sv_npop AS __sv_npop, "
             f"st.__sv_nsample AS __sv_nsample, st.__sv_shift AS __sv_shift, "
             f"ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY {u}, r.{q(unit)}) - 1 AS __sv_rank "
             f"FROM {joined} WHERE {u} < st.__sv_bound"

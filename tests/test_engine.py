@@ -21,7 +21,13 @@ import pytest
 
 import survey as sv
 from survey.engine import Engine, EngineError, memory_bytes, sql_float
-from survey.errors import CalibrationError, ColumnError, DesignError, LonelyPSUError, WeightError
+from survey.errors import (
+    CalibrationError,
+    ColumnError,
+    DesignError,
+    LonelyPSUError,
+    WeightError,
+)
 from survey.estimation.calibrate import calibrate, poststratify, rake
 from survey.estimation.outofcore import OutOfCoreSurvey, scan
 
@@ -370,7 +376,7 @@ def test_design_errors(strat):
 
 
 def test_estimation_errors(api_designs, strat):
-    m, o = api_designs
+    _, o = api_designs
     n_missing = int(strat["acs.k3"].isna().sum())
     with pytest.raises(ColumnError, match=f"'acs.k3' has {n_missing} missing"):
         o.total("acs.k3")
@@ -385,7 +391,7 @@ def test_estimation_errors(api_designs, strat):
 
 
 def test_weighting_errors(api_designs, pop):
-    m, o = api_designs
+    _, o = api_designs
     counts = pop["stype"].value_counts().to_dict()
     with pytest.raises(CalibrationError, match="not complete"):
         o.calibrate({"stype": {"E": 4421, "H": 755}})
@@ -404,7 +410,7 @@ def test_weighting_errors(api_designs, pop):
 
 
 def test_repr_and_strata_table(api_designs):
-    m, o = api_designs
+    _, o = api_designs
     assert "200 rows; 3 strata" in repr(o)
     table = o.strata()
     assert table["stype"].tolist() == ["E", "H", "M"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,7 +24,7 @@ def national(tmp_path_factory):
 
 def test_register_structure(national):
     """The bundled register's columns, valid unique USCC ids, 31 provinces, about 1.5% above size."""
-    reg, df, _ = national
+    _, df, _ = national
     bundled = load_register(2006)
     shared = set(bundled.columns) - {"name", "county"}
     assert shared <= set(df.columns)

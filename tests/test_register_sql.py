@@ -21,7 +21,13 @@ from survey.errors import FrameError, SelectionError
 from survey.plan.selection import permanent_random_numbers, select
 from survey.plan.sql import select_prn, write_prn
 from survey.plan.stratify import boundaries
-from survey.register.sql import check_frame, size_class_sql, stratum_moments, uscc_valid_sql, valid_uscc_table
+from survey.register.sql import (
+    check_frame,
+    size_class_sql,
+    stratum_moments,
+    uscc_valid_sql,
+    valid_uscc_table,
+)
 
 
 @pytest.fixture(scope="module")

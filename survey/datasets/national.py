@@ -610,7 +610,7 @@ def generate_national_returns(
     finally:
         for w in writers.values():
             w.close()
-    for p, out_path in zip(periods, paths):
+    for p in periods:
         if p not in writers:
             raise FrameError("no firm of the register is above size or in the sample; nothing to write")
     return paths

@@ -40,7 +40,6 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from survey.design import Design
 from survey.engine import (
@@ -53,8 +52,13 @@ from survey.engine import (
     sql_finite,
     sql_float,
 )
-from survey.errors import ColumnError, DesignError, SurveyError, SurveyWarning, WeightError
-from survey.estimation.results import Estimate
+from survey.errors import (
+    ColumnError,
+    DesignError,
+    SurveyError,
+    SurveyWarning,
+    WeightError,
+)
 from survey.estimation.outofcore_variance import (
     StageTable,
     calibrated_cluster_variance,
@@ -62,6 +66,7 @@ from survey.estimation.outofcore_variance import (
     plain_variance,
 )
 from survey.estimation.outofcore_weighting import SQLWeighting
+from survey.estimation.results import Estimate
 from survey.estimation.variance import stage_coefficients
 
 __all__ = ["OutOfCoreSurvey", "scan"]
@@ -305,9 +310,7 @@ class OutOfCoreSurvey:
             prob = last.table["multiplier"].to_numpy() * last.table["fraction"].to_numpy()
             if not last.keys:
                 return sql_float(1.0 / float(prob[0])), ""
-            wt = last.table[last.aliases].copy()
-            for a, k in zip(last.aliases, last.keys):
-                wt = wt.rename(columns={a: f"__sv_wk_{a}"})
+            wt = last.table[last.aliases].rename(columns={a: f"__sv_wk_{a}" for a in last.aliases})
             wt["__sv_wfpc"] = 1.0 / prob
             view = self._session.register(wt)
             on = " AND ".join(

@@ -136,7 +136,8 @@ def plain_variance(stages: tuple[StageTable, ...], tables: list[pd.DataFrame], D
 def _domain_scale(st: StageTable, h: np.ndarray, d: np.ndarray, D: int) -> np.ndarray:
     """n_strata / n_ok_strata per (parent, domain) among the strata present in the domain."""
     key = st.parent[h].astype(np.int64) * D + d
-    keys, inv = np.unique(key, return_inverse=True)
+    _, inv = np.unique(key, return_inverse=True)
+    inv = inv.ravel()
     total = np.bincount(inv).astype(float)
     ok = np.bincount(inv, weights=(~st.average_out[h]).astype(float))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -38,14 +38,15 @@ def write_prn(
     unit: str = "firm_id",
     seed: int = 0,
     column: str = "prn",
-    batch_size: int = 1_000_000,
+    batch_size: int = 250_000,
     engine: Engine | Session | str | None = None,
 ) -> Path:
     """Copy a register to Parquet with the permanent random number of every unit.
 
     PRNs are :func:`survey.plan.selection.permanent_random_numbers` of the
     ids with key ``seed``, computed in batches of ``batch_size`` rows (peak
-    memory: one batch). The key and the id column are recorded in the
+    memory: one batch; a single Parquet file is streamed by row groups, any
+    other source through the engine). The key and the id column are recorded in the
     Parquet metadata (``survey.prn``).
 
     Parameters
@@ -60,7 +61,8 @@ def write_prn(
         Key of the PRN set (0 <= seed < 10**16).
     column : str, default="prn"
         Name of the PRN column (replaced if the register has one).
-    batch_size : int, default=1_000_000
+    batch_size : int, default=250_000
+        Rows per batch (peak memory about 600 MB for 250,000 rows of the national register).
     engine : Engine, Session, str or None
 
     Returns
@@ -78,22 +80,30 @@ def write_prn(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    s = as_engine(engine)
-    view = s.register(source)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    single_file = isinstance(source, (str, Path)) and Path(source).is_file()
+    s = None if single_file else as_engine(engine)
+    view = None if single_file else s.register(source)
     try:
-        types = s.columns(view)
-        if unit not in types:
-            raise ColumnError(f"write_prn: unit column {unit!r} not in the register")
-        cols = [c for c in types if c != column]
-        query = f"SELECT {', '.join(s.q(c) for c in cols)} FROM {view}"
+        if single_file:  # one Parquet file: stream its row groups directly (memory: one batch)
+            pf = pq.ParquetFile(str(source))
+            cols = [c for c in pf.schema_arrow.names if c != column]
+            if unit not in cols:
+                raise ColumnError(f"write_prn: unit column {unit!r} not in the register")
+            batches = pf.iter_batches(batch_size=int(batch_size), columns=cols)
+        else:
+            types = s.columns(view)
+            if unit not in types:
+                raise ColumnError(f"write_prn: unit column {unit!r} not in the register")
+            cols = [c for c in types if c != column]
+            batches = s.batches(f"SELECT {', '.join(s.q(c) for c in cols)} FROM {view}", batch_size)
         writer = None
         meta = {"survey.prn": json.dumps({"seed": int(seed), "unit": unit, "column": column,
                                           "function": "survey.plan.selection.permanent_random_numbers"})}
         n = 0
         try:
-            for batch in s.batches(query, batch_size):
+            for batch in batches:
                 table = pa.Table.from_batches([batch])
                 ids = table.column(unit).to_pandas()
                 if ids.isna().any():
@@ -102,7 +112,7 @@ def write_prn(
                 table = table.append_column(column, pa.array(prn, type=pa.float64()))
                 if writer is None:
                     schema = table.schema.with_metadata({**(table.schema.metadata or {}), **meta})
-                    writer = pq.ParquetWriter(str(path), schema)
+                    writer = pq.ParquetWriter(str(path), schema, compression="zstd")
                 writer.write_table(table.cast(writer.schema))
                 n += table.num_rows
         finally:
@@ -111,7 +121,8 @@ def write_prn(
         if writer is None:
             raise SelectionError("write_prn: the register has no rows")
     finally:
-        s.drop(view)
+        if view is not None:
+            s.drop(view)
     return path
 
 

@@ -28,7 +28,15 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine, Session, as_engine, group_by, is_numeric_type, sql_finite, sql_float
+from survey.engine import (
+    Engine,
+    Session,
+    as_engine,
+    group_by,
+    is_numeric_type,
+    sql_finite,
+    sql_float,
+)
 from survey.errors import ColumnError, FrameError
 from survey.register.frame import USCC_ALPHABET
 

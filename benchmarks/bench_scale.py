@@ -17,8 +17,9 @@ select      PRN selection (SRSWOR, window function), 2% per stratum (at least 2)
 returns     one quarter's returns (year to date) of the take-all and sampled firms
 estimate    stratified design (take-all stratum + sampled strata, fpc) on the
             returns: totals of two variables by province with SEs, from Parquet
+            (the design pass once, the estimate best of three)
 raw         DuckDB's own aggregate for the same sums (per stratum x province:
-            sum, sum of squares), the floor the estimate is compared with
+            sum, sum of squares; best of three), the floor the estimate is compared with
 spark       (not by default: ``--steps spark``) the same estimate on PySpark in
             local mode (``local[2]``), reading the same Parquet files
 ==========  ==================================================================
@@ -133,11 +134,7 @@ def step(name: str, n: int, folder: Path) -> dict:
         s = scan(con.sql("SELECT * FROM units"), sv.Design(strata="stratum", weights="design_weight", fpc="N_h"),
                  engine=eng)
         t_design = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        est = s.total(["gross_output_ytd", "revenue_ytd"], by="province", na="drop")
-        t_total = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        con.sql(
+        raw_sql = (
             "SELECT stratum, province, COUNT(*) AS n, "
             "SUM(CASE WHEN isfinite(gross_output_ytd) THEN design_weight * gross_output_ytd ELSE 0 END) AS s0, "
             "SUM(CASE WHEN isfinite(revenue_ytd) THEN design_weight * revenue_ytd ELSE 0 END) AS s1, "
@@ -146,8 +143,16 @@ def step(name: str, n: int, folder: Path) -> dict:
             "gross_output_ytd * revenue_ytd ELSE 0 END) AS q01, "
             "SUM(CASE WHEN isfinite(revenue_ytd) THEN (design_weight * revenue_ytd) ^ 2 ELSE 0 END) AS q1 "
             "FROM units GROUP BY stratum, province"
-        ).df()
-        t_raw = time.perf_counter() - t2
+        )
+        t_total, t_raw = [], []
+        for _ in range(3):  # best of three: the machine is shared
+            t1 = time.perf_counter()
+            est = s.total(["gross_output_ytd", "revenue_ytd"], by="province", na="drop")
+            t_total.append(time.perf_counter() - t1)
+            t2 = time.perf_counter()
+            con.sql(raw_sql).df()
+            t_raw.append(time.perf_counter() - t2)
+        t_total, t_raw = min(t_total), min(t_raw)
         out.update(design_pass=round(t_design, 2), estimate=round(t_total, 2), raw=round(t_raw, 2),
                    ratio=round(t_total / t_raw, 2), units=len(s), strata=len(s.strata()),
                    cv_total=float(est.cv.max()))
@@ -157,8 +162,9 @@ def step(name: str, n: int, folder: Path) -> dict:
         from survey.engine import Engine
         from survey.estimation.outofcore import scan
 
+        # the sample file has both N_h and n_h (Selection's columns): Spark folds case unless told not to
         eng = Engine(kind="spark", spark_master="local[2]", memory_limit=MEMORY,
-                     temp_directory=str(folder / "spill"))
+                     temp_directory=str(folder / "spill"), spark_config={"spark.sql.caseSensitive": "true"})
         ses = eng.session()
         t_start = time.perf_counter() - t0
         spark = ses.connection

@@ -179,25 +179,27 @@ class OutOfCoreSurvey:
             )
 
     def _build(self) -> None:
-        s, d, q = self._session, self._design, self._q
-        parts = ["COUNT(*) AS n"]
+        """Check the design and prepare the stages; the checks ride on the stage-1 pass."""
+        d, q = self._design, self._q
+        flags: list[tuple[str, str]] = []
         key_cols = ([("strata", d.strata)] if d.strata else []) + [("clusters", c) for c in d.clusters]
         for i, (_, col) in enumerate(key_cols):
-            parts.append(f"{_sum_flag(f'{q(col)} IS NULL')} AS null{i}")
+            flags.append((f"null{i}", f"{q(col)} IS NULL"))
         if d.weights is not None:
             self._check_numeric_column(d.weights, "weights")
             w = f"CAST({q(d.weights)} AS DOUBLE)"
-            parts.append(f"{_sum_flag(f'NOT ({sql_finite(w)} AND {w} > 0)')} AS badw")
+            flags.append(("badw", f"NOT ({sql_finite(w)} AND {w} > 0)"))
         if d.probs is not None:
             self._check_numeric_column(d.probs, "probs")
             p = f"CAST({q(d.probs)} AS DOUBLE)"
-            parts.append(f"{_sum_flag(f'NOT ({sql_finite(p)} AND {p} > 0 AND {p} <= 1)')} AS badp")
+            flags.append(("badp", f"NOT ({sql_finite(p)} AND {p} > 0 AND {p} <= 1)"))
         for j, col in enumerate(d.fpc):
             self._check_numeric_column(col, "fpc")
             f = f"CAST({q(col)} AS DOUBLE)"
-            parts.append(f"{_sum_flag(f'NOT ({sql_finite(f)} AND {f} > 0)')} AS badf{j}")
-        check = s.sql(f"SELECT {', '.join(parts)} FROM {self._src}").iloc[0]
-        n = int(check["n"])
+            flags.append((f"badf{j}", f"NOT ({sql_finite(f)} AND {f} > 0)"))
+        first = self._stage_table(0, flags)
+        check = first[["__sv_rows"] + [name for name, _ in flags]].sum(axis=0)
+        n = int(check["__sv_rows"]) if len(first) else 0
         if n == 0:
             raise DesignError("the sample has no rows")
         self._n_rows = n
@@ -220,11 +222,36 @@ class OutOfCoreSurvey:
                     f"fpc column {col!r} must be positive and not missing; "
                     f"{int(check[f'badf{j}'])} row(s) are not"
                 )
-        self._stages = self._build_stages()
+        self._stages = self._build_stages(first)
         self._weight_sql, self._weight_join = self._design_weights()
 
-    def _build_stages(self) -> tuple[StageTable, ...]:
-        s, d, q = self._session, self._design, self._q
+    def _stage_table(self, st: int, flags: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
+        """Per stratum of stage ``st``: units, min and max of the fpc, rows, and sums of check flags."""
+        d, q = self._design, self._q
+        strata_keys = (d.strata,) if d.strata else ()
+        keys = strata_keys + tuple(d.clusters[:st])
+        col = d.clusters[st] if st < len(d.clusters) else None
+        alias = [f"__sv_k{i}" for i in range(len(keys))]
+        sel = [f"{q(k)} AS {a}" for k, a in zip(keys, alias)]
+        fpc_col = d.fpc[st] if st < len(d.fpc) else None
+        fexpr = f"CAST({q(fpc_col)} AS DOUBLE)" if fpc_col else "CAST(1 AS DOUBLE)"
+        agg = [f"MIN({fexpr}) AS lo", f"MAX({fexpr}) AS hi", "COUNT(*) AS __sv_rows"]
+        agg += [f"{_sum_flag(cond)} AS {name}" for name, cond in flags]
+        if col is None:
+            query = (f"SELECT {', '.join(sel + ['COUNT(*) AS n_units'] + agg)} FROM {self._src} "
+                     f"{group_by(alias)}")
+        else:
+            inner = f"SELECT {', '.join(sel + agg)} FROM {self._src} {group_by([*alias, q(col)])}"
+            outer = ["COUNT(*) AS n_units", "MIN(lo) AS lo", "MAX(hi) AS hi", "SUM(__sv_rows) AS __sv_rows"]
+            outer += [f"SUM({name}) AS {name}" for name, _ in flags]
+            query = f"SELECT {', '.join([*alias] + outer)} FROM ({inner}) u {group_by(alias)}"
+        table = self._session.sql(query)
+        if alias:
+            table = table.sort_values(alias, kind="stable").reset_index(drop=True)
+        return table
+
+    def _build_stages(self, first: pd.DataFrame) -> tuple[StageTable, ...]:
+        d = self._design
         strata_keys = (d.strata,) if d.strata else ()
         cluster_cols: tuple[str | None, ...] = d.clusters or (None,)
         stages: list[StageTable] = []
@@ -234,26 +261,8 @@ class OutOfCoreSurvey:
                 break
             keys = strata_keys + tuple(c for c in d.clusters[:st])
             alias = [f"__sv_k{i}" for i in range(len(keys))]
-            sel = [f"{q(k)} AS {a}" for k, a in zip(keys, alias)]
             fpc_col = d.fpc[st] if st < len(d.fpc) else None
-            fexpr = f"CAST({q(fpc_col)} AS DOUBLE)" if fpc_col else "CAST(1 AS DOUBLE)"
-            if col is None:
-                query = (
-                    f"SELECT {', '.join(sel + ['COUNT(*) AS n_units', f'MIN({fexpr}) AS lo', f'MAX({fexpr}) AS hi'])} "
-                    f"FROM {self._src} {group_by(alias)}"
-                )
-            else:
-                inner = (
-                    f"SELECT {', '.join(sel + [f'MIN({fexpr}) AS lo', f'MAX({fexpr}) AS hi'])} "
-                    f"FROM {self._src} {group_by([*alias, q(col)])}"
-                )
-                query = (
-                    f"SELECT {', '.join([*alias, 'COUNT(*) AS n_units', 'MIN(lo) AS lo', 'MAX(hi) AS hi'])} "
-                    f"FROM ({inner}) u {group_by(alias)}"
-                )
-            table = s.sql(query)
-            if alias:
-                table = table.sort_values(alias, kind="stable").reset_index(drop=True)
+            table = first if st == 0 else self._stage_table(st)
             n_units = table["n_units"].to_numpy(dtype=np.int64)
             if st == 0:
                 labels = (

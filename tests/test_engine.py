@@ -82,15 +82,22 @@ def two_stage() -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 # the engine seam
 # ---------------------------------------------------------------------------
+def _mib(text: str) -> float:
+    """DuckDB's display of a memory setting ("190.7 MiB", "3.7 GiB") in MiB."""
+    value, unit = text.split()
+    return float(value) * {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0**2}[unit]
+
+
 def test_memory_limit_is_always_set():
     """DuckDB's default is 80% of the RAM; the engine always sets its own limit (also on a passed connection)."""
     s = Engine(memory_limit="200MB", threads=1).session()
-    assert s.setting("memory_limit") == "190.7 MiB"
+    assert _mib(s.setting("memory_limit")) == pytest.approx(200e6 / 2**20, abs=0.1)
     assert s.setting("threads") == "1"
     con = duckdb.connect()
     Engine(connection=con, memory_limit="300MB").session()
-    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "286.1 MiB"
-    assert Engine().session().setting("memory_limit") == "3.7 GiB"  # the 4GB default
+    assert _mib(con.execute("SELECT current_setting('memory_limit')").fetchone()[0]) == pytest.approx(
+        300e6 / 2**20, abs=0.1)
+    assert _mib(Engine().session().setting("memory_limit")) == pytest.approx(4e9 / 2**20, rel=0.02)
 
 
 def test_engine_settings_are_checked():

@@ -117,6 +117,17 @@ def plain_variance(stages: tuple[StageTable, ...], tables: list[pd.DataFrame], D
     ``q{a}_{b}`` of the unit totals of the scores. The ``"average"``
     lonely-PSU scale counts only strata present in the domain, as R and
     :func:`survey.estimation.variance.linearization_variance`.
+
+    Examples
+    --------
+    Two strata of two units, scores ``z = w y`` of (2, 6) and (6, 18), no fpc
+    (coefficients ``n/(n-1) = 2`` and ``1/(n-1) = 1``):
+
+    >>> import numpy as np, pandas as pd
+    >>> st = _example_stage()
+    >>> t = pd.DataFrame({"__sv_h": [0, 1], "__sv_dom": [0, 0], "s0": [8.0, 24.0], "q0_0": [40.0, 360.0]})
+    >>> float(plain_variance((st,), [t], 1, 1)[0, 0, 0])  # 2*40 - 8^2 + 2*360 - 24^2
+    160.0
     """
     cov = np.zeros((D, k, k))
     for st, t in zip(stages, tables):
@@ -181,6 +192,20 @@ def calibrated_element_variance(
         Fitted model term of each cell per domain and variable.
     beta_num : numpy.ndarray, shape (D, p, k)
         Coefficients of the numeric auxiliaries.
+
+    Examples
+    --------
+    With a null model term the residuals are the scores (the variance of
+    :func:`plain_variance`):
+
+    >>> import numpy as np, pandas as pd
+    >>> st = _example_stage()
+    >>> t = pd.DataFrame({"__sv_h": [0, 1], "__sv_dom": [0, 0], "s0": [8.0, 24.0], "q0_0": [40.0, 360.0]})
+    >>> mt = pd.DataFrame({"__sv_h": [0, 1], "__sv_cell": [0, 0], "__sv_dom": [0, 0], "mb": [4.0, 6.0],
+    ...                    "m0": [8.0, 18.0]})
+    >>> v = calibrated_element_variance(st, t, mt, np.zeros((1, 1, 1)), np.zeros((1, 0, 1)), 1, 1)
+    >>> float(v[0, 0, 0])
+    160.0
     """
     p = beta_num.shape[1]
     H = st.sq.size
@@ -265,6 +290,19 @@ def calibrated_cluster_variance(
     (``__sv_unit, __sv_cell``) with ``mb`` and ``mbx{i}``; ``unit_stratum``
     of every unit in ``mt["__sv_h"]``. Unit residual totals are formed
     densely for a chunk of domains at a time.
+
+    Examples
+    --------
+    Four PSUs in two strata with totals (2, 6) and (6, 18), null model term:
+
+    >>> import numpy as np, pandas as pd
+    >>> st = _example_stage()
+    >>> t = pd.DataFrame({"__sv_unit": [0, 1, 2, 3], "__sv_dom": 0, "s0": [2.0, 6.0, 6.0, 18.0]})
+    >>> mt = pd.DataFrame({"__sv_unit": [0, 1, 2, 3], "__sv_cell": 0, "__sv_h": [0, 0, 1, 1],
+    ...                    "mb": [2.0, 2.0, 3.0, 3.0]})
+    >>> v = calibrated_cluster_variance(st, t, mt, np.zeros((1, 1, 1)), np.zeros((1, 0, 1)), 1, 1)
+    >>> float(v[0, 0, 0])
+    160.0
     """
     p = beta_num.shape[1]
     C = beta_cat.shape[1]
@@ -300,3 +338,10 @@ def calibrated_cluster_variance(
         S = (Hm @ Z.reshape(U, Dc * k)).reshape(H, Dc, k)
         cov[lo:hi] -= np.einsum("h,hdk,hdl->dkl", b_h, S, S)
     return cov
+
+
+def _example_stage() -> StageTable:
+    """A stage of two strata with two units each and no fpc (for the examples)."""
+    table = pd.DataFrame({"n_units": [2, 2]})
+    return StageTable(keys=(), unit=None, table=table, sq=np.array([2.0, 2.0]), cross=np.array([1.0, 1.0]),
+                      average_out=np.zeros(2, dtype=bool), parent=np.zeros(2, dtype=np.intp))

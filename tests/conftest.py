@@ -1,4 +1,5 @@
-"""Shared fixtures: the R reference data and numbers (copied from shared/reference)."""
+"""Shared fixtures: the R reference data and numbers (copied from shared/reference), and the
+demo cycle run once per session."""
 
 from __future__ import annotations
 
@@ -69,3 +70,13 @@ def mu284() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def mu284_sample() -> pd.DataFrame:
     return load("MU284_sample")
+
+
+@pytest.fixture(scope="session")
+def demo():
+    """The demo cycle (`survey demo`), run once per test session and shared by every test
+    and docstring example that needs a full run (:func:`survey.pipeline.demo.demo_result`).
+    Tests read it; none may change it."""
+    from survey.pipeline.demo import demo_result
+
+    return demo_result()

@@ -1,16 +1,21 @@
 """The quarterly cycle (`survey demo`): run once on the demo config, check it against the API.
 
-The module fixture runs :func:`survey.pipeline.run.run_cycle` on ``examples/demo.toml``
-into a temporary folder (about 15 s). The checks recompute what the bulletin
-says with the estimation API on the frames the cycle returns, compare the
-Excel workbook with the CSV files, look into the ledger for the revisions,
-compare the edit step with the errors the simulation injected, and run the
-cycle a second time to check that the same seed gives the same bulletin.
+The session fixture ``demo`` (tests/conftest.py) runs the demo cycle once
+(:func:`survey.pipeline.demo.demo_result`). The checks compare the bulletin
+with the one of the code before the move into rooms (byte for byte),
+recompute what the bulletin says with the estimation API on the frames the
+cycle returns, compare the Excel workbook with the CSV files, look into the
+ledger for the revisions, compare the edit step with the errors the
+simulation injected, and run the separate commands on the cycle's files to
+check that they give the same bulletin.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import shutil
+import zipfile
 
 import numpy as np
 import openpyxl
@@ -20,27 +25,76 @@ import pytest
 import survey as sv
 from survey.datasets import load_quarterly, load_register
 from survey.estimation.combined import combined_total
+from survey.pipeline import DEMO_CONFIG
 from survey.pipeline.config import load_config
-from survey.pipeline.run import (
-    DEMO_CONFIG,
-    command_estimate,
-    command_ingest,
-    command_plan,
-    command_report,
-    command_select,
-    command_simulate,
-    read_samples,
-    run_cycle,
-)
+from survey.pipeline.run import run_ingest, run_report, run_select, run_simulate
+from survey.pipeline.steps import read_samples, with_settings
 from survey.publish.report.excel import HEADER_ROW
 from survey.returns.ledger import Ledger
 
 YI = 1e5  # thousand yuan per 亿元
 
+#: sha256 of the demo bulletin's files written by the code before the move into rooms
+#: (/work/notes/base_demo/base_hashes.txt, two runs, identical).
+BASE_HASHES = {
+    "bulletin.html": "bbba231d271438fc55528f7eebfd0771b5bc7c4ca6c5f174fb918af0e07f7716",
+    "channel.csv": "eab2a3c145499667a1c299f8a4c7e4cccdf771be9237657051fe9a649eb9206b",
+    "city.csv": "05c5218249b2591161a34525d1d3689cc0c471a4a80e469db0e1469ab45c90cc",
+    "growth.csv": "1b7285de39067735be27dbda35a4178d4c1fbab842d99e9e2483ed7d4a896d75",
+    "headline.csv": "3a6eea65e5dd32ef7cfaeb6de12bb1531f864f9e09162c3c0f29a5202a332bdd",
+    "industry.csv": "676e89a6b0d6e56525bea3f3137e74d6c7c6cc940711c7a361bea4c1a7d90a95",
+    "parts.csv": "92365b60c3c8d90664c44727ceba9408ebf0880a9878e617b79ccccec9a724b8",
+    "quality.csv": "a03bd0a12a734b9b40c94452121bfaf246adb9dfdd600984d4dca47618becb88",
+    "sector.csv": "ab28e3052761f981943d14b4687fa0bfbaa8ba2336286fb67619f2969a27555f",
+    "series.csv": "efcd6816c52d501e96d70fdd1d2d14690a084f0e2cc3f9a95efc178ff7241502",
+    "zone.csv": "8e81c876d472d8e0055a9602ce0b787a31fec6c1ba5907feb32ce4751967c9ec",
+}
+#: :func:`xlsx_cells_hash` of the pre-move bulletin.xlsx (its bytes were not reproducible:
+#: zip dates; its cells, values and number formats are).
+BASE_XLSX_CELLS = "ac0ef0cb6835db0bbb86d1ae79dd6f5ce0d9eb9c1fdb5c65d662537f82db642e"
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_cycle(DEMO_CONFIG, output=tmp_path_factory.mktemp("demo"), progress=False)
+
+def xlsx_cells_hash(path) -> str:
+    """sha256 over every non-empty cell of a workbook: sheet, coordinate, value, number format."""
+    h = hashlib.sha256()
+    for ws in openpyxl.load_workbook(path).worksheets:
+        h.update(f"sheet {ws.title}\n".encode())
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value is not None:
+                    h.update(f"{c.coordinate}={c.value!r}|{c.number_format}\n".encode())
+    return h.hexdigest()
+
+
+def test_bulletin_is_byte_identical_to_before_the_move(demo):
+    """Behaviour unchanged: every CSV file and the HTML file of the demo bulletin have the
+    bytes the code had before the cycle was split into library functions."""
+    folder = demo.output / "bulletin"
+    got = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in BASE_HASHES}
+    assert got == BASE_HASHES
+    assert sorted(p.name for p in folder.glob("*.csv")) == sorted(
+        n for n in BASE_HASHES if n.endswith(".csv"))
+
+
+def test_bulletin_workbook_has_the_same_cells_and_is_reproducible(demo, tmp_path, monkeypatch):
+    """bulletin.xlsx: the same cells as before the move, and now the same bytes for the same
+    content (document and zip entries dated the end of the period, or SOURCE_DATE_EPOCH)."""
+    from survey.publish.report.excel import write_workbook
+
+    path = demo.files.excel
+    assert xlsx_cells_hash(path) == BASE_XLSX_CELLS
+    with zipfile.ZipFile(path) as z:
+        assert {i.date_time for i in z.infolist()} == {(2006, 12, 31, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert core.count("2006-12-31T00:00:00Z") == 2
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    again = write_workbook(demo.content, tmp_path / "again.xlsx")
+    assert again.read_bytes() == path.read_bytes()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    other = write_workbook(demo.content, tmp_path / "other.xlsx")
+    with zipfile.ZipFile(other) as z:
+        assert {i.date_time for i in z.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+    assert xlsx_cells_hash(other) == BASE_XLSX_CELLS
 
 
 def _take_some(year: int) -> pd.DataFrame:
@@ -229,29 +283,40 @@ def test_hard_edit_failures_are_set_aside_and_imputed(demo):
     assert demo.take_all[["gross_output", "export_delivery", "gross_output_last_year"]].notna().all().all()
 
 
-def test_separate_commands_reproduce_the_bulletin(demo, tmp_path, capsys):
-    """`survey select/simulate-returns/ingest/estimate/report` one by one (each reading
-    the previous step's files) give the same bulletin as the whole cycle: same seed,
-    same figures, and a second pass over the same ledger changes nothing."""
-    for command in (command_select, command_simulate, command_ingest, command_estimate,
-                    command_report):
-        assert command(DEMO_CONFIG, output=tmp_path) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5 and lines[-1].startswith("survey report: bulletin of 2006Q4")
-    for name in ("headline", "city", "zone", "channel", "quality", "series"):
-        pd.testing.assert_frame_equal(
-            pd.read_csv(tmp_path / "bulletin" / f"{name}.csv", encoding="utf-8-sig"),
-            pd.read_csv(demo.files.csv[name], encoding="utf-8-sig"))
-    html = (tmp_path / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
-    assert html == demo.files.html.read_text(encoding="utf-8")
-    # the panels behind it are the same, value by value and marker by marker, although
-    # `survey report` edited and imputed the ledger a second time (after `survey estimate`)
+def test_separate_commands_write_what_the_cycle_writes(demo, tmp_path):
+    """`survey select`, `simulate-returns` and `ingest` one by one (each reading the
+    previous command's files) write the cycle's samples and returns files, byte for byte,
+    and load them all; ingesting the same files again changes nothing."""
+    config = with_settings(load_config(DEMO_CONFIG), "plan", output_excel=False)  # faster
+    samples = run_select(config, output=tmp_path)
+    assert {y: len(s) for y, s in samples.items()} == {y: len(s) for y, s in demo.samples.items()}
+    files, injected = run_simulate(config, output=tmp_path)
+    for name in ["sample/2005/sample.csv", "sample/2006/sample.csv", "returns/injected_errors.csv",
+                 *(f"returns/returns_{p}.csv" for p in demo.returns_files)]:
+        assert (tmp_path / name).read_bytes() == (demo.output / name).read_bytes(), name
+    reports = run_ingest(config, output=tmp_path)
+    assert [r.status for r in reports] == ["loaded"] * 8
+    again = run_ingest(config, output=tmp_path)
+    assert [r.status for r in again] == ["unchanged"] * 8
+    assert sum(r.values_written for r in again) == 0
+
+
+def test_report_command_reproduces_the_bulletin_from_the_cycles_files(demo, tmp_path):
+    """`survey report` on the folder of a whole cycle (samples, returns, the ledger the cycle
+    edited and imputed) gives the same panels and the same bulletin: editing and imputing
+    the same ledger a second time changes nothing."""
+    for name in ("sample", "returns"):
+        shutil.copytree(demo.output / name, tmp_path / name)
+    shutil.copy(demo.ledger_file, tmp_path / "ledger.duckdb")
+    content, files = run_report(DEMO_CONFIG, output=tmp_path)
     for name in ("take_all", "sample"):
         pd.testing.assert_frame_equal(
             pd.read_csv(tmp_path / "panel" / f"{name}.csv", dtype={"firm_id": "str"}),
             pd.read_csv(demo.output / "panel" / f"{name}.csv", dtype={"firm_id": "str"}))
-    assert command_ingest(DEMO_CONFIG, output=tmp_path) == 0
-    assert "({'unchanged': 8}), 0 values written" in capsys.readouterr().out
+    for name, path in files.csv.items():
+        assert path.read_bytes() == demo.files.csv[name].read_bytes(), name
+    assert files.html.read_bytes() == demo.files.html.read_bytes()
+    assert files.excel.read_bytes() == demo.files.excel.read_bytes()
 
 
 def test_outputs_of_every_step(demo):
@@ -267,12 +332,6 @@ def test_outputs_of_every_step(demo):
     assert set(demo.seconds) == {"plan", "select", "simulate", "ingest", "edit", "impute",
                                  "weight", "estimate", "protect", "report"}
     assert config.seed == 20070115
-
-
-def test_command_plan_prints_one_line(tmp_path, capsys):
-    assert command_plan(DEMO_CONFIG, output=tmp_path) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("survey plan: 2005: n = ")
 
 
 def _sent(demo) -> pd.DataFrame:
@@ -377,3 +436,86 @@ def test_births_and_deaths_are_covered(demo):
     assert len(deduced) > 20
     assert not deduced["operating"].any()  # the simulation's closed quarters
     assert (deduced["gross_output"] == 0).all() and not deduced["gross_output_imputed"].any()
+
+
+# ---------------------------------------------------------------------------
+# every setting does what it says
+# ---------------------------------------------------------------------------
+def _report(demo, config, tmp_path, estimates=None):
+    from survey.pipeline.steps import report_step
+
+    return report_step(config, estimates or demo.estimates, demo.protected, take_all=demo.take_all,
+                       surveys=demo.surveys, ledger_file=demo.ledger_file, output=tmp_path)
+
+
+def test_growth_level_publishes_level_on_level_growth(demo, tmp_path):
+    """estimate.growth = "level": the bulletin's growth is this quarter's total against the
+    total of the same quarter a year earlier (survey.quarterly.series.level_growth), not the
+    comparable-basis growth of the same firms; the labels and the methods note say so."""
+    from survey.quarterly.series import level_growth
+
+    config = with_settings(demo.config, "estimate", growth="level")
+    content, files = _report(demo, config, tmp_path)
+    by_period = demo.estimates.by_period
+    expected = level_growth(by_period["sector"]["2006Q4"], by_period["sector"]["2005Q4"])
+    expected = expected.set_index("variable")["level_growth"]
+    quarter = {h.variable: h.growth for h in content.headline[::2]}
+    ytd = {h.variable: h.growth for h in content.headline[1::2]}
+    comparable = {h.variable: h.growth for h in demo.content.headline[::2]}
+    for v in ("gross_output", "export_delivery", "profit_tax"):
+        assert quarter[v] == pytest.approx(expected[v], rel=1e-12)
+        assert abs(quarter[v] - comparable[v]) > 1e-4  # births, deaths, size changes
+    year = level_growth(demo.estimates.year_to_date, demo.estimates.year_to_date_last_year)
+    assert ytd["gross_output"] == pytest.approx(
+        year.set_index("variable").loc["gross_output_ytd", "level_growth"], rel=1e-12)
+    city = pd.read_csv(files.csv["city"], encoding="utf-8-sig")
+    old = pd.read_csv(demo.files.csv["city"], encoding="utf-8-sig")
+    assert (city["estimate"].fillna(0) == old["estimate"].fillna(0)).all()
+    assert not np.allclose(city["growth"].fillna(0), old["growth"].fillna(0))
+    html = files.html.read_text(encoding="utf-8")
+    assert "比上年同期增长（总量口径）" in html and "可比口径" not in html
+    assert "增长率为总量口径" in content.methods_note
+
+
+def test_report_formats_write_only_the_listed_files(demo, tmp_path):
+    """report.formats: only the listed formats are written."""
+    config = with_settings(demo.config, "report", formats=["csv"])
+    _, files = _report(demo, config, tmp_path / "csv")
+    assert files.html is None and files.excel is None
+    assert sorted(p.name for p in (tmp_path / "csv" / "bulletin").iterdir()) == sorted(
+        n for n in BASE_HASHES if n.endswith(".csv"))
+    config = with_settings(demo.config, "report", formats=["xlsx"])
+    _, files = _report(demo, config, tmp_path / "xlsx")
+    assert files.html is None and files.csv == {}
+    assert [p.name for p in (tmp_path / "xlsx" / "bulletin").iterdir()] == ["bulletin.xlsx"]
+    assert xlsx_cells_hash(files.excel) == BASE_XLSX_CELLS
+
+
+def test_confidence_level_reaches_every_label(demo, tmp_path):
+    """estimate.level = 0.9: the intervals are 90% intervals (narrower by the ratio of the t
+    quantiles) and every label that names the level says 90% (HTML, Excel, methods note)."""
+    from scipy import stats
+
+    from survey.pipeline.steps import estimate_step
+    from survey.publish.report.labels import LABELS, label
+
+    keys = [k for k, v in LABELS["en"].items() if "{level}" in v]
+    assert sorted(keys) == ["band", "chart_growth", "chart_series", "ci_high", "ci_low", "interval"]
+    for language in ("zh", "en"):
+        for key in keys:  # the twelve labels
+            assert "90%" in label(key, language, level=0.9), (language, key)
+    config = with_settings(demo.config, "estimate", level=0.9)
+    estimates = estimate_step(config, demo.take_all, demo.surveys)
+    content, files = _report(demo, config, tmp_path, estimates)
+    html = files.html.read_text(encoding="utf-8")
+    assert "90% 置信区间" in html and "95%" not in html
+    assert "区间为 90% 置信区间" in content.methods_note
+    ws = openpyxl.load_workbook(files.excel)["city"]
+    headers = [c.value for c in ws[HEADER_ROW]]
+    assert "90% 置信下限" in headers and "90% 置信上限" in headers
+    new, old = content.headline[0], demo.content.headline[0]
+    assert new.estimate == pytest.approx(old.estimate, rel=1e-12)
+    df = demo.estimates.by_period["sector"]["2006Q4"].table()["df"].iloc[0]
+    ratio = stats.t.ppf(0.95, df) / stats.t.ppf(0.975, df)
+    assert (new.ci_high - new.estimate) == pytest.approx((old.ci_high - old.estimate) * ratio,
+                                                         rel=1e-9)

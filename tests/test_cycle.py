@@ -12,7 +12,6 @@ check that they give the same bulletin.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import shutil
 import zipfile
@@ -34,55 +33,24 @@ from survey.returns.ledger import Ledger
 
 YI = 1e5  # thousand yuan per 亿元
 
-#: sha256 of the demo bulletin's files written by the code before the move into rooms
-#: (/work/notes/base_demo/base_hashes.txt, two runs, identical).
-BASE_HASHES = {
-    "bulletin.html": "bbba231d271438fc55528f7eebfd0771b5bc7c4ca6c5f174fb918af0e07f7716",
-    "channel.csv": "eab2a3c145499667a1c299f8a4c7e4cccdf771be9237657051fe9a649eb9206b",
-    "city.csv": "05c5218249b2591161a34525d1d3689cc0c471a4a80e469db0e1469ab45c90cc",
-    "growth.csv": "1b7285de39067735be27dbda35a4178d4c1fbab842d99e9e2483ed7d4a896d75",
-    "headline.csv": "3a6eea65e5dd32ef7cfaeb6de12bb1531f864f9e09162c3c0f29a5202a332bdd",
-    "industry.csv": "676e89a6b0d6e56525bea3f3137e74d6c7c6cc940711c7a361bea4c1a7d90a95",
-    "parts.csv": "92365b60c3c8d90664c44727ceba9408ebf0880a9878e617b79ccccec9a724b8",
-    "quality.csv": "a03bd0a12a734b9b40c94452121bfaf246adb9dfdd600984d4dca47618becb88",
-    "sector.csv": "ab28e3052761f981943d14b4687fa0bfbaa8ba2336286fb67619f2969a27555f",
-    "series.csv": "efcd6816c52d501e96d70fdd1d2d14690a084f0e2cc3f9a95efc178ff7241502",
-    "zone.csv": "8e81c876d472d8e0055a9602ce0b787a31fec6c1ba5907feb32ce4751967c9ec",
-}
-#: :func:`xlsx_cells_hash` of the pre-move bulletin.xlsx (its bytes were not reproducible:
-#: zip dates; its cells, values and number formats are).
-BASE_XLSX_CELLS = "ac0ef0cb6835db0bbb86d1ae79dd6f5ce0d9eb9c1fdb5c65d662537f82db642e"
-
-
-def xlsx_cells_hash(path) -> str:
-    """sha256 over every non-empty cell of a workbook: sheet, coordinate, value, number format."""
-    h = hashlib.sha256()
-    for ws in openpyxl.load_workbook(path).worksheets:
-        h.update(f"sheet {ws.title}\n".encode())
-        for row in ws.iter_rows():
-            for c in row:
-                if c.value is not None:
-                    h.update(f"{c.coordinate}={c.value!r}|{c.number_format}\n".encode())
-    return h.hexdigest()
-
-
-def test_bulletin_is_byte_identical_to_before_the_move(demo):
+def test_bulletin_is_byte_identical_to_before_the_move(demo, base_bulletin):
     """Behaviour unchanged: every CSV file and the HTML file of the demo bulletin have the
     bytes the code had before the cycle was split into library functions."""
     folder = demo.output / "bulletin"
-    got = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in BASE_HASHES}
-    assert got == BASE_HASHES
+    got = {name: base_bulletin.sha256(folder / name) for name in base_bulletin.hashes}
+    assert got == base_bulletin.hashes
     assert sorted(p.name for p in folder.glob("*.csv")) == sorted(
-        n for n in BASE_HASHES if n.endswith(".csv"))
+        n for n in base_bulletin.hashes if n.endswith(".csv"))
 
 
-def test_bulletin_workbook_has_the_same_cells_and_is_reproducible(demo, tmp_path, monkeypatch):
+def test_bulletin_workbook_has_the_same_cells_and_is_reproducible(demo, base_bulletin, tmp_path,
+                                                                 monkeypatch):
     """bulletin.xlsx: the same cells as before the move, and now the same bytes for the same
     content (document and zip entries dated the end of the period, or SOURCE_DATE_EPOCH)."""
     from survey.publish.report.excel import write_workbook
 
     path = demo.files.excel
-    assert xlsx_cells_hash(path) == BASE_XLSX_CELLS
+    assert base_bulletin.cells_hash(path) == base_bulletin.xlsx_cells
     with zipfile.ZipFile(path) as z:
         assert {i.date_time for i in z.infolist()} == {(2006, 12, 31, 0, 0, 0)}
         core = z.read("docProps/core.xml").decode()
@@ -94,7 +62,7 @@ def test_bulletin_workbook_has_the_same_cells_and_is_reproducible(demo, tmp_path
     other = write_workbook(demo.content, tmp_path / "other.xlsx")
     with zipfile.ZipFile(other) as z:
         assert {i.date_time for i in z.infolist()} == {(2023, 11, 14, 22, 13, 20)}
-    assert xlsx_cells_hash(other) == BASE_XLSX_CELLS
+    assert base_bulletin.cells_hash(other) == base_bulletin.xlsx_cells
 
 
 def _take_some(year: int) -> pd.DataFrame:
@@ -477,18 +445,18 @@ def test_growth_level_publishes_level_on_level_growth(demo, tmp_path):
     assert "增长率为总量口径" in content.methods_note
 
 
-def test_report_formats_write_only_the_listed_files(demo, tmp_path):
+def test_report_formats_write_only_the_listed_files(demo, base_bulletin, tmp_path):
     """report.formats: only the listed formats are written."""
     config = with_settings(demo.config, "report", formats=["csv"])
     _, files = _report(demo, config, tmp_path / "csv")
     assert files.html is None and files.excel is None
     assert sorted(p.name for p in (tmp_path / "csv" / "bulletin").iterdir()) == sorted(
-        n for n in BASE_HASHES if n.endswith(".csv"))
+        n for n in base_bulletin.hashes if n.endswith(".csv"))
     config = with_settings(demo.config, "report", formats=["xlsx"])
     _, files = _report(demo, config, tmp_path / "xlsx")
     assert files.html is None and files.csv == {}
     assert [p.name for p in (tmp_path / "xlsx" / "bulletin").iterdir()] == ["bulletin.xlsx"]
-    assert xlsx_cells_hash(files.excel) == BASE_XLSX_CELLS
+    assert base_bulletin.cells_hash(files.excel) == base_bulletin.xlsx_cells
 
 
 def test_confidence_level_reaches_every_label(demo, tmp_path):

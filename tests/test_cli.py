@@ -119,64 +119,67 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "survey-demo").read_text(encoding="utf-8") == "a file"
 
 
-def test_demo_force_removes_only_its_own_earlier_output(demo, tmp_path):
-    """--force replaces an earlier demo run: the files its marker lists (unchanged since) are
-    removed and nothing else; a changed file or a stranger where the demo writes stops it
-    before anything is removed."""
-    from survey.errors import ConfigError
-    from survey.pipeline.demo import MARKER, prepare_demo_folder
+@pytest.mark.slow
+def test_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
+    """Packaging: the wheel (built from a copy of the sources) installed into a fresh virtual
+    environment runs `survey demo` from an empty folder: the demo configuration and the
+    bundled data come from the installed package (importlib.resources), the bulletin appears
+    in ./survey-demo and nothing is written into the package or anywhere else in the test
+    folder.
 
-    folder = tmp_path / "demo"
-    shutil.copytree(demo.output, folder)  # copy2: sizes and modification times kept
-    (folder / "mine.txt").write_text("my notes", encoding="utf-8")
-    (folder / "bulletin" / "my_chart.png").write_bytes(b"png")
-    before = _tree(folder)
-    with pytest.raises(ConfigError, match="earlier demo run; give --force"):
-        prepare_demo_folder(folder)
-    with pytest.raises(ConfigError, match="bulletin/my_chart.png was not written by the demo"):
-        prepare_demo_folder(folder, force=True)
-    assert _tree(folder) == before
-    (folder / "bulletin" / "my_chart.png").unlink()
-    (folder / "bulletin" / "city.csv").write_text("edited by hand", encoding="utf-8")
-    with pytest.raises(ConfigError, match="bulletin/city.csv changed since the demo wrote it"):
-        prepare_demo_folder(folder, force=True)
-    (folder / "bulletin" / "city.csv").write_bytes(before["bulletin/city.csv"])
+    The wheel is installed without its dependencies, which the fresh environment reads from
+    this test environment's site-packages (a .pth file): installing numpy, pandas, scipy...
+    again takes a minute and 600 MB. SURVEY_TEST_WHEEL_DEPS=1 installs them from the package
+    index instead."""
     import os
+    import subprocess
+    import sys
+    import sysconfig
 
-    stat = (demo.output / "bulletin" / "city.csv").stat()
-    os.utime(folder / "bulletin" / "city.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    removed = prepare_demo_folder(folder, force=True)
-    assert "ledger.duckdb" in removed and "bulletin/bulletin.html" in removed
-    assert _tree(folder) == {"mine.txt": b"my notes"}
-    assert sorted(p.name for p in folder.iterdir()) == ["mine.txt"]
-    # an interrupted run lists no files: --force cannot tell them from the user's
-    (folder / MARKER).write_text('{"status": "running", "files": {}}', encoding="utf-8")
-    with pytest.raises(ConfigError, match="did not finish"):
-        prepare_demo_folder(folder, force=True)
+    root = Path(__file__).resolve().parent.parent
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    shutil.copytree(root / "survey", source / "survey",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "output"))
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q",
+                    "-w", str(wheels)], check=True, capture_output=True, timeout=600)
+    wheel = next(wheels.glob("survey_toolkit-*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    python = venv / "bin" / "python"
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+               "--no-compile", str(wheel)]
+    if not os.environ.get("SURVEY_TEST_WHEEL_DEPS"):
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                               "['purelib'])"], check=True, capture_output=True, text=True)
+        Path(site.stdout.strip(), "_test_dependencies.pth").write_text(
+            sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+        install.append("--no-deps")
+    subprocess.run(install, check=True, capture_output=True, timeout=900)
+    where = subprocess.run([str(python), "-B", "-c", "import survey; print(survey.__file__)"],
+                           check=True, capture_output=True, text=True, cwd=tmp_path)
+    package = Path(where.stdout.strip()).parent
+    assert package.is_relative_to(venv)  # the installed wheel, not these sources
+    assert (package / "pipeline" / "demo.toml").is_file()
+    assert (package / "datasets" / "data" / "register.parquet").is_file()
+    installed = sorted(package.rglob("*"))
 
-
-def test_demo_prints_one_line_per_step(demo, monkeypatch, capsys):
-    """`survey demo` prints a summary line per step and where the bulletin is (the run is the
-    session's demo run, replayed through the progress callback)."""
-    import survey.pipeline.demo as module
-    from survey.pipeline.run import STEPS
-
-    values = {"plan": demo.plans, "select": demo.samples,
-              "simulate": (demo.returns_files, demo.injected), "ingest": [], "edit": demo.edits,
-              "impute": (demo.take_all, demo.sample), "weight": demo.surveys,
-              "estimate": demo.estimates, "protect": demo.protected,
-              "report": (demo.content, demo.files)}
-
-    def replay(output, *, force, progress):
-        for step in STEPS:
-            progress(step, None, None)
-            progress(step, values[step], demo.seconds[step])
-        return demo
-
-    monkeypatch.setattr(module, "run_demo", replay)
-    assert main(["demo"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines[:10]] == list(STEPS)
-    assert "664 unit errors corrected" in lines[4] and "9377 values imputed" in lines[5]
-    assert lines[7].startswith("estimate  gross_output 2006Q4: 16,057,564 (cv 0.6%, growth +8.8%)")
-    assert lines[-1].startswith(f"survey demo: the bulletin of 2006Q4 is {demo.files.html}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl"), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([str(venv / "bin" / "survey"), "demo"], cwd=empty, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "survey demo: the bulletin of 2006Q4 is" in done.stdout
+    assert [p.name for p in empty.iterdir()] == ["survey-demo"]
+    bulletin = empty / "survey-demo" / "bulletin"
+    assert {"bulletin.html", "bulletin.xlsx", "headline.csv", "city.csv"} <= {
+        p.name for p in bulletin.iterdir()}
+    assert (empty / "survey-demo" / "survey-demo.json").is_file()
+    assert sorted(package.rglob("*")) == installed  # nothing written into the package
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "mpl", "source", "venv",
+                                                          "wheels"]

@@ -9,7 +9,6 @@ or its TOML file) and writes into the output folder when one is given.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ __all__ = [
     "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "edit_step", "estimate_step",
     "impute_step", "ingest_step", "ledger_path", "output_folder", "periods", "plan_step",
     "protect_step", "published", "read_samples", "report_step", "returns_files", "select_step",
-    "simulate_step", "weight_step", "with_settings",
+    "simulate_step", "weight_step",
 ]
 
 #: Who the cycle records as the author of ledger writes.
@@ -40,7 +39,14 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def as_config(config: SurveyConfig | str | Path) -> SurveyConfig:
-    """The configuration, read from its TOML file when a path is given."""
+    """The configuration, read from its TOML file when a path is given.
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> as_config(DEMO_CONFIG).survey.seed
+    20070115
+    """
     return config if isinstance(config, SurveyConfig) else load_config(config)
 
 
@@ -76,7 +82,14 @@ def periods(config: SurveyConfig) -> list[str]:
 
 
 def published(config: SurveyConfig) -> str:
-    """The quarter the bulletin publishes."""
+    """The quarter the bulletin publishes (``survey.period``, else the last of the series).
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> published(load_config(DEMO_CONFIG))
+    '2006Q4'
+    """
     return config.survey.period or periods(config)[-1]
 
 
@@ -86,7 +99,20 @@ def _years(config: SurveyConfig) -> list[int]:
 
 def output_folder(config: SurveyConfig, output: str | Path | None) -> Path:
     """The output folder (created): ``output``, else ``survey.output`` of the configuration,
-    which may not lie inside the installed package (the demo configuration's does)."""
+    which may not lie inside the installed package (the demo configuration's does).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> config = load_config(DEMO_CONFIG)
+    >>> output_folder(config, tempfile.mkdtemp()).is_dir()
+    True
+    >>> output_folder(config, None)
+    Traceback (most recent call last):
+    ...
+    survey.errors.ConfigError: .../demo.toml lives inside the survey package and its output folder .../output would too; give an output folder (--output DIR)
+    """
     if output is not None:
         folder = Path(output).expanduser().resolve()
     else:
@@ -103,7 +129,14 @@ def output_folder(config: SurveyConfig, output: str | Path | None) -> Path:
 
 def ledger_path(config: SurveyConfig, folder: Path) -> Path:
     """The ledger: ``ledger.file`` of the config, moved into ``folder`` when the output
-    folder is not the configured one (so a run into a new folder starts a new ledger)."""
+    folder is not the configured one (so a run into a new folder starts a new ledger).
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> ledger_path(load_config(DEMO_CONFIG), Path("/tmp/demo")).as_posix()
+    '/tmp/demo/ledger.duckdb'
+    """
     return config.ledger_file if folder == config.output else folder / config.ledger_file.name
 
 
@@ -255,7 +288,15 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
 
 
 def returns_files(config: SurveyConfig, folder: Path) -> dict[str, Path]:
-    """The returns files ``returns/returns_<period>.csv`` present in the output folder."""
+    """The returns files ``returns/returns_<period>.csv`` present in the output folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> returns_files(load_config(DEMO_CONFIG), Path(tempfile.mkdtemp()))
+    {}
+    """
     files = {p: folder / "returns" / f"returns_{p}.csv" for p in periods(config)}
     return {p: f for p, f in files.items() if f.is_file()}
 
@@ -616,16 +657,3 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     files = write_bulletin(content, output_folder(config, output) / "bulletin",
                            formats=config.report.formats)
     return content, files
-
-
-def with_settings(config: SurveyConfig, section: str, **changes: Any) -> SurveyConfig:
-    """A copy of the configuration with some keys of one section changed (no file written).
-
-    Examples
-    --------
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> with_settings(load_config(DEMO_CONFIG), "estimate", level=0.9).estimate.level
-    0.9
-    """
-    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section),
-                                                                       **changes)})

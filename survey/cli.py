@@ -85,27 +85,135 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from survey.pipeline.run import main_demo
+class _Progress:
+    """One line per step of the cycle (a ``rich`` progress bar above them when installed)."""
 
-    return main_demo(Path(args.output) if args.output else None)
+    def __init__(self, total: int) -> None:
+        self.console = self.bar = self.task = None
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        except ImportError:  # pragma: no cover - rich is a dependency
+            return
+        self.console = Console()
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                            console=self.console, transient=True)
+        self.task = self.bar.add_task("survey cycle", total=total)
+
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, step: str, result, seconds) -> None:
+        if seconds is None:
+            if self.bar is not None:
+                self.bar.update(self.task, description=step)
+            return
+        line = f"{step:<9} {_summary(step, result)} ({seconds:.1f} s)"
+        if self.bar is not None:
+            self.bar.advance(self.task)
+            self.console.print(line, highlight=False, soft_wrap=True)
+        else:  # pragma: no cover
+            print(line, flush=True)
+
+
+def _headline(estimates, period: str) -> str:
+    row = estimates.by_period["sector"][period].table().iloc[0]
+    return (f"{row['variable']} {row['period']}: {row['estimate']:,.0f} "
+            f"(cv {row['cv']:.1%}, growth {row['growth']:+.1%})")
+
+
+def _bulletin(files) -> str:
+    return str(files.html or files.excel or next(iter(files.csv.values()), "") or "(nothing)")
+
+
+def _summary(step: str, result) -> str:
+    """The one-line summary of a step of the cycle."""
+    if step == "plan":
+        return "; ".join(f"{y}: n = {p.n} of N = {p.frame.N} ({len(p.allocation.N)} strata)"
+                         for y, p in result.items())
+    if step == "select":
+        return "; ".join(f"{y}: {int((s['part'] == 'take_all').sum())} take-all + "
+                         f"{int((s['part'] == 'sample').sum())} sampled firms"
+                         for y, s in result.items())
+    if step == "simulate":
+        files, injected = result
+        folder = next(iter(files.values())).parent if files else "returns"
+        return f"{len(files)} returns files in {folder}, {len(injected)} injected reporting errors"
+    if step == "ingest":
+        return (f"{len(result)} files, {sum(r.values_written for r in result)} values written "
+                "to the ledger")
+    if step == "edit":
+        return (f"{len(result.unit_errors)} unit errors corrected, {len(result.failures)} rule "
+                f"failures, {len(result.set_aside)} values set aside")
+    if step == "impute":
+        n = int(sum(panel[c].sum() for panel in result for c in panel.columns
+                    if c.endswith("_imputed")))
+        return f"{n} values imputed (take-all and sample panels)"
+    if step == "weight":
+        return f"{len(result)} periods weighted (nonresponse, calibration)"
+    if step == "estimate":
+        return _headline(result, result.year_to_date.period)
+    if step == "protect":
+        n = sum(int(pt.suppressed.sum()) for pt in result.values())
+        return f"{len(result)} tables protected, {n} cells suppressed"
+    return f"bulletin written to {_bulletin(result[1])}"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from survey.pipeline.demo import run_demo
+
+    with _Progress(10) as progress:
+        result = run_demo(args.output, force=args.force, progress=progress)
+    total = sum(result.seconds.values())
+    print(f"survey demo: the bulletin of {result.period} is {_bulletin(result.files)} "
+          f"({total:.0f} s; everything the demo wrote is in {result.output})")
+    return 0
 
 
 def cmd_cycle_step(args: argparse.Namespace) -> int:
-    from survey.pipeline import run as cycle
+    from survey.pipeline import run, steps
 
-    if args.command == "ingest":
+    config = steps.as_config(args.config)
+    folder = steps.output_folder(config, args.output)
+    if args.command == "plan":
+        plans = run.run_plan(config, output=folder)
+        print("survey plan: " + "; ".join(f"{y}: n = {p.n} of N = {p.frame.N}"
+                                          for y, p in plans.items()) + f" -> {folder / 'plan'}")
+    elif args.command == "select":
+        samples = run.run_select(config, output=folder, seed=args.seed)
+        print("survey select: " + "; ".join(f"{y}: {len(s)} firms" for y, s in samples.items())
+              + f" -> {folder / 'sample'}")
+    elif args.command == "simulate-returns":
+        files, injected = run.run_simulate(config, output=folder)
+        print(f"survey simulate-returns: {len(files)} files, {len(injected)} injected errors "
+              f"-> {folder / 'returns'}")
+    elif args.command == "ingest":
+        for item in args.files:
+            if "=" not in item:
+                raise SurveyError(f"{item!r}: give each file as PERIOD=FILE, e.g. 2006Q4=returns.csv")
         files = dict(f.split("=", 1) for f in args.files) if args.files else None
-        return cycle.command_ingest(args.config, files, output=args.output, channel=args.channel)
-    if args.command == "select":
-        return cycle.command_select(args.config, output=args.output, seed=args.seed)
-    steps = {
-        "plan": cycle.command_plan,
-        "simulate-returns": cycle.command_simulate,
-        "estimate": cycle.command_estimate,
-        "report": cycle.command_report,
-    }
-    return steps[args.command](args.config, output=args.output)
+        reports = run.run_ingest(config, files, output=folder, channel=args.channel)
+        statuses = {}
+        for r in reports:
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+        print(f"survey ingest: {len(reports)} files ({statuses}), "
+              f"{sum(r.values_written for r in reports)} values written "
+              f"-> {steps.ledger_path(config, folder)}")
+    elif args.command == "estimate":
+        estimates = run.run_estimate(config, output=folder)
+        print(f"survey estimate: {_headline(estimates, steps.published(config))} "
+              f"-> {folder / 'estimates'}")
+    else:
+        _, files = run.run_report(config, output=folder)
+        print(f"survey report: bulletin of {steps.published(config)} -> {_bulletin(files)}")
+    return 0
 
 
 def _is_config(argv: Sequence[str]) -> bool:
@@ -144,8 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("config")
     v.set_defaults(func=cmd_validate_config)
 
-    d = sub.add_parser("demo", help="the whole quarterly cycle on the bundled synthetic data")
-    d.add_argument("--output", help="output folder (default: the demo config's)")
+    d = sub.add_parser("demo", help="the whole quarterly cycle on the bundled synthetic data, "
+                       "into ./survey-demo (or --output DIR)")
+    d.add_argument("--output", help="a new or empty folder (default: ./survey-demo)")
+    d.add_argument("--force", action="store_true",
+                   help="replace an earlier demo run in the folder (only its own files)")
     d.set_defaults(func=cmd_demo)
     helps = {
         "plan": "write the sample plan (allocation, expected CVs) of each year",

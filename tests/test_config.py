@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from survey.errors import ConfigError
+from survey.pipeline import DEMO_CONFIG as DEMO
 from survey.pipeline.config import (
     DisclosureSettings,
     SurveyConfig,
@@ -17,7 +18,6 @@ from survey.pipeline.config import (
 from survey.publish.disclosure import DisclosureRules
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "examples" / "demo.toml"
 
 MINIMAL = """
 [survey]
@@ -51,7 +51,8 @@ def test_demo_config_is_valid_and_parses():
     assert config.language == "zh"
     assert config.seed == 20070115
     assert config.survey.period == "2006Q4"
-    assert config.output == (DEMO.parent / "../output/demo").resolve()
+    # no output folder: the default lies inside the package, which the cycle refuses
+    assert config.output == DEMO.parent / "output"
     assert [c.name for c in config.channels] == ["bureau", "federation", "zone"]
     assert config.estimate.variables == ["gross_output", "export_delivery", "profit_tax"]
     assert config.disclosure.tables[0].columns == "industry"
@@ -234,17 +235,30 @@ columns = "zone"
     ]
 
 
-def test_bundled_register_columns_are_known():
+def test_bundled_register_columns_are_known(tmp_path):
     # the demo refers to the bundled register: a wrong column there is caught too
     text = DEMO.read_text(encoding="utf-8").replace('by = ["city", "industry", "zone"]',
                                                     'by = ["city", "industy"]')
-    tmp = DEMO.parent / "_tmp_test_config.toml"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        assert validate_config(tmp) == [
-            "estimate.by[1]: column 'industy' is not in the register; did you mean 'industry'?"]
-    finally:
-        tmp.unlink()
+    tmp = tmp_path / "copy_of_demo.toml"
+    tmp.write_text(text, encoding="utf-8")
+    assert validate_config(tmp) == [
+        "estimate.by[1]: column 'industy' is not in the register; did you mean 'industry'?"]
+
+
+def test_the_demo_configuration_ships_inside_the_package():
+    """The demo configuration is package data (found with importlib.resources), so an
+    installed wheel has it; a cycle run without an output folder refuses to write into the
+    package."""
+    import importlib.resources
+
+    import survey
+    from survey.pipeline.steps import output_folder
+
+    assert DEMO == Path(str(importlib.resources.files("survey.pipeline") / "demo.toml"))
+    assert DEMO.is_file() and DEMO.is_relative_to(Path(survey.__file__).parent)
+    with pytest.raises(ConfigError, match="inside the survey package.*--output"):
+        output_folder(load_config(DEMO), None)
+    assert not (DEMO.parent / "output").exists()
 
 
 def test_syntax_and_file_errors(folder):

@@ -1,16 +1,20 @@
 """The quarterly cycle (`survey demo`): run once on the demo config, check it against the API.
 
-The module fixture runs :func:`survey.pipeline.run.run_cycle` on ``examples/demo.toml``
-into a temporary folder (about 15 s). The checks recompute what the bulletin
-says with the estimation API on the frames the cycle returns, compare the
-Excel workbook with the CSV files, look into the ledger for the revisions,
-compare the edit step with the errors the simulation injected, and run the
-cycle a second time to check that the same seed gives the same bulletin.
+The session fixture ``demo`` (tests/conftest.py) runs the demo cycle once
+(:func:`survey.pipeline.demo.demo_result`). The checks compare the bulletin
+with the one of the code before the move into rooms (byte for byte),
+recompute what the bulletin says with the estimation API on the frames the
+cycle returns, compare the Excel workbook with the CSV files, look into the
+ledger for the revisions, compare the edit step with the errors the
+simulation injected, and run the separate commands on the cycle's files to
+check that they give the same bulletin.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import zipfile
 
 import numpy as np
 import openpyxl
@@ -18,29 +22,54 @@ import pandas as pd
 import pytest
 
 import survey as sv
+from survey.cli import main
 from survey.datasets import load_quarterly, load_register
 from survey.estimation.combined import combined_total
-from survey.pipeline.config import load_config
-from survey.pipeline.run import (
-    DEMO_CONFIG,
-    command_estimate,
-    command_ingest,
-    command_plan,
-    command_report,
-    command_select,
-    command_simulate,
-    read_samples,
-    run_cycle,
-)
+from survey.pipeline import DEMO_CONFIG
+from survey.pipeline.config import load_config, with_settings
+from survey.pipeline.run import run_ingest, run_report, run_select, run_simulate
+from survey.pipeline.steps import read_samples
 from survey.publish.report.excel import HEADER_ROW
 from survey.returns.ledger import Ledger
 
 YI = 1e5  # thousand yuan per 亿元
 
+def test_bulletin_is_byte_identical_to_before_the_move(demo, base_bulletin):
+    """Behaviour unchanged: every CSV file and the HTML file of the demo bulletin have the
+    bytes the code had before the cycle was split into library functions."""
+    folder = demo.output / "bulletin"
+    got = {name: base_bulletin.sha256(folder / name) for name in base_bulletin.hashes}
+    assert got == base_bulletin.hashes
+    assert sorted(p.name for p in folder.glob("*.csv")) == sorted(
+        n for n in base_bulletin.hashes if n.endswith(".csv"))
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_cycle(DEMO_CONFIG, output=tmp_path_factory.mktemp("demo"), progress=False)
+
+def test_bulletin_workbook_has_the_same_cells_and_is_reproducible(demo, base_bulletin, tmp_path,
+                                                                 monkeypatch):
+    """bulletin.xlsx: the same cells as before the move, and now the same bytes for the same
+    content (document and zip entries dated the end of the period, or SOURCE_DATE_EPOCH)."""
+    from survey.publish.report.excel import write_workbook
+
+    path = demo.files.excel
+    assert base_bulletin.cells_hash(path) == base_bulletin.xlsx_cells
+    with zipfile.ZipFile(path) as z:
+        assert {i.date_time for i in z.infolist()} == {(2006, 12, 31, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert core.count("2006-12-31T00:00:00Z") == 2
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    again = write_workbook(demo.content, tmp_path / "again.xlsx")
+    assert again.read_bytes() == path.read_bytes()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    other = write_workbook(demo.content, tmp_path / "other.xlsx")
+    with zipfile.ZipFile(other) as z:
+        assert {i.date_time for i in z.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+    assert base_bulletin.cells_hash(other) == base_bulletin.xlsx_cells
+
+
+def _among(ids: pd.Series, others: pd.Series) -> np.ndarray:
+    """``ids.isin(others)`` for long id columns (pandas' arrow strings test 40,000 values one
+    Python object at a time, a second a call; numpy's isin on objects is slower still)."""
+    return pd.Index(others.astype(str).to_numpy()).get_indexer(ids.astype(str).to_numpy()) >= 0
 
 
 def _take_some(year: int) -> pd.DataFrame:
@@ -95,7 +124,7 @@ def test_estimate_covers_the_truth(demo):
     three standard errors, and the year to date within 3% of the truth."""
     frame = demo.plans[2006].frame.data
     truth = load_quarterly(year=2006)
-    truth = truth[truth["firm_id"].isin(frame["firm_id"])]
+    truth = truth[_among(truth["firm_id"], frame["firm_id"])]
     q4 = truth[truth["quarter"] == 4]["gross_output"].sum()
     row = demo.estimates.by_period["sector"]["2006Q4"].table().set_index("variable").loc["gross_output"]
     assert abs(row["estimate"] - q4) < 3 * row["se"]
@@ -229,29 +258,41 @@ def test_hard_edit_failures_are_set_aside_and_imputed(demo):
     assert demo.take_all[["gross_output", "export_delivery", "gross_output_last_year"]].notna().all().all()
 
 
-def test_separate_commands_reproduce_the_bulletin(demo, tmp_path, capsys):
-    """`survey select/simulate-returns/ingest/estimate/report` one by one (each reading
-    the previous step's files) give the same bulletin as the whole cycle: same seed,
-    same figures, and a second pass over the same ledger changes nothing."""
-    for command in (command_select, command_simulate, command_ingest, command_estimate,
-                    command_report):
-        assert command(DEMO_CONFIG, output=tmp_path) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5 and lines[-1].startswith("survey report: bulletin of 2006Q4")
-    for name in ("headline", "city", "zone", "channel", "quality", "series"):
-        pd.testing.assert_frame_equal(
-            pd.read_csv(tmp_path / "bulletin" / f"{name}.csv", encoding="utf-8-sig"),
-            pd.read_csv(demo.files.csv[name], encoding="utf-8-sig"))
-    html = (tmp_path / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
-    assert html == demo.files.html.read_text(encoding="utf-8")
-    # the panels behind it are the same, value by value and marker by marker, although
-    # `survey report` edited and imputed the ledger a second time (after `survey estimate`)
+def test_separate_commands_write_what_the_cycle_writes(demo, tmp_path):
+    """`survey select`, `simulate-returns` and `ingest` one by one (each reading the
+    previous command's files) write the cycle's samples and returns files, byte for byte,
+    and load them all; ingesting the same files again changes nothing."""
+    config = with_settings(load_config(DEMO_CONFIG), "plan", output_excel=False)  # faster
+    samples = run_select(config, output=tmp_path)
+    assert {y: len(s) for y, s in samples.items()} == {y: len(s) for y, s in demo.samples.items()}
+    files, injected = run_simulate(config, output=tmp_path)
+    for name in ["sample/2005/sample.csv", "sample/2006/sample.csv", "returns/injected_errors.csv",
+                 *(f"returns/returns_{p}.csv" for p in demo.returns_files)]:
+        assert (tmp_path / name).read_bytes() == (demo.output / name).read_bytes(), name
+    reports = run_ingest(config, output=tmp_path)
+    assert [r.status for r in reports] == ["loaded"] * 8
+    again = run_ingest(config, output=tmp_path)
+    assert [r.status for r in again] == ["unchanged"] * 8
+    assert sum(r.values_written for r in again) == 0
+
+
+def test_report_command_reproduces_the_bulletin_from_the_cycles_files(demo, tmp_path):
+    """`survey report` on the folder of a whole cycle (the ledger the cycle edited and
+    imputed) gives the same panels and the same bulletin tables: editing and imputing the
+    same ledger a second time changes nothing. (The series is cut to the quarters of 2006,
+    which halves the time; the tables of 2006Q4 do not depend on 2005.)"""
+    shutil.copy(demo.ledger_file, tmp_path / "ledger.duckdb")
+    config = with_settings(load_config(DEMO_CONFIG), "estimate",
+                           periods=["2006Q1", "2006Q2", "2006Q3", "2006Q4"])
+    content, files = run_report(config, output=tmp_path)
     for name in ("take_all", "sample"):
-        pd.testing.assert_frame_equal(
-            pd.read_csv(tmp_path / "panel" / f"{name}.csv", dtype={"firm_id": "str"}),
-            pd.read_csv(demo.output / "panel" / f"{name}.csv", dtype={"firm_id": "str"}))
-    assert command_ingest(DEMO_CONFIG, output=tmp_path) == 0
-    assert "({'unchanged': 8}), 0 values written" in capsys.readouterr().out
+        new = pd.read_csv(tmp_path / "panel" / f"{name}.csv", dtype={"firm_id": "str"})
+        old = pd.read_csv(demo.output / "panel" / f"{name}.csv", dtype={"firm_id": "str"})
+        old = old[old["period"].str.startswith("2006")].reset_index(drop=True)
+        pd.testing.assert_frame_equal(new, old)
+    for name in ("headline", "sector", "city", "industry", "zone", "channel", "quality"):
+        assert files.csv[name].read_bytes() == demo.files.csv[name].read_bytes(), name
+    assert len(pd.read_csv(files.csv["series"])) == 12  # 4 quarters x 3 variables
 
 
 def test_outputs_of_every_step(demo):
@@ -269,12 +310,6 @@ def test_outputs_of_every_step(demo):
     assert config.seed == 20070115
 
 
-def test_command_plan_prints_one_line(tmp_path, capsys):
-    assert command_plan(DEMO_CONFIG, output=tmp_path) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("survey plan: 2005: n = ")
-
-
 def _sent(demo) -> pd.DataFrame:
     return pd.concat([pd.read_csv(f, dtype={"firm_id": "str"})[["firm_id"]].assign(period=p)
                       for p, f in demo.returns_files.items()], ignore_index=True)
@@ -287,10 +322,11 @@ def test_every_period_covers_the_truth(demo):
     config covers (the whole register of each year: firms born and closed in the year
     too)."""
     errors = {}
+    quarterly = load_quarterly(list(demo.estimates.by_period["sector"]))  # read once
     for period, combined in demo.estimates.by_period["sector"].items():
         frame = demo.plans[int(period[:4])].frame.data
-        truth = load_quarterly(period)
-        truth = truth[truth["firm_id"].isin(frame["firm_id"])]
+        truth = quarterly[quarterly["period"] == period]
+        truth = truth[_among(truth["firm_id"], frame["firm_id"])]
         table = combined.table().set_index("variable")
         for variable in ("gross_output", "export_delivery"):
             row = table.loc[variable]
@@ -377,3 +413,158 @@ def test_births_and_deaths_are_covered(demo):
     assert len(deduced) > 20
     assert not deduced["operating"].any()  # the simulation's closed quarters
     assert (deduced["gross_output"] == 0).all() and not deduced["gross_output_imputed"].any()
+
+
+# ---------------------------------------------------------------------------
+# every setting does what it says
+# ---------------------------------------------------------------------------
+def _report(demo, config, tmp_path, estimates=None):
+    from survey.pipeline.steps import report_step
+
+    return report_step(config, estimates or demo.estimates, demo.protected, take_all=demo.take_all,
+                       surveys=demo.surveys, ledger_file=demo.ledger_file, output=tmp_path)
+
+
+def test_growth_level_publishes_level_on_level_growth(demo, tmp_path):
+    """estimate.growth = "level": the bulletin's growth is this quarter's total against the
+    total of the same quarter a year earlier (survey.quarterly.series.level_growth), not the
+    comparable-basis growth of the same firms; the labels and the methods note say so."""
+    from survey.quarterly.series import level_growth
+
+    config = with_settings(demo.config, "estimate", growth="level")
+    content, files = _report(demo, config, tmp_path)
+    by_period = demo.estimates.by_period
+    expected = level_growth(by_period["sector"]["2006Q4"], by_period["sector"]["2005Q4"])
+    expected = expected.set_index("variable")["level_growth"]
+    quarter = {h.variable: h.growth for h in content.headline[::2]}
+    ytd = {h.variable: h.growth for h in content.headline[1::2]}
+    comparable = {h.variable: h.growth for h in demo.content.headline[::2]}
+    for v in ("gross_output", "export_delivery", "profit_tax"):
+        assert quarter[v] == pytest.approx(expected[v], rel=1e-12)
+        assert abs(quarter[v] - comparable[v]) > 1e-4  # births, deaths, size changes
+    year = level_growth(demo.estimates.year_to_date, demo.estimates.year_to_date_last_year)
+    assert ytd["gross_output"] == pytest.approx(
+        year.set_index("variable").loc["gross_output_ytd", "level_growth"], rel=1e-12)
+    city = pd.read_csv(files.csv["city"], encoding="utf-8-sig")
+    old = pd.read_csv(demo.files.csv["city"], encoding="utf-8-sig")
+    assert (city["estimate"].fillna(0) == old["estimate"].fillna(0)).all()
+    assert not np.allclose(city["growth"].fillna(0), old["growth"].fillna(0))
+    html = files.html.read_text(encoding="utf-8")
+    assert "比上年同期增长（总量口径）" in html and "可比口径" not in html
+    assert "增长率为总量口径" in content.methods_note
+
+
+def test_report_formats_write_only_the_listed_files(demo, base_bulletin, tmp_path):
+    """report.formats: only the listed formats are written."""
+    config = with_settings(demo.config, "report", formats=["csv"])
+    _, files = _report(demo, config, tmp_path / "csv")
+    assert files.html is None and files.excel is None
+    assert sorted(p.name for p in (tmp_path / "csv" / "bulletin").iterdir()) == sorted(
+        n for n in base_bulletin.hashes if n.endswith(".csv"))
+    config = with_settings(demo.config, "report", formats=["xlsx"])
+    _, files = _report(demo, config, tmp_path / "xlsx")
+    assert files.html is None and files.csv == {}
+    assert [p.name for p in (tmp_path / "xlsx" / "bulletin").iterdir()] == ["bulletin.xlsx"]
+    assert base_bulletin.cells_hash(files.excel) == base_bulletin.xlsx_cells
+
+
+def test_confidence_level_reaches_every_label(demo, tmp_path):
+    """estimate.level = 0.9: the intervals are 90% intervals (narrower by the ratio of the t
+    quantiles) and every label that names the level says 90% (HTML, Excel, methods note)."""
+    from scipy import stats
+
+    from survey.pipeline.steps import estimate_step
+    from survey.publish.report.labels import LABELS, label
+
+    keys = [k for k, v in LABELS["en"].items() if "{level}" in v]
+    assert sorted(keys) == ["band", "chart_growth", "chart_series", "ci_high", "ci_low", "interval"]
+    for language in ("zh", "en"):
+        for key in keys:  # the twelve labels
+            assert "90%" in label(key, language, level=0.9), (language, key)
+    quarters = ["2006Q1", "2006Q2", "2006Q3", "2006Q4"]  # the bulletin needs no more
+    config = with_settings(demo.config, "estimate", level=0.9, periods=quarters)
+    estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters})
+    content, files = _report(demo, config, tmp_path, estimates)
+    html = files.html.read_text(encoding="utf-8")
+    assert "90% 置信区间" in html and "95%" not in html
+    assert "区间为 90% 置信区间" in content.methods_note
+    ws = openpyxl.load_workbook(files.excel)["city"]
+    headers = [c.value for c in ws[HEADER_ROW]]
+    assert "90% 置信下限" in headers and "90% 置信上限" in headers
+    new, old = content.headline[0], demo.content.headline[0]
+    assert new.estimate == pytest.approx(old.estimate, rel=1e-12)
+    df = demo.estimates.by_period["sector"]["2006Q4"].table()["df"].iloc[0]
+    ratio = stats.t.ppf(0.95, df) / stats.t.ppf(0.975, df)
+    assert (new.ci_high - new.estimate) == pytest.approx((old.ci_high - old.estimate) * ratio,
+                                                         rel=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# `survey demo`: its folder and what it prints
+# ---------------------------------------------------------------------------
+def _tree(folder) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_demo_force_removes_only_its_own_earlier_output(demo, tmp_path):
+    """--force replaces an earlier demo run: the files its marker lists (unchanged since) are
+    removed and nothing else; a changed file or a stranger where the demo writes stops it
+    before anything is removed."""
+    from survey.errors import ConfigError
+    from survey.pipeline.demo import MARKER, prepare_demo_folder
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo.output, folder)  # copy2: sizes and modification times kept
+    (folder / "mine.txt").write_text("my notes", encoding="utf-8")
+    (folder / "bulletin" / "my_chart.png").write_bytes(b"png")
+    before = _tree(folder)
+    with pytest.raises(ConfigError, match="earlier demo run; give --force"):
+        prepare_demo_folder(folder)
+    with pytest.raises(ConfigError, match="bulletin/my_chart.png was not written by the demo"):
+        prepare_demo_folder(folder, force=True)
+    assert _tree(folder) == before
+    (folder / "bulletin" / "my_chart.png").unlink()
+    (folder / "bulletin" / "city.csv").write_text("edited by hand", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bulletin/city.csv changed since the demo wrote it"):
+        prepare_demo_folder(folder, force=True)
+    (folder / "bulletin" / "city.csv").write_bytes(before["bulletin/city.csv"])
+    import os
+
+    stat = (demo.output / "bulletin" / "city.csv").stat()
+    os.utime(folder / "bulletin" / "city.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    removed = prepare_demo_folder(folder, force=True)
+    assert "ledger.duckdb" in removed and "bulletin/bulletin.html" in removed
+    assert _tree(folder) == {"mine.txt": b"my notes"}
+    assert sorted(p.name for p in folder.iterdir()) == ["mine.txt"]
+    # an interrupted run lists no files: --force cannot tell them from the user's
+    (folder / MARKER).write_text('{"status": "running", "files": {}}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="did not finish"):
+        prepare_demo_folder(folder, force=True)
+
+
+def test_demo_prints_one_line_per_step(demo, monkeypatch, capsys):
+    """`survey demo` prints a summary line per step and where the bulletin is (the run is the
+    session's demo run, replayed through the progress callback)."""
+    import survey.pipeline.demo as module
+    from survey.pipeline.run import STEPS
+
+    values = {"plan": demo.plans, "select": demo.samples,
+              "simulate": (demo.returns_files, demo.injected), "ingest": [], "edit": demo.edits,
+              "impute": (demo.take_all, demo.sample), "weight": demo.surveys,
+              "estimate": demo.estimates, "protect": demo.protected,
+              "report": (demo.content, demo.files)}
+
+    def replay(output, *, force, progress):
+        for step in STEPS:
+            progress(step, None, None)
+            progress(step, values[step], demo.seconds[step])
+        return demo
+
+    monkeypatch.setattr(module, "run_demo", replay)
+    assert main(["demo"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines[:10]] == list(STEPS)
+    assert "664 unit errors corrected" in lines[4] and "9377 values imputed" in lines[5]
+    assert lines[7].startswith("estimate  gross_output 2006Q4: 16,057,564 (cv 0.6%, growth +8.8%)")
+    assert lines[-1].startswith(f"survey demo: the bulletin of 2006Q4 is {demo.files.html}")

@@ -100,7 +100,7 @@ def test_estimation_out_of_core_with_200mb(big):
     assert out["rss_mb"] < 600, out["rss_mb"]
 
 
-@pytest.mark.slow
+@pytest.mark.scale
 def test_register_checks_prn_and_selection_out_of_core(big):
     """Register checks (a GROUP BY of 2M ids), PRNs in batches and PRN selection with 200 MB:
     the same invalid-id count as valid_uscc and the same sample as select()."""

@@ -12,8 +12,9 @@ the module that consumes it (``config.section("plan")``).
 Relative paths are resolved against the folder of the configuration file,
 so a configuration and its data can move together.
 
-The keys are listed in ``docs/configuration.md``; ``examples/demo.toml`` is
-a complete example on the bundled synthetic data.
+The keys are listed in ``docs/configuration.md``; the demo configuration
+(``survey/pipeline/demo.toml``, :data:`survey.pipeline.DEMO_CONFIG`) is a
+complete example on the bundled synthetic data.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "ReportSettings",
     "load_config",
     "validate_config",
+    "with_settings",
 ]
 
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
@@ -264,10 +266,12 @@ class EstimateSettings:
                          default_factory=list, check=_identifier_list)
     periods: list[str] = _key("quarters of the series, e.g. ['2005Q1', ..., '2006Q4']",
                               default_factory=list, check=_period_label)
-    level: float = _key("confidence level of intervals", default=0.95,
-                        check=_interval(0, 1))
+    level: float = _key("confidence level of intervals (every interval label of the bulletin "
+                        "names it)", default=0.95, check=_interval(0, 1))
     growth: Literal["comparable", "level"] = _key(
-        "growth on a comparable basis (same firms) or level on level", default="comparable")
+        "growth on a comparable basis (same firms) or level on level (the total against the "
+        "total of the same quarter a year earlier, which must be among periods)",
+        default="comparable")
     lonely_psu: Literal["fail", "remove", "adjust", "average", "certainty"] = _key(
         "treatment of strata with one PSU", default="fail")
 
@@ -422,7 +426,7 @@ class ReportSettings:
 
     title: str | None = _key("bulletin title (default from survey.name)", default=None)
     formats: list[Literal["html", "xlsx", "csv"]] = _key(
-        "files to write", default_factory=lambda: ["html", "xlsx", "csv"],
+        "files to write (only these)", default_factory=lambda: ["html", "xlsx", "csv"],
         check=_identifier_list)
     cv_caution: float = _key("CV above which a figure is flagged 'use with caution'",
                              default=0.15, check=_interval(0, 1))
@@ -966,3 +970,16 @@ def load_config(path: str | Path) -> SurveyConfig:
     if config is None:  # pragma: no cover - problems are always reported
         raise ConfigError(f"{path}: cannot be read")
     return config
+
+
+def with_settings(config: SurveyConfig, section: str, **changes: Any) -> SurveyConfig:
+    """A copy of the configuration with some keys of one section changed (no file written).
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> with_settings(load_config(DEMO_CONFIG), "estimate", level=0.9).estimate.level
+    0.9
+    """
+    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section),
+                                                                       **changes)})

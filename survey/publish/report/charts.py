@@ -153,7 +153,8 @@ def _ordered(values: pd.Series) -> list:
     return list(dict.fromkeys(values.tolist()))
 
 
-def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en") -> str:
+def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
+                 level: float = 0.95) -> str:
     """Line chart of the quarterly estimates with their interval band; one panel per variable.
 
     Parameters
@@ -162,6 +163,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
         ``period, variable, estimate, ci_low, ci_high``; periods are plotted
         in the order they first appear.
     language : {"zh", "en"}, default="en"
+    level : float, default=0.95
+        Confidence level named in the title and legend.
 
     Returns
     -------
@@ -179,8 +182,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
     periods = _ordered(series["period"])
     variables = _ordered(series["variable"])
     titles = [label(v, language) for v in variables]
-    title = label("chart_series", language)
-    with _style(titles + [title, label("band", language)]):
+    title = label("chart_series", language, level=level)
+    with _style(titles + [title, label("band", language, level=level)]):
         fig, axes = _grid(len(variables))
         position = {p: i for i, p in enumerate(periods)}
         for ax, variable, name in zip(axes, variables, titles, strict=True):
@@ -189,7 +192,7 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
             order = np.argsort(x, kind="stable")
             x = x[order]
             y, lo, hi = (part[c].to_numpy(dtype=float)[order] for c in ("estimate", "ci_low", "ci_high"))
-            ax.fill_between(x, lo, hi, color=LINE_COLOR, alpha=0.18, linewidth=0, label=label("band", language))
+            ax.fill_between(x, lo, hi, color=LINE_COLOR, alpha=0.18, linewidth=0, label=label("band", language, level=level))
             ax.plot(x, y, color=LINE_COLOR, marker="o", markersize=3.5, linewidth=1.6, label=name)
             ax.set_title(name, fontsize=10, loc="left")
             _period_ticks(ax, periods)
@@ -198,7 +201,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
         return _to_svg(fig, title, "series")
 
 
-def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en") -> str:
+def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
+                 level: float = 0.95) -> str:
     """Horizontal bars of growth by domain with interval whiskers; one panel per variable.
 
     Parameters
@@ -206,6 +210,8 @@ def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
     growth : pandas.DataFrame
         ``domain, variable, growth, growth_ci_low, growth_ci_high`` (fractions).
     language : {"zh", "en"}, default="en"
+    level : float, default=0.95
+        Confidence level named in the title.
 
     Returns
     -------
@@ -225,7 +231,7 @@ def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
     domains = _ordered(growth["domain"])
     titles = [label(v, language) for v in variables]
     names = [label(d, language) for d in domains]
-    title = label("chart_growth", language)
+    title = label("chart_growth", language, level=level)
     with _style(titles + names + [title, label("growth_axis", language)]):
         fig, axes = _grid(len(variables), height=max(2.2, 0.32 * len(domains) + 1.0))
         position = {d: i for i, d in enumerate(domains)}
@@ -247,7 +253,8 @@ def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en") 
         return _to_svg(fig, title, "growth")
 
 
-def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en") -> str:
+def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
+                level: float = 0.95) -> str:
     """Stacked bars of the share of take-all, sampled and model parts; one panel per variable.
 
     Parameters
@@ -256,6 +263,8 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en") ->
         ``period, part, variable, estimate`` with ``part`` in
         {"take-all", "sampled", "model"}; estimates >= 0.
     language : {"zh", "en"}, default="en"
+    level : float, default=0.95
+        Not used (the parts have no interval); accepted like the other charts.
 
     Returns
     -------

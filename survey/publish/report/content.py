@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from survey import errors as _errors
-from survey.publish.report.labels import LANGUAGES
+from survey.publish.report.labels import LANGUAGES, label
 
 __all__ = [
     "ReportError",
@@ -54,8 +54,10 @@ __all__ = [
     "published_frame",
     "TABLE_COLUMNS",
     "GROWTH_COLUMNS",
+    "HIDDEN",
     "PARTS",
     "example_content",
+    "legend_items",
     "parts_from_table",
 ]
 
@@ -64,10 +66,10 @@ from survey.errors import ReportError  # noqa: E402
 TABLE_COLUMNS = ("variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n")
 GROWTH_COLUMNS = ("growth", "growth_se", "growth_ci_low", "growth_ci_high")
 PARTS = ("take-all", "sampled", "model")
-# values hidden when a cell is suppressed ("x"): everything that reveals the level or its change
-_HIDDEN_X = ("estimate", "se", "cv", "ci_low", "ci_high") + GROWTH_COLUMNS
-# values hidden when a cell is too unreliable ("F"): the level; its CV says why
-_HIDDEN_F = ("estimate", "se", "ci_low", "ci_high")
+#: Values hidden by a cell's flag: a suppressed cell ("x") hides everything that reveals the
+#: level or its change; a too unreliable cell ("F") hides the level (its CV says why).
+HIDDEN = {"x": ("estimate", "se", "cv", "ci_low", "ci_high") + GROWTH_COLUMNS,
+          "F": ("estimate", "se", "ci_low", "ci_high")}
 _NAME = re.compile(r"^[A-Za-z0-9_\-]{1,31}$")
 
 
@@ -117,7 +119,7 @@ class Headline:
     variable : str
         The indicator (``"gross_output"``), for the record.
     estimate, ci_low, ci_high : float
-        The estimate and its 95% confidence interval, in ``unit``.
+        The estimate and its confidence interval (at the bulletin's level), in ``unit``.
     growth, growth_ci_low, growth_ci_high : float, default=nan
         Year-on-year growth as a fraction (0.32 = +32 %) and its interval;
         NaN when not available (printed as "..").
@@ -343,6 +345,12 @@ class BulletinContent:
         Footnotes.
     cv_caution, cv_unreliable : float, default=0.15, 0.30
         CV thresholds of the "E" and "F" flags.
+    level : float, default=0.95
+        Confidence level of the intervals given (named by every interval
+        label: "90% 置信区间" when 0.9).
+    growth_basis : {"comparable", "level"}, default="comparable"
+        What the growth rates compare (named by the growth label): the same
+        firms a year earlier, or the total published a year earlier.
 
     Examples
     --------
@@ -364,8 +372,24 @@ class BulletinContent:
     notes: Sequence[str] = ()
     cv_caution: float = 0.15
     cv_unreliable: float = 0.30
+    level: float = 0.95
+    growth_basis: Literal["comparable", "level"] = "comparable"
+
+    def label(self, key: object) -> str:
+        """The label of ``key`` in the bulletin's language, level and growth basis.
+
+        Examples
+        --------
+        >>> BulletinContent(title="B", period="2006Q4", language="zh", level=0.9).label("interval")
+        '90% 置信区间'
+        """
+        return label(key, self.language, level=self.level, growth=self.growth_basis)
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.level, float | int) and 0 < self.level < 1):
+            raise ReportError(f"level={self.level!r} must be a confidence level in (0, 1), e.g. 0.95.")
+        if self.growth_basis not in ("comparable", "level"):
+            raise ReportError(f"growth_basis={self.growth_basis!r}: use 'comparable' or 'level'.")
         if self.language not in LANGUAGES:
             raise ReportError(f"language={self.language!r} is not supported; use one of {LANGUAGES}.")
         headline = tuple(self.headline)
@@ -425,10 +449,10 @@ class BulletinFiles:
 
     Attributes
     ----------
-    html : pathlib.Path
-        The self-contained HTML bulletin.
-    excel : pathlib.Path
-        The Excel workbook.
+    html : pathlib.Path or None
+        The self-contained HTML bulletin (``None`` when not written).
+    excel : pathlib.Path or None
+        The Excel workbook (``None`` when not written).
     csv : dict of str to pathlib.Path
         One CSV per table (by table name), and ``headline``, ``series``,
         ``growth``, ``parts``, ``quality`` when given.
@@ -440,9 +464,26 @@ class BulletinFiles:
     'b.html'
     """
 
-    html: Path
-    excel: Path
+    html: Path | None
+    excel: Path | None
     csv: dict[str, Path] = field(default_factory=dict)
+
+
+def legend_items(content: BulletinContent) -> list[tuple[str, str]]:
+    """The symbols of the bulletin and their meaning, in its language.
+
+    Examples
+    --------
+    >>> legend_items(BulletinContent(title="B", period="2006Q4"))[0]
+    ('x', 'confidential: suppressed to protect individual enterprises')
+    """
+    thresholds = {"caution": content.cv_caution, "unreliable": content.cv_unreliable}
+    return [
+        ("x", content.label("sym_x")),
+        ("F", content.label("sym_F").format(**thresholds)),
+        ("E", content.label("sym_E").format(**thresholds)),
+        ("..", content.label("sym_na")),
+    ]
 
 
 def cell_flags(table: BulletinTable, *, cv_caution: float = 0.15, cv_unreliable: float = 0.30) -> np.ndarray:
@@ -491,7 +532,7 @@ def published_frame(table: BulletinTable, *, cv_caution: float = 0.15,
     """
     flags = cell_flags(table, cv_caution=cv_caution, cv_unreliable=cv_unreliable)
     out = table.frame.drop(columns=["suppressed"], errors="ignore")
-    for symbol, hidden in (("x", _HIDDEN_X), ("F", _HIDDEN_F)):
+    for symbol, hidden in HIDDEN.items():
         rows = flags == symbol
         if rows.any():
             for c in hidden:

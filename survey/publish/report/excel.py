@@ -11,20 +11,26 @@ holds the methods note.
 
 from __future__ import annotations
 
+import datetime
+import io
 import math
+import os
+import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from survey.publish.report.content import (
+    HIDDEN,
     BulletinContent,
     BulletinTable,
     ReportError,
+    legend_items,
     published_frame,
 )
-from survey.publish.report.labels import label
 
-__all__ = ["write_workbook", "headline_frame", "HEADER_ROW"]
+__all__ = ["write_workbook", "workbook_timestamp", "headline_frame", "HEADER_ROW"]
 
 HEADER_ROW = 3
 _GREY, _YELLOW, _HEAD = "E7E6E6", "FFF2CC", "DDEBF7"
@@ -74,14 +80,13 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
     """Write ``frame`` to a new sheet with the common layout."""
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    lang = content.language
     ws = wb.create_sheet(name)
     ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=13)
-    ws.cell(row=2, column=1, value=f"{label('period', lang)}: {content.period}")
+    ws.cell(row=2, column=1, value=f"{content.label('period')}: {content.period}")
     columns = list(frame.columns)
     widths = {}
     for j, column in enumerate(columns, start=1):
-        text = label(column, lang)
+        text = content.label(column)
         cell = ws.cell(row=HEADER_ROW, column=j, value=text)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor=_HEAD)
@@ -115,7 +120,7 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
             else:
                 text = ".." if value is None or (isinstance(value, float) and math.isnan(value)) else value
                 if column != "flag" and column != "unit":
-                    text = label(text, lang)  # codes ("bureau", "gross_output") in the reader's language
+                    text = content.label(text)  # codes ("bureau", "gross_output") in the reader's language
                 cell.value = text if isinstance(text, (int, float, str)) else str(text)
                 if column == "flag" and flag:
                     cell.font = Font(bold=True)
@@ -129,25 +134,73 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
     return ws
 
 
-def _legend_rows(content: BulletinContent) -> list[tuple[str, str]]:
-    from survey.publish.report.html import _legend_items
+def workbook_timestamp(period: str) -> datetime.datetime:
+    """The date stamped into a bulletin workbook, so that the same bulletin gives the same bytes.
 
-    return _legend_items(content)
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds
+    convention) when it is set; else midnight of the last day of the period
+    (a quarter label); else 1980-01-01 (the earliest date a zip file holds).
+
+    Examples
+    --------
+    >>> workbook_timestamp("2006Q4"), workbook_timestamp("2006")  # SOURCE_DATE_EPOCH unset
+    (datetime.datetime(2006, 12, 31, 0, 0), datetime.datetime(1980, 1, 1, 0, 0))
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ReportError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since "
+                              "1970") from exc
+        return max(stamp.replace(tzinfo=None), datetime.datetime(1980, 1, 1))
+    match = re.fullmatch(r"(\d{4})Q([1-4])", str(period))
+    if match is None:
+        return datetime.datetime(1980, 1, 1)
+    year, quarter = int(match.group(1)), int(match.group(2))
+    if quarter == 4:
+        return datetime.datetime(year, 12, 31)
+    return datetime.datetime(year, 3 * quarter + 1, 1) - datetime.timedelta(days=1)
 
 
-def write_workbook(content: BulletinContent, path: str | Path) -> Path:
+def _deterministic(data: bytes, stamp: datetime.datetime) -> bytes:
+    """The xlsx (zip) ``data`` with every entry dated ``stamp`` and the document's
+    modification date set to it (openpyxl writes the time of saving into both)."""
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            body = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + iso + rb"\g<2>", body)
+            info = zipfile.ZipInfo(entry.filename, date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, body)
+    return out.getvalue()
+
+
+def write_workbook(content: BulletinContent, path: str | Path, *,
+                   timestamp: datetime.datetime | None = None) -> Path:
     """Write the Excel workbook of the bulletin.
 
     Sheets: ``Headline`` (when there are headline figures), one per table
     (named after the table), ``Series``, ``Growth``, ``Parts``, ``Quality``
     (when given) and ``Legend``. Numbers are stored at full precision with
     number formats (thousands separators; CV and growth as percentages).
+    The file is reproducible: the same content gives the same bytes (the
+    document and its zip entries are dated :func:`workbook_timestamp`).
 
     Parameters
     ----------
     content : BulletinContent
     path : str or pathlib.Path
         The ``.xlsx`` file to write.
+    timestamp : datetime.datetime or None, default=None
+        Creation and modification date stored in the file (default:
+        :func:`workbook_timestamp` of the period).
 
     Returns
     -------
@@ -165,16 +218,15 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
-    from survey.publish.report.content import _HIDDEN_F, _HIDDEN_X
-
     if not isinstance(content, BulletinContent):
         raise ReportError(f"write_workbook needs a BulletinContent, got {type(content).__name__}.")
-    lang = content.language
+    stamp = timestamp if timestamp is not None else workbook_timestamp(content.period)
     wb = Workbook()
     wb.remove(wb.active)
     wb.properties.title = f"{content.title} {content.period}"
+    wb.properties.created = stamp
     if content.headline:
-        _frame_sheet(wb, "Headline", label("headline", lang), content, headline_frame(content),
+        _frame_sheet(wb, "Headline", content.label("headline"), content, headline_frame(content),
                      decimals=max(h.decimals for h in content.headline),
                      numeric=("estimate", "ci_low", "ci_high", "growth", "growth_ci_low", "growth_ci_high"))
     table: BulletinTable
@@ -182,10 +234,10 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
         frame = published_frame(table, cv_caution=content.cv_caution, cv_unreliable=content.cv_unreliable)
         numeric = [c for c in frame.columns if c not in (*table.breakdown, "variable", "flag")]
         ws = _frame_sheet(wb, table.name, table.title, content, frame, decimals=table.decimals,
-                          flags=frame["flag"].tolist(), hidden={"x": _HIDDEN_X, "F": _HIDDEN_F},
+                          flags=frame["flag"].tolist(), hidden=HIDDEN,
                           numeric=numeric)
         row = HEADER_ROW + len(frame) + 2
-        for symbol, meaning in _legend_rows(content):
+        for symbol, meaning in legend_items(content):
             ws.cell(row=row, column=1, value=f"{symbol}  {meaning}").font = Font(italic=True, size=9)
             row += 1
     for key, sheet, numeric in (("series", "Series", ("estimate", "ci_low", "ci_high")),
@@ -194,7 +246,7 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
                                 ("quality", "Quality", ())):
         frame = getattr(content, key)
         if frame is not None:
-            title = label("chart_" + key, lang) if key != "quality" else label("quality", lang)
+            title = content.label("chart_" + key) if key != "quality" else content.label("quality")
             if key == "quality" and pd.api.types.is_numeric_dtype(frame["value"]):
                 numeric = ("value",)
             ws = _frame_sheet(wb, sheet, title, content, frame, numeric=numeric, decimals=3)
@@ -206,17 +258,17 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
                         cell.number_format = ("0.0%" if unit == "%" else
                                               "#,##0" if cell.value.is_integer() else "#,##0.###")
     ws = wb.create_sheet("Legend")
-    ws.cell(row=1, column=1, value=label("legend", lang)).font = Font(bold=True, size=13)
-    ws.cell(row=HEADER_ROW, column=1, value=label("symbol", lang)).font = Font(bold=True)
-    ws.cell(row=HEADER_ROW, column=2, value=label("meaning", lang)).font = Font(bold=True)
+    ws.cell(row=1, column=1, value=content.label("legend")).font = Font(bold=True, size=13)
+    ws.cell(row=HEADER_ROW, column=1, value=content.label("symbol")).font = Font(bold=True)
+    ws.cell(row=HEADER_ROW, column=2, value=content.label("meaning")).font = Font(bold=True)
     row = HEADER_ROW + 1
-    for symbol, meaning in _legend_rows(content):
+    for symbol, meaning in legend_items(content):
         ws.cell(row=row, column=1, value=symbol).alignment = Alignment(horizontal="center")
         ws.cell(row=row, column=2, value=meaning)
         row += 1
-    for heading, texts in ((label("methods", lang), [p.strip() for p in content.methods_note.split("\n\n")
+    for heading, texts in ((content.label("methods"), [p.strip() for p in content.methods_note.split("\n\n")
                                                       if p.strip()]),
-                           (label("notes", lang), list(content.notes))):
+                           (content.label("notes"), list(content.notes))):
         if texts:
             row += 1
             ws.cell(row=row, column=1, value=heading).font = Font(bold=True)
@@ -227,8 +279,10 @@ def write_workbook(content: BulletinContent, path: str | Path) -> Path:
     ws.column_dimensions["A"].width = 10
     ws.column_dimensions["B"].width = 100
     path = Path(path)
+    buffer = io.BytesIO()
+    wb.save(buffer)
     try:
-        wb.save(path)
+        path.write_bytes(_deterministic(buffer.getvalue(), stamp))
     except OSError as exc:
         raise ReportError(f"cannot write the workbook {path}: {exc}; close it in Excel or choose "
                           "another folder.") from exc

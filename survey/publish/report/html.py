@@ -12,6 +12,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,11 @@ from survey.publish.report.content import (
     BulletinFiles,
     BulletinTable,
     ReportError,
+    legend_items,
     published_frame,
 )
-from survey.publish.report.labels import label
 
-__all__ = ["render_html", "write_bulletin", "screenshot", "find_chromium", "CHROMIUM_FLAGS"]
+__all__ = ["render_html", "write_bulletin", "screenshot", "find_chromium", "CHROMIUM_FLAGS", "FORMATS"]
 
 #: Flags for headless Chromium on a machine without network or screen.
 CHROMIUM_FLAGS = (
@@ -106,7 +107,6 @@ def _finite(value: object) -> bool:
 
 
 def _headline(content: BulletinContent) -> str:
-    lang = content.language
     if not content.headline:
         return ""
     cards = []
@@ -114,7 +114,7 @@ def _headline(content: BulletinContent) -> str:
         unit = f'<span class="unit">{_e(h.unit)}</span>' if h.unit else ""
         ci = ""
         if _finite(h.ci_low) and _finite(h.ci_high):
-            ci = (f'<p class="ci">{_e(label("interval", lang))}: '
+            ci = (f'<p class="ci">{_e(content.label("interval"))}: '
                   f'<span class="number" data-field="ci_low" data-value="{h.ci_low!r}">'
                   f'{_number(h.ci_low, h.decimals)}</span> – '
                   f'<span class="number" data-field="ci_high" data-value="{h.ci_high!r}">'
@@ -128,18 +128,18 @@ def _headline(content: BulletinContent) -> str:
                             f'<span class="number" data-field="growth_ci_high" '
                             f'data-value="{h.growth_ci_high!r}">{_percent(h.growth_ci_high, signed=True)}]'
                             f'</span>')
-            growth = (f'<p class="growth">{_e(label("growth_label", lang))}: '
+            growth = (f'<p class="growth">{_e(content.label("growth_label"))}: '
                       f'<strong class="number {trend}" data-field="growth" data-value="{h.growth!r}">'
                       f'{_percent(h.growth, signed=True)}</strong>{interval}</p>')
         else:
-            growth = f'<p class="growth">{_e(label("growth_label", lang))}: ..</p>'
+            growth = f'<p class="growth">{_e(content.label("growth_label"))}: ..</p>'
         cards.append(
             f'<div class="card" id="headline-{i}" data-variable="{_e(h.variable)}">'
             f"<h3>{_e(h.label)}</h3>"
             f'<p class="value"><span class="number" data-field="estimate" data-value="{h.estimate!r}">'
             f"{_number(h.estimate, h.decimals)}</span>{unit}</p>{ci}{growth}</div>"
         )
-    return (f'<section id="headline"><h2>{_e(label("headline", lang))}</h2>'
+    return (f'<section id="headline"><h2>{_e(content.label("headline"))}</h2>'
             f'<div class="cards">{"".join(cards)}</div></section>')
 
 
@@ -151,11 +151,11 @@ def _charts(content: BulletinContent) -> str:
                              ("parts", content.parts, parts_chart)):
         if frame is None or frame.empty:
             continue
-        figures.append(f'<figure class="chart" id="chart-{key}">{draw(frame, language=lang)}'
-                       f'<figcaption>{_e(label("chart_" + key, lang))}</figcaption></figure>')
+        figures.append(f'<figure class="chart" id="chart-{key}">{draw(frame, language=lang, level=content.level)}'
+                       f'<figcaption>{_e(content.label("chart_" + key))}</figcaption></figure>')
     if not figures:
         return ""
-    return (f'<section id="charts" data-charts="{len(figures)}"><h2>{_e(label("charts", lang))}</h2>'
+    return (f'<section id="charts" data-charts="{len(figures)}"><h2>{_e(content.label("charts"))}</h2>'
             f'{"".join(figures)}</section>')
 
 
@@ -180,17 +180,16 @@ def _cell(value: float, flag: str, column: str, decimals: int) -> str:
 
 
 def _table(table: BulletinTable, content: BulletinContent) -> str:
-    lang = content.language
     frame = published_frame(table, cv_caution=content.cv_caution, cv_unreliable=content.cv_unreliable)
     numeric = list(_TABLE_SHOWN) + (list(_GROWTH_SHOWN) if table.has_growth else [])
-    head = "".join(f"<th>{_e(label(c, lang))}</th>" for c in (*table.breakdown, "variable"))
-    head += "".join(f'<th class="num">{_e(label(c, lang))}</th>' for c in numeric)
+    head = "".join(f"<th>{_e(content.label(c))}</th>" for c in (*table.breakdown, "variable"))
+    head += "".join(f'<th class="num">{_e(content.label(c))}</th>' for c in numeric)
     flags = frame["flag"].tolist()
     columns = {c: frame[c].to_numpy(dtype=float) for c in numeric}
     texts = {c: frame[c].tolist() for c in (*table.breakdown, "variable")}
     rows = []
     for i in range(len(frame)):
-        cells = "".join(f"<td>{_e(label(texts[c][i], lang)) if not pd.isna(texts[c][i]) else '..'}</td>"
+        cells = "".join(f"<td>{_e(content.label(texts[c][i])) if not pd.isna(texts[c][i]) else '..'}</td>"
                         for c in (*table.breakdown, "variable"))
         cells += "".join(_cell(columns[c][i], flags[i], c, table.decimals) for c in numeric)
         rows.append(f'<tr data-flag="{flags[i]}">{cells}</tr>')
@@ -225,51 +224,38 @@ def _quality_value(value: object, unit: object) -> str:
 
 
 def _quality(content: BulletinContent) -> str:
-    lang = content.language
     rows = []
     if content.quality is not None:
         units = content.quality["unit"] if "unit" in content.quality.columns else [None] * len(content.quality)
         for indicator, value, unit in zip(content.quality["indicator"], content.quality["value"], units, strict=True):
-            rows.append(f'<tr><td>{_e(label(indicator, lang))}</td>'
+            rows.append(f'<tr><td>{_e(content.label(indicator))}</td>'
                         f'<td class="num">{_e(_quality_value(value, unit))}</td></tr>')
     if content.tables:
         counts = _flag_counts(content)
         rows.append(f'<tr id="flag-counts" data-x="{counts["x"]}" data-f="{counts["F"]}" '
-                    f'data-e="{counts["E"]}"><td>{_e(label("flag_counts", lang))}</td>'
-                    f'<td class="num">{_e(label("flag_counts_value", lang).format(**counts))}</td></tr>')
+                    f'data-e="{counts["E"]}"><td>{_e(content.label("flag_counts"))}</td>'
+                    f'<td class="num">{_e(content.label("flag_counts_value").format(**counts))}</td></tr>')
     if not rows:
         return ""
-    return (f'<section id="quality"><h2>{_e(label("quality", lang))}</h2><table class="data">'
-            f'<thead><tr><th>{_e(label("indicator", lang))}</th><th class="num">{_e(label("value", lang))}'
+    return (f'<section id="quality"><h2>{_e(content.label("quality"))}</h2><table class="data">'
+            f'<thead><tr><th>{_e(content.label("indicator"))}</th><th class="num">{_e(content.label("value"))}'
             f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
 
 
-def _legend_items(content: BulletinContent) -> list[tuple[str, str]]:
-    lang = content.language
-    thresholds = {"caution": content.cv_caution, "unreliable": content.cv_unreliable}
-    return [
-        ("x", label("sym_x", lang)),
-        ("F", label("sym_F", lang).format(**thresholds)),
-        ("E", label("sym_E", lang).format(**thresholds)),
-        ("..", label("sym_na", lang)),
-    ]
-
-
 def _text_sections(content: BulletinContent) -> str:
-    lang = content.language
     out = []
     if content.tables:
         tables = "".join(_table(t, content) for t in content.tables)
-        out.append(f'<section id="tables"><h2>{_e(label("tables", lang))}</h2>{tables}</section>')
+        out.append(f'<section id="tables"><h2>{_e(content.label("tables"))}</h2>{tables}</section>')
     out.append(_quality(content))
     if content.methods_note.strip():
         paragraphs = "".join(f"<p>{_e(p.strip())}</p>" for p in content.methods_note.split("\n\n") if p.strip())
-        out.append(f'<section id="methods"><h2>{_e(label("methods", lang))}</h2>{paragraphs}</section>')
+        out.append(f'<section id="methods"><h2>{_e(content.label("methods"))}</h2>{paragraphs}</section>')
     if content.notes:
         items = "".join(f"<li>{_e(n)}</li>" for n in content.notes)
-        out.append(f'<section id="notes"><h2>{_e(label("notes", lang))}</h2><ol class="note">{items}</ol></section>')
-    legend = "".join(f"<dt>{_e(s)}</dt><dd>{_e(m)}</dd>" for s, m in _legend_items(content))
-    out.append(f'<section id="legend"><h2>{_e(label("legend", lang))}</h2><dl class="legend">{legend}</dl></section>')
+        out.append(f'<section id="notes"><h2>{_e(content.label("notes"))}</h2><ol class="note">{items}</ol></section>')
+    legend = "".join(f"<dt>{_e(s)}</dt><dd>{_e(m)}</dd>" for s, m in legend_items(content))
+    out.append(f'<section id="legend"><h2>{_e(content.label("legend"))}</h2><dl class="legend">{legend}</dl></section>')
     return "".join(out)
 
 
@@ -304,13 +290,18 @@ def render_html(content: BulletinContent) -> str:
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(content.title)} {_e(content.period)}</title><style>{CSS}</style></head>\n"
         f'<body><header class="masthead"><div><h1>{_e(content.title)}</h1>'
-        f'<p>{_e(label("period", lang))}: <span id="period">{_e(content.period)}</span></p></div></header>\n'
+        f'<p>{_e(content.label("period"))}: <span id="period">{_e(content.period)}</span></p></div></header>\n'
         f"<main>{_headline(content)}{_charts(content)}{_text_sections(content)}"
-        f'<footer>{_e(label("generated_by", lang))}</footer></main></body></html>\n'
+        f'<footer>{_e(content.label("generated_by"))}</footer></main></body></html>\n'
     )
 
 
-def write_bulletin(content: BulletinContent, output_dir: str | Path) -> BulletinFiles:
+#: The files :func:`write_bulletin` can write.
+FORMATS = ("html", "xlsx", "csv")
+
+
+def write_bulletin(content: BulletinContent, output_dir: str | Path, *,
+                   formats: Sequence[str] = FORMATS) -> BulletinFiles:
     """Write the bulletin: ``bulletin.html``, ``bulletin.xlsx`` and one CSV per table.
 
     Parameters
@@ -320,15 +311,19 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path) -> Bulletin
     output_dir : str or pathlib.Path
         Folder to write into (created if needed); existing files of the same
         names are replaced.
+    formats : sequence of {"html", "xlsx", "csv"}, default=("html", "xlsx", "csv")
+        The files to write; nothing else is written.
 
     Returns
     -------
     BulletinFiles
-        Paths of the HTML file, the workbook and the CSV files (by name:
-        each table's name, and ``headline``, ``series``, ``growth``,
-        ``parts``, ``quality`` when given). CSV files are UTF-8 with a BOM
-        (Excel opens them with Chinese labels intact); suppressed and too
-        unreliable values are empty, with a ``flag`` column.
+        Paths of the HTML file, the workbook (``None`` when not written) and
+        the CSV files (by name: each table's name, and ``headline``,
+        ``series``, ``growth``, ``parts``, ``quality`` when given). CSV
+        files are UTF-8 with a BOM (Excel opens them with Chinese labels
+        intact); suppressed and too unreliable values are empty, with a
+        ``flag`` column. The workbook is reproducible (same content, same
+        bytes: :func:`survey.publish.report.excel.workbook_timestamp`).
 
     Examples
     --------
@@ -337,34 +332,46 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path) -> Bulletin
     >>> files = write_bulletin(BulletinContent(title="B", period="2006Q4"), tempfile.mkdtemp())
     >>> files.html.name, files.excel.name, files.csv
     ('bulletin.html', 'bulletin.xlsx', {})
+    >>> files = write_bulletin(BulletinContent(title="B", period="2006Q4"), tempfile.mkdtemp(),
+    ...                        formats=["html"])
+    >>> files.excel is None
+    True
     """
     from survey.publish.report.excel import headline_frame, write_workbook
 
     if not isinstance(content, BulletinContent):
         raise ReportError(f"write_bulletin needs a BulletinContent, got {type(content).__name__}.")
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ReportError(f"formats={formats!r}: give one or more of {list(FORMATS)}.")
     folder = Path(output_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create the output folder {folder}: {exc}; choose a writable folder.") from exc
-    html_path = folder / "bulletin.html"
-    html_path.write_text(render_html(content), encoding="utf-8")
-    excel_path = write_workbook(content, folder / "bulletin.xlsx")
-    frames: dict[str, pd.DataFrame] = {}
-    if content.headline:
-        frames["headline"] = headline_frame(content)
-    for table in content.tables:
-        frames[table.name] = published_frame(table, cv_caution=content.cv_caution,
-                                             cv_unreliable=content.cv_unreliable)
-    for key in ("series", "growth", "parts", "quality"):
-        frame = getattr(content, key)
-        if frame is not None:
-            frames[key] = frame
+    html_path = excel_path = None
+    if "html" in formats:
+        html_path = folder / "bulletin.html"
+        html_path.write_text(render_html(content), encoding="utf-8")
+    if "xlsx" in formats:
+        excel_path = write_workbook(content, folder / "bulletin.xlsx")
     csv = {}
-    for key, frame in frames.items():
-        path = folder / f"{key}.csv"
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
-        csv[key] = path
+    if "csv" in formats:
+        frames: dict[str, pd.DataFrame] = {}
+        if content.headline:
+            frames["headline"] = headline_frame(content)
+        for table in content.tables:
+            frames[table.name] = published_frame(table, cv_caution=content.cv_caution,
+                                                 cv_unreliable=content.cv_unreliable)
+        for key in ("series", "growth", "parts", "quality"):
+            frame = getattr(content, key)
+            if frame is not None:
+                frames[key] = frame
+        for key, frame in frames.items():
+            path = folder / f"{key}.csv"
+            frame.to_csv(path, index=False, encoding="utf-8-sig")
+            csv[key] = path
     return BulletinFiles(html=html_path, excel=excel_path, csv=csv)
 
 

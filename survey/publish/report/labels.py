@@ -3,14 +3,18 @@
 Every word the bulletin prints comes from :data:`LABELS`, so a bulletin in
 Chinese and one in English have the same structure and the same numbers.
 Keys that are not in the dictionary (a county name, a variable the dictionary
-does not know) are printed as they are.
+does not know) are printed as they are. Interval labels name the confidence
+level of the bulletin (``{level}`` in :data:`LABELS`: "90% 置信区间" when
+the level is 0.9).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["LABELS", "LANGUAGES", "label"]
+from survey.errors import ReportError
+
+__all__ = ["LABELS", "LANGUAGES", "label", "percent"]
 
 LANGUAGES = ("zh", "en")
 
@@ -28,23 +32,24 @@ LABELS: dict[str, dict[str, str]] = {
         "contents": "Contents",
         "generated_by": "Produced with the survey toolkit; all figures are estimates from the survey returns.",
         # headline
-        "interval": "95% confidence interval",
+        "interval": "{level} confidence interval",
         "growth_label": "Year-on-year growth (comparable basis)",
+        "growth_label_level": "Year-on-year growth (level on level)",
         "not_available": "not available",
         # charts
-        "chart_series": "Quarterly estimates with 95% confidence band",
-        "chart_growth": "Year-on-year growth by domain, with 95% confidence interval",
+        "chart_series": "Quarterly estimates with {level} confidence band",
+        "chart_growth": "Year-on-year growth by domain, with {level} confidence interval",
         "chart_parts": "Share of the estimate by part",
         "share": "Share of the estimate",
         "growth_axis": "Growth (%)",
-        "band": "95% interval",
+        "band": "{level} interval",
         # table columns
         "variable": "Indicator",
         "estimate": "Estimate",
         "se": "SE",
         "cv": "CV (%)",
-        "ci_low": "95% CI low",
-        "ci_high": "95% CI high",
+        "ci_low": "{level} CI low",
+        "ci_high": "{level} CI high",
         "df": "Degrees of freedom",
         "n": "Units",
         "growth": "Growth (%)",
@@ -115,21 +120,22 @@ LABELS: dict[str, dict[str, str]] = {
         "period": "统计时期",
         "contents": "目录",
         "generated_by": "由 survey 工具包生成；所有数字均为根据调查报表推算的估计值。",
-        "interval": "95% 置信区间",
+        "interval": "{level} 置信区间",
         "growth_label": "比上年同期增长（可比口径）",
+        "growth_label_level": "比上年同期增长（总量口径）",
         "not_available": "暂无数据",
-        "chart_series": "分季度估计值及 95% 置信带",
-        "chart_growth": "分组比上年同期增长及 95% 置信区间",
+        "chart_series": "分季度估计值及 {level} 置信带",
+        "chart_growth": "分组比上年同期增长及 {level} 置信区间",
         "chart_parts": "估计值构成（按推算部分）",
         "share": "占估计值比重",
         "growth_axis": "增长（%）",
-        "band": "95% 置信区间",
+        "band": "{level} 置信区间",
         "variable": "指标",
         "estimate": "估计值",
         "se": "标准误",
         "cv": "变异系数（%）",
-        "ci_low": "95% 置信下限",
-        "ci_high": "95% 置信上限",
+        "ci_low": "{level} 置信下限",
+        "ci_high": "{level} 置信上限",
         "df": "自由度",
         "n": "单位数",
         "growth": "增长（%）",
@@ -186,7 +192,19 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def label(key: object, language: Literal["zh", "en"] = "en") -> str:
+def percent(level: float) -> str:
+    """A confidence level as printed in labels: ``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``.
+
+    Examples
+    --------
+    >>> percent(0.9), percent(0.975)
+    ('90%', '97.5%')
+    """
+    return f"{round(100 * float(level), 6):g}%"
+
+
+def label(key: object, language: Literal["zh", "en"] = "en", *, level: float = 0.95,
+          growth: Literal["comparable", "level"] = "comparable") -> str:
     """The label of ``key`` in ``language``; unknown keys are returned as text.
 
     Parameters
@@ -196,6 +214,11 @@ def label(key: object, language: Literal["zh", "en"] = "en") -> str:
         value (a county name), which is returned as ``str(key)``.
     language : {"zh", "en"}, default="en"
         Language of the label.
+    level : float, default=0.95
+        Confidence level named by the interval labels (``"ci_low"``,
+        ``"interval"``, ``"band"``, the chart titles).
+    growth : {"comparable", "level"}, default="comparable"
+        Basis of the growth rates named by ``"growth_label"``.
 
     Returns
     -------
@@ -209,11 +232,14 @@ def label(key: object, language: Literal["zh", "en"] = "en") -> str:
     'Gross industrial output'
     >>> label("Bobai")
     'Bobai'
+    >>> label("interval", "zh", level=0.9), label("ci_low", level=0.99)
+    ('90% 置信区间', '99% CI low')
     """
     words = LABELS.get(language)
     if words is None:
-        from survey.publish.report.content import ReportError
-
         raise ReportError(f"language={language!r} is not supported; use one of {LANGUAGES}.")
     text = str(key)
-    return words.get(text, text)
+    if text == "growth_label" and growth == "level":
+        text = "growth_label_level"
+    word = words.get(text, str(key))
+    return word.replace("{level}", percent(level)) if text in words else word

@@ -1,0 +1,45 @@
+"""Test-session settings for the whole tree (the docstring examples in survey/ and tests/).
+
+Fixtures live in tests/conftest.py. The suite runs on every core (pytest-xdist, ``-n auto``
+in pyproject.toml); the tests and docstring examples that use the demo run
+(``survey.pipeline.demo.demo_result``, the ``demo`` fixture) are in the files of
+:data:`DEMO_FILES`, which one worker runs, so the demo cycle runs once per session. (The
+xdist_group marker cannot do this with pytest 9: pytest-xdist 3.8 renames node ids, which
+pytest 9 no longer allows.) A test elsewhere that uses the demo still works; its worker
+runs the cycle once more.
+"""
+
+from __future__ import annotations
+
+#: Files whose tests and examples use the demo run: one unit of work for one worker.
+DEMO_FILES = frozenset({
+    "tests/test_cycle.py",
+    "survey/pipeline/run.py",
+    "survey/pipeline/steps.py",
+    "survey/returns/panel.py",
+    "survey/publish/report/build.py",
+})
+#: Tests that run the whole cycle in a subprocess (a minute each): started early.
+SUBPROCESS_TESTS = ("test_wheel_runs_the_demo_from_an_empty_folder",
+                    "test_python_api_demo_writes_the_demo_bulletin")
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pragma: no cover - pytest-xdist is in the test extra
+    pass
+else:
+    class _DemoOnOneWorker(LoadScopeScheduling):
+        """Each test is its own unit of work, except the demo files (one unit) and the
+        subprocess runs (one unit); larger units are handed out first."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::", 1)[0] in DEMO_FILES:
+                return "demo"
+            if nodeid.rsplit("::", 1)[-1] in SUBPROCESS_TESTS:
+                return "subprocess"
+            return nodeid
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") == "load":
+            return _DemoOnOneWorker(config, log)
+        return None

@@ -1,0 +1,198 @@
+"""The demo bulletin with the Python API alone: no configuration file.
+
+Every step of the quarterly cycle of ``survey demo`` is one or two library
+calls, written out here with their settings as plain arguments:
+
+1. plan and select (``survey.plan.design_plan``, ``SamplePlan.select``),
+   one plan a year from that year's register, the same permanent random
+   numbers;
+2. the returns the selected firms send (``survey.datasets.simulate_returns``),
+   loaded into a returns ledger (``survey.returns.ledger.Ledger``);
+3. editing and imputation of each year's panel
+   (``survey.returns.panel.edit_panel``, ``impute_panel``);
+4. weighting (``Survey.adjust_nonresponse``, ``Survey.calibrate``);
+5. combined estimates by breakdown, the series and the year to date
+   (``combined_total``, ``quarterly_series``);
+6. disclosure control (``survey.publish.disclosure.protect_table``);
+7. the bulletin (``survey.publish.report.build.bulletin_content``,
+   ``write_bulletin``).
+
+The bulletin is the one ``survey demo`` writes, byte for byte
+(``tests/test_examples.py`` checks it). Run::
+
+    python examples/demo_bulletin.py [OUTPUT_FOLDER]      # default: ./demo-bulletin
+
+Money in thousand yuan; the bulletin shows 亿元 (100 million yuan).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+import survey as sv
+from survey.datasets import display_names, load_register, simulate_returns
+from survey.estimation.combined import combined_total
+from survey.periods import shift_quarter
+from survey.plan import design_plan
+from survey.publish.disclosure import DisclosureRules, protect_table
+from survey.publish.report import write_bulletin
+from survey.publish.report.build import Estimates, bulletin_content, label_missing
+from survey.quarterly.series import quarterly_series
+from survey.returns.edit import Rule, default_rules
+from survey.returns.ledger import Ledger
+from survey.returns.panel import Lifecycle, edit_panel, impute_panel
+
+OUTPUT = Path(sys.argv[1] if len(sys.argv) > 1 else "demo-bulletin")
+PERIODS = [f"{year}Q{quarter}" for year in (2005, 2006) for quarter in (1, 2, 3, 4)]
+PUBLISHED = "2006Q4"
+SEED = 20070115
+AUTHOR = "survey cycle"
+LANGUAGE = "zh"
+#: the return form: every indicator of the ledger, the published ones, and what they are
+INDICATORS = ["gross_output", "export_delivery", "sales_output", "revenue", "profit_tax",
+              "employees"]
+STOCKS = ["employees"]
+NONNEGATIVE = ["gross_output", "export_delivery", "sales_output", "revenue"]
+VARIABLES = ["gross_output", "export_delivery", "profit_tax"]
+SIZE = "revenue_prev_year"
+CHANNELS = {"bureau": ("in_bureau", "统计局渠道"), "federation": ("in_federation", "联社渠道"),
+            "zone": ("in_zone", "特色产业园区渠道")}
+LEVEL = 0.95
+
+
+def main() -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+
+    # 1. plan and select: firms above designated size in full, the others stratified by city
+    #    and size class, CV targets 0.5% for the sector and 3% per city
+    plans, samples = {}, {}
+    for year in (2005, 2006):
+        plans[year] = design_plan(
+            load_register(year), {SIZE: {"total": 0.005, "city": 0.03}}, strata=["city"],
+            size=SIZE, unit="firm_id", take_all="above_size", size_strata=3,
+            boundary_method="cum_sqrt_f", min_n=2, response_rate=0.9, prn_seed=2006,
+            missing_size=0.0)
+        samples[year] = plans[year].select(seed=SEED, method="srswor").data
+        print(f"{year}: plan n = {plans[year].n} of N = {plans[year].frame.N}")
+
+    # 2. the returns of every quarter, loaded into the ledger with the quarter's sample
+    (OUTPUT / "returns").mkdir(exist_ok=True)
+    ledger_file = OUTPUT / "ledger.duckdb"
+    with Ledger.open(ledger_file) as ledger:
+        for period in PERIODS:
+            sample = samples[int(period[:4])]
+            sim = simulate_returns(sample["firm_id"], period, seed=SEED, unit_nonresponse=0.10,
+                                   item_nonresponse=0.02, error_rate=0.02)
+            sent = sim.returns[sim.returns["responded"].to_numpy()]
+            path = OUTPUT / "returns" / f"returns_{period}.csv"
+            sent.drop(columns=["responded", "operating"]).to_csv(path, index=False)
+            ledger.register_units(sample.drop(columns=["year"]), period, by=AUTHOR,
+                                  reason=f"sample of {period[:4]}")
+            ledger.ingest(path, period, "bureau", by=AUTHOR)
+
+        # 3. edit and impute, a year of quarters at a time (decisions recorded in the ledger)
+        rules = [*default_rules(tuple(INDICATORS), growth_bounds=(0.2, 5.0)),
+                 Rule(name="employees_positive_when_output",
+                      expression="employees_ytd > 0 or gross_output_ytd == 0", severity="soft",
+                      description="a firm with output should have employees")]
+        edits = edit_panel(ledger, PERIODS, rules, indicators=INDICATORS,
+                           money=[v for v in INDICATORS if v not in STOCKS],
+                           nonnegative=NONNEGATIVE, size=SIZE, employees="employees_ytd",
+                           by="industry", author=AUTHOR)
+        print(f"edit: {len(edits.unit_errors)} unit errors corrected, "
+              f"{len(edits.set_aside)} values set aside")
+        imputed = impute_panel(
+            ledger, PERIODS, edits.set_aside, variables=VARIABLES,
+            classes={"take_all": "industry", "sample": ["city"]}, auxiliary=SIZE,
+            nonnegative=NONNEGATIVE, stocks=STOCKS, author=AUTHOR,
+            lifecycle=Lifecycle(column="status", born="new", closed="dead",
+                                activity="gross_output"))
+        ledger_cells = ledger.current(PUBLISHED)
+    take_all, sample = imputed.panels["take_all"], imputed.panels["sample"]
+
+    # 4. weights: nonresponse within strata, calibration to the register's take-some part
+    #    (firms per city, total revenue of last year)
+    design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
+    surveys = {}
+    for period, rows in sample.groupby("period", sort=True):
+        frame = plans[int(period[:4])].frame
+        small = frame.subset(frame.data["part"].to_numpy() == "sample")
+        counts = small.counts(by="city")
+        totals = {"city": dict(zip(counts["city"], counts["N"].astype(float), strict=True)),
+                  SIZE: float(small.totals([SIZE], by=[])[SIZE].iloc[0])}
+        surveys[period] = sv.Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
+            "responded", by=["city", "stratum"], small_cells="collapse").calibrate(
+            totals, method="linear", bounds=(0.3, 3.0))
+
+    # 5. combined totals (take-all part + weighted sample) by breakdown, period by period
+    breakdowns = {"sector": None}
+    for name in ("city", "industry", "zone"):
+        breakdowns[name] = [name, f"{name}_name"] if f"{name}_name" in take_all else [name]
+    breakdowns.update({f"channel_{name}": [flag] for name, (flag, _) in CHANNELS.items()})
+    columns = [c for by in breakdowns.values() if by for c in by]
+    flags = {v: f"{v}_imputed" for v in VARIABLES}
+    by_period = {name: {} for name in breakdowns}
+    for period, s in surveys.items():
+        ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True),
+                           columns, LANGUAGE)
+        s = s.assign(**{c: label_missing(s.data[[c]], [c], LANGUAGE)[c].to_numpy()
+                        for c in columns if c in s.data and s.data[c].isna().any()})
+        for name, by in breakdowns.items():
+            by_period[name][period] = combined_total(VARIABLES, take_all=ta, sample=s, by=by,
+                                                     imputed=flags, period=period, level=LEVEL)
+
+    def year_to_date(period: str):
+        ta = take_all[take_all["period"] == period].reset_index(drop=True)
+        return combined_total([f"{v}_ytd" for v in VARIABLES], take_all=ta,
+                              sample=surveys[period], period=period, level=LEVEL,
+                              imputed={f"{v}_ytd": f"{v}_imputed" for v in VARIABLES})
+
+    estimates = Estimates(
+        by_period=by_period, breakdowns=breakdowns,
+        series={name: quarterly_series(list(per.values())) for name, per in by_period.items()},
+        year_to_date=year_to_date(PUBLISHED),
+        year_to_date_last_year=year_to_date(shift_quarter(PUBLISHED, -4)))
+    row = by_period["sector"][PUBLISHED].table().iloc[0]
+    print(f"{row['variable']} {PUBLISHED}: {row['estimate'] / 1e5:,.2f} 亿元 "
+          f"(cv {row['cv']:.1%}, growth {row['growth']:+.1%})")
+
+    # 6. disclosure control of the published tables on the unit data of the quarter
+    s = surveys[PUBLISHED]
+    units = pd.concat([take_all[take_all["period"] == PUBLISHED].assign(weight=1.0),
+                       s.data.assign(weight=s.weights)[s.weights > 0]], ignore_index=True)
+    rules = DisclosureRules(min_frequency=3, p_percent=10, frequency_range=20)
+    tables = {"table0": (["city"], ["industry"]), "table1": (["zone"], []),
+              **{f"channel_{name}": ([flag], []) for name, (flag, _) in CHANNELS.items()}}
+    protected = {}
+    for name, (rows, cols) in tables.items():
+        data = label_missing(units, rows + cols, LANGUAGE)
+        data = data.assign(**{c: data[c].astype(str) for c in rows + cols
+                              if pd.api.types.is_bool_dtype(data[c])})
+        for v in VARIABLES:
+            if not (data[v].to_numpy(dtype=float) < 0).any():  # magnitude rules: values >= 0
+                protected[f"{name}:{v}"] = protect_table(
+                    data, v, rows=rows, columns=cols or None, weights="weight", rules=rules,
+                    cost="value", total_label="合计")
+    suppressed = sum(int(pt.suppressed.sum()) for pt in protected.values())
+    print(f"disclosure: {len(protected)} tables protected, {suppressed} cells suppressed")
+
+    # 7. the bulletin
+    content = bulletin_content(
+        estimates, period=PUBLISHED, take_all=take_all, survey=s,
+        title="广西二轻城镇集体工业 季度统计 (synthetic demo)", protected=protected,
+        ledger_cells=ledger_cells, channels={n: label for n, (_, label) in CHANNELS.items()},
+        domain_names=display_names(LANGUAGE), language=LANGUAGE, level=LEVEL,
+        growth="comparable", stratified_by=["city"], calibration="linear",
+        margins=["city", SIZE], synthetic=True)
+    files = write_bulletin(content, OUTPUT / "bulletin")
+    for h in content.headline[:2]:
+        print(f"{h.label}: {h.estimate:,.2f} {h.unit} [{h.ci_low:,.2f}, {h.ci_high:,.2f}], "
+              f"growth {h.growth:+.1%}")
+    print(f"bulletin: {files.html} ({len(files.csv)} CSV files, {files.excel.name})")
+
+
+if __name__ == "__main__":
+    main()

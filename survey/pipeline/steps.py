@@ -1,0 +1,659 @@
+"""The configured cycle, one function per step: read the settings, call the library, write files.
+
+Nothing here computes a statistic; each step is one or two library calls
+(the table of ``docs/architecture.md`` names them), so a user who does not
+drive the toolkit from a TOML file makes the same calls (``examples/demo_bulletin.py``).
+Every step takes the configuration (a :class:`~survey.pipeline.config.SurveyConfig`
+or its TOML file) and writes into the output folder when one is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from survey.errors import ConfigError
+from survey.pipeline.config import SurveyConfig, load_config
+from survey.publish.report.build import Estimates, label_missing
+from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
+
+__all__ = [
+    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "edit_step", "estimate_step",
+    "impute_step", "ingest_step", "ledger_path", "output_folder", "periods", "plan_step",
+    "protect_step", "published", "read_samples", "report_step", "returns_files", "select_step",
+    "simulate_step", "weight_step",
+]
+
+#: Who the cycle records as the author of ledger writes.
+AUTHOR = "survey cycle"
+#: Settings of the simulated returns of the demo (how firms behave).
+SIMULATION = {"unit_nonresponse": 0.10, "item_nonresponse": 0.02, "error_rate": 0.02}
+#: The register's births and closures (bundled register: column ``status``).
+LIFECYCLE = Lifecycle(column="status", born="new", closed="dead", activity="gross_output")
+#: Indicators that cannot be negative, so neither can their quarter values (profit and tax can).
+NONNEGATIVE = ("gross_output", "export_delivery", "sales_output", "revenue")
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def as_config(config: SurveyConfig | str | Path) -> SurveyConfig:
+    """The configuration, read from its TOML file when a path is given.
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> as_config(DEMO_CONFIG).survey.seed
+    20070115
+    """
+    return config if isinstance(config, SurveyConfig) else load_config(config)
+
+
+def _need(config: SurveyConfig, section: str) -> Any:
+    value = getattr(config, section)
+    if value is None:
+        raise ConfigError(f"{config.path}: section [{section}] is missing; the cycle needs it "
+                          "(see the demo configuration, survey.pipeline.DEMO_CONFIG)")
+    return value
+
+
+def periods(config: SurveyConfig) -> list[str]:
+    """Quarters of the series, in time order (default: the published period alone).
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> periods(load_config(DEMO_CONFIG))[::7]
+    ['2005Q1', '2006Q4']
+    """
+    from survey.periods import parse_quarter
+
+    estimate = _need(config, "estimate")
+    found = list(estimate.periods) or ([config.survey.period] if config.survey.period else [])
+    if not found:
+        raise ConfigError(f"{config.path}: give estimate.periods or survey.period (the quarters "
+                          "to estimate)")
+    found = sorted(set(found), key=parse_quarter)
+    if (config.survey.period or found[-1]) not in found:
+        raise ConfigError(f"{config.path}: survey.period {config.survey.period!r} is not among "
+                          f"estimate.periods {found}; add it")
+    return found
+
+
+def published(config: SurveyConfig) -> str:
+    """The quarter the bulletin publishes (``survey.period``, else the last of the series).
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> published(load_config(DEMO_CONFIG))
+    '2006Q4'
+    """
+    return config.survey.period or periods(config)[-1]
+
+
+def _years(config: SurveyConfig) -> list[int]:
+    return sorted({int(p[:4]) for p in periods(config)})
+
+
+def output_folder(config: SurveyConfig, output: str | Path | None) -> Path:
+    """The output folder (created): ``output``, else ``survey.output`` of the configuration,
+    which may not lie inside the installed package (the demo configuration's does).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> config = load_config(DEMO_CONFIG)
+    >>> output_folder(config, tempfile.mkdtemp()).is_dir()
+    True
+    >>> output_folder(config, None)
+    Traceback (most recent call last):
+    ...
+    survey.errors.ConfigError: .../demo.toml lives inside the survey package and its output folder .../output would too; give an output folder (--output DIR)
+    """
+    if output is not None:
+        folder = Path(output).expanduser().resolve()
+    else:
+        folder = config.output
+        if folder.is_relative_to(_PACKAGE):
+            raise ConfigError(f"{config.path} lives inside the survey package and its output "
+                              f"folder {folder} would too; give an output folder (--output DIR)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output folder {folder}: {exc}") from exc
+    return folder
+
+
+def ledger_path(config: SurveyConfig, folder: Path) -> Path:
+    """The ledger: ``ledger.file`` of the config, moved into ``folder`` when the output
+    folder is not the configured one (so a run into a new folder starts a new ledger).
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> ledger_path(load_config(DEMO_CONFIG), Path("/tmp/demo")).as_posix()
+    '/tmp/demo/ledger.duckdb'
+    """
+    return config.ledger_file if folder == config.output else folder / config.ledger_file.name
+
+
+def _strata(config: SurveyConfig) -> list[str]:
+    strata = _need(config, "plan").strata
+    return [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
+
+
+def plan_step(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
+              write: bool = True) -> dict[int, Any]:
+    """The sample plan of every year of the series (:func:`survey.plan.plan_from_config`).
+
+    Writes ``plan/<year>/`` (``plan_strata.csv`` is the allocation table,
+    ``plan.xlsx`` unless ``plan.output_excel = false``) when ``write``.
+
+    Returns
+    -------
+    dict of int to survey.plan.SamplePlan
+
+    Examples
+    --------
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> plans = plan_step(DEMO_CONFIG, write=False)
+    >>> sorted(plans), plans[2006].n > 500
+    ([2005, 2006], True)
+    """
+    from survey.plan import plan_from_config
+
+    config = as_config(config)
+    _need(config, "plan")
+    folder = output_folder(config, output) if write else None
+    plans = {}
+    for year in _years(config):
+        section = dict(config.section("plan"))
+        section["year"] = year
+        plans[year] = plan = plan_from_config(section, base=config.folder)
+        if folder is not None:
+            plan.to_csv(folder / "plan" / str(year))
+            if section.get("output_excel", True):
+                plan.to_excel(folder / "plan" / str(year) / "plan.xlsx")
+    return plans
+
+
+def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
+                output: str | Path | None = None, write: bool = True) -> dict[int, pd.DataFrame]:
+    """Each year's sample: every take-all firm plus the take-some sample
+    (:meth:`survey.plan.SamplePlan.select` with ``[plan.select]`` and the survey's seed).
+
+    Writes ``sample/<year>/sample.csv`` (and ``sample.xlsx`` unless
+    ``plan.output_excel = false``) and ``sample_metadata.json``.
+
+    Returns
+    -------
+    dict of int to pandas.DataFrame
+        Per year the selected firms: register columns plus ``part``
+        (``"take_all"`` or ``"sample"``), ``stratum``, ``prn``,
+        ``inclusion_probability``, ``design_weight``, ``N_h``, ``n_h``.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> sorted(demo_result().samples[2006]["part"].unique())  # select_step of the demo
+    ['sample', 'take_all']
+    """
+    from survey.plan import write_sample
+
+    config = as_config(config)
+    options = dict(config.section("plan").get("select", {}))
+    excel = bool(config.section("plan").get("output_excel", True))
+    folder = output_folder(config, output) if write else None
+    samples = {}
+    for year, plan in plans.items():
+        selection = plan.select(seed=config.seed, method=options.get("method", "srswor"),
+                                rotation=float(options.get("rotation", 0.0)),
+                                period=int(options.get("period", 0)),
+                                start=float(options.get("start", 0.0)))
+        if folder is not None:
+            write_sample(selection, folder / "sample" / str(year), excel=excel)
+        samples[year] = selection.data
+    return samples
+
+
+def read_samples(config: SurveyConfig | str | Path, *, output: str | Path | None = None
+                 ) -> dict[int, pd.DataFrame]:
+    """The samples written by :func:`select_step` (for the separate commands).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> read_samples(DEMO_CONFIG, output=tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    survey.errors.ConfigError: no sample for 2005 in .../sample/2005/sample.csv; run `survey select` first
+    """
+    config = as_config(config)
+    folder = output_folder(config, output)
+    samples = {}
+    for year in _years(config):
+        path = folder / "sample" / str(year) / "sample.csv"
+        if not path.is_file():
+            raise ConfigError(f"no sample for {year} in {path}; run `survey select` first")
+        text = {c: "str" for c in ("firm_id", "industry", "county_code", "stratum", "part")}
+        samples[year] = pd.read_csv(path, dtype=text)
+    return samples
+
+
+def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame], *,
+                  output: str | Path | None = None) -> tuple[dict[str, Path], pd.DataFrame]:
+    """The returns the selected firms would send, one CSV per period
+    (:func:`survey.datasets.simulate_returns`; bundled data only).
+
+    Each file ``returns/returns_<period>.csv`` holds the responding firms:
+    ``firm_id, period``, ``{indicator}_ytd`` and ``{indicator}_ytd_last_year``
+    (thousand yuan); missing items are empty and some values carry injected
+    reporting errors (listed in ``returns/injected_errors.csv``).
+
+    Returns
+    -------
+    (dict of str to pathlib.Path, pandas.DataFrame)
+        The file of each period, and the injected errors.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> result = demo_result()  # simulate_step of the demo
+    >>> sorted(result.returns_files)[-1], sorted(result.injected["error_type"].unique())[0]
+    ('2006Q4', 'cumulative_decrease')
+    """
+    from survey.datasets import simulate_returns
+
+    config = as_config(config)
+    if config.register.dataset != "register":
+        raise ConfigError("simulated returns need the bundled register (register.dataset = "
+                          "'register'); ingest your firms' own files instead")
+    folder = output_folder(config, output) / "returns"
+    folder.mkdir(parents=True, exist_ok=True)
+    files, injected = {}, []
+    for period in periods(config):
+        sim = simulate_returns(samples[int(period[:4])]["firm_id"], period, seed=config.seed,
+                               **SIMULATION)
+        sent = sim.returns[sim.returns["responded"].to_numpy()]
+        files[period] = folder / f"returns_{period}.csv"
+        sent.drop(columns=["responded", "operating"]).to_csv(files[period], index=False)
+        injected.append(sim.injected)
+    errors = pd.concat(injected, ignore_index=True)
+    errors.to_csv(folder / "injected_errors.csv", index=False)
+    return files, errors
+
+
+def returns_files(config: SurveyConfig, folder: Path) -> dict[str, Path]:
+    """The returns files ``returns/returns_<period>.csv`` present in the output folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from survey.pipeline import DEMO_CONFIG
+    >>> returns_files(load_config(DEMO_CONFIG), Path(tempfile.mkdtemp()))
+    {}
+    """
+    files = {p: folder / "returns" / f"returns_{p}.csv" for p in periods(config)}
+    return {p: f for p, f in files.items() if f.is_file()}
+
+
+def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame],
+                files: Mapping[str, str | Path], *, ledger_file: str | Path,
+                channel: str = "bureau") -> list[Any]:
+    """Store each period's register snapshot (the selected firms) and load its returns file
+    (:meth:`survey.returns.ledger.Ledger.register_units`, :meth:`~survey.returns.ledger.Ledger.ingest`).
+
+    Loading is idempotent: a file already loaded (same content) changes
+    nothing, so the cycle can be run again on the same ledger.
+
+    Returns
+    -------
+    list of survey.returns.ledger.IngestReport
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> result = demo_result()
+    >>> reports = ingest_step(result.config, result.samples, result.returns_files,
+    ...                       ledger_file=result.ledger_file)  # again: nothing changes
+    >>> sorted({r.status for r in reports})
+    ['unchanged']
+    """
+    from survey.returns.ledger import Ledger
+
+    config = as_config(config)
+    reports = []
+    with Ledger.open(ledger_file) as ledger:
+        for period in periods(config):
+            if period not in files:
+                continue
+            units = samples[int(period[:4])].drop(columns=["year"], errors="ignore")
+            ledger.register_units(units, period, by=AUTHOR,
+                                  reason=f"sample of {period[:4]} (survey select)")
+            reports.append(ledger.ingest(files[period], period, channel, by=AUTHOR))
+    return reports
+
+
+def _write(folder: Path, frames: Mapping[str, pd.DataFrame]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
+              output: str | Path | None = None) -> EditOutcome:
+    """Unit errors, edit rules and falling year-to-date values
+    (:func:`survey.returns.panel.edit_panel` with the default rules when
+    ``edit.default_rules`` and the ``[[edit.rules]]``).
+
+    Writes ``edit/failures.csv``, ``unit_errors.csv``, ``set_aside.csv``
+    and ``conflicts.csv`` when ``output`` is given.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> len(demo_result().edits.unit_errors) > 0  # edit_step of the demo
+    True
+    """
+    from survey.returns.edit import Rule, default_rules
+    from survey.returns.ledger import INDICATORS, STOCKS, Ledger
+
+    config = as_config(config)
+    rules = [*(default_rules(tuple(INDICATORS), growth_bounds=tuple(config.edit.growth_bounds))
+               if config.edit.default_rules else ()),
+             *(Rule(name=r.name, expression=r.expression, severity=r.severity,
+                    description=r.description) for r in config.edit.rules)]
+    with Ledger.open(ledger_file) as ledger:
+        outcome = edit_panel(ledger, periods(config), rules, indicators=INDICATORS,
+                             money=[v for v in INDICATORS if v not in STOCKS],
+                             nonnegative=NONNEGATIVE, size=config.register.size,
+                             employees="employees_ytd", by="industry", author=AUTHOR)
+    if output is not None:
+        _write(output_folder(config, output) / "edit", {
+            "failures": outcome.failures, "unit_errors": outcome.unit_errors,
+            "set_aside": outcome.set_aside, "conflicts": outcome.conflicts})
+    return outcome
+
+
+def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
+                ledger_file: str | Path, output: str | Path | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deduce, impute and derive quarters (:func:`survey.returns.panel.impute_panel`):
+    take-all firms in classes of ``industry``, sampled firms in the plan's stratum
+    columns, constructed values from ``register.size``.
+
+    Writes ``panel/take_all.csv``, ``panel/sample.csv`` and
+    ``edit/quarter_conflicts.csv`` when ``output`` is given.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The take-all panel and the sample panel (:class:`survey.returns.panel.PanelImputation`).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> sorted(demo_result().take_all["gross_output_marker"].unique())  # impute_step of the demo
+    ['backward_imputed', 'edited', 'forward_imputed', 'returned']
+    """
+    from survey.returns.ledger import STOCKS, Ledger
+
+    config = as_config(config)
+    variables = list(_need(config, "estimate").variables)
+    with Ledger.open(ledger_file) as ledger:
+        result = impute_panel(ledger, periods(config), edits.set_aside, variables=variables,
+                              classes={"take_all": "industry", "sample": _strata(config) or None},
+                              auxiliary=config.register.size, nonnegative=NONNEGATIVE,
+                              lifecycle=LIFECYCLE, stocks=STOCKS, author=AUTHOR)
+    take_all, sample = result.panels["take_all"], result.panels["sample"]
+    if output is not None:
+        folder = output_folder(config, output)
+        _write(folder / "panel", {"take_all": take_all, "sample": sample})
+        _write(folder / "edit", {"quarter_conflicts": result.conflicts})
+    return take_all, sample
+
+
+def _calibration_totals(config: SurveyConfig, plan: Any) -> dict[str, Any]:
+    """Register margins of the take-some population (counts and totals from the frame)."""
+    frame = plan.frame.subset(plan.frame.data["part"].to_numpy() == "sample")
+    totals: dict[str, Any] = {}
+    for margin in config.calibration.margins:
+        counts = frame.counts(by=margin)
+        totals[margin] = dict(zip(counts[margin], counts["N"].astype(float), strict=True))
+    if config.calibration.totals:
+        sums = frame.totals(list(config.calibration.totals), by=[])
+        for column in config.calibration.totals:
+            totals[column] = float(sums[column].iloc[0])
+    return totals
+
+
+def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
+                plans: Mapping[int, Any]) -> dict[str, Any]:
+    """The weighted sample of every period: :meth:`survey.Survey.adjust_nonresponse` within
+    the strata (small cells collapsed into the plan's stratum columns), then
+    :meth:`survey.Survey.calibrate` to the register margins (``[calibration]``) and
+    :meth:`survey.Survey.trim_weights` when ``calibration.trim`` is set.
+
+    Returns
+    -------
+    dict of str to survey.Survey
+        One per period (design: strata ``stratum``, weights ``design_weight``,
+        fpc ``N_h``), its weighting steps recorded.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> s = demo_result().surveys["2006Q4"]  # weight_step of the demo
+    >>> [step.kind for step in s.weighting]
+    ['nonresponse', 'calibration']
+    >>> bool((s.weights[~s.data["responded"].to_numpy()] == 0).all())
+    True
+    """
+    from survey.design import Design
+    from survey.estimation.survey import Survey
+
+    config = as_config(config)
+    design = Design(strata="stratum", weights="design_weight", fpc="N_h",
+                    lonely_psu=_need(config, "estimate").lonely_psu)
+    calibration = config.calibration
+    surveys = {}
+    for period, rows in sample.groupby("period", sort=True):
+        s = Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
+            "responded", by=[*_strata(config), "stratum"], small_cells="collapse")
+        totals = _calibration_totals(config, plans[int(str(period)[:4])])
+        if totals:
+            s = s.calibrate(totals, method=calibration.method,
+                            bounds=tuple(calibration.bounds) if calibration.bounds else None)
+        if calibration.trim is not None:
+            s = s.trim_weights(*calibration.trim)
+        surveys[str(period)] = s
+    return surveys
+
+
+def _breakdowns(config: SurveyConfig, columns: Sequence[str]) -> dict[str, list[str] | None]:
+    out: dict[str, list[str] | None] = {"sector": None}
+    for name in _need(config, "estimate").by:  # a breakdown and its ``{name}_name`` label
+        out[name] = [name, f"{name}_name"] if f"{name}_name" in columns else [name]
+    for channel in config.channels:
+        if channel.flag is not None and channel.flag in columns:
+            out[f"channel_{channel.name}"] = [channel.flag]
+    return out
+
+
+def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
+                  surveys: Mapping[str, Any], *, output: str | Path | None = None) -> Estimates:
+    """Combined (take-all + sample) totals by domain for every period
+    (:func:`survey.estimation.combined.combined_total`), the series
+    (:func:`survey.quarterly.series.quarterly_series`) and the year to date.
+
+    Writes ``estimates/series_<breakdown>.csv`` and ``year_to_date.csv``.
+
+    Returns
+    -------
+    survey.publish.report.build.Estimates
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> estimates = demo_result().estimates  # estimate_step of the demo
+    >>> sorted(estimates.breakdowns)
+    ['channel_bureau', 'channel_federation', 'channel_zone', 'city', 'industry', 'sector', 'zone']
+    >>> estimates.by_period["sector"]["2006Q4"].table()[["variable", "cv"]].round(3)
+              variable     cv
+    0     gross_output  0.006
+    1  export_delivery  0.025
+    2       profit_tax  0.010
+    """
+    from survey.estimation.combined import combined_total
+    from survey.periods import shift_quarter
+    from survey.quarterly.series import quarterly_series
+
+    config = as_config(config)
+    estimate = _need(config, "estimate")
+    variables, language = list(estimate.variables), config.language
+    breakdowns = _breakdowns(config, take_all.columns)
+    fill = [c for cols in breakdowns.values() if cols for c in cols]
+    by_period: dict[str, dict[str, Any]] = {name: {} for name in breakdowns}
+    for period, s in surveys.items():
+        ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True), fill,
+                           language)
+        s = s.assign(**{c: label_missing(s.data[[c]], [c], language)[c].to_numpy()
+                        for c in fill if c in s.data.columns and s.data[c].isna().any()})
+        for name, by in breakdowns.items():
+            by_period[name][period] = combined_total(
+                variables, take_all=ta, sample=s, by=by, period=period, level=estimate.level,
+                imputed={v: f"{v}_imputed" for v in variables})
+
+    def year_to_date(period: str) -> Any:
+        if period not in surveys:
+            return None
+        return combined_total(
+            [f"{v}_ytd" for v in variables], sample=surveys[period],
+            take_all=take_all[take_all["period"] == period].reset_index(drop=True),
+            imputed={f"{v}_ytd": f"{v}_imputed" for v in variables}, period=period,
+            level=estimate.level)
+
+    last = published(config)
+    result = Estimates(by_period=by_period, breakdowns=breakdowns,
+                       series={name: quarterly_series(list(per.values()))
+                               for name, per in by_period.items()},
+                       year_to_date=year_to_date(last),
+                       year_to_date_last_year=year_to_date(shift_quarter(last, -4)))
+    if output is not None:
+        _write(output_folder(config, output) / "estimates",
+               {**{f"series_{name}": s.table() for name, s in result.series.items()},
+                "year_to_date": result.year_to_date.table()})
+    return result
+
+
+def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
+                 surveys: Mapping[str, Any], *, output: str | Path | None = None
+                 ) -> dict[str, Any]:
+    """Cell suppression of the published tables (:func:`survey.publish.disclosure.protect_table`).
+
+    Each ``[[disclosure.tables]]`` is protected for each of its variables
+    (default ``estimate.variables``) on the unit-level data of the
+    published period (take-all firms with weight 1, responding sampled firms
+    with their final weight), with the rules of ``[disclosure]``; so is each
+    channel's table. Variables with negative values (profit and tax) cannot
+    be protected by magnitude rules: they are left out and their cells
+    follow the other variables' suppressions in the bulletin.
+
+    Returns
+    -------
+    dict of str to survey.publish.disclosure.ProtectedTable
+        Keys ``"table<i>:<variable>"`` and ``"channel_<name>:<variable>"``.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> print(demo_result().protected["table0:gross_output"])  # city x industry
+    gross_output: 165 cells, 7 primary, 7 secondary suppressions; audit: all protected
+    """
+    from survey.publish.disclosure import protect_table
+
+    config = as_config(config)
+    settings, language, period = config.disclosure, config.language, published(config)
+    variables = list(_need(config, "estimate").variables)
+    s = surveys[period]
+    units = pd.concat([take_all[take_all["period"] == period].assign(weight=1.0),
+                       s.data.assign(weight=s.weights)[s.weights > 0]], ignore_index=True)
+    jobs = []
+    for i, table in enumerate(settings.tables):
+        rows = [table.rows] if isinstance(table.rows, str) else list(table.rows)
+        cols = [] if table.columns is None else (
+            [table.columns] if isinstance(table.columns, str) else list(table.columns))
+        jobs.append((f"table{i}", rows, cols, list(table.variables) or variables))
+    for channel in config.channels:
+        if channel.flag is not None and channel.flag in units.columns:
+            jobs.append((f"channel_{channel.name}", [channel.flag], [], variables))
+    protected = {}
+    for name, rows, cols, names in jobs:
+        data = label_missing(units, [*rows, *cols], language)
+        data = data.assign(**{c: data[c].astype(str) for c in rows + cols
+                              if c in data.columns and pd.api.types.is_bool_dtype(data[c])})
+        for v in names:
+            if (data[v].to_numpy(dtype=float) < 0).any():
+                continue  # magnitude rules need non-negative values
+            protected[f"{name}:{v}"] = protect_table(
+                data, v, rows=rows, columns=cols or None, group=settings.group, weights="weight",
+                rules=settings.rules(), cost=settings.cost,
+                total_label="合计" if language == "zh" else "Total")
+    if output is not None:
+        folder = output_folder(config, output) / "disclosure"
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, pt in protected.items():
+            stem = key.replace(":", "_")
+            pt.table(symbol=settings.symbol).to_csv(folder / f"{stem}.csv")
+            pt.audit.to_csv(folder / f"{stem}_audit.csv", index=False)
+        (folder / "summary.txt").write_text(
+            "\n".join(f"{k}: {pt.summary()}" for k, pt in protected.items()) + "\n",
+            encoding="utf-8")
+    return protected
+
+
+def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
+                protected: Mapping[str, Any], *, take_all: pd.DataFrame,
+                surveys: Mapping[str, Any], ledger_file: str | Path,
+                output: str | Path | None = None) -> tuple[Any, Any]:
+    """The bulletin (:func:`survey.publish.report.build.bulletin_content`, then
+    :func:`survey.publish.report.write_bulletin` into ``bulletin/``, the files of
+    ``report.formats``), at the confidence level of ``estimate.level`` with the
+    growth of ``estimate.growth``.
+
+    Returns
+    -------
+    (survey.publish.report.BulletinContent, survey.publish.report.BulletinFiles)
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> [t.name for t in demo_result().content.tables]  # report_step of the demo
+    ['sector', 'city', 'industry', 'zone', 'channel']
+    """
+    from survey.datasets import display_names
+    from survey.publish.report import write_bulletin
+    from survey.publish.report.build import bulletin_content
+    from survey.returns.ledger import Ledger
+
+    config = as_config(config)
+    estimate, period = _need(config, "estimate"), published(config)
+    with Ledger.open(ledger_file, read_only=True) as ledger:
+        cells = ledger.current(period)
+    cal = config.calibration
+    content = bulletin_content(
+        estimates, period=period, take_all=take_all, survey=surveys[period],
+        title=config.report.title or config.survey.name, protected=protected,
+        ledger_cells=cells, channels={c.name: c.label for c in config.channels},
+        domain_names=display_names(config.language), language=config.language,
+        level=estimate.level, growth=estimate.growth, stratified_by=_strata(config),
+        calibration=cal.method, margins=[*cal.margins, *cal.totals],
+        cv_caution=config.report.cv_caution, cv_unreliable=config.report.cv_unreliable,
+        synthetic=bool(config.register.dataset))
+    files = write_bulletin(content, output_folder(config, output) / "bulletin",
+                           formats=config.report.formats)
+    return content, files

@@ -13,6 +13,7 @@ new surveys with :meth:`Survey.reweighted` and :meth:`Survey.with_replicates`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -22,12 +23,14 @@ from survey.design import Design
 from survey.errors import ColumnError, DesignError, WeightError
 from survey.estimation.calibration import Method
 from survey.estimation.domains import NaPolicy
+from survey.estimation.estimate import Deff
 from survey.estimation.estimate import mean as _mean
 from survey.estimation.estimate import proportion as _proportion
 from survey.estimation.estimate import ratio as _ratio
 from survey.estimation.estimate import ratio_total as _ratio_total
 from survey.estimation.estimate import total as _total
 from survey.estimation.nonresponse import adjust_nonresponse as _adjust_nonresponse
+from survey.estimation.pps import PpsStructure, pps_structure
 from survey.estimation.quantile import QuantileEstimate
 from survey.estimation.quantile import quantile as _quantile
 from survey.estimation.replicate import ReplicateDesign, make_replicates
@@ -97,6 +100,7 @@ class Survey:
         "_strata_labels",
         "_psu_codes",
         "_stage1_fraction",
+        "_pps",
     )
 
     def __init__(self, data: pd.DataFrame, design: Design) -> None:
@@ -109,7 +113,10 @@ class Survey:
             raise ColumnError(unknown_columns_message(missing, data.columns, "design"))
         if len(data) == 0:
             raise DesignError("the sample has no rows")
-        arrays = design_arrays(data, design)
+        if design.pps is None:
+            arrays = design_arrays(data, design)
+        else:  # the πps engine applies the lonely-PSU rule itself (certainty strata are not lonely)
+            arrays = design_arrays(data, dataclasses.replace(design, lonely_psu="remove"))
         self._data = data
         self._design = design
         self._mask = None
@@ -121,6 +128,7 @@ class Survey:
         self._stage1_fraction = arrays.stage1_fraction
         self._structure = arrays.structure
         self._weights = _read_only(design_weights(data, design, arrays.fpc_probabilities))
+        self._pps = None if design.pps is None else pps_structure(data, design, arrays, self._weights)
 
     # -- constructors of derived surveys (used by weighting and replicates) ---
     def _copy(self) -> Survey:
@@ -233,6 +241,11 @@ class Survey:
     def variance_structure(self) -> VarianceStructure:
         """Strata, units and coefficients of every stage, for the variance engine (read-only)."""
         return self._structure
+
+    @property
+    def pps_structure(self) -> PpsStructure | None:
+        """The πps variance structure (``Design(pps=...)``), or ``None`` for other designs."""
+        return self._pps
 
     @property
     def strata_codes(self) -> np.ndarray:
@@ -442,6 +455,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
     ) -> Estimate:
         """Estimated population totals (Horvitz-Thompson / weighted), by domain.
 
@@ -451,8 +465,12 @@ class Survey:
             Numeric column(s).
         by : str or list of str, optional
             Domain column(s). Domains keep the whole design (R ``svyby``).
-        na : {"error", "drop"}, default="error"
-            Missing values raise an error, or are treated as outside the domain.
+        na : {"error", "drop", "drop_each"}, default="error"
+            Missing values raise an error; ``"drop"``: a row missing any of
+            ``variables`` is outside the domain for all of them (R ``na.rm =
+            TRUE``, complete cases); ``"drop_each"``: per variable.
+        deff : bool or "replace", default=False
+            Add a ``deff`` column (R ``svytotal(deff=)``).
 
         Returns
         -------
@@ -467,7 +485,7 @@ class Survey:
            estimate         se
         0      32.0  12.649111
         """
-        return _total(self, variables, by, na=na)
+        return _total(self, variables, by, na=na, deff=deff)
 
     def mean(
         self,
@@ -475,6 +493,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
     ) -> Estimate:
         """Estimated population means (ratio of weighted totals), by domain.
 
@@ -484,7 +503,10 @@ class Survey:
             Numeric column(s).
         by : str or list of str, optional
             Domain column(s).
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            ``"drop"``: complete cases across ``variables`` (R ``na.rm = TRUE``).
+        deff : bool or "replace", default=False
+            Add a ``deff`` column (R ``svymean(deff=)``).
 
         Returns
         -------
@@ -498,7 +520,7 @@ class Survey:
         >>> float(sv.Survey(df, sv.Design(weights="w")).mean("y").estimate[0])
         2.25
         """
-        return _mean(self, variables, by, na=na)
+        return _mean(self, variables, by, na=na, deff=deff)
 
     def ratio(
         self,
@@ -507,6 +529,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
     ) -> Estimate:
         """Estimated ratios of population totals ``Y / X``, by domain (R ``svyratio``).
 
@@ -516,7 +539,10 @@ class Survey:
             Numeric columns; every combination is estimated, labelled ``"num/den"``.
         by : str or list of str, optional
             Domain column(s).
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            ``"drop"``: complete cases across all numerators and denominators.
+        deff : bool or "replace", default=False
+            Add a ``deff`` column (R ``svyratio(deff=)``).
 
         Returns
         -------
@@ -530,7 +556,7 @@ class Survey:
         >>> float(sv.Survey(df, sv.Design(weights="w")).ratio("y", "x").estimate[0])
         1.125
         """
-        return _ratio(self, numerator, denominator, by, na=na)
+        return _ratio(self, numerator, denominator, by, na=na, deff=deff)
 
     def ratio_total(
         self,
@@ -551,7 +577,7 @@ class Survey:
             Known population total of ``x``: a number (no ``by``), or one total
             per domain keyed by the domain value (a tuple for several ``by`` columns).
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
 
         Returns
         -------
@@ -573,6 +599,8 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
+        ci: Literal["mean", "logit", "likelihood", "beta", "asin", "xlogit"] | None = None,
     ) -> Estimate:
         """Estimated population proportions of each level of a categorical column.
 
@@ -581,7 +609,12 @@ class Survey:
         variable : str
             Categorical column; rows are labelled ``"variable=level"``.
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+        deff : bool or "replace", default=False
+            Add a ``deff`` column.
+        ci : {"mean", "logit", "likelihood", "beta", "asin", "xlogit"}, optional
+            Interval of the table (R ``svyciprop``), with every domain's
+            degrees of freedom; ``Estimate.ci(method=...)`` gives any of them.
 
         Returns
         -------
@@ -595,7 +628,7 @@ class Survey:
         >>> sv.Survey(df, sv.Design(weights="w")).proportion("c").estimate
         array([0.25, 0.75])
         """
-        return _proportion(self, variable, by, na=na)
+        return _proportion(self, variable, by, na=na, deff=deff, ci=ci)
 
     def quantile(
         self,
@@ -614,7 +647,8 @@ class Survey:
         quantiles : float or sequence of float, default=0.5
             Quantile levels in [0, 1].
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            ``"drop"``: complete cases across ``variables`` (R ``na.rm = TRUE``).
 
         Returns
         -------
@@ -777,6 +811,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         min_respondents: int = 1,
         small_cells: Literal["fail", "collapse"] = "fail",
+        variance: Literal["two-phase", "fixed"] = "two-phase",
     ) -> Survey:
         """Weighting-class nonresponse adjustment within response-homogeneity cells.
 
@@ -788,6 +823,10 @@ class Survey:
             Columns forming the cells, coarsest first.
         min_respondents : int, default=1
         small_cells : {"fail", "collapse"}, default="fail"
+        variance : {"two-phase", "fixed"}, default="two-phase"
+            Two-phase linearisation variance (the adjustment as a calibration
+            to the cell totals estimated from the whole sample), or the
+            adjusted weights treated as fixed.
 
         Returns
         -------
@@ -805,7 +844,8 @@ class Survey:
         array([4., 0., 3., 3.])
         """
         return _adjust_nonresponse(
-            self, respondent, by=by, min_respondents=min_respondents, small_cells=small_cells
+            self, respondent, by=by, min_respondents=min_respondents, small_cells=small_cells,
+            variance=variance,
         )
 
     def calibration_report(self) -> WeightingReport:

@@ -102,16 +102,19 @@ def _estimate(
 def _likelihood_inputs(
     survey: Survey, values: np.ndarray, valid: np.ndarray, dom: np.ndarray, D: int, p: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``m`` and dispersion ``phi`` (design variance of the Pearson residuals) per (domain, column)."""
+    """Rows ``m`` and dispersion ``phi`` (design variance of the Pearson residuals) per (domain, column).
+
+    R ``summary.svyglm``: ``phi = svyvar((y - p) / sqrt(p (1 - p)))``, which is
+    ``n / (n - 1)`` for 0/1 values.
+    """
     w = np.asarray(survey.weights, dtype=float)[:, None]
     inside = valid & (dom >= 0)[:, None]
     m = group_sums(dom, inside.astype(float), D)
     W = group_sums(dom, np.where(inside, w, 0.0), D)
     d = np.where(dom >= 0, dom, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        wt = np.where(inside, w / (W / m)[d], 0.0)  # weights scaled to mean 1 (R svyglm)
-        pr = p[d]
-        r = np.where(inside, np.sqrt(wt) * (values - pr) / np.sqrt(pr * (1.0 - pr)), 0.0)
+        pr = p[d]  # Pearson residuals without the prior weights (R residuals.svyglm)
+        r = np.where(inside, (values - pr) / np.sqrt(pr * (1.0 - pr)), 0.0)
         rbar = group_sums(dom, w * r, D) / W
         npos = group_sums(dom, (inside & (w > 0)).astype(float), D)
         phi = group_sums(dom, np.where(inside, w * (r - rbar[d]) ** 2, 0.0), D) / W * npos / (npos - 1.0)

@@ -746,7 +746,7 @@ class Survey:
         """
         return _rake(self, margins, max_iter=max_iter, tol=tol, convergence=convergence)
 
-    def poststratify(self, column: str, counts: Mapping[Any, float]) -> Survey:
+    def poststratify(self, column: str, counts: Mapping[Any, float], *, partial: bool = False) -> Survey:
         """Post-stratify: scale the weights in each level of ``column`` to its population count.
 
         Parameters
@@ -755,6 +755,9 @@ class Survey:
             Post-stratum column.
         counts : mapping
             ``{level: population count}`` for every level present in the sample.
+        partial : bool, default=False
+            Drop population cells without a sample unit, with a warning that
+            names them (R ``postStratify(partial = TRUE)``); default: an error.
 
         Returns
         -------
@@ -769,7 +772,7 @@ class Survey:
         >>> sv.Survey(df, sv.Design(weights="w")).poststratify("k", {"a": 8, "b": 5}).weights
         array([2., 6., 5.])
         """
-        return _poststratify(self, column, counts)
+        return _poststratify(self, column, counts, partial=partial)
 
     def trim_weights(
         self,
@@ -777,6 +780,9 @@ class Survey:
         upper: float | None = None,
         *,
         by: str | Sequence[str] | None = None,
+        method: Literal["proportional", "equal"] = "proportional",
+        strict: bool = False,
+        take_all: Literal["keep", "include"] = "keep",
         max_iter: int = 100,
     ) -> Survey:
         """Trim weights to ``[lower, upper]``, spreading the trimmed amount over the other rows.
@@ -787,6 +793,13 @@ class Survey:
             Bounds on the weights themselves.
         by : str or sequence of str, optional
             Keep the total weight within each group; default: overall.
+        method : {"proportional", "equal"}, default="proportional"
+            Redistribute in proportion to the weights until all are inside, or
+            in equal parts in one pass (R ``trimWeights``).
+        strict : bool, default=False
+            ``"equal"``: repeat passes until no weight is outside (R ``strict``).
+        take_all : {"keep", "include"}, default="keep"
+            Take-all units (fpc fraction 1, πps certainty) keep their weight.
         max_iter : int, default=100
 
         Returns
@@ -801,8 +814,12 @@ class Survey:
         >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1.0, 1.0, 7.0]}), sv.Design(weights="w"))
         >>> s.trim_weights(upper=4.0).weights
         array([2., 2., 2., 4.])
+        >>> s.trim_weights(upper=4.0, method="equal").weights
+        array([2., 2., 2., 4.])
         """
-        return _trim_weights(self, lower, upper, by=by, max_iter=max_iter)
+        return _trim_weights(
+            self, lower, upper, by=by, method=method, strict=strict, take_all=take_all, max_iter=max_iter
+        )
 
     def adjust_nonresponse(
         self,

@@ -97,7 +97,7 @@ def proportion_interval(
     --------
     >>> low, high = proportion_interval("xlogit", np.array([0.05]), np.array([0.02]), np.array([30]), np.array([200]))
     >>> bool(low[0] > 0), round(float(low[0]), 4), round(float(high[0]), 4)
-    (True, 0.0223, 0.1082)
+    (True, 0.0218, 0.1106)
     """
     if method not in CI_METHODS:
         raise SurveyError(f"ci method {method!r} is not one of {', '.join(CI_METHODS)}")

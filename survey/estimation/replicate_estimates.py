@@ -140,4 +140,5 @@ def replicate_covariance(rep: ReplicateDesign, theta: np.ndarray, replicates: np
     th = th[ok]
     centre = np.asarray(theta, dtype=float) if rep.mse else th.mean(axis=0)
     e = th - centre[None, :]
-    return rep.scale * (e * s[:, None]).T @ e
+    out = rep.scale * (e * s[:, None]).T @ e
+    return (out + out.T) / 2.0

@@ -491,8 +491,8 @@ class Estimate(IntervalResult):
         >>> df = pd.DataFrame({"w": [1.0] * 10, "c": ["x"] + ["y"] * 9})
         >>> sv.Survey(df, sv.Design(weights="w")).proportion("c").ci(method="beta").round(4)
           variable  ci_low  ci_high
-        0      c=x  0.0025   0.4450
-        1      c=y  0.5550   0.9975
+        0      c=x  0.0018   0.4695
+        1      c=y  0.5305   0.9982
         """
         if method is None:
             return super().ci(level)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from survey.design import Design
-from survey.errors import ColumnError, DesignError, WeightError
+from survey.errors import ColumnError, DesignError, ReplicateError, WeightError
 from survey.estimation.calibration import Method
 from survey.estimation.domains import NaPolicy
 from survey.estimation.estimate import Deff
@@ -33,7 +33,13 @@ from survey.estimation.nonresponse import adjust_nonresponse as _adjust_nonrespo
 from survey.estimation.pps import PpsStructure, pps_structure
 from survey.estimation.quantile import QuantileEstimate
 from survey.estimation.quantile import quantile as _quantile
-from survey.estimation.replicate import ReplicateDesign, make_replicates
+from survey.estimation.lonely import lonely_strata as _lonely_strata
+from survey.estimation.replicate import (
+    ReplicateDesign,
+    import_replicates,
+    make_replicates,
+    replicates_from_columns,
+)
 from survey.estimation.results import Estimate
 from survey.estimation.structure import (
     VarianceStructure,
@@ -180,14 +186,51 @@ class Survey:
         new._weighting = self._weighting + (step,)
         return new
 
-    def with_replicates(self, replicates: ReplicateDesign | None) -> Survey:
-        """The same survey with replicate-weight variance (``None``: back to linearisation).
+    def with_replicates(
+        self,
+        replicates: ReplicateDesign | pd.DataFrame | np.ndarray | str | Sequence[str] | None,
+        *,
+        type: Literal["jk1", "jkn", "brr", "fay", "bootstrap", "other"] = "other",
+        scale: float | None = None,
+        rscales: np.ndarray | float | None = None,
+        mse: bool = False,
+        combined_weights: bool = True,
+        fay_rho: float | None = None,
+        fpc: np.ndarray | float | None = None,
+        df: int | None = None,
+    ) -> Survey:
+        """The same survey with replicate-weight variance (R ``svrepdesign``); ``None``: linearisation.
+
+        The variance of an estimate is
+        ``scale * sum_r rscales_r (theta_r - c)^2`` with ``c`` the mean of the
+        replicate estimates (``mse=True``: the full-sample estimate).
 
         Parameters
         ----------
-        replicates : ReplicateDesign or None
-            Replicate weights that belong to this survey's current weights
-            (e.g. from :func:`survey.estimation.replicate.make_replicates`).
+        replicates : ReplicateDesign, DataFrame, array, str, sequence of str or None
+            A :class:`~survey.estimation.replicate.ReplicateDesign` (e.g. from
+            :func:`~survey.estimation.replicate.make_replicates`); replicate
+            weights as an n x R frame or array; the names of the data columns
+            that hold them, or one regular expression matching them (R
+            ``repweights = "rep[0-9]+"``); ``None`` for linearisation.
+        type : {"jk1", "jkn", "brr", "fay", "bootstrap", "other"}, default="other"
+            R ``type`` (case-insensitive). Sets the default ``scale``: jk1
+            ``(R-1)/R``, brr ``1/R``, fay ``1/(R (1-rho)^2)``, bootstrap
+            ``1/(R-1)``, other and jkn 1 (jkn needs ``rscales``).
+        scale : float, optional
+        rscales : array or float, optional
+            Per-replicate multipliers (default 1).
+        mse : bool, default=False
+            Centre at the full-sample estimate instead of the replicate mean.
+        combined_weights : bool, default=True
+            False: the columns are factors to multiply by the full-sample weights.
+        fay_rho : float, optional
+            Fay's factor (R ``rho``) for ``type="fay"``.
+        fpc : array or float, optional
+            Sampling fraction of each replicate's stratum (or one for all):
+            ``rscales`` are multiplied by ``1 - fpc`` (R ``fpc=``, ``fpctype="fraction"``).
+        df : int, optional
+            Degrees of freedom (default: rank of the replicate weights minus 1, as R).
 
         Returns
         -------
@@ -196,15 +239,55 @@ class Survey:
         Examples
         --------
         >>> import pandas as pd, survey as sv
-        >>> from survey.estimation.replicate import make_replicates
-        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
-        >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
-        >>> s.with_replicates(make_replicates(s, "jkn")).replicates.method
-        'jkn'
+        >>> df = pd.DataFrame({"w": [2.0] * 3, "y": [1.0, 3.0, 8.0],
+        ...                    "r1": [0.0, 3, 3], "r2": [3.0, 0, 3], "r3": [3.0, 3, 0]})
+        >>> s = sv.Survey(df, sv.Design(weights="w")).with_replicates("r[0-9]", type="JK1")
+        >>> s.replicates.method, round(float(s.total("y").se[0]), 4)  # sqrt(2/3 * (9^2 + 3^2 + 12^2))
+        ('jk1', 12.49)
         """
+        if replicates is not None and not isinstance(replicates, ReplicateDesign):
+            if fpc is not None:
+                base = 1.0 if rscales is None else np.asarray(rscales, dtype=float)
+                rscales = base * (1.0 - np.asarray(fpc, dtype=float))
+            options = dict(
+                method=str(type).lower(), scale=scale, rscales=rscales, mse=mse,
+                combined_weights=combined_weights, fay_rho=fay_rho, df=df,
+            )
+            if isinstance(replicates, str) or (
+                isinstance(replicates, Sequence) and all(isinstance(c, str) for c in replicates)
+            ):
+                replicates = replicates_from_columns(self, replicates, **options)
+            else:
+                replicates = import_replicates(np.asarray(self._weights), replicates, **options)
+        elif replicates is not None and (scale is not None or rscales is not None or fpc is not None):
+            raise ReplicateError("scale, rscales and fpc go with replicate weights, not with a ReplicateDesign")
         new = self._copy()
         new._replicates = replicates
         return new
+
+    def lonely_strata(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The strata a lonely-PSU rule touched (design, replicates and, with ``by``, domains).
+
+        Parameters
+        ----------
+        by : str or sequence of str, optional
+            Also list strata with a single PSU within a domain.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``stratum``, the ``by`` columns, ``n_psu``, ``n_psu_domain``,
+            ``level``, ``rule``, ``action`` (see :func:`survey.estimation.lonely.lonely_strata`).
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"h": ["a", "a", "b"], "w": [2.0, 2.0, 1.0]})
+        >>> sv.Survey(df, sv.Design(strata="h", weights="w", lonely_psu="remove")).lonely_strata()[["stratum", "rule"]]
+          stratum    rule
+        0       b  remove
+        """
+        return _lonely_strata(self, by)
 
     # -- public properties -------------------------------------------------
     @property

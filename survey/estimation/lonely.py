@@ -259,6 +259,7 @@ def collapse_strata(
     *,
     column: str = "collapsed_stratum",
     fpc_column: str = "collapsed_fpc",
+    weight_column: str = "design_weight",
 ) -> CollapsedStrata:
     """Pair every stratum that has a single PSU with its nearest neighbour by a key.
 
@@ -280,6 +281,9 @@ def collapse_strata(
         Name of the new stratum column (labels ``"a+b"``).
     fpc_column : str, default="collapsed_fpc"
         Name of the new stage-1 fpc column (population sizes), when the design has an fpc.
+    weight_column : str, default="design_weight"
+        When the design takes its weights from the fpc, the weights are kept in
+        this new column: collapsing changes the variance, never the estimates.
 
     Returns
     -------
@@ -311,7 +315,8 @@ def collapse_strata(
         raise DesignError("collapse strata before weighting (this survey has weighting steps)")
     if key not in survey.data.columns:
         survey.column(key)
-    for c in (column, fpc_column):
+    needs_weights = design.weights is None and design.probs is None
+    for c in (column, fpc_column, *([weight_column] if needs_weights else [])):
         if c in survey.data.columns:
             raise ColumnError(f"column {c!r} already exists; choose another name")
     data = survey.data
@@ -358,6 +363,9 @@ def collapse_strata(
         N_new = pd.Series(N_h).groupby(comp).transform(lambda s: s.sum(min_count=len(s))).to_numpy()
         new_data[fpc_column] = N_new[codes]
         new_design = dataclasses.replace(new_design, fpc=(fpc_column, *design.fpc[1:]))
+    if needs_weights:
+        new_data[weight_column] = np.asarray(survey.weights)
+        new_design = dataclasses.replace(new_design, weights=weight_column)
     n_new = pd.Series(n_h).groupby(comp).transform("sum").to_numpy()
     table = pd.DataFrame({
         "stratum": labels,

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from survey.errors import SurveyWarning
+from survey.estimation.structure import VarianceStructure
 
-__all__ = ["TwoPhase", "twophase_covariance"]
+__all__ = ["TwoPhase", "twophase_covariance", "twophase_full_covariance"]
 
 Blocks = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
@@ -68,6 +70,25 @@ class TwoPhase:
     pi2: np.ndarray
     respondents: np.ndarray
     weights: np.ndarray
+
+
+def _coefficients(tp: TwoPhase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class: the weight of V1(x_c), the phase-2 coefficient and the d1 coefficient."""
+    r = tp.respondents.astype(float)
+    q = 1.0 - tp.pi2  # 1 - pi2_c
+    single = (r < 2) & (q > 1e-12)
+    if single.any():
+        warnings.warn(
+            f"{int(single.sum())} weighting class(es) have a single respondent: their phase-2 "
+            "variance cannot be estimated and is taken as 0; collapse small cells "
+            "(adjust_nonresponse(small_cells='collapse', min_respondents=2))",
+            SurveyWarning,
+            stacklevel=5,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.where(r > 1, q / (r - 1.0), 0.0)  # weight of V1(x_c)
+        g = np.where(r > 1, q * r / (r - 1.0), 0.0)  # phase-2 coefficient and d1 coefficient
+    return off, g, np.where(r > 1, g, q)  # r_c = 1: only the diagonal of D2
 
 
 def _group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -131,54 +152,130 @@ def twophase_covariance(
     D = n_domains
     C = tp.n_classes
     cls = tp.classes
-    r = tp.respondents.astype(float)
-    q = 1.0 - tp.pi2  # 1 - pi2_c
-    single = (r < 2) & (q > 1e-12)
-    if single.any():
-        warnings.warn(
-            f"{int(single.sum())} weighting class(es) have a single respondent: their phase-2 "
-            "variance cannot be estimated and is taken as 0; collapse small cells "
-            "(adjust_nonresponse(small_cells='collapse', min_respondents=2))",
-            SurveyWarning,
-            stacklevel=4,
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        off = np.where(r > 1, q / (r - 1.0), 0.0)  # weight of V1(x_c)
-        g = np.where(r > 1, q * r / (r - 1.0), 0.0)  # phase-2 coefficient and d1 coefficient
-    diag_coef = np.where(r > 1, g, q)  # r_c = 1: only the diagonal of D2
+    off, g, diag_coef = _coefficients(tp)
     v1 = blocks(x, domain, D)
-    # V1 of every (domain, class) part
+    # V1 of every (domain, class) part present in the data (no dense domain x class grid)
     inside = (domain >= 0) & (cls >= 0)
-    dc = np.where(inside, domain * C + np.maximum(cls, 0), -1)
-    vdc = blocks(x, dc, D * C).reshape(D, C, k, k)
-    term_b = np.einsum("c,dcij->dij", off, vdc)
+    key = np.where(inside, domain.astype(np.int64) * C + np.maximum(cls, 0), -1)
+    pkeys, pinv = np.unique(key[inside], return_inverse=True)
+    n_pairs = pkeys.shape[0]
+    pair_row = np.full(n, -1, dtype=np.intp)
+    pair_row[inside] = pinv
+    pair_d, pair_c = pkeys // C, pkeys % C
+    vdc = blocks(x, pair_row, n_pairs)  # (pairs, k, k)
+    term_b = np.zeros((D, k, k))
+    term2 = np.zeros((D, k, k))
     # the diagonal d1_k of the design's D1, from single-row "domains"
     d1 = blocks(np.ones((n, 1)), np.arange(n), n)[:, 0, 0]
     u = np.where(cls >= 0, diag_coef[np.maximum(cls, 0)] * d1, 0.0)
     term_c = np.zeros((D, k, k))
     dom_ok = np.where(domain >= 0, domain, 0)
     keep = (domain >= 0) & (u != 0)
-    for a in range(k):
-        for b in range(a, k):
-            val = np.bincount(dom_ok[keep], weights=(u * x[:, a] * x[:, b])[keep], minlength=D)
-            term_c[:, a, b] = val
-            term_c[:, b, a] = val
     # phase 2: class residuals e = x - w * sum_c x / sum_c w within every domain
     w = tp.weights
     wc = np.bincount(np.maximum(cls, 0), weights=np.where(cls >= 0, w, 0.0), minlength=C)
     w2c = np.bincount(np.maximum(cls, 0), weights=np.where(cls >= 0, w * w, 0.0), minlength=C)
-    Sx = _group_sum(dc, x, D * C).reshape(D, C, k)
-    Swx = _group_sum(dc, w[:, None] * x, D * C).reshape(D, C, k)
+    Sx = _group_sum(pair_row, x, n_pairs)
+    Swx = _group_sum(pair_row, w[:, None] * x, n_pairs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        B = np.where(wc[None, :, None] > 0, Sx / wc[None, :, None], 0.0)
-    term2 = np.zeros((D, k, k))
-    gk = g[None, :]
+        B = np.where(wc[pair_c][:, None] > 0, Sx / wc[pair_c][:, None], 0.0)
+    inside_rows = pair_row >= 0
     for a in range(k):
         for b in range(a, k):
-            sxx = np.bincount(dc[dc >= 0], weights=(x[:, a] * x[:, b])[dc >= 0], minlength=D * C).reshape(D, C)
-            val = sxx - B[:, :, a] * Swx[:, :, b] - Swx[:, :, a] * B[:, :, b] + B[:, :, a] * B[:, :, b] * w2c[None, :]
-            t = (gk * val).sum(axis=1)
-            term2[:, a, b] = t
-            term2[:, b, a] = t
+            tb = np.bincount(pair_d, weights=off[pair_c] * vdc[:, a, b], minlength=D)
+            tc = np.bincount(dom_ok[keep], weights=(u * x[:, a] * x[:, b])[keep], minlength=D)
+            sxx = np.bincount(pair_row[inside_rows], weights=(x[:, a] * x[:, b])[inside_rows], minlength=n_pairs)
+            val = sxx - B[:, a] * Swx[:, b] - Swx[:, a] * B[:, b] + B[:, a] * B[:, b] * w2c[pair_c]
+            t2 = np.bincount(pair_d, weights=g[pair_c] * val, minlength=D)
+            for arr, v in ((term_b, tb), (term_c, tc), (term2, t2)):
+                arr[:, a, b] = v
+                arr[:, b, a] = v
     total = v1 + term_b - term_c + term2
     return (total, term2) if parts else total
+
+
+def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: VarianceStructure) -> np.ndarray:
+    """Full covariance (m, m) of the column totals of ``scores`` after a two-phase adjustment.
+
+    The same formula as :func:`twophase_covariance` for the stratified
+    multistage design, with every term a sparse aggregation and one dense
+    product: ``V1`` from unit and stratum totals, ``V1(x_c)`` from
+    (unit, class) and (stratum, class) totals, the diagonal ``d1`` per row
+    and the phase-2 residuals. Used when the scores spread over all rows
+    (calibration after the adjustment).
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (n, m)
+    tp : TwoPhase
+    structure : VarianceStructure
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, m)
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> s = sv.Survey(pd.DataFrame({"w": [5.0] * 4}), sv.Design(weights="w"))
+    >>> w = np.array([20 / 3, 20 / 3, 20 / 3, 0.0])
+    >>> tp = TwoPhase(classes=np.array([0, 0, 0, -1]), n_classes=1, pi2=np.array([0.75]),
+    ...               respondents=np.array([3]), weights=w)
+    >>> x = (w * np.array([1.0, 2.0, 6.0, 0.0]))[:, None]
+    >>> round(float(twophase_full_covariance(x, tp, s.variance_structure)[0, 0]), 6)
+    933.333333
+    """
+    Z = np.asarray(scores, dtype=float)
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    n, m = Z.shape
+    C = tp.n_classes
+    cls = tp.classes
+    resp = cls >= 0
+    rows = np.flatnonzero(resp)
+    c_r = cls[rows]
+    off, g, diag_coef = _coefficients(tp)
+    out = np.zeros((m, m))
+    d1 = np.zeros(n)
+    for stage in structure.stages:
+        sq, cross = np.asarray(stage.sq_coef, dtype=float), np.asarray(stage.cross_coef, dtype=float)
+        if stage.average_out.any():
+            parent = stage.stratum_parent
+            total = np.bincount(parent).astype(float)
+            ok = np.bincount(parent, weights=(~stage.average_out).astype(float))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(ok > 0, total / ok, 0.0)[parent]
+            sq, cross = sq * scale, cross * scale
+        units = np.asarray(stage.units)
+        u_h = np.asarray(stage.unit_stratum)
+        G = sp.csr_matrix((np.ones(n), (units, np.arange(n))), shape=(stage.n_units, n))
+        U = G @ Z
+        Hm = sp.csr_matrix((np.ones(stage.n_units), (u_h, np.arange(stage.n_units))), shape=(stage.n_strata, stage.n_units))
+        S = Hm @ U
+        out += U.T @ (U * sq[u_h][:, None]) - S.T @ (S * cross[:, None])
+        d1 += (sq - cross)[u_h[units]]
+        # V1 within classes: (unit, class) and (stratum, class) cells of the respondents
+        key = units[rows].astype(np.int64) * C + c_r
+        ukey, inv = np.unique(key, return_inverse=True)
+        Gc = sp.csr_matrix((np.ones(rows.size), (inv, rows)), shape=(ukey.size, n))
+        Uc = Gc @ Z
+        cu, cc = ukey // C, ukey % C
+        hkey = u_h[cu].astype(np.int64) * C + cc
+        hk, hinv = np.unique(hkey, return_inverse=True)
+        Hc = sp.csr_matrix((np.ones(ukey.size), (hinv, np.arange(ukey.size))), shape=(hk.size, ukey.size))
+        Sc = Hc @ Uc
+        out += Uc.T @ (Uc * (off[cc] * sq[u_h[cu]])[:, None])
+        out -= Sc.T @ (Sc * (off[hk % C] * cross[hk // C])[:, None])
+    # minus the diagonal part of D1 o D2
+    u = np.zeros(n)
+    u[rows] = diag_coef[c_r] * d1[rows]
+    out -= Z.T @ (Z * u[:, None])
+    # phase 2: class residuals
+    w = tp.weights
+    wc = np.bincount(c_r, weights=w[rows], minlength=C)
+    Gk = sp.csr_matrix((np.ones(rows.size), (c_r, rows)), shape=(C, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        B = np.where(wc[:, None] > 0, (Gk @ Z) / wc[:, None], 0.0)
+    E = Z[rows] - w[rows][:, None] * B[c_r]
+    out += E.T @ (E * g[c_r][:, None])
+    return (out + out.T) / 2.0

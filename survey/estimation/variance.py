@@ -34,7 +34,7 @@ from survey.estimation.pps import pps_covariance, pps_domain_covariance
 from survey.estimation.replicate_estimates import replicate_covariance, replicate_estimates_cached
 from survey.estimation.replicate_variance import replicate_variance
 from survey.estimation.structure import Stage, VarianceStructure
-from survey.estimation.twophase import twophase_covariance
+from survey.estimation.twophase import twophase_covariance, twophase_full_covariance
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -588,6 +588,8 @@ def special_covariance(
         return v
 
     def full(z: np.ndarray) -> np.ndarray:
+        if tp is not None and pps is None:
+            return twophase_full_covariance(z, tp, structure)
         if tp is not None:
             return twophase_covariance(z, np.zeros(n, dtype=np.intp), 1, tp, blocks)[0]
         return pps_covariance(pps, z) if pps is not None else full_covariance(z, structure)

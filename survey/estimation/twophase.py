@@ -237,6 +237,7 @@ def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: Varian
     off, g, diag_coef = _coefficients(tp)
     out = np.zeros((m, m))
     d1 = np.zeros(n)
+    row = np.zeros(n)  # coefficients of Z' diag(row) Z: every term with one row per cell, merged
     for stage in structure.stages:
         sq, cross = np.asarray(stage.sq_coef, dtype=float), np.asarray(stage.cross_coef, dtype=float)
         if stage.average_out.any():
@@ -248,34 +249,38 @@ def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: Varian
             sq, cross = sq * scale, cross * scale
         units = np.asarray(stage.units)
         u_h = np.asarray(stage.unit_stratum)
-        G = sp.csr_matrix((np.ones(n), (units, np.arange(n))), shape=(stage.n_units, n))
-        U = G @ Z
-        Hm = sp.csr_matrix((np.ones(stage.n_units), (u_h, np.arange(stage.n_units))), shape=(stage.n_strata, stage.n_units))
-        S = Hm @ U
-        out += U.T @ (U * sq[u_h][:, None]) - S.T @ (S * cross[:, None])
-        d1 += (sq - cross)[u_h[units]]
-        # V1 within classes: (unit, class) and (stratum, class) cells of the respondents
-        key = units[rows].astype(np.int64) * C + c_r
-        ukey, inv = np.unique(key, return_inverse=True)
-        Gc = sp.csr_matrix((np.ones(rows.size), (inv, rows)), shape=(ukey.size, n))
-        Uc = Gc @ Z
-        cu, cc = ukey // C, ukey % C
-        hkey = u_h[cu].astype(np.int64) * C + cc
+        h_row = u_h[units]
+        d1 += (sq - cross)[h_row]
+        if stage.n_units == n:  # element stage: a unit (and a (unit, class) cell) is one row
+            row += sq[h_row]
+            row[rows] += off[c_r] * sq[h_row[rows]]
+        else:
+            G = sp.csr_matrix((np.ones(n), (units, np.arange(n))), shape=(stage.n_units, n))
+            U = G @ Z
+            out += U.T @ (U * sq[u_h][:, None])
+            key = units[rows].astype(np.int64) * C + c_r  # (unit, class) cells of the respondents
+            ukey, inv = np.unique(key, return_inverse=True)
+            Uc = sp.csr_matrix((np.ones(rows.size), (inv, rows)), shape=(ukey.size, n)) @ Z
+            out += Uc.T @ (Uc * (off[ukey % C] * sq[u_h[ukey // C]])[:, None])
+        # stratum totals, and stratum totals within classes (small matrices)
+        Hm = sp.csr_matrix((np.ones(n), (h_row, np.arange(n))), shape=(stage.n_strata, n))
+        S = Hm @ Z
+        out -= S.T @ (S * cross[:, None])
+        hkey = h_row[rows].astype(np.int64) * C + c_r
         hk, hinv = np.unique(hkey, return_inverse=True)
-        Hc = sp.csr_matrix((np.ones(ukey.size), (hinv, np.arange(ukey.size))), shape=(hk.size, ukey.size))
-        Sc = Hc @ Uc
-        out += Uc.T @ (Uc * (off[cc] * sq[u_h[cu]])[:, None])
+        Sc = sp.csr_matrix((np.ones(rows.size), (hinv, rows)), shape=(hk.size, n)) @ Z
         out -= Sc.T @ (Sc * (off[hk % C] * cross[hk // C])[:, None])
-    # minus the diagonal part of D1 o D2
-    u = np.zeros(n)
-    u[rows] = diag_coef[c_r] * d1[rows]
-    out -= Z.T @ (Z * u[:, None])
-    # phase 2: class residuals
+    # minus the diagonal part of D1 o D2, plus the phase-2 sum of squares g_c e_k e_k'
+    row[rows] += g[c_r] - diag_coef[c_r] * d1[rows]
+    out += Z.T @ (Z * row[:, None])
+    # phase 2: e = z - w B_c, so sum g e e' = sum g z z' - M'gB - B'gM + B'(g w2) B
     w = tp.weights
-    wc = np.bincount(c_r, weights=w[rows], minlength=C)
     Gk = sp.csr_matrix((np.ones(rows.size), (c_r, rows)), shape=(C, n))
+    wc = np.bincount(c_r, weights=w[rows], minlength=C)
+    w2c = np.bincount(c_r, weights=w[rows] ** 2, minlength=C)
     with np.errstate(divide="ignore", invalid="ignore"):
         B = np.where(wc[:, None] > 0, (Gk @ Z) / wc[:, None], 0.0)
-    E = Z[rows] - w[rows][:, None] * B[c_r]
-    out += E.T @ (E * g[c_r][:, None])
+    M = Gk @ (Z * w[:, None])
+    cross_term = M.T @ (B * g[:, None])
+    out += B.T @ (B * (g * w2c)[:, None]) - cross_term - cross_term.T
     return (out + out.T) / 2.0

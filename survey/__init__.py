@@ -23,9 +23,10 @@ Examples
 array([32.])
 """
 
-from survey.design import Design
+from survey.design import Design, HartleyRao, JointProbabilities
 from survey.errors import SurveyError, SurveyWarning
 from survey.estimation.combined import combined_total
+from survey.estimation.lonely import collapse_strata
 from survey.estimation.results import Estimate
 from survey.estimation.survey import Survey, WeightingStep
 from survey.pipeline.config import load_config
@@ -42,7 +43,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Design",
+    "JointProbabilities",
+    "HartleyRao",
     "Survey",
+    "collapse_strata",
     "Estimate",
     "WeightingStep",
     "Frame",

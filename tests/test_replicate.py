@@ -186,8 +186,11 @@ def test_lonely_psu_rules():
         replicates_from_arrays("jkn", weights=np.ones(4), strata=strata)
     rep = replicates_from_arrays("jkn", weights=np.ones(4), strata=strata, lonely_psu="remove")
     assert rep.n_replicates == 3
-    with pytest.warns(SurveyWarning, match="no replicate-weight analogue"):
-        replicates_from_arrays("jkn", weights=np.ones(4), strata=strata, lonely_psu="adjust")
+    # JKn follows R as.svrepdesign (tests/test_lonely_wave2.py): "adjust" adds a replicate
+    adj = replicates_from_arrays("jkn", weights=np.ones(4), strata=strata, lonely_psu="adjust")
+    assert adj.n_replicates == 4 and adj.rscales[-1] == pytest.approx(0.5)
+    with pytest.warns(SurveyWarning, match="as 'remove'"):
+        replicates_from_arrays("bootstrap", weights=np.ones(4), strata=strata, lonely_psu="adjust", seed=1)
 
 
 def test_zero_denominator_replicates_dropped_with_warning():

@@ -3,14 +3,18 @@
 Modules, in import order (each imports only those above it; ``Survey`` is
 imported by the others for type annotations only):
 
-* ``results``: the result base classes, :class:`~survey.estimation.results.Estimate`,
-  ``Summary`` and the result column names;
+* ``intervals``: confidence intervals for proportions (R ``svyciprop``);
+* ``results``: the result base classes, :class:`~survey.estimation.results.Estimate`
+  (with contrasts), ``Summary`` and the result column names;
 * ``structure``: the design as arrays (strata, units, fractions), built once;
+* ``pps``: the variance of πps designs without replacement (``Design(pps=...)``);
+* ``lonely``: lonely PSUs within domains, the report of touched strata, collapsing strata;
+* ``twophase``: the two-phase variance of a nonresponse adjustment;
 * ``calibration``: calibration arithmetic on arrays (Newton-Raphson, IPF);
-* ``replicate``, ``replicate_weights``, ``replicate_variance``: replicate
-  designs, their weights, their variances;
-* ``variance``: the one engine (linearisation or replicates), ``WeightingStep``
-  and the residuals after weighting;
+* ``replicate``, ``replicate_weights``, ``replicate_variance``, ``replicate_estimates``:
+  replicate designs, their weights, their variances, the cross-domain covariance;
+* ``variance``: the one dispatch (linearisation, πps, two-phase or replicates),
+  ``WeightingStep`` and the residuals after weighting;
 * ``domains``, ``estimate``, ``quantile``: the estimators;
 * ``weighting_steps``, ``weighting``, ``nonresponse``: weighting a Survey;
 * ``survey``: :class:`~survey.estimation.survey.Survey`, whose methods call the above;

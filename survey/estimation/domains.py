@@ -27,9 +27,15 @@ __all__ = [
     "group_sums",
     "ratio_scores",
     "unit_counts",
+    "domain_degrees_of_freedom",
+    "srs_variance",
+    "NA_POLICIES",
 ]
 
-NaPolicy = Literal["error", "drop"]
+NaPolicy = Literal["error", "drop", "drop_each"]
+#: Missing values: raise; drop the row for every variable (R ``na.rm = TRUE``: complete
+#: cases across the variables of the call); drop it for that variable only.
+NA_POLICIES = ("error", "drop", "drop_each")
 
 
 def column_list(value: str | Sequence[str] | None, what: str) -> list[str]:
@@ -157,8 +163,10 @@ def domain_values(
         Numeric (or boolean) columns.
     dom : numpy.ndarray of int
         Domain codes from :func:`domain_codes`.
-    na : {"error", "drop"}
-        A missing value inside a domain raises, or counts as outside the domain.
+    na : {"error", "drop", "drop_each"}
+        A missing value inside a domain raises (``"error"``); makes the row
+        count as outside the domain for *every* variable (``"drop"``: complete
+        cases, as R ``na.rm = TRUE``); or for that variable only (``"drop_each"``).
 
     Returns
     -------
@@ -174,10 +182,12 @@ def domain_values(
            [0.]]), array([[ True],
            [False]]))
     """
-    if na not in ("error", "drop"):
-        raise SurveyError(f"na={na!r} must be 'error' or 'drop'")
+    if na not in NA_POLICIES:
+        raise SurveyError(f"na={na!r} must be 'error', 'drop' or 'drop_each'")
     y = np.column_stack([_numeric_column(survey, v) for v in names])
     valid = np.isfinite(y)
+    if na == "drop" and y.shape[1] > 1:  # complete cases across the variables (R na.rm = TRUE)
+        valid = np.repeat(valid.all(axis=1)[:, None], y.shape[1], axis=1)
     inside = dom >= 0
     bad = ~valid & inside[:, None]
     if bad.any() and na == "error":
@@ -185,7 +195,8 @@ def domain_values(
         rows = survey.data.index[bad[:, j]][:5].tolist()
         raise ColumnError(
             f"column {names[j]!r} has {int(bad[:, j].sum())} missing value(s), first at rows {rows}; "
-            "pass na='drop' to treat them as outside the domain (R na.rm=TRUE)"
+            "pass na='drop' to treat them as outside the domain (R na.rm=TRUE: complete cases "
+            "across the variables), or na='drop_each' to drop them per variable"
         )
     if inside.all() and not bad.any():
         return y, valid
@@ -294,3 +305,96 @@ def unit_counts(survey: Survey, valid: np.ndarray, dom: np.ndarray, n_domains: i
         one = group_sums(dom, positive[:, None], D)
         return np.repeat(one, valid.shape[1], axis=1)
     return group_sums(dom, positive[:, None] * valid, D)
+
+
+def domain_degrees_of_freedom(survey: Survey, dom: np.ndarray, n_domains: int) -> np.ndarray:
+    """Degrees of freedom of every domain: its PSUs minus its strata (R ``degf(subset(design, ...))``).
+
+    Only rows with positive weight count, as in R. Replicate surveys: the
+    replicate design's degrees of freedom in every domain.
+
+    Parameters
+    ----------
+    survey : Survey
+    dom : numpy.ndarray of int, shape (n,)
+        Domain codes, ``-1`` outside every domain.
+    n_domains : int
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_domains,)
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2, 2], "w": 1.0, "r": ["a", "a", "a", "b", "b"]})
+    >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+    >>> codes, _ = domain_codes(s, ["r"])
+    >>> domain_degrees_of_freedom(s, codes, 2)  # a: 3 PSUs in 2 strata; b: 2 PSUs in 1 stratum
+    array([1, 1])
+    """
+    rep = survey.replicates
+    if rep is not None:
+        return np.full(n_domains, int(rep.df), dtype=np.int64)
+    keep = (dom >= 0) & (np.asarray(survey.weights) > 0)
+    d = dom[keep].astype(np.int64)
+    psu = np.asarray(survey.psu_codes)[keep].astype(np.int64)
+    h = np.asarray(survey.strata_codes)[keep].astype(np.int64)
+    n_psu = np.bincount(np.unique(psu * n_domains + d) % n_domains, minlength=n_domains)
+    n_h = np.bincount(np.unique(h * n_domains + d) % n_domains, minlength=n_domains)
+    return (n_psu - n_h).astype(np.int64)
+
+
+def srs_variance(
+    survey: Survey,
+    values: np.ndarray,
+    valid: np.ndarray,
+    dom: np.ndarray,
+    n_domains: int,
+    statistic: str,
+    replace: bool,
+) -> np.ndarray:
+    """The variance of the same estimator under simple random sampling (the denominator of a deff).
+
+    As R ``svytotal(..., deff = TRUE)``: in every domain, with ``n`` the rows
+    of positive weight, ``N = sum w`` and ``s2 = sum w (x - xbar_w)^2 / N * n/(n-1)``
+    (R ``svyvar``), the SRS variance is ``N^2 (1 - n/N) s2 / n`` for a total and
+    ``(1 - n/N) s2 / n`` for a mean; without the ``(1 - n/N)`` factor with
+    ``replace=True`` (R ``deff = "replace"``). For a ratio pass the values
+    ``(y - R x) / X`` and ``statistic="total"`` (R: the deff of ``svytotal`` of them).
+
+    Parameters
+    ----------
+    survey : Survey
+    values : numpy.ndarray, shape (n, k)
+    valid : numpy.ndarray of bool, shape (n, k)
+    dom : numpy.ndarray of int, shape (n,)
+    n_domains : int
+    statistic : {"total", "mean"}
+    replace : bool
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_domains, k)
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> s = sv.Survey(pd.DataFrame({"w": [2.0] * 4}), sv.Design(weights="w"))
+    >>> y = np.array([[1.0], [2.0], [3.0], [6.0]])
+    >>> srs_variance(s, y, np.ones_like(y, bool), np.zeros(4, dtype=np.intp), 1, "mean", True)  # s2 / n
+    array([[1.16666667]])
+    """
+    D = n_domains
+    w = np.asarray(survey.weights, dtype=float)[:, None] * valid
+    inside = (dom >= 0)[:, None]
+    w = np.where(inside, w, 0.0)
+    N = group_sums(dom, w, D)
+    n = group_sums(dom, (w > 0).astype(float), D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xbar = group_sums(dom, w * values, D) / N
+        d = np.where(dom >= 0, dom, 0)
+        dev = np.where(w > 0, values - xbar[d], 0.0)
+        s2 = group_sums(dom, w * dev * dev, D) / N * n / (n - 1.0)
+        base = s2 / n if statistic == "mean" else s2 * N * N / n
+        return base if replace else base * (N - n) / N

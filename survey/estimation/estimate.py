@@ -17,7 +17,7 @@ The building blocks (domain codes, values, ratio scores) are in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,18 +27,29 @@ from survey.estimation.domains import (
     NaPolicy,
     column_list,
     domain_codes,
+    domain_degrees_of_freedom,
     domain_values,
     group_sums,
     ratio_scores,
+    srs_variance,
     unit_counts,
 )
+from survey.estimation.intervals import CI_METHODS
 from survey.estimation.results import Estimate
 from survey.estimation.variance import domain_covariance
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
 
-__all__ = ["total", "mean", "ratio", "proportion", "ratio_total"]
+__all__ = ["total", "mean", "ratio", "proportion", "ratio_total", "Deff"]
+
+#: Design effects: ``False``, ``True`` (against SRS without replacement) or ``"replace"``.
+Deff = bool | Literal["replace"]
+
+
+def _check_deff(deff: Any) -> None:
+    if deff not in (False, True, "replace") or (deff is not False and deff is not True and deff != "replace"):
+        raise SurveyError(f"deff={deff!r} must be False, True or 'replace'")
 
 
 def _estimate(
@@ -53,9 +64,20 @@ def _estimate(
     n: np.ndarray,
     numerator: np.ndarray,
     denominator: np.ndarray | None,
+    *,
+    deff: Deff = False,
+    srs: Callable[[bool], np.ndarray] | None = None,
+    likelihood: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+    ci: str | None = None,
 ) -> Estimate:
     """The Estimate of ``point`` with the covariance from the variance engine."""
-    v = domain_covariance(survey, scores, dom, point.shape[0], numerator=numerator, denominator=denominator)
+    D = point.shape[0]
+    v = domain_covariance(survey, scores, dom, D, numerator=numerator, denominator=denominator)
+    deff_values = None
+    if deff is not False and srs is not None:
+        var = np.diagonal(v.cov, axis1=1, axis2=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deff_values = var / srs(deff == "replace")
     return Estimate(
         statistic=statistic,
         by=tuple(by),
@@ -67,7 +89,36 @@ def _estimate(
         df=v.df,
         n=n,
         full_vcov=v.full,
+        deff=deff_values,
+        ci_method=ci,
+        variance_parts=v.parts,
+        domain_df=lambda: domain_degrees_of_freedom(survey, dom, D),
+        likelihood=likelihood,
+        replicate_values=v.replicates,
+        replicate_rule=survey.replicates,
     )
+
+
+def _likelihood_inputs(
+    survey: Survey, values: np.ndarray, valid: np.ndarray, dom: np.ndarray, D: int, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``m`` and dispersion ``phi`` (design variance of the Pearson residuals) per (domain, column).
+
+    R ``summary.svyglm``: ``phi = svyvar((y - p) / sqrt(p (1 - p)))``, which is
+    ``n / (n - 1)`` for 0/1 values.
+    """
+    w = np.asarray(survey.weights, dtype=float)[:, None]
+    inside = valid & (dom >= 0)[:, None]
+    m = group_sums(dom, inside.astype(float), D)
+    W = group_sums(dom, np.where(inside, w, 0.0), D)
+    d = np.where(dom >= 0, dom, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pr = p[d]  # Pearson residuals without the prior weights (R residuals.svyglm)
+        r = np.where(inside, (values - pr) / np.sqrt(pr * (1.0 - pr)), 0.0)
+        rbar = group_sums(dom, w * r, D) / W
+        npos = group_sums(dom, (inside & (w > 0)).astype(float), D)
+        phi = group_sums(dom, np.where(inside, w * (r - rbar[d]) ** 2, 0.0), D) / W * npos / (npos - 1.0)
+    return m, phi
 
 
 # ---------------------------------------------------------------------------
@@ -78,6 +129,7 @@ def total(
     by: str | Sequence[str] | None = None,
     *,
     na: NaPolicy = "error",
+    deff: Deff = False,
 ) -> Estimate:
     """Estimated population totals (Horvitz-Thompson / weighted), by domain.
 
@@ -88,8 +140,15 @@ def total(
         Numeric column(s).
     by : str or list of str, optional
         Domain column(s). Domains keep the whole design (R ``svyby``).
-    na : {"error", "drop"}, default="error"
-        Missing values raise an error, or are treated as outside the domain.
+    na : {"error", "drop", "drop_each"}, default="error"
+        Missing values raise an error; ``"drop"`` treats a row with a missing
+        value in any of ``variables`` as outside the domain for all of them
+        (R ``na.rm = TRUE``: complete cases); ``"drop_each"`` per variable.
+    deff : bool or "replace", default=False
+        Add a ``deff`` column: the design variance over the variance of the
+        same estimator under simple random sampling without replacement
+        (``"replace"``: with replacement), as R ``svytotal(deff=)``; see
+        :func:`survey.estimation.domains.srs_variance`.
 
     Returns
     -------
@@ -105,6 +164,7 @@ def total(
     0  a       8.0
     1  b      24.0
     """
+    _check_deff(deff)
     names = column_list(variables, "variables")
     byl = column_list(by, "by")
     dom, keys = domain_codes(survey, byl)
@@ -112,7 +172,10 @@ def total(
     values, valid = domain_values(survey, names, dom, na)
     z = survey.weights[:, None] * values
     point = group_sums(dom, z, D)
-    return _estimate(survey, "total", byl, keys, names, point, z, dom, unit_counts(survey, valid, dom, D), values, None)
+    return _estimate(
+        survey, "total", byl, keys, names, point, z, dom, unit_counts(survey, valid, dom, D), values, None,
+        deff=deff, srs=lambda replace: srs_variance(survey, values, valid, dom, D, "total", replace),
+    )
 
 
 def mean(
@@ -121,6 +184,7 @@ def mean(
     by: str | Sequence[str] | None = None,
     *,
     na: NaPolicy = "error",
+    deff: Deff = False,
 ) -> Estimate:
     """Estimated population means (ratio of weighted totals), by domain.
 
@@ -131,7 +195,10 @@ def mean(
         Numeric column(s).
     by : str or list of str, optional
         Domain column(s).
-    na : {"error", "drop"}, default="error"
+    na : {"error", "drop", "drop_each"}, default="error"
+        As :func:`total` (``"drop"``: complete cases across ``variables``, as R).
+    deff : bool or "replace", default=False
+        Add a ``deff`` column (R ``svymean(deff=)``).
 
     Returns
     -------
@@ -144,6 +211,7 @@ def mean(
     >>> float(sv.Survey(df, sv.Design(weights="w")).mean("y").estimate[0])
     2.25
     """
+    _check_deff(deff)
     names = column_list(variables, "variables")
     byl = column_list(by, "by")
     dom, keys = domain_codes(survey, byl)
@@ -151,7 +219,9 @@ def mean(
     values, valid = domain_values(survey, names, dom, na)
     R, z, _ = ratio_scores(survey, values, np.ones_like(values), valid, dom, D)
     return _estimate(
-        survey, "mean", byl, keys, names, R, z, dom, unit_counts(survey, valid, dom, D), values, valid.astype(float)
+        survey, "mean", byl, keys, names, R, z, dom, unit_counts(survey, valid, dom, D), values, valid.astype(float),
+        deff=deff, srs=lambda replace: srs_variance(survey, values, valid, dom, D, "mean", replace),
+        likelihood=lambda: _likelihood_inputs(survey, values, valid, dom, D, R),
     )
 
 
@@ -162,6 +232,7 @@ def ratio(
     by: str | Sequence[str] | None = None,
     *,
     na: NaPolicy = "error",
+    deff: Deff = False,
 ) -> Estimate:
     """Estimated ratios of population totals ``Y / X``, by domain.
 
@@ -175,7 +246,12 @@ def ratio(
         Numeric columns.
     by : str or list of str, optional
         Domain column(s).
-    na : {"error", "drop"}, default="error"
+    na : {"error", "drop", "drop_each"}, default="error"
+        ``"drop"``: complete cases across all numerators and denominators (R
+        ``svyratio(na.rm = TRUE)``); ``"drop_each"``: per (numerator, denominator) pair.
+    deff : bool or "replace", default=False
+        Add a ``deff`` column: R's definition, the deff of the total of
+        ``(y - R x) / X`` (R ``svyratio(deff=)``).
 
     Returns
     -------
@@ -188,13 +264,18 @@ def ratio(
     >>> sv.Survey(df, sv.Design(weights="w")).ratio("y", "x").table()["variable"].tolist()
     ['y/x']
     """
+    _check_deff(deff)
     nums = column_list(numerator, "numerator")
     dens = column_list(denominator, "denominator")
     byl = column_list(by, "by")
     dom, keys = domain_codes(survey, byl)
     D = len(keys)
-    ny, vy = domain_values(survey, nums, dom, na)
-    nx, vx = domain_values(survey, dens, dom, na)
+    both = list(dict.fromkeys(nums + dens))  # complete cases across all of them under na="drop"
+    values_all, valid_all = domain_values(survey, both, dom, na)
+    pos = {name: j for j, name in enumerate(both)}
+    jy = np.array([pos[c] for c in nums])
+    jx = np.array([pos[c] for c in dens])
+    ny, vy, nx, vx = values_all[:, jy], valid_all[:, jy], values_all[:, jx], valid_all[:, jx]
     iy = np.repeat(np.arange(len(nums)), len(dens))
     ix = np.tile(np.arange(len(dens)), len(nums))
     valid = vy[:, iy] & vx[:, ix]
@@ -202,7 +283,16 @@ def ratio(
     x = np.where(valid, nx[:, ix], 0.0)
     R, z, _ = ratio_scores(survey, y, x, valid, dom, D)
     labels = [f"{nums[a]}/{dens[b]}" for a, b in zip(iy, ix, strict=True)]
-    return _estimate(survey, "ratio", byl, keys, labels, R, z, dom, unit_counts(survey, valid, dom, D), y, x)
+
+    def srs(replace: bool) -> np.ndarray:
+        w = np.asarray(survey.weights, dtype=float)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(valid & (w > 0), z / w, 0.0)  # (y - R x) / X
+        return srs_variance(survey, r, valid, dom, D, "total", replace)
+
+    return _estimate(
+        survey, "ratio", byl, keys, labels, R, z, dom, unit_counts(survey, valid, dom, D), y, x, deff=deff, srs=srs
+    )
 
 
 def ratio_total(
@@ -277,7 +367,13 @@ def ratio_total(
 
 
 def proportion(
-    survey: Survey, variable: str, by: str | Sequence[str] | None = None, *, na: NaPolicy = "error"
+    survey: Survey,
+    variable: str,
+    by: str | Sequence[str] | None = None,
+    *,
+    na: NaPolicy = "error",
+    deff: Deff = False,
+    ci: str | None = None,
 ) -> Estimate:
     """Estimated population proportions of each level of a categorical column.
 
@@ -287,7 +383,14 @@ def proportion(
     variable : str
         Categorical column; rows are labelled ``"variable=level"`` in sorted level order.
     by : str or list of str, optional
-    na : {"error", "drop"}, default="error"
+    na : {"error", "drop", "drop_each"}, default="error"
+        ``"drop"`` and ``"drop_each"`` (one variable) treat missing values as outside the domain.
+    deff : bool or "replace", default=False
+        Add a ``deff`` column (as the mean of the level's indicator).
+    ci : {"mean", "logit", "likelihood", "beta", "asin", "xlogit"}, optional
+        Interval method of the table (R ``svyciprop``), with the degrees of
+        freedom of every domain's design; default the symmetric t interval.
+        Any method is also available afterwards: ``Estimate.ci(method=...)``.
 
     Returns
     -------
@@ -300,6 +403,9 @@ def proportion(
     >>> sv.Survey(df, sv.Design(weights="w")).proportion("c").estimate
     array([0.25, 0.75])
     """
+    _check_deff(deff)
+    if ci is not None and ci not in CI_METHODS:
+        raise SurveyError(f"ci={ci!r} is not one of {', '.join(CI_METHODS)}")
     if not isinstance(variable, str):
         raise ColumnError("proportion takes one categorical column name")
     data = survey.data
@@ -323,5 +429,7 @@ def proportion(
     R, z, _ = ratio_scores(survey, ind, np.ones_like(ind), valid, dom, D)
     labels = [f"{variable}={lev}" for lev in levels]
     return _estimate(
-        survey, "proportion", byl, keys, labels, R, z, dom, unit_counts(survey, valid, dom, D), ind, valid.astype(float)
+        survey, "proportion", byl, keys, labels, R, z, dom, unit_counts(survey, valid, dom, D), ind, valid.astype(float),
+        deff=deff, srs=lambda replace: srs_variance(survey, ind, valid, dom, D, "mean", replace),
+        likelihood=lambda: _likelihood_inputs(survey, ind, valid, dom, D, R), ci=ci,
     )

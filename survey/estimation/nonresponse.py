@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import CalibrationError, ColumnError, WeightError
+from survey.estimation.twophase import TwoPhase
 from survey.estimation.weighting_steps import WeightingReport, apply_step, require_whole_sample
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,6 +33,7 @@ def adjust_nonresponse(
     by: str | Sequence[str] | None = None,
     min_respondents: int = 1,
     small_cells: Literal["fail", "collapse"] = "fail",
+    variance: Literal["two-phase", "fixed"] = "two-phase",
 ) -> Survey:
     """Weighting-class nonresponse adjustment within response-homogeneity groups.
 
@@ -39,6 +41,14 @@ def adjust_nonresponse(
     ``sum(weights of all sampled units) / sum(weights of respondents)`` and
     nonrespondents get weight 0 (they stay in the Survey so strata and PSUs
     keep their sample counts).
+
+    The adjustment is a calibration of the respondents to the cell totals
+    estimated from the whole sample, so by default its linearisation variance
+    is that of a two-phase design (Särndal, Swensson and Wretman 1992, Result
+    9.3.1; R ``twophase(method = "full")``): the sample is phase 1, the
+    respondents a stratified random subsample of each cell with probability
+    the cell's weighted response rate (:mod:`survey.estimation.twophase`).
+    A replicate survey repeats the adjustment in every replicate instead.
 
     Parameters
     ----------
@@ -54,6 +64,12 @@ def adjust_nonresponse(
         ``"fail"``: raise naming the cell. ``"collapse"``: merge a small cell
         with its siblings (drop the last ``by`` column for that group), and
         so on up to the whole sample.
+    variance : {"two-phase", "fixed"}, default="two-phase"
+        ``"two-phase"``: the variance accounts for the adjustment (phase-1
+        variance of the whole sample plus the phase-2 variance of response
+        within cells). ``"fixed"``: the adjusted weights are treated as design
+        weights and nonrespondents as zeros (overstates the standard error;
+        kept to compare).
 
     Returns
     -------
@@ -103,6 +119,8 @@ def adjust_nonresponse(
         raise CalibrationError("min_respondents must be at least 1")
     if small_cells not in ("fail", "collapse"):
         raise CalibrationError(f"small_cells={small_cells!r} is not 'fail' or 'collapse'")
+    if variance not in ("two-phase", "fixed"):
+        raise CalibrationError(f"variance={variance!r} is not 'two-phase' or 'fixed'")
     d0 = np.asarray(survey.weights, dtype=float)
     for c in cols:
         survey.column(c)
@@ -168,6 +186,16 @@ def adjust_nonresponse(
     table["factor"] = table["weight_sampled"] / table["weight_respondents"]
     pos = (d0 > 0) & resp
     g = w[pos] / d0[pos] if pos.any() else np.array([np.nan])
+    two_phase = None
+    if variance == "two-phase":
+        rate = table["weight_respondents"].to_numpy() / table["weight_sampled"].to_numpy()
+        two_phase = TwoPhase(
+            classes=np.where(pos, cells, -1).astype(np.intp),
+            n_classes=m,
+            pi2=np.minimum(rate, 1.0),
+            respondents=np.bincount(cells[pos], minlength=m),
+            weights=w,
+        )
     report = WeightingReport(
         kind="nonresponse",
         method="weighting class",
@@ -176,6 +204,7 @@ def adjust_nonresponse(
         ratio_max=float(g.max()),
         n_changed=int(np.sum(~resp & (d0 > 0))),
         reweight=run,
+        two_phase=two_phase,
     )
     return apply_step(survey, w, "nonresponse", None, d0, report)
 

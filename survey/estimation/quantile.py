@@ -4,7 +4,9 @@
   function at the estimated quantile, ``q -/+ t se(F(x_q))``, is mapped back
   through the estimated quantile function (R ``svyquantile``,
   ``interval.type="mixed"``, ``qrule="math"``); the reported SE is the
-  interval's width over ``2 t`` at the 95% level.
+  interval's width over ``2 t`` at the 95% level. ``t`` has the degrees of
+  freedom of the domain (its PSUs minus its strata, R ``svyby(...,
+  svyquantile)``, which runs on the domain's subset design).
 * Replicate weights (bootstrap, BRR, Fay, imported): the quantile is
   recomputed with every replicate's weights; the jackknives are refused
   (the delete-one jackknife is inconsistent for quantiles).
@@ -27,6 +29,7 @@ from survey.estimation.domains import (
     NaPolicy,
     column_list,
     domain_codes,
+    domain_degrees_of_freedom,
     domain_values,
     ratio_scores,
     unit_counts,
@@ -254,12 +257,13 @@ def _woodruff(
     cov = domain_covariance(survey, z, dom, D, numerator=ind, denominator=ok.astype(float)).cov
     var_f = np.diagonal(cov, axis1=1, axis2=2).ravel()
     se_f = np.sqrt(np.maximum(var_f, 0.0)).reshape(D, k * P)
-    df = survey.df
+    # every domain's own degrees of freedom: PSUs minus strata with rows in it (R svyby + svyquantile)
+    df_dom = domain_degrees_of_freedom(survey, dom, D)
     w = np.asarray(survey.weights, dtype=float)
     cums = [np.cumsum(w[order]) for order, _, _ in blocks]
 
     def interval(level: float) -> tuple[np.ndarray, np.ndarray]:
-        t = float(t_quantile(level, df))
+        t = np.asarray(t_quantile(level, df_dom), dtype=float)
         low = np.empty((D, k * P))
         high = np.empty((D, k * P))
         for j, (order, start, stop) in enumerate(blocks):
@@ -268,11 +272,12 @@ def _woodruff(
                 for arr, sign in ((low, -1.0), (high, 1.0)):
                     pr = F[:, c] + sign * t * se_f[:, c]  # R: centred at F(q_hat), one per domain
                     qs = _quantiles_from_cumsum(cums[j], values[order, j], start, stop, pr[:, None])
-                    arr[:, c] = qs[:, 0]
+                    # R: no bound when the band leaves [0, 1] (a small domain)
+                    arr[:, c] = np.where((pr >= 0.0) & (pr <= 1.0), qs[:, 0], np.nan)
         return low.ravel(), high.ravel()
 
     lo, hi = interval(0.95)
-    t95 = float(t_quantile(0.95, df))
+    t95 = np.repeat(np.asarray(t_quantile(0.95, df_dom), dtype=float), k * P)
     se = (hi - lo) / (2.0 * t95)
     cov = np.zeros((D, k * P, k * P))
     idx = np.arange(k * P)
@@ -285,9 +290,10 @@ def _woodruff(
         variables=tuple(labels),
         point=point,
         cov=cov,
-        df=df,
+        df=np.repeat(df_dom, k * P) if byl else int(df_dom[0]),
         n=n,
         interval=interval,
+        domain_df=lambda: df_dom,
     )
 
 

@@ -86,6 +86,9 @@ class ReplicateLayout:
     fraction: np.ndarray  # (H,) stage-1 sampling fraction f_h (0 = no fpc)
     active: np.ndarray  # (H,) bool: stratum contributes to the variance
     stratum_labels: np.ndarray  # (H,) the user's stratum codes (for messages)
+    adjust_strata: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    # (L,) JKn under lonely_psu="adjust": strata with one PSU that get an extra replicate
+    # (R as.svrepdesign): the PSU deleted, every other unit multiplied by H / (H - 1)
 
     @property
     def n(self) -> int:
@@ -181,15 +184,17 @@ def _build_layout(
                 f"{method} replicates need two or more PSUs per stratum. Collapse strata, or "
                 "set Design(lonely_psu='remove' or 'certainty')"
             )
-        if lonely_psu in ("adjust", "average"):
+        if lonely_psu in ("adjust", "average") and method != "jkn":
             warnings.warn(
-                f"lonely_psu={lonely_psu!r} has no replicate-weight analogue: the "
-                f"single-PSU stratum(s) {labels} contribute zero variance (as R's "
-                "as.svrepdesign does); collapse strata to keep their variance",
+                f"lonely_psu={lonely_psu!r} is applied to {method} replicates as 'remove': the "
+                f"single-PSU stratum(s) {labels} contribute zero variance; use method='jkn' "
+                "(which follows R's as.svrepdesign for these rules) or collapse strata "
+                "(survey.collapse_strata) to keep their variance",
                 SurveyWarning,
                 stacklevel=4,
             )
     active = ~take_all & ~single
+    adjust = np.flatnonzero(lonely) if (lonely_psu == "adjust" and method == "jkn") else np.empty(0, np.int64)
     return ReplicateLayout(
         psu=psu_code.astype(np.int64, copy=False),
         psu_stratum=psu_stratum.astype(np.int64, copy=False),
@@ -198,6 +203,7 @@ def _build_layout(
         fraction=np.where(take_all, 1.0, f_h),
         active=active,
         stratum_labels=h_labels,
+        adjust_strata=adjust.astype(np.int64),
     )
 
 
@@ -342,8 +348,13 @@ def replicates_from_arrays(
         Centre replicates on the full-sample estimate (True) or on their mean
         (False, as R's default ``survey.replicates.mse``).
     lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default="fail"
-        The design's rule for strata with one PSU: ``"fail"`` raises, the
-        others give such strata zero variance.
+        The design's rule for strata with one PSU: ``"fail"`` raises. JKn
+        follows R ``as.svrepdesign``: ``"remove"`` and ``"certainty"`` form no
+        replicate for the stratum; ``"average"`` neither, and multiplies the
+        variance by (PSUs / replicates); ``"adjust"`` adds one replicate per
+        such stratum, deleting its PSU and multiplying every other unit by
+        ``H / (H - 1)``, with rscale ``(H - 1) / H``. The other methods give
+        such strata zero variance (with a warning for "adjust"/"average").
     variance_strata : bool, default=False
         BRR/Fay only: pair the PSUs of strata with more than two PSUs into
         variance strata of two (in PSU order); leftover PSUs of odd strata are
@@ -412,9 +423,17 @@ def replicates_from_arrays(
             rscales = 1.0 - f
             df = n_rep - 1
         else:
+            # lonely strata as R's as.svrepdesign (jknweights): "adjust" adds one replicate
+            # per lonely stratum (rscale (H-1)/H); "average" rescales by PSUs / replicates
+            H = layout.n_strata
+            n_extra = int(layout.adjust_strata.shape[0])
             scale = 1.0
-            rscales = (1.0 - f) * (nn - 1) / nn
-            df = design_df
+            rscales = np.concatenate([(1.0 - f) * (nn - 1) / nn, np.full(n_extra, (H - 1.0) / H)])
+            n_rep += n_extra
+            df = design_df + n_extra
+            n_lonely = int(((layout.stratum_size == 1) & (layout.fraction < 1 - 1e-12)).sum())
+            if lonely_psu == "average" and n_lonely:
+                scale = layout.n_psu / (layout.n_psu - n_lonely)
         return ReplicateDesign(
             method=method, n_replicates=n_rep, scale=float(scale), rscales=rscales, df=df, **common
         )

@@ -218,7 +218,7 @@ def _jackknife_variance(
     # replicate weight s_j = rscale of the replicate deleting PSU j (0 if none)
     act_psu = np.flatnonzero(lay.active[lay.psu_stratum])
     s_psu = np.zeros(lay.n_psu)
-    s_psu[act_psu] = rep.rscales
+    s_psu[act_psu] = rep.rscales[: act_psu.shape[0]]
     # (psu, domain) pairs present in the data
     pair_key = psu_row * n_domains + d_row
     pkeys, pinv = np.unique(pair_key, return_inverse=True)
@@ -307,9 +307,40 @@ def _jackknife_variance(
     sum_s_all = float(rep.rscales.sum())
     sum_s_bad = by_domain(bad_pair * np.where(act_pair, s_psu[p_psu], 0.0)[:, None],
                           bad_abs * (s_h_total[hk_h] - group(np.where(act_pair, s_psu[p_psu], 0.0)))[:, None])
+    if lay.adjust_strata.shape[0]:  # JKn "adjust" replicates of lonely strata (R as.svrepdesign)
+        ex = _lonely_adjust_sums(rep, p_psu, p_dom, tn, td, Nd, Dd, act_psu.shape[0], n_domains)
+        sum_e, sum_se, sum_se2 = sum_e + ex[0], sum_se + ex[1], sum_se2 + ex[2]
+        n_bad, sum_s_bad = n_bad + ex[3], sum_s_bad + ex[4]
+        count = rep.n_replicates - n_bad
     v = _variance_from_sums(rep, sum_e, sum_se, sum_se2, sum_s_all - sum_s_bad, count)
     v[full_bad] = np.nan
     return v, n_bad
+
+
+def _lonely_adjust_sums(rep, p_psu, p_dom, tn, td, Nd, Dd, n_act, n_domains):
+    """Sums over the JKn "adjust" replicates: PSU of a lonely stratum deleted, all others x H/(H-1)."""
+    lay = rep.layout
+    H = lay.n_strata
+    k = tn.shape[1]
+    L = lay.adjust_strata.shape[0]
+    which = np.full(lay.n_strata, -1)
+    which[lay.adjust_strata] = np.arange(L)
+    ell = which[lay.psu_stratum[p_psu]]  # lonely replicate of each (psu, domain) pair, -1 if none
+    sel = ell >= 0
+    tnL = np.zeros((L, n_domains, k))
+    np.add.at(tnL, (ell[sel], p_dom[sel]), tn[sel])
+    dn = (Nd[None] - H * tnL) / (H - 1.0)
+    if td is not None:
+        tdL = np.zeros((L, n_domains, k))
+        np.add.at(tdL, (ell[sel], p_dom[sel]), td[sel])
+        dd = (Dd[None] - H * tdL) / (H - 1.0)
+        e = _ratio_dev(dn, dd, Nd[None], Dd[None])
+    else:
+        e = dn
+    s = rep.rscales[n_act:][:, None, None]
+    bad = ~np.isfinite(e)
+    e = np.where(bad, 0.0, e)
+    return e.sum(0), (s * e).sum(0), (s * e * e).sum(0), bad.sum(0).astype(float), (s * bad).sum(0)
 
 
 def replicate_variance(

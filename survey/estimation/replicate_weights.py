@@ -143,7 +143,9 @@ def psu_factors(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
         return (1.0 - lam)[:, None] + mult[:, None] * counts.T
     if rep.method in ("jk1", "jkn"):
         act_psu = np.flatnonzero(lay.active[lay.psu_stratum])
-        deleted = act_psu[replicates]
+        extra = replicates >= act_psu.shape[0]  # JKn "adjust" replicates of lonely strata
+        regular = np.where(extra, 0, replicates)
+        deleted = act_psu[regular] if act_psu.shape[0] else np.zeros(replicates.shape[0], np.int64)
         h_del = lay.psu_stratum[deleted]
         n_h = lay.stratum_size.astype(float)
         out = np.ones((P, replicates.shape[0]))
@@ -152,6 +154,10 @@ def psu_factors(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
             same[:] = True
         out[same] = np.broadcast_to((n_h[h_del] / (n_h[h_del] - 1))[None, :], same.shape)[same]
         out[deleted, np.arange(replicates.shape[0])] = 0.0
+        if extra.any():
+            H = lay.n_strata
+            h_lonely = lay.adjust_strata[replicates[extra] - act_psu.shape[0]]
+            out[:, extra] = np.where(lay.psu_stratum[:, None] == h_lonely[None, :], 0.0, H / (H - 1.0))
         return out
     # brr / fay
     first, second, _ = rep.half_samples

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from survey.errors import SurveyError
+from survey.estimation.intervals import CI_METHODS, proportion_interval
 
 __all__ = [
     "Result",
@@ -305,6 +306,14 @@ class Estimate(IntervalResult):
         ``"linearization"`` or the replicate method.
     level : float
         Default confidence level of ``table``, ``ci`` and ``summary`` (0.95).
+    deff : numpy.ndarray or None
+        Design effects (D, k) when asked for (``deff=True`` or ``"replace"``).
+    ci_method : str or None
+        Interval method of ``table()`` for proportions (``proportion(ci=...)``);
+        ``None``: the symmetric t interval.
+    variance_parts : mapping or None
+        After a two-phase nonresponse adjustment: ``"phase1"`` and ``"phase2"``
+        covariance matrices (D, k, k) that add up to ``cov``.
 
     Examples
     --------
@@ -327,13 +336,21 @@ class Estimate(IntervalResult):
     full_vcov: Callable[[], np.ndarray] | None = None
     level: float = 0.95
     _cache: dict = field(default_factory=dict, repr=False)
+    deff: np.ndarray | None = None
+    ci_method: str | None = None
+    variance_parts: Mapping[str, np.ndarray] | None = None
+    domain_df: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    likelihood: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+    replicate_values: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    replicate_rule: Any = field(default=None, repr=False)
 
     # -- tabular views -----------------------------------------------------
     def table(self, *, level: float | None = None) -> pd.DataFrame:
         """One row per domain and variable.
 
         Columns: the ``by`` columns (original names and values), then
-        ``variable, estimate, se, cv, ci_low, ci_high, df, n`` (:data:`RESULT_COLUMNS`).
+        ``variable, estimate, se, cv, ci_low, ci_high, df, n`` (:data:`RESULT_COLUMNS`),
+        and ``deff`` when design effects were asked for.
 
         Parameters
         ----------
@@ -352,14 +369,16 @@ class Estimate(IntervalResult):
             out["variable"] = np.tile(np.asarray(self.variables, dtype=object), D)
             est = self.estimate
             se = self.se
-            ci = self.ci_bounds(level)
+            ci = self.ci_bounds(level, method=self.ci_method) if self.ci_method else self.ci_bounds(level)
             out["estimate"] = est
             out["se"] = se
             out["cv"] = self.cv
             out["ci_low"] = ci[0]
             out["ci_high"] = ci[1]
-            out["df"] = self.df
+            out["df"] = self._row_df() if self.ci_method else self.df
             out["n"] = self.n.ravel().astype(np.int64)
+            if self.deff is not None:
+                out["deff"] = np.asarray(self.deff, dtype=float).ravel()
             self._cache[key] = out
         return self._cache[key].copy()
 
@@ -397,6 +416,220 @@ class Estimate(IntervalResult):
             return t["variable"].astype(str).tolist()
         keys = t[list(self.by)].astype(str).agg(":".join, axis=1)
         return (keys + "|" + t["variable"].astype(str)).tolist()
+
+    # -- degrees of freedom and intervals ---------------------------------------
+    @property
+    def df_by_domain(self) -> np.ndarray:
+        """Degrees of freedom of every domain's design: PSUs minus strata with rows in it (R ``degf``)."""
+        if "df_by_domain" not in self._cache:
+            D = self.point.shape[0]
+            val = self.domain_df() if self.domain_df is not None else np.full(D, self.df)
+            self._cache["df_by_domain"] = np.asarray(val)
+        return self._cache["df_by_domain"].copy()
+
+    def _row_df(self) -> np.ndarray:
+        return np.repeat(self.df_by_domain, self.point.shape[1])
+
+    def ci_bounds(self, level: float | None = None, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper confidence limits in table row order.
+
+        Parameters
+        ----------
+        level : float, optional
+            Default: the result's ``level``.
+        method : {"mean", "logit", "likelihood", "beta", "asin", "xlogit"}, optional
+            An interval for proportions (R ``svyciprop``) with the domain's
+            degrees of freedom; ``None``: the symmetric t interval with the
+            design df. Formulas: :mod:`survey.estimation.intervals`.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0] * 10, "c": ["x"] + ["y"] * 9})
+        >>> est = sv.Survey(df, sv.Design(weights="w")).proportion("c")
+        >>> low, high = est.ci_bounds(method="mean")
+        >>> bool(low[0] < 0), bool(est.ci_bounds(method="logit")[0][0] > 0)
+        (True, True)
+        """
+        if method is None:
+            return super().ci_bounds(level)
+        if method not in CI_METHODS:
+            raise SurveyError(f"ci method {method!r} is not one of {', '.join(CI_METHODS)}")
+        if self.statistic not in ("proportion", "mean"):
+            raise SurveyError(f"interval method {method!r} is for proportions, not for a {self.statistic}")
+        lv = self._level(level)
+        m = phi = None
+        if method == "likelihood":
+            if self.likelihood is None:
+                raise SurveyError("the likelihood interval needs an estimate from proportion() or mean()")
+            m_, phi_ = self.likelihood()
+            m, phi = np.asarray(m_).ravel(), np.asarray(phi_).ravel()
+        return proportion_interval(method, self.estimate, self.se, self._row_df(), self.n.ravel(), lv, m=m, phi=phi)
+
+    def ci(self, level: float | None = None, method: str | None = None) -> pd.DataFrame:
+        """Confidence intervals: the key columns, ``variable``, ``ci_low``, ``ci_high``.
+
+        Parameters
+        ----------
+        level : float, optional
+            Default: the result's ``level``.
+        method : {"mean", "logit", "likelihood", "beta", "asin", "xlogit"}, optional
+            For proportions (and means of 0/1 values): R ``svyciprop``'s
+            methods, with the degrees of freedom of every domain's design.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"w": [1.0] * 10, "c": ["x"] + ["y"] * 9})
+        >>> sv.Survey(df, sv.Design(weights="w")).proportion("c").ci(method="beta").round(4)
+          variable  ci_low  ci_high
+        0      c=x  0.0018   0.4695
+        1      c=y  0.5305   0.9982
+        """
+        if method is None:
+            return super().ci(level)
+        t = self.table(level=level)[[*self._key_columns(), "variable"]].copy()
+        t["ci_low"], t["ci_high"] = self.ci_bounds(level, method=method)
+        return t
+
+    # -- contrasts ------------------------------------------------------------------
+    def _resolve_row(self, key: Any) -> int:
+        labels = self._row_labels()
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if not 0 <= int(key) < len(labels):
+                raise SurveyError(f"row {key} is outside 0..{len(labels) - 1}")
+            return int(key)
+        key = str(key)
+        if key in labels:
+            return labels.index(key)
+        if self.by and len(self.variables) == 1:  # a domain key alone
+            short = [lab.split("|", 1)[0] for lab in labels]
+            if short.count(key) == 1:
+                return short.index(key)
+        raise SurveyError(f"no estimate labelled {key!r}; the rows are {labels[:10]}")
+
+    def _contrast_matrix(self, weights: Any) -> tuple[np.ndarray, list[str]]:
+        rows = self.point.size
+        if isinstance(weights, Mapping):
+            values = list(weights.values())
+            if values and all(isinstance(v, Mapping) for v in values):
+                names = [str(k) for k in weights]
+                L = np.zeros((len(values), rows))
+                for i, v in enumerate(values):
+                    for key, c in v.items():
+                        L[i, self._resolve_row(key)] += float(c)
+                return L, names
+            L = np.zeros((1, rows))
+            for key, c in weights.items():
+                L[0, self._resolve_row(key)] += float(c)
+            return L, ["contrast"]
+        L = np.atleast_2d(np.asarray(weights, dtype=float))
+        if L.shape[1] != rows:
+            raise SurveyError(f"contrast weights have {L.shape[1]} entries, the estimate has {rows} rows")
+        return L, ["contrast"] if L.shape[0] == 1 else [f"contrast{i + 1}" for i in range(L.shape[0])]
+
+    def _derived(self, point: np.ndarray, cov: np.ndarray, names: list[str], statistic: str) -> Estimate:
+        c = point.shape[0]
+        return Estimate(
+            statistic=statistic,
+            by=(),
+            method=self.method,
+            domains=pd.DataFrame(index=range(1)),
+            variables=tuple(names),
+            point=point[None, :],
+            cov=cov[None, :, :],
+            df=self.df,
+            n=np.full((1, c), int(np.max(self.n)) if self.n.size else 0),
+            level=self.level,
+        )
+
+    def contrast(self, weights: Any) -> Estimate:
+        """Linear combinations of the estimates, with their covariance from ``vcov`` (R ``svycontrast``).
+
+        Parameters
+        ----------
+        weights : mapping, sequence or 2-D array
+            ``{row: weight}`` (rows by their :attr:`vcov` label, e.g.
+            ``"E|enroll"``, or by the domain value alone when there is one
+            variable, e.g. ``"E"``); ``{name: {row: weight}}`` for several
+            named contrasts; or weights in table row order (one row per contrast).
+
+        Returns
+        -------
+        Estimate
+            ``statistic="contrast"``, one row per contrast; ``se`` from
+            ``L V L'`` with the full covariance across domains.
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+        >>> est = sv.Survey(df, sv.Design(strata="h", weights="w")).total("y", by="h")
+        >>> d = est.contrast({"2": 1, "1": -1})   # total of stratum 2 minus stratum 1
+        >>> float(d.estimate[0]), float(d.se[0])  # 24 - 8; sqrt(144 + 16)
+        (16.0, 12.649110640673518)
+        """
+        L, names = self._contrast_matrix(weights)
+        V = self.vcov.to_numpy()
+        return self._derived(L @ self.estimate, L @ V @ L.T, names, "contrast")
+
+    def ratio_of(self, numerator: Any, denominator: Any, *, replicates: bool = False) -> Estimate:
+        """The ratio of two estimates (e.g. of two domain totals), SE by the delta method.
+
+        R ``svycontrast(est, quote(A / B))``: variance ``g' V g`` with the
+        gradient ``g = (1/B, -A/B^2)`` and ``V`` from :attr:`vcov`. With
+        ``replicates=True`` (replicate surveys) the ratio is computed in every
+        replicate and its variance is the replicate variance (R
+        ``svyby(..., return.replicates = TRUE)`` then ``svycontrast``).
+
+        Parameters
+        ----------
+        numerator, denominator : str or int
+            Row labels as in :meth:`contrast`.
+        replicates : bool, default=False
+
+        Returns
+        -------
+        Estimate
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+        >>> est = sv.Survey(df, sv.Design(strata="h", weights="w")).total("y", by="h")
+        >>> r = est.ratio_of("2", "1")
+        >>> float(r.estimate[0]), round(float(r.se[0]), 4)  # 24 / 8; sqrt(144/64 + 9 * 16/64)
+        (3.0, 2.1213)
+        """
+        a, b = self._resolve_row(numerator), self._resolve_row(denominator)
+        est = self.estimate
+        A, B = est[a], est[b]
+        names = [f"{self._row_labels()[a]}/{self._row_labels()[b]}"]
+        if replicates:
+            if self.replicate_values is None or self.replicate_rule is None:
+                raise SurveyError("replicates=True needs an estimate from a replicate survey")
+            th = self.replicate_values()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = th[:, a] / th[:, b]
+            rule = self.replicate_rule
+            ok = np.isfinite(r)
+            centre = A / B if rule.mse else np.mean(r[ok])
+            s = np.asarray(rule.rscales, dtype=float)
+            var = rule.scale * np.sum((s * (r - centre) ** 2)[ok])
+            return self._derived(np.array([A / B]), np.array([[var]]), names, "ratio")
+        V = self.vcov.to_numpy()
+        g = np.zeros(est.shape[0])
+        g[a] += 1.0 / B
+        g[b] += -A / B**2
+        return self._derived(np.array([A / B]), np.array([[g @ V @ g]]), names, "ratio")
 
     def _summary_title(self, level: float) -> tuple[str, str | None]:
         stat = self.statistic.capitalize()

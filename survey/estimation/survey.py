@@ -13,24 +13,33 @@ new surveys with :meth:`Survey.reweighted` and :meth:`Survey.with_replicates`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from survey.design import Design
-from survey.errors import ColumnError, DesignError, WeightError
+from survey.errors import ColumnError, DesignError, ReplicateError, WeightError
 from survey.estimation.calibration import Method
 from survey.estimation.domains import NaPolicy
+from survey.estimation.estimate import Deff
 from survey.estimation.estimate import mean as _mean
 from survey.estimation.estimate import proportion as _proportion
 from survey.estimation.estimate import ratio as _ratio
 from survey.estimation.estimate import ratio_total as _ratio_total
 from survey.estimation.estimate import total as _total
 from survey.estimation.nonresponse import adjust_nonresponse as _adjust_nonresponse
+from survey.estimation.pps import PpsStructure, pps_structure
 from survey.estimation.quantile import QuantileEstimate
 from survey.estimation.quantile import quantile as _quantile
-from survey.estimation.replicate import ReplicateDesign, make_replicates
+from survey.estimation.lonely import lonely_strata as _lonely_strata
+from survey.estimation.replicate import (
+    ReplicateDesign,
+    import_replicates,
+    make_replicates,
+    replicates_from_columns,
+)
 from survey.estimation.results import Estimate
 from survey.estimation.structure import (
     VarianceStructure,
@@ -97,6 +106,7 @@ class Survey:
         "_strata_labels",
         "_psu_codes",
         "_stage1_fraction",
+        "_pps",
     )
 
     def __init__(self, data: pd.DataFrame, design: Design) -> None:
@@ -109,7 +119,10 @@ class Survey:
             raise ColumnError(unknown_columns_message(missing, data.columns, "design"))
         if len(data) == 0:
             raise DesignError("the sample has no rows")
-        arrays = design_arrays(data, design)
+        if design.pps is None:
+            arrays = design_arrays(data, design)
+        else:  # the πps engine applies the lonely-PSU rule itself (certainty strata are not lonely)
+            arrays = design_arrays(data, dataclasses.replace(design, lonely_psu="remove"))
         self._data = data
         self._design = design
         self._mask = None
@@ -121,6 +134,7 @@ class Survey:
         self._stage1_fraction = arrays.stage1_fraction
         self._structure = arrays.structure
         self._weights = _read_only(design_weights(data, design, arrays.fpc_probabilities))
+        self._pps = None if design.pps is None else pps_structure(data, design, arrays, self._weights)
 
     # -- constructors of derived surveys (used by weighting and replicates) ---
     def _copy(self) -> Survey:
@@ -172,14 +186,51 @@ class Survey:
         new._weighting = self._weighting + (step,)
         return new
 
-    def with_replicates(self, replicates: ReplicateDesign | None) -> Survey:
-        """The same survey with replicate-weight variance (``None``: back to linearisation).
+    def with_replicates(
+        self,
+        replicates: ReplicateDesign | pd.DataFrame | np.ndarray | str | Sequence[str] | None,
+        *,
+        type: Literal["jk1", "jkn", "brr", "fay", "bootstrap", "other"] = "other",
+        scale: float | None = None,
+        rscales: np.ndarray | float | None = None,
+        mse: bool = False,
+        combined_weights: bool = True,
+        fay_rho: float | None = None,
+        fpc: np.ndarray | float | None = None,
+        df: int | None = None,
+    ) -> Survey:
+        """The same survey with replicate-weight variance (R ``svrepdesign``); ``None``: linearisation.
+
+        The variance of an estimate is
+        ``scale * sum_r rscales_r (theta_r - c)^2`` with ``c`` the mean of the
+        replicate estimates (``mse=True``: the full-sample estimate).
 
         Parameters
         ----------
-        replicates : ReplicateDesign or None
-            Replicate weights that belong to this survey's current weights
-            (e.g. from :func:`survey.estimation.replicate.make_replicates`).
+        replicates : ReplicateDesign, DataFrame, array, str, sequence of str or None
+            A :class:`~survey.estimation.replicate.ReplicateDesign` (e.g. from
+            :func:`~survey.estimation.replicate.make_replicates`); replicate
+            weights as an n x R frame or array; the names of the data columns
+            that hold them, or one regular expression matching them (R
+            ``repweights = "rep[0-9]+"``); ``None`` for linearisation.
+        type : {"jk1", "jkn", "brr", "fay", "bootstrap", "other"}, default="other"
+            R ``type`` (case-insensitive). Sets the default ``scale``: jk1
+            ``(R-1)/R``, brr ``1/R``, fay ``1/(R (1-rho)^2)``, bootstrap
+            ``1/(R-1)``, other and jkn 1 (jkn needs ``rscales``).
+        scale : float, optional
+        rscales : array or float, optional
+            Per-replicate multipliers (default 1).
+        mse : bool, default=False
+            Centre at the full-sample estimate instead of the replicate mean.
+        combined_weights : bool, default=True
+            False: the columns are factors to multiply by the full-sample weights.
+        fay_rho : float, optional
+            Fay's factor (R ``rho``) for ``type="fay"``.
+        fpc : array or float, optional
+            Sampling fraction of each replicate's stratum (or one for all):
+            ``rscales`` are multiplied by ``1 - fpc`` (R ``fpc=``, ``fpctype="fraction"``).
+        df : int, optional
+            Degrees of freedom (default: rank of the replicate weights minus 1, as R).
 
         Returns
         -------
@@ -188,15 +239,55 @@ class Survey:
         Examples
         --------
         >>> import pandas as pd, survey as sv
-        >>> from survey.estimation.replicate import make_replicates
-        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
-        >>> s = sv.Survey(df, sv.Design(strata="h", weights="w"))
-        >>> s.with_replicates(make_replicates(s, "jkn")).replicates.method
-        'jkn'
+        >>> df = pd.DataFrame({"w": [2.0] * 3, "y": [1.0, 3.0, 8.0],
+        ...                    "r1": [0.0, 3, 3], "r2": [3.0, 0, 3], "r3": [3.0, 3, 0]})
+        >>> s = sv.Survey(df, sv.Design(weights="w")).with_replicates("r[0-9]", type="JK1")
+        >>> s.replicates.method, round(float(s.total("y").se[0]), 4)  # sqrt(2/3 * (9^2 + 3^2 + 12^2))
+        ('jk1', 12.49)
         """
+        if replicates is not None and not isinstance(replicates, ReplicateDesign):
+            if fpc is not None:
+                base = 1.0 if rscales is None else np.asarray(rscales, dtype=float)
+                rscales = base * (1.0 - np.asarray(fpc, dtype=float))
+            options = dict(
+                method=str(type).lower(), scale=scale, rscales=rscales, mse=mse,
+                combined_weights=combined_weights, fay_rho=fay_rho, df=df,
+            )
+            if isinstance(replicates, str) or (
+                isinstance(replicates, Sequence) and all(isinstance(c, str) for c in replicates)
+            ):
+                replicates = replicates_from_columns(self, replicates, **options)
+            else:
+                replicates = import_replicates(np.asarray(self._weights), replicates, **options)
+        elif replicates is not None and (scale is not None or rscales is not None or fpc is not None):
+            raise ReplicateError("scale, rscales and fpc go with replicate weights, not with a ReplicateDesign")
         new = self._copy()
         new._replicates = replicates
         return new
+
+    def lonely_strata(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The strata a lonely-PSU rule touched (design, replicates and, with ``by``, domains).
+
+        Parameters
+        ----------
+        by : str or sequence of str, optional
+            Also list strata with a single PSU within a domain.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``stratum``, the ``by`` columns, ``n_psu``, ``n_psu_domain``,
+            ``level``, ``rule``, ``action`` (see :func:`survey.estimation.lonely.lonely_strata`).
+
+        Examples
+        --------
+        >>> import pandas as pd, survey as sv
+        >>> df = pd.DataFrame({"h": ["a", "a", "b"], "w": [2.0, 2.0, 1.0]})
+        >>> sv.Survey(df, sv.Design(strata="h", weights="w", lonely_psu="remove")).lonely_strata()[["stratum", "rule"]]
+          stratum    rule
+        0       b  remove
+        """
+        return _lonely_strata(self, by)
 
     # -- public properties -------------------------------------------------
     @property
@@ -233,6 +324,11 @@ class Survey:
     def variance_structure(self) -> VarianceStructure:
         """Strata, units and coefficients of every stage, for the variance engine (read-only)."""
         return self._structure
+
+    @property
+    def pps_structure(self) -> PpsStructure | None:
+        """The πps variance structure (``Design(pps=...)``), or ``None`` for other designs."""
+        return self._pps
 
     @property
     def strata_codes(self) -> np.ndarray:
@@ -442,6 +538,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
     ) -> Estimate:
         """Estimated population totals (Horvitz-Thompson / weighted), by domain.
 
@@ -451,8 +548,12 @@ class Survey:
             Numeric column(s).
         by : str or list of str, optional
             Domain column(s). Domains keep the whole design (R ``svyby``).
-        na : {"error", "drop"}, default="error"
-            Missing values raise an error, or are treated as outside the domain.
+        na : {"error", "drop", "drop_each"}, default="error"
+            Missing values raise an error; ``"drop"``: a row missing any of
+            ``variables`` is outside the domain for all of them (R ``na.rm =
+            TRUE``, complete cases); ``"drop_each"``: per variable.
+        deff : bool or "replace", default=False
+            Add a ``deff`` column (R ``svytotal(deff=)``).
 
         Returns
         -------
@@ -467,7 +568,7 @@ class Survey:
            estimate         se
         0      32.0  12.649111
         """
-        return _total(self, variables, by, na=na)
+        return _total(self, variables, by, na=na, deff=deff)
 
     def mean(
         self,
@@ -475,6 +576,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
     ) -> Estimate:
         """Estimated population means (ratio of weighted totals), by domain.
 
@@ -484,7 +586,10 @@ class Survey:
             Numeric column(s).
         by : str or list of str, optional
             Domain column(s).
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            ``"drop"``: complete cases across ``variables`` (R ``na.rm = TRUE``).
+        deff : bool or "replace", default=False
+            Add a ``deff`` column (R ``svymean(deff=)``).
 
         Returns
         -------
@@ -498,7 +603,7 @@ class Survey:
         >>> float(sv.Survey(df, sv.Design(weights="w")).mean("y").estimate[0])
         2.25
         """
-        return _mean(self, variables, by, na=na)
+        return _mean(self, variables, by, na=na, deff=deff)
 
     def ratio(
         self,
@@ -507,6 +612,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
     ) -> Estimate:
         """Estimated ratios of population totals ``Y / X``, by domain (R ``svyratio``).
 
@@ -516,7 +622,10 @@ class Survey:
             Numeric columns; every combination is estimated, labelled ``"num/den"``.
         by : str or list of str, optional
             Domain column(s).
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            ``"drop"``: complete cases across all numerators and denominators.
+        deff : bool or "replace", default=False
+            Add a ``deff`` column (R ``svyratio(deff=)``).
 
         Returns
         -------
@@ -530,7 +639,7 @@ class Survey:
         >>> float(sv.Survey(df, sv.Design(weights="w")).ratio("y", "x").estimate[0])
         1.125
         """
-        return _ratio(self, numerator, denominator, by, na=na)
+        return _ratio(self, numerator, denominator, by, na=na, deff=deff)
 
     def ratio_total(
         self,
@@ -551,7 +660,7 @@ class Survey:
             Known population total of ``x``: a number (no ``by``), or one total
             per domain keyed by the domain value (a tuple for several ``by`` columns).
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
 
         Returns
         -------
@@ -573,6 +682,8 @@ class Survey:
         by: str | Sequence[str] | None = None,
         *,
         na: NaPolicy = "error",
+        deff: Deff = False,
+        ci: Literal["mean", "logit", "likelihood", "beta", "asin", "xlogit"] | None = None,
     ) -> Estimate:
         """Estimated population proportions of each level of a categorical column.
 
@@ -581,7 +692,12 @@ class Survey:
         variable : str
             Categorical column; rows are labelled ``"variable=level"``.
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+        deff : bool or "replace", default=False
+            Add a ``deff`` column.
+        ci : {"mean", "logit", "likelihood", "beta", "asin", "xlogit"}, optional
+            Interval of the table (R ``svyciprop``), with every domain's
+            degrees of freedom; ``Estimate.ci(method=...)`` gives any of them.
 
         Returns
         -------
@@ -595,7 +711,7 @@ class Survey:
         >>> sv.Survey(df, sv.Design(weights="w")).proportion("c").estimate
         array([0.25, 0.75])
         """
-        return _proportion(self, variable, by, na=na)
+        return _proportion(self, variable, by, na=na, deff=deff, ci=ci)
 
     def quantile(
         self,
@@ -614,7 +730,8 @@ class Survey:
         quantiles : float or sequence of float, default=0.5
             Quantile levels in [0, 1].
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            ``"drop"``: complete cases across ``variables`` (R ``na.rm = TRUE``).
 
         Returns
         -------
@@ -712,7 +829,7 @@ class Survey:
         """
         return _rake(self, margins, max_iter=max_iter, tol=tol, convergence=convergence)
 
-    def poststratify(self, column: str, counts: Mapping[Any, float]) -> Survey:
+    def poststratify(self, column: str, counts: Mapping[Any, float], *, partial: bool = False) -> Survey:
         """Post-stratify: scale the weights in each level of ``column`` to its population count.
 
         Parameters
@@ -721,6 +838,9 @@ class Survey:
             Post-stratum column.
         counts : mapping
             ``{level: population count}`` for every level present in the sample.
+        partial : bool, default=False
+            Drop population cells without a sample unit, with a warning that
+            names them (R ``postStratify(partial = TRUE)``); default: an error.
 
         Returns
         -------
@@ -735,7 +855,7 @@ class Survey:
         >>> sv.Survey(df, sv.Design(weights="w")).poststratify("k", {"a": 8, "b": 5}).weights
         array([2., 6., 5.])
         """
-        return _poststratify(self, column, counts)
+        return _poststratify(self, column, counts, partial=partial)
 
     def trim_weights(
         self,
@@ -743,6 +863,9 @@ class Survey:
         upper: float | None = None,
         *,
         by: str | Sequence[str] | None = None,
+        method: Literal["proportional", "equal"] = "proportional",
+        strict: bool = False,
+        take_all: Literal["keep", "include"] = "keep",
         max_iter: int = 100,
     ) -> Survey:
         """Trim weights to ``[lower, upper]``, spreading the trimmed amount over the other rows.
@@ -753,6 +876,13 @@ class Survey:
             Bounds on the weights themselves.
         by : str or sequence of str, optional
             Keep the total weight within each group; default: overall.
+        method : {"proportional", "equal"}, default="proportional"
+            Redistribute in proportion to the weights until all are inside, or
+            in equal parts in one pass (R ``trimWeights``).
+        strict : bool, default=False
+            ``"equal"``: repeat passes until no weight is outside (R ``strict``).
+        take_all : {"keep", "include"}, default="keep"
+            Take-all units (fpc fraction 1, πps certainty) keep their weight.
         max_iter : int, default=100
 
         Returns
@@ -767,8 +897,12 @@ class Survey:
         >>> s = sv.Survey(pd.DataFrame({"w": [1.0, 1.0, 1.0, 7.0]}), sv.Design(weights="w"))
         >>> s.trim_weights(upper=4.0).weights
         array([2., 2., 2., 4.])
+        >>> s.trim_weights(upper=4.0, method="equal").weights
+        array([2., 2., 2., 4.])
         """
-        return _trim_weights(self, lower, upper, by=by, max_iter=max_iter)
+        return _trim_weights(
+            self, lower, upper, by=by, method=method, strict=strict, take_all=take_all, max_iter=max_iter
+        )
 
     def adjust_nonresponse(
         self,
@@ -777,6 +911,7 @@ class Survey:
         by: str | Sequence[str] | None = None,
         min_respondents: int = 1,
         small_cells: Literal["fail", "collapse"] = "fail",
+        variance: Literal["two-phase", "fixed"] = "two-phase",
     ) -> Survey:
         """Weighting-class nonresponse adjustment within response-homogeneity cells.
 
@@ -788,6 +923,10 @@ class Survey:
             Columns forming the cells, coarsest first.
         min_respondents : int, default=1
         small_cells : {"fail", "collapse"}, default="fail"
+        variance : {"two-phase", "fixed"}, default="two-phase"
+            Two-phase linearisation variance (the adjustment as a calibration
+            to the cell totals estimated from the whole sample), or the
+            adjusted weights treated as fixed.
 
         Returns
         -------
@@ -805,7 +944,8 @@ class Survey:
         array([4., 0., 3., 3.])
         """
         return _adjust_nonresponse(
-            self, respondent, by=by, min_respondents=min_respondents, small_cells=small_cells
+            self, respondent, by=by, min_respondents=min_respondents, small_cells=small_cells,
+            variance=variance,
         )
 
     def calibration_report(self) -> WeightingReport:

@@ -29,8 +29,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from survey.estimation.calibration import solve_psd, weighted_crossprod
+from survey.estimation.lonely import domain_lonely_correction
+from survey.estimation.pps import pps_covariance, pps_domain_covariance
+from survey.estimation.replicate_estimates import replicate_covariance, replicate_estimates_cached
 from survey.estimation.replicate_variance import replicate_variance
 from survey.estimation.structure import Stage, VarianceStructure
+from survey.estimation.twophase import twophase_covariance, twophase_full_covariance
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -42,6 +46,7 @@ __all__ = [
     "linearization_variance",
     "full_covariance",
     "residualize",
+    "special_covariance",
 ]
 
 
@@ -398,6 +403,8 @@ class DomainCovariance:
     method: str
     df: int
     full: Callable[[], np.ndarray] | None = None
+    parts: dict[str, np.ndarray] | None = None
+    replicates: Callable[[], np.ndarray] | None = None
 
 
 def domain_covariance(
@@ -463,9 +470,14 @@ def domain_covariance(
             c = (vv[:, : ia.size] - vv[:, ia.size :]) / 4.0
             cov[:, ia, ib] = c
             cov[:, ib, ia] = c
+        estimates = replicate_estimates_cached(rep, weights, numerator, denominator, domain, D)
         return DomainCovariance(
-            cov=cov, method=str(getattr(rep, "method", "replicate")), df=int(getattr(rep, "df", survey.df))
+            cov=cov, method=str(getattr(rep, "method", "replicate")), df=int(getattr(rep, "df", survey.df)),
+            full=lambda: replicate_covariance(rep, *estimates()), replicates=lambda: estimates()[1],
         )
+    special = special_covariance(survey, scores, domain, D)  # πps, two-phase, domain lonely PSUs
+    if special is not None:
+        return special
     steps = survey.weighting
     calibrated = any(step.model is not None or step.kind == "rake" for step in steps)
     structure = survey.variance_structure
@@ -507,3 +519,105 @@ def domain_covariance(
         return full_covariance(spread(), structure)
 
     return DomainCovariance(cov=cov, method="linearization", df=structure.df, full=full_vcov)
+
+
+# ---------------------------------------------------------------------------
+# Designs beyond the stratified multistage engine: πps, two-phase nonresponse
+# adjustment, lonely PSUs within domains (survey.estimation.pps, .twophase, .lonely)
+# ---------------------------------------------------------------------------
+def special_covariance(
+    survey: Survey, scores: np.ndarray, domain: np.ndarray, n_domains: int
+) -> DomainCovariance | None:
+    """Linearisation covariances for πps designs, two-phase nonresponse and domain lonely PSUs.
+
+    ``None`` when the survey needs none of them (the stratified multistage
+    engine applies). The design's own variance ("phase 1") is the πps engine
+    (:mod:`survey.estimation.pps`) or :func:`linearization_variance` (with
+    :func:`survey.estimation.lonely.domain_lonely_correction` under
+    ``Design(lonely_psu_in_domain=True)``); a nonresponse step with two-phase
+    variance adds the second phase (:mod:`survey.estimation.twophase`) to it;
+    calibration steps replace the scores by their residuals first.
+
+    Parameters
+    ----------
+    survey : Survey
+    scores : numpy.ndarray, shape (n, k)
+    domain : numpy.ndarray of int, shape (n,)
+    n_domains : int
+
+    Returns
+    -------
+    DomainCovariance or None
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"pi": [0.5, 0.25], "y": [1.0, 2.0]})
+    >>> s = sv.Survey(df, sv.Design(probs="pi", pps="poisson"))
+    >>> z = (df.y / df.pi).to_numpy()[:, None]
+    >>> float(special_covariance(s, z, np.zeros(2, dtype=np.intp), 1).cov[0, 0, 0])  # sum (1 - pi) (y/pi)^2
+    50.0
+    >>> special_covariance(sv.Survey(df, sv.Design(probs="pi")), z, np.zeros(2, dtype=np.intp), 1) is None
+    True
+    """
+    pps = survey.pps_structure
+    design = survey.design
+    steps = list(survey.weighting)
+    phase2 = [step for step in steps if getattr(step.report, "two_phase", None) is not None]
+    calibrated = any(step.model is not None or step.kind == "rake" for step in steps)
+    lonely_dom = (
+        bool(design.lonely_psu_in_domain)
+        and design.lonely_psu in ("adjust", "average")
+        and pps is None
+        and not calibrated
+    )
+    if pps is None and not phase2 and not lonely_dom:
+        return None
+    structure = survey.variance_structure
+    weights = survey.weights
+    D = n_domains
+    n, k = scores.shape
+    tp = phase2[-1].report.two_phase if phase2 else None
+
+    def blocks(z: np.ndarray, groups: np.ndarray, G: int, in_domain: bool = False) -> np.ndarray:
+        if pps is not None:
+            return pps_domain_covariance(pps, z, groups, G)
+        v = linearization_variance(z, groups, G, structure)
+        if in_domain and lonely_dom:
+            v = v + domain_lonely_correction(structure, z, groups, G, design.lonely_psu)
+        return v
+
+    def full(z: np.ndarray) -> np.ndarray:
+        if tp is not None and pps is None:
+            return twophase_full_covariance(z, tp, structure)
+        if tp is not None:
+            return twophase_covariance(z, np.zeros(n, dtype=np.intp), 1, tp, blocks)[0]
+        return pps_covariance(pps, z) if pps is not None else full_covariance(z, structure)
+
+    def spread(lo: int, hi: int) -> np.ndarray:
+        sel = (domain >= lo) & (domain < hi)
+        out = np.zeros((n, (hi - lo) * k))
+        rows = np.flatnonzero(sel)
+        for j in range(k):
+            out[rows, (domain[sel] - lo) * k + j] = scores[sel, j]
+        return residualize(out, steps, weights) if calibrated else out
+
+    parts = None
+    if calibrated:
+        cov = np.zeros((D, k, k))
+        chunk = max(1, int(2e7 // max(1, n * k)))
+        for start in range(0, D, chunk):
+            stop = min(D, start + chunk)
+            v = full(spread(start, stop))
+            c = np.arange(stop - start)
+            cov[start:stop] = v.reshape(c.size, k, c.size, k)[c, :, c, :]
+    elif tp is not None:
+        cov, p2 = twophase_covariance(scores, domain, D, tp, blocks, parts=True)
+        parts = {"phase1": cov - p2, "phase2": p2}
+    else:
+        cov = blocks(scores, domain, D, in_domain=True)
+
+    def full_vcov() -> np.ndarray:
+        return full(spread(0, D))
+
+    return DomainCovariance(cov=cov, method="linearization", df=structure.df, full=full_vcov, parts=parts)

@@ -18,13 +18,14 @@ nonresponse adjustment and the checks of design weights are in
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from survey.errors import CalibrationError, ColumnError, WeightError
+from survey.errors import CalibrationError, ColumnError, SurveyWarning, WeightError
 from survey.estimation.calibration import (
     BlockModel,
     CalibrationFit,
@@ -516,8 +517,12 @@ def rake(
     return apply_step(survey, w, "rake", X.sparse, d, report)
 
 
-def poststratify(survey: Survey, column: str, counts: Mapping[Any, float]) -> Survey:
+def poststratify(
+    survey: Survey, column: str, counts: Mapping[Any, float], *, partial: bool = False
+) -> Survey:
     """Post-stratify: scale the weights in each level of ``column`` to its population count.
+
+    The new weight is ``w_i N_c / sum_{j in c} w_j`` in cell ``c``.
 
     Parameters
     ----------
@@ -527,6 +532,12 @@ def poststratify(survey: Survey, column: str, counts: Mapping[Any, float]) -> Su
         Post-stratum column (combine several columns into one beforehand).
     counts : mapping
         ``{level: population count}`` for every level present in the sample.
+    partial : bool, default=False
+        R ``postStratify(partial = TRUE)``: population cells without a sample
+        unit are dropped, with a ``SurveyWarning`` that names them (the
+        weights then add up to the counts of the present cells only). By
+        default such a cell is an error. A sample cell without a count is
+        always an error.
 
     Returns
     -------
@@ -549,6 +560,8 @@ def poststratify(survey: Survey, column: str, counts: Mapping[Any, float]) -> Su
     """
     require_whole_sample(survey, "post-stratification")
     d = np.asarray(survey.weights, dtype=float)
+    if partial:
+        counts = _present_cells(survey, column, counts, d)
     codes, levels, target = _level_codes(survey, column, counts, d, "counts")
 
     def run(weights: np.ndarray) -> np.ndarray:
@@ -582,6 +595,29 @@ def poststratify(survey: Survey, column: str, counts: Mapping[Any, float]) -> Su
     return apply_step(survey, w, "poststratify", X.sparse, d, report)
 
 
+def _present_cells(survey: Survey, column: str, counts: Any, d: np.ndarray) -> dict[Any, float]:
+    """The counts of the cells that have a sample unit of positive weight; warn naming the others."""
+    if isinstance(counts, pd.Series):
+        counts = counts.to_dict()
+    if not isinstance(counts, Mapping) or len(counts) == 0:
+        raise CalibrationError(f"counts for {column!r} must be a non-empty mapping {{level: population count}}")
+    levels = list(counts.keys())
+    codes = _match_levels(survey.column(column), levels)
+    ok = (codes >= 0) & (d > 0)
+    present = np.bincount(codes[ok], minlength=len(levels)) > 0
+    absent = [levels[j] for j in np.flatnonzero(~present)]
+    if absent:
+        shown = ", ".join(map(repr, absent[:20])) + (f" and {len(absent) - 20} more" if len(absent) > 20 else "")
+        warnings.warn(
+            f"poststratify(partial=True): {len(absent)} population cell(s) of {column!r} have no sample "
+            f"unit and are dropped: {shown} (population count "
+            f"{sum(float(counts[k]) for k in absent):g} not represented)",
+            SurveyWarning,
+            stacklevel=3,
+        )
+    return {k: counts[k] for k, keep in zip(levels, present) if keep}
+
+
 def _group_codes(survey: Survey, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
     n = len(survey.data)
     cols = [by] if isinstance(by, str) else list(by or [])
@@ -599,42 +635,75 @@ def _group_codes(survey: Survey, by: str | Sequence[str] | None) -> tuple[np.nda
     return codes, keys
 
 
+def _take_all_rows(survey: Survey) -> np.ndarray:
+    """Rows of take-all units: a stage-1 fraction of 1 (fpc) or a πps certainty unit (pi = 1)."""
+    take_all = np.asarray(survey.stage1_fraction, dtype=float) >= 1.0 - 1e-12
+    pps = survey.pps_structure
+    if pps is not None:
+        take_all = take_all | np.asarray(pps.certain)[np.asarray(pps.psu)]
+    return take_all
+
+
 def trim_weights(
     survey: Survey,
     lower: float | None = None,
     upper: float | None = None,
     *,
     by: str | Sequence[str] | None = None,
+    method: Literal["proportional", "equal"] = "proportional",
+    strict: bool = False,
+    take_all: Literal["keep", "include"] = "keep",
     max_iter: int = 100,
 ) -> Survey:
     """Trim weights to ``[lower, upper]`` and spread the trimmed amount over the others.
 
-    Weights above ``upper`` (below ``lower``) are set to the bound; the
-    difference is redistributed over the untrimmed rows of the same group in
-    proportion to their weights, until every weight is inside the bounds, so
-    each group's total weight is kept: ``w_i = clip(c d_i, lower, upper)``
-    with one factor ``c`` per group solving ``sum_i w_i = sum_i d_i``.
+    Weights outside the bounds are set to the bound; the difference is given
+    to the rows inside the bounds of the same group (``by``), so each group's
+    total weight is kept. Two rules:
+
+    * ``method="proportional"`` (default): in proportion to the weights,
+      repeated until every weight is inside: ``w_i = clip(c d_i, lower, upper)``
+      with one factor ``c`` per group solving ``sum_i w_i = sum_i d_i``;
+    * ``method="equal"``: R ``trimWeights``: the trimmed amount (net of the
+      raises to ``lower``) is added in equal parts to every row that was
+      inside the bounds, in one pass; with ``strict=True`` the pass is
+      repeated on the result until no weight is outside (a row raised to
+      ``lower`` in one pass is inside in the next and gets a share, as in R).
+
+    Take-all units (a stage-1 sampling fraction of 1, or πps certainty units
+    with ``pi = 1``) keep their weight by default: they are neither trimmed nor
+    given a share (their weight must stay 1 / pi = 1 after redistribution).
+    ``take_all="include"`` treats them as any other row (R does, as it does not
+    know them). Rows with weight 0 stay 0 (R would raise them to ``lower``).
 
     Parameters
     ----------
     survey : Survey
         The sample.
     lower, upper : float, optional
-        Bounds on the weights themselves (not on ratios). Rows with weight 0 stay 0.
+        Bounds on the weights themselves (not on ratios).
     by : str or sequence of str, optional
         Keep the total weight within each group (e.g. strata); default: overall.
+    method : {"proportional", "equal"}, default="proportional"
+        How the trimmed amount is redistributed (see above).
+    strict : bool, default=False
+        ``method="equal"``: repeat until no weight is outside the bounds (R ``strict``).
+    take_all : {"keep", "include"}, default="keep"
+        Whether take-all units take part in trimming and redistribution.
     max_iter : int, default=100
-        Maximum iterations of the search for ``c``.
+        Maximum iterations (the proportional factor search, or strict passes).
 
     Returns
     -------
     Survey
         With a ``"trim"`` step whose report gives the number of trimmed rows.
+        The variance keeps the models of earlier calibration steps (as R).
 
     Raises
     ------
     WeightError
-        When a group's total cannot be kept inside the bounds.
+        When a group's total cannot be kept inside the bounds, or a group has
+        weights to redistribute but no row inside the bounds.
 
     Examples
     --------
@@ -643,27 +712,37 @@ def trim_weights(
     >>> df = pd.DataFrame({"w": [1.0, 1.0, 1.0, 7.0]})
     >>> trim_weights(sv.Survey(df, sv.Design(weights="w")), upper=4.0).weights
     array([2., 2., 2., 4.])
+    >>> df = pd.DataFrame({"w": [1.0, 2.0, 3.0, 10.0]})
+    >>> trim_weights(sv.Survey(df, sv.Design(weights="w")), upper=6.0, method="equal").weights
+    array([2.33333333, 3.33333333, 4.33333333, 6.        ])
     """
     require_whole_sample(survey, "trimming")
     lo = -np.inf if lower is None else float(lower)
     hi = np.inf if upper is None else float(upper)
     if not lo < hi:
         raise WeightError(f"trim_weights needs lower < upper, got lower={lower}, upper={upper}")
+    if method not in ("proportional", "equal"):
+        raise WeightError(f"method={method!r} is not 'proportional' or 'equal'")
+    if take_all not in ("keep", "include"):
+        raise WeightError(f"take_all={take_all!r} is not 'keep' or 'include'")
     d = np.asarray(survey.weights, dtype=float)
     groups, keys = _group_codes(survey, by)
     n_groups = int(groups.max()) + 1
+    fixed_rows = _take_all_rows(survey) if take_all == "keep" else np.zeros(d.shape[0], bool)
 
-    def run(weights: np.ndarray) -> tuple[np.ndarray, int]:
+    def where(j: int) -> str:
+        return "the sample" if by is None else f"group {keys.iloc[j].to_dict()}"
+
+    def run_proportional(weights: np.ndarray) -> tuple[np.ndarray, int]:
         weights = np.asarray(weights, float)
-        pos = weights > 0
-        total = np.bincount(groups, weights=weights, minlength=n_groups)
+        pos = (weights > 0) & ~fixed_rows
+        total = np.bincount(groups, weights=np.where(pos, weights, 0.0), minlength=n_groups)
         npos = np.bincount(groups, weights=pos.astype(float), minlength=n_groups)
         bad = (total > hi * npos * (1 + 1e-12)) | (total < lo * npos * (1 - 1e-12))
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
-            where = "the sample" if by is None else f"group {keys.iloc[j].to_dict()}"
             raise WeightError(
-                f"cannot trim {where}: its total weight {total[j]:g} over {int(npos[j])} rows "
+                f"cannot trim {where(j)}: its total weight {total[j]:g} over {int(npos[j])} rows "
                 f"cannot lie within [{lo:g}, {hi:g}] per row; loosen the bounds"
             )
         # proportional redistribution = one factor c per group with
@@ -690,20 +769,49 @@ def trim_weights(
         else:
             raise WeightError(f"trimming did not settle in {max_iter} rounds; loosen the bounds")
         fixed = pos & ((c[groups] * weights <= lo) | (c[groups] * weights >= hi))
-        return w, int(fixed.sum())
+        return np.where(pos, w, weights), int(fixed.sum())
+
+    def run_equal(weights: np.ndarray) -> tuple[np.ndarray, int]:
+        w = np.asarray(weights, float).copy()
+        part = (w > 0) & ~fixed_rows
+        ever = np.zeros(w.shape[0], bool)
+        for _ in range(max_iter if strict else 1):
+            outside = part & ((w < lo) | (w > hi))
+            if not outside.any():
+                break
+            ever |= outside
+            bounded = np.where(part, np.clip(w, lo, hi), w)
+            trimmed = np.bincount(groups, weights=w - bounded, minlength=n_groups)
+            inside = part & ~outside
+            n_in = np.bincount(groups, weights=inside.astype(float), minlength=n_groups)
+            stuck = (n_in == 0) & (np.bincount(groups, weights=outside.astype(float), minlength=n_groups) > 0)
+            if stuck.any():
+                j = int(np.flatnonzero(stuck)[0])
+                raise WeightError(f"cannot trim {where(j)}: every weight is outside [{lo:g}, {hi:g}]")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(n_in > 0, trimmed / n_in, 0.0)
+            w = np.where(inside, bounded + share[groups], bounded)
+        else:
+            if strict and (part & ((w < lo) | (w > hi))).any():
+                raise WeightError(f"strict trimming did not settle in {max_iter} passes; loosen the bounds")
+        return w, int(ever.sum())
+
+    def run(weights: np.ndarray) -> tuple[np.ndarray, int]:
+        return run_proportional(weights) if method == "proportional" else run_equal(weights)
 
     w, n_trimmed = run(d)
     table = keys.copy()
     table["n"] = np.bincount(groups, minlength=n_groups)
     at_bound = (d > 0) & (np.isclose(w, lo, rtol=1e-12) | np.isclose(w, hi, rtol=1e-12))
     table["n_trimmed"] = np.bincount(groups, weights=at_bound, minlength=n_groups).astype(int)
+    table["n_take_all_kept"] = np.bincount(groups, weights=fixed_rows & (d > 0), minlength=n_groups).astype(int)
     table["weight_sum"] = np.bincount(groups, weights=w, minlength=n_groups)
     table["max_before"] = pd.Series(d).groupby(groups).max().to_numpy()
     table["max_after"] = pd.Series(w).groupby(groups).max().to_numpy()
     gmin, gmax = _g_range(d, w)
     report = WeightingReport(
         kind="trim",
-        method="trim",
+        method=method if method == "proportional" else ("equal (strict)" if strict else "equal"),
         table=table,
         ratio_min=gmin,
         ratio_max=gmax,

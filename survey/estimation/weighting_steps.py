@@ -54,6 +54,9 @@ class WeightingReport:
     margin_codes, margin_weights : tuple of numpy.ndarray
         Raking only: per margin the level codes and the weights after that
         margin's adjustment in the last sweep (R ``rake()`` variance).
+    two_phase : survey.estimation.twophase.TwoPhase or None
+        Nonresponse adjustment with two-phase variance: the weighting classes,
+        respondents and response rates (``None``: weights treated as fixed).
 
     Examples
     --------
@@ -78,6 +81,7 @@ class WeightingReport:
     reweight: Callable[[np.ndarray], np.ndarray] | None = None
     margin_codes: tuple[np.ndarray, ...] = ()
     margin_weights: tuple[np.ndarray, ...] = ()
+    two_phase: Any = None
 
     def __str__(self) -> str:
         head = (

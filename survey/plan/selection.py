@@ -309,12 +309,23 @@ class Selection:
         return len(self.data)
 
     def design(self) -> Any:
-        """The :class:`survey.Design` of this sample (strata, design weights, fpc).
+        """The :class:`survey.Design` of this sample, with the variance its method calls for.
 
-        For pps methods the fpc is the stratum sampling fraction (an
-        approximation to the Horvitz-Thompson variance); certainty units are
-        in their own ``"<stratum>/certainty"`` stratum, so they contribute no
-        variance.
+        * ``"srswor"``, ``"systematic"``: strata, design weights and the
+          stratum population sizes as fpc (systematic sampling is treated as
+          SRS, the usual approximation);
+        * ``"poisson"``: ``pps="poisson"``, the exact variance of Poisson
+          sampling, ``sum (1 - pi) (y / pi)^2``;
+        * ``"pps_systematic"``, ``"pareto"``, ``"sequential_poisson"``
+          (fixed-size πps without replacement): ``pps="hartley-rao"``,
+          Hartley and Rao's approximation of the joint probabilities (derived
+          for randomised systematic πps, close to the exact variance of
+          high-entropy designs such as Pareto and sequential Poisson; the joint
+          probabilities of ordered systematic sampling include zeros, so no
+          unbiased estimator exists).
+
+        Certainty units are in their own ``"<stratum>/certainty"`` stratum
+        (``pi = 1``): they add no variance. See ``docs/variance.md``.
 
         Examples
         --------
@@ -323,9 +334,16 @@ class Selection:
         >>> sel = select(df, 2, strata="h", seed=1)
         >>> sel.design()
         Design(strata='stratum', clusters=(), weights='design_weight', probs=None, fpc=('N_h',), lonely_psu='fail')
+        >>> pps = select(df.assign(x=[1, 2, 3, 4, 5, 30]), 2, strata="h", size="x", method="pareto", seed=1)
+        >>> pps.design().pps
+        'hartley-rao'
         """
         from survey.design import Design
 
+        if self.method == "poisson":
+            return Design(strata="stratum", probs="inclusion_probability", pps="poisson")
+        if self.method in _PPS:
+            return Design(strata="stratum", probs="inclusion_probability", pps="hartley-rao")
         return Design(strata="stratum", weights="design_weight", fpc="N_h")
 
     def table(self) -> pd.DataFrame:

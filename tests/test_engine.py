@@ -28,7 +28,7 @@ from survey.errors import (
     LonelyPSUError,
     WeightError,
 )
-from survey.estimation.calibrate import calibrate, poststratify, rake
+from survey.estimation.weighting import calibrate, poststratify, rake
 from survey.estimation.outofcore import OutOfCoreSurvey, scan
 
 from .conftest import load

@@ -19,7 +19,7 @@ import pytest
 
 import survey as sv
 from survey.datasets.national import generate_national_register
-from survey.estimation.calibrate import calibrate
+from survey.estimation.weighting import calibrate
 from survey.plan.selection import permanent_random_numbers, select
 
 N_FIRMS = 2_000_000

@@ -17,7 +17,7 @@ import pytest
 import survey as sv
 from survey.datasets import load_register
 from survey.engine import Engine
-from survey.estimation.calibrate import calibrate
+from survey.estimation.weighting import calibrate
 from survey.estimation.outofcore import scan
 from survey.plan.selection import permanent_random_numbers, select
 from survey.plan.sql import select_prn

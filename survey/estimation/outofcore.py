@@ -67,7 +67,7 @@ from survey.estimation.outofcore_variance import (
 )
 from survey.estimation.outofcore_weighting import SQLWeighting
 from survey.estimation.results import Estimate
-from survey.estimation.variance import stage_coefficients
+from survey.estimation.structure import stage_coefficients
 
 __all__ = ["OutOfCoreSurvey", "scan"]
 
@@ -1010,7 +1010,7 @@ class OutOfCoreSurvey:
     def calibrate(self, totals: Mapping[str, Any], *, method: str = "linear",
                   bounds: tuple[float, float] | None = None, population_size: float | None = None,
                   max_iter: int = 50, tol: float = 1e-10) -> "OutOfCoreSurvey":
-        """Calibrate the weights to known totals (as :func:`survey.estimation.calibrate.calibrate`).
+        """Calibrate the weights to known totals (as :func:`survey.estimation.weighting.calibrate`).
 
         Numeric column -> population total; categorical column -> ``{level:
         count}`` for every level. The Newton steps run on small tables of
@@ -1037,7 +1037,7 @@ class OutOfCoreSurvey:
                          max_iter=max_iter, tol=tol)
 
     def poststratify(self, column: str, counts: Mapping[Any, float]) -> "OutOfCoreSurvey":
-        """Post-stratify the weights (as :func:`survey.estimation.calibrate.poststratify`).
+        """Post-stratify the weights (as :func:`survey.estimation.weighting.poststratify`).
 
         Examples
         --------
@@ -1052,7 +1052,7 @@ class OutOfCoreSurvey:
 
     def rake(self, margins: Mapping[str, Mapping[Any, float]], *, max_iter: int = 100,
              tol: float = 1e-10, convergence: str = "margins") -> "OutOfCoreSurvey":
-        """Rake the weights to categorical margins by IPF (as :func:`survey.estimation.calibrate.rake`).
+        """Rake the weights to categorical margins by IPF (as :func:`survey.estimation.weighting.rake`).
 
         Examples
         --------

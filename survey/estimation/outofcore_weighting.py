@@ -1,8 +1,8 @@
 """Out-of-core weighting: calibration, post-stratification and raking on tables of cells.
 
-The in-memory functions (:func:`survey.estimation.calibrate.calibrate`,
-:func:`~survey.estimation.calibrate.poststratify`,
-:func:`~survey.estimation.calibrate.rake`) work on the rows of a sample. Out
+The in-memory functions (:func:`survey.estimation.weighting.calibrate`,
+:func:`~survey.estimation.weighting.poststratify`,
+:func:`~survey.estimation.weighting.rake`) work on the rows of a sample. Out
 of core, the rows are grouped into *cells*: combinations of the levels of
 the categorical margins. One SQL pass returns per cell the number of rows,
 the sum of the input weights ``d`` and, for numeric auxiliaries ``x``, the
@@ -18,7 +18,7 @@ sums of ``d x`` and ``d x x'``. Then
 * the new weight is an SQL expression ``d * g(x'lambda)``, with per-level
   terms of lambda joined from small tables;
 * standard errors use the calibration residuals as R ``svyrecvar`` and
-  :func:`survey.estimation.calibrate.residualize`: the GREG coefficients
+  :func:`survey.estimation.variance.residualize`: the GREG coefficients
   ``beta_d = (X'W_0 X)^{-1} X'W_0 u_d`` come from per-(domain, cell) sums
   returned by the estimation pass; for raking, R's ten sweeps of
   ``x - w_m mean(x / w_m | level)`` run on per-(domain, cell) sums.
@@ -41,7 +41,7 @@ from scipy.special import expit
 
 from survey.engine import is_float_type, is_numeric_type, sql_finite, sql_float
 from survey.errors import CalibrationError, ColumnError, WeightError
-from survey.estimation.calibrate import WeightingReport
+from survey.estimation.weighting_steps import WeightingReport
 
 __all__ = ["SQLWeighting", "calibrate", "poststratify", "rake"]
 
@@ -251,7 +251,7 @@ def _check_survey(survey: Any, what: str) -> None:
 
 
 def _calfun(method: str, lower: float, upper: float):
-    """F(u) -> (g, dg/du), as :func:`survey.estimation.calibrate.calibration_factors`."""
+    """F(u) -> (g, dg/du), as :func:`survey.estimation.calibration.calibration_factors`."""
     if method == "linear":
         def f(u):
             g = np.clip(1.0 + u, lower, upper)
@@ -517,7 +517,7 @@ def calibrate(survey: Any, totals: Mapping[str, Any], *, method: str = "linear",
               max_iter: int = 50, tol: float = 1e-10, kind: str = "calibration") -> Any:
     """Calibrate an :class:`~survey.estimation.outofcore.OutOfCoreSurvey` (see its method).
 
-    Same rules, checks and messages as :func:`survey.estimation.calibrate.calibrate`.
+    Same rules, checks and messages as :func:`survey.estimation.weighting.calibrate`.
 
     Examples
     --------

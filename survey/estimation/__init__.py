@@ -9,6 +9,8 @@ imported by the others for type annotations only):
 * ``calibration``: calibration arithmetic on arrays (Newton-Raphson, IPF);
 * ``replicate``, ``replicate_weights``, ``replicate_variance``: replicate
   designs, their weights, their variances;
+* ``residuals``: the residuals after weighting as a low-rank correction of
+  the domain scores (no n x D matrix) and their design covariance;
 * ``variance``: the one engine (linearisation or replicates), ``WeightingStep``
   and the residuals after weighting;
 * ``domains``, ``estimate``, ``quantile``: the estimators;

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, SurveyError
+from survey.estimation.structure import sorted_codes
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -80,6 +81,11 @@ def _numeric_column(survey: Survey, name: str) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _plain_integer(col: pd.Series, kinds: str) -> bool:
+    """A numpy (not nullable) integer or boolean column."""
+    return isinstance(col.dtype, np.dtype) and col.dtype.kind in kinds
+
+
 def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Domain code of every row (-1 outside the subset) and the table of domain keys.
 
@@ -120,8 +126,11 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
         if missing:
             survey.column(missing[0])
         frame = data[by]
-        isna = frame.isna().any(axis=1).to_numpy()
-        relevant = isna if mask is None else (isna & mask)
+        if all(_plain_integer(frame[b], "iub") for b in by):  # numpy integers and booleans hold no NA
+            relevant = np.zeros(1, dtype=bool)
+        else:
+            isna = frame.isna().any(axis=1).to_numpy()
+            relevant = isna if mask is None else (isna & mask)
         if relevant.any():
             rows = data.index[relevant][:5].tolist()
             cols = [b for b in by if data[b].isna().to_numpy()[relevant].any()]
@@ -131,9 +140,14 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
             )
         if mask is not None:
             frame = frame[mask]
-        grouped = frame.groupby(by, sort=True, observed=True)
-        codes_in = grouped.ngroup().to_numpy().astype(np.intp)
-        keys = grouped.size().index.to_frame(index=False)
+        col = frame[by[0]]
+        if len(by) == 1 and _plain_integer(col, "iu"):  # one integer column: a lookup table
+            codes_in, labels = sorted_codes(col)
+            keys = pd.DataFrame({by[0]: labels})
+        else:
+            grouped = frame.groupby(by, sort=True, observed=True)
+            codes_in = grouped.ngroup().to_numpy().astype(np.intp)
+            keys = grouped.size().index.to_frame(index=False)
         dom = np.full(n, -1, dtype=np.intp)
         if mask is None:
             dom = codes_in
@@ -176,7 +190,9 @@ def domain_values(
     """
     if na not in ("error", "drop"):
         raise SurveyError(f"na={na!r} must be 'error' or 'drop'")
-    y = np.column_stack([_numeric_column(survey, v) for v in names])
+    y = np.empty((len(survey), len(names)), order="F")  # column-major: each variable contiguous
+    for j, v in enumerate(names):
+        y[:, j] = _numeric_column(survey, v)
     valid = np.isfinite(y)
     inside = dom >= 0
     bad = ~valid & inside[:, None]
@@ -190,7 +206,8 @@ def domain_values(
     if inside.all() and not bad.any():
         return y, valid
     valid &= inside[:, None]
-    return np.where(valid, y, 0.0), valid
+    y[~valid] = 0.0
+    return y, valid
 
 
 def group_sums(dom: np.ndarray, values: np.ndarray, n_domains: int) -> np.ndarray:
@@ -214,9 +231,13 @@ def group_sums(dom: np.ndarray, values: np.ndarray, n_domains: int) -> np.ndarra
     """
     D = n_domains
     if dom.size and dom.min() >= 0:
+        if D == 1:  # the whole population: plain (pairwise) sums
+            return values.sum(axis=0)[None, :]
         d, v = dom, values
     else:
         inside = dom >= 0
+        if D == 1:
+            return values[inside].sum(axis=0)[None, :]
         d, v = dom[inside], values[inside]
     return np.column_stack(
         [np.bincount(d, weights=v[:, j], minlength=D) for j in range(v.shape[1])]
@@ -289,8 +310,15 @@ def unit_counts(survey: Survey, valid: np.ndarray, dom: np.ndarray, n_domains: i
     array([[2.]])
     """
     D = n_domains
-    positive = (survey.weights > 0).astype(float)
+    w = survey.weights
+    all_positive = bool(w.size == 0 or w.min() > 0)
     if valid.all():
+        if all_positive:  # counts of rows, no weights
+            inside = dom >= 0 if dom.size and dom.min() < 0 else None
+            one = np.bincount(dom if inside is None else dom[inside], minlength=D).astype(float)
+            return np.repeat(one[:, None], valid.shape[1], axis=1)
+        positive = (w > 0).astype(float)
         one = group_sums(dom, positive[:, None], D)
         return np.repeat(one, valid.shape[1], axis=1)
+    positive = (w > 0).astype(float)
     return group_sums(dom, positive[:, None] * valid, D)

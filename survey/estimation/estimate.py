@@ -110,9 +110,15 @@ def total(
     dom, keys = domain_codes(survey, byl)
     D = len(keys)
     values, valid = domain_values(survey, names, dom, na)
-    z = survey.weights[:, None] * values
+    n = unit_counts(survey, valid, dom, D)
+    del valid
+    if survey.replicates is None:  # the values are not needed again: scores in place
+        z = values
+        z *= survey.weights[:, None]
+    else:
+        z = survey.weights[:, None] * values
     point = group_sums(dom, z, D)
-    return _estimate(survey, "total", byl, keys, names, point, z, dom, unit_counts(survey, valid, dom, D), values, None)
+    return _estimate(survey, "total", byl, keys, names, point, z, dom, n, values, None)
 
 
 def mean(

@@ -28,8 +28,14 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from survey.estimation.calibration import solve_psd, weighted_crossprod
+from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
 from survey.estimation.replicate_variance import replicate_variance
+from survey.estimation.residuals import (
+    DomainScores,
+    design_coefficients,
+    lowrank_correction,
+    weighting_residuals,
+)
 from survey.estimation.structure import Stage, VarianceStructure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,12 +51,63 @@ __all__ = [
 ]
 
 
-def _group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Column-wise ``bincount``: sums of ``values`` (n, k) over integer ``codes``."""
-    out = np.empty((size, values.shape[1]))
-    for j in range(values.shape[1]):  # loop over variables, not units
-        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=size)
-    return out
+def _columns(scores: np.ndarray) -> list[np.ndarray]:
+    """The columns of an (n, k) array as contiguous vectors (views when it is column-major)."""
+    return [np.ascontiguousarray(scores[:, j]) for j in range(scores.shape[1])]
+
+
+# dense (stratum x domain) or (unit x domain) grids up to this many cells beyond 4 n
+_GRID_CELLS = 1_000_000
+
+
+def _stage_pairs(
+    stage: Stage, cols: list[np.ndarray], domain: np.ndarray, n_domains: int, rows: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+    """Unit totals per (unit, domain) pair: the stratum and domain of every pair and the totals.
+
+    ``cols`` are the score columns of the rows inside a domain (``rows`` of
+    the sample; ``None``: every row), ``domain`` their domain codes. With
+    element sampling the pairs are the rows themselves (no aggregation).
+    """
+    D = n_domains
+    if stage.units is None:
+        h = stage.unit_stratum if rows is None else stage.unit_stratum[rows]
+        return h, (None if D == 1 else domain), cols
+    units = stage.units if rows is None else stage.units[rows]
+    n = units.shape[0]
+    key = units if D == 1 else units.astype(np.int64) * D + domain
+    size = stage.n_units * D
+    if size <= 4 * n + _GRID_CELLS:
+        present = np.bincount(key, minlength=size) > 0
+        idx = np.flatnonzero(present)
+        z = [np.bincount(key, weights=c, minlength=size)[idx] for c in cols]
+    else:
+        idx, inverse = np.unique(key, return_inverse=True)
+        z = [np.bincount(inverse, weights=c, minlength=idx.size) for c in cols]
+    pu, pd_ = (idx, None) if D == 1 else np.divmod(idx, D)
+    return stage.unit_stratum[pu], pd_, z
+
+
+def _average_scale(
+    stage: Stage, cell_h: np.ndarray, cell_d: np.ndarray, present: np.ndarray, n_domains: int
+) -> np.ndarray:
+    """``"average"``: per (stratum, domain) cell, strata present / strata with a variance in its parent.
+
+    R counts only the strata with rows in the domain.
+    """
+    parent = stage.stratum_parent
+    ph, pdom = cell_h[present], cell_d[present]
+    key = parent[ph].astype(np.int64) * n_domains + pdom
+    keys, inv = np.unique(key, return_inverse=True)
+    total = np.bincount(inv, minlength=keys.size).astype(float)
+    ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float), minlength=keys.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale_keys = np.where(ok > 0, total / ok, 0.0)
+    pos = np.searchsorted(keys, parent[cell_h].astype(np.int64) * n_domains + cell_d)
+    pos = np.minimum(pos, max(keys.size - 1, 0))
+    hit = keys.size > 0
+    return np.where(hit & (keys[pos] == parent[cell_h].astype(np.int64) * n_domains + cell_d),
+                    scale_keys[pos], 0.0) if hit else np.zeros(cell_h.shape[0])
 
 
 def linearization_variance(
@@ -58,13 +115,23 @@ def linearization_variance(
     domain: np.ndarray,
     n_domains: int,
     structure: VarianceStructure,
+    *,
+    average: str = "domain",
 ) -> np.ndarray:
     """Covariance matrices of domain totals of scores.
+
+    Sums of squares are centred within strata (two passes): every stage adds
+    ``sq_h * sum_u (Z_ud - m_hd) (Z_ud - m_hd)'`` over the units ``u`` of
+    stratum ``h`` (units without rows in domain ``d`` have ``Z_ud = 0``), with
+    ``m_hd = S_hd cross_h / sq_h`` the stratum mean, which equals
+    ``sq_h sum_u Z Z' - cross_h S S'`` without its loss of digits when the
+    scores are large and their spread small.
 
     Parameters
     ----------
     scores : numpy.ndarray, shape (n, k)
         Influence values; row ``i`` contributes to domain ``domain[i]`` only.
+        Column-major (Fortran-order) arrays are read without copies.
     domain : numpy.ndarray of int, shape (n,)
         Domain code of each row, ``-1`` for rows outside every domain (they
         still count as PSUs of the design, with zero scores).
@@ -72,6 +139,10 @@ def linearization_variance(
         Number of domains.
     structure : VarianceStructure
         The design's strata, units and coefficients.
+    average : {"domain", "design"}, default="domain"
+        ``lonely_psu="average"``: count the strata present in each domain
+        (R ``svyby``), or all strata of the design (residuals after
+        weighting, which spread over every stratum).
 
     Returns
     -------
@@ -92,105 +163,106 @@ def linearization_variance(
     if scores.ndim == 1:
         scores = scores[:, None]
     k = scores.shape[1]
-    out = np.zeros((n_domains, k, k))
-    keep = domain >= 0
-    if not keep.all():
-        scores = scores[keep]
-        dom = domain[keep]
+    D = int(n_domains)
+    out = np.zeros((D, k, k))
+    domain = np.asarray(domain)
+    n = domain.shape[0]
+    if n and domain.min() < 0:
+        rows = np.flatnonzero(domain >= 0)
+        cols = [scores[rows, j] for j in range(k)]
+        dom = domain[rows]
     else:
+        rows = None
+        cols = _columns(scores)
         dom = domain
     for stage in structure.stages:
-        units = stage.units[keep] if not keep.all() else stage.units
-        # totals of scores per (unit, domain)
-        if stage.n_units == domain.shape[0]:
-            ud_unit, ud_dom, z = units, dom, scores
+        if average == "design":
+            sq, cross = design_coefficients(stage)
+            average_cells = False
         else:
-            key = units.astype(np.int64) * n_domains + dom
-            size = stage.n_units * n_domains
-            if size <= 4 * domain.shape[0] + 1_000_000:
-                sums = _group_sum(key, scores, size)
-                present = np.bincount(key, minlength=size) > 0
-                idx = np.flatnonzero(present)
-            else:
-                idx, inverse = np.unique(key, return_inverse=True)
-                sums = _group_sum(inverse, scores, idx.size)
-                present = None
-            z = sums[idx] if present is not None else sums
-            ud_unit, ud_dom = idx // n_domains, idx % n_domains
-        h = stage.unit_stratum[ud_unit]
-        w_sq = stage.sq_coef[h]
-        c_h = stage.cross_coef
-        if stage.average_out.any():
-            # "average": strata with one PSU take the mean variance of the other strata
-            # present in the domain (R drops strata without domain rows from the count)
-            scale_unit, scale_stratum = _average_scale(stage, h, ud_dom, n_domains)
-            w_sq = w_sq * scale_unit
-        else:
-            scale_stratum = None
-        # sum over units of coef * Z Z'  -> per domain
-        for a in range(k):
-            za = z[:, a]
-            for b in range(a, k):
-                out[:, a, b] += np.bincount(ud_dom, weights=w_sq * za * z[:, b], minlength=n_domains)
-        # minus coef_h * S_h S_h'  per (stratum, domain)
-        hkey = h.astype(np.int64) * n_domains + ud_dom
-        hsize = stage.n_strata * n_domains
-        if hsize <= 4 * domain.shape[0] + 1_000_000:
-            # dense (stratum x domain) grid
-            S = _group_sum(hkey, z, hsize).reshape(stage.n_strata, n_domains, k)
-            c = np.broadcast_to(c_h[:, None], (stage.n_strata, n_domains))
-            if scale_stratum is not None:
-                hh, dd = np.divmod(np.arange(hsize), n_domains)
-                c = c * scale_stratum(hh, dd).reshape(stage.n_strata, n_domains)
-            for a in range(k):
-                for b in range(a, k):
-                    out[:, a, b] -= np.einsum("hd,hd,hd->d", c, S[:, :, a], S[:, :, b])
-        else:
-            hidx, inv = np.unique(hkey, return_inverse=True)
-            S = _group_sum(inv, z, hidx.size)
-            sh, sd = np.divmod(hidx, n_domains)
-            c = c_h[sh]
-            if scale_stratum is not None:
-                c = c * scale_stratum(sh, sd)
-            for a in range(k):
-                for b in range(a, k):
-                    out[:, a, b] -= np.bincount(sd, weights=c * S[:, a] * S[:, b], minlength=n_domains)
+            sq, cross = stage.sq_coef, stage.cross_coef
+            average_cells = bool(stage.average_out.any())
+        h, d, z = _stage_pairs(stage, cols, dom, D, rows)
+        _add_stage(out, h, d, z, stage, sq, cross, D, average_cells)
     iu = np.triu_indices(k, 1)
     out[:, iu[1], iu[0]] = out[:, iu[0], iu[1]]
     return out
 
 
-def _average_scale(stage: Stage, h: np.ndarray, dom: np.ndarray, n_domains: int):
-    """Scale factors n_strata / n_ok_strata per (parent unit, domain) for "average"."""
-    present = np.unique(h.astype(np.int64) * n_domains + dom)
-    ph, pd_ = present // n_domains, present % n_domains
-    parent = stage.stratum_parent
-    n_parent = int(parent.max()) + 1
-    key = parent[ph].astype(np.int64) * n_domains + pd_
-    keys, inv = np.unique(key, return_inverse=True)
-    total = np.bincount(inv)
-    ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float))
+def _add_stage(
+    out: np.ndarray,
+    h: np.ndarray,
+    d: np.ndarray | None,
+    z: list[np.ndarray],
+    stage: Stage,
+    sq: np.ndarray,
+    cross: np.ndarray,
+    n_domains: int,
+    average_cells: bool,
+) -> None:
+    """Add one stage's centred sums of squares of the pairs (stratum h, domain d, totals z)."""
+    D = n_domains
+    H = stage.n_strata
+    k = len(z)
+    # cells: strata (one domain), a dense (stratum x domain) grid, or the cells present
+    if d is None:
+        cell, C = h, H
+        cell_h = np.arange(H)
+        cell_d = np.zeros(H, dtype=np.intp)
+        reduce = None
+    elif H * D <= 4 * h.shape[0] + _GRID_CELLS:
+        cell = h.astype(np.int64) * D + d
+        C = H * D
+        cell_h, cell_d = np.divmod(np.arange(C), D)
+        reduce = "grid"
+    else:
+        keys, cell = np.unique(h.astype(np.int64) * D + d, return_inverse=True)
+        C = keys.size
+        cell_h, cell_d = np.divmod(keys, D)
+        reduce = "cells"
+    m = np.bincount(cell, minlength=C).astype(float)  # pairs per cell
+    n_h = stage.units_per_stratum()
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale_keys = np.where(ok > 0, total / ok, 0.0)
+        ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
+    sq_c = sq[cell_h]
+    if average_cells:
+        sq_c = sq_c * _average_scale(stage, cell_h, cell_d, m > 0, D)
+    absent = np.where(ratio[cell_h] > 0, np.maximum(n_h[cell_h] - m, 0.0), 0.0)
+    mu = [np.bincount(cell, weights=zj, minlength=C) * ratio[cell_h] for zj in z]
+    dev = []
+    for zj, mj in zip(z, mu):
+        if np.any(mj):
+            dj = mj[cell]
+            np.subtract(zj, dj, out=dj)
+        else:
+            dj = zj
+        dev.append(dj)
+    for a in range(k):
+        for b in range(a, k):
+            if a == b:
+                q = np.bincount(cell, weights=dev[a] * dev[a], minlength=C)
+            else:
+                q = np.bincount(cell, weights=dev[a] * dev[b], minlength=C)
+            term = sq_c * (q + absent * mu[a] * mu[b])
+            if reduce is None:
+                out[:, a, b] += term.sum()
+            elif reduce == "grid":
+                out[:, a, b] += term.reshape(H, D).sum(axis=0)
+            else:
+                out[:, a, b] += np.bincount(cell_d, weights=term, minlength=D)
 
-    def lookup(hh: np.ndarray, dd: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(keys, parent[hh].astype(np.int64) * n_domains + dd)
-        return scale_keys[np.minimum(pos, keys.size - 1)]
 
-    del n_parent
-    return lookup(h, dom), lookup
-
-
-def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndarray:
+def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
     """Full covariance matrix of the column totals of ``scores`` (n, m).
 
     Used when the columns do not partition the rows (domains after
     calibration, covariances between domains). Unit totals are formed with a
-    sparse indicator matrix.
+    sparse indicator matrix; ``scores`` may be sparse (domain scores: one
+    entry per row and variable), so no n x m dense matrix is formed for them.
 
     Parameters
     ----------
-    scores : numpy.ndarray, shape (n, m)
+    scores : numpy.ndarray or scipy sparse matrix, shape (n, m)
     structure : VarianceStructure
 
     Returns
@@ -207,29 +279,36 @@ def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndar
     array([[ 16.,   0.],
            [  0., 144.]])
     """
-    scores = np.asarray(scores, dtype=float)
+    sparse = sp.issparse(scores)
+    if sparse:
+        scores = sp.csr_array(scores, dtype=float)
+    else:
+        scores = np.asarray(scores, dtype=float)
     n, m = scores.shape
     out = np.zeros((m, m))
     for stage in structure.stages:
-        G = sp.csr_matrix(
-            (np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n)
-        )
-        Z = G @ scores
-        H = sp.csr_matrix(
+        if stage.units is None:
+            Z = scores
+        else:
+            G = sp.csr_array((np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n))
+            Z = G @ scores
+        H = sp.csr_array(
             (np.ones(stage.n_units), (stage.unit_stratum, np.arange(stage.n_units))),
             shape=(stage.n_strata, stage.n_units),
         )
         S = H @ Z
-        sq, cross = stage.sq_coef, stage.cross_coef
-        if stage.average_out.any():
-            parent = stage.stratum_parent
-            total = np.bincount(parent).astype(float)
-            ok = np.bincount(parent, weights=(~stage.average_out).astype(float))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(ok > 0, total / ok, 0.0)[parent]
-            sq, cross = sq * scale, cross * scale
+        sq, cross = design_coefficients(stage)
         wq = sq[stage.unit_stratum]
-        out += Z.T @ (Z * wq[:, None]) - S.T @ (S * cross[:, None])
+        if sparse:
+            Zw = sp.csr_array(Z.multiply(wq[:, None]))
+            Sc = sp.csr_array(sp.csr_array(S).multiply(cross[:, None]))
+            out += np.asarray((Z.T @ Zw).todense()) - np.asarray((S.T @ Sc).todense())
+        else:
+            # centred within strata (every unit is present in every column)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
+            Zc = Z - (S * ratio[:, None])[stage.unit_stratum]
+            out += Zc.T @ (Zc * wq[:, None])
     return out
 
 
@@ -242,9 +321,11 @@ class WeightingStep:
 
     ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
     regression residuals replace the scores in the variance (GREG variance,
-    as R ``svyrecvar``), or a zero-argument callable that builds it when a
-    variance first needs it; ``None`` when the step does not change the
-    variance structure. ``input_weights`` are the weights before the step.
+    as R ``svyrecvar``): an array, a sparse matrix, a
+    :class:`~survey.estimation.calibration.BlockModel` (level codes and
+    numeric columns, which the variance engine uses without forming ``X``),
+    or a zero-argument callable that builds it when a variance first needs
+    it; ``None`` when the step does not change the variance structure. ``input_weights`` are the weights before the step.
 
     Examples
     --------
@@ -268,11 +349,11 @@ class WeightingStep:
                [0., 1.]])
         """
         m = self.model
-        if m is None or hasattr(m, "shape") or not callable(m):
+        if m is None or (not isinstance(m, BlockModel) and (hasattr(m, "shape") or not callable(m))):
             return m
         built = self.__dict__.get("_built")
         if built is None:
-            built = m()
+            built = m.sparse() if isinstance(m, BlockModel) else m()
             object.__setattr__(self, "_built", built)
         return built
 
@@ -411,12 +492,13 @@ def domain_covariance(
 ) -> DomainCovariance:
     """The design covariance of domain estimates: the one entry point of the variance engine.
 
-    With replicate weights (``survey.replicates``) the variance of the totals
-    ``sum w y`` (``denominator=None``) or of the ratios ``sum w y / sum w x``
-    is recomputed over the replicates. Otherwise the linearisation variance of
-    the domain totals of ``scores``, after the weighting steps
-    (:func:`residualize`; residuals spread outside the domain, so calibrated
-    surveys use the full engine, :func:`full_covariance`, in chunks of domains).
+    With replicate weights (``survey.replicates``) the covariance of the
+    totals ``sum w y`` (``denominator=None``) or of the ratios
+    ``sum w y / sum w x`` is recomputed over the replicates. Otherwise the
+    linearisation variance of the domain totals of ``scores``; after
+    weighting steps the residuals (:func:`residualize`) spread outside the
+    domain, and are handled as a low-rank correction of the domain scores
+    (:mod:`survey.estimation.residuals`): no n x D matrix, no loop over domains.
 
     Parameters
     ----------
@@ -469,41 +551,20 @@ def domain_covariance(
     steps = survey.weighting
     calibrated = any(step.model is not None or step.kind == "rake" for step in steps)
     structure = survey.variance_structure
-
-    def spread() -> np.ndarray:
-        """Scores as (n, D*k): column d*k+j holds variable j in domain d."""
-        full = np.zeros((scores.shape[0], D * k))
-        inside = domain >= 0
-        rows = np.flatnonzero(inside)
-        for j in range(k):
-            full[rows, domain[inside] * k + j] = scores[inside, j]
-        return residualize(full, steps, weights) if calibrated else full
-
     if calibrated:
-        # residuals spread outside the domain: use the full (dense) engine, in chunks of domains
-        cov = np.zeros((D, k, k))
-        chunk = max(1, int(2e7 // max(1, scores.shape[0] * k)))
-        z_all = None
-        if D * k * scores.shape[0] <= 5e7:
-            z_all = spread()
-        for start in range(0, D, chunk):
-            stop = min(D, start + chunk)
-            if z_all is not None:
-                zc = z_all[:, start * k : stop * k]
-            else:
-                sel = (domain >= start) & (domain < stop)
-                sub = np.zeros((scores.shape[0], (stop - start) * k))
-                rows = np.flatnonzero(sel)
-                for j in range(k):
-                    sub[rows, (domain[sel] - start) * k + j] = scores[sel, j]
-                zc = residualize(sub, steps, weights)
-            v = full_covariance(zc, structure)
-            dc = np.arange(stop - start)
-            cov[start:stop] = v.reshape(dc.size, k, dc.size, k)[dc, :, dc, :]  # diagonal blocks
+        lowrank = weighting_residuals(scores, domain, D, steps, weights)
+        cov = linearization_variance(scores, domain, D, structure, average="design")
+        cov += lowrank_correction(lowrank, structure)
+
+        def full_vcov() -> np.ndarray:
+            return full_covariance(lowrank.scores.csr(), structure) + lowrank_correction(
+                lowrank, structure, full=True
+            )
+
     else:
         cov = linearization_variance(scores, domain, D, structure)
 
-    def full_vcov() -> np.ndarray:
-        return full_covariance(spread(), structure)
+        def full_vcov() -> np.ndarray:
+            return full_covariance(DomainScores.from_rows(scores, domain, D).csr(), structure)
 
     return DomainCovariance(cov=cov, method="linearization", df=structure.df, full=full_vcov)

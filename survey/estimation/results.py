@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from survey.errors import SurveyError
 
@@ -68,7 +68,8 @@ def t_quantile(level: float, df: Any) -> np.ndarray:
     """
     df = np.asarray(df, dtype=float)
     q = 0.5 + level / 2.0
-    return np.where(np.isfinite(df) & (df >= 1), stats.t.ppf(q, np.maximum(df, 1)), stats.norm.ppf(q))
+    # scipy.stats' t.ppf and norm.ppf are these functions (scipy.stats is not imported for them)
+    return np.where(np.isfinite(df) & (df >= 1), special.stdtrit(np.maximum(df, 1), q), special.ndtri(q))
 
 
 def check_level(level: float) -> float:

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
-from survey.estimation.replicate_variance import replicate_variance
+from survey.estimation.replicate_variance import replicate_covariance
 from survey.estimation.residuals import (
     DomainScores,
     design_coefficients,
@@ -472,7 +472,7 @@ class DomainCovariance:
         Degrees of freedom for intervals.
     full : callable or None
         ``full()`` gives the covariance matrix across domains (D*k x D*k,
-        domain-major); ``None`` for replicate weights.
+        domain-major); ``None`` for the jackknives' PSU-total path.
     """
 
     cov: np.ndarray
@@ -494,7 +494,8 @@ def domain_covariance(
 
     With replicate weights (``survey.replicates``) the covariance of the
     totals ``sum w y`` (``denominator=None``) or of the ratios
-    ``sum w y / sum w x`` is recomputed over the replicates. Otherwise the
+    ``sum w y / sum w x`` is recomputed over the replicates, every variable
+    and domain in one pass (:func:`~survey.estimation.replicate_variance.replicate_covariance`). Otherwise the
     linearisation variance of the domain totals of ``scores``; after
     weighting steps the residuals (:func:`residualize`) spread outside the
     domain, and are handled as a low-rank correction of the domain scores
@@ -532,21 +533,12 @@ def domain_covariance(
     rep = survey.replicates
     weights = survey.weights
     if rep is not None:
-        var = np.asarray(replicate_variance(rep, weights, numerator, denominator, domain, D))
-        cov = np.full((D, k, k), np.nan)
-        idx = np.arange(k)
-        cov[:, idx, idx] = var
-        if denominator is None and 1 < k <= 12:
-            # covariances of totals by polarisation: Cov(a, b) = (V(a + b) - V(a - b)) / 4,
-            # exact for the replicate variance (a quadratic form in the replicate totals)
-            ia, ib = np.triu_indices(k, 1)
-            both = np.hstack([numerator[:, ia] + numerator[:, ib], numerator[:, ia] - numerator[:, ib]])
-            vv = np.asarray(replicate_variance(rep, weights, both, None, domain, D))
-            c = (vv[:, : ia.size] - vv[:, ia.size :]) / 4.0
-            cov[:, ia, ib] = c
-            cov[:, ib, ia] = c
+        rc = replicate_covariance(rep, weights, numerator, denominator, domain, D)
         return DomainCovariance(
-            cov=cov, method=str(getattr(rep, "method", "replicate")), df=int(getattr(rep, "df", survey.df))
+            cov=rc.cov,
+            method=str(getattr(rep, "method", "replicate")),
+            df=int(getattr(rep, "df", survey.df)),
+            full=rc.full,
         )
     steps = survey.weighting
     calibrated = any(step.model is not None or step.kind == "rake" for step in steps)

@@ -139,10 +139,11 @@ def replicate_totals(
         base = np.asarray(Zt @ lam).ravel()
         Ztm = sp.csr_array(Zt.multiply(mult[None, :]))
         c = chunk or max(1, min(R, 2 * _CHUNK_BYTES // (8 * max(lay.n_psu, 1))))
-        if Ztm.nnz >= 0.5 * Ztm.shape[0] * Ztm.shape[1]:  # a few dense rows (no domains): BLAS
+        if Ztm.nnz >= 0.5 * Ztm.shape[0] * Ztm.shape[1]:  # a few dense rows (no domains)
             Zd = np.ascontiguousarray(Ztm.toarray().T)  # (P, m)
             for idx, counts in bootstrap_count_blocks(rep, c, psu_major=False):
-                yield idx, counts @ Zd - base[None, :]
+                # one product per replicate: the same sums whatever the block size
+                yield idx, np.vstack([row @ Zd for row in counts]) - base[None, :]
             return
         for idx, counts in bootstrap_count_blocks(rep, c):
             yield idx, np.asarray(Ztm @ counts).T - base[None, :]

@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.linalg import LinAlgError
-from scipy.linalg import cho_factor, cho_solve
-from scipy.special import expit
 
 from survey.errors import CalibrationError
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
+linalg = lazy_module("scipy.linalg")
+special = lazy_module("scipy.special")
 
 __all__ = [
     "METHODS",
@@ -130,7 +132,7 @@ def _calfun(method: str, lower: float, upper: float) -> Callable[[np.ndarray], t
         shift = np.log((1.0 - lower) / (upper - 1.0))
 
         def f(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            s = expit(a * u + shift)
+            s = special.expit(a * u + shift)
             return lower + (upper - lower) * s, (upper - lower) * a * s * (1.0 - s)
 
     return f
@@ -187,10 +189,10 @@ def _solve_psd_columns(T: np.ndarray, R: np.ndarray, diagonal: np.ndarray | None
     sc = scale[:, None]
     if np.all(diag > 0):
         try:  # the usual full-rank case: Cholesky, checked by its condition
-            c, low = cho_factor(Ts, check_finite=False)
+            c, low = linalg.cho_factor(Ts, check_finite=False)
             dc = np.diag(c)
             if dc.min() > 1e-7 * dc.max():
-                return sc * cho_solve((c, low), sc * R, check_finite=False)
+                return sc * linalg.cho_solve((c, low), sc * R, check_finite=False)
         except LinAlgError:
             pass
     vals, vecs = np.linalg.eigh(Ts)

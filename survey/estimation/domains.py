@@ -148,11 +148,10 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
             grouped = frame.groupby(by, sort=True, observed=True)
             codes_in = grouped.ngroup().to_numpy().astype(np.intp)
             keys = grouped.size().index.to_frame(index=False)
-        dom = np.full(n, -1, dtype=np.intp)
         if mask is None:
-            dom = codes_in
-        else:
-            dom[mask] = codes_in
+            return codes_in, keys
+        dom = np.full(n, -1, dtype=np.intp)
+        dom[mask] = codes_in
         return dom, keys
     if mask is not None:
         dom = np.where(mask, dom, -1)

@@ -24,12 +24,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
 
 from survey.errors import ReplicateError, SurveyWarning
 from survey.estimation.replicate import ReplicateDesign
 from survey.estimation.replicate_weights import bootstrap_count_blocks, bootstrap_multipliers, psu_factors
+
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
+linalg = lazy_module("scipy.linalg")
 
 __all__ = ["replicate_variance", "replicate_covariance", "ReplicateCovariance", "replicate_totals"]
 
@@ -156,7 +159,7 @@ def replicate_totals(
         c = chunk or max(1, min(R, _CHUNK_BYTES // (8 * max(L, 1))))
         for start in range(0, R, c):
             idx = np.arange(start, min(start + c, R))
-            H = scipy.linalg.hadamard(R)[idx][:, 1 : L + 1].astype(float)  # (c, L)
+            H = linalg.hadamard(R)[idx][:, 1 : L + 1].astype(float)  # (c, L)
             yield idx, np.asarray((delta.T @ H.T).T)
         return
     # jackknife, generic (dense) path: used for small designs and tests

@@ -20,10 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 
 from survey.errors import ReplicateError
 from survey.estimation.replicate import ReplicateDesign, ReplicateLayout
+
+from survey.lazy import lazy_module
+
+linalg = lazy_module("scipy.linalg")
 
 __all__ = [
     "BootstrapResampler",
@@ -272,7 +275,7 @@ def psu_factors(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
     # brr / fay
     first, second, _ = rep.half_samples
     rho = rep.fay_rho
-    H = scipy.linalg.hadamard(rep.n_replicates)[replicates][:, 1 : first.shape[0] + 1].T  # (L, c)
+    H = linalg.hadamard(rep.n_replicates)[replicates][:, 1 : first.shape[0] + 1].T  # (L, c)
     out = np.ones((P, replicates.shape[0]))
     out[first] = 1.0 + H * (1.0 - rho)
     out[second] = 1.0 - H * (1.0 - rho)

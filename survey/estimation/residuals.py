@@ -34,10 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
 from survey.estimation.structure import Stage, VarianceStructure
+
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 __all__ = [
     "Columns",

@@ -22,9 +22,12 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from survey.errors import SurveyError
+
+from survey.lazy import lazy_module
+
+special = lazy_module("scipy.special")
 
 __all__ = [
     "Result",

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
 from survey.estimation.replicate_variance import replicate_covariance
@@ -37,6 +36,10 @@ from survey.estimation.residuals import (
     weighting_residuals,
 )
 from survey.estimation.structure import Stage, VarianceStructure
+
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -189,6 +192,10 @@ def linearization_variance(
     return out
 
 
+# rows per block of the two passes over the pairs (bounds the temporaries)
+_BLOCK_ROWS = 1 << 19
+
+
 def _add_stage(
     out: np.ndarray,
     h: np.ndarray,
@@ -200,56 +207,111 @@ def _add_stage(
     n_domains: int,
     average_cells: bool,
 ) -> None:
-    """Add one stage's centred sums of squares of the pairs (stratum h, domain d, totals z)."""
+    """Add one stage's centred sums of squares of the pairs (stratum h, domain d, totals z).
+
+    Two passes over the pairs, in blocks of rows: the cell sums (means), then
+    the sums of squared deviations from them; temporaries stay of block size.
+    """
     D = n_domains
     H = stage.n_strata
     k = len(z)
+    P = h.shape[0]
     # cells: strata (one domain), a dense (stratum x domain) grid, or the cells present
+    inverse = None
     if d is None:
-        cell, C = h, H
-        cell_h = np.arange(H)
-        cell_d = np.zeros(H, dtype=np.intp)
-        reduce = None
-    elif H * D <= 4 * h.shape[0] + _GRID_CELLS:
-        cell = h.astype(np.int64) * D + d
-        C = H * D
-        cell_h, cell_d = np.divmod(np.arange(C), D)
-        reduce = "grid"
+        C, reduce = H, "strata"
+    elif H * D <= 4 * P + _GRID_CELLS:
+        C, reduce = H * D, "grid"
     else:
-        keys, cell = np.unique(h.astype(np.int64) * D + d, return_inverse=True)
-        C = keys.size
-        cell_h, cell_d = np.divmod(keys, D)
-        reduce = "cells"
-    m = np.bincount(cell, minlength=C).astype(float)  # pairs per cell
-    n_h = stage.units_per_stratum()
+        keys, inverse = np.unique(h.astype(np.int64) * D + d, return_inverse=True)
+        C, reduce = keys.size, "cells"
+
+    def cells(sl: slice) -> np.ndarray:
+        if inverse is not None:
+            return inverse[sl]
+        if d is None:
+            return h[sl]
+        c = h[sl] * D  # a new array (h is never modified)
+        c += d[sl]
+        return c
+
+    def accumulate(acc: np.ndarray | None, add: np.ndarray) -> np.ndarray:
+        if acc is None:
+            return add.astype(float, copy=False)
+        acc += add
+        return acc
+
+    blocks = [slice(a, min(a + _BLOCK_ROWS, P)) for a in range(0, P, _BLOCK_ROWS)] or [slice(0, 0)]
+    one_block = len(blocks) == 1
+    cell_all = cells(blocks[0]) if one_block else None
+    # pass 1: pairs and score totals per cell
+    m: np.ndarray | None = None
+    S: list[np.ndarray | None] = [None] * k
+    for sl in blocks:
+        cb = cell_all if one_block else cells(sl)
+        m = accumulate(m, np.bincount(cb, minlength=C))
+        for j in range(k):
+            S[j] = accumulate(S[j], np.bincount(cb, weights=z[j][sl], minlength=C))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
+    # per-cell arrays of the stratum, as (C,) or broadcast (H, D) views of the grid
+    if reduce == "grid":
+        cell_h = np.arange(H)[:, None]
+        shape = (H, D)
+    elif reduce == "strata":
+        cell_h = np.arange(H)
+        shape = (H,)
+    else:
+        cell_h, cell_d = np.divmod(keys, D)
+        shape = (C,)
+    mu = []
+    for Sj in S:  # the cell means, in place of the sums
+        Sj = Sj.reshape(shape)
+        Sj *= ratio[cell_h]
+        mu.append(Sj)
+    mu_flat = [mj.reshape(-1) for mj in mu]
+    centred = [bool(np.any(mj)) for mj in mu_flat]
+    # pass 2: sums of products of the deviations from the cell means
+    pairs = [(a, b) for a in range(k) for b in range(a, k)]
+    Q: dict[tuple[int, int], np.ndarray | None] = dict.fromkeys(pairs)
+    for sl in blocks:
+        cb = cell_all if one_block else cells(sl)
+        dev = []
+        for j in range(k):
+            if centred[j]:
+                dj = mu_flat[j][cb]
+                np.subtract(z[j][sl], dj, out=dj)
+            else:
+                dj = z[j][sl]
+            dev.append(dj)
+        for a, b in pairs:
+            Q[(a, b)] = accumulate(Q[(a, b)], np.bincount(cb, weights=dev[a] * dev[b], minlength=C))
+        del dev
+    cell_all = None
+    # units of the stratum without rows in the cell have Z = 0: each adds mu mu'
+    n_h = stage.units_per_stratum()
+    absent = n_h[cell_h] - m.reshape(shape)
+    absent *= ratio[cell_h] > 0
+    np.maximum(absent, 0.0, out=absent)
     sq_c = sq[cell_h]
     if average_cells:
-        sq_c = sq_c * _average_scale(stage, cell_h, cell_d, m > 0, D)
-    absent = np.where(ratio[cell_h] > 0, np.maximum(n_h[cell_h] - m, 0.0), 0.0)
-    mu = [np.bincount(cell, weights=zj, minlength=C) * ratio[cell_h] for zj in z]
-    dev = []
-    for zj, mj in zip(z, mu):
-        if np.any(mj):
-            dj = mj[cell]
-            np.subtract(zj, dj, out=dj)
+        if reduce == "grid":
+            ch, cd = np.divmod(np.arange(C), D)
+        elif reduce == "strata":
+            ch, cd = np.arange(H), np.zeros(H, dtype=np.intp)
         else:
-            dj = zj
-        dev.append(dj)
-    for a in range(k):
-        for b in range(a, k):
-            if a == b:
-                q = np.bincount(cell, weights=dev[a] * dev[a], minlength=C)
-            else:
-                q = np.bincount(cell, weights=dev[a] * dev[b], minlength=C)
-            term = sq_c * (q + absent * mu[a] * mu[b])
-            if reduce is None:
-                out[:, a, b] += term.sum()
-            elif reduce == "grid":
-                out[:, a, b] += term.reshape(H, D).sum(axis=0)
-            else:
-                out[:, a, b] += np.bincount(cell_d, weights=term, minlength=D)
+            ch, cd = cell_h, cell_d
+        sq_c = sq_c * _average_scale(stage, ch, cd, m > 0, D).reshape(shape)
+    for a, b in pairs:
+        term = Q.pop((a, b)).reshape(shape)
+        term += absent * mu[a] * mu[b]
+        term *= sq_c
+        if reduce == "strata":
+            out[:, a, b] += term.sum()
+        elif reduce == "grid":
+            out[:, a, b] += term.sum(axis=0)
+        else:
+            out[:, a, b] += np.bincount(cell_d, weights=term, minlength=D)
 
 
 def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:

@@ -46,6 +46,7 @@ __all__ = [
     "Columns",
     "DomainScores",
     "LowRankScores",
+    "WeightingModel",
     "design_coefficients",
     "weighting_residuals",
     "lowrank_correction",
@@ -216,7 +217,11 @@ class DomainScores:
         if hit is not None and hit[0] is codes:
             return hit[1]
         c = self.at_rows(codes)
-        out = c if self.n_domains == 1 else c.astype(np.int64) * self.n_domains + self.dom
+        if self.n_domains == 1:
+            out = c
+        else:
+            out = c * self.n_domains  # codes are intp: no overflow for any realistic size
+            out += self.dom
         self._cache[key] = (codes, out)
         return out
 
@@ -231,6 +236,17 @@ class DomainScores:
         r = np.repeat(rows, k)
         c = (self.dom[:, None] * k + np.arange(k)[None, :]).ravel()
         return sp.csr_array((self.values.ravel(), (r, c)), shape=(self.n_rows, D * k))
+
+    def stratum_sums(self, codes: np.ndarray, size: int) -> Any:
+        """Sums by (``codes[row]``, domain) as a (size x D*k) array, sparse when that would be large."""
+        D, k = self.n_domains, self.k
+        if size * D * k > max(_DENSE_CELLS, 4 * self.values.shape[0]):
+            return self.aggregate(codes, size).csr()
+        g = self.joint_key(codes)
+        out = np.empty((size * D, k))
+        for j in range(k):
+            out[:, j] = np.bincount(g, weights=self.col(j), minlength=size * D)
+        return out.reshape(size, D * k)
 
     def aggregate(self, codes: np.ndarray, size: int) -> "DomainScores":
         """Sums of the entries by (``codes[row]``, domain): the scores of units or strata."""
@@ -311,8 +327,11 @@ def gram(a: Columns, b: Columns, r: np.ndarray | None) -> np.ndarray:
     return np.asarray((A.T @ B).todense())
 
 
-def cross(a: Columns, r: np.ndarray | None, S: DomainScores) -> np.ndarray:
+def cross(a: Columns, r: np.ndarray | None, S: DomainScores, memo: dict | None = None) -> np.ndarray:
     """``A' diag(r) S`` as a dense (a.size x D*k) array: per column of A, the domain sums.
+
+    ``memo`` (a dict kept for one estimate) shares the weighted scores
+    between blocks with the same row weights (the level blocks of one model).
 
     Examples
     --------
@@ -322,15 +341,24 @@ def cross(a: Columns, r: np.ndarray | None, S: DomainScores) -> np.ndarray:
            [0., 4.]])
     """
     D, k = S.n_domains, S.k
+    memo = {} if memo is None else memo
     if a.kind == "cat":
         L = a.size
-        w = a.row_weights(r)
-        w = None if w is None else S.at_rows(w)
+        own = a.row_weights(None)
+        wkey = (id(r), id(own))
         key = S.joint_key(a.codes)
         out = np.empty((L, D, k))
         for j in range(k):
-            s = S.col(j)
-            t = np.bincount(key, weights=s if w is None else w * s, minlength=(L + 1) * D)
+            ws = memo.get(wkey + (j,))
+            if ws is None:
+                w = memo.get(wkey)
+                if w is None:
+                    w = _times(r, own)
+                    w = None if w is None else S.at_rows(w)
+                    memo[wkey] = w
+                ws = S.col(j) if w is None else w * S.col(j)
+                memo[wkey + (j,)] = ws
+            t = np.bincount(key, weights=ws, minlength=(L + 1) * D)
             out[:, :, j] = t[: L * D].reshape(L, D)
         return out.reshape(L, D * k)
     if a.kind == "dense":
@@ -360,7 +388,8 @@ def _aggregate_rows(c: Columns, codes: np.ndarray, size: int) -> Columns:
         w = c.row_weights(None)
         L = c.size
         if size * (L + 1) <= max(_DENSE_CELLS, 4 * codes.shape[0]):
-            key = codes.astype(np.int64) * (L + 1) + c.codes
+            key = codes * (L + 1)
+            key += c.codes
             t = np.bincount(key, weights=w, minlength=size * (L + 1))
             return Columns("dense", L, values=t.reshape(size, L + 1)[:, :L])
         ok = c.codes < L
@@ -409,11 +438,14 @@ class LowRankScores:
         The blocks of ``U``.
     gamma : tuple of numpy.ndarray
         One (size x D*k) coefficient block per group.
+    model : WeightingModel or None
+        The prepared weighting (its per-stage sums of ``U`` are reused).
     """
 
     scores: DomainScores
     groups: tuple[Columns, ...]
     gamma: tuple[np.ndarray, ...]
+    model: Any = None
 
     def dense(self) -> np.ndarray:
         """``E`` as a dense n x D*k array (small problems and checks only)."""
@@ -468,86 +500,199 @@ def _crossprod(model: Any, blocks: list[Columns], s: np.ndarray) -> tuple[np.nda
     return T, None
 
 
-def _minus_known(
-    lhs: Columns, r: np.ndarray, groups: Sequence[Columns], gamma: Sequence[np.ndarray], out: np.ndarray
-) -> np.ndarray:
-    """``out - sum_b (lhs' diag(r) U_b) Gamma_b`` over the groups already in ``U``."""
-    for g, G in zip(groups, gamma):
-        out -= gram(lhs, g, r) @ G
-    return out
+@dataclass(eq=False)
+class _GregStep:
+    """A GREG step, prepared: ``x - w1 X beta``, ``beta = (X'W0X)^- X' (x w0 / w1)`` (w0, w1 > 0)."""
+
+    blocks: list[Columns]  # the model's columns X
+    r: np.ndarray  # w0 / w1 on rows with w0, w1 > 0, else 0
+    T: np.ndarray  # X' W0 X
+    diagonal: np.ndarray | None
+    known: list[list[np.ndarray]]  # X_i' diag(r) U_b for the groups of earlier steps
+    new: list[Columns]  # diag(w1) X: the columns this step adds to U
+
+    @classmethod
+    def build(cls, model: Any, w0: np.ndarray, w1: np.ndarray, groups: Sequence[Columns]) -> "_GregStep":
+        blocks = _model_blocks(model)
+        pos = (w0 > 0) & (w1 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(pos, w0 / np.where(pos, w1, 1.0), 0.0)
+        s_out = np.where(pos, w1, 0.0)
+        T, diagonal = _crossprod(model, blocks, np.where(pos, w0, 0.0))
+        known = [[gram(b, g, r) for g in groups] for b in blocks]
+        new = [
+            Columns(b.kind, b.size, values=b.values, codes=b.codes,
+                    scale=s_out if b.scale is None else s_out * b.scale)
+            for b in blocks
+        ]
+        return cls(blocks, r, T, diagonal, known, new)
+
+    def coefficients(self, S: DomainScores, gamma: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``beta`` (p x D*k), split by block, for the scores ``S - U Gamma`` of the earlier steps."""
+        parts = []
+        memo: dict = {}
+        for b, known in zip(self.blocks, self.known):
+            rhs = cross(b, self.r, S, memo)
+            for K, G in zip(known, gamma):
+                rhs -= K @ G
+            parts.append(rhs)
+        rhs = np.vstack(parts)
+        beta = solve_psd(self.T, rhs, self.diagonal)
+        beta += solve_psd(self.T, rhs - self.T @ beta, self.diagonal)  # iterative refinement
+        off = np.cumsum([0] + [b.size for b in self.blocks])
+        return [beta[off[i] : off[i + 1]] for i in range(len(self.blocks))]
 
 
-def _greg_step(
-    S: DomainScores,
-    groups: list[Columns],
-    gamma: list[np.ndarray],
-    model: Any,
-    w0: np.ndarray,
-    w1: np.ndarray,
-) -> None:
-    """GREG residuals ``x - w1 X beta``, ``beta = (X'W0X)^- X' (x w0 / w1)`` on rows with w0, w1 > 0."""
-    blocks = _model_blocks(model)
-    pos = (w0 > 0) & (w1 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(pos, w0 / np.where(pos, w1, 1.0), 0.0)
-    s_out = np.where(pos, w1, 0.0)
-    rhs = np.vstack([cross(b, r, S) for b in blocks])
-    off = np.cumsum([0] + [b.size for b in blocks])
-    for i, b in enumerate(blocks):
-        _minus_known(b, r, groups, gamma, rhs[off[i] : off[i + 1]])
-    T, diagonal = _crossprod(model, blocks, np.where(pos, w0, 0.0))
-    beta = solve_psd(T, rhs, diagonal)
-    beta += solve_psd(T, rhs - T @ beta, diagonal)  # one step of iterative refinement
-    for i, b in enumerate(blocks):
-        scale = s_out if b.scale is None else s_out * b.scale
-        groups.append(Columns(b.kind, b.size, values=b.values, codes=b.codes, scale=scale))
-        gamma.append(beta[off[i] : off[i + 1]])
+@dataclass(eq=False)
+class _RakeStep:
+    """A raking step, prepared: R ``rake()``'s sweeps of ``x - p_m * ave(x / p_m | level)``."""
 
+    ind: list[Columns]  # level indicators of every margin
+    inv: list[np.ndarray]  # 1 / p_m on the rows of a level with p_m > 0, else 0
+    cnt: list[np.ndarray]  # such rows per level
+    cross_tables: dict[tuple[int, int], np.ndarray]  # I_a' diag(1 / p_a) V_b, a != b
+    known: list[list[np.ndarray]]  # I_a' diag(1 / p_a) U_b for the groups of earlier steps
+    new: list[Columns]  # diag(p_m) I_m: the columns this step adds to U
+    sweeps: int = RAKE_SWEEPS
 
-def _rake_step(
-    S: DomainScores,
-    groups: list[Columns],
-    gamma: list[np.ndarray],
-    codes: Sequence[np.ndarray],
-    psw: Sequence[np.ndarray],
-    sweeps: int = RAKE_SWEEPS,
-) -> None:
-    """R ``rake()`` residuals: ``sweeps`` x margins of ``x - p_m * ave(x / p_m | level)``, on coefficients."""
-    m = len(codes)
-    ind, new, inv, cnt, rhs = [], [], [], [], []
-    for c, p in zip(codes, psw):
-        c = np.asarray(c)
-        p = np.asarray(p, dtype=float)
-        L = int(c.max()) + 1 if c.size else 0
-        ext = _ext_codes(c, L)
-        if c.size and c.min() >= 0 and p.min() > 0:  # every row in a level, every weight positive
-            iv = 1.0 / p
-            scale = p
-            cnt.append(np.bincount(ext, minlength=L + 1)[:L].astype(float))
-        else:
-            pos = (p > 0) & (c >= 0)
-            iv = np.divide(1.0, p, out=np.zeros_like(p), where=pos)
-            scale = np.where(pos, p, 0.0)
-            cnt.append(np.bincount(ext, weights=pos, minlength=L + 1)[:L])
-        I_m = Columns("cat", L, codes=ext)
-        ind.append(I_m)
-        inv.append(iv)
-        new.append(Columns("cat", L, codes=ext, scale=scale))
-        rhs.append(_minus_known(I_m, iv, groups, gamma, cross(I_m, iv, S)))
-    # C[a][b] = I_a' diag(1 / p_a) V_b: level x level tables; C[a][a] = diag(rows of each level)
-    C = [[None if b == a else gram(ind[a], new[b], inv[a]) for b in range(m)] for a in range(m)]
-    # (C[a][a] is diag(cnt[a]): 1 / p_a times p_a on the rows of the level)
-    coef = [np.zeros_like(R) for R in rhs]
-    for _ in range(sweeps):
+    @classmethod
+    def build(cls, codes: Sequence[np.ndarray], psw: Sequence[np.ndarray], groups: Sequence[Columns]) -> "_RakeStep":
+        ind, inv, cnt, new = [], [], [], []
+        for c, p in zip(codes, psw):
+            c = np.asarray(c)
+            p = np.asarray(p, dtype=float)
+            L = int(c.max()) + 1 if c.size else 0
+            ext = _ext_codes(c, L)
+            if c.size and c.min() >= 0 and p.min() > 0:  # every row in a level, every weight positive
+                iv = 1.0 / p
+                scale = p
+                cnt.append(np.bincount(ext, minlength=L + 1)[:L].astype(float))
+            else:
+                pos = (p > 0) & (c >= 0)
+                iv = np.divide(1.0, p, out=np.zeros_like(p), where=pos)
+                scale = np.where(pos, p, 0.0)
+                cnt.append(np.bincount(ext, weights=pos, minlength=L + 1)[:L])
+            ind.append(Columns("cat", L, codes=ext))
+            inv.append(iv)
+            new.append(Columns("cat", L, codes=ext, scale=scale))
+        m = len(ind)
+        tables = {(a, b): gram(ind[a], new[b], inv[a]) for a in range(m) for b in range(m) if a != b}
+        known = [[gram(ind[a], g, inv[a]) for g in groups] for a in range(m)]
+        return cls(ind, inv, cnt, tables, known, new)
+
+    def coefficients(self, S: DomainScores, gamma: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The level x D*k means accumulated over the sweeps, one block per margin."""
+        m = len(self.ind)
+        rhs = []
         for a in range(m):
-            means = rhs[a] - cnt[a][:, None] * coef[a]
-            for b in range(m):
+            R = cross(self.ind[a], self.inv[a], S)
+            for K, G in zip(self.known[a], gamma):
+                R -= K @ G
+            rhs.append(R)
+        coef = [np.zeros_like(R) for R in rhs]
+        # I_a' diag(1 / p_a) V_a = diag(cnt_a): 1 / p_a times p_a on the rows of each level
+        for _ in range(self.sweeps):
+            for a in range(m):
+                means = rhs[a] - self.cnt[a][:, None] * coef[a]
+                for b in range(m):
+                    if b != a:
+                        means -= self.cross_tables[(a, b)] @ coef[b]
+                means /= np.maximum(self.cnt[a], 1.0)[:, None]
+                coef[a] += means
+        return coef
+
+
+@dataclass(eq=False)
+class WeightingModel:
+    """What the weighting steps of a survey subtract from any scores, prepared once.
+
+    Everything that does not depend on the scores (the columns of ``U``, the
+    GREG cross-products ``X'WX``, the raking level tables, and per design
+    stage the unit and stratum sums of ``U``) is computed on first use and
+    kept for the next estimate on the same weighted survey
+    (:meth:`of` caches it with the latest weighting step).
+
+    Examples
+    --------
+    >>> from survey.estimation.variance import WeightingStep
+    >>> X = np.array([[1.0, 0], [1, 0], [0, 1], [0, 1]])
+    >>> step = WeightingStep(kind="poststratify", model=X, input_weights=np.ones(4))
+    >>> wm = WeightingModel.of([step], np.full(4, 5.0))
+    >>> wm is WeightingModel.of([step], np.full(4, 5.0)), [g.size for g in wm.groups]
+    (True, [2])
+    """
+
+    steps: list[Any]
+    groups: tuple[Columns, ...]
+    _stage_terms: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, steps: Sequence[Any], weights: np.ndarray) -> "WeightingModel":
+        """The model of these steps and final weights (built once, kept with the last step)."""
+        steps = list(steps)
+        weights = np.asarray(weights, dtype=float)
+        key = (weights.__array_interface__["data"][0], weights.shape, tuple(id(s_) for s_ in steps))
+        holder = steps[-1] if steps else None
+        cache = _MODELS.get(holder) if holder is not None else None
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        groups: list[Columns] = []
+        prepared: list[Any] = []
+        for i, step in enumerate(steps):
+            w_out = np.asarray(steps[i + 1].input_weights if i + 1 < len(steps) else weights, dtype=float)
+            report = getattr(step, "report", None)
+            if step.kind == "rake" and getattr(report, "margin_codes", ()):
+                st: Any = _RakeStep.build(report.margin_codes, report.margin_weights, groups)
+            elif step.model is not None:
+                st = _GregStep.build(step.model, np.asarray(step.input_weights, dtype=float), w_out, groups)
+            else:
+                continue
+            prepared.append(st)
+            groups.extend(st.new)
+        model = cls(prepared, tuple(groups))
+        if holder is not None:
+            try:
+                _MODELS[holder] = (key, model)
+            except TypeError:  # an object that cannot be weakly referenced: no cache
+                pass
+        return model
+
+    def residuals(self, scores: np.ndarray, domain: np.ndarray, n_domains: int) -> "LowRankScores":
+        """``E = S - U Gamma`` for the domain scores."""
+        S = DomainScores.from_rows(scores, np.asarray(domain), n_domains)
+        gamma: list[np.ndarray] = []
+        for st in self.steps:
+            gamma.extend(st.coefficients(S, gamma))
+        return LowRankScores(S, self.groups, tuple(gamma), self)
+
+    def stage_terms(self, stage: Stage) -> tuple[list[Columns], np.ndarray, Any]:
+        """Per stage: ``U`` at the unit level, ``V_u(U)`` (unit sums, q x q) and ``U`` by stratum."""
+        hit = self._stage_terms.get(id(stage))
+        if hit is not None and hit[0] is stage:
+            return hit[1]
+        sq, _ = design_coefficients(stage)
+        ugroups = list(self.groups) if stage.units is None else [
+            _aggregate_rows(g, stage.units, stage.n_units) for g in self.groups
+        ]
+        sq_u = sq[stage.unit_stratum]
+        off = np.cumsum([0] + [g.size for g in ugroups])
+        q = int(off[-1])
+        K = np.zeros((q, q))
+        for a, ga in enumerate(ugroups):
+            for b in range(a, len(ugroups)):
+                t = gram(ga, ugroups[b], sq_u)
+                K[off[a] : off[a + 1], off[b] : off[b + 1]] = t
                 if b != a:
-                    means -= C[a][b] @ coef[b]
-            means /= np.maximum(cnt[a], 1.0)[:, None]
-            coef[a] += means
-    groups.extend(new)
-    gamma.extend(coef)
+                    K[off[b] : off[b + 1], off[a] : off[a + 1]] = t.T
+        HU = _stratum_matrix(ugroups, stage.unit_stratum, stage.n_strata)
+        out = (ugroups, K, HU)
+        self._stage_terms[id(stage)] = (stage, out)
+        return out
+
+
+import weakref  # noqa: E402  (the cache of prepared models, next to its use)
+
+_MODELS: "weakref.WeakKeyDictionary[Any, tuple[Any, WeightingModel]]" = weakref.WeakKeyDictionary()
 
 
 def weighting_residuals(
@@ -556,13 +701,15 @@ def weighting_residuals(
     n_domains: int,
     steps: Sequence[Any],
     weights: np.ndarray,
-) -> LowRankScores:
+) -> "LowRankScores":
     """The residuals of the domain scores after the weighting steps, as ``S - U Gamma``.
 
     Same rules as :func:`survey.estimation.variance.residualize` applied to
     the n x D*k matrix of domain scores (GREG residuals of ``"calibration"``
     and ``"poststratify"`` steps, R ``rake()``'s sweeps for ``"rake"``,
-    steps without a model unchanged), without forming that matrix.
+    steps without a model unchanged), without forming that matrix. What does
+    not depend on the scores is prepared once per weighted survey
+    (:class:`WeightingModel`).
 
     Parameters
     ----------
@@ -593,85 +740,96 @@ def weighting_residuals(
            [  5. , -15. ],
            [ -5. ,  15. ]])
     """
-    S = DomainScores.from_rows(scores, np.asarray(domain), n_domains)
-    groups: list[Columns] = []
-    gamma: list[np.ndarray] = []
-    steps = list(steps)
-    final = np.asarray(weights, dtype=float)
-    for i, step in enumerate(steps):
-        w_out = steps[i + 1].input_weights if i + 1 < len(steps) else final
-        w_out = np.asarray(w_out, dtype=float)
-        report = getattr(step, "report", None)
-        if step.kind == "rake" and getattr(report, "margin_codes", ()):
-            _rake_step(S, groups, gamma, report.margin_codes, report.margin_weights)
-        elif step.model is not None:
-            _greg_step(S, groups, gamma, step.model, np.asarray(step.input_weights, dtype=float), w_out)
-    return LowRankScores(S, tuple(groups), tuple(gamma))
+    return WeightingModel.of(steps, weights).residuals(scores, domain, n_domains)
 
 
 # ---------------------------------------------------------------------------
 # The design covariance of E, minus that of S
 # ---------------------------------------------------------------------------
-def _stage_sums(
-    lr: LowRankScores, stage: Stage
-) -> tuple[np.ndarray, np.ndarray]:
-    """``V(U)`` (q x q) and ``C(U, S)`` (q x D*k) of one stage (design-wide "average" rule)."""
+def _quad(A: np.ndarray, B: np.ndarray, D: int, k: int, c: np.ndarray | None = None) -> np.ndarray:
+    """Per domain ``sum_r c_r A[r, (d, a)] B[r, (d, b)]`` (D, k, k) of two (rows x D*k) arrays."""
+    A3 = A.reshape(A.shape[0], D, k)
+    B3 = B.reshape(B.shape[0], D, k)
+    if c is not None:
+        A3 = A3 * c[:, None, None]
+    out = np.empty((D, k, k))
+    for a in range(k):  # k x k products of (rows x D) arrays, summed over the rows
+        for b in range(k):
+            out[:, a, b] = np.einsum("rd,rd->d", A3[:, :, a], B3[:, :, b])
+    return out
+
+
+def _stratum_matrix(groups: list[Columns], hu: np.ndarray, H: int) -> Any:
+    """``U`` summed to strata (H x q): dense, or sparse when that would be large."""
+    blocks = [_as_matrix(_aggregate_rows(g, hu, H)) for g in groups]
+    if all(not sp.issparse(b) for b in blocks):
+        return np.hstack(blocks)
+    return sp.csr_array(sp.hstack([sp.csr_array(b) for b in blocks]))
+
+
+def _stage_correction(
+    lr: LowRankScores, stage: Stage, G: np.ndarray, *, full: bool, sums: np.ndarray | None = None
+) -> np.ndarray:
+    """One stage's part of the covariance of ``E = S - U G`` minus that of ``S``.
+
+    Unit sums (``sq``): ``G' V_u(U) G - G' C_u(U, S) - C_u(S, U) G`` from q x q
+    and q x D*k group sums. Stratum sums (``cross``): with the stratum totals
+    ``T`` of ``S`` and ``T_U G`` of ``U G``, ``+ T (T_U G)' + (T_U G) T' - (T_U G)(T_U G)'``,
+    in blocks of strata.
+    """
     S = lr.scores
     D, k = S.n_domains, S.k
     sq, cr = design_coefficients(stage)
-    if stage.units is None:
-        ugroups = list(lr.groups)
-        uS = S
-    else:
-        ugroups = [_aggregate_rows(g, stage.units, stage.n_units) for g in lr.groups]
-        uS = S.aggregate(stage.units, stage.n_units)
+    model = lr.model if lr.model is not None else WeightingModel([], lr.groups)
+    ugroups, K, HU = model.stage_terms(stage)
+    uS = S if stage.units is None else S.aggregate(stage.units, stage.n_units)
     hu = stage.unit_stratum
     sq_u = sq[hu]
-    sizes = [g.size for g in ugroups]
-    off = np.cumsum([0] + sizes)
-    q = int(off[-1])
-    K = np.zeros((q, q))
-    M = np.zeros((q, D * k))
+    off = np.cumsum([0] + [g.size for g in ugroups])
+    M = np.zeros((int(off[-1]), D * k))
+    memo: dict = {}
     for a, ga in enumerate(ugroups):
-        for b in range(a, len(ugroups)):
-            t = gram(ga, ugroups[b], sq_u)
-            K[off[a] : off[a + 1], off[b] : off[b + 1]] = t
-            if b != a:
-                K[off[b] : off[b + 1], off[a] : off[a + 1]] = t.T
-        M[off[a] : off[a + 1]] = cross(ga, sq_u, uS)
-    if not np.any(cr):
-        return K, M
-    H = stage.n_strata
-    HU = [_as_matrix(_aggregate_rows(g, hu, H)) for g in ugroups]
-    hS = uS.aggregate(hu, H)
-    dense_hs = H * D * k <= max(_DENSE_CELLS, 4 * S.values.shape[0])
-    if dense_hs:
-        HS = np.zeros((H, D * k))
-        cols = hS.dom[:, None] * k + np.arange(k)[None, :]
-        HS[hS.rows[:, None], cols] = hS.values
+        M[off[a] : off[a + 1]] = cross(ga, sq_u, uS, memo)
+    KG = K @ G
+    if full:
+        GM = G.T @ M
+        out = G.T @ KG - GM - GM.T
     else:
-        HS = hS.csr()
-    for a in range(len(HU)):
-        A = HU[a]
-        Ac = (A * cr[:, None]) if not sp.issparse(A) else sp.csr_array(A.multiply(cr[:, None]))
-        for b in range(a, len(HU)):
-            t = Ac.T @ HU[b]
-            t = np.asarray(t.todense()) if sp.issparse(t) else np.asarray(t)
-            K[off[a] : off[a + 1], off[b] : off[b + 1]] -= t
-            if b != a:
-                K[off[b] : off[b + 1], off[a] : off[a + 1]] -= t.T
-        t = Ac.T @ HS
-        M[off[a] : off[a + 1]] -= np.asarray(t.todense()) if sp.issparse(t) else np.asarray(t)
-    return K, M
+        GM = _quad(G, M, D, k)
+        out = _quad(G, KG, D, k) - GM - GM.transpose(0, 2, 1)
+    if not np.any(cr):
+        return out
+    H = stage.n_strata
+    HS = sums if sums is not None else uS.stratum_sums(hu, H)  # (H, D*k), dense or sparse
+    rows = max(1, int(_DENSE_CELLS // max(D * k, 1)))
+    for start in range(0, H, rows):
+        stop = min(H, start + rows)
+        c = cr[start:stop]
+        if not np.any(c):
+            continue
+        T = HS[start:stop].toarray() if sp.issparse(HS) else HS[start:stop]
+        TG = np.asarray(HU[start:stop] @ G)
+        if full:
+            A = T.T @ (TG * c[:, None])
+            out += A + A.T - TG.T @ (TG * c[:, None])
+        else:
+            A = _quad(T, TG, D, k, c)
+            out += A + A.transpose(0, 2, 1) - _quad(TG, TG, D, k, c)
+    return out
 
 
 def lowrank_correction(
-    lr: LowRankScores, structure: VarianceStructure, *, full: bool = False
+    lr: LowRankScores,
+    structure: VarianceStructure,
+    *,
+    full: bool = False,
+    stratum_sums: dict | None = None,
 ) -> np.ndarray:
     """The covariance of the domain totals of ``E`` minus that of ``S``.
 
     ``- Gamma' C(U, S) - C(S, U) Gamma + Gamma' V(U) Gamma``, per domain
-    (the k x k blocks on the diagonal) or in full.
+    (the k x k blocks on the diagonal) or in full; the stratum sums use the
+    stratum totals of ``U Gamma`` (one H x q by q x D*k product).
 
     Parameters
     ----------
@@ -679,6 +837,9 @@ def lowrank_correction(
     structure : VarianceStructure
     full : bool, default=False
         Return the (D*k x D*k) matrix across domains instead of (D, k, k).
+    stratum_sums : dict, optional
+        The stratum sums of ``S`` per stage, as left by
+        :func:`~survey.estimation.variance.linearization_variance` (not recomputed).
 
     Returns
     -------
@@ -702,20 +863,12 @@ def lowrank_correction(
     True
     """
     D, k = lr.scores.n_domains, lr.scores.k
+    out = np.zeros((D * k, D * k)) if full else np.zeros((D, k, k))
     if not lr.groups:
-        return np.zeros((D * k, D * k)) if full else np.zeros((D, k, k))
+        return out
     G = np.vstack(lr.gamma)
-    K = np.zeros((G.shape[0], G.shape[0]))
-    M = np.zeros_like(G)
     for stage in structure.stages:
-        Ks, Ms = _stage_sums(lr, stage)
-        K += Ks
-        M += Ms
-    KG = K @ G
-    if full:
-        GM = G.T @ M
-        return G.T @ KG - GM - GM.T
-    q = G.shape[0]
-    Gr, KGr, Mr = G.reshape(q, D, k), KG.reshape(q, D, k), M.reshape(q, D, k)
-    GM = np.einsum("qda,qdb->dab", Gr, Mr)
-    return np.einsum("qda,qdb->dab", Gr, KGr) - GM - GM.transpose(0, 2, 1)
+        hit = (stratum_sums or {}).get(id(stage))
+        sums = hit[1] if hit is not None and hit[0] is stage else None
+        out += _stage_correction(lr, stage, G, full=full, sums=sums)
+    return out

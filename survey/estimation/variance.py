@@ -120,6 +120,7 @@ def linearization_variance(
     structure: VarianceStructure,
     *,
     average: str = "domain",
+    stratum_sums: dict | None = None,
 ) -> np.ndarray:
     """Covariance matrices of domain totals of scores.
 
@@ -146,6 +147,10 @@ def linearization_variance(
         ``lonely_psu="average"``: count the strata present in each domain
         (R ``svyby``), or all strata of the design (residuals after
         weighting, which spread over every stratum).
+    stratum_sums : dict, optional
+        Filled with the (strata x D*k) sums of the scores of every stage
+        (keyed by ``id(stage)``) when they come as a dense table anyway, for
+        :func:`~survey.estimation.residuals.lowrank_correction`.
 
     Returns
     -------
@@ -186,7 +191,9 @@ def linearization_variance(
             sq, cross = stage.sq_coef, stage.cross_coef
             average_cells = bool(stage.average_out.any())
         h, d, z = _stage_pairs(stage, cols, dom, D, rows)
-        _add_stage(out, h, d, z, stage, sq, cross, D, average_cells)
+        sums = _add_stage(out, h, d, z, stage, sq, cross, D, average_cells)
+        if stratum_sums is not None and sums is not None:
+            stratum_sums[id(stage)] = (stage, sums)
     iu = np.triu_indices(k, 1)
     out[:, iu[1], iu[0]] = out[:, iu[0], iu[1]]
     return out
@@ -206,11 +213,12 @@ def _add_stage(
     cross: np.ndarray,
     n_domains: int,
     average_cells: bool,
-) -> None:
+) -> np.ndarray | None:
     """Add one stage's centred sums of squares of the pairs (stratum h, domain d, totals z).
 
     Two passes over the pairs, in blocks of rows: the cell sums (means), then
     the sums of squared deviations from them; temporaries stay of block size.
+    Returns the (strata x D*k) score sums when they form a dense table, else None.
     """
     D = n_domains
     H = stage.n_strata
@@ -252,6 +260,9 @@ def _add_stage(
         m = accumulate(m, np.bincount(cb, minlength=C))
         for j in range(k):
             S[j] = accumulate(S[j], np.bincount(cb, weights=z[j][sl], minlength=C))
+    sums = None
+    if reduce != "cells":
+        sums = np.stack(S, axis=-1).reshape(H, -1)  # (H, D*k), domain-major
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
     # per-cell arrays of the stratum, as (C,) or broadcast (H, D) views of the grid
@@ -312,6 +323,7 @@ def _add_stage(
             out[:, a, b] += term.sum(axis=0)
         else:
             out[:, a, b] += np.bincount(cell_d, weights=term, minlength=D)
+    return sums
 
 
 def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
@@ -607,8 +619,9 @@ def domain_covariance(
     structure = survey.variance_structure
     if calibrated:
         lowrank = weighting_residuals(scores, domain, D, steps, weights)
-        cov = linearization_variance(scores, domain, D, structure, average="design")
-        cov += lowrank_correction(lowrank, structure)
+        sums: dict = {}
+        cov = linearization_variance(scores, domain, D, structure, average="design", stratum_sums=sums)
+        cov += lowrank_correction(lowrank, structure, stratum_sums=sums)
 
         def full_vcov() -> np.ndarray:
             return full_covariance(lowrank.scores.csr(), structure) + lowrank_correction(

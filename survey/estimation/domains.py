@@ -193,6 +193,10 @@ def domain_values(
     for j, v in enumerate(names):
         y[:, j] = _numeric_column(survey, v)
     valid = np.isfinite(y)
+    all_valid = bool(valid.all())
+    all_inside = bool(dom.size == 0 or dom.min() >= 0)
+    if all_valid and all_inside:  # the usual case: nothing to mask
+        return y, valid
     inside = dom >= 0
     bad = ~valid & inside[:, None]
     if bad.any() and na == "error":
@@ -202,7 +206,7 @@ def domain_values(
             f"column {names[j]!r} has {int(bad[:, j].sum())} missing value(s), first at rows {rows}; "
             "pass na='drop' to treat them as outside the domain (R na.rm=TRUE)"
         )
-    if inside.all() and not bad.any():
+    if all_inside and not bad.any():
         return y, valid
     valid &= inside[:, None]
     y[~valid] = 0.0
@@ -314,7 +318,10 @@ def unit_counts(survey: Survey, valid: np.ndarray, dom: np.ndarray, n_domains: i
     if valid.all():
         if all_positive:  # counts of rows, no weights
             inside = dom >= 0 if dom.size and dom.min() < 0 else None
-            one = np.bincount(dom if inside is None else dom[inside], minlength=D).astype(float)
+            if D == 1:  # the whole population: no one-bin bincount
+                one = np.array([float(dom.size if inside is None else np.count_nonzero(inside))])
+            else:
+                one = np.bincount(dom if inside is None else dom[inside], minlength=D).astype(float)
             return np.repeat(one[:, None], valid.shape[1], axis=1)
         positive = (w > 0).astype(float)
         one = group_sums(dom, positive[:, None], D)

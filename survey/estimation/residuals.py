@@ -30,6 +30,7 @@ O(levels x D), with no n x D matrix and no loop over domains.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -690,8 +691,7 @@ class WeightingModel:
         return out
 
 
-import weakref  # noqa: E402  (the cache of prepared models, next to its use)
-
+# prepared models, kept with the latest weighting step of a survey (they die with it)
 _MODELS: "weakref.WeakKeyDictionary[Any, tuple[Any, WeightingModel]]" = weakref.WeakKeyDictionary()
 
 

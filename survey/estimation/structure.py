@@ -28,6 +28,7 @@ __all__ = [
     "design_weights",
     "stage_coefficients",
     "sorted_codes",
+    "sorted_codes_counts",
     "unknown_columns_message",
 ]
 
@@ -209,19 +210,37 @@ def sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray
     >>> sorted_codes(np.array([30, 10, 30, 20]))
     (array([2, 0, 2, 1]), array([10, 20, 30]))
     """
+    codes, labels, _ = sorted_codes_counts(values)
+    return codes, labels
+
+
+def sorted_codes_counts(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`sorted_codes` and the number of rows of every code (``None`` when not counted).
+
+    A read-only integer column that already holds the codes ``0..K-1`` (every
+    one present) is returned as it is: no n-length copy.
+
+    Examples
+    --------
+    >>> sorted_codes_counts(np.array([30, 10, 30, 20]))
+    (array([2, 0, 2, 1]), array([10, 20, 30]), array([1, 1, 2]))
+    """
     arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if arr.dtype.kind in "iu" and arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo <= 4 * arr.size + 1024:
             shifted = arr - lo if lo != 0 or arr.dtype != np.intp else arr
-            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            counts = np.bincount(shifted, minlength=hi - lo + 1)
+            present = counts > 0
+            if lo == 0 and shifted is arr and present.all() and not arr.flags.writeable:
+                return arr, np.arange(hi + 1, dtype=arr.dtype), counts  # already the codes
             lookup = np.cumsum(present, dtype=np.intp)
             lookup -= 1
             labels = np.flatnonzero(present) + lo
             codes = lookup[shifted]
-            return codes, labels.astype(arr.dtype)
+            return codes, labels.astype(arr.dtype), counts[present]
     codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.intp, copy=False), np.asarray(uniques)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques), None
 
 
 def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
@@ -257,9 +276,10 @@ def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
     n = len(data)
     if design.strata is not None:
         _check_no_missing(data, design.strata, "strata")
-        strata, labels = sorted_codes(data[design.strata])
+        strata, labels, strata_counts = sorted_codes_counts(data[design.strata])
     else:
         strata, labels = np.zeros(n, dtype=np.intp), np.array(["(all)"], dtype=object)
+        strata_counts = np.array([n])
     need_probs = design.weights is None and design.probs is None
     cluster_cols = design.clusters or (None,)
     stages: list[Stage] = []
@@ -279,7 +299,10 @@ def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
             units = None  # every row its own unit
             n_units = n
             unit_stratum = parent_units  # shared, not copied
-            n_per_stratum = np.bincount(parent_units, minlength=n_strata)
+            if s == 0 and strata_counts is not None and strata_counts.size == n_strata:
+                n_per_stratum = strata_counts
+            else:
+                n_per_stratum = np.bincount(parent_units, minlength=n_strata)
         else:
             _check_no_missing(data, col, "clusters")
             key = pd.DataFrame({"p": parent_units, "u": data[col].to_numpy()})
@@ -468,19 +491,22 @@ def _stage_fraction(
 ) -> np.ndarray:
     """Sampling fraction n/N per stratum from an fpc column (sizes or fractions)."""
     v = _numeric(data, col, "fpc")
-    bad = None if _all_positive_finite(v) else ~(np.isfinite(v) & (v > 0))
-    if bad is not None and bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DesignError(
-            f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {float(v[i]):g}"
-        )
     n_strata = n_per_stratum.size
     # the value of each stratum, then every row against it (no ufunc.at, no sort)
     value = np.zeros(n_strata)
     value[strata] = v  # some row's value; every row is then checked against it
     ref = value[strata]
+    constant = bool(np.array_equal(v, ref))
+    bad = None
+    if not (constant and _all_positive_finite(value)):  # rows = stratum values: check those
+        bad = ~(np.isfinite(v) & (v > 0))
+    if bad is not None and bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DesignError(
+            f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {float(v[i]):g}"
+        )
     varying_row = None
-    if not np.array_equal(v, ref):
+    if not constant:
         varying_row = np.abs(v - ref) > 1e-9 * np.maximum(1.0, np.abs(v))
     del ref
     if varying_row is not None and varying_row.any():

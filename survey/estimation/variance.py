@@ -254,10 +254,15 @@ def _add_stage(
     cell_all = cells(blocks[0]) if one_block else None
     # pass 1: pairs and score totals per cell
     m: np.ndarray | None = None
+    if reduce == "strata" and P == stage.n_units and not average_cells:
+        # every unit present: its stratum's n_h pairs (used only where cross > 0, where it is exact)
+        m = stage.units_per_stratum()
     S: list[np.ndarray | None] = [None] * k
+    count = m is None
     for sl in blocks:
         cb = cell_all if one_block else cells(sl)
-        m = accumulate(m, np.bincount(cb, minlength=C))
+        if count:
+            m = accumulate(m, np.bincount(cb, minlength=C))
         for j in range(k):
             S[j] = accumulate(S[j], np.bincount(cb, weights=z[j][sl], minlength=C))
     sums = None

@@ -32,7 +32,7 @@ from survey.estimation.domains import domain_codes, domain_values, ratio_scores
 from survey.estimation.replicate import replicates_from_arrays
 from survey.estimation.replicate_variance import replicate_covariance
 from survey.estimation.replicate_weights import BootstrapResampler, bootstrap_counts, replicate_weights
-from survey.estimation.residuals import WeightingModel, weighting_residuals
+from survey.estimation.residuals import weighting_residuals
 from survey.estimation.variance import domain_covariance, full_covariance, residualize
 
 
@@ -143,13 +143,20 @@ def test_residuals_equal_residualize_column_by_column():
 
 
 def test_weighting_model_is_built_once_per_weighted_survey():
-    """The score-independent part of the residuals is kept with the survey's last step."""
+    """The score-independent part of the residuals is kept with the survey's last step
+    (and shared by its subsets); the engine's next estimate finds it, with the unit and
+    stratum sums of U of the design's stage."""
+    from survey.estimation import variance  # the residuals the engine itself calls
+
     rng = np.random.default_rng(3)
     df, design = random_sample(rng, 120, False, "adjust")
     s = weight(sv.Survey(df, design), df, 1, rng)
-    a = WeightingModel.of(s.weighting, s.weights)
-    assert WeightingModel.of(s.weighting, s.weights) is a
-    assert WeightingModel.of(s.subset(df.r.to_numpy() > 0).weighting, s.weights) is a
+    z = (s.weights * df.y.to_numpy())[:, None]
+    dom = df.r.to_numpy()
+    a = variance.weighting_residuals(z, dom, 5, s.weighting, s.weights).model
+    assert variance.weighting_residuals(z, dom, 5, s.weighting, s.weights).model is a
+    sub = s.subset(dom > 0)
+    assert variance.weighting_residuals(z, dom, 5, sub.weighting, sub.weights).model is a
     s.total(["y", "x"], by="r")
     assert len(a._stage_terms) == 1  # the unit and stratum sums of U, kept for the next estimate
 

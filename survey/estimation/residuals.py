@@ -618,8 +618,9 @@ class WeightingModel:
     >>> from survey.estimation.variance import WeightingStep
     >>> X = np.array([[1.0, 0], [1, 0], [0, 1], [0, 1]])
     >>> step = WeightingStep(kind="poststratify", model=X, input_weights=np.ones(4))
-    >>> wm = WeightingModel.of([step], np.full(4, 5.0))
-    >>> wm is WeightingModel.of([step], np.full(4, 5.0)), [g.size for g in wm.groups]
+    >>> w = np.full(4, 5.0)
+    >>> wm = WeightingModel.of([step], w)
+    >>> wm is WeightingModel.of([step], w), [g.size for g in wm.groups]
     (True, [2])
     """
 

@@ -31,7 +31,7 @@ import survey as sv
 from survey.estimation.domains import domain_codes, domain_values, ratio_scores
 from survey.estimation.replicate import replicates_from_arrays
 from survey.estimation.replicate_variance import replicate_covariance
-from survey.estimation.replicate_weights import BootstrapResampler, bootstrap_counts, replicate_weights
+from survey.estimation.replicate_weights import replicate_weights
 from survey.estimation.residuals import weighting_residuals
 from survey.estimation.variance import domain_covariance, full_covariance, residualize
 
@@ -260,23 +260,30 @@ def test_bootstrap_draws_once_per_design(monkeypatch):
                        "y": rng.gamma(2, 5, 120), "x": rng.gamma(2, 5, 120), "r": rng.integers(0, 3, 120)})
     s = sv.Survey(df, sv.Design(strata="h", weights="w"))
     b = s.replicate("bootstrap", replicates=50, seed=9)
+    # the module the engine itself uses (pytest's doctest import may load a second copy)
+    from survey.estimation import replicate_variance
+
+    engine = replicate_variance.bootstrap_count_blocks.__globals__
+    Resampler, kept_counts = engine["BootstrapResampler"], engine["bootstrap_counts"]
     calls = []
-    original = BootstrapResampler.integer_counts
+    original = Resampler.integer_counts
 
     def counting(self, r):
         calls.append(r)
         return original(self, r)
 
-    monkeypatch.setattr(BootstrapResampler, "integer_counts", counting)
+    monkeypatch.setattr(Resampler, "integer_counts", counting)
     first = b.total(["y", "x"])
     assert sorted(calls) == list(range(50))
     b.total(["y", "x"], by="r")
     b.mean("y", by="r")
     b.subset(df.r.to_numpy() > 0).total("y")
     assert len(calls) == 50  # drawn once
-    counts = bootstrap_counts(b.replicates)
+    counts = kept_counts(b.replicates)
+    assert len(calls) == 50 and counts is kept_counts(b.replicates)
     assert counts.dtype == np.uint8 and counts.shape == (50, 120)
-    np.testing.assert_array_equal(counts[7], original(BootstrapResampler(b.replicates), 7))
+    np.testing.assert_array_equal(counts[7], original(Resampler(b.replicates), 7))
+    assert not np.array_equal(counts[7], counts[8])
     # the covariance of the two totals is the replicates' covariance
     W = replicate_weights(b.replicates)
     T = W.T @ df[["y", "x"]].to_numpy()

@@ -278,6 +278,20 @@ def _ext_codes(codes: np.ndarray, size: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Weighted sums: U_a' diag(r) U_b and U' diag(r) S, as group sums
 # ---------------------------------------------------------------------------
+# products up to this many multiply-adds skip BLAS: its threads cost more than they
+# save on small matrices, most of all on a busy machine
+_SMALL_PRODUCT = 20_000_000
+
+
+def _mm(A: Any, B: np.ndarray) -> np.ndarray:
+    """``A @ B``, in numpy's own loop when small (dense ``A``), else BLAS or a sparse product."""
+    if sp.issparse(A):
+        return np.asarray(A @ B)
+    if A.shape[0] * A.shape[1] * B.shape[1] <= _SMALL_PRODUCT:
+        return np.einsum("ij,jk->ik", A, B)
+    return A @ B
+
+
 def _times(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     """Product of two optional row weights (``None`` = ones)."""
     if a is None:
@@ -364,16 +378,22 @@ def cross(a: Columns, r: np.ndarray | None, S: DomainScores, memo: dict | None =
         return out.reshape(L, D * k)
     if a.kind == "dense":
         A = np.asarray(a.values, dtype=float)
-        w = r
-        if a.scale is not None:
-            w = a.scale if w is None else w * a.scale
+        own = a.scale
+        wkey = (id(r), id(own))  # the same row weights as the level blocks of the same model
         out = np.empty((a.size, D, k))
         whole = D == 1
-        for p in range(a.size):
-            wp = A[:, p] if w is None else w * A[:, p]
-            wp = S.at_rows(wp)
-            for j in range(k):
-                v = wp * S.col(j)
+        for j in range(k):
+            ws = memo.get(wkey + (j,))
+            if ws is None:
+                w = memo.get(wkey)
+                if w is None:
+                    w = _times(r, own)
+                    w = None if w is None else S.at_rows(w)
+                    memo[wkey] = w
+                ws = S.col(j) if w is None else w * S.col(j)
+                memo[wkey + (j,)] = ws
+            for p in range(a.size):
+                v = ws * S.at_rows(A[:, p])
                 out[p, :, j] = v.sum() if whole else np.bincount(S.dom, weights=v, minlength=D)
         return out.reshape(a.size, D * k)
     A = a.sparse()
@@ -535,11 +555,11 @@ class _GregStep:
         for b, known in zip(self.blocks, self.known):
             rhs = cross(b, self.r, S, memo)
             for K, G in zip(known, gamma):
-                rhs -= K @ G
+                rhs -= _mm(K, G)
             parts.append(rhs)
         rhs = np.vstack(parts)
         beta = solve_psd(self.T, rhs, self.diagonal)
-        beta += solve_psd(self.T, rhs - self.T @ beta, self.diagonal)  # iterative refinement
+        beta += solve_psd(self.T, rhs - _mm(self.T, beta), self.diagonal)  # iterative refinement
         off = np.cumsum([0] + [b.size for b in self.blocks])
         return [beta[off[i] : off[i + 1]] for i in range(len(self.blocks))]
 
@@ -588,7 +608,7 @@ class _RakeStep:
         for a in range(m):
             R = cross(self.ind[a], self.inv[a], S)
             for K, G in zip(self.known[a], gamma):
-                R -= K @ G
+                R -= _mm(K, G)
             rhs.append(R)
         coef = [np.zeros_like(R) for R in rhs]
         # I_a' diag(1 / p_a) V_a = diag(cnt_a): 1 / p_a times p_a on the rows of each level
@@ -597,7 +617,7 @@ class _RakeStep:
                 means = rhs[a] - self.cnt[a][:, None] * coef[a]
                 for b in range(m):
                     if b != a:
-                        means -= self.cross_tables[(a, b)] @ coef[b]
+                        means -= _mm(self.cross_tables[(a, b)], coef[b])
                 means /= np.maximum(self.cnt[a], 1.0)[:, None]
                 coef[a] += means
         return coef
@@ -791,13 +811,15 @@ def _stage_correction(
     memo: dict = {}
     for a, ga in enumerate(ugroups):
         M[off[a] : off[a + 1]] = cross(ga, sq_u, uS, memo)
-    KG = K @ G
+    KG = _mm(K, G)
     if full:
         GM = G.T @ M
         out = G.T @ KG - GM - GM.T
     else:
-        GM = _quad(G, M, D, k)
-        out = _quad(G, KG, D, k) - GM - GM.transpose(0, 2, 1)
+        # G'KG - G'M - M'G is the symmetric part of G'(KG - 2M) (K is symmetric): one pass
+        KG -= 2.0 * M
+        out = _quad(G, KG, D, k)
+        out = 0.5 * (out + out.transpose(0, 2, 1))
     if not np.any(cr):
         return out
     H = stage.n_strata
@@ -809,13 +831,14 @@ def _stage_correction(
         if not np.any(c):
             continue
         T = HS[start:stop].toarray() if sp.issparse(HS) else HS[start:stop]
-        TG = np.asarray(HU[start:stop] @ G)
+        TG = np.asarray(_mm(HU[start:stop], G))
         if full:
             A = T.T @ (TG * c[:, None])
             out += A + A.T - TG.T @ (TG * c[:, None])
         else:
-            A = _quad(T, TG, D, k, c)
-            out += A + A.transpose(0, 2, 1) - _quad(TG, TG, D, k, c)
+            # T'cTG + TG'cT - TG'cTG is the symmetric part of (2T - TG)'c TG: one pass
+            A = _quad(2.0 * T - TG, TG, D, k, c)
+            out += 0.5 * (A + A.transpose(0, 2, 1))
     return out
 
 

@@ -23,23 +23,63 @@ Examples
 array([32.])
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from survey.design import Design, HartleyRao, JointProbabilities
 from survey.errors import SurveyError, SurveyWarning
-from survey.estimation.combined import combined_total
-from survey.estimation.lonely import collapse_strata
 from survey.estimation.results import Estimate
 from survey.estimation.survey import Survey, WeightingStep
-from survey.pipeline.config import load_config
-from survey.plan import SamplePlan, design_plan
-from survey.publish.disclosure import protect_table
-from survey.publish.report import write_bulletin
-from survey.quarterly.benchmarking import denton
-from survey.quarterly.series import QuarterlySeries, quarterly_series
-from survey.register.channels import link_channels
-from survey.register.frame import Frame, valid_uscc
-from survey.returns.ledger import Ledger
 
 __version__ = "0.1.0"
+
+# The other names load their room on first use (PEP 562), so ``import survey`` does
+# not import DuckDB, pyarrow, matplotlib, openpyxl, statsmodels or scipy.stats.
+_LAZY = {
+    "Frame": "survey.register.frame",
+    "valid_uscc": "survey.register.frame",
+    "SamplePlan": "survey.plan",
+    "design_plan": "survey.plan",
+    "Ledger": "survey.returns.ledger",
+    "link_channels": "survey.register.channels",
+    "combined_total": "survey.estimation.combined",
+    "collapse_strata": "survey.estimation.lonely",
+    "quarterly_series": "survey.quarterly.series",
+    "QuarterlySeries": "survey.quarterly.series",
+    "denton": "survey.quarterly.benchmarking",
+    "protect_table": "survey.publish.disclosure",
+    "write_bulletin": "survey.publish.report",
+    "load_config": "survey.pipeline.config",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from survey.estimation.combined import combined_total
+    from survey.estimation.lonely import collapse_strata
+    from survey.pipeline.config import load_config
+    from survey.plan import SamplePlan, design_plan
+    from survey.publish.disclosure import protect_table
+    from survey.publish.report import write_bulletin
+    from survey.quarterly.benchmarking import denton
+    from survey.quarterly.series import QuarterlySeries, quarterly_series
+    from survey.register.channels import link_channels
+    from survey.register.frame import Frame, valid_uscc
+    from survey.returns.ledger import Ledger
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'survey' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Design",

@@ -12,7 +12,10 @@ imported by the others for type annotations only):
 * ``twophase``: the two-phase variance of a nonresponse adjustment;
 * ``calibration``: calibration arithmetic on arrays (Newton-Raphson, IPF);
 * ``replicate``, ``replicate_weights``, ``replicate_variance``, ``replicate_estimates``:
-  replicate designs, their weights, their variances, the cross-domain covariance;
+  replicate designs, their weights (bootstrap draws kept with the design), their
+  covariances in one pass, the replicate estimates for contrasts;
+* ``residuals``: the residuals after weighting as a low-rank correction of
+  the domain scores (no n x D matrix) and their design covariance;
 * ``variance``: the one dispatch (linearisation, πps, two-phase or replicates),
   ``WeightingStep`` and the residuals after weighting;
 * ``domains``, ``estimate``, ``quantile``: the estimators;

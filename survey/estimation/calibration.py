@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.linalg import LinAlgError
-from scipy.linalg import cho_factor, cho_solve
-from scipy.special import expit
 
 from survey.errors import CalibrationError
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
+linalg = lazy_module("scipy.linalg")
+special = lazy_module("scipy.special")
 
 __all__ = [
     "METHODS",
@@ -130,7 +132,7 @@ def _calfun(method: str, lower: float, upper: float) -> Callable[[np.ndarray], t
         shift = np.log((1.0 - lower) / (upper - 1.0))
 
         def f(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            s = expit(a * u + shift)
+            s = special.expit(a * u + shift)
             return lower + (upper - lower) * s, (upper - lower) * a * s * (1.0 - s)
 
     return f
@@ -148,45 +150,56 @@ def solve_psd(T: np.ndarray, r: np.ndarray, diagonal: np.ndarray | None = None) 
     ----------
     T : numpy.ndarray, shape (p, p)
         Symmetric positive semi-definite.
-    r : numpy.ndarray, shape (p,)
+    r : numpy.ndarray, shape (p,) or (p, m)
+        One right-hand side, or m of them (one factorisation for all).
     diagonal : numpy.ndarray of int, optional
         Columns whose block of ``T`` is diagonal.
 
     Returns
     -------
-    numpy.ndarray, shape (p,)
+    numpy.ndarray, shape (p,) or (p, m)
 
     Examples
     --------
     >>> solve_psd(np.array([[2.0, 0.0], [0.0, 0.0]]), np.array([4.0, 1.0]))  # singular: minimum norm
     array([2., 0.])
     """
+    r = np.asarray(r, dtype=float)
+    R = r if r.ndim == 2 else r[:, None]  # several right-hand sides: one factorisation
+    x = _solve_psd_columns(np.asarray(T, dtype=float), R, diagonal)
+    return x if r.ndim == 2 else x[:, 0]
+
+
+def _solve_psd_columns(T: np.ndarray, R: np.ndarray, diagonal: np.ndarray | None) -> np.ndarray:
+    """:func:`solve_psd` for a (p, m) right-hand side."""
     if diagonal is not None and diagonal.size > 1:
         dd = T[diagonal, diagonal]
         if np.all(dd > 0):
             rest = np.setdiff1d(np.arange(T.shape[0]), diagonal)
             B = T[np.ix_(diagonal, rest)]
             S = T[np.ix_(rest, rest)] - B.T @ (B / dd[:, None])
-            x = np.empty_like(r, dtype=float)
-            x[rest] = solve_psd(S, r[rest] - B.T @ (r[diagonal] / dd)) if rest.size else 0.0
-            x[diagonal] = (r[diagonal] - B @ x[rest]) / dd
+            x = np.empty_like(R, dtype=float)
+            if rest.size:
+                x[rest] = _solve_psd_columns(S, R[rest] - B.T @ (R[diagonal] / dd[:, None]), None)
+            x[diagonal] = (R[diagonal] - B @ x[rest]) / dd[:, None]
             return x
     diag = np.diag(T).copy()
     scale = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
     Ts = T * scale[:, None] * scale[None, :]
+    sc = scale[:, None]
     if np.all(diag > 0):
         try:  # the usual full-rank case: Cholesky, checked by its condition
-            c, low = cho_factor(Ts, check_finite=False)
+            c, low = linalg.cho_factor(Ts, check_finite=False)
             dc = np.diag(c)
             if dc.min() > 1e-7 * dc.max():
-                return scale * cho_solve((c, low), scale * r, check_finite=False)
+                return sc * linalg.cho_solve((c, low), sc * R, check_finite=False)
         except LinAlgError:
             pass
     vals, vecs = np.linalg.eigh(Ts)
     keep = vals > max(vals.max(initial=0.0), 0.0) * 1e-12 * max(len(vals), 1)
     inv = np.zeros_like(vals)
     inv[keep] = 1.0 / vals[keep]
-    return scale * (vecs @ (inv * (vecs.T @ (scale * r))))
+    return sc * (vecs @ (inv[:, None] * (vecs.T @ (sc * R))))
 
 
 def weighted_crossprod(X: Any, s: np.ndarray) -> np.ndarray:

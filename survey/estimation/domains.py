@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, SurveyError
+from survey.estimation.structure import sorted_codes
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -86,6 +87,11 @@ def _numeric_column(survey: Survey, name: str) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _plain_integer(col: pd.Series, kinds: str) -> bool:
+    """A numpy (not nullable) integer or boolean column."""
+    return isinstance(col.dtype, np.dtype) and col.dtype.kind in kinds
+
+
 def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Domain code of every row (-1 outside the subset) and the table of domain keys.
 
@@ -126,8 +132,11 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
         if missing:
             survey.column(missing[0])
         frame = data[by]
-        isna = frame.isna().any(axis=1).to_numpy()
-        relevant = isna if mask is None else (isna & mask)
+        if all(_plain_integer(frame[b], "iub") for b in by):  # numpy integers and booleans hold no NA
+            relevant = np.zeros(1, dtype=bool)
+        else:
+            isna = frame.isna().any(axis=1).to_numpy()
+            relevant = isna if mask is None else (isna & mask)
         if relevant.any():
             rows = data.index[relevant][:5].tolist()
             cols = [b for b in by if data[b].isna().to_numpy()[relevant].any()]
@@ -137,14 +146,18 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
             )
         if mask is not None:
             frame = frame[mask]
-        grouped = frame.groupby(by, sort=True, observed=True)
-        codes_in = grouped.ngroup().to_numpy().astype(np.intp)
-        keys = grouped.size().index.to_frame(index=False)
-        dom = np.full(n, -1, dtype=np.intp)
-        if mask is None:
-            dom = codes_in
+        col = frame[by[0]]
+        if len(by) == 1 and _plain_integer(col, "iu"):  # one integer column: a lookup table
+            codes_in, labels = sorted_codes(col)
+            keys = pd.DataFrame({by[0]: labels})
         else:
-            dom[mask] = codes_in
+            grouped = frame.groupby(by, sort=True, observed=True)
+            codes_in = grouped.ngroup().to_numpy().astype(np.intp)
+            keys = grouped.size().index.to_frame(index=False)
+        if mask is None:
+            return codes_in, keys
+        dom = np.full(n, -1, dtype=np.intp)
+        dom[mask] = codes_in
         return dom, keys
     if mask is not None:
         dom = np.where(mask, dom, -1)
@@ -184,9 +197,15 @@ def domain_values(
     """
     if na not in NA_POLICIES:
         raise SurveyError(f"na={na!r} must be 'error', 'drop' or 'drop_each'")
-    y = np.column_stack([_numeric_column(survey, v) for v in names])
+    y = np.empty((len(survey), len(names)), order="F")  # column-major: each variable contiguous
+    for j, v in enumerate(names):
+        y[:, j] = _numeric_column(survey, v)
     valid = np.isfinite(y)
-    if na == "drop" and y.shape[1] > 1:  # complete cases across the variables (R na.rm = TRUE)
+    all_valid = bool(valid.all())
+    all_inside = bool(dom.size == 0 or dom.min() >= 0)
+    if all_valid and all_inside:  # the usual case: nothing to mask
+        return y, valid
+    if na == "drop" and y.shape[1] > 1 and not all_valid:  # complete cases (R na.rm = TRUE)
         valid = np.repeat(valid.all(axis=1)[:, None], y.shape[1], axis=1)
     inside = dom >= 0
     bad = ~valid & inside[:, None]
@@ -198,10 +217,11 @@ def domain_values(
             "pass na='drop' to treat them as outside the domain (R na.rm=TRUE: complete cases "
             "across the variables), or na='drop_each' to drop them per variable"
         )
-    if inside.all() and not bad.any():
+    if all_inside and not bad.any():
         return y, valid
     valid &= inside[:, None]
-    return np.where(valid, y, 0.0), valid
+    y[~valid] = 0.0
+    return y, valid
 
 
 def group_sums(dom: np.ndarray, values: np.ndarray, n_domains: int) -> np.ndarray:
@@ -225,9 +245,13 @@ def group_sums(dom: np.ndarray, values: np.ndarray, n_domains: int) -> np.ndarra
     """
     D = n_domains
     if dom.size and dom.min() >= 0:
+        if D == 1:  # the whole population: plain (pairwise) sums
+            return values.sum(axis=0)[None, :]
         d, v = dom, values
     else:
         inside = dom >= 0
+        if D == 1:
+            return values[inside].sum(axis=0)[None, :]
         d, v = dom[inside], values[inside]
     return np.column_stack(
         [np.bincount(d, weights=v[:, j], minlength=D) for j in range(v.shape[1])]
@@ -300,10 +324,20 @@ def unit_counts(survey: Survey, valid: np.ndarray, dom: np.ndarray, n_domains: i
     array([[2.]])
     """
     D = n_domains
-    positive = (survey.weights > 0).astype(float)
+    w = survey.weights
+    all_positive = bool(w.size == 0 or w.min() > 0)
     if valid.all():
+        if all_positive:  # counts of rows, no weights
+            inside = dom >= 0 if dom.size and dom.min() < 0 else None
+            if D == 1:  # the whole population: no one-bin bincount
+                one = np.array([float(dom.size if inside is None else np.count_nonzero(inside))])
+            else:
+                one = np.bincount(dom if inside is None else dom[inside], minlength=D).astype(float)
+            return np.repeat(one[:, None], valid.shape[1], axis=1)
+        positive = (w > 0).astype(float)
         one = group_sums(dom, positive[:, None], D)
         return np.repeat(one, valid.shape[1], axis=1)
+    positive = (w > 0).astype(float)
     return group_sums(dom, positive[:, None] * valid, D)
 
 

@@ -170,12 +170,19 @@ def total(
     dom, keys = domain_codes(survey, byl)
     D = len(keys)
     values, valid = domain_values(survey, names, dom, na)
-    z = survey.weights[:, None] * values
+    n = unit_counts(survey, valid, dom, D)
+    srs = None
+    if deff is not False:  # the SRS variance needs the values and their validity
+        srs = lambda replace: srs_variance(survey, values, valid, dom, D, "total", replace)  # noqa: E731
+    else:
+        del valid
+    if survey.replicates is None and srs is None:  # the values are not needed again: scores in place
+        z = values
+        z *= survey.weights[:, None]
+    else:
+        z = survey.weights[:, None] * values
     point = group_sums(dom, z, D)
-    return _estimate(
-        survey, "total", byl, keys, names, point, z, dom, unit_counts(survey, valid, dom, D), values, None,
-        deff=deff, srs=lambda replace: srs_variance(survey, values, valid, dom, D, "total", replace),
-    )
+    return _estimate(survey, "total", byl, keys, names, point, z, dom, n, values, None, deff=deff, srs=srs)
 
 
 def mean(

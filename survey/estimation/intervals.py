@@ -29,9 +29,12 @@ design, R ``degf``):
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
 
 from survey.errors import SurveyError
+from survey.lazy import lazy_module
+
+special = lazy_module("scipy.special")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["CI_METHODS", "proportion_interval"]
 

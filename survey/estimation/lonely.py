@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from survey.design import Design
 from survey.errors import ColumnError, DesignError
 from survey.estimation.structure import VarianceStructure
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
+csgraph = lazy_module("scipy.sparse.csgraph")
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -47,7 +49,7 @@ def _stage1_cells(structure: VarianceStructure, scores: np.ndarray, domain: np.n
     """Stage-1 (unit, domain) totals and (stratum, domain) cells: their sums and unit counts."""
     st = structure.stages[0]
     keep = domain >= 0
-    key = np.asarray(st.units)[keep].astype(np.int64) * D + domain[keep]
+    key = np.asarray(st.row_units())[keep].astype(np.int64) * D + domain[keep]
     ukey, inv = np.unique(key, return_inverse=True)
     k = scores.shape[1]
     s = scores[keep]
@@ -349,7 +351,7 @@ def collapse_strata(
     d_next = np.where(nxt >= 0, np.abs(kval[lone] - kval[np.maximum(nxt, 0)]), np.inf)
     partner = np.where(d_prev <= d_next, prev, nxt)
     graph = sp.csr_matrix((np.ones(lone.size), (lone, partner)), shape=(H, H))
-    _, comp = connected_components(graph, directed=False)
+    _, comp = csgraph.connected_components(graph, directed=False)
     # collapsed labels: member labels in key order, joined by "+"
     member_rank = pos
     comp_order = np.lexsort((member_rank, comp))

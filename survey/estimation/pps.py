@@ -37,11 +37,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from survey.design import Design, HartleyRao, JointProbabilities
 from survey.errors import DesignError, LonelyPSUError
 from survey.estimation.structure import DesignArrays
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 __all__ = ["PpsStructure", "pps_structure", "pps_domain_covariance", "pps_covariance"]
 
@@ -201,7 +203,8 @@ def pps_structure(
     >>> st.method, st.certain.tolist()
     ('brewer', [False, False, True])
     """
-    psu = np.asarray(arrays.psu_codes)
+    # element sampling: every row its own PSU (the arrays keep no n-length codes then)
+    psu = np.arange(len(data), dtype=np.intp) if arrays.psu_codes is None else np.asarray(arrays.psu_codes)
     stage = arrays.structure.stages[0]
     h_of_psu = np.asarray(stage.unit_stratum)
     H = int(stage.n_strata)

@@ -6,38 +6,38 @@ total or ratio is the spread of its replicate values::
     v = scale * sum_r rscales[r] * (theta_r - centre) ** 2
 
 computed without the n x R weight matrix: the jackknives from PSU totals in
-O(n + strata x domains) (:func:`replicate_variance`), BRR/Fay and the
-bootstrap from PSU totals and the replicate factors, chunk by chunk
-(:func:`replicate_totals`). The variance engine
-(:func:`survey.estimation.variance.domain_covariance`) calls it for replicate
-surveys.
+O(n + strata x domains), BRR/Fay and the bootstrap from PSU totals and the
+replicate factors, chunk by chunk (:func:`replicate_totals`): one product of
+the factors with the stacked score columns of every domain and variable
+(numerators and denominators together), so the covariances of several
+variables come out of the same pass (:func:`replicate_covariance`). The
+bootstrap's draws are made once per design and kept with it
+(:func:`survey.estimation.replicate_weights.bootstrap_counts`). The variance
+engine (:func:`survey.estimation.variance.domain_covariance`) calls it for
+replicate surveys.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
 
 from survey.errors import ReplicateError, SurveyWarning
 from survey.estimation.replicate import ReplicateDesign
-from survey.estimation.replicate_weights import BootstrapResampler, bootstrap_multipliers, psu_factors
+from survey.estimation.replicate_weights import bootstrap_count_blocks, bootstrap_multipliers, psu_factors
 
-__all__ = ["replicate_variance", "replicate_totals"]
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
+linalg = lazy_module("scipy.linalg")
+
+__all__ = ["replicate_variance", "replicate_covariance", "ReplicateCovariance", "replicate_totals"]
 
 # memory budget of one chunk (replicate x PSU values, float64)
 _CHUNK_BYTES = 32 * 2**20
-_MAX_THREADS = 4
-
-
-def _threads() -> int:
-    return max(1, min(_MAX_THREADS, os.cpu_count() or 1))
-
 
 
 # --------------------------------------------------------------------------
@@ -136,20 +136,20 @@ def replicate_totals(
         return
     lay = rep.layout
     if rep.method == "bootstrap":
+        # replicate r: sum_p ((1 - lambda_p) + mult_p c_pr - 1) Z_p = (mult Z)' c_r - lambda' Z
         lam, mult = bootstrap_multipliers(lay)
-        Zp = _cell_matrix(lay.psu, domain, z, lay.n_psu, n_domains).tocsc()  # PSU totals in cells
-        base = np.asarray(Zp.T @ lam).ravel()
-        ZsT = (Zp.T @ sp.diags(mult)).tocsr()  # (m, P)
-        sampler = BootstrapResampler(rep)
-
-        def one(r: int) -> np.ndarray:
-            return ZsT @ sampler.counts(r) - base
-
-        c = chunk or 32
-        with ThreadPoolExecutor(max_workers=_threads()) as pool:
-            for start in range(0, R, c):
-                idx = np.arange(start, min(start + c, R))
-                yield idx, np.vstack(list(pool.map(one, idx.tolist())))
+        Zt = _cell_matrix(lay.psu, domain, z, lay.n_psu, n_domains).T.tocsr()  # (m, P)
+        base = np.asarray(Zt @ lam).ravel()
+        Ztm = sp.csr_array(Zt.multiply(mult[None, :]))
+        c = chunk or max(1, min(R, 2 * _CHUNK_BYTES // (8 * max(lay.n_psu, 1))))
+        if Ztm.nnz >= 0.5 * Ztm.shape[0] * Ztm.shape[1]:  # a few dense rows (no domains)
+            Zd = np.ascontiguousarray(Ztm.toarray().T)  # (P, m)
+            for idx, counts in bootstrap_count_blocks(rep, c, psu_major=False):
+                # one product per replicate: the same sums whatever the block size
+                yield idx, np.vstack([row @ Zd for row in counts]) - base[None, :]
+            return
+        for idx, counts in bootstrap_count_blocks(rep, c):
+            yield idx, np.asarray(Ztm @ counts).T - base[None, :]
         return
     if rep.method in ("brr", "fay"):
         first, second, _ = rep.half_samples
@@ -159,7 +159,7 @@ def replicate_totals(
         c = chunk or max(1, min(R, _CHUNK_BYTES // (8 * max(L, 1))))
         for start in range(0, R, c):
             idx = np.arange(start, min(start + c, R))
-            H = scipy.linalg.hadamard(R)[idx][:, 1 : L + 1].astype(float)  # (c, L)
+            H = linalg.hadamard(R)[idx][:, 1 : L + 1].astype(float)  # (c, L)
             yield idx, np.asarray((delta.T @ H.T).T)
         return
     # jackknife, generic (dense) path: used for small designs and tests
@@ -171,30 +171,13 @@ def replicate_totals(
         yield idx, np.asarray(Zp.T @ F).T
 
 
-def _variance_from_sums(
-    rep: ReplicateDesign,
-    sum_e: np.ndarray,
-    sum_se: np.ndarray,
-    sum_se2: np.ndarray,
-    sum_s: np.ndarray | float,
-    count: np.ndarray | float,
-) -> np.ndarray:
-    """scale * sum_r s_r (e_r - mu)^2 from the sums over replicates (s_r = rscales)."""
-    if rep.mse:
-        v = sum_se2
-    else:
-        mu = sum_e / np.maximum(count, 1)
-        v = sum_se2 - 2.0 * mu * sum_se + mu**2 * sum_s
-    return rep.scale * np.maximum(v, 0.0)
-
-
 def _ratio_dev(dn: np.ndarray, dd: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """(num + dn) / (den + dd) - num / den without cancellation."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return (dn * den - num * dd) / (den * (den + dd))
 
 
-def _jackknife_variance(
+def _jackknife_covariance(
     rep: ReplicateDesign,
     w: np.ndarray,
     y: np.ndarray,
@@ -202,12 +185,14 @@ def _jackknife_variance(
     d: np.ndarray,
     n_domains: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """JK1/JKn variances from PSU totals in O(n + strata x domains).
+    """JK1/JKn covariances from PSU totals in O(n + strata x domains).
 
     Replicate r deletes PSU j of stratum h; for a cell c (domain, variable)
     its total moves by (t_hc - n_h t_jc) / (n_h - 1). PSUs of h without rows
     in the cell all move by t_hc / (n_h - 1), so they are handled together.
-    Returns (variance, number of replicates dropped for a zero denominator).
+    Cross products of the variables of a domain come from the same
+    deviations. Returns (covariance (D, k, k), number of replicates dropped
+    for a zero denominator (D, k)).
     """
     lay = rep.layout
     k = y.shape[1]
@@ -242,9 +227,9 @@ def _jackknife_variance(
     hk_d = hkeys % n_domains
 
     def group(v: np.ndarray) -> np.ndarray:
-        out = np.empty((hkeys.shape[0],) + v.shape[1:])
         if v.ndim == 1:
             return np.bincount(hinv, weights=v, minlength=hkeys.shape[0])
+        out = np.empty((hkeys.shape[0],) + v.shape[1:])
         for j in range(v.shape[1]):
             out[:, j] = np.bincount(hinv, weights=v[:, j], minlength=hkeys.shape[0])
         return out
@@ -264,61 +249,250 @@ def _jackknife_variance(
     act_hd = lay.active[hk_h]
     denom_pair = np.where(act_pair, nh_pair[:, 0] - 1, 1.0)[:, None]
     denom_hd = np.where(act_hd, nh_hd[:, 0] - 1, 1.0)[:, None]
-    # deviations of present pairs and of the absent PSUs of each (h, d)
-    dn_pair = (Tn_hd[hinv] - nh_pair * tn) / denom_pair
+    # deviations of present pairs and of the absent PSUs of each (h, d):
+    # (T - n t) / (n - 1) written as (T - t) / (n - 1) - t, exactly -t when the PSU is
+    # alone in its cell (so a zero denominator is exactly zero, as with the weights)
+    dn_pair = (Tn_hd[hinv] - tn) / denom_pair - tn * act_pair[:, None]
     dn_abs = Tn_hd / denom_hd
     if Dd is not None:
-        dd_pair = (Td_hd[hinv] - nh_pair * td) / denom_pair
+        dd_pair = (Td_hd[hinv] - td) / denom_pair - td * act_pair[:, None]
         dd_abs = Td_hd / denom_hd
         e_pair = _ratio_dev(dn_pair, dd_pair, Nd[p_dom], Dd[p_dom])
         e_abs = _ratio_dev(dn_abs, dd_abs, Nd[hk_d], Dd[hk_d])
     else:
         e_pair, e_abs = dn_pair, dn_abs
-    # weights (rscales) and counts
-    s_pair = np.where(act_pair, s_psu[p_psu], 0.0)[:, None]
+    # replicate weights (rscales) and counts of the pairs and of the absent PSUs
+    s_pair = np.where(act_pair, s_psu[p_psu], 0.0)
     s_h_total = np.bincount(lay.psu_stratum, weights=s_psu, minlength=lay.n_strata)
-    s_abs = (s_h_total[hk_h] - group(s_pair[:, 0]))[:, None]
+    s_abs = s_h_total[hk_h] - group(s_pair)
     present = np.bincount(hinv, minlength=hkeys.shape[0])
-    cnt_abs = np.where(act_hd, n_h[hk_h] - present, 0.0)[:, None]
-    c_pair = act_pair.astype(float)[:, None]
+    cnt_abs = np.where(act_hd, n_h[hk_h] - present, 0.0)
+    c_pair = act_pair.astype(float)
     # replicates whose ratio is undefined (zero denominator) are dropped, as R does
-    bad_pair = ~np.isfinite(e_pair) & (c_pair > 0)
-    bad_abs = ~np.isfinite(e_abs) & (cnt_abs > 0)
+    bad_pair = ~np.isfinite(e_pair) & (c_pair[:, None] > 0)
+    bad_abs = ~np.isfinite(e_abs) & (cnt_abs[:, None] > 0)
     full_bad = ~np.isfinite(Nd / Dd) if Dd is not None else np.zeros((n_domains, k), bool)
     e_pair = np.where(np.isfinite(e_pair), e_pair, 0.0)
     e_abs = np.where(np.isfinite(e_abs), e_abs, 0.0)
-    c_pair = c_pair * ~bad_pair
-    cnt_abs = cnt_abs * ~bad_abs
-    s_pair = s_pair * ~bad_pair
-    s_abs = s_abs * ~bad_abs
 
     def by_domain(pair_v: np.ndarray, abs_v: np.ndarray) -> np.ndarray:
-        out = np.zeros((n_domains, k))
-        np.add.at(out, p_dom, pair_v)
-        np.add.at(out, hk_d, abs_v)
+        return np.bincount(p_dom, weights=pair_v, minlength=n_domains) + np.bincount(
+            hk_d, weights=abs_v, minlength=n_domains
+        )
+
+    ok_pair = ~bad_pair
+    ok_abs = ~bad_abs
+    sum_s_all = float(rep.rscales.sum())
+    # JKn "adjust": one extra replicate per lonely stratum (R as.svrepdesign), after the others
+    ext = ok_ext = s_ext = None
+    if lay.adjust_strata.shape[0]:
+        ext = _lonely_adjust_deviations(rep, p_psu, p_dom, tn, td, Nd, Dd, n_domains)  # (L, D, k)
+        ok_ext = np.isfinite(ext)
+        ext = np.where(ok_ext, ext, 0.0)
+        s_ext = np.asarray(rep.rscales, dtype=float)[act_psu.shape[0]:][:, None]  # (L, 1)
+    # per variable: replicates dropped, their mean deviation
+    n_bad = np.zeros((n_domains, k))
+    mu = np.zeros((n_domains, k))
+    for a in range(k):
+        n_bad[:, a] = by_domain(bad_pair[:, a].astype(float), bad_abs[:, a] * cnt_abs)
+        sum_e = by_domain(e_pair[:, a] * c_pair * ok_pair[:, a], e_abs[:, a] * cnt_abs * ok_abs[:, a])
+        if ext is not None:
+            n_bad[:, a] += (~ok_ext[:, :, a]).sum(axis=0)
+            sum_e += ext[:, :, a].sum(axis=0)
+        mu[:, a] = sum_e / np.maximum(rep.n_replicates - n_bad[:, a], 1)
+    if rep.mse:
+        mu[:] = 0.0
+    any_bad = bool(bad_pair.any() or bad_abs.any() or (ok_ext is not None and not ok_ext.all()))
+    cov = np.zeros((n_domains, k, k))
+    for a in range(k):
+        for b in range(a, k):
+            okp = ok_pair[:, a] & ok_pair[:, b] if any_bad else None
+            oka = ok_abs[:, a] & ok_abs[:, b] if any_bad else None
+            sp_ = s_pair if okp is None else s_pair * okp
+            sa_ = s_abs if oka is None else s_abs * oka
+            s_ee = by_domain(e_pair[:, a] * e_pair[:, b] * sp_, e_abs[:, a] * e_abs[:, b] * sa_)
+            if ext is not None:  # (L, D) rscales of the extra replicates kept for both variables
+                se_ = s_ext * (ok_ext[:, :, a] & ok_ext[:, :, b])
+                s_ee = s_ee + (ext[:, :, a] * ext[:, :, b] * se_).sum(axis=0)
+            if rep.mse:
+                c_ab = s_ee
+            else:
+                s_ea = by_domain(e_pair[:, a] * sp_, e_abs[:, a] * sa_)
+                s_eb = s_ea if b == a else by_domain(e_pair[:, b] * sp_, e_abs[:, b] * sa_)
+                s_s = sum_s_all - (by_domain(s_pair - sp_, s_abs - sa_) if any_bad else 0.0)
+                if ext is not None:
+                    s_ea = s_ea + (ext[:, :, a] * se_).sum(axis=0)
+                    s_eb = s_ea if b == a else s_eb + (ext[:, :, b] * se_).sum(axis=0)
+                    s_s = s_s - (s_ext - se_).sum(axis=0)
+                c_ab = s_ee - mu[:, b] * s_ea - mu[:, a] * s_eb + mu[:, a] * mu[:, b] * s_s
+            c_ab = rep.scale * c_ab
+            if a == b:
+                c_ab = np.maximum(c_ab, 0.0)
+            cov[:, a, b] = c_ab
+            cov[:, b, a] = c_ab
+    if full_bad.any():
+        cov[full_bad, :] = np.nan
+        cov.transpose(0, 2, 1)[full_bad, :] = np.nan
+    return cov, n_bad
+
+
+def _covariance_from_deviations(
+    rep: ReplicateDesign, e: np.ndarray, n_domains: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Covariances (D, k, k) from replicate deviations e (R x D*k; non-finite: dropped).
+
+    Returns the covariances, the number of dropped replicates (D, k) and the
+    centred deviations (R x D*k, 0 where dropped) for the full matrix.
+    """
+    R = e.shape[0]
+    ok = np.isfinite(e)
+    e0 = np.where(ok, e, 0.0)
+    if rep.mse:
+        ec = e0
+    else:
+        count = ok.sum(axis=0)
+        mu = e0.sum(axis=0) / np.maximum(count, 1)
+        ec = np.where(ok, e0 - mu[None, :], 0.0)
+    er = ec.reshape(R, n_domains, k)
+    cov = rep.scale * np.einsum("r,rda,rdb->dab", rep.rscales, er, er)
+    n_bad = (R - ok.sum(axis=0)).reshape(n_domains, k)
+    return cov, n_bad, ec
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicateCovariance:
+    """Replicate covariances of domain estimates (see :func:`replicate_covariance`).
+
+    Attributes
+    ----------
+    cov : numpy.ndarray, shape (D, k, k)
+    full : callable or None
+        ``full()`` gives the (D*k x D*k) covariance across domains
+        (domain-major); ``None`` for the jackknives' PSU-total path.
+    """
+
+    cov: np.ndarray
+    full: Callable[[], np.ndarray] | None = None
+
+
+def replicate_covariance(
+    rep: ReplicateDesign,
+    weights: np.ndarray,
+    numerator: np.ndarray,
+    denominator: np.ndarray | None,
+    domain: np.ndarray,
+    n_domains: int,
+) -> ReplicateCovariance:
+    """Replicate covariances of domain totals or ratios, all variables in one pass.
+
+    The replicate totals of every domain and variable (numerators and
+    denominators together) come from one product of the replicate factors
+    with the stacked score columns; the covariance of variables ``a`` and
+    ``b`` of a domain is ``scale * sum_r rscales[r] (e_ra - mu_a) (e_rb - mu_b)``
+    of their replicate deviations. The jackknives use PSU totals
+    (O(n + strata x domains)) with the same cross products.
+
+    Parameters
+    ----------
+    rep : ReplicateDesign
+    weights : numpy.ndarray
+        Current full-sample weights (length n): ``rep.weights``, except that
+        rows may be set to zero (a domain that keeps the design).
+    numerator : numpy.ndarray
+        (n, k) values y.
+    denominator : numpy.ndarray or None
+        (n, k) values x for ratios sum(w y) / sum(w x); None for totals.
+    domain : numpy.ndarray
+        (n,) integer domain codes in [0, n_domains), -1 outside every domain.
+    n_domains : int
+
+    Returns
+    -------
+    ReplicateCovariance
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from survey.estimation.replicate import replicates_from_arrays
+    >>> w = np.full(4, 10.0)
+    >>> y = np.array([[1.0, 2.0], [3.0, 2.0], [2.0, 5.0], [6.0, 1.0]])
+    >>> rep = replicates_from_arrays("brr", weights=w, strata=np.array([0, 0, 1, 1]))
+    >>> replicate_covariance(rep, w, y, None, np.zeros(4, int), 1).cov[0]  # sum_h of products of PSU differences
+    array([[ 2000., -1600.],
+           [-1600.,  1600.]])
+    """
+    w, y, x, d = _check_inputs(rep, weights, numerator, denominator, domain, n_domains)
+    k = y.shape[1]
+    if rep.repweights is None and rep.method in ("jk1", "jkn"):
+        cov, n_bad = _jackknife_covariance(rep, w, y, x, d, n_domains)
+        _warn_dropped(n_bad)
+        return ReplicateCovariance(cov=cov)
+    m = n_domains * k
+    vals = y if x is None else np.hstack([y, x])
+    kk = vals.shape[1]
+    delta = np.empty((rep.n_replicates, n_domains * kk))
+    for idx, dv in replicate_totals(rep, w, vals, d, n_domains):
+        delta[idx] = dv
+    delta = delta.reshape(-1, n_domains, kk)
+    if x is None:
+        e = delta.reshape(-1, m)
+        full_bad = None
+    else:
+        Z = _cell_matrix(np.arange(rep.n), d, np.hstack([y, x]), rep.n, n_domains)
+        full = np.asarray(Z.T @ w).ravel().reshape(n_domains, 2 * k)
+        full_n, full_d = full[:, :k].ravel(), full[:, k:].ravel()
+        dn = delta[:, :, :k].reshape(-1, m)
+        dd = delta[:, :, k:].reshape(-1, m)
+        e = _ratio_dev(dn, dd, full_n[None, :], full_d[None, :])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            full_bad = ~np.isfinite(full_n / full_d).reshape(n_domains, k)
+    cov, n_bad, ec = _covariance_from_deviations(rep, e, n_domains, k)
+    if full_bad is not None and full_bad.any():
+        cov[full_bad, :] = np.nan
+        cov.transpose(0, 2, 1)[full_bad, :] = np.nan
+        n_bad = np.where(full_bad, 0, n_bad)
+    _warn_dropped(n_bad)
+    scale, rscales = rep.scale, rep.rscales
+
+    dropped = bool(np.any(n_bad > 0))
+
+    def full_matrix() -> np.ndarray:
+        if dropped:
+            # R svrVar on the stacked estimates: a replicate undefined anywhere is left out
+            # everywhere (the per-domain variances above leave it out per cell, as svyby)
+            cols = np.ones(e.shape[1], bool) if full_bad is None else ~full_bad.ravel()
+            rows = np.isfinite(e[:, cols]).all(axis=1)
+            er = np.where(np.isfinite(e[rows]), e[rows], 0.0)
+            if not rep.mse:
+                er = er - er.mean(axis=0)[None, :]
+            out = scale * (er.T @ (er * np.asarray(rscales, dtype=float)[rows][:, None]))
+        else:
+            out = scale * (ec.T @ (ec * rscales[:, None]))
+        if full_bad is not None and full_bad.any():
+            bad = full_bad.ravel()
+            out[bad, :] = np.nan
+            out[:, bad] = np.nan
         return out
 
-    sum_e = by_domain(e_pair * c_pair, e_abs * cnt_abs)
-    sum_se = by_domain(e_pair * s_pair, e_abs * s_abs)
-    sum_se2 = by_domain(e_pair**2 * s_pair, e_abs**2 * s_abs)
-    # replicates that do not touch the domain have e = 0 but count for the mean
-    n_bad = by_domain(bad_pair.astype(float), bad_abs * np.where(act_hd, n_h[hk_h] - present, 0)[:, None])
-    count = rep.n_replicates - n_bad
-    sum_s_all = float(rep.rscales.sum())
-    sum_s_bad = by_domain(bad_pair * np.where(act_pair, s_psu[p_psu], 0.0)[:, None],
-                          bad_abs * (s_h_total[hk_h] - group(np.where(act_pair, s_psu[p_psu], 0.0)))[:, None])
-    if lay.adjust_strata.shape[0]:  # JKn "adjust" replicates of lonely strata (R as.svrepdesign)
-        ex = _lonely_adjust_sums(rep, p_psu, p_dom, tn, td, Nd, Dd, act_psu.shape[0], n_domains)
-        sum_e, sum_se, sum_se2 = sum_e + ex[0], sum_se + ex[1], sum_se2 + ex[2]
-        n_bad, sum_s_bad = n_bad + ex[3], sum_s_bad + ex[4]
-        count = rep.n_replicates - n_bad
-    v = _variance_from_sums(rep, sum_e, sum_se, sum_se2, sum_s_all - sum_s_bad, count)
-    v[full_bad] = np.nan
-    return v, n_bad
+    return ReplicateCovariance(cov=cov, full=full_matrix)
 
 
-def _lonely_adjust_sums(rep, p_psu, p_dom, tn, td, Nd, Dd, n_act, n_domains):
-    """Sums over the JKn "adjust" replicates: PSU of a lonely stratum deleted, all others x H/(H-1)."""
+def _lonely_adjust_deviations(
+    rep: ReplicateDesign,
+    p_psu: np.ndarray,
+    p_dom: np.ndarray,
+    tn: np.ndarray,
+    td: np.ndarray | None,
+    Nd: np.ndarray,
+    Dd: np.ndarray | None,
+    n_domains: int,
+) -> np.ndarray:
+    """Deviations (L, D, k) of the JKn "adjust" replicates of lonely strata (R ``as.svrepdesign``).
+
+    Replicate l deletes the PSU of lonely stratum l and multiplies every other
+    unit by ``H / (H - 1)``: a domain total ``T`` moves by ``(T - H t_l) / (H - 1)``
+    with ``t_l`` the total of the deleted PSU. Non-finite: a zero denominator.
+    """
     lay = rep.layout
     H = lay.n_strata
     k = tn.shape[1]
@@ -329,18 +503,13 @@ def _lonely_adjust_sums(rep, p_psu, p_dom, tn, td, Nd, Dd, n_act, n_domains):
     sel = ell >= 0
     tnL = np.zeros((L, n_domains, k))
     np.add.at(tnL, (ell[sel], p_dom[sel]), tn[sel])
-    dn = (Nd[None] - H * tnL) / (H - 1.0)
-    if td is not None:
-        tdL = np.zeros((L, n_domains, k))
-        np.add.at(tdL, (ell[sel], p_dom[sel]), td[sel])
-        dd = (Dd[None] - H * tdL) / (H - 1.0)
-        e = _ratio_dev(dn, dd, Nd[None], Dd[None])
-    else:
-        e = dn
-    s = rep.rscales[n_act:][:, None, None]
-    bad = ~np.isfinite(e)
-    e = np.where(bad, 0.0, e)
-    return e.sum(0), (s * e).sum(0), (s * e * e).sum(0), bad.sum(0).astype(float), (s * bad).sum(0)
+    dn = (Nd[None] - H * tnL) / (H - 1.0)  # the deviation H/(H-1) (T - t_l) - T
+    if td is None:
+        return dn
+    tdL = np.zeros((L, n_domains, k))
+    np.add.at(tdL, (ell[sel], p_dom[sel]), td[sel])
+    dd = (Dd[None] - H * tdL) / (H - 1.0)
+    return _ratio_dev(dn, dd, Nd[None], Dd[None])
 
 
 def replicate_variance(
@@ -352,6 +521,8 @@ def replicate_variance(
     n_domains: int,
 ) -> np.ndarray:
     """Replicate variances of domain totals or ratios.
+
+    The diagonal of :func:`replicate_covariance`.
 
     Parameters
     ----------
@@ -390,50 +561,8 @@ def replicate_variance(
     >>> float(replicate_variance(rep, w, y, None, np.zeros(5, int), 1)[0, 0])
     8500.0
     """
-    w, y, x, d = _check_inputs(rep, weights, numerator, denominator, domain, n_domains)
-    k = y.shape[1]
-    if rep.repweights is None and rep.method in ("jk1", "jkn"):
-        v, n_bad = _jackknife_variance(rep, w, y, x, d, n_domains)
-        _warn_dropped(n_bad)
-        return v
-    m = n_domains * k
-    if x is None:
-        full_n = full_d = None
-    else:
-        Z = _cell_matrix(np.arange(rep.n), d, np.hstack([y, x]), rep.n, n_domains)
-        full = np.asarray(Z.T @ w).ravel().reshape(n_domains, 2 * k)
-        full_n, full_d = full[:, :k].ravel(), full[:, k:].ravel()
-    vals = y if x is None else np.hstack([y, x])
-    kk = vals.shape[1]
-    sum_e = np.zeros(m)
-    sum_se = np.zeros(m)
-    sum_se2 = np.zeros(m)
-    sum_s = np.zeros(m)
-    count = np.zeros(m)
-    for idx, delta in replicate_totals(rep, w, vals, d, n_domains):
-        delta = delta.reshape(-1, n_domains, kk)
-        if x is None:
-            e = delta.reshape(-1, m)
-        else:
-            dn = delta[:, :, :k].reshape(-1, m)
-            dd = delta[:, :, k:].reshape(-1, m)
-            e = _ratio_dev(dn, dd, full_n[None, :], full_d[None, :])
-        s = rep.rscales[idx][:, None]
-        ok = np.isfinite(e)
-        e = np.where(ok, e, 0.0)
-        sum_e += e.sum(axis=0)
-        sum_se += (s * e).sum(axis=0)
-        sum_se2 += (s * e**2).sum(axis=0)
-        sum_s += (s * ok).sum(axis=0)
-        count += ok.sum(axis=0)
-    v = _variance_from_sums(rep, sum_e, sum_se, sum_se2, sum_s, count).reshape(n_domains, k)
-    n_bad = (rep.n_replicates - count).reshape(n_domains, k)
-    if x is not None:
-        full_bad = ~np.isfinite(full_n / full_d).reshape(n_domains, k)
-        v[full_bad] = np.nan
-        n_bad = np.where(full_bad, 0, n_bad)
-    _warn_dropped(n_bad)
-    return v
+    cov = replicate_covariance(rep, weights, numerator, denominator, domain, n_domains).cov
+    return np.diagonal(cov, axis1=1, axis2=2).copy()
 
 
 def _warn_dropped(n_bad: np.ndarray) -> None:

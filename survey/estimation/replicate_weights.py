@@ -4,21 +4,35 @@ Factors per PSU (jackknife deletion, Hadamard half samples, Rao-Wu-Yue
 bootstrap draws), expanded to rows in column blocks: the n x R matrix is only
 formed when asked for (:func:`replicate_weights`) or when a weighting step is
 repeated in every replicate (:func:`reweight_replicates`).
+
+The bootstrap's resampling counts are drawn once per design, when a variance
+first needs them, and kept with it as compact unsigned integers (one byte per
+PSU and replicate, :func:`bootstrap_counts`): every later estimate on the same
+replicate survey only multiplies them with its scores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 
 from survey.errors import ReplicateError
 from survey.estimation.replicate import ReplicateDesign, ReplicateLayout
 
+from survey.lazy import lazy_module
+
+linalg = lazy_module("scipy.linalg")
+
 __all__ = [
     "BootstrapResampler",
+    "COUNT_CACHE_BYTES",
+    "bootstrap_counts",
+    "bootstrap_count_blocks",
     "bootstrap_multipliers",
     "psu_factors",
     "replicate_factors",
@@ -64,22 +78,127 @@ class BootstrapResampler:
         # n_h (1 - 2^-52): u * n_h then stays below n_h after rounding, for u < 1
         self.size = np.repeat(lay.stratum_size[act_h], m_h) * (1.0 - 2.0**-52)
 
-    def counts(self, replicate: int) -> np.ndarray:
-        """How often each PSU is drawn in one replicate (length P, float64)."""
+    def integer_counts(self, replicate: int) -> np.ndarray:
+        """How often each PSU is drawn in one replicate (length P, int64)."""
         u = _stream(self.entropy, int(replicate)).random(self.start.shape[0])
         u *= self.size
         idx = u.astype(np.int64)
         idx += self.start
-        return np.bincount(idx, minlength=self.n_psu).astype(float)
+        return np.bincount(idx, minlength=self.n_psu)
+
+    def counts(self, replicate: int) -> np.ndarray:
+        """How often each PSU is drawn in one replicate (length P, float64)."""
+        return self.integer_counts(replicate).astype(float)
 
 
 def _bootstrap_counts(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
     """Resampling counts (len(replicates), P) of the Rao-Wu bootstrap."""
+    cached = bootstrap_counts(rep)
+    if cached is not None:
+        return cached[np.asarray(replicates, dtype=np.intp)].astype(float)
     sampler = BootstrapResampler(rep)
     out = np.empty((replicates.shape[0], rep.layout.n_psu))
     for i, r in enumerate(replicates):
         out[i] = sampler.counts(int(r))
     return out
+
+
+# the counts kept with their design (a design is immutable; the cache dies with it)
+_COUNTS: "weakref.WeakKeyDictionary[ReplicateDesign, np.ndarray]" = weakref.WeakKeyDictionary()
+
+COUNT_CACHE_BYTES = 1 << 30
+"""Largest bootstrap count matrix (bytes, one per PSU and replicate) kept with a design.
+
+Larger designs redraw their counts (from the same random streams, so with
+the same result) block by block for every estimate instead."""
+
+_MAX_THREADS = 4
+
+
+def _threads() -> int:
+    return max(1, min(_MAX_THREADS, os.cpu_count() or 1))
+
+
+def bootstrap_counts(rep: ReplicateDesign) -> np.ndarray | None:
+    """The resampling counts of a bootstrap design (R x P), drawn once and kept with the design.
+
+    Row ``r`` is how often each PSU is drawn in replicate ``r``
+    (:class:`BootstrapResampler`), stored as ``uint8`` (``uint16`` when a PSU
+    can be drawn more than 255 times). Drawn on the first call; later calls
+    return the same read-only array.
+
+    Parameters
+    ----------
+    rep : ReplicateDesign
+        A bootstrap design formed from a layout.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``None`` when the matrix would exceed :data:`COUNT_CACHE_BYTES`.
+
+    Examples
+    --------
+    >>> from survey.estimation.replicate import replicates_from_arrays
+    >>> rep = replicates_from_arrays("bootstrap", weights=np.ones(6), strata=np.repeat([0, 1], 3),
+    ...                              replicates=4, seed=1)
+    >>> c = bootstrap_counts(rep)
+    >>> c.shape, c.dtype, c.sum(axis=1).tolist(), bootstrap_counts(rep) is c
+    ((4, 6), dtype('uint8'), [4, 4, 4, 4], True)
+    """
+    if rep.method != "bootstrap" or rep.layout is None or rep.repweights is not None:
+        return None
+    hit = _COUNTS.get(rep)
+    if hit is not None:
+        return hit
+    R, P = rep.n_replicates, rep.layout.n_psu
+    if R * P > COUNT_CACHE_BYTES:
+        return None
+    lay = rep.layout
+    most = int((lay.stratum_size[lay.active] - 1).max(initial=0))  # a PSU is drawn at most m_h times
+    dtype = np.uint8 if most <= 255 else (np.uint16 if most <= 65535 else np.uint32)
+    if R * P * np.dtype(dtype).itemsize > COUNT_CACHE_BYTES:
+        return None
+    sampler = BootstrapResampler(rep)
+    out = np.empty((R, P), dtype=dtype)
+
+    def draw(r: int) -> None:
+        out[r] = sampler.integer_counts(r)
+
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        list(pool.map(draw, range(R)))
+    out.flags.writeable = False
+    _COUNTS[rep] = out
+    return out
+
+
+def bootstrap_count_blocks(
+    rep: ReplicateDesign, block: int, *, psu_major: bool = True
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The bootstrap counts in blocks of replicates: ``(replicates, counts)`` as float64.
+
+    From the kept counts (:func:`bootstrap_counts`), or redrawn block by block
+    when the design is too large to keep them. ``counts`` is (P x len)
+    C-ordered (``psu_major=True``, for sparse products) or (len x P).
+
+    Examples
+    --------
+    >>> from survey.estimation.replicate import replicates_from_arrays
+    >>> rep = replicates_from_arrays("bootstrap", weights=np.ones(4), replicates=5, seed=3)
+    >>> [(idx.tolist(), c.shape) for idx, c in bootstrap_count_blocks(rep, 2)]
+    [([0, 1], (4, 2)), ([2, 3], (4, 2)), ([4], (4, 1))]
+    """
+    R = rep.n_replicates
+    cached = bootstrap_counts(rep)
+    sampler = None if cached is not None else BootstrapResampler(rep)
+    for start in range(0, R, max(1, block)):
+        idx = np.arange(start, min(start + max(1, block), R))
+        if cached is not None:
+            rows = cached[start : idx[-1] + 1]
+            yield idx, (rows.T.astype(float, order="C") if psu_major else rows.astype(float))
+        else:
+            c = np.vstack([sampler.counts(int(r)) for r in idx])
+            yield idx, (np.ascontiguousarray(c.T) if psu_major else c)
 
 
 def bootstrap_multipliers(lay: ReplicateLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +281,7 @@ def psu_factors(rep: ReplicateDesign, replicates: np.ndarray) -> np.ndarray:
     # brr / fay
     first, second, _ = rep.half_samples
     rho = rep.fay_rho
-    H = scipy.linalg.hadamard(rep.n_replicates)[replicates][:, 1 : first.shape[0] + 1].T  # (L, c)
+    H = linalg.hadamard(rep.n_replicates)[replicates][:, 1 : first.shape[0] + 1].T  # (L, c)
     out = np.ones((P, replicates.shape[0]))
     out[first] = 1.0 + H * (1.0 - rho)
     out[second] = 1.0 - H * (1.0 - rho)

@@ -22,10 +22,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from survey.errors import SurveyError
 from survey.estimation.intervals import CI_METHODS, proportion_interval
+
+from survey.lazy import lazy_module
+
+special = lazy_module("scipy.special")
 
 __all__ = [
     "Result",
@@ -69,7 +72,8 @@ def t_quantile(level: float, df: Any) -> np.ndarray:
     """
     df = np.asarray(df, dtype=float)
     q = 0.5 + level / 2.0
-    return np.where(np.isfinite(df) & (df >= 1), stats.t.ppf(q, np.maximum(df, 1)), stats.norm.ppf(q))
+    # scipy.stats' t.ppf and norm.ppf are these functions (scipy.stats is not imported for them)
+    return np.where(np.isfinite(df) & (df >= 1), special.stdtrit(np.maximum(df, 1), q), special.ndtri(q))
 
 
 def check_level(level: float) -> float:

@@ -27,6 +27,8 @@ __all__ = [
     "design_arrays",
     "design_weights",
     "stage_coefficients",
+    "sorted_codes",
+    "sorted_codes_counts",
     "unknown_columns_message",
 ]
 
@@ -35,13 +37,15 @@ __all__ = [
 class Stage:
     """One sampling stage, as integer codes per row plus per-stratum coefficients.
 
-    ``units`` are row-level unit codes (units nested in strata), ``unit_stratum``
-    the stratum of each unit. ``sq_coef[h]`` multiplies the sum over units of squared unit totals and
+    ``units`` are row-level unit codes (units nested in strata), or ``None``
+    when every row is its own unit, numbered in row order (element sampling:
+    no n-length array of ``0..n-1`` is kept; :meth:`row_units` builds it on
+    demand). ``unit_stratum`` is the stratum of each unit. ``sq_coef[h]`` multiplies the sum over units of squared unit totals and
     ``cross_coef[h]`` multiplies the squared stratum total, so that the
     contribution of stratum ``h`` is ``sq_coef * sum_i Z_i Z_i' - cross_coef * S S'``.
     """
 
-    units: np.ndarray
+    units: np.ndarray | None
     unit_stratum: np.ndarray
     n_strata: int
     n_units: int
@@ -57,6 +61,43 @@ class Stage:
                 view = value.view()
                 view.flags.writeable = False
                 object.__setattr__(self, f.name, view)
+
+    @property
+    def rows_are_units(self) -> bool:
+        """True when every row is its own unit, in row order (``units is None``)."""
+        return self.units is None
+
+    def row_units(self) -> np.ndarray:
+        """The unit of every row as an array (``0..n-1`` when the rows are the units).
+
+        Examples
+        --------
+        >>> st = Stage(units=None, unit_stratum=np.array([0, 0, 1]), n_strata=2, n_units=3,
+        ...            sq_coef=np.ones(2), cross_coef=np.ones(2), average_out=np.zeros(2, bool),
+        ...            stratum_parent=np.zeros(2, dtype=np.intp))
+        >>> st.row_units(), st.rows_are_units
+        (array([0, 1, 2]), True)
+        """
+        return np.arange(self.n_units, dtype=np.intp) if self.units is None else self.units
+
+    def units_per_stratum(self) -> np.ndarray:
+        """Number of units in every stratum (``n_h``), from the coefficients.
+
+        ``cross_coef = sq_coef / n_h`` wherever the stratum has a variance, so
+        ``n_h`` is read off without touching the n-length codes; strata
+        without a variance (take-all, lonely) get 0.
+
+        Examples
+        --------
+        >>> sq, cross, avg = stage_coefficients(np.array([2, 4]), np.zeros(2), np.ones(2), "fail",
+        ...                                     np.array(["a", "b"]), 1)
+        >>> Stage(units=None, unit_stratum=np.array([0, 0, 1, 1, 1, 1]), n_strata=2, n_units=6,
+        ...       sq_coef=sq, cross_coef=cross, average_out=avg,
+        ...       stratum_parent=np.zeros(2, dtype=np.intp)).units_per_stratum()
+        array([2., 4.])
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.cross_coef > 0, np.rint(self.sq_coef / self.cross_coef), 0.0)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -115,33 +156,91 @@ def stage_coefficients(
 class DesignArrays:
     """A design as arrays, built once by :func:`design_arrays`.
 
+    Only compact arrays are kept: one integer code per row for the strata
+    (and for the units of clustered stages), per-stratum numbers otherwise.
+
     Attributes
     ----------
     strata_codes : numpy.ndarray of int
         Stratum of every row, ``0..H-1`` in sorted label order.
     strata_labels : numpy.ndarray
         The stratum labels (``["(all)"]`` without strata).
-    psu_codes : numpy.ndarray of int
-        Stage-1 unit of every row.
-    stage1_fraction : numpy.ndarray
-        Stage-1 sampling fraction of every row's stratum (0 without an fpc).
+    psu_codes : numpy.ndarray of int or None
+        Stage-1 unit of every row; ``None`` when every row is its own PSU
+        (numbered in row order).
+    stratum_fraction : numpy.ndarray
+        Stage-1 sampling fraction of every stratum (0 without an fpc).
     structure : VarianceStructure
-    fpc_probabilities : numpy.ndarray
+    fpc_probabilities : numpy.ndarray or None
         Inclusion probability of every row from the fpc of all stages (NaN
-        where a stage has no fpc).
+        where a stage has no fpc); only computed when the design gives
+        neither weights nor probabilities (else ``None``).
     """
 
     strata_codes: np.ndarray
     strata_labels: np.ndarray
-    psu_codes: np.ndarray
-    stage1_fraction: np.ndarray
+    psu_codes: np.ndarray | None
+    stratum_fraction: np.ndarray
     structure: VarianceStructure
-    fpc_probabilities: np.ndarray
+    fpc_probabilities: np.ndarray | None
+
+    @property
+    def stage1_fraction(self) -> np.ndarray:
+        """Stage-1 sampling fraction of every row's stratum (an n-length array, built on demand)."""
+        return self.stratum_fraction[self.strata_codes]
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes ``0..K-1`` in sorted order of the values, and the sorted labels.
+
+    Integer columns with a compact range use a lookup table (no sort, no
+    hash); other columns ``pandas.factorize(sort=True)`` (missing values get -1).
+
+    Parameters
+    ----------
+    values : pandas.Series or numpy.ndarray
+
+    Returns
+    -------
+    codes : numpy.ndarray of int
+    labels : numpy.ndarray
+
+    Examples
+    --------
+    >>> sorted_codes(np.array([30, 10, 30, 20]))
+    (array([2, 0, 2, 1]), array([10, 20, 30]))
+    """
+    codes, labels, _ = sorted_codes_counts(values)
+    return codes, labels
+
+
+def sorted_codes_counts(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`sorted_codes` and the number of rows of every code (``None`` when not counted).
+
+    A read-only integer column that already holds the codes ``0..K-1`` (every
+    one present) is returned as it is: no n-length copy.
+
+    Examples
+    --------
+    >>> sorted_codes_counts(np.array([30, 10, 30, 20]))
+    (array([2, 0, 2, 1]), array([10, 20, 30]), array([1, 1, 2]))
+    """
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo <= 4 * arr.size + 1024:
+            shifted = arr - lo if lo != 0 or arr.dtype != np.intp else arr
+            counts = np.bincount(shifted, minlength=hi - lo + 1)
+            present = counts > 0
+            if lo == 0 and shifted is arr and present.all() and not arr.flags.writeable:
+                return arr, np.arange(hi + 1, dtype=arr.dtype), counts  # already the codes
+            lookup = np.cumsum(present, dtype=np.intp)
+            lookup -= 1
+            labels = np.flatnonzero(present) + lo
+            codes = lookup[shifted]
+            return codes, labels.astype(arr.dtype), counts[present]
     codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.intp), np.asarray(uniques)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques), None
 
 
 def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
@@ -177,46 +276,54 @@ def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
     n = len(data)
     if design.strata is not None:
         _check_no_missing(data, design.strata, "strata")
-        strata, labels = _codes(data[design.strata])
+        strata, labels, strata_counts = sorted_codes_counts(data[design.strata])
     else:
         strata, labels = np.zeros(n, dtype=np.intp), np.array(["(all)"], dtype=object)
+        strata_counts = np.array([n])
+    need_probs = design.weights is None and design.probs is None
     cluster_cols = design.clusters or (None,)
     stages: list[Stage] = []
     parent_units = strata  # stage-s strata are stage-(s-1) units
     parent_labels = labels
-    multiplier_row = np.ones(n)
-    probs_row = np.ones(n)
+    multiplier = np.ones(int(strata.max()) + 1 if n else 1)  # per stratum of the stage
+    probs_row = np.ones(n) if need_probs else None
     fpc_known = True
     df = None
+    psu_codes: np.ndarray | None = None
+    stratum_fraction = np.zeros(len(labels))
     for s, col in enumerate(cluster_cols):
         if not fpc_known:
             break
+        n_strata = int(parent_units.max()) + 1
         if col is None:
-            units = np.arange(n, dtype=np.intp)
+            units = None  # every row its own unit
+            n_units = n
+            unit_stratum = parent_units  # shared, not copied
+            if s == 0 and strata_counts is not None and strata_counts.size == n_strata:
+                n_per_stratum = strata_counts
+            else:
+                n_per_stratum = np.bincount(parent_units, minlength=n_strata)
         else:
             _check_no_missing(data, col, "clusters")
             key = pd.DataFrame({"p": parent_units, "u": data[col].to_numpy()})
             units = key.groupby(["p", "u"], sort=True).ngroup().to_numpy().astype(np.intp)
-        n_units = int(units.max()) + 1
-        n_strata = int(parent_units.max()) + 1
-        unit_stratum = np.zeros(n_units, dtype=np.intp)
-        unit_stratum[units] = parent_units
-        n_per_stratum = np.bincount(unit_stratum, minlength=n_strata)
+            n_units = int(units.max()) + 1
+            unit_stratum = np.zeros(n_units, dtype=np.intp)
+            unit_stratum[units] = parent_units
+            n_per_stratum = np.bincount(unit_stratum, minlength=n_strata)
         fpc_col = design.fpc[s] if s < len(design.fpc) else None
         if fpc_col is not None:
             fraction = _stage_fraction(data, fpc_col, parent_units, n_per_stratum, parent_labels, s + 1)
         else:
             fraction = np.zeros(n_strata)
             fpc_known = False
-        stratum_multiplier = np.zeros(n_strata)
-        stratum_multiplier[parent_units] = multiplier_row
         parent_of_stratum = np.zeros(n_strata, dtype=np.intp)
         if s > 0:
-            parent_of_stratum[parent_units] = stages[-1].unit_stratum[parent_units]
+            parent_of_stratum = stages[-1].unit_stratum.copy()
         sq, cross, average_out = stage_coefficients(
             n_per_stratum,
             fraction,
-            stratum_multiplier,
+            multiplier,
             design.lonely_psu,
             np.asarray(parent_labels, dtype=object),
             s + 1,
@@ -236,35 +343,40 @@ def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
         if s == 0:
             df = n_units - n_strata
             psu_codes = units
-            stage1_fraction = fraction[parent_units]
-        probs_row = probs_row * np.where(fraction > 0, fraction, np.nan)[parent_units]
-        multiplier_row = multiplier_row * fraction[parent_units]
-        parent_units = units
-        if col is not None:
+            stratum_fraction = fraction
+        if probs_row is not None:
+            probs_row *= np.where(fraction > 0, fraction, np.nan)[parent_units]
+        # the next stage's strata are this stage's units: carry the multiplier per unit
+        multiplier = (multiplier * fraction)[unit_stratum]
+        if units is not None:
+            parent_units = units
             parent_labels = data[col].astype(str).to_numpy()
             lab = np.empty(n_units, dtype=object)
             lab[units] = parent_labels
             parent_labels = lab
         else:
+            parent_units = np.arange(n, dtype=np.intp) if s + 1 < len(cluster_cols) else parent_units
             parent_labels = np.arange(n_units)
     return DesignArrays(
         strata_codes=strata,
         strata_labels=labels,
         psu_codes=psu_codes,
-        stage1_fraction=stage1_fraction,
+        stratum_fraction=stratum_fraction,
         structure=VarianceStructure(stages=tuple(stages), df=int(df)),
         fpc_probabilities=probs_row,
     )
 
 
-def design_weights(data: pd.DataFrame, design: Design, fpc_probabilities: np.ndarray) -> np.ndarray:
+def design_weights(
+    data: pd.DataFrame, design: Design, fpc_probabilities: np.ndarray | None
+) -> np.ndarray:
     """Design weights from the weights column, the probabilities column or the fpc, checked.
 
     Parameters
     ----------
     data : pandas.DataFrame
     design : Design
-    fpc_probabilities : numpy.ndarray
+    fpc_probabilities : numpy.ndarray or None
         :attr:`DesignArrays.fpc_probabilities` (used when the design has
         neither weights nor probabilities but an fpc at every stage).
 
@@ -272,6 +384,8 @@ def design_weights(data: pd.DataFrame, design: Design, fpc_probabilities: np.nda
     -------
     numpy.ndarray
         Weight 1 (with a ``SurveyWarning``) when the design gives none of them.
+        A float64 weights column without missing values is returned as a
+        read-only view of the data (no copy).
 
     Raises
     ------
@@ -299,6 +413,8 @@ def design_weights(data: pd.DataFrame, design: Design, fpc_probabilities: np.nda
                 f"row {data.index[i]!r} has {float(p[i]):g} ({int(bad.sum())} bad rows in all)"
             )
         return 1.0 / p
+    if fpc_probabilities is None:
+        fpc_probabilities = np.full(len(data), np.nan)
     if design.fpc and np.all(np.isfinite(fpc_probabilities)) and len(design.fpc) >= max(
         len(design.clusters), 1
     ):
@@ -345,7 +461,17 @@ def _numeric(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
     return s.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _all_positive_finite(v: np.ndarray) -> bool:
+    """True when every value is finite and positive (two reductions, no n-length temporaries)."""
+    if v.size == 0:
+        return True
+    lo, hi = v.min(), v.max()  # NaN propagates and fails both tests
+    return bool(lo > 0 and hi < np.inf)
+
+
 def _check_positive(w: np.ndarray, col: str, index: pd.Index, what: str) -> None:
+    if _all_positive_finite(w):
+        return
     bad = ~(np.isfinite(w) & (w > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -365,25 +491,31 @@ def _stage_fraction(
 ) -> np.ndarray:
     """Sampling fraction n/N per stratum from an fpc column (sizes or fractions)."""
     v = _numeric(data, col, "fpc")
-    bad = ~(np.isfinite(v) & (v > 0))
-    if bad.any():
+    n_strata = n_per_stratum.size
+    # the value of each stratum, then every row against it (no ufunc.at, no sort)
+    value = np.zeros(n_strata)
+    value[strata] = v  # some row's value; every row is then checked against it
+    ref = value[strata]
+    constant = bool(np.array_equal(v, ref))
+    bad = None
+    if not (constant and _all_positive_finite(value)):  # rows = stratum values: check those
+        bad = ~(np.isfinite(v) & (v > 0))
+    if bad is not None and bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DesignError(
             f"fpc column {col!r} must be positive and not missing; row {data.index[i]!r} has {float(v[i]):g}"
         )
-    n_strata = n_per_stratum.size
-    lo = np.full(n_strata, np.inf)
-    hi = np.full(n_strata, -np.inf)
-    np.minimum.at(lo, strata, v)
-    np.maximum.at(hi, strata, v)
-    varying = hi - lo > 1e-9 * np.maximum(1.0, np.abs(hi))
-    if varying.any():
-        h = int(np.flatnonzero(varying)[0])
+    varying_row = None
+    if not constant:
+        varying_row = np.abs(v - ref) > 1e-9 * np.maximum(1.0, np.abs(v))
+    del ref
+    if varying_row is not None and varying_row.any():
+        h = int(strata[np.flatnonzero(varying_row)[0]])
+        in_h = v[strata == h]
         raise DesignError(
             f"fpc column {col!r} varies within stratum {labels[h]!r} at stage {stage} "
-            f"(from {lo[h]:g} to {hi[h]:g}); it must be constant within each stratum"
+            f"(from {in_h.min():g} to {in_h.max():g}); it must be constant within each stratum"
         )
-    value = hi
     is_fraction = value <= 1.0
     with np.errstate(divide="ignore"):
         pop = np.where(is_fraction, n_per_stratum / value, value)

@@ -105,6 +105,7 @@ class Survey:
         "_strata_codes",
         "_strata_labels",
         "_psu_codes",
+        "_stratum_fraction",
         "_stage1_fraction",
         "_pps",
     )
@@ -130,8 +131,9 @@ class Survey:
         self._replicates = None
         self._strata_codes = arrays.strata_codes
         self._strata_labels = arrays.strata_labels
-        self._psu_codes = arrays.psu_codes
-        self._stage1_fraction = arrays.stage1_fraction
+        self._psu_codes = arrays.psu_codes  # None: every row is its own PSU (built on demand)
+        self._stratum_fraction = arrays.stratum_fraction
+        self._stage1_fraction = None  # per row, built on demand
         self._structure = arrays.structure
         self._weights = _read_only(design_weights(data, design, arrays.fpc_probabilities))
         self._pps = None if design.pps is None else pps_structure(data, design, arrays, self._weights)
@@ -342,12 +344,23 @@ class Survey:
 
     @property
     def psu_codes(self) -> np.ndarray:
-        """Stage-1 unit (PSU) of every row, numbered within the design (read-only view)."""
+        """Stage-1 unit (PSU) of every row, numbered within the design (read-only view).
+
+        Without clusters every row is its own PSU: the codes ``0..n-1`` are
+        built on first access (the Survey does not hold them otherwise).
+        """
+        if self._psu_codes is None:
+            self._psu_codes = np.arange(len(self._weights), dtype=np.intp)
         return _read_only(self._psu_codes)
 
     @property
     def stage1_fraction(self) -> np.ndarray:
-        """Stage-1 sampling fraction ``n_h / N_h`` of every row's stratum; 0 without an fpc."""
+        """Stage-1 sampling fraction ``n_h / N_h`` of every row's stratum; 0 without an fpc.
+
+        Built on first access from the per-stratum fractions (read-only view).
+        """
+        if self._stage1_fraction is None:
+            self._stage1_fraction = self._stratum_fraction[self._strata_codes]
         return _read_only(self._stage1_fraction)
 
     @property

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
 from survey.errors import SurveyWarning
 from survey.estimation.structure import VarianceStructure
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 __all__ = ["TwoPhase", "twophase_covariance", "twophase_full_covariance"]
 
@@ -247,7 +249,7 @@ def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: Varian
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(ok > 0, total / ok, 0.0)[parent]
             sq, cross = sq * scale, cross * scale
-        units = np.asarray(stage.units)
+        units = np.asarray(stage.row_units())
         u_h = np.asarray(stage.unit_stratum)
         h_row = u_h[units]
         d1 += (sq - cross)[h_row]

@@ -26,15 +26,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
-from survey.estimation.calibration import solve_psd, weighted_crossprod
+from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
 from survey.estimation.lonely import domain_lonely_correction
 from survey.estimation.pps import pps_covariance, pps_domain_covariance
-from survey.estimation.replicate_estimates import replicate_covariance, replicate_estimates_cached
-from survey.estimation.replicate_variance import replicate_variance
+from survey.estimation.replicate_estimates import replicate_covariance as replicate_svrvar
+from survey.estimation.replicate_estimates import replicate_estimates_cached
+from survey.estimation.replicate_variance import replicate_covariance
+from survey.estimation.residuals import (
+    DomainScores,
+    design_coefficients,
+    lowrank_correction,
+    weighting_residuals,
+)
 from survey.estimation.structure import Stage, VarianceStructure
 from survey.estimation.twophase import twophase_covariance, twophase_full_covariance
+
+from survey.lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -50,12 +60,63 @@ __all__ = [
 ]
 
 
-def _group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Column-wise ``bincount``: sums of ``values`` (n, k) over integer ``codes``."""
-    out = np.empty((size, values.shape[1]))
-    for j in range(values.shape[1]):  # loop over variables, not units
-        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=size)
-    return out
+def _columns(scores: np.ndarray) -> list[np.ndarray]:
+    """The columns of an (n, k) array as contiguous vectors (views when it is column-major)."""
+    return [np.ascontiguousarray(scores[:, j]) for j in range(scores.shape[1])]
+
+
+# dense (stratum x domain) or (unit x domain) grids up to this many cells beyond 4 n
+_GRID_CELLS = 1_000_000
+
+
+def _stage_pairs(
+    stage: Stage, cols: list[np.ndarray], domain: np.ndarray, n_domains: int, rows: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+    """Unit totals per (unit, domain) pair: the stratum and domain of every pair and the totals.
+
+    ``cols`` are the score columns of the rows inside a domain (``rows`` of
+    the sample; ``None``: every row), ``domain`` their domain codes. With
+    element sampling the pairs are the rows themselves (no aggregation).
+    """
+    D = n_domains
+    if stage.units is None:
+        h = stage.unit_stratum if rows is None else stage.unit_stratum[rows]
+        return h, (None if D == 1 else domain), cols
+    units = stage.units if rows is None else stage.units[rows]
+    n = units.shape[0]
+    key = units if D == 1 else units.astype(np.int64) * D + domain
+    size = stage.n_units * D
+    if size <= 4 * n + _GRID_CELLS:
+        present = np.bincount(key, minlength=size) > 0
+        idx = np.flatnonzero(present)
+        z = [np.bincount(key, weights=c, minlength=size)[idx] for c in cols]
+    else:
+        idx, inverse = np.unique(key, return_inverse=True)
+        z = [np.bincount(inverse, weights=c, minlength=idx.size) for c in cols]
+    pu, pd_ = (idx, None) if D == 1 else np.divmod(idx, D)
+    return stage.unit_stratum[pu], pd_, z
+
+
+def _average_scale(
+    stage: Stage, cell_h: np.ndarray, cell_d: np.ndarray, present: np.ndarray, n_domains: int
+) -> np.ndarray:
+    """``"average"``: per (stratum, domain) cell, strata present / strata with a variance in its parent.
+
+    R counts only the strata with rows in the domain.
+    """
+    parent = stage.stratum_parent
+    ph, pdom = cell_h[present], cell_d[present]
+    key = parent[ph].astype(np.int64) * n_domains + pdom
+    keys, inv = np.unique(key, return_inverse=True)
+    total = np.bincount(inv, minlength=keys.size).astype(float)
+    ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float), minlength=keys.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale_keys = np.where(ok > 0, total / ok, 0.0)
+    pos = np.searchsorted(keys, parent[cell_h].astype(np.int64) * n_domains + cell_d)
+    pos = np.minimum(pos, max(keys.size - 1, 0))
+    hit = keys.size > 0
+    return np.where(hit & (keys[pos] == parent[cell_h].astype(np.int64) * n_domains + cell_d),
+                    scale_keys[pos], 0.0) if hit else np.zeros(cell_h.shape[0])
 
 
 def linearization_variance(
@@ -63,13 +124,24 @@ def linearization_variance(
     domain: np.ndarray,
     n_domains: int,
     structure: VarianceStructure,
+    *,
+    average: str = "domain",
+    stratum_sums: dict | None = None,
 ) -> np.ndarray:
     """Covariance matrices of domain totals of scores.
+
+    Sums of squares are centred within strata (two passes): every stage adds
+    ``sq_h * sum_u (Z_ud - m_hd) (Z_ud - m_hd)'`` over the units ``u`` of
+    stratum ``h`` (units without rows in domain ``d`` have ``Z_ud = 0``), with
+    ``m_hd = S_hd cross_h / sq_h`` the stratum mean, which equals
+    ``sq_h sum_u Z Z' - cross_h S S'`` without its loss of digits when the
+    scores are large and their spread small.
 
     Parameters
     ----------
     scores : numpy.ndarray, shape (n, k)
         Influence values; row ``i`` contributes to domain ``domain[i]`` only.
+        Column-major (Fortran-order) arrays are read without copies.
     domain : numpy.ndarray of int, shape (n,)
         Domain code of each row, ``-1`` for rows outside every domain (they
         still count as PSUs of the design, with zero scores).
@@ -77,6 +149,14 @@ def linearization_variance(
         Number of domains.
     structure : VarianceStructure
         The design's strata, units and coefficients.
+    average : {"domain", "design"}, default="domain"
+        ``lonely_psu="average"``: count the strata present in each domain
+        (R ``svyby``), or all strata of the design (residuals after
+        weighting, which spread over every stratum).
+    stratum_sums : dict, optional
+        Filled with the (strata x D*k) sums of the scores of every stage
+        (keyed by ``id(stage)``) when they come as a dense table anyway, for
+        :func:`~survey.estimation.residuals.lowrank_correction`.
 
     Returns
     -------
@@ -97,105 +177,177 @@ def linearization_variance(
     if scores.ndim == 1:
         scores = scores[:, None]
     k = scores.shape[1]
-    out = np.zeros((n_domains, k, k))
-    keep = domain >= 0
-    if not keep.all():
-        scores = scores[keep]
-        dom = domain[keep]
+    D = int(n_domains)
+    out = np.zeros((D, k, k))
+    domain = np.asarray(domain)
+    n = domain.shape[0]
+    if n and domain.min() < 0:
+        rows = np.flatnonzero(domain >= 0)
+        cols = [scores[rows, j] for j in range(k)]
+        dom = domain[rows]
     else:
+        rows = None
+        cols = _columns(scores)
         dom = domain
     for stage in structure.stages:
-        units = stage.units[keep] if not keep.all() else stage.units
-        # totals of scores per (unit, domain)
-        if stage.n_units == domain.shape[0]:
-            ud_unit, ud_dom, z = units, dom, scores
+        if average == "design":
+            sq, cross = design_coefficients(stage)
+            average_cells = False
         else:
-            key = units.astype(np.int64) * n_domains + dom
-            size = stage.n_units * n_domains
-            if size <= 4 * domain.shape[0] + 1_000_000:
-                sums = _group_sum(key, scores, size)
-                present = np.bincount(key, minlength=size) > 0
-                idx = np.flatnonzero(present)
-            else:
-                idx, inverse = np.unique(key, return_inverse=True)
-                sums = _group_sum(inverse, scores, idx.size)
-                present = None
-            z = sums[idx] if present is not None else sums
-            ud_unit, ud_dom = idx // n_domains, idx % n_domains
-        h = stage.unit_stratum[ud_unit]
-        w_sq = stage.sq_coef[h]
-        c_h = stage.cross_coef
-        if stage.average_out.any():
-            # "average": strata with one PSU take the mean variance of the other strata
-            # present in the domain (R drops strata without domain rows from the count)
-            scale_unit, scale_stratum = _average_scale(stage, h, ud_dom, n_domains)
-            w_sq = w_sq * scale_unit
-        else:
-            scale_stratum = None
-        # sum over units of coef * Z Z'  -> per domain
-        for a in range(k):
-            za = z[:, a]
-            for b in range(a, k):
-                out[:, a, b] += np.bincount(ud_dom, weights=w_sq * za * z[:, b], minlength=n_domains)
-        # minus coef_h * S_h S_h'  per (stratum, domain)
-        hkey = h.astype(np.int64) * n_domains + ud_dom
-        hsize = stage.n_strata * n_domains
-        if hsize <= 4 * domain.shape[0] + 1_000_000:
-            # dense (stratum x domain) grid
-            S = _group_sum(hkey, z, hsize).reshape(stage.n_strata, n_domains, k)
-            c = np.broadcast_to(c_h[:, None], (stage.n_strata, n_domains))
-            if scale_stratum is not None:
-                hh, dd = np.divmod(np.arange(hsize), n_domains)
-                c = c * scale_stratum(hh, dd).reshape(stage.n_strata, n_domains)
-            for a in range(k):
-                for b in range(a, k):
-                    out[:, a, b] -= np.einsum("hd,hd,hd->d", c, S[:, :, a], S[:, :, b])
-        else:
-            hidx, inv = np.unique(hkey, return_inverse=True)
-            S = _group_sum(inv, z, hidx.size)
-            sh, sd = np.divmod(hidx, n_domains)
-            c = c_h[sh]
-            if scale_stratum is not None:
-                c = c * scale_stratum(sh, sd)
-            for a in range(k):
-                for b in range(a, k):
-                    out[:, a, b] -= np.bincount(sd, weights=c * S[:, a] * S[:, b], minlength=n_domains)
+            sq, cross = stage.sq_coef, stage.cross_coef
+            average_cells = bool(stage.average_out.any())
+        h, d, z = _stage_pairs(stage, cols, dom, D, rows)
+        sums = _add_stage(out, h, d, z, stage, sq, cross, D, average_cells)
+        if stratum_sums is not None and sums is not None:
+            stratum_sums[id(stage)] = (stage, sums)
     iu = np.triu_indices(k, 1)
     out[:, iu[1], iu[0]] = out[:, iu[0], iu[1]]
     return out
 
 
-def _average_scale(stage: Stage, h: np.ndarray, dom: np.ndarray, n_domains: int):
-    """Scale factors n_strata / n_ok_strata per (parent unit, domain) for "average"."""
-    present = np.unique(h.astype(np.int64) * n_domains + dom)
-    ph, pd_ = present // n_domains, present % n_domains
-    parent = stage.stratum_parent
-    n_parent = int(parent.max()) + 1
-    key = parent[ph].astype(np.int64) * n_domains + pd_
-    keys, inv = np.unique(key, return_inverse=True)
-    total = np.bincount(inv)
-    ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float))
+# rows per block of the two passes over the pairs (bounds the temporaries)
+_BLOCK_ROWS = 1 << 19
+
+
+def _add_stage(
+    out: np.ndarray,
+    h: np.ndarray,
+    d: np.ndarray | None,
+    z: list[np.ndarray],
+    stage: Stage,
+    sq: np.ndarray,
+    cross: np.ndarray,
+    n_domains: int,
+    average_cells: bool,
+) -> np.ndarray | None:
+    """Add one stage's centred sums of squares of the pairs (stratum h, domain d, totals z).
+
+    Two passes over the pairs, in blocks of rows: the cell sums (means), then
+    the sums of squared deviations from them; temporaries stay of block size.
+    Returns the (strata x D*k) score sums when they form a dense table, else None.
+    """
+    D = n_domains
+    H = stage.n_strata
+    k = len(z)
+    P = h.shape[0]
+    # cells: strata (one domain), a dense (stratum x domain) grid, or the cells present
+    inverse = None
+    if d is None:
+        C, reduce = H, "strata"
+    elif H * D <= 4 * P + _GRID_CELLS:
+        C, reduce = H * D, "grid"
+    else:
+        keys, inverse = np.unique(h.astype(np.int64) * D + d, return_inverse=True)
+        C, reduce = keys.size, "cells"
+
+    def cells(sl: slice) -> np.ndarray:
+        if inverse is not None:
+            return inverse[sl]
+        if d is None:
+            return h[sl]
+        c = h[sl] * D  # a new array (h is never modified)
+        c += d[sl]
+        return c
+
+    def accumulate(acc: np.ndarray | None, add: np.ndarray) -> np.ndarray:
+        if acc is None:
+            return add.astype(float, copy=False)
+        acc += add
+        return acc
+
+    blocks = [slice(a, min(a + _BLOCK_ROWS, P)) for a in range(0, P, _BLOCK_ROWS)] or [slice(0, 0)]
+    one_block = len(blocks) == 1
+    cell_all = cells(blocks[0]) if one_block else None
+    # pass 1: pairs and score totals per cell
+    m: np.ndarray | None = None
+    if reduce == "strata" and P == stage.n_units and not average_cells:
+        # every unit present: its stratum's n_h pairs (used only where cross > 0, where it is exact)
+        m = stage.units_per_stratum()
+    S: list[np.ndarray | None] = [None] * k
+    count = m is None
+    for sl in blocks:
+        cb = cell_all if one_block else cells(sl)
+        if count:
+            m = accumulate(m, np.bincount(cb, minlength=C))
+        for j in range(k):
+            S[j] = accumulate(S[j], np.bincount(cb, weights=z[j][sl], minlength=C))
+    sums = None
+    if reduce != "cells":
+        sums = np.stack(S, axis=-1).reshape(H, -1)  # (H, D*k), domain-major
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale_keys = np.where(ok > 0, total / ok, 0.0)
+        ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
+    # per-cell arrays of the stratum, as (C,) or broadcast (H, D) views of the grid
+    if reduce == "grid":
+        cell_h = np.arange(H)[:, None]
+        shape = (H, D)
+    elif reduce == "strata":
+        cell_h = np.arange(H)
+        shape = (H,)
+    else:
+        cell_h, cell_d = np.divmod(keys, D)
+        shape = (C,)
+    mu = []
+    for Sj in S:  # the cell means, in place of the sums
+        Sj = Sj.reshape(shape)
+        Sj *= ratio[cell_h]
+        mu.append(Sj)
+    mu_flat = [mj.reshape(-1) for mj in mu]
+    centred = [bool(np.any(mj)) for mj in mu_flat]
+    # pass 2: sums of products of the deviations from the cell means
+    pairs = [(a, b) for a in range(k) for b in range(a, k)]
+    Q: dict[tuple[int, int], np.ndarray | None] = dict.fromkeys(pairs)
+    for sl in blocks:
+        cb = cell_all if one_block else cells(sl)
+        dev = []
+        for j in range(k):
+            if centred[j]:
+                dj = mu_flat[j][cb]
+                np.subtract(z[j][sl], dj, out=dj)
+            else:
+                dj = z[j][sl]
+            dev.append(dj)
+        for a, b in pairs:
+            Q[(a, b)] = accumulate(Q[(a, b)], np.bincount(cb, weights=dev[a] * dev[b], minlength=C))
+        del dev
+    cell_all = None
+    # units of the stratum without rows in the cell have Z = 0: each adds mu mu'
+    n_h = stage.units_per_stratum()
+    absent = n_h[cell_h] - m.reshape(shape)
+    absent *= ratio[cell_h] > 0
+    np.maximum(absent, 0.0, out=absent)
+    sq_c = sq[cell_h]
+    if average_cells:
+        if reduce == "grid":
+            ch, cd = np.divmod(np.arange(C), D)
+        elif reduce == "strata":
+            ch, cd = np.arange(H), np.zeros(H, dtype=np.intp)
+        else:
+            ch, cd = cell_h, cell_d
+        sq_c = sq_c * _average_scale(stage, ch, cd, m > 0, D).reshape(shape)
+    for a, b in pairs:
+        term = Q.pop((a, b)).reshape(shape)
+        term += absent * mu[a] * mu[b]
+        term *= sq_c
+        if reduce == "strata":
+            out[:, a, b] += term.sum()
+        elif reduce == "grid":
+            out[:, a, b] += term.sum(axis=0)
+        else:
+            out[:, a, b] += np.bincount(cell_d, weights=term, minlength=D)
+    return sums
 
-    def lookup(hh: np.ndarray, dd: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(keys, parent[hh].astype(np.int64) * n_domains + dd)
-        return scale_keys[np.minimum(pos, keys.size - 1)]
 
-    del n_parent
-    return lookup(h, dom), lookup
-
-
-def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndarray:
+def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
     """Full covariance matrix of the column totals of ``scores`` (n, m).
 
     Used when the columns do not partition the rows (domains after
     calibration, covariances between domains). Unit totals are formed with a
-    sparse indicator matrix.
+    sparse indicator matrix; ``scores`` may be sparse (domain scores: one
+    entry per row and variable), so no n x m dense matrix is formed for them.
 
     Parameters
     ----------
-    scores : numpy.ndarray, shape (n, m)
+    scores : numpy.ndarray or scipy sparse matrix, shape (n, m)
     structure : VarianceStructure
 
     Returns
@@ -212,29 +364,36 @@ def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndar
     array([[ 16.,   0.],
            [  0., 144.]])
     """
-    scores = np.asarray(scores, dtype=float)
+    sparse = sp.issparse(scores)
+    if sparse:
+        scores = sp.csr_array(scores, dtype=float)
+    else:
+        scores = np.asarray(scores, dtype=float)
     n, m = scores.shape
     out = np.zeros((m, m))
     for stage in structure.stages:
-        G = sp.csr_matrix(
-            (np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n)
-        )
-        Z = G @ scores
-        H = sp.csr_matrix(
+        if stage.units is None:
+            Z = scores
+        else:
+            G = sp.csr_array((np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n))
+            Z = G @ scores
+        H = sp.csr_array(
             (np.ones(stage.n_units), (stage.unit_stratum, np.arange(stage.n_units))),
             shape=(stage.n_strata, stage.n_units),
         )
         S = H @ Z
-        sq, cross = stage.sq_coef, stage.cross_coef
-        if stage.average_out.any():
-            parent = stage.stratum_parent
-            total = np.bincount(parent).astype(float)
-            ok = np.bincount(parent, weights=(~stage.average_out).astype(float))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(ok > 0, total / ok, 0.0)[parent]
-            sq, cross = sq * scale, cross * scale
+        sq, cross = design_coefficients(stage)
         wq = sq[stage.unit_stratum]
-        out += Z.T @ (Z * wq[:, None]) - S.T @ (S * cross[:, None])
+        if sparse:
+            Zw = sp.csr_array(Z.multiply(wq[:, None]))
+            Sc = sp.csr_array(sp.csr_array(S).multiply(cross[:, None]))
+            out += np.asarray((Z.T @ Zw).todense()) - np.asarray((S.T @ Sc).todense())
+        else:
+            # centred within strata (every unit is present in every column)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
+            Zc = Z - (S * ratio[:, None])[stage.unit_stratum]
+            out += Zc.T @ (Zc * wq[:, None])
     return out
 
 
@@ -247,9 +406,11 @@ class WeightingStep:
 
     ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
     regression residuals replace the scores in the variance (GREG variance,
-    as R ``svyrecvar``), or a zero-argument callable that builds it when a
-    variance first needs it; ``None`` when the step does not change the
-    variance structure. ``input_weights`` are the weights before the step.
+    as R ``svyrecvar``): an array, a sparse matrix, a
+    :class:`~survey.estimation.calibration.BlockModel` (level codes and
+    numeric columns, which the variance engine uses without forming ``X``),
+    or a zero-argument callable that builds it when a variance first needs
+    it; ``None`` when the step does not change the variance structure. ``input_weights`` are the weights before the step.
 
     Examples
     --------
@@ -273,11 +434,11 @@ class WeightingStep:
                [0., 1.]])
         """
         m = self.model
-        if m is None or hasattr(m, "shape") or not callable(m):
+        if m is None or (not isinstance(m, BlockModel) and (hasattr(m, "shape") or not callable(m))):
             return m
         built = self.__dict__.get("_built")
         if built is None:
-            built = m()
+            built = m.sparse() if isinstance(m, BlockModel) else m()
             object.__setattr__(self, "_built", built)
         return built
 
@@ -396,7 +557,7 @@ class DomainCovariance:
         Degrees of freedom for intervals.
     full : callable or None
         ``full()`` gives the covariance matrix across domains (D*k x D*k,
-        domain-major); ``None`` for replicate weights.
+        domain-major); ``None`` for the jackknives' PSU-total path.
     """
 
     cov: np.ndarray
@@ -418,12 +579,14 @@ def domain_covariance(
 ) -> DomainCovariance:
     """The design covariance of domain estimates: the one entry point of the variance engine.
 
-    With replicate weights (``survey.replicates``) the variance of the totals
-    ``sum w y`` (``denominator=None``) or of the ratios ``sum w y / sum w x``
-    is recomputed over the replicates. Otherwise the linearisation variance of
-    the domain totals of ``scores``, after the weighting steps
-    (:func:`residualize`; residuals spread outside the domain, so calibrated
-    surveys use the full engine, :func:`full_covariance`, in chunks of domains).
+    With replicate weights (``survey.replicates``) the covariance of the
+    totals ``sum w y`` (``denominator=None``) or of the ratios
+    ``sum w y / sum w x`` is recomputed over the replicates, every variable
+    and domain in one pass (:func:`~survey.estimation.replicate_variance.replicate_covariance`). Otherwise the
+    linearisation variance of the domain totals of ``scores``; after
+    weighting steps the residuals (:func:`residualize`) spread outside the
+    domain, and are handled as a low-rank correction of the domain scores
+    (:mod:`survey.estimation.residuals`): no n x D matrix, no loop over domains.
 
     Parameters
     ----------
@@ -457,23 +620,20 @@ def domain_covariance(
     rep = survey.replicates
     weights = survey.weights
     if rep is not None:
-        var = np.asarray(replicate_variance(rep, weights, numerator, denominator, domain, D))
-        cov = np.full((D, k, k), np.nan)
-        idx = np.arange(k)
-        cov[:, idx, idx] = var
-        if denominator is None and 1 < k <= 12:
-            # covariances of totals by polarisation: Cov(a, b) = (V(a + b) - V(a - b)) / 4,
-            # exact for the replicate variance (a quadratic form in the replicate totals)
-            ia, ib = np.triu_indices(k, 1)
-            both = np.hstack([numerator[:, ia] + numerator[:, ib], numerator[:, ia] - numerator[:, ib]])
-            vv = np.asarray(replicate_variance(rep, weights, both, None, domain, D))
-            c = (vv[:, : ia.size] - vv[:, ia.size :]) / 4.0
-            cov[:, ia, ib] = c
-            cov[:, ib, ia] = c
+        rc = replicate_covariance(rep, weights, numerator, denominator, domain, D)
+        # the replicate estimates themselves (contrasts of ratios, R svyby(return.replicates=TRUE))
+        # and, for the jackknives' PSU-total path, the covariance across domains: on first use
         estimates = replicate_estimates_cached(rep, weights, numerator, denominator, domain, D)
+        full = rc.full
+        if full is None:
+            def full() -> np.ndarray:
+                return replicate_svrvar(rep, *estimates())
         return DomainCovariance(
-            cov=cov, method=str(getattr(rep, "method", "replicate")), df=int(getattr(rep, "df", survey.df)),
-            full=lambda: replicate_covariance(rep, *estimates()), replicates=lambda: estimates()[1],
+            cov=rc.cov,
+            method=str(getattr(rep, "method", "replicate")),
+            df=int(getattr(rep, "df", survey.df)),
+            full=full,
+            replicates=lambda: estimates()[1],
         )
     special = special_covariance(survey, scores, domain, D)  # πps, two-phase, domain lonely PSUs
     if special is not None:
@@ -481,42 +641,22 @@ def domain_covariance(
     steps = survey.weighting
     calibrated = any(step.model is not None or step.kind == "rake" for step in steps)
     structure = survey.variance_structure
-
-    def spread() -> np.ndarray:
-        """Scores as (n, D*k): column d*k+j holds variable j in domain d."""
-        full = np.zeros((scores.shape[0], D * k))
-        inside = domain >= 0
-        rows = np.flatnonzero(inside)
-        for j in range(k):
-            full[rows, domain[inside] * k + j] = scores[inside, j]
-        return residualize(full, steps, weights) if calibrated else full
-
     if calibrated:
-        # residuals spread outside the domain: use the full (dense) engine, in chunks of domains
-        cov = np.zeros((D, k, k))
-        chunk = max(1, int(2e7 // max(1, scores.shape[0] * k)))
-        z_all = None
-        if D * k * scores.shape[0] <= 5e7:
-            z_all = spread()
-        for start in range(0, D, chunk):
-            stop = min(D, start + chunk)
-            if z_all is not None:
-                zc = z_all[:, start * k : stop * k]
-            else:
-                sel = (domain >= start) & (domain < stop)
-                sub = np.zeros((scores.shape[0], (stop - start) * k))
-                rows = np.flatnonzero(sel)
-                for j in range(k):
-                    sub[rows, (domain[sel] - start) * k + j] = scores[sel, j]
-                zc = residualize(sub, steps, weights)
-            v = full_covariance(zc, structure)
-            dc = np.arange(stop - start)
-            cov[start:stop] = v.reshape(dc.size, k, dc.size, k)[dc, :, dc, :]  # diagonal blocks
+        lowrank = weighting_residuals(scores, domain, D, steps, weights)
+        sums: dict = {}
+        cov = linearization_variance(scores, domain, D, structure, average="design", stratum_sums=sums)
+        cov += lowrank_correction(lowrank, structure, stratum_sums=sums)
+
+        def full_vcov() -> np.ndarray:
+            return full_covariance(lowrank.scores.csr(), structure) + lowrank_correction(
+                lowrank, structure, full=True
+            )
+
     else:
         cov = linearization_variance(scores, domain, D, structure)
 
-    def full_vcov() -> np.ndarray:
-        return full_covariance(spread(), structure)
+        def full_vcov() -> np.ndarray:
+            return full_covariance(DomainScores.from_rows(scores, domain, D).csr(), structure)
 
     return DomainCovariance(cov=cov, method="linearization", df=structure.df, full=full_vcov)
 

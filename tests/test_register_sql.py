@@ -91,7 +91,7 @@ def test_check_frame_like_frame(register):
     bad.loc[7, "revenue_prev_year"] = -1.0
     bad.loc[8, "county"] = None
     with pytest.raises(FrameError, match="duplicate"):
-        sv.Frame(bad, unit="firm_id")
+        sv.Frame(bad, id="firm_id")
     with pytest.raises(FrameError, match=r"2 rows with duplicate unit ids in column 'firm_id' \(ids '"):
         check_frame(bad, size="revenue_prev_year", strata="county")
     rep = check_frame(bad, size="revenue_prev_year", strata="county", raise_errors=False).table.set_index("check")

@@ -246,3 +246,19 @@ def test_prn_sample_does_not_depend_on_row_order(seed, rotation, period):
     b = select(shuffled, n, strata="h", rotation=rotation, period=period)
     assert sorted(a.data["firm_id"]) == sorted(b.data["firm_id"])
     assert a.data.groupby("stratum").size().to_dict() == n
+
+
+def test_srswor_on_prns_closer_than_float_resolution_of_the_sort_key():
+    """Sequential SRS takes the n smallest PRNs of each stratum exactly, also in a stratum
+    with a high code where ``2h + prn`` can no longer tell two PRNs apart (h = 40,000:
+    PRNs 2^-50 apart give the same float sum)."""
+    H = 40_001
+    strata = np.concatenate([np.arange(H - 1), np.full(4, H - 1)])
+    prn = np.concatenate([np.full(H - 1, 0.5), [0.3 + 2**-49, 0.3 + 2**-50, 0.3, 0.9]])
+    df = pd.DataFrame({"h": strata, "prn": prn, "id": np.arange(strata.size)})
+    assert 2.0 * (H - 1) + prn[-3] == 2.0 * (H - 1) + prn[-2]  # the collision is real
+    n = {h: 1 for h in range(H)}
+    n[H - 1] = 2
+    sel = select(df, n, strata="h", prn="prn", seed=1)
+    last = sel.data.loc[sel.data["h"] == H - 1, "id"].sort_values().tolist()
+    assert last == [H - 1 + 1, H - 1 + 2]  # the two smallest PRNs: 0.3 and 0.3 + 2^-50

@@ -71,7 +71,7 @@ from survey.estimation.structure import stage_coefficients
 
 __all__ = ["OutOfCoreSurvey", "scan"]
 
-NaPolicy = Literal["error", "drop"]
+NaPolicy = Literal["error", "drop", "drop_each"]
 
 W = "__sv_w"  # final weight column of the relation
 W0 = "__sv_w0"  # design (input) weight column
@@ -494,7 +494,9 @@ class OutOfCoreSurvey:
             Numeric column(s).
         by : str or list of str, optional
             Domain column(s).
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
+            As :meth:`survey.Survey.total`: ``"drop"`` keeps complete cases across
+            the variables (R ``na.rm = TRUE``), ``"drop_each"`` drops per variable.
 
         Returns
         -------
@@ -512,7 +514,7 @@ class OutOfCoreSurvey:
         _check_na(na)
         self._check_by(byl)
         values = [self._numeric_value(v) for v in names]
-        valid = [sql_finite(v) for v in values]
+        valid = _complete_cases([sql_finite(v) for v in values], na)
         zs = [f"CASE WHEN {ok} THEN b.{W} * {v} ELSE {ZERO} END" for v, ok in zip(values, valid)]
         res = self._run(zs, valid, byl, names, na=na)
         return self._estimate("total", byl, names, res, res.sums)
@@ -577,7 +579,7 @@ class OutOfCoreSurvey:
         ----------
         y : str or list of str
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
 
         Returns
         -------
@@ -595,7 +597,8 @@ class OutOfCoreSurvey:
         self._check_by(byl)
         ys = [self._numeric_value(v) for v in names]
         one = "CAST(1 AS DOUBLE)"
-        return self._ratio_estimate("mean", names, ys, [one] * len(ys), [sql_finite(v) for v in ys], byl, na)
+        return self._ratio_estimate("mean", names, ys, [one] * len(ys),
+                                    _complete_cases([sql_finite(v) for v in ys], na), byl, na)
 
     def ratio(self, numerator: str | Sequence[str], denominator: str | Sequence[str],
               by: str | Sequence[str] | None = None, *, na: NaPolicy = "error") -> Estimate:
@@ -605,7 +608,7 @@ class OutOfCoreSurvey:
         ----------
         numerator, denominator : str or list of str
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
 
         Returns
         -------
@@ -627,6 +630,8 @@ class OutOfCoreSurvey:
         yv = [self._numeric_value(v) for v in nums]
         xv = [self._numeric_value(v) for v in dens]
         valid = [f"({sql_finite(yv[a])} AND {sql_finite(xv[b])})" for a, b in zip(iy, ix)]
+        if na == "drop":  # complete cases across all numerators and denominators (as Survey.ratio)
+            valid = _complete_cases([sql_finite(v) for v in yv + xv], na)[:1] * len(valid)
         labels = [f"{nums[a]}/{dens[b]}" for a, b in zip(iy, ix)]
         return self._ratio_estimate("ratio", labels, [yv[a] for a in iy], [xv[b] for b in ix], valid,
                                     byl, na)
@@ -640,7 +645,7 @@ class OutOfCoreSurvey:
         y : str
             Categorical column; rows are labelled ``"y=level"`` in sorted level order.
         by : str or list of str, optional
-        na : {"error", "drop"}, default="error"
+        na : {"error", "drop", "drop_each"}, default="error"
 
         Returns
         -------
@@ -1101,8 +1106,16 @@ def _domain_sums(first: pd.DataFrame, D: int, k: int) -> tuple[np.ndarray, np.nd
 
 
 def _check_na(na: str) -> None:
-    if na not in ("error", "drop"):
-        raise SurveyError(f"na={na!r} must be 'error' or 'drop'")
+    if na not in ("error", "drop", "drop_each"):
+        raise SurveyError(f"na={na!r} must be 'error', 'drop' or 'drop_each'")
+
+
+def _complete_cases(valid: list[str], na: str) -> list[str]:
+    """Under ``na="drop"`` a row counts for every variable only if all are present (R na.rm)."""
+    if na != "drop" or len(valid) < 2:
+        return valid
+    both = " AND ".join(f"({v})" for v in dict.fromkeys(valid))
+    return [f"({both})"] * len(valid)
 
 
 def _raise_missing(table: pd.DataFrame, names: list[str], k: int) -> None:

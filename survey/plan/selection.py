@@ -193,7 +193,13 @@ def _rank_within(codes: np.ndarray, key: np.ndarray, H: int) -> tuple[np.ndarray
 
     Returns ranks and the stratum sizes ``N_h``.
     """
-    order = np.argsort(2.0 * codes + key)  # stratum h spans [2h - 0.5, 2h + 1)
+    combined = 2.0 * codes + key  # stratum h spans [2h - 0.5, 2h + 1)
+    order = np.argsort(combined)
+    # Rounding of 2h + key is monotone, so the order is exact except where two keys of one
+    # stratum collapse to the same sum (keys closer than 2^-53 * 2h): then sort exactly.
+    ranked = combined[order]
+    if np.any(ranked[1:] == ranked[:-1]):
+        order = np.lexsort((key, codes))
     N_h = np.bincount(codes, minlength=H)
     offsets = np.concatenate(([0], np.cumsum(N_h)[:-1]))
     rank = np.empty(codes.size, dtype=np.int64)

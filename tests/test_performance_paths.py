@@ -205,6 +205,30 @@ def test_calibrated_domains_never_form_an_n_by_d_matrix():
     assert out.stdout.split() == ["ok"], out.stdout  # the n x D matrix did not fit, the estimates did
 
 
+@pytest.mark.parametrize("noise", [1.0, 1e-2, 1e-4, 1e-6])
+def test_weighted_domains_keep_precision_when_residuals_are_tiny(noise):
+    """An auxiliary that nearly predicts the variable (residual SE down to 1e-10 of the
+    total's): V(S) + correction would cancel, so such domains are recomputed from their
+    residuals; whole population and domains agree with the dense residuals to 1e-10."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    df = pd.DataFrame({"h": rng.integers(0, 20, n), "x": rng.gamma(2, 50, n),
+                       "dom": rng.choice(list("abcde"), n)})
+    df["w"] = 10.0 + df["h"]
+    df["y"] = 3 * df["x"] + rng.normal(0, noise, n)
+    s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+    tot = {"x": float((df.x * df.w).sum() * 1.02), "dom": (df.w.groupby(df.dom).sum() * 1.01).to_dict()}
+    c = s.calibrate(tot)
+    for by, names in (([], ["y"]), ([], ["y", "x"]), (["dom"], ["y"]), (["dom"], ["y", "x"])):
+        dom, keys = domain_codes(c, by)
+        D = len(keys)
+        values, _ = domain_values(c, names, dom, "error")
+        z = c.weights[:, None] * values
+        got = domain_covariance(c, z, dom, D, numerator=values)
+        ref, _ = dense_domain_covariance(c, z, dom, D)
+        np.testing.assert_allclose(got.cov[:, 0, 0], ref[:, 0, 0], rtol=1e-10)
+
+
 @pytest.mark.parametrize("trial", [5, 11])
 def test_two_phase_nonresponse_takes_the_general_path(trial):
     """A two-phase nonresponse step (issue 15, the default of adjust_nonresponse) followed by

@@ -568,6 +568,41 @@ class DomainCovariance:
     replicates: Callable[[], np.ndarray] | None = None
 
 
+# a variance smaller than this fraction of its terms' magnitude has lost digits to cancellation
+_CANCELLATION = 1e-3
+
+
+def _dense_residual_covariance(
+    scores: np.ndarray,
+    domain: np.ndarray,
+    domains: np.ndarray,
+    steps: Sequence[Any],
+    weights: np.ndarray,
+    structure: VarianceStructure,
+) -> np.ndarray:
+    """Covariances (len(domains), k, k) from the residuals of the domains' scores, formed row by row.
+
+    The general path (:func:`residualize` of the n x k scores of each listed
+    domain, then :func:`full_covariance`), in chunks of domains.
+    """
+    n, k = scores.shape
+    out = np.empty((domains.shape[0], k, k))
+    chunk = max(1, int(2e7 // max(1, n * k)))
+    for start in range(0, domains.shape[0], chunk):
+        part = domains[start : start + chunk]
+        pos = np.full(int(domain.max()) + 1 if domain.size else 0, -1, dtype=np.int64)
+        pos[part] = np.arange(part.shape[0])
+        p = np.where(domain >= 0, pos[np.maximum(domain, 0)], -1)
+        rows = np.flatnonzero(p >= 0)
+        spread = np.zeros((n, part.shape[0] * k))
+        for j in range(k):
+            spread[rows, p[rows] * k + j] = scores[rows, j]
+        v = full_covariance(residualize(spread, steps, weights), structure)
+        c = np.arange(part.shape[0])
+        out[start : start + part.shape[0]] = v.reshape(c.size, k, c.size, k)[c, :, c, :]
+    return out
+
+
 def domain_covariance(
     survey: Survey,
     scores: np.ndarray,
@@ -642,12 +677,28 @@ def domain_covariance(
     calibrated = any(step.model is not None or step.kind == "rake" for step in steps)
     structure = survey.variance_structure
     if calibrated:
+        # (two-phase nonresponse steps never get here: special_covariance handles them)
         lowrank = weighting_residuals(scores, domain, D, steps, weights)
         sums: dict = {}
         cov = linearization_variance(scores, domain, D, structure, average="design", stratum_sums=sums)
-        cov += lowrank_correction(lowrank, structure, stratum_sums=sums)
+        correction = lowrank_correction(lowrank, structure, stratum_sums=sums)
+        # V(E) = V(S) + correction loses digits when the residuals are tiny next to the
+        # scores (an auxiliary that nearly predicts the variable); such domains are
+        # recomputed from the residuals themselves (the general path), which keeps them
+        idx = np.arange(k)
+        magnitude = np.abs(cov[:, idx, idx]) + np.abs(correction[:, idx, idx])
+        cov += correction
+        lost = (cov[:, idx, idx] < _CANCELLATION * magnitude).any(axis=1) & (magnitude > 0).any(axis=1)
+        if lost.any():
+            again = np.flatnonzero(lost)
+            cov[again] = _dense_residual_covariance(scores, domain, again, steps, weights, structure)
 
         def full_vcov() -> np.ndarray:
+            if lost.any():  # the general path for all domains (as before issue 17)
+                return full_covariance(
+                    residualize(DomainScores.from_rows(scores, domain, D).csr().toarray(), steps, weights),
+                    structure,
+                )
             return full_covariance(lowrank.scores.csr(), structure) + lowrank_correction(
                 lowrank, structure, full=True
             )

@@ -20,19 +20,6 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
-def _read_table(path: str):
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise SurveyError(f"file {path!r} does not exist")
-    if p.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(p)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    return pd.read_csv(p)
-
-
 def _print_table(frame, fmt: str) -> None:
     if fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
@@ -47,8 +34,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     from survey.design import Design
     from survey.estimation.survey import Survey
+    from survey.io import read_table
 
-    data = _read_table(args.file)
+    data = read_table(args.file)
     design = Design(
         strata=args.strata,
         clusters=tuple(_split(args.clusters)),

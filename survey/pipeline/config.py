@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from survey.errors import ConfigError, SurveyError
+from survey.periods import QUARTER_PATTERN
 
 __all__ = [
     "SurveyConfig",
@@ -52,7 +53,7 @@ __all__ = [
     "with_settings",
 ]
 
-_PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+_PERIOD = re.compile(QUARTER_PATTERN)  # strict: the canonical form only
 _INVALID = object()
 # names users write for an allowed value (used in "did you mean", never accepted)
 _ALIASES = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "english": "en",
@@ -200,7 +201,6 @@ class PlanSettings:
                                                default=None)
     year: int | None = _key("register year (default: register.year)", default=None)
     id: str | None = _key("unit id column (default: register.id)", default=None)
-    unit: str | None = _key("deprecated name of id", default=None)
     size: str | None = _key("size column (default: register.size)", default=None)
     filter: str | None = _key("pandas query that keeps the register rows in scope",
                               default=None)
@@ -233,10 +233,7 @@ class PlanSettings:
     def _validate(self) -> list[tuple[str, str]]:
         from survey.plan.spec import plan_problems
 
-        out = plan_problems(_plain(self))
-        if self.id is not None and self.unit is not None:
-            out.append(("unit", "give id only (unit is its old name)"))
-        return out
+        return plan_problems(_plain(self))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,7 +306,7 @@ class CalibrationSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class EditRuleSettings:
-    """``[[edit.rules]]``: one edit rule (see :class:`survey.returns.edit.Rule`)."""
+    """``[[edit.rules]]``: one edit rule (see :class:`survey.returns.rules.Rule`)."""
 
     name: str = _key("short id of the rule")
     expression: str = _key("condition a clean return satisfies, e.g. "
@@ -319,10 +316,8 @@ class EditRuleSettings:
     description: str = _key("what the rule means", default="")
 
     def _validate(self) -> list[tuple[str, str]]:
-        try:
-            from survey.returns.edit import Rule
-        except ImportError:  # pragma: no cover - the edit module is part of the package
-            return []
+        from survey.returns.rules import Rule
+
         try:
             Rule(name=self.name, expression=self.expression, severity=self.severity,
                  description=self.description)
@@ -563,8 +558,6 @@ class SurveyConfig:
             if "register" in plain or "dataset" in plain:
                 inherited.pop("register")
                 inherited.pop("dataset")
-            if "unit" in plain:  # the deprecated name of id
-                inherited.pop("id")
             for k, v in inherited.items():
                 if k not in plain and v is not None:
                     plain[k] = v
@@ -807,37 +800,22 @@ def _parse(data: Mapping[str, Any], path: Path, ctx: _Context) -> SurveyConfig |
 
 
 def _register_columns(config: SurveyConfig) -> list[str] | None:
-    """Column names of the register (schema only), or None when unknown."""
+    """Column names of the register (header only), or None when unknown."""
+    from importlib import resources
+
+    from survey.datasets import bundled_file
+    from survey.io import read_header
+
     reg = config.register
-    if reg.file is None:
+    try:
+        if reg.file is not None:
+            return read_header(reg.file)
         if reg.dataset != "register":
             return None
-        file = Path(__file__).resolve().parents[1] / "datasets" / "data" / "register.parquet"
-    else:
-        file = reg.file
-    try:
-        if file.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(file).names)
-        if file.suffix in (".csv", ".txt"):
-            with open(file, encoding="utf-8-sig") as handle:
-                header = handle.readline()
-            import csv
-
-            return next(csv.reader([header]))
-        if file.suffix in (".xlsx", ".xlsm"):
-            import openpyxl
-
-            wb = openpyxl.load_workbook(file, read_only=True)
-            try:
-                row = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True))
-            finally:
-                wb.close()
-            return [str(v) for v in row if v is not None]
-    except (OSError, StopIteration, ValueError):
+        with resources.as_file(bundled_file("register.parquet")) as file:
+            return read_header(file)
+    except (OSError, ValueError, SurveyError):
         return None
-    return None
 
 
 def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
@@ -850,7 +828,7 @@ def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
                                    ("register.size", config.register.size)]
     plan = config.plan
     if plan is not None and plan.register is None and plan.dataset is None:
-        for key in ("id", "unit", "size", "take_all_column", "threshold_by"):
+        for key in ("id", "size", "take_all_column", "threshold_by"):
             if getattr(plan, key) is not None:
                 refs.append((f"plan.{key}", getattr(plan, key)))
         strata = plan.strata if isinstance(plan.strata, list) else (

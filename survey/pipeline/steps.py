@@ -16,12 +16,14 @@ from typing import Any
 import pandas as pd
 
 from survey.errors import ConfigError
+from survey.form import DEMO_FORM
+from survey.periods import sort_quarters, year_of
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.publish.report.build import Estimates, label_missing
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
 __all__ = [
-    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "edit_step", "estimate_step",
+    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "REGISTER_SCALE", "SIMULATION", "as_config", "edit_step", "estimate_step",
     "impute_step", "ingest_step", "ledger_path", "output_folder", "periods", "plan_step",
     "protect_step", "published", "read_samples", "report_step", "returns_files", "select_step",
     "simulate_step", "weight_step",
@@ -33,8 +35,11 @@ AUTHOR = "survey cycle"
 SIMULATION = {"unit_nonresponse": 0.10, "item_nonresponse": 0.02, "error_rate": 0.02}
 #: The register's births and closures (bundled register: column ``status``).
 LIFECYCLE = Lifecycle(column="status", born="new", closed="dead", activity="gross_output")
-#: Indicators that cannot be negative, so neither can their quarter values (profit and tax can).
-NONNEGATIVE = ("gross_output", "export_delivery", "sales_output", "revenue")
+#: Indicators that cannot be negative, so neither can their quarter values (profit and tax can):
+#: the demo form's non-negative flows.
+NONNEGATIVE = tuple(v for v in DEMO_FORM.nonnegative if v not in DEMO_FORM.stocks)
+#: Indicators on the scale of the register size (last year's revenue), for the unit-error check.
+REGISTER_SCALE = ("gross_output", "sales_output", "revenue")
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -67,14 +72,12 @@ def periods(config: SurveyConfig) -> list[str]:
     >>> periods(load_config(DEMO_CONFIG))[::7]
     ['2005Q1', '2006Q4']
     """
-    from survey.periods import parse_quarter
-
     estimate = _need(config, "estimate")
     found = list(estimate.periods) or ([config.survey.period] if config.survey.period else [])
     if not found:
         raise ConfigError(f"{config.path}: give estimate.periods or survey.period (the quarters "
                           "to estimate)")
-    found = sorted(set(found), key=parse_quarter)
+    found = sort_quarters(found)
     if (config.survey.period or found[-1]) not in found:
         raise ConfigError(f"{config.path}: survey.period {config.survey.period!r} is not among "
                           f"estimate.periods {found}; add it")
@@ -94,7 +97,7 @@ def published(config: SurveyConfig) -> str:
 
 
 def _years(config: SurveyConfig) -> list[int]:
-    return sorted({int(p[:4]) for p in periods(config)})
+    return sorted({year_of(p) for p in periods(config)})
 
 
 def output_folder(config: SurveyConfig, output: str | Path | None) -> Path:
@@ -276,7 +279,7 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
     folder.mkdir(parents=True, exist_ok=True)
     files, injected = {}, []
     for period in periods(config):
-        sim = simulate_returns(samples[int(period[:4])]["firm_id"], period, seed=config.seed,
+        sim = simulate_returns(samples[year_of(period)]["firm_id"], period, seed=config.seed,
                                **SIMULATION)
         sent = sim.returns[sim.returns["responded"].to_numpy()]
         files[period] = folder / f"returns_{period}.csv"
@@ -327,14 +330,14 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
 
     config = as_config(config)
     reports = []
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
         for period in periods(config):
             if period not in files:
                 continue
-            units = samples[int(period[:4])].drop(columns=["year"], errors="ignore")
-            ledger.register_units(units, period, by=AUTHOR,
-                                  reason=f"sample of {period[:4]} (survey select)")
-            reports.append(ledger.ingest(files[period], period, channel, by=AUTHOR))
+            units = samples[year_of(period)].drop(columns=["year"], errors="ignore")
+            ledger.register_units(units, period, author=AUTHOR,
+                                  reason=f"sample of {year_of(period)} (survey select)")
+            reports.append(ledger.ingest(files[period], period, channel, author=AUTHOR))
     return reports
 
 
@@ -359,19 +362,20 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     >>> len(demo_result().edits.unit_errors) > 0  # edit_step of the demo
     True
     """
-    from survey.returns.edit import Rule, default_rules
-    from survey.returns.ledger import INDICATORS, STOCKS, Ledger
+    from survey.returns.ledger import Ledger
+    from survey.returns.rules import Rule, default_rules
 
     config = as_config(config)
-    rules = [*(default_rules(tuple(INDICATORS), growth_bounds=tuple(config.edit.growth_bounds))
+    rules = [*(default_rules(DEMO_FORM, growth_bounds=tuple(config.edit.growth_bounds))
                if config.edit.default_rules else ()),
              *(Rule(name=r.name, expression=r.expression, severity=r.severity,
                     description=r.description) for r in config.edit.rules)]
-    with Ledger.open(ledger_file) as ledger:
-        outcome = edit_panel(ledger, periods(config), rules, indicators=INDICATORS,
-                             money=[v for v in INDICATORS if v not in STOCKS],
-                             nonnegative=NONNEGATIVE, size=config.register.size,
-                             employees="employees_ytd", by="industry", author=AUTHOR)
+    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+        outcome = edit_panel(ledger, periods(config), rules, indicators=DEMO_FORM.indicators,
+                             money=DEMO_FORM.money, nonnegative=NONNEGATIVE,
+                             size=config.register.size, register_scale=REGISTER_SCALE,
+                             employees=DEMO_FORM.ytd(DEMO_FORM.size), by="industry",
+                             author=AUTHOR)
     if output is not None:
         _write(output_folder(config, output) / "edit", {
             "failures": outcome.failures, "unit_errors": outcome.unit_errors,
@@ -400,15 +404,15 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     >>> sorted(demo_result().take_all["gross_output_marker"].unique())  # impute_step of the demo
     ['backward_imputed', 'edited', 'forward_imputed', 'returned']
     """
-    from survey.returns.ledger import STOCKS, Ledger
+    from survey.returns.ledger import Ledger
 
     config = as_config(config)
     variables = list(_need(config, "estimate").variables)
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
         result = impute_panel(ledger, periods(config), edits.set_aside, variables=variables,
                               classes={"take_all": "industry", "sample": _strata(config) or None},
                               auxiliary=config.register.size, nonnegative=NONNEGATIVE,
-                              lifecycle=LIFECYCLE, stocks=STOCKS, author=AUTHOR)
+                              lifecycle=LIFECYCLE, stocks=DEMO_FORM.stocks, author=AUTHOR)
     take_all, sample = result.panels["take_all"], result.panels["sample"]
     if output is not None:
         folder = output_folder(config, output)
@@ -464,7 +468,7 @@ def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
     for period, rows in sample.groupby("period", sort=True):
         s = Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
             "responded", by=[*_strata(config), "stratum"], small_cells="collapse")
-        totals = _calibration_totals(config, plans[int(str(period)[:4])])
+        totals = _calibration_totals(config, plans[year_of(period)])
         if totals:
             s = s.calibrate(totals, method=calibration.method,
                             bounds=tuple(calibration.bounds) if calibration.bounds else None)
@@ -642,7 +646,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
 
     config = as_config(config)
     estimate, period = _need(config, "estimate"), published(config)
-    with Ledger.open(ledger_file, read_only=True) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM, read_only=True) as ledger:
         cells = ledger.current(period)
     cal = config.calibration
     content = bulletin_content(

@@ -169,7 +169,7 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
     from survey.pipeline import run, steps
 
     config = steps.as_config(args.config)
-    folder = steps.output_folder(config, args.output)
+    folder = config.output_folder(args.output)
     if args.command == "plan":
         plans = run.run_plan(config, output=folder)
         print("survey plan: " + "; ".join(f"{y}: n = {p.n} of N = {p.frame.N}"
@@ -193,14 +193,14 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
             statuses[r.status] = statuses.get(r.status, 0) + 1
         print(f"survey ingest: {len(reports)} files ({statuses}), "
               f"{sum(r.values_written for r in reports)} values written "
-              f"-> {steps.ledger_path(config, folder)}")
+              f"-> {config.ledger_path(folder)}")
     elif args.command == "estimate":
         estimates = run.run_estimate(config, output=folder)
-        print(f"survey estimate: {_headline(estimates, steps.published(config))} "
+        print(f"survey estimate: {_headline(estimates, config.published())} "
               f"-> {folder / 'estimates'}")
     else:
         _, files = run.run_report(config, output=folder)
-        print(f"survey report: bulletin of {steps.published(config)} -> {_bulletin(files)}")
+        print(f"survey report: bulletin of {config.published()} -> {_bulletin(files)}")
     return 0
 
 

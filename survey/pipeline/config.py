@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from survey.errors import ConfigError, SurveyError
-from survey.periods import QUARTER_PATTERN
+from survey.periods import QUARTER_PATTERN, sort_quarters, year_of
 
 __all__ = [
     "SurveyConfig",
@@ -53,6 +53,7 @@ __all__ = [
     "with_settings",
 ]
 
+_PACKAGE = Path(__file__).resolve().parents[1]  # the installed survey package
 _PERIOD = re.compile(QUARTER_PATTERN)  # strict: the canonical form only
 _INVALID = object()
 # names users write for an allowed value (used in "did you mean", never accepted)
@@ -512,11 +513,131 @@ class SurveyConfig:
         """The ledger file: ``ledger.file``, or ``ledger.duckdb`` in the output folder."""
         return self.ledger.file if self.ledger.file is not None else self.output / "ledger.duckdb"
 
+    def need(self, section: str) -> Any:
+        """A section the cycle needs (``plan``, ``estimate``).
+
+        Raises
+        ------
+        ConfigError
+            The section is missing.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).need("estimate").level
+        0.95
+        """
+        value = getattr(self, section)
+        if value is None:
+            raise ConfigError(f"{self.path}: section [{section}] is missing; the cycle needs it "
+                              "(see the demo configuration, survey.pipeline.DEMO_CONFIG)")
+        return value
+
+    def periods(self) -> list[str]:
+        """Quarters of the series, in time order (default: the published period alone).
+
+        Raises
+        ------
+        ConfigError
+            No quarter is given, or ``survey.period`` is not among ``estimate.periods``.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).periods()[::7]
+        ['2005Q1', '2006Q4']
+        """
+        estimate = self.need("estimate")
+        found = list(estimate.periods) or ([self.survey.period] if self.survey.period else [])
+        if not found:
+            raise ConfigError(f"{self.path}: give estimate.periods or survey.period (the "
+                              "quarters to estimate)")
+        found = sort_quarters(found)
+        if (self.survey.period or found[-1]) not in found:
+            raise ConfigError(f"{self.path}: survey.period {self.survey.period!r} is not among "
+                              f"estimate.periods {found}; add it")
+        return found
+
+    def published(self) -> str:
+        """The quarter the bulletin publishes (``survey.period``, else the last of the series).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).published()
+        '2006Q4'
+        """
+        return self.survey.period or self.periods()[-1]
+
+    def years(self) -> list[int]:
+        """The years of the series (one sample plan each).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).years()
+        [2005, 2006]
+        """
+        return sorted({year_of(p) for p in self.periods()})
+
+    def strata(self) -> list[str]:
+        """The stratum columns of the plan's take-some part (``plan.strata``) as a list.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).strata()
+        ['city']
+        """
+        strata = self.need("plan").strata
+        return [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
+
+    def output_folder(self, output: str | Path | None = None) -> Path:
+        """The output folder (created): ``output``, else ``survey.output``, which may not lie
+        inside the installed package (the demo configuration's does).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> config = load_config(DEMO_CONFIG)
+        >>> config.output_folder(tempfile.mkdtemp()).is_dir()
+        True
+        >>> config.output_folder()
+        Traceback (most recent call last):
+        ...
+        survey.errors.ConfigError: .../demo.toml lives inside the survey package and its output folder .../output would too; give an output folder (--output DIR)
+        """
+        if output is not None:
+            folder = Path(output).expanduser().resolve()
+        else:
+            folder = self.output
+            if folder.is_relative_to(_PACKAGE):
+                raise ConfigError(f"{self.path} lives inside the survey package and its output "
+                                  f"folder {folder} would too; give an output folder (--output DIR)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output folder {folder}: {exc}") from exc
+        return folder
+
+    def ledger_path(self, folder: Path) -> Path:
+        """The ledger: ``ledger.file``, moved into ``folder`` when the output folder is not the
+        configured one (so a run into a new folder starts a new ledger).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).ledger_path(Path("/tmp/demo")).as_posix()
+        '/tmp/demo/ledger.duckdb'
+        """
+        return self.ledger_file if folder == self.output else folder / self.ledger_file.name
+
     def section(self, name: str) -> dict[str, Any] | list[dict[str, Any]]:
         """One section as plain data (dicts, lists, str paths) for the module that reads it.
 
         Keys left unset (``None``) are omitted, so the consumer's own defaults
-        apply. ``section("plan")`` fills ``register``/``dataset``, ``unit``,
+        apply. ``section("plan")`` fills ``register``/``dataset``, ``id``,
         ``size`` and ``year`` from ``[register]`` when the plan does not set
         them. ``section("channels")`` is a list.
 

@@ -26,8 +26,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
+from survey.form import DEMO_FORM
 from survey.register.frame import _USCC_WEIGHTS, USCC_ALPHABET
-from survey.returns.ledger import INDICATORS, Ledger
+from survey.returns.ledger import Ledger
 
 
 def fake_ids(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -52,7 +53,7 @@ def make_returns(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     size = rng.lognormal(7.0, 1.2, n)
     cols = {"firm_id": fake_ids(n, rng)}
-    for var in INDICATORS:
+    for var in DEMO_FORM.indicators:
         scale = {"export_delivery": 0.2, "profit_tax": 0.08, "employees": 0.01}.get(var, 1.0)
         ytd = np.round(size * scale * rng.lognormal(0, 0.1, n), 1)
         cols[f"{var}_ytd"] = ytd
@@ -72,15 +73,15 @@ def main() -> None:
         print(f"generated {args.firms:,} returns ({csv.stat().st_size / 1e6:.0f} MB CSV) "
               f"in {time.perf_counter() - t:.1f} s")
         db = Path(tmp) / "ledger.duckdb"
-        with Ledger.open(db) as ledger:
+        with Ledger.open(db, form=DEMO_FORM) as ledger:
             t = time.perf_counter()
-            report = ledger.ingest(csv, "2006Q1", "bureau", by="bench")
+            report = ledger.ingest(csv, "2006Q1", "bureau", author="bench")
             ingest = time.perf_counter() - t
             print(report)
             print(f"ingest: {ingest:.1f} s, {args.firms / ingest:,.0f} rows/s, "
                   f"{report.values_written / ingest:,.0f} values/s")
             t = time.perf_counter()
-            again = ledger.ingest(csv, "2006Q1", "bureau", by="bench")
+            again = ledger.ingest(csv, "2006Q1", "bureau", author="bench")
             print(f"re-ingest (same file): {again.status} in {time.perf_counter() - t:.1f} s")
             t = time.perf_counter()
             wide = ledger.to_frame("2006Q1")

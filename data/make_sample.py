@@ -32,7 +32,7 @@ VALUES = ["gross_output", "export_delivery", "sales_output", "revenue", "profit_
 def main() -> Path:
     register = load_register(2006).query("status == 'active'")
     plan = design_plan(
-        register, TARGETS, strata=["county", "industry"], size="revenue_prev_year", unit="firm_id",
+        register, TARGETS, strata=["county", "industry"], size="revenue_prev_year", id="firm_id",
         take_all="above_size", size_strata=3, boundary_method="cum_sqrt_f", min_n=2,
         response_rate=1.0, prn_seed=2006,
     )

@@ -35,15 +35,16 @@ import pandas as pd
 import survey as sv
 from survey.datasets import display_names, load_register, simulate_returns
 from survey.estimation.combined import combined_total
-from survey.periods import shift_quarter
+from survey.form import DEMO_FORM
+from survey.periods import shift_quarter, year_of
 from survey.plan import design_plan
 from survey.publish.disclosure import DisclosureRules, protect_table
 from survey.publish.report import write_bulletin
 from survey.publish.report.build import Estimates, bulletin_content, label_missing
 from survey.quarterly.series import quarterly_series
-from survey.returns.edit import Rule, default_rules
 from survey.returns.ledger import Ledger
 from survey.returns.panel import Lifecycle, edit_panel, impute_panel
+from survey.returns.rules import Rule, default_rules
 
 OUTPUT = Path(sys.argv[1] if len(sys.argv) > 1 else "demo-bulletin")
 PERIODS = [f"{year}Q{quarter}" for year in (2005, 2006) for quarter in (1, 2, 3, 4)]
@@ -51,11 +52,14 @@ PUBLISHED = "2006Q4"
 SEED = 20070115
 AUTHOR = "survey cycle"
 LANGUAGE = "zh"
-#: the return form: every indicator of the ledger, the published ones, and what they are
-INDICATORS = ["gross_output", "export_delivery", "sales_output", "revenue", "profit_tax",
-              "employees"]
-STOCKS = ["employees"]
-NONNEGATIVE = ["gross_output", "export_delivery", "sales_output", "revenue"]
+#: the return form (survey.form.DEMO_FORM: every indicator of the ledger, which are stocks,
+#: money, non-negative) and the published indicators
+FORM = DEMO_FORM
+STOCKS = list(FORM.stocks)
+#: flows that cannot be negative, so neither can their quarter values (profit and tax can)
+NONNEGATIVE = [v for v in FORM.nonnegative if v not in FORM.stocks]
+#: indicators on the scale of the register size (last year's revenue), for the unit-error check
+REGISTER_SCALE = ["gross_output", "sales_output", "revenue"]
 VARIABLES = ["gross_output", "export_delivery", "profit_tax"]
 SIZE = "revenue_prev_year"
 CHANNELS = {"bureau": ("in_bureau", "统计局渠道"), "federation": ("in_federation", "联社渠道"),
@@ -72,7 +76,7 @@ def main() -> None:
     for year in (2005, 2006):
         plans[year] = design_plan(
             load_register(year), {SIZE: {"total": 0.005, "city": 0.03}}, strata=["city"],
-            size=SIZE, unit="firm_id", take_all="above_size", size_strata=3,
+            size=SIZE, id="firm_id", take_all="above_size", size_strata=3,
             boundary_method="cum_sqrt_f", min_n=2, response_rate=0.9, prn_seed=2006,
             missing_size=0.0)
         samples[year] = plans[year].select(seed=SEED, method="srswor").data
@@ -81,26 +85,26 @@ def main() -> None:
     # 2. the returns of every quarter, loaded into the ledger with the quarter's sample
     (OUTPUT / "returns").mkdir(exist_ok=True)
     ledger_file = OUTPUT / "ledger.duckdb"
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, form=FORM) as ledger:
         for period in PERIODS:
-            sample = samples[int(period[:4])]
+            sample = samples[year_of(period)]
             sim = simulate_returns(sample["firm_id"], period, seed=SEED, unit_nonresponse=0.10,
                                    item_nonresponse=0.02, error_rate=0.02)
             sent = sim.returns[sim.returns["responded"].to_numpy()]
             path = OUTPUT / "returns" / f"returns_{period}.csv"
             sent.drop(columns=["responded", "operating"]).to_csv(path, index=False)
-            ledger.register_units(sample.drop(columns=["year"]), period, by=AUTHOR,
-                                  reason=f"sample of {period[:4]}")
-            ledger.ingest(path, period, "bureau", by=AUTHOR)
+            ledger.register_units(sample.drop(columns=["year"]), period, author=AUTHOR,
+                                  reason=f"sample of {year_of(period)}")
+            ledger.ingest(path, period, "bureau", author=AUTHOR)
 
         # 3. edit and impute, a year of quarters at a time (decisions recorded in the ledger)
-        rules = [*default_rules(tuple(INDICATORS), growth_bounds=(0.2, 5.0)),
+        rules = [*default_rules(FORM, growth_bounds=(0.2, 5.0)),
                  Rule(name="employees_positive_when_output",
                       expression="employees_ytd > 0 or gross_output_ytd == 0", severity="soft",
                       description="a firm with output should have employees")]
-        edits = edit_panel(ledger, PERIODS, rules, indicators=INDICATORS,
-                           money=[v for v in INDICATORS if v not in STOCKS],
-                           nonnegative=NONNEGATIVE, size=SIZE, employees="employees_ytd",
+        edits = edit_panel(ledger, PERIODS, rules, indicators=FORM.indicators,
+                           money=FORM.money, nonnegative=NONNEGATIVE, size=SIZE,
+                           register_scale=REGISTER_SCALE, employees=FORM.ytd(FORM.size),
                            by="industry", author=AUTHOR)
         print(f"edit: {len(edits.unit_errors)} unit errors corrected, "
               f"{len(edits.set_aside)} values set aside")
@@ -118,7 +122,7 @@ def main() -> None:
     design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
     surveys = {}
     for period, rows in sample.groupby("period", sort=True):
-        frame = plans[int(period[:4])].frame
+        frame = plans[year_of(period)].frame
         small = frame.subset(frame.data["part"].to_numpy() == "sample")
         counts = small.counts(by="city")
         totals = {"city": dict(zip(counts["city"], counts["N"].astype(float), strict=True)),

@@ -37,7 +37,7 @@ def make_plan(year: int):
     register = load_register(year).query("status == 'active'")
     return design_plan(
         register, TARGETS,
-        strata=["county", "industry"], size="revenue_prev_year", unit="firm_id",
+        strata=["county", "industry"], size="revenue_prev_year", id="firm_id",
         take_all="above_size", size_strata=3, boundary_method="cum_sqrt_f",
         min_n=2, response_rate=0.9, prn_seed=2006,
     )

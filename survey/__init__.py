@@ -10,8 +10,8 @@ and publish quarterly summaries. The main objects:
   :func:`quarterly_series`, :func:`denton` (the quarterly estimate);
 * :func:`protect_table`, :func:`write_bulletin`, :func:`load_config` (publication).
 
-Submodules for the other steps: ``survey.plan``, ``survey.returns.edit``,
-``survey.returns.impute``, ``survey.returns.outliers``, ``survey.estimation.weighting``,
+Submodules for the other steps: ``survey.plan``, ``survey.returns.rules``,
+``survey.returns.detect``, ``survey.returns.impute``, ``survey.returns.outliers``, ``survey.estimation.weighting``,
 ``survey.estimation.replicate``, ``survey.publish.disclosure``, ``survey.publish.report``,
 ``survey.datasets``, ``survey.simulate``.
 

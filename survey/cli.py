@@ -20,19 +20,6 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
-def _read_table(path: str):
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise SurveyError(f"file {path!r} does not exist")
-    if p.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(p)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    return pd.read_csv(p)
-
-
 def _print_table(frame, fmt: str) -> None:
     if fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
@@ -47,8 +34,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     from survey.design import Design
     from survey.estimation.survey import Survey
+    from survey.io import read_table
 
-    data = _read_table(args.file)
+    data = read_table(args.file)
     design = Design(
         strata=args.strata,
         clusters=tuple(_split(args.clusters)),
@@ -181,7 +169,7 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
     from survey.pipeline import run, steps
 
     config = steps.as_config(args.config)
-    folder = steps.output_folder(config, args.output)
+    folder = config.output_folder(args.output)
     if args.command == "plan":
         plans = run.run_plan(config, output=folder)
         print("survey plan: " + "; ".join(f"{y}: n = {p.n} of N = {p.frame.N}"
@@ -205,14 +193,14 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
             statuses[r.status] = statuses.get(r.status, 0) + 1
         print(f"survey ingest: {len(reports)} files ({statuses}), "
               f"{sum(r.values_written for r in reports)} values written "
-              f"-> {steps.ledger_path(config, folder)}")
+              f"-> {config.ledger_path(folder)}")
     elif args.command == "estimate":
         estimates = run.run_estimate(config, output=folder)
-        print(f"survey estimate: {_headline(estimates, steps.published(config))} "
+        print(f"survey estimate: {_headline(estimates, config.published())} "
               f"-> {folder / 'estimates'}")
     else:
         _, files = run.run_report(config, output=folder)
-        print(f"survey report: bulletin of {steps.published(config)} -> {_bulletin(files)}")
+        print(f"survey report: bulletin of {config.published()} -> {_bulletin(files)}")
     return 0
 
 

@@ -46,12 +46,11 @@ from typing import Any, Iterator, Literal, Mapping, Sequence
 
 import pandas as pd
 
-from survey.errors import SurveyError
+from survey.errors import EngineError
 
 __all__ = [
     "ENGINE_KINDS",
     "Engine",
-    "EngineError",
     "Session",
     "as_engine",
     "group_by",
@@ -71,10 +70,6 @@ _NUMERIC_TYPES = (
     "short", "byte", "numeric", "float4", "float8", "int2", "int4", "int8", "boolean",
 )
 _FLOAT_TYPES = ("float", "double", "real", "float4", "float8")
-
-
-class EngineError(SurveyError):
-    """The SQL engine cannot be started or cannot read an input (the message says why)."""
 
 
 def memory_bytes(text: str | int) -> int:

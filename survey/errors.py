@@ -29,6 +29,8 @@ __all__ = [
     "TableError",
     "PlanError",
     "FormError",
+    "EngineError",
+    "SmallAreaError",
     "SurveyWarning",
 ]
 
@@ -133,6 +135,15 @@ class PlanError(SurveyError):
 
 class FormError(SurveyError):
     """A return form description is inconsistent (e.g. a stock that is no indicator)."""
+
+
+class EngineError(SurveyError):
+    """The SQL engine (:mod:`survey.engine`) cannot be started or cannot read an input (the
+    message says why)."""
+
+
+class SmallAreaError(SurveyError):
+    """The small-area model cannot be fitted (too few areas, no convergence...)."""
 
 
 class SurveyWarning(UserWarning):

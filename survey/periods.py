@@ -472,13 +472,11 @@ def quarterly_from_ytd(
     id: str = "firm_id",
     period: str = "period",
     stocks: Sequence[str] = (),
-    id_column: str | None = None,
 ) -> pd.DataFrame:
     """The frame of :func:`ytd_to_quarters` on a panel (``period=`` form).
 
-    A shorthand kept for existing callers: ``quarterly_from_ytd(panel, vars)``
-    is ``ytd_to_quarters(panel, variables=vars, period="period").frame``.
-    ``id_column`` is the old name of ``id`` (deprecated).
+    A shorthand: ``quarterly_from_ytd(panel, vars)`` is
+    ``ytd_to_quarters(panel, variables=vars, period="period").frame``.
 
     Examples
     --------
@@ -491,9 +489,4 @@ def quarterly_from_ytd(
     1  2006Q2          15.0                    12.0
     2  2006Q3          20.0                    13.0
     """
-    if id_column is not None:
-        import warnings
-
-        warnings.warn("quarterly_from_ytd(id_column=) is now id=", DeprecationWarning, stacklevel=2)
-        id = id_column
     return ytd_to_quarters(returns, variables=variables, stocks=stocks, period=period, id=id).frame

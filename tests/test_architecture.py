@@ -253,3 +253,26 @@ def test_import_contracts():
     assert cycles, "lint-imports failed for another reason:\n" + out[-4000:]
     unknown = cycles - KNOWN_CYCLES
     assert not unknown, f"import cycles in {sorted(unknown)}:\n" + out[-4000:]
+
+
+def _deprecation_warnings(tree: ast.AST) -> list[int]:
+    """Lines that warn with a DeprecationWarning (the mark of a shim kept for old callers)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and any(
+                isinstance(n, ast.Name) and n.id in ("DeprecationWarning", "FutureWarning")
+                or isinstance(n, ast.Attribute) and n.attr in ("DeprecationWarning", "FutureWarning")
+                for n in ast.walk(node)) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "warn":
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_deprecated_shim_remains():
+    """Issue 12: shims at old import paths or old keyword names helped during the move and
+    none remain: no module warns with a DeprecationWarning, and the old module is gone."""
+    found = {str(p.relative_to(PACKAGE)): _deprecation_warnings(ast.parse(p.read_text("utf-8")))
+             for p in _modules()}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert not (PACKAGE / "returns" / "edit.py").exists()
+    probe = ast.parse("import warnings\nwarnings.warn('old', DeprecationWarning, stacklevel=2)\n")
+    assert _deprecation_warnings(probe) == [2]  # the checker finds one

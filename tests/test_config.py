@@ -252,12 +252,10 @@ def test_the_demo_configuration_ships_inside_the_package():
     import importlib.resources
 
     import survey
-    from survey.pipeline.steps import output_folder
-
     assert DEMO == Path(str(importlib.resources.files("survey.pipeline") / "demo.toml"))
     assert DEMO.is_file() and DEMO.is_relative_to(Path(survey.__file__).parent)
     with pytest.raises(ConfigError, match="inside the survey package.*--output"):
-        output_folder(load_config(DEMO), None)
+        load_config(DEMO).output_folder()
     assert not (DEMO.parent / "output").exists()
 
 

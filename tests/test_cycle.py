@@ -30,6 +30,7 @@ from survey.pipeline.config import load_config, with_settings
 from survey.pipeline.run import run_ingest, run_report, run_select, run_simulate
 from survey.pipeline.steps import read_samples
 from survey.publish.report.excel import HEADER_ROW
+from survey.form import DEMO_FORM
 from survey.returns.ledger import Ledger
 
 YI = 1e5  # thousand yuan per 亿元
@@ -207,7 +208,7 @@ def test_ledger_holds_the_unit_error_revisions(demo):
     found = injected.merge(errors, on=["firm_id", "period", "column"])
     assert len(found) >= 0.95 * len(injected)  # recall of the unit-error check
     np.testing.assert_allclose(found["corrected"], found["true_value"], rtol=1e-9)
-    with Ledger.open(demo.ledger_file, read_only=True) as ledger:
+    with Ledger.open(demo.ledger_file, form=DEMO_FORM, read_only=True) as ledger:
         for row in errors.head(10).itertuples(index=False):
             history = ledger.history(row.firm_id, row.period)
             cell = history[history["item"] == row.column]

@@ -1,7 +1,7 @@
 """Tests of survey.returns.rules and survey.returns.detect: the rule language (safe
 parsing, three-valued logic), failure tables, default rules of a return form, unit-error
-detection, selective-editing scores, detection rates on the synthetic returns simulator,
-and the deprecated survey.returns.edit (same results, a warning)."""
+detection, selective-editing scores and detection rates on the synthetic returns
+simulator."""
 
 from __future__ import annotations
 
@@ -434,24 +434,6 @@ def test_detectors_follow_the_form_names():
     found = detect_unit_errors(pd.DataFrame({"ent": ["a", "b"], "out_ytd": [90_000.0, 100.0],
                                              "out_ytd_last_year": [95.0, 100.0]}), form=form)
     assert found.flags[["ent", "column"]].values.tolist() == [["a", "out_ytd"]]
-
-
-def test_deprecated_edit_module_gives_the_same_results():
-    from survey.returns import edit
-
-    panel, _, _ = _small_panel()
-    with pytest.warns(DeprecationWarning, match="survey.returns.edit.detect_unit_errors"):
-        old = edit.detect_unit_errors(panel)
-    new = detect_unit_errors(panel, **DEMO)
-    pd.testing.assert_frame_equal(old.flags, new.flags)
-    with pytest.warns(DeprecationWarning):
-        assert [r.name for r in edit.default_rules()] == [r.name for r in default_rules(DEMO_FORM)]
-    with pytest.warns(DeprecationWarning):
-        old_pairs = edit.cumulative_conflicts(new.corrected)
-    pd.testing.assert_frame_equal(old_pairs, cumulative_conflicts(new.corrected, form=DEMO_FORM))
-    with pytest.warns(DeprecationWarning):
-        old_report = edit.check(new.corrected)
-    assert old_report.failures.equals(check(new.corrected, form=DEMO_FORM).failures)
 
 
 def _small_panel():

@@ -20,11 +20,12 @@ import pandas as pd
 import pytest
 
 import survey as sv
-from survey.engine import Engine, EngineError, memory_bytes, sql_float
+from survey.engine import Engine, memory_bytes, sql_float
 from survey.errors import (
     CalibrationError,
     ColumnError,
     DesignError,
+    EngineError,
     LonelyPSUError,
     WeightError,
 )

@@ -461,24 +461,29 @@ def test_gb18030_and_bom_files_are_read(ledger, tmp_path):
     np.testing.assert_allclose(ledger.to_frame("2006Q1")["gross_output_ytd"], q["gross_output_ytd"])
 
 
-def test_renamed_keywords_warn_and_work(ledger):
+def test_author_money_unit_and_form_are_the_only_names(ledger):
     frame = returns(2)
-    with pytest.warns(DeprecationWarning, match=r"ingest\(unit=\) is deprecated: use money_unit="):
-        ledger.ingest(frame.assign(gross_output_ytd=frame["gross_output_ytd"] * 1000), "2006Q1",
-                      "bureau", unit="yuan", author="clerk")
+    ledger.ingest(frame.assign(gross_output_ytd=frame["gross_output_ytd"] * 1000), "2006Q1",
+                  "bureau", money_unit="yuan", author="clerk")
     np.testing.assert_allclose(ledger.to_frame("2006Q1")["gross_output_ytd"],
                                frame["gross_output_ytd"])
     fix = frame[["firm_id"]].assign(export_delivery_ytd=[1.0, 2.0])
-    with pytest.warns(DeprecationWarning, match=r"revise\(by=\)"):
-        ledger.revise(fix, "2006Q1", by="editor", reason="typo")
+    ledger.revise(fix, "2006Q1", author="editor", reason="typo")
     hist = ledger.history(frame["firm_id"][0], "2006Q1")
     assert set(hist["recorded_by"]) == {"clerk", "editor"}
-    with pytest.raises(LedgerError, match="give author= only"), pytest.warns(DeprecationWarning):
-        ledger.revise(fix, "2006Q1", by="a", author="b", reason="x")
-    with pytest.raises(LedgerError, match="give author="):
+    # the old names (unit=, by=) and a ledger without its return form are gone
+    with pytest.raises(TypeError, match="unit"):
+        ledger.ingest(frame, "2006Q1", "bureau", unit="yuan")
+    with pytest.raises(TypeError, match="by"):
+        ledger.revise(fix, "2006Q1", by="editor", reason="typo")
+    with pytest.raises(TypeError, match="author"):
         ledger.revise(fix, "2006Q1", reason="x")
-    with pytest.warns(DeprecationWarning, match="Ledger without form="):
-        Ledger.open(":memory:").close()
+    with pytest.raises(LedgerError, match="give author="):
+        ledger.revise(fix, "2006Q1", author="", reason="x")
+    with pytest.raises(TypeError, match="form"):
+        Ledger.open(":memory:")
+    with pytest.raises(LedgerError, match="form must be a survey.form.Form"):
+        Ledger.open(":memory:", form=["gross_output"])
 
 
 def test_a_form_other_than_the_demo(tmp_path):

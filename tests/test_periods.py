@@ -158,5 +158,7 @@ def test_quarterly_from_ytd_is_the_panel_form():
     pd.testing.assert_frame_equal(
         quarterly_from_ytd(panel, ["go"]),
         ytd_to_quarters(panel, variables=["go"], period="period").frame)
-    with pytest.warns(DeprecationWarning, match="id_column"):
-        quarterly_from_ytd(panel.rename(columns={"firm_id": "f"}), "go", id_column="f")
+    pd.testing.assert_frame_equal(
+        quarterly_from_ytd(panel.rename(columns={"firm_id": "f"}), "go", id="f"),
+        ytd_to_quarters(panel.rename(columns={"firm_id": "f"}), variables="go", period="period",
+                        id="f").frame)

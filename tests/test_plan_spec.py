@@ -70,7 +70,7 @@ def test_config_section_problems_use_the_config_names():
                          "(e.g. threshold_by = 'industry')")]
     assert plan_problems({"cv": {"x": 0.1}, "take_all_threshold": -1.0}) == [
         ("take_all_threshold", "must be in [0, inf), got -1.0")]
-    assert plan_problems({"cv": {"x": 0.1}, "unit": 5}) == [("unit", "must be a column name, got 5")]
+    assert plan_problems({"cv": {"x": 0.1}, "id": 5}) == [("id", "must be a column name, got 5")]
 
 
 def test_the_config_validator_uses_the_same_checks(tmp_path):
@@ -78,14 +78,18 @@ def test_the_config_validator_uses_the_same_checks(tmp_path):
 
     (tmp_path / "r.csv").write_text("firm_id,revenue,big\nf1,1.0,True\n", encoding="utf-8")
     text = ('[survey]\nname = "t"\nseed = 1\n[register]\nfile = "r.csv"\nsize = "revenue"\n'
-            '[plan]\nresponse_rate = 1.2\nmin_n = 0\nid = "firm_id"\nunit = "firm_id"\n'
+            '[plan]\nresponse_rate = 1.2\nmin_n = 0\nid = "firm_id"\n'
             '[plan.cv]\nrevenue = 0.02\n')
     (tmp_path / "s.toml").write_text(text, encoding="utf-8")
     assert validate_config(tmp_path / "s.toml") == [
         "plan.min_n: must be in [1, inf), got 0",
         "plan.response_rate: must be in (0, 1], got 1.2",
-        "plan.unit: give id only (unit is its old name)",
     ]
+    # unit, the old name of id, is gone: an unknown key
+    (tmp_path / "s.toml").write_text(text.replace('id = "firm_id"', 'unit = "firm_id"'),
+                                     encoding="utf-8")
+    [problem] = validate_config(tmp_path / "s.toml")
+    assert problem.startswith("plan.unit: unknown key; known keys are cv,") and " id," in problem
 
 
 def test_design_plan_spec_and_keyword_forms_agree():
@@ -102,15 +106,16 @@ def test_design_plan_spec_and_keyword_forms_agree():
         design_plan(reg, spec, min_n=3)
     with pytest.raises(PlanError, match="size_strata: must be in"):
         design_plan(reg, {"revenue": 0.1}, size="revenue", size_strata=0)
-    with pytest.warns(DeprecationWarning, match="unit="):
-        c = design_plan(reg, spec.targets, strata="region", size="revenue", take_all="big",
-                        size_strata=1, unit="firm_id")
+    c = design_plan(reg, spec.targets, strata="region", size="revenue", take_all="big",
+                    size_strata=1, id="firm_id")
     assert c.allocation.n.tolist() == [2, 2, 3]
+    with pytest.raises(TypeError, match="unit"):  # the old name of id is gone
+        design_plan(reg, spec.targets, size="revenue", unit="firm_id")
 
 
 def test_from_config_maps_the_keys_and_reports_problems(tmp_path):
     section = {"size": "revenue", "strata": ["region"], "take_all_threshold": {"north": 1000.0},
-               "threshold_by": "region", "cv": {"revenue": 0.1}, "unit": "firm_id",
+               "threshold_by": "region", "cv": {"revenue": 0.1}, "id": "firm_id",
                "size_strata": 2, "min_n": 3, "register": "x.csv", "select": {"method": "srswor"}}
     spec = PlanSpec.from_config(section)
     assert spec.targets == {"revenue": 0.1} and spec.take_all == {"north": 1000.0}

@@ -14,10 +14,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from survey.errors import ColumnError, SurveyError
+from survey.errors import ColumnError, SmallAreaError, SurveyError
 from survey.estimation.sae import (
     FayHerriot,
-    SmallAreaError,
     fay_herriot,
     smooth_variances,
 )

@@ -28,6 +28,8 @@ with ``A = (U - L) / ((1 - L)(U - 1))`` (Deville and Sarndal 1992). See
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
@@ -50,7 +52,11 @@ __all__ = [
     "raking_factors",
     "newton_raphson",
     "ipf",
+    "calibration_function",
     "check_bounds",
+    "check_margin_sums",
+    "check_total",
+    "check_totals",
     "convergence_error",
     "solve_psd",
     "weighted_crossprod",
@@ -111,8 +117,91 @@ def check_bounds(method: str, bounds: tuple[float, float] | None) -> tuple[float
     return lower, upper
 
 
-def _calfun(method: str, lower: float, upper: float) -> Callable[[np.ndarray], tuple]:
-    """Return F(u) -> (g, dg/du) for a calibration method (R cal.linear/raking/logit)."""
+def check_totals(totals: Any, population_size: float | None) -> float | None:
+    """Check the ``totals`` mapping and ``population_size`` of a calibration (in memory or
+    out of core: the same rules and messages); return the population size as a float.
+
+    Raises
+    ------
+    CalibrationError
+        ``totals`` is not a mapping (or empty without a population size), or the
+        population size is not positive.
+
+    Examples
+    --------
+    >>> check_totals({"region": {"n": 60, "s": 40}}, 100)
+    100.0
+    """
+    if not isinstance(totals, Mapping) or (len(totals) == 0 and population_size is None):
+        raise CalibrationError(
+            "totals must be a non-empty mapping: numeric column -> population total, "
+            "categorical column -> {level: population count}"
+        )
+    if population_size is None:
+        return None
+    N = float(population_size)
+    if not (np.isfinite(N) and N > 0):
+        raise CalibrationError(f"population_size must be positive, got {population_size!r}")
+    return N
+
+
+def check_total(column: Any, value: Any) -> float:
+    """The population total of a numeric calibration column, checked to be a finite number.
+
+    Examples
+    --------
+    >>> check_total("revenue", 1.5e6)
+    1500000.0
+    """
+    if not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+        raise CalibrationError(
+            f"totals[{column!r}] must be a finite number (numeric column) or a mapping "
+            f"{{level: count}} (categorical column), got {value!r}"
+        )
+    return float(value)
+
+
+def check_margin_sums(sums: Sequence[tuple[str, float]]) -> None:
+    """Every complete margin (and the population size) must add up to the same total.
+
+    Parameters
+    ----------
+    sums : sequence of (str, float)
+        ``(name, total)`` of the population size and of each categorical margin.
+
+    Examples
+    --------
+    >>> check_margin_sums([("population_size", 100.0), ("'region'", 100.0)])
+    >>> check_margin_sums([("'region'", 100.0), ("'size'", 90.0)])
+    Traceback (most recent call last):
+    ...
+    survey.errors.CalibrationError: contradictory margins: the counts for 'size' add up to 90 but 'region' gives 100; every complete margin must add up to the same population size
+    """
+    if len(sums) < 2:
+        return
+    ref_name, ref = sums[0]
+    for name, s_ in sums[1:]:
+        if abs(s_ - ref) > 1e-9 * max(abs(ref), 1.0):
+            raise CalibrationError(
+                f"contradictory margins: the counts for {name} add up to {s_:.10g} but "
+                f"{ref_name} gives {ref:.10g}; every complete margin must add up to the "
+                "same population size"
+            )
+
+
+def calibration_function(method: str, lower: float, upper: float) -> Callable[[np.ndarray], tuple]:
+    """The calibration function ``F(u) -> (g, dg/du)`` of a method (R ``cal.linear``,
+    ``cal.raking``, ``cal.logit``), bounded by ``(lower, upper)`` (from :func:`check_bounds`).
+
+    Used by the in-memory Newton-Raphson (:func:`newton_raphson`) and the out-of-core
+    calibration (:mod:`survey.estimation.outofcore_weighting`), so both use the same ``g``.
+
+    Examples
+    --------
+    >>> g, dg = calibration_function("linear", 0.5, 2.0)(np.array([-0.8, 0.1, 3.0]))
+    >>> g.tolist(), dg.tolist()
+    ([0.5, 1.1, 2.0], [0.0, 1.0, 0.0])
+    """
     if method == "linear":
 
         def f(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +231,10 @@ def solve_psd(T: np.ndarray, r: np.ndarray, diagonal: np.ndarray | None = None) 
     """Solve ``T x = r`` for symmetric PSD ``T`` (minimum norm when singular, R ``MASS::ginv``).
 
     Jacobi scaling first, so columns on very different scales (counts and
-    revenue totals) do not decide the numerical rank. ``diagonal``: columns
-    whose block of ``T`` is diagonal (the levels of one margin); they are
-    eliminated first (Schur complement), so hundreds of levels cost O(p).
+    revenue totals) do not decide the numerical rank; Cholesky when well
+    conditioned, else an eigen-decomposition pseudo-inverse. ``diagonal``:
+    columns whose block of ``T`` is diagonal (the levels of one margin); they
+    are eliminated first (Schur complement), so hundreds of levels cost O(p).
 
     Parameters
     ----------
@@ -163,8 +253,13 @@ def solve_psd(T: np.ndarray, r: np.ndarray, diagonal: np.ndarray | None = None) 
     --------
     >>> solve_psd(np.array([[2.0, 0.0], [0.0, 0.0]]), np.array([4.0, 1.0]))  # singular: minimum norm
     array([2., 0.])
+    >>> solve_psd(np.array([[2.0, 0], [0, 4]]), np.array([[2.0, 4], [2, 8]]))  # two right-hand sides
+    array([[1. , 2. ],
+           [0.5, 2. ]])
     """
     r = np.asarray(r, dtype=float)
+    if np.size(T) == 0:
+        return np.zeros_like(r)
     R = r if r.ndim == 2 else r[:, None]  # several right-hand sides: one factorisation
     x = _solve_psd_columns(np.asarray(T, dtype=float), R, diagonal)
     return x if r.ndim == 2 else x[:, 0]
@@ -446,7 +541,7 @@ def newton_raphson(
     >>> fit.converged, fit.iterations, np.round(fit.g, 6)
     (True, 1, array([1.166667, 1.166667, 1.166667]))
     """
-    F = _calfun(method, lower, upper)
+    F = calibration_function(method, lower, upper)
     if not isinstance(X, (BlockModel, _MatrixOp)):
         X = _MatrixOp(X)
     q = X.shape[1]

@@ -28,25 +28,30 @@ Only one weighting step is supported on an out-of-core sample.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from numpy.linalg import LinAlgError
-from scipy.linalg import cho_factor, cho_solve
-from scipy.special import expit
 
 from survey.engine import is_float_type, is_numeric_type, sql_finite, sql_float
 from survey.errors import CalibrationError, ColumnError, WeightError
+from survey.estimation.calibration import (
+    CalibrationFit,
+    calibration_function,
+    check_bounds,
+    check_margin_sums,
+    check_total,
+    check_totals,
+    convergence_error,
+    solve_psd,
+)
 from survey.estimation.weighting_steps import WeightingReport
 
 __all__ = ["SQLWeighting", "calibrate", "poststratify", "rake"]
 
 _INTERCEPT = "(population size)"
-_METHODS = ("linear", "raking", "logit")
 _ZERO = "CAST(0 AS DOUBLE)"
 
 
@@ -149,43 +154,6 @@ class SQLWeighting:
         return beta_cat, beta_num
 
 
-def solve_psd(T: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Solve ``T x = r`` for symmetric positive semi-definite ``T`` (minimum norm when singular).
-
-    Jacobi scaling, Cholesky when well conditioned, else an eigen-decomposition
-    pseudo-inverse (R ``MASS::ginv``), as the in-memory calibration.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> solve_psd(np.array([[2.0, 0], [0, 4]]), np.array([2.0, 2]))
-    array([1. , 0.5])
-    """
-    T = np.asarray(T, dtype=float)
-    r = np.asarray(r, dtype=float)
-    if T.size == 0:
-        return np.zeros_like(r)
-    diag = np.diag(T).copy()
-    scale = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 0.0)
-    Ts = T * scale[:, None] * scale[None, :]
-    sc = scale[:, None] if r.ndim == 2 else scale
-    if np.all(diag > 0):
-        try:
-            c, low = cho_factor(Ts, check_finite=False)
-            dc = np.diag(c)
-            if dc.min() > 1e-7 * dc.max():
-                return sc * cho_solve((c, low), sc * r, check_finite=False)
-        except LinAlgError:
-            pass
-    vals, vecs = np.linalg.eigh(Ts)
-    keep = vals > max(vals.max(initial=0.0), 0.0) * 1e-12 * max(len(vals), 1)
-    inv = np.zeros_like(vals)
-    inv[keep] = 1.0 / vals[keep]
-    if r.ndim == 2:
-        return sc * (vecs @ (inv[:, None] * (vecs.T @ (sc * r))))
-    return sc * (vecs @ (inv * (vecs.T @ (sc * r))))
-
-
 def _rake_terms(wg: SQLWeighting, R: np.ndarray) -> np.ndarray:
     """R ``rake()`` residuals on cells: ten sweeps of ``x - w_m mean(x / w_m | level)``.
 
@@ -214,29 +182,6 @@ def _rake_terms(wg: SQLWeighting, R: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # checks shared with the in-memory functions (same rules, same messages)
 # ---------------------------------------------------------------------------
-def _check_bounds(method: str, bounds: tuple[float, float] | None) -> tuple[float, float]:
-    if method not in _METHODS:
-        raise CalibrationError(f"method={method!r} is not one of {', '.join(map(repr, _METHODS))}")
-    if bounds is None:
-        if method == "logit":
-            raise CalibrationError(
-                "logit calibration needs finite bounds on g = new/old weight, e.g. bounds=(0.5, 2.0)"
-            )
-        return (-np.inf, np.inf)
-    try:
-        lower, upper = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        raise CalibrationError(f"bounds must be a pair (lower, upper), got {bounds!r}") from None
-    if not lower < 1.0 < upper:
-        raise CalibrationError(
-            f"bounds=({lower:g}, {upper:g}) must satisfy lower < 1 < upper: they bound "
-            "g = calibrated weight / input weight (R calibrate(bounds=))"
-        )
-    if method == "logit" and not (np.isfinite(lower) and np.isfinite(upper)):
-        raise CalibrationError("logit calibration needs finite bounds, e.g. bounds=(0.5, 2.0)")
-    return lower, upper
-
-
 def _check_survey(survey: Any, what: str) -> None:
     if survey.condition is not None:
         raise CalibrationError(
@@ -248,27 +193,6 @@ def _check_survey(survey: Any, what: str) -> None:
             f"this out-of-core sample is already weighted ({survey.weighting_step.kind}); "
             "out of core, one weighting step is supported: combine the margins in one call"
         )
-
-
-def _calfun(method: str, lower: float, upper: float):
-    """F(u) -> (g, dg/du), as :func:`survey.estimation.calibration.calibration_factors`."""
-    if method == "linear":
-        def f(u):
-            g = np.clip(1.0 + u, lower, upper)
-            return g, ((u > lower - 1.0) & (u < upper - 1.0)).astype(float)
-    elif method == "raking":
-        def f(u):
-            with np.errstate(over="ignore"):
-                e = np.exp(u)
-            return np.clip(e, lower, upper), np.where((e > lower) & (e < upper), e, 0.0)
-    else:
-        a = (upper - lower) / ((1.0 - lower) * (upper - 1.0))
-        shift = np.log((1.0 - lower) / (upper - 1.0))
-
-        def f(u):
-            s = expit(a * u + shift)
-            return lower + (upper - lower) * s, (upper - lower) * a * s * (1.0 - s)
-    return f
 
 
 def _calfun_sql(method: str, lower: float, upper: float, u: str) -> tuple[str, str]:
@@ -422,20 +346,13 @@ def _numeric_checks(survey: Any, column: str) -> None:
 
 
 def _build_spec(survey: Any, totals: Mapping[str, Any], population_size: float | None) -> _Spec:
-    if not isinstance(totals, Mapping) or (len(totals) == 0 and population_size is None):
-        raise CalibrationError(
-            "totals must be a non-empty mapping: numeric column -> population total, "
-            "categorical column -> {level: population count}"
-        )
+    N = check_totals(totals, population_size)
     columns: list[_Column] = []
     margins: list[dict] = []
     numeric: list[str] = []
     sums: list[tuple[str, float]] = []
     have_intercept = population_size is not None
-    if population_size is not None:
-        N = float(population_size)
-        if not (np.isfinite(N) and N > 0):
-            raise CalibrationError(f"population_size must be positive, got {population_size!r}")
+    if N is not None:
         columns.append(_Column("int", 0, 0, N, True, _INTERCEPT, ""))
         sums.append(("population_size", N))
     for column, value in totals.items():
@@ -456,23 +373,11 @@ def _build_spec(survey: Any, totals: Mapping[str, Any], population_size: float |
             have_intercept = True
             margins.append(mg)
         else:
-            if not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
-                raise CalibrationError(
-                    f"totals[{column!r}] must be a finite number (numeric column) or a mapping "
-                    f"{{level: count}} (categorical column), got {value!r}"
-                )
+            value = check_total(column, value)
             _numeric_checks(survey, column)
             columns.append(_Column("num", len(numeric), 0, float(value), True, column, ""))
             numeric.append(column)
-    if len(sums) > 1:
-        ref_name, ref = sums[0]
-        for name, s_ in sums[1:]:
-            if abs(s_ - ref) > 1e-9 * max(abs(ref), 1.0):
-                raise CalibrationError(
-                    f"contradictory margins: the counts for {name} add up to {s_:.10g} but "
-                    f"{ref_name} gives {ref:.10g}; every complete margin must add up to the "
-                    "same population size"
-                )
+    check_margin_sums(sums)
     return _Spec(margins=margins, numeric=numeric, columns=columns, sums=sums)
 
 
@@ -529,7 +434,7 @@ def calibrate(survey: Any, totals: Mapping[str, Any], *, method: str = "linear",
     array([18.])
     """
     _check_survey(survey, "calibration")
-    lower, upper = _check_bounds(method, bounds)
+    lower, upper = check_bounds(method, bounds)
     spec = _build_spec(survey, totals, population_size)
     cols = spec.columns
     p = len(spec.numeric)
@@ -574,7 +479,7 @@ def calibrate(survey: Any, totals: Mapping[str, Any], *, method: str = "linear",
     labels_all = _labels(cols)
     labels = [lab for lab, c in zip(labels_all, cols) if c.kind != "num" and c.solve] + \
              [lab for lab, c in zip(labels_all, cols) if c.kind == "num"]
-    F = _calfun(method, lower, upper)
+    F = calibration_function(method, lower, upper)
     unbounded = not (np.isfinite(lower) or np.isfinite(upper))
     dxn = dx[:, num_order] if p else dx
     dxxn = dxx[:, num_order][:, :, num_order] if p else dxx
@@ -669,7 +574,8 @@ def calibrate(survey: Any, totals: Mapping[str, Any], *, method: str = "linear",
     moments = moments_cells if (p == 0 or (method == "linear" and unbounded)) else moments_sql
     eta, iterations, converged, rel = _newton(moments, ts, max_iter, tol)
     if not converged:
-        raise _no_convergence(rel, iterations, labels, method, bounds, max_iter)
+        fit = CalibrationFit(g=np.empty(0), iterations=iterations, converged=False, rel_error=rel)
+        raise convergence_error(fit, labels, method, bounds, max_iter)
 
     wg = weighting_for(eta, kind)
     # one pass: achieved totals, X'W0X over rows kept by the residual model, g range
@@ -760,21 +666,6 @@ def _newton(moments, targets: np.ndarray, max_iter: int, tol: float):
             step = step / 2
             eta = eta - step
             xdg, cross, ok = moments(eta)
-
-
-def _no_convergence(rel, iterations, labels, method, bounds, max_iter) -> CalibrationError:
-    rel = np.where(np.isfinite(rel), rel, np.inf)
-    j = int(np.argmax(rel))
-    hint = (
-        "widen the bounds, collapse sparse levels, or drop an auxiliary"
-        if bounds is not None
-        else "collapse sparse levels, drop a collinear auxiliary, or raise max_iter"
-    )
-    return CalibrationError(
-        f"{method} calibration did not converge in {iterations} iteration(s) "
-        f"(max_iter={max_iter}): constraint {labels[j]} is furthest off, max relative "
-        f"error {rel[j]:.3g}; {hint}"
-    )
 
 
 def _check_feasible(cols: list[_Column], before: np.ndarray, targets: np.ndarray, method: str,

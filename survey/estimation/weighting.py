@@ -32,6 +32,9 @@ from survey.estimation.calibration import (
     Method,
     RakingFit,
     check_bounds,
+    check_margin_sums,
+    check_total,
+    check_totals,
     convergence_error,
     ipf,
     newton_raphson,
@@ -149,11 +152,7 @@ class _Model:
 def _build_model(
     survey: Survey, totals: Mapping[str, Any], population_size: float | None, d: np.ndarray
 ) -> _Model:
-    if not isinstance(totals, Mapping) or (len(totals) == 0 and population_size is None):
-        raise CalibrationError(
-            "totals must be a non-empty mapping: numeric column -> population total, "
-            "categorical column -> {level: population count}"
-        )
+    N = check_totals(totals, population_size)
     n = d.shape[0]
     blocks: list[Any] = []
     margin: list[str] = []
@@ -163,10 +162,7 @@ def _build_model(
     categorical: list[bool] = []
     sums: list[tuple[str, float]] = []
     have_intercept = population_size is not None
-    if population_size is not None:
-        N = float(population_size)
-        if not (np.isfinite(N) and N > 0):
-            raise CalibrationError(f"population_size must be positive, got {population_size!r}")
+    if N is not None:
         blocks.append(("num", np.ones(n), 1))
         margin.append(_INTERCEPT)
         level.append("")
@@ -200,11 +196,7 @@ def _build_model(
             solve += s
             categorical += [True] * idx.size
         else:
-            if not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
-                raise CalibrationError(
-                    f"totals[{column!r}] must be a finite number (numeric column) or a mapping "
-                    f"{{level: count}} (categorical column), got {value!r}"
-                )
+            value = check_total(column, value)
             x = survey.column(column)
             if not pd.api.types.is_numeric_dtype(np.asarray(x).dtype) or np.asarray(x).dtype == bool:
                 raise ColumnError(
@@ -228,15 +220,7 @@ def _build_model(
             target.append(float(value))
             solve.append(True)
             categorical.append(False)
-    if len(sums) > 1:
-        ref_name, ref = sums[0]
-        for name, s_ in sums[1:]:
-            if abs(s_ - ref) > 1e-9 * max(abs(ref), 1.0):
-                raise CalibrationError(
-                    f"contradictory margins: the counts for {name} add up to {s_:.10g} but "
-                    f"{ref_name} gives {ref:.10g}; every complete margin must add up to the "
-                    "same population size"
-                )
+    check_margin_sums(sums)
     return _Model(
         X=BlockModel(n, blocks),
         targets=np.array(target, dtype=float),

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from survey.errors import ConfigError, SurveyError
+from survey.periods import QUARTER_PATTERN, sort_quarters, year_of
 
 __all__ = [
     "SurveyConfig",
@@ -52,7 +53,8 @@ __all__ = [
     "with_settings",
 ]
 
-_PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+_PACKAGE = Path(__file__).resolve().parents[1]  # the installed survey package
+_PERIOD = re.compile(QUARTER_PATTERN)  # strict: the canonical form only
 _INVALID = object()
 # names users write for an allowed value (used in "did you mean", never accepted)
 _ALIASES = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "english": "en",
@@ -200,7 +202,6 @@ class PlanSettings:
                                                default=None)
     year: int | None = _key("register year (default: register.year)", default=None)
     id: str | None = _key("unit id column (default: register.id)", default=None)
-    unit: str | None = _key("deprecated name of id", default=None)
     size: str | None = _key("size column (default: register.size)", default=None)
     filter: str | None = _key("pandas query that keeps the register rows in scope",
                               default=None)
@@ -233,10 +234,7 @@ class PlanSettings:
     def _validate(self) -> list[tuple[str, str]]:
         from survey.plan.spec import plan_problems
 
-        out = plan_problems(_plain(self))
-        if self.id is not None and self.unit is not None:
-            out.append(("unit", "give id only (unit is its old name)"))
-        return out
+        return plan_problems(_plain(self))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,7 +307,7 @@ class CalibrationSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class EditRuleSettings:
-    """``[[edit.rules]]``: one edit rule (see :class:`survey.returns.edit.Rule`)."""
+    """``[[edit.rules]]``: one edit rule (see :class:`survey.returns.rules.Rule`)."""
 
     name: str = _key("short id of the rule")
     expression: str = _key("condition a clean return satisfies, e.g. "
@@ -319,10 +317,8 @@ class EditRuleSettings:
     description: str = _key("what the rule means", default="")
 
     def _validate(self) -> list[tuple[str, str]]:
-        try:
-            from survey.returns.edit import Rule
-        except ImportError:  # pragma: no cover - the edit module is part of the package
-            return []
+        from survey.returns.rules import Rule
+
         try:
             Rule(name=self.name, expression=self.expression, severity=self.severity,
                  description=self.description)
@@ -517,11 +513,131 @@ class SurveyConfig:
         """The ledger file: ``ledger.file``, or ``ledger.duckdb`` in the output folder."""
         return self.ledger.file if self.ledger.file is not None else self.output / "ledger.duckdb"
 
+    def need(self, section: str) -> Any:
+        """A section the cycle needs (``plan``, ``estimate``).
+
+        Raises
+        ------
+        ConfigError
+            The section is missing.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).need("estimate").level
+        0.95
+        """
+        value = getattr(self, section)
+        if value is None:
+            raise ConfigError(f"{self.path}: section [{section}] is missing; the cycle needs it "
+                              "(see the demo configuration, survey.pipeline.DEMO_CONFIG)")
+        return value
+
+    def periods(self) -> list[str]:
+        """Quarters of the series, in time order (default: the published period alone).
+
+        Raises
+        ------
+        ConfigError
+            No quarter is given, or ``survey.period`` is not among ``estimate.periods``.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).periods()[::7]
+        ['2005Q1', '2006Q4']
+        """
+        estimate = self.need("estimate")
+        found = list(estimate.periods) or ([self.survey.period] if self.survey.period else [])
+        if not found:
+            raise ConfigError(f"{self.path}: give estimate.periods or survey.period (the "
+                              "quarters to estimate)")
+        found = sort_quarters(found)
+        if (self.survey.period or found[-1]) not in found:
+            raise ConfigError(f"{self.path}: survey.period {self.survey.period!r} is not among "
+                              f"estimate.periods {found}; add it")
+        return found
+
+    def published(self) -> str:
+        """The quarter the bulletin publishes (``survey.period``, else the last of the series).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).published()
+        '2006Q4'
+        """
+        return self.survey.period or self.periods()[-1]
+
+    def years(self) -> list[int]:
+        """The years of the series (one sample plan each).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).years()
+        [2005, 2006]
+        """
+        return sorted({year_of(p) for p in self.periods()})
+
+    def strata(self) -> list[str]:
+        """The stratum columns of the plan's take-some part (``plan.strata``) as a list.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).strata()
+        ['city']
+        """
+        strata = self.need("plan").strata
+        return [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
+
+    def output_folder(self, output: str | Path | None = None) -> Path:
+        """The output folder (created): ``output``, else ``survey.output``, which may not lie
+        inside the installed package (the demo configuration's does).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> config = load_config(DEMO_CONFIG)
+        >>> config.output_folder(tempfile.mkdtemp()).is_dir()
+        True
+        >>> config.output_folder()
+        Traceback (most recent call last):
+        ...
+        survey.errors.ConfigError: .../demo.toml lives inside the survey package and its output folder .../output would too; give an output folder (--output DIR)
+        """
+        if output is not None:
+            folder = Path(output).expanduser().resolve()
+        else:
+            folder = self.output
+            if folder.is_relative_to(_PACKAGE):
+                raise ConfigError(f"{self.path} lives inside the survey package and its output "
+                                  f"folder {folder} would too; give an output folder (--output DIR)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output folder {folder}: {exc}") from exc
+        return folder
+
+    def ledger_path(self, folder: Path) -> Path:
+        """The ledger: ``ledger.file``, moved into ``folder`` when the output folder is not the
+        configured one (so a run into a new folder starts a new ledger).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).ledger_path(Path("/tmp/demo")).as_posix()
+        '/tmp/demo/ledger.duckdb'
+        """
+        return self.ledger_file if folder == self.output else folder / self.ledger_file.name
+
     def section(self, name: str) -> dict[str, Any] | list[dict[str, Any]]:
         """One section as plain data (dicts, lists, str paths) for the module that reads it.
 
         Keys left unset (``None``) are omitted, so the consumer's own defaults
-        apply. ``section("plan")`` fills ``register``/``dataset``, ``unit``,
+        apply. ``section("plan")`` fills ``register``/``dataset``, ``id``,
         ``size`` and ``year`` from ``[register]`` when the plan does not set
         them. ``section("channels")`` is a list.
 
@@ -563,8 +679,6 @@ class SurveyConfig:
             if "register" in plain or "dataset" in plain:
                 inherited.pop("register")
                 inherited.pop("dataset")
-            if "unit" in plain:  # the deprecated name of id
-                inherited.pop("id")
             for k, v in inherited.items():
                 if k not in plain and v is not None:
                     plain[k] = v
@@ -807,37 +921,22 @@ def _parse(data: Mapping[str, Any], path: Path, ctx: _Context) -> SurveyConfig |
 
 
 def _register_columns(config: SurveyConfig) -> list[str] | None:
-    """Column names of the register (schema only), or None when unknown."""
+    """Column names of the register (header only), or None when unknown."""
+    from importlib import resources
+
+    from survey.datasets import bundled_file
+    from survey.io import read_header
+
     reg = config.register
-    if reg.file is None:
+    try:
+        if reg.file is not None:
+            return read_header(reg.file)
         if reg.dataset != "register":
             return None
-        file = Path(__file__).resolve().parents[1] / "datasets" / "data" / "register.parquet"
-    else:
-        file = reg.file
-    try:
-        if file.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(file).names)
-        if file.suffix in (".csv", ".txt"):
-            with open(file, encoding="utf-8-sig") as handle:
-                header = handle.readline()
-            import csv
-
-            return next(csv.reader([header]))
-        if file.suffix in (".xlsx", ".xlsm"):
-            import openpyxl
-
-            wb = openpyxl.load_workbook(file, read_only=True)
-            try:
-                row = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True))
-            finally:
-                wb.close()
-            return [str(v) for v in row if v is not None]
-    except (OSError, StopIteration, ValueError):
+        with resources.as_file(bundled_file("register.parquet")) as file:
+            return read_header(file)
+    except (OSError, ValueError, SurveyError):
         return None
-    return None
 
 
 def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
@@ -850,7 +949,7 @@ def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
                                    ("register.size", config.register.size)]
     plan = config.plan
     if plan is not None and plan.register is None and plan.dataset is None:
-        for key in ("id", "unit", "size", "take_all_column", "threshold_by"):
+        for key in ("id", "size", "take_all_column", "threshold_by"):
             if getattr(plan, key) is not None:
                 refs.append((f"plan.{key}", getattr(plan, key)))
         strata = plan.strata if isinstance(plan.strata, list) else (

@@ -87,7 +87,7 @@ class CycleResult:
     @property
     def period(self) -> str:
         """The published quarter."""
-        return steps.published(self.config)
+        return self.config.published()
 
     def headline(self) -> pd.DataFrame:
         """The bulletin's headline figures as a table (display units).
@@ -112,8 +112,8 @@ class CycleResult:
 def _state(config: SurveyConfig | str | Path, output: str | Path | None
            ) -> tuple[SurveyConfig, Path, Path]:
     config = steps.as_config(config)
-    folder = steps.output_folder(config, output)
-    return config, folder, steps.ledger_path(config, folder)
+    folder = config.output_folder(output)
+    return config, folder, config.ledger_path(folder)
 
 
 def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = None,

@@ -16,15 +16,16 @@ from typing import Any
 import pandas as pd
 
 from survey.errors import ConfigError
+from survey.form import DEMO_FORM
+from survey.periods import year_of
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.publish.report.build import Estimates, label_missing
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
 __all__ = [
-    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "edit_step", "estimate_step",
-    "impute_step", "ingest_step", "ledger_path", "output_folder", "periods", "plan_step",
-    "protect_step", "published", "read_samples", "report_step", "returns_files", "select_step",
-    "simulate_step", "weight_step",
+    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "REGISTER_SCALE", "SIMULATION", "as_config",
+    "edit_step", "estimate_step", "impute_step", "ingest_step", "plan_step", "protect_step",
+    "read_samples", "report_step", "returns_files", "select_step", "simulate_step", "weight_step",
 ]
 
 #: Who the cycle records as the author of ledger writes.
@@ -33,9 +34,11 @@ AUTHOR = "survey cycle"
 SIMULATION = {"unit_nonresponse": 0.10, "item_nonresponse": 0.02, "error_rate": 0.02}
 #: The register's births and closures (bundled register: column ``status``).
 LIFECYCLE = Lifecycle(column="status", born="new", closed="dead", activity="gross_output")
-#: Indicators that cannot be negative, so neither can their quarter values (profit and tax can).
-NONNEGATIVE = ("gross_output", "export_delivery", "sales_output", "revenue")
-_PACKAGE = Path(__file__).resolve().parents[1]
+#: Indicators that cannot be negative, so neither can their quarter values (profit and tax can):
+#: the demo form's non-negative flows.
+NONNEGATIVE = tuple(v for v in DEMO_FORM.nonnegative if v not in DEMO_FORM.stocks)
+#: Indicators on the scale of the register size (last year's revenue), for the unit-error check.
+REGISTER_SCALE = ("gross_output", "sales_output", "revenue")
 
 
 def as_config(config: SurveyConfig | str | Path) -> SurveyConfig:
@@ -48,101 +51,6 @@ def as_config(config: SurveyConfig | str | Path) -> SurveyConfig:
     20070115
     """
     return config if isinstance(config, SurveyConfig) else load_config(config)
-
-
-def _need(config: SurveyConfig, section: str) -> Any:
-    value = getattr(config, section)
-    if value is None:
-        raise ConfigError(f"{config.path}: section [{section}] is missing; the cycle needs it "
-                          "(see the demo configuration, survey.pipeline.DEMO_CONFIG)")
-    return value
-
-
-def periods(config: SurveyConfig) -> list[str]:
-    """Quarters of the series, in time order (default: the published period alone).
-
-    Examples
-    --------
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> periods(load_config(DEMO_CONFIG))[::7]
-    ['2005Q1', '2006Q4']
-    """
-    from survey.periods import parse_quarter
-
-    estimate = _need(config, "estimate")
-    found = list(estimate.periods) or ([config.survey.period] if config.survey.period else [])
-    if not found:
-        raise ConfigError(f"{config.path}: give estimate.periods or survey.period (the quarters "
-                          "to estimate)")
-    found = sorted(set(found), key=parse_quarter)
-    if (config.survey.period or found[-1]) not in found:
-        raise ConfigError(f"{config.path}: survey.period {config.survey.period!r} is not among "
-                          f"estimate.periods {found}; add it")
-    return found
-
-
-def published(config: SurveyConfig) -> str:
-    """The quarter the bulletin publishes (``survey.period``, else the last of the series).
-
-    Examples
-    --------
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> published(load_config(DEMO_CONFIG))
-    '2006Q4'
-    """
-    return config.survey.period or periods(config)[-1]
-
-
-def _years(config: SurveyConfig) -> list[int]:
-    return sorted({int(p[:4]) for p in periods(config)})
-
-
-def output_folder(config: SurveyConfig, output: str | Path | None) -> Path:
-    """The output folder (created): ``output``, else ``survey.output`` of the configuration,
-    which may not lie inside the installed package (the demo configuration's does).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> config = load_config(DEMO_CONFIG)
-    >>> output_folder(config, tempfile.mkdtemp()).is_dir()
-    True
-    >>> output_folder(config, None)
-    Traceback (most recent call last):
-    ...
-    survey.errors.ConfigError: .../demo.toml lives inside the survey package and its output folder .../output would too; give an output folder (--output DIR)
-    """
-    if output is not None:
-        folder = Path(output).expanduser().resolve()
-    else:
-        folder = config.output
-        if folder.is_relative_to(_PACKAGE):
-            raise ConfigError(f"{config.path} lives inside the survey package and its output "
-                              f"folder {folder} would too; give an output folder (--output DIR)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the output folder {folder}: {exc}") from exc
-    return folder
-
-
-def ledger_path(config: SurveyConfig, folder: Path) -> Path:
-    """The ledger: ``ledger.file`` of the config, moved into ``folder`` when the output
-    folder is not the configured one (so a run into a new folder starts a new ledger).
-
-    Examples
-    --------
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> ledger_path(load_config(DEMO_CONFIG), Path("/tmp/demo")).as_posix()
-    '/tmp/demo/ledger.duckdb'
-    """
-    return config.ledger_file if folder == config.output else folder / config.ledger_file.name
-
-
-def _strata(config: SurveyConfig) -> list[str]:
-    strata = _need(config, "plan").strata
-    return [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
 
 
 def plan_step(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
@@ -166,10 +74,10 @@ def plan_step(config: SurveyConfig | str | Path, *, output: str | Path | None = 
     from survey.plan import plan_from_config
 
     config = as_config(config)
-    _need(config, "plan")
-    folder = output_folder(config, output) if write else None
+    config.need("plan")
+    folder = config.output_folder(output) if write else None
     plans = {}
-    for year in _years(config):
+    for year in config.years():
         section = dict(config.section("plan"))
         section["year"] = year
         plans[year] = plan = plan_from_config(section, base=config.folder)
@@ -206,7 +114,7 @@ def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
     config = as_config(config)
     options = dict(config.section("plan").get("select", {}))
     excel = bool(config.section("plan").get("output_excel", True))
-    folder = output_folder(config, output) if write else None
+    folder = config.output_folder(output) if write else None
     samples = {}
     for year, plan in plans.items():
         selection = plan.select(seed=config.seed, method=options.get("method", "srswor"),
@@ -233,9 +141,9 @@ def read_samples(config: SurveyConfig | str | Path, *, output: str | Path | None
     survey.errors.ConfigError: no sample for 2005 in .../sample/2005/sample.csv; run `survey select` first
     """
     config = as_config(config)
-    folder = output_folder(config, output)
+    folder = config.output_folder(output)
     samples = {}
-    for year in _years(config):
+    for year in config.years():
         path = folder / "sample" / str(year) / "sample.csv"
         if not path.is_file():
             raise ConfigError(f"no sample for {year} in {path}; run `survey select` first")
@@ -272,11 +180,11 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
     if config.register.dataset != "register":
         raise ConfigError("simulated returns need the bundled register (register.dataset = "
                           "'register'); ingest your firms' own files instead")
-    folder = output_folder(config, output) / "returns"
+    folder = config.output_folder(output) / "returns"
     folder.mkdir(parents=True, exist_ok=True)
     files, injected = {}, []
-    for period in periods(config):
-        sim = simulate_returns(samples[int(period[:4])]["firm_id"], period, seed=config.seed,
+    for period in config.periods():
+        sim = simulate_returns(samples[year_of(period)]["firm_id"], period, seed=config.seed,
                                **SIMULATION)
         sent = sim.returns[sim.returns["responded"].to_numpy()]
         files[period] = folder / f"returns_{period}.csv"
@@ -297,7 +205,7 @@ def returns_files(config: SurveyConfig, folder: Path) -> dict[str, Path]:
     >>> returns_files(load_config(DEMO_CONFIG), Path(tempfile.mkdtemp()))
     {}
     """
-    files = {p: folder / "returns" / f"returns_{p}.csv" for p in periods(config)}
+    files = {p: folder / "returns" / f"returns_{p}.csv" for p in config.periods()}
     return {p: f for p, f in files.items() if f.is_file()}
 
 
@@ -327,14 +235,14 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
 
     config = as_config(config)
     reports = []
-    with Ledger.open(ledger_file) as ledger:
-        for period in periods(config):
+    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+        for period in config.periods():
             if period not in files:
                 continue
-            units = samples[int(period[:4])].drop(columns=["year"], errors="ignore")
-            ledger.register_units(units, period, by=AUTHOR,
-                                  reason=f"sample of {period[:4]} (survey select)")
-            reports.append(ledger.ingest(files[period], period, channel, by=AUTHOR))
+            units = samples[year_of(period)].drop(columns=["year"], errors="ignore")
+            ledger.register_units(units, period, author=AUTHOR,
+                                  reason=f"sample of {year_of(period)} (survey select)")
+            reports.append(ledger.ingest(files[period], period, channel, author=AUTHOR))
     return reports
 
 
@@ -359,21 +267,22 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
     >>> len(demo_result().edits.unit_errors) > 0  # edit_step of the demo
     True
     """
-    from survey.returns.edit import Rule, default_rules
-    from survey.returns.ledger import INDICATORS, STOCKS, Ledger
+    from survey.returns.ledger import Ledger
+    from survey.returns.rules import Rule, default_rules
 
     config = as_config(config)
-    rules = [*(default_rules(tuple(INDICATORS), growth_bounds=tuple(config.edit.growth_bounds))
+    rules = [*(default_rules(DEMO_FORM, growth_bounds=tuple(config.edit.growth_bounds))
                if config.edit.default_rules else ()),
              *(Rule(name=r.name, expression=r.expression, severity=r.severity,
                     description=r.description) for r in config.edit.rules)]
-    with Ledger.open(ledger_file) as ledger:
-        outcome = edit_panel(ledger, periods(config), rules, indicators=INDICATORS,
-                             money=[v for v in INDICATORS if v not in STOCKS],
-                             nonnegative=NONNEGATIVE, size=config.register.size,
-                             employees="employees_ytd", by="industry", author=AUTHOR)
+    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+        outcome = edit_panel(ledger, config.periods(), rules, indicators=DEMO_FORM.indicators,
+                             money=DEMO_FORM.money, nonnegative=NONNEGATIVE,
+                             size=config.register.size, register_scale=REGISTER_SCALE,
+                             employees=DEMO_FORM.ytd(DEMO_FORM.size), by="industry",
+                             author=AUTHOR)
     if output is not None:
-        _write(output_folder(config, output) / "edit", {
+        _write(config.output_folder(output) / "edit", {
             "failures": outcome.failures, "unit_errors": outcome.unit_errors,
             "set_aside": outcome.set_aside, "conflicts": outcome.conflicts})
     return outcome
@@ -400,18 +309,18 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     >>> sorted(demo_result().take_all["gross_output_marker"].unique())  # impute_step of the demo
     ['backward_imputed', 'edited', 'forward_imputed', 'returned']
     """
-    from survey.returns.ledger import STOCKS, Ledger
+    from survey.returns.ledger import Ledger
 
     config = as_config(config)
-    variables = list(_need(config, "estimate").variables)
-    with Ledger.open(ledger_file) as ledger:
-        result = impute_panel(ledger, periods(config), edits.set_aside, variables=variables,
-                              classes={"take_all": "industry", "sample": _strata(config) or None},
+    variables = list(config.need("estimate").variables)
+    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+        result = impute_panel(ledger, config.periods(), edits.set_aside, variables=variables,
+                              classes={"take_all": "industry", "sample": config.strata() or None},
                               auxiliary=config.register.size, nonnegative=NONNEGATIVE,
-                              lifecycle=LIFECYCLE, stocks=STOCKS, author=AUTHOR)
+                              lifecycle=LIFECYCLE, stocks=DEMO_FORM.stocks, author=AUTHOR)
     take_all, sample = result.panels["take_all"], result.panels["sample"]
     if output is not None:
-        folder = output_folder(config, output)
+        folder = config.output_folder(output)
         _write(folder / "panel", {"take_all": take_all, "sample": sample})
         _write(folder / "edit", {"quarter_conflicts": result.conflicts})
     return take_all, sample
@@ -458,13 +367,13 @@ def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
 
     config = as_config(config)
     design = Design(strata="stratum", weights="design_weight", fpc="N_h",
-                    lonely_psu=_need(config, "estimate").lonely_psu)
+                    lonely_psu=config.need("estimate").lonely_psu)
     calibration = config.calibration
     surveys = {}
     for period, rows in sample.groupby("period", sort=True):
         s = Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
-            "responded", by=[*_strata(config), "stratum"], small_cells="collapse")
-        totals = _calibration_totals(config, plans[int(str(period)[:4])])
+            "responded", by=[*config.strata(), "stratum"], small_cells="collapse")
+        totals = _calibration_totals(config, plans[year_of(period)])
         if totals:
             s = s.calibrate(totals, method=calibration.method,
                             bounds=tuple(calibration.bounds) if calibration.bounds else None)
@@ -476,7 +385,7 @@ def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
 
 def _breakdowns(config: SurveyConfig, columns: Sequence[str]) -> dict[str, list[str] | None]:
     out: dict[str, list[str] | None] = {"sector": None}
-    for name in _need(config, "estimate").by:  # a breakdown and its ``{name}_name`` label
+    for name in config.need("estimate").by:  # a breakdown and its ``{name}_name`` label
         out[name] = [name, f"{name}_name"] if f"{name}_name" in columns else [name]
     for channel in config.channels:
         if channel.flag is not None and channel.flag in columns:
@@ -513,7 +422,7 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     from survey.quarterly.series import quarterly_series
 
     config = as_config(config)
-    estimate = _need(config, "estimate")
+    estimate = config.need("estimate")
     variables, language = list(estimate.variables), config.language
     breakdowns = _breakdowns(config, take_all.columns)
     fill = [c for cols in breakdowns.values() if cols for c in cols]
@@ -537,14 +446,14 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
             imputed={f"{v}_ytd": f"{v}_imputed" for v in variables}, period=period,
             level=estimate.level)
 
-    last = published(config)
+    last = config.published()
     result = Estimates(by_period=by_period, breakdowns=breakdowns,
                        series={name: quarterly_series(list(per.values()))
                                for name, per in by_period.items()},
                        year_to_date=year_to_date(last),
                        year_to_date_last_year=year_to_date(shift_quarter(last, -4)))
     if output is not None:
-        _write(output_folder(config, output) / "estimates",
+        _write(config.output_folder(output) / "estimates",
                {**{f"series_{name}": s.table() for name, s in result.series.items()},
                 "year_to_date": result.year_to_date.table()})
     return result
@@ -577,8 +486,8 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     from survey.publish.disclosure import protect_table
 
     config = as_config(config)
-    settings, language, period = config.disclosure, config.language, published(config)
-    variables = list(_need(config, "estimate").variables)
+    settings, language, period = config.disclosure, config.language, config.published()
+    variables = list(config.need("estimate").variables)
     s = surveys[period]
     units = pd.concat([take_all[take_all["period"] == period].assign(weight=1.0),
                        s.data.assign(weight=s.weights)[s.weights > 0]], ignore_index=True)
@@ -604,7 +513,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
                 rules=settings.rules(), cost=settings.cost,
                 total_label="合计" if language == "zh" else "Total")
     if output is not None:
-        folder = output_folder(config, output) / "disclosure"
+        folder = config.output_folder(output) / "disclosure"
         folder.mkdir(parents=True, exist_ok=True)
         for key, pt in protected.items():
             stem = key.replace(":", "_")
@@ -641,8 +550,8 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     from survey.returns.ledger import Ledger
 
     config = as_config(config)
-    estimate, period = _need(config, "estimate"), published(config)
-    with Ledger.open(ledger_file, read_only=True) as ledger:
+    estimate, period = config.need("estimate"), config.published()
+    with Ledger.open(ledger_file, form=DEMO_FORM, read_only=True) as ledger:
         cells = ledger.current(period)
     cal = config.calibration
     content = bulletin_content(
@@ -650,10 +559,10 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
         title=config.report.title or config.survey.name, protected=protected,
         ledger_cells=cells, channels={c.name: c.label for c in config.channels},
         domain_names=display_names(config.language), language=config.language,
-        level=estimate.level, growth=estimate.growth, stratified_by=_strata(config),
+        level=estimate.level, growth=estimate.growth, stratified_by=config.strata(),
         calibration=cal.method, margins=[*cal.margins, *cal.totals],
         cv_caution=config.report.cv_caution, cv_unreliable=config.report.cv_unreliable,
         synthetic=bool(config.register.dataset))
-    files = write_bulletin(content, output_folder(config, output) / "bulletin",
+    files = write_bulletin(content, config.output_folder(output) / "bulletin",
                            formats=config.report.formats)
     return content, files

@@ -19,7 +19,6 @@ survey's TOML configuration (a dict) and write the plan and the sample;
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,7 +323,6 @@ def design_plan(
     response_rate: Any = None,
     prn_seed: int = 0,
     missing_size: float | None = None,
-    unit: str | None = None,
 ) -> SamplePlan:
     """Design a sample plan from a register.
 
@@ -373,8 +371,6 @@ def design_plan(
     missing_size : float or None, default=None
         Size given to units whose size is missing (e.g. new firms without
         last year's revenue); ``None`` makes a missing size an error.
-    unit : str or None, default=None
-        Deprecated name of ``id``.
 
     Returns
     -------
@@ -393,11 +389,6 @@ def design_plan(
     >>> design_plan(plan.frame.data, plan.spec).allocation.n.tolist()
     [2, 2, 3]
     """
-    if unit is not None:
-        warnings.warn("design_plan(unit=) is deprecated: use id=", DeprecationWarning, stacklevel=2)
-        if id is not None:
-            raise PlanError("design_plan: give id= only (unit= is its old name)")
-        id = unit
     given = dict(strata=strata, size=size, id=id, take_all=take_all, take_all_by=take_all_by,
                  take_all_cv=take_all_cv, take_none_below=take_none_below, size_strata=size_strata,
                  boundary_method=boundary_method, cost=cost, min_n=min_n,
@@ -544,7 +535,7 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
     ----------
     section : mapping
         The ``[plan]`` section (keys ``register``, ``dataset``, ``year``,
-        ``filter``, ``id``/``unit``).
+        ``filter``, ``id``).
     base : str, pathlib.Path or None, default=None
         Folder a relative ``register`` path is relative to (default: the
         current folder).
@@ -578,7 +569,7 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
         if not path.exists():
             raise ConfigError(f"[plan] register: file {str(path)!r} not found")
         try:
-            data = read_table(path, text=[config.get("id", config.get("unit", "firm_id"))])
+            data = read_table(path, text=[config.get("id", "firm_id")])
         except TableError as exc:
             raise ConfigError(f"[plan] register: {exc}") from exc
     elif config.get("dataset", "register") == "register":
@@ -632,8 +623,6 @@ def plan_from_config(config: Mapping[str, Any], *, base: str | Path | None = Non
     >>> plan.n <= 40, plan.spec.size_strata
     (True, 2)
     """
-    if "unit" in config and "id" in config:
-        raise ConfigError("[plan] unit: give id only (unit is its old name)")
     spec = PlanSpec.from_config(config, base=base)
     data = read_register(config, base=base)
     return _design(data, spec)

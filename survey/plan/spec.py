@@ -36,7 +36,7 @@ BOUNDARY_METHODS: tuple[str, ...] = ("cum_sqrt_f", "geometric", "lavallee_hidiro
 
 #: The keys of the ``[plan]`` section of a configuration.
 CONFIG_KEYS: frozenset[str] = frozenset({
-    "register", "dataset", "year", "unit", "id", "size", "strata", "take_all_column",
+    "register", "dataset", "year", "id", "size", "strata", "take_all_column",
     "take_all_threshold", "threshold_table", "threshold_by", "take_all_cv", "take_none_below",
     "size_strata", "boundary_method", "cv", "cost", "min_n", "response_rate", "prn_seed",
     "select", "output_excel", "filter", "missing_size",
@@ -44,7 +44,7 @@ CONFIG_KEYS: frozenset[str] = frozenset({
 
 # configuration key -> PlanSpec field (keys absent here have the same name, or none)
 _FIELD_OF_KEY = {
-    "cv": "targets", "unit": "id", "take_all_column": "take_all", "take_all_threshold": "take_all",
+    "cv": "targets", "take_all_column": "take_all", "take_all_threshold": "take_all",
     "threshold_table": "take_all", "threshold_by": "take_all_by",
 }
 _TAKE_ALL_KEYS = ("take_all_column", "take_all_threshold", "threshold_table", "take_all_cv")
@@ -369,8 +369,7 @@ class PlanSpec:
             keys in ``docs/planning.md``). ``cv`` becomes ``targets``;
             ``take_all_column``, ``take_all_threshold`` or ``threshold_table``
             (a CSV file, read with :func:`survey.io.read_table`) becomes
-            ``take_all``; ``threshold_by`` becomes ``take_all_by``; ``unit``
-            is the old name of ``id``.
+            ``take_all``; ``threshold_by`` becomes ``take_all_by``.
         base : str, pathlib.Path or None, default=None
             Folder that a relative ``threshold_table`` path is relative to
             (default: the current folder).
@@ -420,7 +419,7 @@ class PlanSpec:
                               + "\n  ".join(f"[plan] {k}: {m}" for k, m in problems))
         return cls(
             targets=section["cv"], strata=section.get("strata"), size=section["size"],
-            id=section.get("id", section.get("unit", "firm_id")),
+            id=section.get("id", "firm_id"),
             take_all=take_all, take_all_by=section.get("threshold_by"),
             take_all_cv=section.get("take_all_cv"),
             take_none_below=section.get("take_none_below"),

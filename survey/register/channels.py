@@ -123,7 +123,7 @@ def link_channels(
     register: pd.DataFrame,
     channels: Mapping[str, pd.DataFrame],
     *,
-    id_column: str = "firm_id",
+    id: str = "firm_id",
     attributes: Sequence[str] | None = None,
     on_conflict: Literal["register", "error"] = "register",
     keep_unregistered: bool = True,
@@ -138,12 +138,12 @@ def link_channels(
     Parameters
     ----------
     register : pandas.DataFrame
-        The business register: one row per firm, ``id_column`` plus attributes.
+        The business register: one row per firm, ``id`` plus attributes.
     channels : mapping of str to pandas.DataFrame
         Channel name (e.g. ``"bureau"``, ``"federation"``, ``"zone"``) to its
         list of firms (one row per firm). The order is the order of
         precedence for attributes of firms missing from the register.
-    id_column : str, default="firm_id"
+    id : str, default="firm_id"
         Column holding the 18-character unified social credit code.
         Channel flags the register already has (``in_bureau`` ...) for channels
         not given in ``channels`` are carried over unchanged.
@@ -169,7 +169,7 @@ def link_channels(
         An id appears twice in one source, or attributes conflict and
         ``on_conflict="error"``.
     ColumnError
-        ``id_column`` or an attribute column is missing everywhere.
+        ``id`` or an attribute column is missing everywhere.
 
     Examples
     --------
@@ -197,13 +197,13 @@ def link_channels(
     for name, frame in sources.items():
         if not isinstance(frame, pd.DataFrame):
             raise ChannelError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-        if id_column not in frame.columns:
-            raise ColumnError(f"{name} has no id column {id_column!r}; its columns are {list(frame.columns)[:10]}")
+        if id not in frame.columns:
+            raise ColumnError(f"{name} has no id column {id!r}; its columns are {list(frame.columns)[:10]}")
     if attributes is None:
         seen: dict[str, None] = {}
         for frame in sources.values():
             for c in frame.columns:
-                if c != id_column and not str(c).startswith("in_"):
+                if c != id and not str(c).startswith("in_"):
                     seen[c] = None
         attributes = list(seen)
     else:
@@ -216,13 +216,13 @@ def link_channels(
     long_parts = []
     invalid = []
     for rank, (name, frame) in enumerate(sources.items()):
-        ids = _normalise_ids(frame[id_column])
+        ids = _normalise_ids(frame[id])
         ok = ids.notna().to_numpy().copy()
         if check_ids:
             ok = ok & valid_uscc(ids.fillna("").to_numpy(dtype=object))
         if (~ok).any():
             invalid.append(
-                pd.DataFrame({"source": name, "row": frame.index[~ok], "firm_id": frame[id_column][~ok].to_numpy()})
+                pd.DataFrame({"source": name, "row": frame.index[~ok], "firm_id": frame[id][~ok].to_numpy()})
             )
         cols = [a for a in attributes if a in frame.columns]
         part = frame.loc[ok, cols].copy()
@@ -310,7 +310,7 @@ def link_channels(
     carried = [c for c in register.columns if str(c).startswith("in_") and str(c)[3:] not in names
                and c != "in_register"]
     if carried:
-        reg_ids = _normalise_ids(register[id_column])
+        reg_ids = _normalise_ids(register[id])
         flags = register[carried].set_axis(reg_ids.to_numpy()).loc[lambda f: ~f.index.duplicated()]
         for c in carried:
             units[c] = flags[c].reindex(units["firm_id"].to_numpy()).fillna(False).to_numpy(dtype=bool)

@@ -46,10 +46,9 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import LedgerError, SurveyWarning, TableError
-from survey.form import DEMO_FORM, Form
+from survey.form import Form
 from survey.io import read_table
-from survey.periods import normalise_quarter, ytd_to_quarters
-from survey.periods import previous_quarter as quarter_before
+from survey.periods import normalise_quarter, previous_quarter, ytd_to_quarters
 from survey.register.frame import valid_uscc
 
 __all__ = [
@@ -113,32 +112,6 @@ def _history_view(form: Form) -> str:
         cases.append(f"WHEN r.item IN ({items}) THEN {_sql_text(form.unit_of(var))}")
     unit = f"CASE {' '.join(cases)} ELSE {default} END" if cases else default
     return _HISTORY.format(unit=unit)
-
-
-# ---------------------------------------------------------------------------
-# names kept for callers of the old module (the lead removes them after the move)
-# ---------------------------------------------------------------------------
-#: Deprecated: ``survey.form.DEMO_FORM.indicators``.
-INDICATORS: tuple[str, ...] = DEMO_FORM.indicators
-#: Deprecated: ``survey.form.DEMO_FORM.stocks``.
-STOCKS: tuple[str, ...] = DEMO_FORM.stocks
-
-
-def previous_quarter(period: str) -> str | None:
-    """Deprecated: ``survey.periods.previous_quarter(period, same_year=True)``.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore", DeprecationWarning)
-    ...     previous_quarter("2006Q3"), previous_quarter("2006Q1")
-    ('2006Q2', None)
-    """
-    warnings.warn("survey.returns.ledger.previous_quarter is deprecated: use "
-                  "survey.periods.previous_quarter(period, same_year=True)", DeprecationWarning,
-                  stacklevel=2)
-    return quarter_before(period, same_year=True)
 
 
 # ---------------------------------------------------------------------------
@@ -321,29 +294,10 @@ def _writes(method: Any) -> Any:
     return wrapper
 
 
-def _resolve_form(form: Form | None, indicators: Any) -> Form:
-    if form is not None:
-        if not isinstance(form, Form):
-            raise LedgerError(f"Ledger: form must be a survey.form.Form, got {type(form).__name__}")
-        if indicators is not None:
-            raise LedgerError("Ledger: give form= only (indicators= is its deprecated subset)")
-        return form
-    warnings.warn("Ledger without form= is deprecated: pass the return form, e.g. "
-                  "form=survey.form.DEMO_FORM for the bundled data", DeprecationWarning, stacklevel=4)
-    if indicators is None:
-        return DEMO_FORM
-    return DEMO_FORM.restrict(list(indicators))
-
-
-def _renamed(value: Any, old: Any, new_name: str, old_name: str, method: str) -> Any:
-    """The value of a keyword renamed from ``old_name`` to ``new_name`` (old one warns)."""
-    if old is None:
-        return value
-    warnings.warn(f"Ledger.{method}({old_name}=) is deprecated: use {new_name}=",
-                  DeprecationWarning, stacklevel=4)
-    if value is not None:
-        raise LedgerError(f"Ledger.{method}: give {new_name}= only ({old_name}= is its old name)")
-    return old
+def _check_form(form: Any) -> Form:
+    if not isinstance(form, Form):
+        raise LedgerError(f"Ledger: form must be a survey.form.Form, got {type(form).__name__}")
+    return form
 
 
 class Ledger:
@@ -366,8 +320,6 @@ class Ledger:
         and period columns and the id check. :data:`survey.form.DEMO_FORM`
         for the bundled data.
     read_only : bool, default=False
-    indicators : sequence of str, optional
-        Deprecated: a subset of the demo form's indicators (use ``form=``).
 
     Examples
     --------
@@ -390,13 +342,12 @@ class Ledger:
         self,
         path: str | Path,
         *,
-        form: Form | None = None,
+        form: Form,
         read_only: bool = False,
-        indicators: tuple[str, ...] | list[str] | None = None,
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
-        self.form = _resolve_form(form, indicators)
+        self.form = _check_form(form)
         self.indicators = self.form.indicators
         self._write_lock = threading.RLock()
         try:
@@ -414,9 +365,8 @@ class Ledger:
         cls,
         path: str | Path,
         *,
-        form: Form | None = None,
+        form: Form,
         read_only: bool = False,
-        indicators: tuple[str, ...] | list[str] | None = None,
     ) -> Ledger:
         """Open (or create) a ledger file.
 
@@ -427,8 +377,6 @@ class Ledger:
         form : Form
             The return form (see :class:`Ledger`).
         read_only : bool, default=False
-        indicators : sequence of str, optional
-            Deprecated (use ``form=``).
 
         Returns
         -------
@@ -442,7 +390,7 @@ class Ledger:
         0
         >>> ledger.close()
         """
-        return cls(path, form=form, read_only=read_only, indicators=indicators)
+        return cls(path, form=form, read_only=read_only)
 
     # -- plumbing ----------------------------------------------------------
     def __enter__(self) -> Self:
@@ -493,9 +441,8 @@ class Ledger:
         units: pd.DataFrame,
         period: str,
         *,
-        author: str | None = None,
+        author: str = "unknown",
         reason: str = "",
-        by: str | None = None,
     ) -> int:
         """Store the register snapshot of a period.
 
@@ -511,8 +458,6 @@ class Ledger:
             Who stores it (kept in ``transactions``).
         reason : str, default=""
             Why.
-        by : str, optional
-            Deprecated name of ``author``.
 
         Returns
         -------
@@ -535,7 +480,6 @@ class Ledger:
         1
         """
         self._require_writable()
-        by = _renamed(author, by, "author", "by", "register_units") or "unknown"
         period = normalise_quarter(period)
         key = self.form.id
         if key not in units.columns:
@@ -595,7 +539,7 @@ class Ledger:
             txn = self._next_txn(cur)
             cur.execute(
                 "INSERT INTO transactions VALUES (?, 'units', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
-                [txn, period, self._now(), by, reason, len(frame)],
+                [txn, period, self._now(), author, reason, len(frame)],
             )
             cur.execute("COMMIT")
         except Exception:
@@ -756,10 +700,8 @@ class Ledger:
         channel: str,
         *,
         money_unit: str | None = None,
-        author: str | None = None,
+        author: str = "unknown",
         errors: str = "raise",
-        unit: str | None = None,
-        by: str | None = None,
     ) -> IngestReport:
         """Load one file of returns in one transaction.
 
@@ -795,8 +737,6 @@ class Ledger:
         errors : {"raise", "report"}, default="raise"
             On rejection, raise :class:`~survey.errors.LedgerError` (the
             report is on its ``report`` attribute) or return the report.
-        unit, by : str, optional
-            Deprecated names of ``money_unit`` and ``author``.
 
         Returns
         -------
@@ -817,8 +757,7 @@ class Ledger:
         [[3, 'firm_id', 'not a valid 18-character unified social credit code'], [3, 'revenue_ytd', 'not a number']]
         """
         self._require_writable()
-        money_unit = _renamed(money_unit, unit, "money_unit", "unit", "ingest") or self.form.money_unit
-        author = _renamed(author, by, "author", "by", "ingest") or "unknown"
+        money_unit = self.form.money_unit if money_unit is None else money_unit
         if errors not in ("raise", "report"):
             raise LedgerError(f"ingest: errors must be 'raise' or 'report', got {errors!r}")
         if money_unit not in MONEY_UNITS:
@@ -1003,10 +942,9 @@ class Ledger:
         values: pd.DataFrame,
         period: str,
         *,
-        author: str | None = None,
+        author: str,
         reason: str,
         marker: str | None = "edited",
-        by: str | None = None,
     ) -> RevisionReport:
         """Record corrections or imputed values as new revisions.
 
@@ -1029,9 +967,6 @@ class Ledger:
             from an ``{item}_marker`` column of ``values`` (for ``{var}_ytd``
             also ``{var}_marker``, as :meth:`to_frame` and
             :func:`survey.returns.impute.ratio_of_means` name it).
-        by : str, optional
-            Deprecated name of ``author``.
-
         Returns
         -------
         RevisionReport
@@ -1054,8 +989,7 @@ class Ledger:
         'edited'
         """
         self._require_writable()
-        by = _renamed(author, by, "author", "by", "revise")
-        if by is None:
+        if not isinstance(author, str) or not author:
             raise LedgerError("revise: give author= (who records the revision)")
         period = normalise_quarter(period)
         key = self.form.id
@@ -1144,7 +1078,7 @@ class Ledger:
             written = int(sum(c for _, c in counts))
             cur.execute(
                 "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
-                [txn, period, now, by, reason, written],
+                [txn, period, now, author, reason, written],
             )
             cur.execute("DROP TABLE staged")
             cur.execute("COMMIT")
@@ -1344,7 +1278,7 @@ class Ledger:
         """
         form = self.form
         period = normalise_quarter(period)
-        previous = quarter_before(period, same_year=True)
+        previous = previous_quarter(period, same_year=True)
         cur = self._cursor()
         try:
             wide = self._wide(cur, period, as_of)

@@ -35,7 +35,11 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ImputationError, SurveyWarning
-from survey.periods import parse_quarter
+from survey.periods import (parse_quarter, previous_quarter, quarterly_from_ytd, shift_quarter,
+                            ytd_to_quarters)
+from survey.returns.detect import cumulative_conflicts, detect_unit_errors
+from survey.returns.impute import ratio_of_means
+from survey.returns.rules import check
 
 __all__ = [
     "ACCEPTED_MARKERS",
@@ -98,11 +102,11 @@ class EditOutcome:
     ----------
     unit_errors : pandas.DataFrame
         Values corrected as unit errors (``period`` plus the columns of
-        :class:`survey.returns.edit.UnitErrors` ``flags``); each one is a
+        :class:`survey.returns.detect.UnitErrors` ``flags``); each one is a
         ledger revision with marker ``edited``.
     failures : pandas.DataFrame
         The failure table of the edit rules after the corrections
-        (``period`` plus the columns of :class:`survey.returns.edit.EditReport`);
+        (``period`` plus the columns of :class:`survey.returns.rules.EditReport`);
         ``{var}_ytd_previous`` is the latest accepted earlier value of the
         year.
     set_aside : pandas.DataFrame
@@ -111,7 +115,7 @@ class EditOutcome:
         the pair judged wrong), left out and imputed.
     conflicts : pandas.DataFrame
         The falling year-to-date pairs and how each was decided
-        (:func:`survey.returns.edit.cumulative_conflicts`).
+        (:func:`survey.returns.detect.cumulative_conflicts`).
     revisions : list of survey.returns.ledger.RevisionReport
         The ledger revisions of the unit-error corrections.
 
@@ -208,13 +212,12 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from survey.form import DEMO_FORM
     >>> from survey.returns.ledger import Ledger
-    >>> with Ledger.open(pathlib.Path(tempfile.mkdtemp()) / "l.duckdb") as ledger:
+    >>> with Ledger.open(pathlib.Path(tempfile.mkdtemp()) / "l.duckdb", form=DEMO_FORM) as ledger:
     ...     returned_frame(ledger, "2006Q1").empty
     True
     """
-    from survey.returns.ledger import STOCKS, previous_quarter, ytd_to_quarters
-
     cache = {} if cache is None else cache
     if period in cache:
         return cache[period]
@@ -240,12 +243,12 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
             if item.endswith("_ytd") and var in indicators:
                 out[f"{var}_marker"] = out[f"{var}_marker"].mask(hit, "missing")
         frame = out
-    previous = previous_quarter(period)
+    previous = previous_quarter(period, same_year=True)
     prev = returned_frame(ledger, previous, cache=cache) if previous is not None else None
     if prev is not None and prev.empty:
         prev = None
     frame = ytd_to_quarters(frame, prev, variables=indicators,
-                            stocks=[s for s in STOCKS if s in indicators]).frame
+                            stocks=[s for s in ledger.form.stocks if s in indicators]).frame
     for var in indicators:
         if prev is not None:
             lookup = prev.set_index("firm_id")[f"{var}_ytd"]
@@ -294,7 +297,8 @@ def _hard_failures(report: Any, period: str, hard: Mapping[str, str],
 
 def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
                indicators: Sequence[str], money: Sequence[str], nonnegative: Sequence[str],
-               size: str | None = None, employees: str | None = None, by: str | None = None,
+               size: str | None = None, register_scale: Sequence[str] = (),
+               employees: str | None = None, by: str | None = None,
                author: str) -> EditOutcome:
     """Correct unit errors as ledger revisions and check the edit rules, a year at a time.
 
@@ -303,7 +307,7 @@ def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
     corrected values are edited, earlier imputations are redone):
 
     1. unit errors: values about 1000 times too large (reported in yuan)
-       are found with :func:`survey.returns.edit.detect_unit_errors` on the
+       are found with :func:`survey.returns.detect.detect_unit_errors` on the
        year's panel (references: last year, the firm's other quarters, the
        register size, employees, class medians), divided by 1000 and
        recorded as ledger revisions (marker ``edited``; why: the references
@@ -315,7 +319,7 @@ def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
        "not below the previous quarter" rule: a year-to-date value is
        compared with the latest accepted value of an earlier quarter, and
        of a falling pair the value that leaves the firm's path is set aside
-       (:func:`survey.returns.edit.cumulative_conflicts`), which may be the
+       (:func:`survey.returns.detect.cumulative_conflicts`), which may be the
        earlier one. Steps 2 and 3 decide each other (a fallen gross output
        is no reason to blame export delivery for exceeding it): two rounds
        reach the fixed point;
@@ -328,8 +332,8 @@ def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
         The open ledger (written: the unit-error revisions).
     periods : sequence of str
         The quarters to edit (any order; grouped by year).
-    rules : sequence of survey.returns.edit.Rule
-        The edit rules (e.g. :func:`survey.returns.edit.default_rules`).
+    rules : sequence of survey.returns.rules.Rule
+        The edit rules (e.g. :func:`survey.returns.rules.default_rules`).
     indicators : sequence of str
         Indicators of the form (items ``{var}_ytd``); only their returned or
         corrected values are edited.
@@ -340,6 +344,10 @@ def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
     size, employees : str or None, default=None
         Register size column and employees item, references of the
         unit-error check (skipped when ``None`` or not in the panel).
+    register_scale : sequence of str, default=()
+        Indicators on the scale of the register size (e.g. output, sales and
+        revenue when ``size`` is last year's revenue; see
+        :func:`survey.returns.detect.detect_unit_errors`).
     by : str or None, default=None
         Class column of the unit-error check's class medians.
     author : str
@@ -356,8 +364,6 @@ def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
     >>> len(outcome.unit_errors) > 0, set(outcome.failures["severity"]) <= {"hard", "soft"}
     (True, True)
     """
-    from survey.returns.edit import check, cumulative_conflicts, detect_unit_errors
-
     hard = {r.name: r.variables[0] for r in rules if r.severity == "hard"}
     cumulative = [v for v in indicators if v in nonnegative and any(
         r.severity == "hard" and set(r.variables) == {f"{v}_ytd", f"{v}_ytd_previous"}
@@ -379,17 +385,17 @@ def edit_panel(ledger: Any, periods: Sequence[str], rules: Sequence[Any], *,
                 returned = panel[f"{var}_marker"].isin(ACCEPTED_MARKERS).to_numpy()
                 panel[f"{var}_ytd"] = panel[f"{var}_ytd"].where(returned)
         found = detect_unit_errors(
-            panel, tuple(money), register=size if size in panel.columns else None,
-            size=employees, by=by)
+            panel, list(money), register=size if size in panel.columns else None,
+            register_scale=register_scale, size=employees, by=by)
         if len(found.flags):
             for period, flags in found.flags.groupby("period", sort=True):
                 fix = flags.pivot_table(index="firm_id", columns="column", values="corrected",
                                         aggfunc="first").reset_index()
                 fix.columns.name = None
                 revisions.append(ledger.revise(
-                    fix, str(period), by=author, marker="edited",
+                    fix, str(period), author=author, marker="edited",
                     reason=f"unit error: reported in yuan, divided by {found.factor:g} "
-                           "(survey.returns.edit.detect_unit_errors: median ratio to last year, the "
+                           "(survey.returns.detect.detect_unit_errors: median ratio to last year, the "
                            "firm's other quarters, register size and employees)"))
             unit_errors.append(found.flags)
         corrected = found.corrected
@@ -471,8 +477,6 @@ def deduce_values(data: pd.DataFrame, variables: Sequence[str], periods: Sequenc
        y_ytd_last_year y_ytd_last_year_marker
     0              0.0                 edited
     """
-    from survey.periods import shift_quarter
-
     def before(p: str) -> str | None:
         return None if parse_quarter(p)[1] == 1 else shift_quarter(p, -1)
 
@@ -525,9 +529,7 @@ def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.Data
     """``{var}_ytd_previous``: the accepted value of the previous quarter in the panel itself
     (NaN when it was imputed or set aside), for the rows whose previous quarter is in the
     panel; the same whether the ledger was imputed before or not."""
-    from survey.returns.ledger import previous_quarter
-
-    before = panel["period"].map({p: previous_quarter(p) for p in periods})
+    before = panel["period"].map({p: previous_quarter(p, same_year=True) for p in periods})
     inside = before.isin(list(periods)).to_numpy()
     firm = panel["firm_id"].astype("str")
     keys = pd.MultiIndex.from_arrays([firm, panel["period"].astype("str")])
@@ -552,8 +554,6 @@ def _impute(data: pd.DataFrame, item: str, *, by: Any, auxiliary: str | None, ma
     """Ratio-of-means imputation in the given classes; where a class has no link (no
     returned units, or all zero), the classes are merged (the whole part), as the
     library's error advises."""
-    from survey.returns.impute import ratio_of_means
-
     try:
         return ratio_of_means(data, item, by=by, auxiliary=auxiliary, marker=marker,
                               cumulative=cumulative).data
@@ -566,8 +566,6 @@ def _impute(data: pd.DataFrame, item: str, *, by: Any, auxiliary: str | None, ma
 
 def _falling(data: pd.DataFrame, var: str, item: str, marker: str) -> pd.DataFrame:
     """The falling year-to-date pairs of ``item`` (a ``{var}_ytd`` or last-year column)."""
-    from survey.returns.edit import cumulative_conflicts
-
     view = pd.DataFrame({"firm_id": data["firm_id"].to_numpy(), "period": data["period"].to_numpy(),
                          f"{var}_ytd": data[item].to_numpy(dtype=float, na_value=np.nan),
                          f"{var}_marker": data[marker].to_numpy(dtype=object)})
@@ -584,7 +582,7 @@ def _impute_cumulative(data: pd.DataFrame, var: str, item: str, *, by: Any,
 
     First pass: plain ratio-of-means imputation; a returned value that falls below
     the value before it (returned or imputed) or above the one after it is judged
-    against the firm's path (:func:`survey.returns.edit.cumulative_conflicts`). Returned
+    against the firm's path (:func:`survey.returns.detect.cumulative_conflicts`). Returned
     values judged wrong are set aside; imputed ones are redone. Second pass:
     imputation with the cumulative bounds (``ratio_of_means(cumulative=True)``).
     Returns the imputed frame and the pairs decided."""
@@ -636,7 +634,7 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
     no negative quarter, this year or last year. After a first imputation,
     an accepted year-to-date value below the value of the quarter before it
     (returned or imputed) is decided against the firm's path
-    (:func:`survey.returns.edit.cumulative_conflicts`): a value judged wrong
+    (:func:`survey.returns.detect.cumulative_conflicts`): a value judged wrong
     is set aside (rule ``{var}_quarter_nonnegative``), and the imputation is
     redone with cumulative bounds (``cumulative=True``), so imputed values
     stay between the returns around them. Imputed values are written to
@@ -686,8 +684,6 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
     >>> bool((panel[["gross_output", "export_delivery"]] >= 0).all(axis=None))
     True
     """
-    from survey.periods import quarterly_from_ytd
-
     panels: dict[str, list[pd.DataFrame]] = {name: [] for name in classes}
     decided: list[pd.DataFrame] = []
     for quarters in _years(periods).values():
@@ -731,7 +727,7 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
                         imputed = rows[marker].isin(IMPUTED_MARKERS).to_numpy()
                         record[item] = rows[item].where(imputed)
                         record[f"{item}_marker"] = rows[marker].to_numpy()
-                ledger.revise(record, str(period), by=author, marker=None,
+                ledger.revise(record, str(period), author=author, marker=None,
                               reason="ratio-of-means imputation of missing and set-aside "
                                      "values, within the cumulative bounds "
                                      "(survey.returns.impute.ratio_of_means)")

@@ -30,14 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 from survey.design import Design, HartleyRao, JointProbabilities
 from survey.errors import SurveyError, SurveyWarning
-from survey.estimation.results import Estimate
-from survey.estimation.survey import Survey, WeightingStep
 
 __version__ = "0.1.0"
 
-# The other names load their room on first use (PEP 562), so ``import survey`` does
-# not import DuckDB, pyarrow, matplotlib, openpyxl, statsmodels or scipy.stats.
+# The other names load their room on first use (PEP 562), so ``import survey`` loads
+# numpy and the design only: pandas and the estimation room come with the first
+# ``sv.Survey``, DuckDB, pyarrow, matplotlib, openpyxl, statsmodels and scipy.stats
+# only where a step uses them.
 _LAZY = {
+    "Survey": "survey.estimation.survey",
+    "WeightingStep": "survey.estimation.survey",
+    "Estimate": "survey.estimation.results",
     "Frame": "survey.register.frame",
     "valid_uscc": "survey.register.frame",
     "SamplePlan": "survey.plan",
@@ -56,6 +59,8 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from survey.estimation.combined import combined_total
+    from survey.estimation.results import Estimate
+    from survey.estimation.survey import Survey, WeightingStep
     from survey.estimation.lonely import collapse_strata
     from survey.pipeline.config import load_config
     from survey.plan import SamplePlan, design_plan

@@ -29,6 +29,7 @@ __all__ = [
     "TableError",
     "PlanError",
     "FormError",
+    "ExpressionError",
     "SurveyWarning",
 ]
 
@@ -71,6 +72,10 @@ class AllocationError(SurveyError):
 
 class SelectionError(SurveyError):
     """A sample cannot be selected as asked."""
+
+
+class ExpressionError(SurveyError):
+    """A filter, subset or rule expression is not in the restricted expression language."""
 
 
 class LedgerError(SurveyError):

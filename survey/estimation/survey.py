@@ -413,7 +413,9 @@ class Survey:
         Parameters
         ----------
         mask_or_query : array-like of bool or str
-            A boolean mask aligned with the rows, or a ``DataFrame.query`` string.
+            A boolean mask aligned with the rows, or a condition in the restricted
+            language of :mod:`survey.expressions` (e.g. ``"size > 100 and region == 'A'"``;
+            no code is run).
 
         Returns
         -------
@@ -427,10 +429,10 @@ class Survey:
         array([30.])
         """
         if isinstance(mask_or_query, str):
-            try:
-                mask = self._data.eval(mask_or_query)
-            except Exception as exc:  # pandas raises many types
-                raise ColumnError(f"cannot evaluate subset {mask_or_query!r}: {exc}") from exc
+            from survey import expressions
+
+            mask = expressions.mask(
+                expressions.parse(mask_or_query, what="subset", error=ColumnError), self._data)
         else:
             mask = mask_or_query
         mask = np.asarray(mask)

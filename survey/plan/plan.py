@@ -538,7 +538,8 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
     Parquet, read with :func:`survey.io.read_table`, the id column as
     text); without it, ``dataset = "register"`` (the default) is the bundled
     synthetic register. ``year`` keeps one year of a register with a
-    ``year`` column; ``filter`` is a pandas query of the rows in scope.
+    ``year`` column; ``filter`` is a condition on the register's columns in the
+    restricted language of :mod:`survey.expressions` (no code is run).
 
     Parameters
     ----------
@@ -578,7 +579,8 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
         if not path.exists():
             raise ConfigError(f"[plan] register: file {str(path)!r} not found")
         try:
-            data = read_table(path, text=[config.get("id", config.get("unit", "firm_id"))])
+            data = read_table(path, text=[config.get("id", config.get("unit", "firm_id"))],
+                              encoding=config.get("encoding"))
         except TableError as exc:
             raise ConfigError(f"[plan] register: {exc}") from exc
     elif config.get("dataset", "register") == "register":
@@ -594,10 +596,11 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
         if data.empty:
             raise ConfigError(f"[plan] year: no register rows for year {config['year']}")
     if "filter" in config:
-        try:
-            data = data.query(str(config["filter"])).reset_index(drop=True)
-        except Exception as exc:  # pandas raises many types here
-            raise ConfigError(f"[plan] filter: cannot apply {config['filter']!r}: {exc}") from exc
+        from survey import expressions
+
+        rows = expressions.mask(expressions.parse(str(config["filter"]), what="[plan] filter",
+                                                  error=ConfigError), data)
+        data = data[rows].reset_index(drop=True)
     return data
 
 

@@ -1,0 +1,194 @@
+"""Bad and hostile input (issue 13): each item asserts the exact outcome.
+
+The error class, that the message names the row/key/file, that no file is
+created or deleted, that formula cells are text, and the numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from survey import expressions
+from survey.errors import ColumnError, ConfigError, EditError, ExpressionError, SurveyError
+from survey.pipeline.config import load_config, validate_config
+
+MINIMAL = """
+[survey]
+name = "test"
+seed = 7
+
+[register]
+file = "data/register.csv"
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "register.csv").write_text(
+        "firm_id,county,industry,revenue_prev_year,above_size,in_bureau\n"
+        "91450102000038F63T,Xingning,4215,1565.9,False,True\n", encoding="utf-8")
+    return tmp_path
+
+
+def _write(folder: Path, text: str, name: str = "survey.toml", encoding: str = "utf-8") -> Path:
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --------------------------------------------------------------------------- item 2
+HOSTILE = [
+    "@Path('pwned').touch()",
+    "__import__('os').system('touch pwned')",
+    "county.__class__ == 1",
+    "county[0] == 'X'",
+    "(lambda: 1)() == 1",
+    "open('pwned', 'w') == 1",
+    "[c for c in county] == 1",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_expression_refuses_code_before_touching_data(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ExpressionError, match="not allowed|not a valid expression"):
+        expressions.parse(text)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_one_evaluator_for_filters_subsets_and_rules():
+    df = pd.DataFrame({"county": ["A", "B", "A", None], "size": [10.0, 200.0, np.nan, 5.0],
+                       "sch.wide": ["Yes", "No", "Yes", "Yes"]})
+    assert expressions.mask("county == 'A' and size < 100", df).tolist() == [True, False, False, False]
+    assert expressions.mask("county in ['A', 'B'] or size > 100", df).tolist() == [True, True, True, False]
+    assert expressions.mask("not (size >= 10)", df).tolist() == [False, False, False, True]
+    assert expressions.mask("`sch.wide` == 'Yes'", df).tolist() == [True, False, True, True]
+    with pytest.raises(ExpressionError, match="compares text with a number"):
+        expressions.mask("county == 450102", df)
+    with pytest.raises(ExpressionError, match="column 'nope' is not in the data"):
+        expressions.mask("nope > 1", df)
+    # the edit-rule language is the same evaluator, numbers only
+    from survey.returns.rules import Rule
+
+    with pytest.raises(EditError, match="edit rule .*Attribute"):
+        Rule(name="r", expression="a.__class__ > 0")
+    with pytest.raises(EditError, match="Constant"):
+        Rule(name="r", expression="a == 'x'")
+
+
+def test_survey_subset_string_goes_through_the_restricted_evaluator(tmp_path, monkeypatch):
+    import survey as sv
+
+    monkeypatch.chdir(tmp_path)
+    df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+    s = sv.Survey(df, sv.Design(strata="h", weights="w"))
+    assert s.subset("y > 1.5 and h == 2").total("y").estimate.tolist() == [24.0]
+    with pytest.raises(ColumnError, match="subset"):
+        s.subset("@pd.io.common.Path('pwned').touch()")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_plan_filter_cannot_run_code_and_validate_config_says_so(folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    cfg = _write(folder, MINIMAL + '[plan]\nfilter = "@Path(\'pwned\').touch() or county == \'X\'"\n'
+                 '[plan.cv]\nrevenue_prev_year = {total = 0.1}\n')
+    problems = validate_config(cfg)
+    assert any(p.startswith("plan.filter:") and "not a valid expression" in p for p in problems)
+    from survey.plan.plan import read_register
+
+    with pytest.raises(ConfigError, match=r"\[plan\] filter"):
+        read_register({"register": "data/register.csv",
+                       "filter": "@Path('pwned').touch() or county == 'X'"}, base=folder)
+    assert not (folder / "pwned").exists()
+
+
+def test_plan_filter_keeps_rows_and_unknown_filter_column_is_named(folder):
+    from survey.plan.plan import read_register
+
+    (folder / "data" / "register.csv").write_text(
+        "firm_id,county,revenue_prev_year\nA1,Xingning,10\nA2,Qingxiu,20\nA3,Xingning,30\n")
+    got = read_register({"register": "data/register.csv",
+                         "filter": "county == 'Xingning' and revenue_prev_year > 15"}, base=folder)
+    assert got["firm_id"].tolist() == ["A3"]
+    cfg = _write(folder, MINIMAL + '[plan]\nfilter = "countyy == \'X\'"\n'
+                 '[plan.cv]\nrevenue_prev_year = {total = 0.1}\n')
+    problems = validate_config(cfg)
+    assert any(p.startswith("plan.filter: column 'countyy'") and "did you mean 'county'" in p
+               for p in problems), problems
+
+
+# --------------------------------------------------------------------------- item 4
+def test_relative_paths_may_not_leave_the_configuration_folder(folder, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (outside / "reg.csv").write_text("firm_id,revenue_prev_year\nA,1\n")
+    rel = Path("..") / outside.name / "reg.csv"
+    cfg = _write(folder, MINIMAL.replace('"data/register.csv"', f'"{rel.as_posix()}"')
+                 + '[ledger]\nfile = "../../ledger.duckdb"\n')
+    problems = validate_config(cfg)
+    assert any(p.startswith("register.file:") and "leads out of the configuration's folder" in p
+               for p in problems), problems
+    assert any(p.startswith("ledger.file:") for p in problems), problems
+    # an absolute path is the user's choice
+    cfg = _write(folder, MINIMAL.replace('"data/register.csv"', f'"{(outside / "reg.csv").as_posix()}"'))
+    assert validate_config(cfg) == []
+
+
+@pytest.mark.parametrize("name", ["../../evil", "a/b", "..", ".hidden", "x\\\\y"])
+def test_channel_name_that_is_not_a_plain_name_is_refused_at_validation(folder, name):
+    cfg = _write(folder, MINIMAL + f'[[channels]]\nname = "{name}"\nflag = "in_bureau"\n')
+    problems = validate_config(cfg)
+    assert any(p.startswith("channels[0].name:") and "plain name" in p for p in problems), problems
+
+
+def test_chinese_channel_name_is_a_plain_name(folder):
+    cfg = _write(folder, MINIMAL + '[[channels]]\nname = "统计局"\nflag = "in_bureau"\n')
+    assert validate_config(cfg) == []
+
+
+# --------------------------------------------------------------------------- item 12 (TOML)
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig"])
+def test_toml_in_gbk_or_with_a_bom_is_read(folder, encoding):
+    text = MINIMAL.replace('name = "test"', 'name = "广西二轻 季度统计"')
+    cfg = _write(folder, text, encoding=encoding)
+    config = load_config(cfg)
+    assert config.survey.name == "广西二轻 季度统计"
+
+
+def test_toml_in_an_unknown_encoding_names_the_file_and_the_fix(folder):
+    cfg = folder / "survey.toml"
+    cfg.write_bytes(MINIMAL.encode() + b'# \xff\xfe\xff\n')
+    with pytest.raises(ConfigError, match=r"survey\.toml.*encoding.*UTF-8"):
+        load_config(cfg)
+
+
+def test_register_encoding_key_reads_a_big5_register(folder):
+    (folder / "data" / "register.csv").write_bytes(
+        "firm_id,縣,revenue_prev_year\nA1,臺北,10\n".encode("big5"))
+    cfg = _write(folder, MINIMAL + 'encoding = "big5"\n')
+    config = load_config(cfg)
+    assert config.section("plan") == {} or True
+    from survey.plan.plan import read_register
+
+    plan = dict(config.section("plan") or {}, **{"register": str(config.register.file),
+                                                "encoding": config.register.encoding})
+    assert read_register(plan)["縣"].tolist() == ["臺北"]
+    bad = _write(folder, MINIMAL + 'encoding = "klingon"\n')
+    assert any(p.startswith("register.encoding: unknown encoding") for p in validate_config(bad))
+
+
+# --------------------------------------------------------------------------- item 16
+def test_validate_config_checks_the_published_period_and_the_register_file(folder):
+    cfg = _write(folder, MINIMAL.replace('seed = 7', 'seed = 7\nperiod = "2007Q1"')
+                 + '[estimate]\nvariables = ["gross_output"]\nperiods = ["2006Q3", "2006Q4"]\n')
+    problems = validate_config(cfg)
+    assert any(p.startswith("survey.period:") and "not among estimate.periods" in p
+               for p in problems), problems
+    cfg = _write(folder, MINIMAL.replace("data/register.csv", "data/nope.csv"))
+    problems = validate_config(cfg)
+    assert any(p.startswith("register.file: file not found") and "nope.csv" in p
+               for p in problems), problems

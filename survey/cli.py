@@ -21,21 +21,16 @@ def _split(value: str | None) -> list[str]:
 
 
 def _read_table(path: str):
-    import pandas as pd
+    from survey.io import read_table
 
-    p = Path(path)
-    if not p.exists():
-        raise SurveyError(f"file {path!r} does not exist")
-    if p.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(p)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    return pd.read_csv(p)
+    return read_table(path)
 
 
 def _print_table(frame, fmt: str) -> None:
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        from survey.io import protect_formulas
+
+        protect_formulas(frame).to_csv(sys.stdout, index=False)
     elif fmt == "json":
         print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2, ensure_ascii=False))
     else:
@@ -225,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="survey",
         description="Enterprise survey statistics: sample plans, weighted totals with "
         "standard errors, quarterly summaries.",
+        epilog="--debug (anywhere on the line): show the full traceback of an error.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -294,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # a traceback instead of the one-line message
+    argv = [a for a in argv if a != "--debug"]
     if _is_config(argv):  # `survey estimate CONFIG.toml`: the cycle's estimate step
         args = parser.get_default("_estimate_config_parser").parse_args(argv[1:])
     else:
@@ -301,8 +299,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SurveyError as exc:
+        if debug:
+            raise
         print(f"survey: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be created, a disk full, no permission
+        if debug:
+            raise
+        where = f" {exc.filename!s}" if exc.filename else ""
+        print(f"survey: error: cannot read or write{where}: {exc.strerror or exc} "
+              "(check the path and its permissions; --debug shows the traceback)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("survey: interrupted; the ledger is unchanged or complete (each returns file is "
+              "loaded whole or not at all); run the command again to finish", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

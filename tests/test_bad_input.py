@@ -315,3 +315,96 @@ def test_take_all_flag_with_unknown_text_is_refused_naming_the_column():
     with pytest.raises(FrameError, match=r"column 'above_size' must hold yes/no values.*'maybe' in row 35"):
         design_plan(reg, {"revenue_prev_year": {"total": 0.3}}, size="revenue_prev_year",
                     take_all="above_size")
+
+
+# --------------------------------------------------------------------------- items 5, 6 and 14 (ledger)
+def _returns_csv(path: Path, ids: list[str], value: str = "1000.0") -> Path:
+    lines = ["firm_id,gross_output_ytd,gross_output_ytd_last_year"]
+    lines += [f"{i},{value},900.0" for i in ids]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ids(n: int = 3) -> list[str]:
+    return _register(n)["firm_id"].tolist()
+
+
+def test_truncated_returns_file_is_rejected_whole_naming_the_line(tmp_path):
+    from survey.errors import LedgerError
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    path = _returns_csv(tmp_path / "r.csv", _ids())
+    path.write_bytes(path.read_bytes()[:-5])  # "1000.0,900.0\n" -> "1000.0,90"
+    with Ledger.open(tmp_path / "l.duckdb", form=DEMO_FORM) as ledger:
+        with pytest.raises(LedgerError, match=r"r\.csv.*line 4.*cut short"):
+            ledger.ingest(path, "2006Q1", "bureau")
+        assert ledger.to_frame("2006Q1").empty
+
+
+def test_same_content_for_another_period_needs_confirmation(tmp_path):
+    from survey.errors import LedgerError
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    path = _returns_csv(tmp_path / "r.csv", _ids())
+    with Ledger.open(tmp_path / "l.duckdb", form=DEMO_FORM) as ledger:
+        assert ledger.ingest(path, "2006Q3", "bureau").status == "loaded"
+        with pytest.raises(LedgerError, match=r"'r\.csv' has the same content as 'r\.csv', "
+                           r"loaded for 2006Q3 as file 1.*allow_same_content=True"):
+            ledger.ingest(path, "2006Q4", "bureau")
+        assert ledger.to_frame("2006Q4").empty
+        assert ledger.ingest(path, "2006Q4", "bureau", allow_same_content=True).status == "loaded"
+        assert ledger.ingest(path, "2006Q3", "bureau").status == "unchanged"  # same period
+
+
+def test_header_only_file_is_not_reported_as_already_loaded(tmp_path):
+    from survey.errors import LedgerError
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    path = tmp_path / "empty.csv"
+    path.write_text("firm_id,gross_output_ytd,gross_output_ytd_last_year\n")
+    with Ledger.open(tmp_path / "l.duckdb", form=DEMO_FORM) as ledger:
+        with pytest.raises(LedgerError, match=r"'empty\.csv' has a header but no data rows"):
+            ledger.ingest(path, "2006Q1", "bureau")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "zero"])
+def test_damaged_ledger_raises_ledger_error_naming_the_file_and_keeps_it(tmp_path, damage):
+    import hashlib
+
+    from survey.errors import LedgerError
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    file = tmp_path / "mine.duckdb"
+    with Ledger.open(file, form=DEMO_FORM) as ledger:
+        ledger.ingest(_returns_csv(tmp_path / "r.csv", _ids()), "2006Q1", "bureau")
+    data = file.read_bytes()
+    data = {"truncate": data[: len(data) // 3], "garbage": b"not a database " * 200,
+            "zero": data[:4096] + bytes(len(data) - 4096)}[damage]
+    file.write_bytes(data)
+    before = hashlib.sha256(file.read_bytes()).hexdigest()
+    with pytest.raises(LedgerError, match=r"the ledger '.*mine\.duckdb' is damaged") as info:
+        with Ledger.open(file, form=DEMO_FORM) as ledger:  # may open: the damage is in the data
+            ledger.to_frame("2006Q1")
+    assert "one writing process" not in str(info.value)
+    assert hashlib.sha256(file.read_bytes()).hexdigest() == before
+
+
+def test_raw_header_shows_repeated_and_empty_columns(tmp_path):
+    from survey.errors import LedgerError
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    ids = _ids(1)
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"firm_id,gross_output_ytd,gross_output_ytd\n{ids[0]},1.0,2.0\n")
+    empty = tmp_path / "empty_col.csv"
+    empty.write_text(f"firm_id,gross_output_ytd,\n{ids[0]},1.0,\n")
+    with Ledger.open(tmp_path / "l.duckdb", form=DEMO_FORM) as ledger:
+        with pytest.raises(LedgerError, match=r"twice\.csv.*gross_output_ytd: column appears twice"):
+            ledger.ingest(twice, "2006Q1", "bureau")
+        with pytest.raises(LedgerError, match=r"empty_col\.csv.*column 3: column has no name"):
+            ledger.ingest(empty, "2006Q1", "bureau")

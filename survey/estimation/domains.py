@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, SurveyError
+from survey.register.frame import check_code_types
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -125,6 +126,8 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
         missing = [b for b in by if b not in data.columns]
         if missing:
             survey.column(missing[0])
+        for b in by:
+            check_code_types(data[b], b, "domain")
         frame = data[by]
         isna = frame.isna().any(axis=1).to_numpy()
         relevant = isna if mask is None else (isna & mask)
@@ -186,6 +189,14 @@ def domain_values(
         raise SurveyError(f"na={na!r} must be 'error', 'drop' or 'drop_each'")
     y = np.column_stack([_numeric_column(survey, v) for v in names])
     valid = np.isfinite(y)
+    infinite = np.isinf(y) & (dom >= 0)[:, None]
+    if infinite.any():  # never "missing": an infinite value is an error in the data
+        j = int(np.flatnonzero(infinite.any(axis=0))[0])
+        rows = survey.data.index[infinite[:, j]][:5].tolist()
+        raise ColumnError(
+            f"column {names[j]!r} has {int(infinite[:, j].sum())} infinite value(s), first at "
+            f"rows {rows}; correct them (an infinite value is not a missing value, na= does not "
+            "apply)")
     if na == "drop" and y.shape[1] > 1:  # complete cases across the variables (R na.rm = TRUE)
         valid = np.repeat(valid.all(axis=1)[:, None], y.shape[1], axis=1)
     inside = dom >= 0

@@ -176,7 +176,8 @@ def _average_scale(stage: Stage, h: np.ndarray, dom: np.ndarray, n_domains: int)
     total = np.bincount(inv)
     ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float))
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale_keys = np.where(ok > 0, total / ok, 0.0)
+        # no stratum with two PSUs: no variance information (NaN, as R), never 0
+        scale_keys = np.where(ok > 0, total / ok, np.nan)
 
     def lookup(hh: np.ndarray, dd: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(keys, parent[hh].astype(np.int64) * n_domains + dd)
@@ -231,7 +232,7 @@ def full_covariance(scores: np.ndarray, structure: VarianceStructure) -> np.ndar
             total = np.bincount(parent).astype(float)
             ok = np.bincount(parent, weights=(~stage.average_out).astype(float))
             with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(ok > 0, total / ok, 0.0)[parent]
+                scale = np.where(ok > 0, total / ok, np.nan)[parent]
             sq, cross = sq * scale, cross * scale
         wq = sq[stage.unit_stratum]
         out += Z.T @ (Z * wq[:, None]) - S.T @ (S * cross[:, None])

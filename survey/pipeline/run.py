@@ -237,7 +237,8 @@ def run_simulate(config: SurveyConfig | str | Path, *, output: str | Path | None
 
 
 def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path] | None = None,
-               *, output: str | Path | None = None, channel: str = "bureau") -> list[Any]:
+               *, output: str | Path | None = None, channel: str = "bureau",
+               allow_same_content: bool = False) -> list[Any]:
     """``survey ingest [PERIOD=FILE ...]``: load returns files into the ledger
     (default: ``returns/returns_<period>.csv`` of the output folder).
 
@@ -256,7 +257,8 @@ def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path
         raise ConfigError(f"no returns files in {folder / 'returns'} (returns_<period>.csv); "
                           "give the files or run `survey simulate-returns`")
     return steps.ingest_step(config, steps.read_samples(config, output=folder), files,
-                             ledger_file=ledger, channel=channel)
+                             ledger_file=ledger, channel=channel,
+                             allow_same_content=allow_same_content)
 
 
 def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path

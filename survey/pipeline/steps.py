@@ -304,7 +304,7 @@ def returns_files(config: SurveyConfig, folder: Path) -> dict[str, Path]:
 
 def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame],
                 files: Mapping[str, str | Path], *, ledger_file: str | Path,
-                channel: str = "bureau") -> list[Any]:
+                channel: str = "bureau", allow_same_content: bool = False) -> list[Any]:
     """Store each period's register snapshot (the selected firms) and load its returns file
     (:meth:`survey.returns.ledger.Ledger.register_units`, :meth:`~survey.returns.ledger.Ledger.ingest`).
 
@@ -327,6 +327,10 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
     from survey.returns.ledger import Ledger
 
     config = as_config(config)
+    unknown = sorted(set(files) - set(periods(config)))
+    if unknown:
+        raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
+                          f"survey's periods ({', '.join(periods(config))}); nothing was loaded")
     reports = []
     with Ledger.open(ledger_file) as ledger:
         for period in periods(config):
@@ -335,7 +339,8 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
             units = samples[int(period[:4])].drop(columns=["year"], errors="ignore")
             ledger.register_units(units, period, by=AUTHOR,
                                   reason=f"sample of {period[:4]} (survey select)")
-            reports.append(ledger.ingest(files[period], period, channel, by=AUTHOR))
+            reports.append(ledger.ingest(files[period], period, channel, by=AUTHOR,
+                                         allow_same_content=allow_same_content))
     return reports
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "Frame",
     "as_columns",
     "as_flags",
+    "check_code_types",
     "join_labels",
     "stratum_labels",
     "uscc_check_character",
@@ -211,6 +212,65 @@ def as_flags(values: Any, column: str, *, missing: bool | None = False) -> np.nd
     return out
 
 
+def check_code_types(values: pd.Series, column: str, role: str = "code") -> None:
+    """Refuse a code column that mixes text and numbers whose printed forms collide.
+
+    An Excel column often holds the code ``450102`` as a number in some rows
+    and as the text ``"450102"`` in others; grouped as they are, they would be
+    two strata or domains instead of one. A column of one type, or of mixed
+    types without such pairs, passes.
+
+    Parameters
+    ----------
+    values : pandas.Series
+    column : str
+        Name of the column in messages.
+    role : str, default="code"
+        What the column is (``"stratum"``, ``"domain"``, ``"cluster"``).
+
+    Raises
+    ------
+    ColumnError
+        Naming the column, the colliding values and a row of each.
+
+    Examples
+    --------
+    >>> check_code_types(pd.Series(["450102", 450102, "450103"]), "county", "domain")
+    Traceback (most recent call last):
+    ...
+    survey.errors.ColumnError: domain column 'county' mixes text and numbers that print alike: '450102' (text, row 0) and 450102 (number, row 1); the rows would be counted as different domains. Make the column one type (e.g. text: df['county'] = df['county'].astype(str))
+    """
+    from survey.errors import ColumnError
+
+    if values.dtype != object:
+        return
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind not in ("mixed", "mixed-integer", "mixed-integer-float"):
+        return
+    is_text = values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    if not is_text.any() or is_text.all():
+        return
+    def printed(v: Any) -> str:
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    forms = values.map(printed, na_action="ignore")
+    text_forms = pd.Series(forms[is_text].to_numpy(), index=np.flatnonzero(is_text))
+    other = ~is_text & values.notna().to_numpy()
+    other_forms = pd.Series(forms[other].to_numpy(), index=np.flatnonzero(other))
+    common = set(text_forms) & set(other_forms)
+    if common:
+        key = sorted(common)[0]
+        i = int(text_forms.index[text_forms.to_numpy() == key][0])
+        j = int(other_forms.index[other_forms.to_numpy() == key][0])
+        raise ColumnError(
+            f"{role} column {column!r} mixes text and numbers that print alike: "
+            f"{values.iloc[i]!r} (text, row {values.index[i]}) and {values.iloc[j]!r} (number, "
+            f"row {values.index[j]}){f' and {len(common) - 1} more' if len(common) > 1 else ''}; "
+            f"the rows would be counted as different {role}s. Make the column one type (e.g. "
+            f"text: df[{column!r}] = df[{column!r}].astype(str))")
+
+
 def as_columns(columns: str | Sequence[str] | None) -> tuple[str, ...]:
     """Column names as a tuple: ``None`` -> ``()``, ``"a"`` -> ``("a",)``.
 
@@ -270,6 +330,8 @@ def stratum_labels(data: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarr
     columns = tuple(columns)
     if not columns:
         return np.zeros(len(data), dtype=np.intp), pd.DataFrame({"stratum": ["all"]})
+    for column in columns:
+        check_code_types(data[column], column, "stratum")
     if len(columns) == 1:
         codes, uniques = pd.factorize(data[columns[0]], sort=True)
         labels = pd.DataFrame({columns[0]: np.asarray(uniques)})

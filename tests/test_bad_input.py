@@ -408,3 +408,126 @@ def test_raw_header_shows_repeated_and_empty_columns(tmp_path):
             ledger.ingest(twice, "2006Q1", "bureau")
         with pytest.raises(LedgerError, match=r"empty_col\.csv.*column 3: column has no name"):
             ledger.ingest(empty, "2006Q1", "bureau")
+
+
+# --------------------------------------------------------------------------- items 7, 8, 9, 15 (estimation)
+def _stratified(fpc_scale: float = 1.0, weight_scale: float = 1.0) -> pd.DataFrame:
+    """Two strata: N = (40, 60), n = (4, 6): weights N/n = 10."""
+    h = np.repeat(["a", "b"], [4, 6])
+    N = np.where(h == "a", 40.0, 60.0)
+    return pd.DataFrame({"h": h, "N": N * fpc_scale, "w": 10.0 * weight_scale,
+                         "y": np.arange(1.0, 11.0)})
+
+
+def test_weights_consistent_with_fpc_pass_silently():
+    import warnings
+
+    import survey as sv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = sv.Survey(_stratified(), sv.Design(strata="h", weights="w", fpc="N"), strict=True)
+    # fpc given as a sampling fraction (n/N) is the same design
+    df = _stratified().assign(f=lambda d: np.where(d["h"] == "a", 0.1, 0.1))
+    s2 = sv.Survey(df, sv.Design(strata="h", weights="w", fpc="f"), strict=True)
+    assert s.total("y").se == pytest.approx(s2.total("y").se)
+
+
+def test_weights_ten_times_n_over_n_warn_listing_strata_and_error_when_strict():
+    import survey as sv
+    from survey.errors import DesignError, SurveyWarning
+
+    df = _stratified(weight_scale=10.0)
+    with pytest.warns(SurveyWarning, match=r"in 2 strata.*a: weights add up to 400, fpc N_h = 40 "
+                      r"\(ratio 10\); b: weights add up to 600, fpc N_h = 60"):
+        sv.Survey(df, sv.Design(strata="h", weights="w", fpc="N"))
+    with pytest.raises(DesignError, match="a percentage such as 50 for 50% is read as N_h = 50"):
+        sv.Survey(df, sv.Design(strata="h", weights="w", fpc="N"), strict=True)
+
+
+def test_fpc_typed_as_a_percentage_is_caught():
+    import survey as sv
+    from survey.errors import DesignError
+
+    # 50% sampled: N = 8 and 12, weights 2; the fpc column holds 50 (per cent)
+    df = _stratified().assign(w=2.0, N=50.0)
+    with pytest.raises(DesignError, match=r"a: weights add up to 8, fpc N_h = 50"):
+        sv.Survey(df, sv.Design(strata="h", weights="w", fpc="N"), strict=True)
+
+
+@pytest.mark.parametrize("role", ["by", "strata"])
+def test_codes_mixing_text_and_numbers_are_refused(role):
+    import survey as sv
+
+    df = pd.DataFrame({"w": 1.0, "y": [1.0, 2, 3, 4],
+                       "c": pd.Series(["450102", 450102, "450103", 450103], dtype=object)})
+    if role == "by":
+        with pytest.raises(ColumnError, match=r"domain column 'c' mixes text and numbers.*"
+                           r"'450102' \(text, row 0\) and 450102 \(number, row 1\) and 1 more"):
+            sv.Survey(df, sv.Design(weights="w")).total("y", by="c")
+    else:
+        with pytest.raises(ColumnError, match=r"stratum column 'c' mixes text and numbers"):
+            sv.Survey(df, sv.Design(weights="w", strata="c"))
+    # the same column made one type gives 2 domains
+    one = df.assign(c=df["c"].astype(str))
+    est = sv.Survey(one, sv.Design(weights="w")).total("y", by="c")
+    assert est.estimate.tolist() == [3.0, 7.0]
+
+
+def test_lonely_average_without_any_two_psu_stratum_gives_nan_not_zero():
+    """R: svytotal(~y, svydesign(ids=~1, strata=~h, weights=~w, data=df)) with
+    options(survey.lonely.psu="average") and one PSU per stratum gives SE NaN."""
+    import survey as sv
+
+    df = pd.DataFrame({"h": [1, 2, 3], "w": [2.0, 3, 4], "y": [1.0, 2, 3]})
+    est = sv.Survey(df, sv.Design(strata="h", weights="w", lonely_psu="average")).total("y")
+    assert est.estimate.tolist() == [20.0]
+    assert np.isnan(est.se[0])
+    # with one two-PSU stratum the average is defined (and positive)
+    df2 = pd.concat([df, pd.DataFrame({"h": [3], "w": [4.0], "y": [5.0]})], ignore_index=True)
+    est2 = sv.Survey(df2, sv.Design(strata="h", weights="w", lonely_psu="average")).total("y")
+    assert est2.se[0] > 0
+
+
+def test_nan_estimate_never_has_se_zero():
+    import survey as sv
+
+    df = pd.DataFrame({"w": [1.0, 1, 1], "y": [np.nan, np.nan, 1.0], "x": [0.0, 0, 0],
+                       "d": ["a", "a", "b"]})
+    s = sv.Survey(df, sv.Design(weights="w"))
+    table = s.mean("y", by="d", na="drop").table()
+    assert np.isnan(table.loc[0, "estimate"]) and np.isnan(table.loc[0, "se"])
+    ratio = s.ratio("x", "x")
+    assert np.isnan(ratio.estimate[0]) and np.isnan(ratio.se[0])
+
+
+def test_infinite_value_is_an_error_naming_rows_not_missing():
+    import survey as sv
+
+    df = pd.DataFrame({"w": [1.0, 1, 1], "y": [1.0, np.inf, 2.0]})
+    with pytest.raises(ColumnError, match=r"column 'y' has 1 infinite value\(s\), first at rows \[1\]"):
+        sv.Survey(df, sv.Design(weights="w")).total("y", na="drop")
+
+
+def test_overflowing_weights_are_an_error():
+    import survey as sv
+    from survey.errors import WeightError
+
+    df = pd.DataFrame({"w": [1e308, 1e308], "y": [1.0, 2.0]})
+    with pytest.raises(WeightError, match="overflows"):
+        sv.Survey(df, sv.Design(weights="w")).total("y")
+
+
+def test_linear_calibration_needing_negative_weights_names_the_constraint():
+    import survey as sv
+    from survey.errors import CalibrationError
+
+    df = pd.DataFrame({"w": [10.0] * 6, "x": [1.0, 2, 3, 4, 5, 100],
+                       "g": ["a", "a", "a", "b", "b", "b"]})
+    s = sv.Survey(df, sv.Design(weights="w"))
+    with pytest.raises(CalibrationError, match=r"needs negative weights for 1 unit\(s\) \(rows \[5\].*"
+                       r"driving them: 'x' \(target 150 against 1150.*bounds.*raking"):
+        s.calibrate({"x": 150.0, "g": {"a": 30.0, "b": 30.0}})
+    raked = s.calibrate({"x": 150.0, "g": {"a": 30.0, "b": 30.0}}, method="raking")
+    assert (raked.weights >= 0).all()
+    assert float((raked.weights * df["x"]).sum()) == pytest.approx(150.0)

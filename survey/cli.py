@@ -283,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"survey: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``survey`` command.
 
@@ -299,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.get_default("_estimate_config_parser").parse_args(argv[1:])
     else:
         args = parser.parse_args(argv)
+    if not debug:  # warnings as one line each, without the source line
+        import warnings
+
+        warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
     except SurveyError as exc:

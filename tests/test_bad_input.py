@@ -531,3 +531,119 @@ def test_linear_calibration_needing_negative_weights_names_the_constraint():
     raked = s.calibrate({"x": 150.0, "g": {"a": 30.0, "b": 30.0}}, method="raking")
     assert (raked.weights >= 0).all()
     assert float((raked.weights * df["x"]).sum()) == pytest.approx(150.0)
+
+
+# --------------------------------------------------------------------------- the `survey` command
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _survey(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "survey.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _cases(folder: Path) -> list[tuple[list[str], str]]:
+    """(arguments, text the message must contain) for each bad input, files made in folder."""
+    ids = _ids(3)
+    cut = folder / "cut.csv"
+    cut.write_text("h,w,y\n" + "".join(f"a,10.0,{1000.0 + i:.1f}\n" for i in range(3)) + "b,10.0,10")
+    fake = folder / "fake.xlsx"
+    fake.write_text("h,w,y\na,1,2\n")
+    gbk = folder / "gbk.csv"
+    gbk.write_bytes("层,w,y\n甲,1.0,2.0\n乙,1.0,3.0\n".encode("gbk"))
+    inf = folder / "inf.csv"
+    inf.write_text("h,w,y\na,1.0,1.0\na,1.0,inf\n")
+    mixed = folder / "mixed.csv"  # a fpc typed as a percentage with weights N/n
+    mixed.write_text("h,w,N,y\n" + "".join(f"a,2.0,50,{i}.0\n" for i in range(4)))
+    (folder / "data").mkdir(exist_ok=True)
+    (folder / "data" / "register.csv").write_text(
+        "firm_id,county,revenue_prev_year\n" + "".join(f"{i},X,{k + 1}.0\n" for k, i in enumerate(ids)))
+    hostile = _write(folder, MINIMAL + '[plan]\nfilter = "@Path(\'pwned\').touch() or county == \'X\'"\n'
+                     '[plan.cv]\nrevenue_prev_year = {total = 0.1}\n', name="hostile.toml")
+    escaping = _write(folder, MINIMAL.replace("data/register.csv", "../outside.csv"), name="escape.toml")
+    channel = _write(folder, MINIMAL + '[[channels]]\nname = "../../evil"\nflag = "in_bureau"\n',
+                     name="channel.toml")
+    (folder / "a_file").write_text("not a folder")
+    ledger = folder / "damaged" / "ledger.duckdb"
+    ledger.parent.mkdir()
+    ledger.write_bytes(b"not a database " * 300)
+    from survey.pipeline import DEMO_CONFIG
+
+    return [
+        (["estimate", str(cut), "--weights", "w", "--total", "y"], "cut short"),
+        (["estimate", str(fake), "--total", "y"], "not an Excel workbook"),
+        (["estimate", str(inf), "--weights", "w", "--total", "y", "--na", "drop"],
+         "infinite value"),
+        (["estimate", str(folder / "nope.csv"), "--total", "y"], "file not found"),
+        (["plan", str(hostile), "--output", str(folder / "out")], "plan.filter"),
+        (["plan", str(escaping), "--output", str(folder / "out")], "leads out of the configuration"),
+        (["plan", str(channel), "--output", str(folder / "out")], "plain name"),
+        (["plan", str(DEMO_CONFIG), "--output", str(folder / "a_file")], "a_file"),
+        (["ingest", str(DEMO_CONFIG), "2006Q4", "--output", str(folder / "out2")], "PERIOD=FILE"),
+        (["ingest", str(DEMO_CONFIG), f"2031Q1={cut}", "--output", str(folder / "out3")],
+         "not among the survey's periods"),
+        (["estimate", str(DEMO_CONFIG), "--output", str(folder / "damaged")], "damaged"),
+        (["demo", "--output", str(folder)], "not empty and was not written by `survey demo`"),
+    ]
+
+
+def test_every_bad_input_exits_2_with_a_short_message_and_no_file_changed(tmp_path, capsys):
+    from survey.cli import main
+
+    cases = _cases(tmp_path)
+    for args, text in cases:
+        before = _hashes(tmp_path)
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2, (args, err)
+        assert text in err, (args, err)
+        assert "Traceback" not in err, (args, err)
+        lines = [x for x in err.strip().splitlines() if not x.startswith("survey: warning")]
+        assert lines[0].startswith("survey: error:"), (args, err)
+        after = _hashes(tmp_path)
+        assert {k: v for k, v in after.items() if k in before} == before, args  # nothing changed
+        assert set(after) - set(before) <= {"out/plan"}, (args, set(after) - set(before))
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_survey_command_itself_prints_no_traceback(tmp_path):
+    cases = _cases(tmp_path)
+    for args, text in cases[:3] + cases[4:5]:
+        before = _hashes(tmp_path)
+        done = _survey(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert text in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        message = [x for x in done.stderr.strip().splitlines() if not x.startswith("survey: warning")]
+        assert len(message) <= 2, done.stderr
+        assert _hashes(tmp_path) == before
+    debug = _survey("--debug", *cases[0][0], cwd=tmp_path)  # --debug shows the traceback
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path, capsys, monkeypatch):
+    import survey.pipeline.demo as demo
+    from survey.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "run_demo", interrupted)
+    assert main(["demo", "--output", str(tmp_path / "d")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; the ledger is unchanged or complete" in err and "Traceback" not in err
+
+
+def test_the_survey_command_reads_gbk_and_fpc_warning(tmp_path, capsys):
+    from survey.cli import main
+
+    _cases(tmp_path)
+    assert main(["estimate", str(tmp_path / "gbk.csv"), "--weights", "w", "--total", "y",
+                 "--format", "csv"]) == 0
+    assert "total,y,5.0" in capsys.readouterr().out.replace("\r", "")

@@ -12,7 +12,9 @@ Allowed: column names, numbers, ``+ - * / **``, comparisons (chained too),
 ``and``/``or``/``not`` (also ``& | ~``) and the functions ``abs``, ``log``,
 ``log10``, ``sqrt``, ``min``, ``max`` (element-wise). Anything else (attribute
 access, subscripts, other calls, strings) is refused by the parser, so a rule
-file cannot run code. A rule is *evaluated* for a firm only when all the
+file cannot run code. The language is the toolkit's one restricted evaluator,
+:mod:`survey.expressions` (also used by plan filters and ``Survey.subset``),
+here with numbers only. A rule is *evaluated* for a firm only when all the
 numbers it needs are finite; a comparison with a missing value is "not
 evaluated" (missing items go to imputation, not to editing), with Kleene
 logic for ``and``/``or`` (``False and missing`` is ``False``).

@@ -22,7 +22,9 @@ def _split(value: str | None) -> list[str]:
 
 def _print_table(frame, fmt: str) -> None:
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        from survey.io import protect_formulas
+
+        protect_formulas(frame).to_csv(sys.stdout, index=False)
     elif fmt == "json":
         print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2, ensure_ascii=False))
     else:
@@ -187,7 +189,8 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
             if "=" not in item:
                 raise SurveyError(f"{item!r}: give each file as PERIOD=FILE, e.g. 2006Q4=returns.csv")
         files = dict(f.split("=", 1) for f in args.files) if args.files else None
-        reports = run.run_ingest(config, files, output=folder, channel=args.channel)
+        reports = run.run_ingest(config, files, output=folder, channel=args.channel,
+                                 allow_same_content=args.allow_same_content)
         statuses = {}
         for r in reports:
             statuses[r.status] = statuses.get(r.status, 0) + 1
@@ -213,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="survey",
         description="Enterprise survey statistics: sample plans, weighted totals with "
         "standard errors, quarterly summaries.",
+        epilog="--debug (anywhere on the line): show the full traceback of an error.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -262,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("files", nargs="*", help="PERIOD=FILE (default: the simulated returns)")
             p.add_argument("--channel", default="bureau", help="source channel of the files")
+            p.add_argument("--allow-same-content", action="store_true",
+                           help="load a file whose content was loaded for another period")
         p.set_defaults(func=cmd_cycle_step)
     ec = argparse.ArgumentParser(prog="survey estimate", description="edit, impute, weight and "
                                  "estimate from the ledger, on a survey configuration")
@@ -270,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     ec.set_defaults(func=cmd_cycle_step, command="estimate")
     parser.set_defaults(_estimate_config_parser=ec)
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"survey: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,15 +292,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # a traceback instead of the one-line message
+    argv = [a for a in argv if a != "--debug"]
     if _is_config(argv):  # `survey estimate CONFIG.toml`: the cycle's estimate step
         args = parser.get_default("_estimate_config_parser").parse_args(argv[1:])
     else:
         args = parser.parse_args(argv)
+    if not debug:  # warnings as one line each, without the source line
+        import warnings
+
+        warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
     except SurveyError as exc:
+        if debug:
+            raise
         print(f"survey: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be created, a disk full, no permission
+        if debug:
+            raise
+        where = f" {exc.filename!s}" if exc.filename else ""
+        print(f"survey: error: cannot read or write{where}: {exc.strerror or exc} "
+              "(check the path and its permissions; --debug shows the traceback)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("survey: interrupted; the ledger is unchanged or complete (each returns file is "
+              "loaded whole or not at all); run the command again to finish", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,7 @@ __all__ = [
     "FormError",
     "EngineError",
     "SmallAreaError",
+    "ExpressionError",
     "SurveyWarning",
 ]
 
@@ -73,6 +74,10 @@ class AllocationError(SurveyError):
 
 class SelectionError(SurveyError):
     """A sample cannot be selected as asked."""
+
+
+class ExpressionError(SurveyError):
+    """A filter, subset or rule expression is not in the restricted expression language."""
 
 
 class LedgerError(SurveyError):

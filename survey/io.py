@@ -19,6 +19,13 @@ files, threshold tables, firm lists): :func:`read_table`. It
   renamed);
 * reads Parquet files.
 
+And one writer, :func:`write_table`, with the two helpers every CSV and
+Excel writer of the toolkit uses against spreadsheet formula injection
+(OWASP "CSV injection"): :func:`protect_formulas` prefixes a text cell that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return with an
+apostrophe in CSV output, and :func:`protect_workbook` stores a workbook's
+text cells that start with ``=`` as text, never as formulas.
+
 Every failure is a :class:`~survey.errors.TableError` naming the file and,
 where it applies, the line and the column.
 """
@@ -38,7 +45,10 @@ import pandas as pd
 
 from survey.errors import TableError
 
-__all__ = ["TABLE_SUFFIXES", "decode_text", "read_header", "read_table", "write_table"]
+__all__ = [
+    "TABLE_SUFFIXES", "decode_text", "protect_formulas", "protect_workbook", "read_header",
+    "read_table", "text_cell", "write_table", "write_workbook",
+]
 
 #: File suffixes :func:`read_table` reads.
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet")
@@ -479,12 +489,93 @@ def read_header(path: str | Path, *, encoding: str | None = None) -> list[str]:
     return list(read_table(path, encoding=encoding, check_header=False).columns)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "data") -> Path:
+# --------------------------------------------------------------------------- writing safely
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d[\d,]*\.?\d*|\.\d+)([eE][+-]?\d+)?%?$")
+
+
+def text_cell(value: Any) -> Any:
+    """A text value made safe for a CSV cell: ``'`` before a leading ``= + - @``, tab or CR.
+
+    Numbers and text that is a plain number (``"-5"``, ``"+1.5e3"``) are left as they are.
+
+    Examples
+    --------
+    >>> print(text_cell('=HYPERLINK("http://x","y")'))
+    '=HYPERLINK("http://x","y")
+    >>> text_cell("-5"), text_cell("南宁"), text_cell(-5)
+    ('-5', '南宁', -5)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) \
+            and not _NUMBER.match(value.strip()):
+        return "'" + value
+    return value
+
+
+def _protect_labels(index: pd.Index) -> pd.Index:
+    if isinstance(index, pd.MultiIndex):
+        return index.set_levels([_protect_labels(level) for level in index.levels])
+    if index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
+        return pd.Index([text_cell(v) for v in index], name=text_cell(index.name),
+                        dtype=index.dtype if index.dtype != object else object)
+    return index.rename(text_cell(index.name)) if isinstance(index.name, str) else index
+
+
+def protect_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells, column names and index labels cannot act as
+    spreadsheet formulas in a CSV file (each passes through :func:`text_cell`).
+
+    Examples
+    --------
+    >>> protect_formulas(pd.DataFrame({"city": ["=1+1", "@SUM(A1)", "南宁"], "v": [1, -2, 3]}))
+         city  v
+    0   '=1+1  1
+    1  '@SUM(A1) -2
+    2      南宁  3
+    """
+    out = frame.copy()
+    for j in range(out.shape[1]):
+        column = out.iloc[:, j]
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            out.isetitem(j, column.map(text_cell, na_action="ignore"))
+        elif isinstance(column.dtype, pd.CategoricalDtype):
+            out.isetitem(j, column.cat.rename_categories(
+                [text_cell(c) for c in column.cat.categories]))
+    out.columns = _protect_labels(out.columns)
+    out.index = _protect_labels(out.index)
+    return out
+
+
+def protect_workbook(book: Any) -> Any:
+    """Store every text cell of an openpyxl workbook that starts with ``=`` as text.
+
+    openpyxl turns an assigned string that starts with ``=`` into a formula;
+    this sets such cells back to text (the value shows as written and is
+    never computed). Call it just before saving.
+
+    Examples
+    --------
+    >>> from openpyxl import Workbook
+    >>> wb = Workbook(); wb.active["A1"] = '=HYPERLINK("http://x","y")'
+    >>> protect_workbook(wb).active["A1"].data_type
+    's'
+    """
+    for ws in book.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+    return book
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "data",
+                index: bool = False, encoding: str = "utf-8") -> Path:
     """Write a frame as CSV (UTF-8), Excel workbook or Parquet, by the suffix of ``path``.
 
     CSV files are written in UTF-8 with a line break after every record
     (what :func:`read_table` reads back unchanged); the folder is created
-    when needed.
+    when needed. Text that a spreadsheet would run as a formula is written
+    as text (:func:`protect_formulas`, :func:`protect_workbook`).
 
     Examples
     --------
@@ -501,10 +592,37 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "data") -
                          f"one of {', '.join(TABLE_SUFFIXES)}", path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in _CSV:
-        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        safe = protect_formulas(frame)
+        text = [c for c in range(safe.shape[1]) if safe.iloc[:, c].dtype == object
+                or pd.api.types.is_string_dtype(safe.iloc[:, c].dtype)]
+        carriage = any(safe.iloc[:, c].astype(str).str.contains("\r", regex=False).any()
+                       for c in text)  # csv quotes only the line terminator's characters
+        safe.to_csv(path, index=index, encoding=encoding, lineterminator="\n",
+                    quoting=csv.QUOTE_NONNUMERIC if carriage else csv.QUOTE_MINIMAL)
     elif suffix in _EXCEL:
-        with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            frame.to_excel(writer, sheet_name=sheet, index=False)
+        write_workbook({sheet: frame}, path, index=index)
     else:
-        frame.to_parquet(path, index=False)
+        frame.to_parquet(path, index=index)
+    return path
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], path: str | Path, *,
+                   index: bool = False) -> Path:
+    """Write frames as the sheets of one workbook, text cells never formulas.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, openpyxl
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = write_workbook({"a": pd.DataFrame({"city": ["=1+1"]})}, pathlib.Path(d, "t.xlsx"))
+    ...     cell = openpyxl.load_workbook(p)["a"]["A2"]
+    >>> cell.value, cell.data_type
+    ('=1+1', 's')
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=index)
+        protect_workbook(writer.book)
     return path

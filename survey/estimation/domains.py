@@ -16,6 +16,7 @@ import pandas as pd
 
 from survey.errors import ColumnError, SurveyError
 from survey.estimation.structure import sorted_codes
+from survey.register.frame import check_code_types
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
@@ -131,6 +132,8 @@ def domain_codes(survey: Survey, by: list[str]) -> tuple[np.ndarray, pd.DataFram
         missing = [b for b in by if b not in data.columns]
         if missing:
             survey.column(missing[0])
+        for b in by:
+            check_code_types(data[b], b, "domain")
         frame = data[by]
         if all(_plain_integer(frame[b], "iub") for b in by):  # numpy integers and booleans hold no NA
             relevant = np.zeros(1, dtype=bool)
@@ -201,6 +204,14 @@ def domain_values(
     for j, v in enumerate(names):
         y[:, j] = _numeric_column(survey, v)
     valid = np.isfinite(y)
+    infinite = np.isinf(y) & (dom >= 0)[:, None]
+    if infinite.any():  # never "missing": an infinite value is an error in the data
+        j = int(np.flatnonzero(infinite.any(axis=0))[0])
+        rows = survey.data.index[infinite[:, j]][:5].tolist()
+        raise ColumnError(
+            f"column {names[j]!r} has {int(infinite[:, j].sum())} infinite value(s), first at "
+            f"rows {rows}; correct them (an infinite value is not a missing value, na= does not "
+            "apply)")
     all_valid = bool(valid.all())
     all_inside = bool(dom.size == 0 or dom.min() >= 0)
     if all_valid and all_inside:  # the usual case: nothing to mask

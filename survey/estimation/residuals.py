@@ -94,7 +94,7 @@ def design_coefficients(stage: Stage) -> tuple[np.ndarray, np.ndarray]:
         total = np.bincount(parent).astype(float)
         ok = np.bincount(parent, weights=(~stage.average_out).astype(float))
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(ok > 0, total / ok, 0.0)[parent]
+            scale = np.where(ok > 0, total / ok, np.nan)[parent]  # no two-PSU stratum: NaN, as R
         sq, cross = sq * scale, cross * scale
     return sq, cross
 

@@ -294,6 +294,34 @@ class IntervalResult(Result):
         return Summary(title, self._summary_table(lv), html_title=html_title)
 
 
+def _check_estimate(result: Any) -> None:
+    """No standard error without variance information, no infinite estimate (issue 13).
+
+    An estimate that is NaN (a mean or ratio over a domain without values, a zero
+    denominator) gets NaN variances, never 0; an infinite estimate or variance
+    (weights or values so large that the sums overflow) is an error.
+    """
+    from survey.errors import WeightError
+
+    point = np.asarray(result.point, dtype=float)
+    cov = np.asarray(result.cov, dtype=float)
+    if np.isinf(point).any() or np.isinf(cov).any():
+        d, j = np.argwhere(np.isinf(point) | np.isinf(np.diagonal(cov, axis1=1, axis2=2)))[0]
+        where = "" if result.domains.shape[1] == 0 else \
+            f" in domain {result.domains.iloc[int(d)].to_dict()}"
+        raise WeightError(
+            f"the {result.statistic} of {result.variables[int(j)]!r}{where} overflows (infinite); "
+            "weights or values are too large to sum in floating point (largest finite number "
+            f"{np.finfo(float).max:.3g}); check the weights and the units of the values")
+    nan = np.isnan(point)
+    if nan.any() and cov.size:
+        cov = cov.copy()
+        d, j = np.nonzero(nan)
+        cov[d, j, :] = np.nan
+        cov[d, :, j] = np.nan
+        object.__setattr__(result, "cov", cov)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Estimate(IntervalResult):
     """Point estimates with standard errors, one row per (domain, variable).
@@ -347,6 +375,9 @@ class Estimate(IntervalResult):
     likelihood: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
     replicate_values: Callable[[], np.ndarray] | None = field(default=None, repr=False)
     replicate_rule: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_estimate(self)
 
     # -- tabular views -----------------------------------------------------
     def table(self, *, level: float | None = None) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from survey.design import Design
 from survey.errors import ColumnError, DesignError, LonelyPSUError, SurveyWarning, WeightError
+from survey.register.frame import check_code_types
 
 __all__ = [
     "Stage",
@@ -276,6 +277,7 @@ def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
     n = len(data)
     if design.strata is not None:
         _check_no_missing(data, design.strata, "strata")
+        check_code_types(data[design.strata], design.strata, "stratum")
         strata, labels, strata_counts = sorted_codes_counts(data[design.strata])
     else:
         strata, labels = np.zeros(n, dtype=np.intp), np.array(["(all)"], dtype=object)
@@ -305,6 +307,7 @@ def design_arrays(data: pd.DataFrame, design: Design) -> DesignArrays:
                 n_per_stratum = np.bincount(parent_units, minlength=n_strata)
         else:
             _check_no_missing(data, col, "clusters")
+            check_code_types(data[col], col, "cluster")
             key = pd.DataFrame({"p": parent_units, "u": data[col].to_numpy()})
             units = key.groupby(["p", "u"], sort=True).ngroup().to_numpy().astype(np.intp)
             n_units = int(units.max()) + 1

@@ -41,6 +41,7 @@ from survey.estimation.replicate import (
     replicates_from_columns,
 )
 from survey.estimation.results import Estimate
+from survey.estimation.checks import check_weights_fpc
 from survey.estimation.structure import (
     VarianceStructure,
     design_arrays,
@@ -82,6 +83,12 @@ class Survey:
         adjustment, nonrespondents with weight zero).
     design : Design
         The columns that carry the design.
+    strict : bool, default=False
+        When both weights and an fpc are given and they disagree (per
+        stratum, the PSU weights do not add up to the population size the fpc
+        implies, within 10%), raise :class:`~survey.errors.DesignError`
+        instead of a :class:`~survey.errors.SurveyWarning` listing the strata
+        (:func:`survey.estimation.checks.check_weights_fpc`).
 
     Examples
     --------
@@ -110,7 +117,7 @@ class Survey:
         "_pps",
     )
 
-    def __init__(self, data: pd.DataFrame, design: Design) -> None:
+    def __init__(self, data: pd.DataFrame, design: Design, *, strict: bool = False) -> None:
         if not isinstance(data, pd.DataFrame):
             raise ColumnError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         if not isinstance(design, Design):
@@ -137,6 +144,7 @@ class Survey:
         self._structure = arrays.structure
         self._weights = _read_only(design_weights(data, design, arrays.fpc_probabilities))
         self._pps = None if design.pps is None else pps_structure(data, design, arrays, self._weights)
+        check_weights_fpc(data, design, arrays, self._weights, strict=strict)
 
     # -- constructors of derived surveys (used by weighting and replicates) ---
     def _copy(self) -> Survey:
@@ -426,7 +434,9 @@ class Survey:
         Parameters
         ----------
         mask_or_query : array-like of bool or str
-            A boolean mask aligned with the rows, or a ``DataFrame.query`` string.
+            A boolean mask aligned with the rows, or a condition in the restricted
+            language of :mod:`survey.expressions` (e.g. ``"size > 100 and region == 'A'"``;
+            no code is run).
 
         Returns
         -------
@@ -440,10 +450,10 @@ class Survey:
         array([30.])
         """
         if isinstance(mask_or_query, str):
-            try:
-                mask = self._data.eval(mask_or_query)
-            except Exception as exc:  # pandas raises many types
-                raise ColumnError(f"cannot evaluate subset {mask_or_query!r}: {exc}") from exc
+            from survey import expressions
+
+            mask = expressions.mask(
+                expressions.parse(mask_or_query, what="subset", error=ColumnError), self._data)
         else:
             mask = mask_or_query
         mask = np.asarray(mask)

@@ -111,7 +111,8 @@ def _average_scale(
     total = np.bincount(inv, minlength=keys.size).astype(float)
     ok = np.bincount(inv, weights=(~stage.average_out[ph]).astype(float), minlength=keys.size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale_keys = np.where(ok > 0, total / ok, 0.0)
+        # no stratum with two PSUs: no variance information (NaN, as R), never 0
+        scale_keys = np.where(ok > 0, total / ok, np.nan)
     pos = np.searchsorted(keys, parent[cell_h].astype(np.int64) * n_domains + cell_d)
     pos = np.minimum(pos, max(keys.size - 1, 0))
     hit = keys.size > 0

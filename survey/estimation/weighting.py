@@ -278,6 +278,27 @@ def _constraint_table(model: _Model, before: np.ndarray, achieved: np.ndarray) -
     )
 
 
+def _negative_weights_error(survey: Survey, model: _Model, before: np.ndarray, w: np.ndarray,
+                            method: str) -> CalibrationError:
+    """Unbounded linear calibration that needs negative weights: name the constraints that
+    ask the largest change of the weights (target against the design-weighted estimate), the
+    rows that would get negative weights, and what to do."""
+    labels = _labels(model)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.abs(model.targets - before) / np.maximum(np.abs(before), 1e-300)
+    order = [int(j) for j in np.argsort(-np.nan_to_num(change, nan=0.0))[:3] if change[j] > 0]
+    drivers = ", ".join(f"{labels[j]} (target {model.targets[j]:.6g} against {before[j]:.6g} "
+                        f"before calibration)" for j in order)
+    negative = np.flatnonzero(w < 0)
+    rows = survey.data.index[negative[:5]].tolist()
+    return CalibrationError(
+        f"{method} calibration without bounds needs negative weights for {negative.size} "
+        f"unit(s) (rows {rows}{' ...' if negative.size > 5 else ''}, smallest weight "
+        f"{w.min():.4g}); the constraints driving them: {drivers}. Give bounds (e.g. "
+        "bounds=(0.1, 10)) or use method='raking', which keeps weights positive; or check "
+        "those targets")
+
+
 def _g_range(d: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     pos = d > 0
     if not pos.any():
@@ -368,6 +389,8 @@ def calibrate(
     if not fit.converged:
         raise convergence_error(fit, labels, method, bounds, max_iter)
     w = d * fit.g
+    if (w < 0).any():
+        raise _negative_weights_error(survey, model, before, w, method)
     achieved = model.X.rmatvec(w)
     full_err = np.abs(achieved - model.targets) / (1.0 + np.abs(model.targets))
     if full_err.max(initial=0.0) > max(tol, 1e-9) * 10:

@@ -55,6 +55,7 @@ __all__ = [
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # the installed survey package
 _PERIOD = re.compile(QUARTER_PATTERN)  # strict: the canonical form only
+_CHANNEL_NAME = re.compile(r"^[^\W][\w-]*$")
 _INVALID = object()
 # names users write for an allowed value (used in "did you mean", never accepted)
 _ALIASES = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "english": "en",
@@ -121,6 +122,16 @@ def _identifier_list(value: Any) -> list[tuple[str, str]]:
     return []
 
 
+def _encoding(value: Any) -> list[tuple[str, str]]:
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        return [("", f"unknown encoding {value!r}; use e.g. 'utf-8', 'gbk', 'gb18030' or 'big5'")]
+    return []
+
+
 def _period_label(value: Any) -> list[tuple[str, str]]:
     values = value if isinstance(value, (list, tuple)) else [value]
     out = []
@@ -162,6 +173,9 @@ class RegisterSettings:
                      default="revenue_prev_year")
     year: int | None = _key("register year to use (the register may hold several)",
                             default=None)
+    encoding: str | None = _key("encoding of a CSV register (default: detected: UTF-8, UTF-8 "
+                                "with BOM, GB18030/GBK), e.g. 'gbk' or 'big5'", default=None,
+                                check=_encoding)
 
     def _validate(self) -> list[tuple[str, str]]:
         if (self.file is None) == (self.dataset is None):
@@ -203,7 +217,7 @@ class PlanSettings:
     year: int | None = _key("register year (default: register.year)", default=None)
     id: str | None = _key("unit id column (default: register.id)", default=None)
     size: str | None = _key("size column (default: register.size)", default=None)
-    filter: str | None = _key("pandas query that keeps the register rows in scope",
+    filter: str | None = _key("condition (survey.expressions: columns, literals, comparisons, and/or/not) that keeps the register rows in scope",
                               default=None)
     missing_size: float | None = _key("size given to units with none (new firms); unset: error",
                                       default=None)
@@ -234,7 +248,15 @@ class PlanSettings:
     def _validate(self) -> list[tuple[str, str]]:
         from survey.plan.spec import plan_problems
 
-        return plan_problems(_plain(self))
+        out = plan_problems(_plain(self))
+        if self.filter is not None:
+            from survey import expressions
+
+            try:
+                expressions.parse(self.filter, what="filter")
+            except SurveyError as exc:
+                out.append(("filter", str(exc)))
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,9 +271,13 @@ class ChannelSettings:
     label: str | None = _key("label in reports", default=None)
 
     def _validate(self) -> list[tuple[str, str]]:
+        out = []
+        if not _CHANNEL_NAME.match(self.name) or self.name.startswith("."):
+            out.append(("name", f"{self.name!r} is not a plain name (it becomes part of file "
+                                "names): use letters, digits, '_' and '-' only, e.g. 'bureau'"))
         if (self.flag is None) == (self.file is None):
-            return [("flag", "give either flag (a register column) or file (a firm list)")]
-        return []
+            out.append(("flag", "give either flag (a register column) or file (a firm list)"))
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -675,6 +701,7 @@ class SurveyConfig:
                 "year": reg.year,
                 "id": reg.id,
                 "size": reg.size,
+                "encoding": reg.encoding,
             }
             if "register" in plain or "dataset" in plain:
                 inherited.pop("register")
@@ -807,8 +834,13 @@ def _convert(value: Any, tp: Any, path: str, ctx: _Context, meta: Mapping[str, A
     elif tp is Path:
         if isinstance(value, str) and value.strip():
             p = Path(value).expanduser()
+            relative = not p.is_absolute()
             p = p if p.is_absolute() else ctx.folder / p
             p = p.resolve()
+            if relative and not p.is_relative_to(ctx.folder.resolve()):
+                ctx.add(path, f"{value!r} leads out of the configuration's folder "
+                              f"({ctx.folder}); give an absolute path if you mean {p}")
+                return _INVALID
             if meta.get("exists") and not p.exists():
                 ctx.add(path, f"file not found: {p}")
                 return _INVALID
@@ -917,7 +949,19 @@ def _parse(data: Mapping[str, Any], path: Path, ctx: _Context) -> SurveyConfig |
             seen.add(name)
     if ctx.problems:
         return None
-    return SurveyConfig(path=path, **sections)
+    config = SurveyConfig(path=path, **sections)
+    _check_across(config, ctx)
+    return None if ctx.problems else config
+
+
+def _check_across(config: SurveyConfig, ctx: _Context) -> None:
+    """Checks that need two sections: the published quarter is among the estimated ones."""
+    period, estimate = config.survey.period, config.estimate
+    if period is not None and estimate is not None and estimate.periods \
+            and period not in estimate.periods:
+        ctx.add("survey.period", f"{period!r} is not among estimate.periods "
+                                 f"({estimate.periods[0]} ... {estimate.periods[-1]}); add it "
+                                 "there or publish one of them")
 
 
 def _register_columns(config: SurveyConfig) -> list[str] | None:
@@ -930,7 +974,7 @@ def _register_columns(config: SurveyConfig) -> list[str] | None:
     reg = config.register
     try:
         if reg.file is not None:
-            return read_header(reg.file)
+            return read_header(reg.file, encoding=reg.encoding)
         if reg.dataset != "register":
             return None
         with resources.as_file(bundled_file("register.parquet")) as file:
@@ -971,6 +1015,11 @@ def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
             for j, name in enumerate([names] if isinstance(names, str) else names):
                 sub = f"disclosure.tables[{i}].{key}" + ("" if isinstance(names, str) else f"[{j}]")
                 refs.append((sub, name))
+    if plan is not None and plan.filter is not None and plan.register is None \
+            and plan.dataset is None:
+        from survey import expressions
+
+        refs += [("plan.filter", name) for name in expressions.parse(plan.filter).names]
     if config.estimate is not None:
         for i, b in enumerate(config.estimate.by):
             refs.append((f"estimate.by[{i}]", b))
@@ -984,11 +1033,23 @@ def _check_columns(config: SurveyConfig, ctx: _Context) -> None:
 def _read(path: str | Path) -> tuple[SurveyConfig | None, list[str]]:
     path = Path(path).expanduser().resolve()
     ctx = _Context(path.parent)
+    from survey.errors import TableError
+    from survey.io import decode_text
+
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None, [f"{path}: file not found"]
+    except IsADirectoryError:
+        return None, [f"{path}: is a folder, not a configuration file"]
+    except OSError as exc:
+        return None, [f"{path}: cannot be read ({exc.strerror or exc})"]
+    try:  # UTF-8, UTF-8 with a byte-order mark (Notepad), or GB18030/GBK (Chinese Windows)
+        text, _ = decode_text(raw, name=str(path))
+    except TableError as exc:
+        return None, [str(exc).replace("CSV UTF-8", "UTF-8").replace("-utf8.csv", "-utf8.toml")]
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [f"{path}: TOML syntax error: {exc}"]
     config = _parse(data, path, ctx)

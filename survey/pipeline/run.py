@@ -237,7 +237,8 @@ def run_simulate(config: SurveyConfig | str | Path, *, output: str | Path | None
 
 
 def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path] | None = None,
-               *, output: str | Path | None = None, channel: str = "bureau") -> list[Any]:
+               *, output: str | Path | None = None, channel: str = "bureau",
+               allow_same_content: bool = False) -> list[Any]:
     """``survey ingest [PERIOD=FILE ...]``: load returns files into the ledger
     (default: ``returns/returns_<period>.csv`` of the output folder).
 
@@ -252,11 +253,17 @@ def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path
     """
     config, folder, ledger = _state(config, output)
     files = dict(files) if files else steps.returns_files(config, folder)
+    unknown = sorted(set(files) - set(steps.periods(config)))
+    if unknown:
+        raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
+                          f"survey's periods ({', '.join(steps.periods(config))}); nothing was "
+                          "loaded")
     if not files:
         raise ConfigError(f"no returns files in {folder / 'returns'} (returns_<period>.csv); "
                           "give the files or run `survey simulate-returns`")
     return steps.ingest_step(config, steps.read_samples(config, output=folder), files,
-                             ledger_file=ledger, channel=channel)
+                             ledger_file=ledger, channel=channel,
+                             allow_same_content=allow_same_content)
 
 
 def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path

@@ -18,6 +18,7 @@ import pandas as pd
 from survey.errors import ConfigError
 from survey.form import DEMO_FORM
 from survey.periods import year_of
+from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.publish.report.build import Estimates, label_missing
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
@@ -188,10 +189,10 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
                                **SIMULATION)
         sent = sim.returns[sim.returns["responded"].to_numpy()]
         files[period] = folder / f"returns_{period}.csv"
-        sent.drop(columns=["responded", "operating"]).to_csv(files[period], index=False)
+        write_table(sent.drop(columns=["responded", "operating"]), files[period])
         injected.append(sim.injected)
     errors = pd.concat(injected, ignore_index=True)
-    errors.to_csv(folder / "injected_errors.csv", index=False)
+    write_table(errors, folder / "injected_errors.csv")
     return files, errors
 
 
@@ -211,7 +212,7 @@ def returns_files(config: SurveyConfig, folder: Path) -> dict[str, Path]:
 
 def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame],
                 files: Mapping[str, str | Path], *, ledger_file: str | Path,
-                channel: str = "bureau") -> list[Any]:
+                channel: str = "bureau", allow_same_content: bool = False) -> list[Any]:
     """Store each period's register snapshot (the selected firms) and load its returns file
     (:meth:`survey.returns.ledger.Ledger.register_units`, :meth:`~survey.returns.ledger.Ledger.ingest`).
 
@@ -234,6 +235,10 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
     from survey.returns.ledger import Ledger
 
     config = as_config(config)
+    unknown = sorted(set(files) - set(config.periods()))
+    if unknown:
+        raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
+                          f"survey's periods ({', '.join(config.periods())}); nothing was loaded")
     reports = []
     with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
         for period in config.periods():
@@ -242,14 +247,15 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
             units = samples[year_of(period)].drop(columns=["year"], errors="ignore")
             ledger.register_units(units, period, author=AUTHOR,
                                   reason=f"sample of {year_of(period)} (survey select)")
-            reports.append(ledger.ingest(files[period], period, channel, author=AUTHOR))
+            reports.append(ledger.ingest(files[period], period, channel, author=AUTHOR,
+                                         allow_same_content=allow_same_content))
     return reports
 
 
 def _write(folder: Path, frames: Mapping[str, pd.DataFrame]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        write_table(frame, folder / f"{name}.csv")
 
 
 def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
@@ -517,8 +523,8 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
         folder.mkdir(parents=True, exist_ok=True)
         for key, pt in protected.items():
             stem = key.replace(":", "_")
-            pt.table(symbol=settings.symbol).to_csv(folder / f"{stem}.csv")
-            pt.audit.to_csv(folder / f"{stem}_audit.csv", index=False)
+            write_table(pt.table(symbol=settings.symbol), folder / f"{stem}.csv", index=True)
+            write_table(pt.audit, folder / f"{stem}_audit.csv")
         (folder / "summary.txt").write_text(
             "\n".join(f"{k}: {pt.summary()}" for k, pt in protected.items()) + "\n",
             encoding="utf-8")

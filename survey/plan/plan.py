@@ -235,8 +235,10 @@ class SamplePlan:
         folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / "plan_strata.csv", folder / "plan_expected_cv.csv",
                  folder / "plan_summary.txt", folder / "plan_settings.json"]
-        self.table().to_csv(paths[0], index=False)
-        self.expected_cv().to_csv(paths[1], index=False)
+        from survey.io import write_table
+
+        write_table(self.table(), paths[0])
+        write_table(self.expected_cv(), paths[1])
         paths[2].write_text(str(self.summary()) + "\n", encoding="utf-8")
         paths[3].write_text(json.dumps(self.settings, indent=2, default=str), encoding="utf-8")
         return paths
@@ -257,12 +259,10 @@ class SamplePlan:
         summary = self.summary()
         settings = pd.DataFrame({"setting": list(self.settings),
                                  "value": [json.dumps(v, default=str) for v in self.settings.values()]})
-        with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            summary.parts.to_excel(writer, sheet_name="summary", index=False)
-            self.table().to_excel(writer, sheet_name="strata", index=False)
-            self.expected_cv().to_excel(writer, sheet_name="expected_cv", index=False)
-            settings.to_excel(writer, sheet_name="settings", index=False)
-        return path
+        from survey.io import write_workbook
+
+        return write_workbook({"summary": summary.parts, "strata": self.table(),
+                               "expected_cv": self.expected_cv(), "settings": settings}, path)
 
     def __repr__(self) -> str:
         return (f"SamplePlan(N={self.frame.N}, strata={len(self.allocation.N)}, n={self.n})")
@@ -282,12 +282,12 @@ def write_sample(selection: Selection, folder: str | Path, *, excel: bool = True
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "sample.csv"]
-    selection.data.to_csv(paths[0], index=False)
+    from survey.io import write_table, write_workbook
+
+    write_table(selection.data, paths[0])
     if excel:
         paths.append(folder / "sample.xlsx")
-        with pd.ExcelWriter(paths[-1], engine="openpyxl") as writer:
-            selection.data.to_excel(writer, sheet_name="sample", index=False)
-            selection.table().to_excel(writer, sheet_name="strata", index=False)
+        write_workbook({"sample": selection.data, "strata": selection.table()}, paths[-1])
     meta = {"method": selection.method, "seed": selection.seed, "start": selection.start,
             "rotation": selection.rotation, "period": selection.period, "n": selection.n,
             "design": {"strata": "stratum", "weights": "design_weight", "fpc": "N_h"}}
@@ -440,7 +440,9 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
     if isinstance(take_all, str):
         if take_all not in data.columns:
             raise ColumnError(f"design_plan: take-all column {take_all!r} not in the register")
-        is_take_all = data[take_all].fillna(False).to_numpy(dtype=bool)
+        from survey.register.frame import as_flags
+
+        is_take_all = as_flags(data[take_all], take_all)
     elif take_all is not None:
         is_take_all = designated_size(data, size=size, threshold=take_all, by=take_all_by)
     else:
@@ -529,7 +531,8 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
     Parquet, read with :func:`survey.io.read_table`, the id column as
     text); without it, ``dataset = "register"`` (the default) is the bundled
     synthetic register. ``year`` keeps one year of a register with a
-    ``year`` column; ``filter`` is a pandas query of the rows in scope.
+    ``year`` column; ``filter`` is a condition on the register's columns in the
+    restricted language of :mod:`survey.expressions` (no code is run).
 
     Parameters
     ----------
@@ -569,7 +572,8 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
         if not path.exists():
             raise ConfigError(f"[plan] register: file {str(path)!r} not found")
         try:
-            data = read_table(path, text=[config.get("id", "firm_id")])
+            data = read_table(path, text=[config.get("id", "firm_id")],
+                              encoding=config.get("encoding"))
         except TableError as exc:
             raise ConfigError(f"[plan] register: {exc}") from exc
     elif config.get("dataset", "register") == "register":
@@ -585,10 +589,11 @@ def read_register(section: Mapping[str, Any], *, base: str | Path | None = None)
         if data.empty:
             raise ConfigError(f"[plan] year: no register rows for year {config['year']}")
     if "filter" in config:
-        try:
-            data = data.query(str(config["filter"])).reset_index(drop=True)
-        except Exception as exc:  # pandas raises many types here
-            raise ConfigError(f"[plan] filter: cannot apply {config['filter']!r}: {exc}") from exc
+        from survey import expressions
+
+        rows = expressions.mask(expressions.parse(str(config["filter"]), what="[plan] filter",
+                                                  error=ConfigError), data)
+        data = data[rows].reset_index(drop=True)
     return data
 
 

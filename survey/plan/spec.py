@@ -39,7 +39,7 @@ CONFIG_KEYS: frozenset[str] = frozenset({
     "register", "dataset", "year", "id", "size", "strata", "take_all_column",
     "take_all_threshold", "threshold_table", "threshold_by", "take_all_cv", "take_none_below",
     "size_strata", "boundary_method", "cv", "cost", "min_n", "response_rate", "prn_seed",
-    "select", "output_excel", "filter", "missing_size",
+    "select", "output_excel", "filter", "missing_size", "encoding",
 })
 
 # configuration key -> PlanSpec field (keys absent here have the same name, or none)

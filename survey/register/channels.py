@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ChannelError, ColumnError, SurveyWarning
-from survey.register.frame import valid_uscc
+from survey.register.frame import as_flags, valid_uscc
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -313,7 +313,7 @@ def link_channels(
         reg_ids = _normalise_ids(register[id])
         flags = register[carried].set_axis(reg_ids.to_numpy()).loc[lambda f: ~f.index.duplicated()]
         for c in carried:
-            units[c] = flags[c].reindex(units["firm_id"].to_numpy()).fillna(False).to_numpy(dtype=bool)
+            units[c] = as_flags(flags[c].reindex(units["firm_id"].to_numpy()), c)
 
     not_reg = ~member[:, 0]
     first_channel = np.argmax(member[:, 1:], axis=1)

@@ -29,6 +29,8 @@ import pandas as pd
 __all__ = [
     "Frame",
     "as_columns",
+    "as_flags",
+    "check_code_types",
     "join_labels",
     "stratum_labels",
     "uscc_check_character",
@@ -145,6 +147,130 @@ def _rows_text(index: pd.Index, positions: np.ndarray, limit: int = 5) -> str:
     return ", ".join(labels) + more
 
 
+_TRUE = frozenset({"y", "yes", "true", "t", "1", "1.0", "是", "对", "√"})
+_FALSE = frozenset({"n", "no", "false", "f", "0", "0.0", "否", "不是", "×", ""})
+
+
+def as_flags(values: Any, column: str, *, missing: bool | None = False) -> np.ndarray:
+    """A yes/no column as booleans: bool, 0/1, or text Y/N, 是/否, true/false, yes/no, 1/0.
+
+    Text is read case-insensitively with surrounding spaces ignored; anything
+    else is refused, naming the column, the values and the rows (a text flag
+    ``"N"`` must never count as true, as ``bool("N")`` would).
+
+    Parameters
+    ----------
+    values : array-like or pandas.Series
+    column : str
+        Name of the column in messages.
+    missing : bool or None, default=False
+        Value of missing cells; ``None`` refuses them.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Raises
+    ------
+    FrameError
+        A value is not a yes/no value (or missing with ``missing=None``).
+
+    Examples
+    --------
+    >>> as_flags(["Y", "n", " 是 ", "否", "TRUE", "0", None], "above_size").tolist()
+    [True, False, True, False, True, False, False]
+    >>> as_flags(["Y", "maybe"], "above_size")
+    Traceback (most recent call last):
+    ...
+    survey.errors.FrameError: column 'above_size' must hold yes/no values (Y/N, 是/否, true/false, 1/0); 1 value(s) are not, e.g. 'maybe' in row 1
+    """
+    from survey.errors import FrameError
+
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.fillna(bool(missing)).to_numpy(dtype=bool)
+    na = series.isna().to_numpy()
+    if na.any() and missing is None:
+        raise FrameError(f"column {column!r}: {int(na.sum())} missing yes/no value(s), rows "
+                         f"{_rows_text(series.index, np.flatnonzero(na))}; fill them")
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        numbers = series.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(~na & ~np.isin(numbers, (0.0, 1.0)))
+        text = None
+    else:
+        text = series.astype(str).str.strip().str.lower().to_numpy(dtype=object)
+        known = np.isin(text, list(_TRUE | _FALSE))
+        bad = np.flatnonzero(~na & ~known)
+    if bad.size:
+        shown = series.iloc[bad[0]]
+        raise FrameError(
+            f"column {column!r} must hold yes/no values (Y/N, 是/否, true/false, 1/0); "
+            f"{bad.size} value(s) are not, e.g. {shown!r} in row "
+            f"{_rows_text(series.index, bad)}")
+    out = (numbers == 1.0) if text is None else np.isin(text, list(_TRUE))
+    out[na] = bool(missing)
+    return out
+
+
+def check_code_types(values: pd.Series, column: str, role: str = "code") -> None:
+    """Refuse a code column that mixes text and numbers whose printed forms collide.
+
+    An Excel column often holds the code ``450102`` as a number in some rows
+    and as the text ``"450102"`` in others; grouped as they are, they would be
+    two strata or domains instead of one. A column of one type, or of mixed
+    types without such pairs, passes.
+
+    Parameters
+    ----------
+    values : pandas.Series
+    column : str
+        Name of the column in messages.
+    role : str, default="code"
+        What the column is (``"stratum"``, ``"domain"``, ``"cluster"``).
+
+    Raises
+    ------
+    ColumnError
+        Naming the column, the colliding values and a row of each.
+
+    Examples
+    --------
+    >>> check_code_types(pd.Series(["450102", 450102, "450103"]), "county", "domain")
+    Traceback (most recent call last):
+    ...
+    survey.errors.ColumnError: domain column 'county' mixes text and numbers that print alike: '450102' (text, row 0) and 450102 (number, row 1); the rows would be counted as different domains. Make the column one type (e.g. text: df['county'] = df['county'].astype(str))
+    """
+    from survey.errors import ColumnError
+
+    if values.dtype != object:
+        return
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind not in ("mixed", "mixed-integer", "mixed-integer-float"):
+        return
+    is_text = values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    if not is_text.any() or is_text.all():
+        return
+    def printed(v: Any) -> str:
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    forms = values.map(printed, na_action="ignore")
+    text_forms = pd.Series(forms[is_text].to_numpy(), index=np.flatnonzero(is_text))
+    other = ~is_text & values.notna().to_numpy()
+    other_forms = pd.Series(forms[other].to_numpy(), index=np.flatnonzero(other))
+    common = set(text_forms) & set(other_forms)
+    if common:
+        key = sorted(common)[0]
+        i = int(text_forms.index[text_forms.to_numpy() == key][0])
+        j = int(other_forms.index[other_forms.to_numpy() == key][0])
+        raise ColumnError(
+            f"{role} column {column!r} mixes text and numbers that print alike: "
+            f"{values.iloc[i]!r} (text, row {values.index[i]}) and {values.iloc[j]!r} (number, "
+            f"row {values.index[j]}){f' and {len(common) - 1} more' if len(common) > 1 else ''}; "
+            f"the rows would be counted as different {role}s. Make the column one type (e.g. "
+            f"text: df[{column!r}] = df[{column!r}].astype(str))")
+
+
 def as_columns(columns: str | Sequence[str] | None) -> tuple[str, ...]:
     """Column names as a tuple: ``None`` -> ``()``, ``"a"`` -> ``("a",)``.
 
@@ -204,6 +330,8 @@ def stratum_labels(data: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarr
     columns = tuple(columns)
     if not columns:
         return np.zeros(len(data), dtype=np.intp), pd.DataFrame({"stratum": ["all"]})
+    for column in columns:
+        check_code_types(data[column], column, "stratum")
     if len(columns) == 1:
         codes, uniques = pd.factorize(data[columns[0]], sort=True)
         labels = pd.DataFrame({columns[0]: np.asarray(uniques)})
@@ -247,8 +375,11 @@ class Frame:
         Column(s) whose combinations define strata (not missing).
     codes : mapping of column to collection, default=None
         Allowed values of coded columns, e.g. ``{"county": county_codes}``.
-    check_ids : bool, default=False
-        Also check that every unit id is a valid USCC (:func:`valid_uscc`).
+    check_ids : bool or None, default=None
+        Check that every unit id is a valid USCC (:func:`valid_uscc`):
+        ``True`` always, ``False`` never, ``None`` (default) when the ids have
+        the USCC's form (18 characters of digits and capital letters), so a
+        mistyped check character is caught where the register enters.
 
     Examples
     --------
@@ -269,7 +400,7 @@ class Frame:
     size: str | None = None
     strata: str | tuple[str, ...] | None = None
     codes: Mapping[str, Collection[Any]] | None = None
-    check_ids: bool = False
+    check_ids: bool | None = None
 
     def __post_init__(self) -> None:
         from survey.errors import ColumnError, FrameError
@@ -303,7 +434,11 @@ class Frame:
                 f"Frame: duplicate unit ids in column {self.id!r}: rows {shown}; "
                 "merge or remove the duplicates."
             )
-        if self.check_ids:
+        check = self.check_ids
+        if check is None:  # ids shaped like USCCs are checked
+            text = ids.astype(str)
+            check = bool(len(text)) and bool(text.str.fullmatch(r"[0-9A-Z]{18}").all())
+        if check:
             ok = valid_uscc(ids.astype(str).to_numpy())
             bad = np.flatnonzero(~ok)
             if bad.size:

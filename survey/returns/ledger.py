@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import threading
 import time
 import warnings
@@ -227,6 +228,20 @@ class RevisionReport:
 # ---------------------------------------------------------------------------
 # reading and checking input
 # ---------------------------------------------------------------------------
+def _open_error(path: str, exc: Exception) -> LedgerError:
+    """The error of a ledger that cannot be opened: held by another process, or damaged."""
+    text = str(exc)
+    if re.search(r"\block\b|conflicting", text, re.IGNORECASE):
+        return LedgerError(
+            f"cannot open the ledger {path!r}: another process has it open ({text}). DuckDB "
+            "allows one writing process or several read-only ones; close the other process or "
+            "open with read_only=True")
+    return LedgerError(
+        f"the ledger {path!r} is damaged or is not a ledger file ({text}); nothing was changed. "
+        "Restore it from a backup (or point ledger.file at the right file); do not delete it "
+        "before you have a copy")
+
+
 def _identify(source: Any) -> tuple[str, str]:
     """Source name and SHA-256 content hash (of the file bytes or the frame's content)."""
     if isinstance(source, pd.DataFrame):
@@ -300,6 +315,28 @@ def _check_form(form: Any) -> Form:
     return form
 
 
+def _database_errors(cls: type) -> type:
+    """Turn DuckDB errors raised by the public methods of ``cls`` (a damaged file that
+    opened, a disk that fails) into :class:`~survey.errors.LedgerError` naming the file."""
+
+    def wrap(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except duckdb.Error as exc:
+                raise _open_error(getattr(self, "path", "?"), exc) from exc
+
+        return wrapper
+
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_") and not isinstance(
+                value, (type, staticmethod, classmethod)):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
+@_database_errors
 class Ledger:
     """The returns ledger in one DuckDB file.
 
@@ -353,12 +390,15 @@ class Ledger:
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
-            raise LedgerError(
-                f"cannot open the ledger {self.path!r}: {exc}. DuckDB allows one writing process "
-                "or several read-only ones; close the other process or open with read_only=True"
-            ) from exc
-        if not read_only:
-            self._con.execute(_SCHEMA + _history_view(self.form))
+            raise _open_error(self.path, exc) from exc
+        try:
+            if not read_only:
+                self._con.execute(_SCHEMA + _history_view(self.form))
+            for table in ("files", "transactions", "returns"):  # read the catalogue: a damaged
+                self._con.execute(f"SELECT count(*) FROM {table}").fetchall()  # file fails here
+        except duckdb.Error as exc:
+            self._con.close()
+            raise _open_error(self.path, exc) from exc
 
     @classmethod
     def open(
@@ -702,6 +742,7 @@ class Ledger:
         money_unit: str | None = None,
         author: str = "unknown",
         errors: str = "raise",
+        allow_same_content: bool = False,
     ) -> IngestReport:
         """Load one file of returns in one transaction.
 
@@ -737,6 +778,10 @@ class Ledger:
         errors : {"raise", "report"}, default="raise"
             On rejection, raise :class:`~survey.errors.LedgerError` (the
             report is on its ``report`` attribute) or return the report.
+        allow_same_content : bool, default=False
+            Load a file whose content (SHA-256) was loaded before for another
+            period; by default that is refused with a
+            :class:`~survey.errors.LedgerError` (last quarter's file sent again).
 
         Returns
         -------
@@ -785,6 +830,18 @@ class Ledger:
                     values_written=0, values_unchanged=int(written),
                     seconds=time.perf_counter() - start,
                 )  # fmt: skip
+            if not allow_same_content:
+                other = cur.execute(
+                    "SELECT period, file_id, source FROM files WHERE content_hash = ? "
+                    "AND period <> ? ORDER BY file_id LIMIT 1", [digest, period]).fetchall()
+                if other:
+                    was, other_id, other_name = other[0]
+                    raise LedgerError(
+                        f"ingest: {name!r} has the same content as {other_name!r}, loaded for "
+                        f"{was} as file {other_id}; re-sending last quarter's file is a common "
+                        f"mistake, so nothing was loaded for {period}. If the returns really "
+                        "are identical, pass allow_same_content=True (survey ingest "
+                        "--allow-same-content)")
             try:
                 frame = _read_input(source, self.form)
             except TableError as exc:
@@ -799,6 +856,10 @@ class Ledger:
                     error.report = report  # type: ignore[attr-defined]
                     raise error from exc
                 return report
+            if len(frame) == 0:
+                raise LedgerError(
+                    f"ingest: {name!r} has a header but no data rows; nothing was loaded for "
+                    f"{period}. Send the file with the returns in it")
             has_units = cur.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
             ).fetchall()[0][0]

@@ -12,7 +12,9 @@ Allowed: column names, numbers, ``+ - * / **``, comparisons (chained too),
 ``and``/``or``/``not`` (also ``& | ~``) and the functions ``abs``, ``log``,
 ``log10``, ``sqrt``, ``min``, ``max`` (element-wise). Anything else (attribute
 access, subscripts, other calls, strings) is refused by the parser, so a rule
-file cannot run code. A rule is *evaluated* for a firm only when all the
+file cannot run code. The language is the toolkit's one restricted evaluator,
+:mod:`survey.expressions` (also used by plan filters and ``Survey.subset``),
+here with numbers only. A rule is *evaluated* for a firm only when all the
 numbers it needs are finite; a comparison with a missing value is "not
 evaluated" (missing items go to imputation, not to editing), with Kleene
 logic for ``and``/``or`` (``False and missing`` is ``False``).
@@ -25,7 +27,6 @@ in :mod:`survey.returns.detect`.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from survey import expressions
 from survey.errors import EditError
 from survey.form import Form
 
@@ -44,153 +46,15 @@ __all__ = [
     "resolve_id",
 ]
 
-_FUNCTIONS = {
-    "abs": np.abs,
-    "log": np.log,
-    "log10": np.log10,
-    "sqrt": np.sqrt,
-    "min": np.fmin,
-    "max": np.fmax,
-}
-_BINOPS = {
-    ast.Add: np.add,
-    ast.Sub: np.subtract,
-    ast.Mult: np.multiply,
-    ast.Div: np.divide,
-    ast.Pow: np.power,
-}
-_COMPARE = {
-    ast.Lt: np.less,
-    ast.LtE: np.less_equal,
-    ast.Gt: np.greater,
-    ast.GtE: np.greater_equal,
-    ast.Eq: np.equal,
-    ast.NotEq: np.not_equal,
-}
+_FUNCTIONS = expressions.FUNCTIONS
+_Truth = expressions.Truth
 
 
 # ---------------------------------------------------------------------------
-# the rule language
+# the rule language: survey.expressions (numbers only)
 # ---------------------------------------------------------------------------
-class _Truth:
-    """Three-valued truth: ``value`` where ``known``, unknown elsewhere."""
-
-    __slots__ = ("known", "value")
-
-    def __init__(self, value: np.ndarray, known: np.ndarray) -> None:
-        self.value = value & known
-        self.known = known
-
-
-def _parse(expression: str) -> ast.Expression:
-    try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise EditError(f"edit rule {expression!r} is not a valid expression: {exc.msg}") from exc
-    for node in ast.walk(tree):
-        ok = isinstance(
-            node,
-            (
-                ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Name,
-                ast.Load, ast.Constant, ast.Call, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
-                ast.Invert, ast.BitAnd, ast.BitOr, *_BINOPS, *_COMPARE,
-            ),
-        )  # fmt: skip
-        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
-            ok = False
-        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
-            ok = False
-        if isinstance(node, ast.Call) and (
-            not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords
-        ):
-            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise EditError(
-                f"edit rule {expression!r}: function {name!r} is not allowed; "
-                f"use one of {sorted(_FUNCTIONS)}"
-            )
-        if not ok:
-            raise EditError(
-                f"edit rule {expression!r}: {type(node).__name__} "
-                f"({ast.unparse(node) if isinstance(node, ast.expr) else ''}) is not allowed; "
-                "rules use column names, numbers, arithmetic, comparisons and and/or/not"
-            )
-    return tree
-
-
-def _names(tree: ast.AST) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
-            seen[node.id] = None
-    return tuple(seen)
-
-
-def _evaluate(node: ast.AST, columns: dict[str, np.ndarray], n: int) -> Any:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body, columns, n)
-    if isinstance(node, ast.Constant):
-        return np.full(n, float(node.value))
-    if isinstance(node, ast.Name):
-        return columns[node.id]
-    if isinstance(node, ast.UnaryOp):
-        inner = _evaluate(node.operand, columns, n)
-        if isinstance(node.op, (ast.Not, ast.Invert)):
-            truth = _as_truth(inner)
-            return _Truth(~truth.value, truth.known)
-        if isinstance(inner, _Truth):
-            raise EditError("a sign cannot be applied to a comparison")
-        return -inner if isinstance(node.op, ast.USub) else inner
-    if isinstance(node, ast.BinOp):
-        left = _evaluate(node.left, columns, n)
-        right = _evaluate(node.right, columns, n)
-        if isinstance(node.op, (ast.BitAnd, ast.BitOr)):
-            return _combine(isinstance(node.op, ast.BitAnd), [_as_truth(left), _as_truth(right)])
-        if isinstance(left, _Truth) or isinstance(right, _Truth):
-            raise EditError("arithmetic on a comparison is not allowed; compare numbers")
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _BINOPS[type(node.op)](left, right)
-    if isinstance(node, ast.BoolOp):
-        parts = [_as_truth(_evaluate(v, columns, n)) for v in node.values]
-        return _combine(isinstance(node.op, ast.And), parts)
-    if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, columns, n)
-        parts = []
-        for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(comparator, columns, n)
-            if isinstance(left, _Truth) or isinstance(right, _Truth):
-                raise EditError("comparisons of comparisons are not allowed")
-            known = np.isfinite(left) & np.isfinite(right)
-            with np.errstate(invalid="ignore"):
-                parts.append(_Truth(_COMPARE[type(op)](left, right), known))
-            left = right
-        return _combine(True, parts)
-    if isinstance(node, ast.Call):
-        args = [_evaluate(a, columns, n) for a in node.args]
-        if any(isinstance(a, _Truth) for a in args):
-            raise EditError("functions take numbers, not comparisons")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _FUNCTIONS[node.func.id](*args)
-    raise EditError(f"cannot evaluate {ast.dump(node)}")  # pragma: no cover - parser refuses
-
-
-def _as_truth(value: Any) -> _Truth:
-    if isinstance(value, _Truth):
-        return value
-    raise EditError("and/or/not combine comparisons; write e.g. 'a > 0 and b > 0'")
-
-
-def _combine(conjunction: bool, parts: list[_Truth]) -> _Truth:
-    value, known = parts[0].value, parts[0].known
-    for p in parts[1:]:
-        if conjunction:  # Kleene AND: False if any known False
-            false = (known & ~value) | (p.known & ~p.value)
-            true = value & p.value
-            known, value = false | true, true
-        else:
-            true = value | p.value
-            false = known & ~value & p.known & ~p.value
-            known, value = true | false, true
-    return _Truth(value, known)
+def _parse(expression: str) -> expressions.Expression:
+    return expressions.parse(expression, what="edit rule", error=EditError, strings=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,13 +87,13 @@ class Rule:
     expression: str
     severity: str = "hard"
     description: str = ""
-    _tree: ast.Expression = field(init=False, repr=False, compare=False)
+    _tree: expressions.Expression = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in ("hard", "soft"):
             raise EditError(f"rule {self.name!r}: severity must be 'hard' or 'soft', got {self.severity!r}")
         object.__setattr__(self, "_tree", _parse(self.expression))
-        probe = _evaluate(self._tree, {v: np.zeros(1) for v in self.variables}, 1)
+        probe = expressions.evaluate(self._tree, {v: np.zeros(1) for v in self.variables}, 1)
         if not isinstance(probe, _Truth):
             raise EditError(
                 f"rule {self.name!r}: {self.expression!r} is a number, not a condition; "
@@ -239,7 +103,7 @@ class Rule:
     @property
     def variables(self) -> tuple[str, ...]:
         """Column names the rule uses, in order of appearance."""
-        return _names(self._tree)
+        return self._tree.names
 
     def evaluate(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate on a frame: (passes, evaluated) boolean arrays.
@@ -273,7 +137,7 @@ class Rule:
                 columns[v] = data[v].to_numpy(dtype=float, na_value=np.nan)
             except (TypeError, ValueError) as exc:
                 raise EditError(f"rule {self.name!r}: column {v!r} is not numeric") from exc
-        truth = _evaluate(self._tree, columns, len(data))
+        truth = expressions.evaluate(self._tree, columns, len(data))
         return truth.value & truth.known, truth.known
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from survey.io import protect_workbook
 from survey.publish.report.content import (
     HIDDEN,
     BulletinContent,
@@ -280,6 +281,7 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
     ws.column_dimensions["B"].width = 100
     path = Path(path)
     buffer = io.BytesIO()
+    protect_workbook(wb)  # a label starting with "=" stays text, never a formula
     wb.save(buffer)
     try:
         path.write_bytes(_deterministic(buffer.getvalue(), stamp))

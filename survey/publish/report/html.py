@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from survey.io import protect_formulas
 from survey.publish.report.charts import growth_chart, parts_chart, series_chart
 from survey.publish.report.content import (
     BulletinContent,
@@ -370,7 +371,7 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path, *,
                 frames[key] = frame
         for key, frame in frames.items():
             path = folder / f"{key}.csv"
-            frame.to_csv(path, index=False, encoding="utf-8-sig")
+            protect_formulas(frame).to_csv(path, index=False, encoding="utf-8-sig")
             csv[key] = path
     return BulletinFiles(html=html_path, excel=excel_path, csv=csv)
 

@@ -69,14 +69,17 @@ def check_weights_fpc(data: pd.DataFrame, design: Any, arrays: Any, weights: np.
         return empty
     fraction = np.asarray(arrays.stage1_fraction, dtype=float)
     strata = np.asarray(arrays.strata_codes)
-    psu = np.asarray(arrays.psu_codes)
     if not np.all(fraction > 0):
         return empty
-    n_psu = int(psu.max()) + 1
-    size = np.bincount(psu, minlength=n_psu)
-    psu_weight = np.bincount(psu, weights=weights, minlength=n_psu) / np.maximum(size, 1)
-    psu_stratum = np.zeros(n_psu, dtype=np.intp)
-    psu_stratum[psu] = strata
+    if arrays.psu_codes is None:  # element sampling: every row its own PSU
+        psu_weight, psu_stratum = np.asarray(weights, dtype=float), strata
+    else:
+        psu = np.asarray(arrays.psu_codes)
+        n_psu = int(psu.max()) + 1
+        size = np.bincount(psu, minlength=n_psu)
+        psu_weight = np.bincount(psu, weights=weights, minlength=n_psu) / np.maximum(size, 1)
+        psu_stratum = np.zeros(n_psu, dtype=np.intp)
+        psu_stratum[psu] = strata
     H = len(arrays.strata_labels)
     n_h = np.bincount(psu_stratum, minlength=H)
     w_h = np.bincount(psu_stratum, weights=psu_weight, minlength=H)

@@ -253,10 +253,10 @@ def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path
     """
     config, folder, ledger = _state(config, output)
     files = dict(files) if files else steps.returns_files(config, folder)
-    unknown = sorted(set(files) - set(steps.periods(config)))
+    unknown = sorted(set(files) - set(config.periods()))
     if unknown:
         raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
-                          f"survey's periods ({', '.join(steps.periods(config))}); nothing was "
+                          f"survey's periods ({', '.join(config.periods())}); nothing was "
                           "loaded")
     if not files:
         raise ConfigError(f"no returns files in {folder / 'returns'} (returns_<period>.csv); "

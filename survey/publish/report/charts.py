@@ -2,10 +2,15 @@
 
 Texts are stored as glyph outlines (``svg.fonttype="path"``), so a chart
 shows its Chinese labels in any browser, with or without Chinese fonts, and
-the HTML file needs nothing from the network. Chinese glyphs come from a CJK
-font found by :func:`cjk_font` (Debian: ``apt-get install fonts-noto-cjk``);
-without one, a :class:`survey.SurveyWarning` says so and the glyphs show as
-boxes.
+the HTML file needs nothing from the network. Because the outlines are baked
+in, no browser can repair a missing glyph; so every chart draws with a
+per-glyph fallback list (:func:`font_families`): DejaVu Sans (always present)
+for letters, digits and signs, then the best CJK family found by
+:func:`cjk_font` (Noto Sans CJK SC / Source Han Sans preferred; ``.ttc`` and
+``.otf`` files are added when matplotlib's font cache lacks them). A chart
+that would show a missing glyph gives one :class:`survey.SurveyWarning`
+naming the characters and the fix (Debian: ``apt-get install
+fonts-noto-cjk``), never one warning per glyph.
 
 No statistics are computed here: the charts plot the estimates and
 intervals they are given (the share chart divides each part by the sum of
@@ -28,15 +33,25 @@ import pandas as pd
 from survey.errors import SurveyWarning
 from survey.publish.report.labels import label
 
-__all__ = ["cjk_font", "series_chart", "growth_chart", "parts_chart"]
+__all__ = ["cjk_font", "font_families", "missing_glyphs", "series_chart", "growth_chart", "parts_chart"]
 
-#: CJK families tried in order (Simplified Chinese first).
+#: CJK families tried in order: full CJK families with Latin glyphs first (Simplified
+#: Chinese first); CJK-only fallbacks (no Latin letters or digits) last.
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
-    "Hiragino Sans GB", "Noto Sans CJK JP", "Noto Sans CJK TC", "Droid Sans Fallback",
+    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans SC",
+    "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB",
+    "Droid Sans Fallback",
 )
-_CJK_FILES = re.compile(r"(NotoSansCJK|NotoSansSC|SourceHanSans|wqy|msyh|simhei|DroidSansFallback)", re.I)
+#: The families good enough that no system font files are scanned when one is known.
+PREFERRED = CJK_FAMILIES[:3]
+#: The Latin family of every chart: it ships with matplotlib, so it is always present.
+LATIN_FAMILY = "DejaVu Sans"
+#: What to install when a glyph is missing (Debian/Ubuntu).
+FONT_FIX = "apt-get install fonts-noto-cjk"
+_CJK_FILES = re.compile(
+    r"(NotoSansCJK|NotoSans-?SC|SourceHanSans|wqy|msyh|simhei|PingFang|Hiragino|DroidSansFallback)",
+    re.I)
 _HAN = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 PART_COLORS = {"take-all": "#1f4e79", "sampled": "#5b9bd5", "model": "#f4b183"}
 LINE_COLOR = "#1f4e79"
@@ -45,11 +60,14 @@ POSITIVE, NEGATIVE = "#2e75b6", "#c55a11"
 
 @functools.lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """Name of a font family with Chinese glyphs that matplotlib can use, or None.
+    """Name of the best font family with Chinese glyphs that matplotlib can use, or None.
 
-    Looks in matplotlib's font list for the families of :data:`CJK_FAMILIES`;
-    if none is there (fonts installed after matplotlib built its cache), adds
-    the system font files whose names look like CJK fonts and looks again.
+    Looks in matplotlib's font list for the families of :data:`CJK_FAMILIES`,
+    best first. Unless one of :data:`PREFERRED` (Noto Sans CJK SC, Source Han
+    Sans) is known, it also adds the system font files (``.ttf``, ``.otf``,
+    ``.ttc``) whose names look like CJK fonts and looks again: a font cache
+    built before Noto was installed, or one that knows only a CJK-only font
+    such as Droid Sans Fallback, does not hide a better font on the disk.
 
     Examples
     --------
@@ -64,9 +82,10 @@ def cjk_font() -> str | None:
         return next((family for family in CJK_FAMILIES if family in names), None)
 
     found = lookup()
-    if found is None:
-        for path in font_manager.findSystemFonts():
-            if _CJK_FILES.search(path):
+    if found not in PREFERRED:
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts(fontext="ttf"):
+            if _CJK_FILES.search(path) and path not in known:
                 try:
                     font_manager.fontManager.addfont(path)
                 except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
@@ -75,16 +94,70 @@ def cjk_font() -> str | None:
     return found
 
 
+def font_families() -> list[str]:
+    """The font families of every chart, in fallback order: Latin first, then CJK.
+
+    matplotlib (3.6 and later) takes each glyph from the first family that
+    has it: letters, digits and signs from :data:`LATIN_FAMILY` (DejaVu Sans,
+    shipped with matplotlib), Chinese characters from :func:`cjk_font`. A
+    CJK-only font is never the sole family, so digits never become boxes.
+
+    Examples
+    --------
+    >>> font_families()[0]
+    'DejaVu Sans'
+    """
+    family = cjk_font()
+    return [LATIN_FAMILY] + ([family] if family else [])
+
+
+def missing_glyphs(texts: list[str], families: list[str] | None = None) -> str:
+    """The characters of ``texts`` that no family of ``families`` can draw (sorted, unique).
+
+    Parameters
+    ----------
+    texts : list of str
+    families : list of str, optional
+        Default :func:`font_families`.
+
+    Examples
+    --------
+    >>> missing_glyphs(["Growth (%) 2006"])
+    ''
+    """
+    from matplotlib import font_manager
+
+    families = font_families() if families is None else families
+    chars = sorted({c for t in texts for c in str(t) if not c.isspace()})
+    if not chars:
+        return ""
+    charmaps = []
+    for family in families:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family),
+                                         fallback_to_default=False)
+        except ValueError:
+            continue
+        charmaps.append(_charmap(path))
+    return "".join(c for c in chars if not any(ord(c) in m for m in charmaps))
+
+
+@functools.lru_cache(maxsize=16)
+def _charmap(path: str) -> frozenset:
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(path).get_charmap())
+
+
 @contextmanager
 def _style(texts: list[str]) -> Iterator[None]:
-    """matplotlib settings of every chart; warns once if Chinese text has no font."""
+    """matplotlib settings of every chart: one warning (never one per glyph) if a character
+    of ``texts`` has no glyph in any chart font, naming the fix."""
     import matplotlib
 
-    family = cjk_font()
-    needs_cjk = any(_HAN.search(t) for t in texts)
+    families = font_families()
     rc = {
-        "font.family": "sans-serif",
-        "font.sans-serif": ([family] if family else []) + ["DejaVu Sans"],
+        "font.family": families,
         "font.size": 9,
         "axes.unicode_minus": False,
         "axes.spines.top": False,
@@ -95,16 +168,18 @@ def _style(texts: list[str]) -> Iterator[None]:
         "svg.fonttype": "path",
         "svg.hashsalt": "survey-bulletin",
     }
+    missing = missing_glyphs(texts, families)
     with matplotlib.rc_context(rc), warnings.catch_warnings():
-        if needs_cjk and family is None:
+        if missing:
             warnings.warn(
-                "No font with Chinese glyphs was found, so Chinese characters in the bulletin's "
-                "charts will show as empty boxes. Install one (Debian/Ubuntu: "
-                "`apt-get install fonts-noto-cjk`) and run again.",
+                f"The bulletin's charts cannot draw {missing!r} with the fonts found "
+                f"({', '.join(families)}): those characters would show as empty boxes. "
+                f"Install a Chinese font (Debian/Ubuntu: `{FONT_FIX}`) and run again.",
                 SurveyWarning,
                 stacklevel=4,
             )
-            warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
+        # matplotlib's own warnings (one per glyph) are replaced by the one above
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
         yield
 
 

@@ -33,7 +33,8 @@ import pandas as pd
 from survey.errors import SurveyWarning
 from survey.publish.report.labels import label
 
-__all__ = ["cjk_font", "font_families", "missing_glyphs", "series_chart", "growth_chart", "parts_chart"]
+__all__ = ["cjk_font", "font_families", "missing_glyphs", "series_chart", "growth_chart", "parts_chart",
+           "targets_chart"]
 
 #: CJK families tried in order: full CJK families with Latin glyphs first (Simplified
 #: Chinese first); CJK-only fallbacks (no Latin letters or digits) last.
@@ -218,9 +219,19 @@ def _thousands(ax) -> None:
 
 
 def _period_ticks(ax, periods: list[str]) -> None:
+    """Quarter ticks that never overlap: "Q1" over its year at each year's first quarter shown,
+    "Q2", "Q3"... alone in between."""
     step = max(1, math.ceil(len(periods) / 8))
     positions = np.arange(len(periods))
-    ax.set_xticks(positions[::step], [str(p) for p in periods[::step]])
+    texts, year = [], None
+    for p in periods[::step]:
+        match = re.fullmatch(r"(\d{4})Q([1-4])", str(p))
+        if match is None:
+            texts.append(str(p))
+            continue
+        texts.append(f"Q{match.group(2)}" + (f"\n{match.group(1)}" if match.group(1) != year else ""))
+        year = match.group(1)
+    ax.set_xticks(positions[::step], texts)
     ax.set_xlim(-0.5, len(periods) - 0.5)
 
 
@@ -229,7 +240,7 @@ def _ordered(values: pd.Series) -> list:
 
 
 def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
-                 level: float = 0.95) -> str:
+                 level: float = 0.95, unit: str = "") -> str:
     """Line chart of the quarterly estimates with their interval band; one panel per variable.
 
     Parameters
@@ -240,6 +251,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
     language : {"zh", "en"}, default="en"
     level : float, default=0.95
         Confidence level named in the title and legend.
+    unit : str, default=""
+        Unit of the estimates, written on the y axis ("亿元").
 
     Returns
     -------
@@ -258,7 +271,7 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
     variables = _ordered(series["variable"])
     titles = [label(v, language) for v in variables]
     title = label("chart_series", language, level=level)
-    with _style(titles + [title, label("band", language, level=level)]):
+    with _style(titles + [title, unit, label("band", language, level=level)]):
         fig, axes = _grid(len(variables))
         position = {p: i for i, p in enumerate(periods)}
         for ax, variable, name in zip(axes, variables, titles, strict=True):
@@ -272,6 +285,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
             ax.set_title(name, fontsize=10, loc="left")
             _period_ticks(ax, periods)
             _thousands(ax)
+            if unit:
+                ax.set_ylabel(unit)
             ax.legend(loc="upper left", fontsize=8, frameon=False)
         return _to_svg(fig, title, "series")
 
@@ -358,7 +373,9 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
 
     periods = _ordered(parts["period"])
     variables = _ordered(parts["variable"])
-    present = [p for p in PARTS if p in set(parts["part"])]
+    # a legend entry only for the parts that are non-zero in some period
+    nonzero = parts.loc[parts["estimate"].to_numpy(dtype=float) > 0, "part"]
+    present = [p for p in PARTS if p in set(nonzero)] or [p for p in PARTS if p in set(parts["part"])]
     titles = [label(v, language) for v in variables]
     legend = [label(p, language) for p in present]
     title = label("chart_parts", language)
@@ -386,3 +403,57 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="outside lower center", ncols=len(present), frameon=False, fontsize=8)
         return _to_svg(fig, title, "parts")
+
+
+def targets_chart(targets: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
+                  level: float = 0.95) -> str:
+    """Bars of the growth needed per year to reach each target next to the growth achieved,
+    with interval whiskers.
+
+    Parameters
+    ----------
+    targets : pandas.DataFrame
+        ``domain, variable, year, needed, needed_ci_low, needed_ci_high, growth,
+        growth_ci_low, growth_ci_high`` (fractions), as
+        :func:`survey.publish.report.build.target_progress` gives them.
+    language : {"zh", "en"}, default="en"
+    level : float, default=0.95
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"domain": ["Zones"], "variable": "gross_output", "year": [2010],
+    ...     "needed": [0.41], "needed_ci_low": [0.4], "needed_ci_high": [0.42], "growth": [0.1],
+    ...     "growth_ci_low": [0.05], "growth_ci_high": [0.15]})
+    >>> targets_chart(t).startswith("<svg")
+    True
+    """
+    names = [f"{d} · {label(v, language)} ({y})" if language == "en" else f"{d}·{label(v, language)}（{y}年）"
+             for d, v, y in zip(targets["domain"], targets["variable"], targets["year"], strict=True)]
+    bars = (("needed", label("needed_bar", language), "#c55a11"),
+            ("growth", label("achieved_bar", language), POSITIVE))
+    title = label("chart_targets", language, level=level)
+    with _style(names + [b[1] for b in bars] + [title, label("growth_axis", language)]):
+        fig, axes = _grid(1, height=max(1.8, 0.7 * len(names) + 1.0))
+        ax = axes[0]
+        y = np.arange(len(names), dtype=float)
+        for j, (key, name, color) in enumerate(bars):
+            g, lo, hi = (100 * targets[c].to_numpy(dtype=float)
+                         for c in (key, f"{key}_ci_low", f"{key}_ci_high"))
+            pos = y + (j - 0.5) * 0.36
+            ax.barh(pos, np.nan_to_num(g), height=0.34, color=color, label=name)
+            err = np.vstack([g - lo, hi - g])
+            ax.errorbar(np.nan_to_num(g), pos, xerr=np.where(np.isfinite(err), err, 0), fmt="none",
+                        ecolor="#333333", elinewidth=1, capsize=2.5)
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_yticks(y, names)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+        ax.set_xlabel(label("growth_axis", language))
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        return _to_svg(fig, title, "targets")

@@ -35,7 +35,7 @@ from survey.publish.report import (
     write_bulletin,
 )
 from survey.publish.report import charts as charts_module
-from survey.publish.report.excel import HEADER_ROW
+from survey.publish.report.excel import HEADER_ROW, sheet_names
 from survey.publish.report.html import CHROMIUM_FLAGS, find_chromium
 
 SECRET = 9876.54321  # the estimate of the suppressed cell: must appear in no output
@@ -272,11 +272,14 @@ def _sheet_rows(ws, ncols: int) -> list[list]:
 
 def test_excel_numbers_equal_csv(files, content):
     wb = openpyxl.load_workbook(files.excel)
-    assert wb.sheetnames == ["Headline", "county", "channel", "Series", "Growth", "Parts", "Quality", "Legend"]
+    # sheet names in the bulletin's language
+    assert wb.sheetnames == ["主要指标", "按县（市、区）分", "按渠道分", "分季度估计", "分组增长", "估计值构成",
+                             "数据质量指标", "符号说明"]
+    sheets = sheet_names(content)
     for table in content.tables:
         csv = pd.read_csv(files.csv[table.name], encoding="utf-8-sig", keep_default_na=False,
                           na_values=[""])
-        ws = wb[table.name]
+        ws = wb[sheets[table.name]]
         assert ws.cell(row=1, column=1).value == table.title
         rows = _sheet_rows(ws, csv.shape[1])[: len(csv)]
         assert len(rows) == len(csv)
@@ -300,7 +303,7 @@ def test_excel_numbers_equal_csv(files, content):
     assert county["estimate"].tolist()[0] == 120.5 and pd.isna(county["estimate"].iloc[1])
     assert county["county"].tolist() == ["博白县", "荔浦县", "宾阳县", "陆川县", "其他"]
     # number formats, and the suppressed cell marked
-    ws = wb["county"]
+    ws = wb["按县（市、区）分"]
     header = [c.value for c in ws[HEADER_ROW]]
     est_col = header.index("估计值") + 1
     assert ws.cell(row=HEADER_ROW + 1, column=est_col).number_format == "#,##0.0"
@@ -308,13 +311,13 @@ def test_excel_numbers_equal_csv(files, content):
     assert ws.cell(row=HEADER_ROW + 1, column=header.index("变异系数（%）") + 1).number_format == "0.0%"
     # the other frames: Series sheet equals series.csv
     series = pd.read_csv(files.csv["series"], encoding="utf-8-sig")
-    rows = _sheet_rows(wb["Series"], series.shape[1])
+    rows = _sheet_rows(wb["分季度估计"], series.shape[1])
     assert np.array_equal(np.array([r[2:] for r in rows], dtype=float),
                           series[["estimate", "ci_low", "ci_high"]].to_numpy())
     headline = pd.read_csv(files.csv["headline"], encoding="utf-8-sig")
-    rows = _sheet_rows(wb["Headline"], headline.shape[1])
+    rows = _sheet_rows(wb["主要指标"], headline.shape[1])
     assert [r[2] for r in rows] == headline["estimate"].tolist() == [h.estimate for h in content.headline]
-    legend = [c.value for c in wb["Legend"]["A"]]
+    legend = [c.value for c in wb["符号说明"]["A"]]
     assert {"x", "F", "E", ".."} <= set(legend)
 
 

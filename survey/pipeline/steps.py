@@ -490,6 +490,9 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     (:func:`survey.estimation.combined.combined_total`), the series
     (:func:`survey.quarterly.series.quarterly_series`) and the year to date.
 
+    The year to date of the published quarter is estimated for every breakdown
+    and for the take-all part alone (``Estimates.year_to_date_by``).
+
     Writes ``estimates/series_<breakdown>.csv`` and ``year_to_date.csv``.
 
     Returns
@@ -643,7 +646,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> [t.name for t in demo_result().content.tables]  # report_step of the demo
-    ['sector', 'city', 'industry', 'zone', 'channel']
+    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel']
     """
     from survey.datasets import display_names
     from survey.publish.report import write_bulletin

@@ -16,9 +16,9 @@ Examples
 ...     survey=result.surveys["2006Q4"], protected=result.protected, title="Demo",
 ...     stratified_by=["city"], margins=["city", "revenue_prev_year"], level=0.95)
 >>> [t.name for t in content.tables]  # no channels given
-['sector', 'city', 'industry', 'zone']
+['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone']
 >>> content.headline[0].label, content.label("interval")
-('2006Q4工业总产值', '95% 置信区间')
+('2006年1-12月累计规模以上企业工业总产值', '95% 置信区间')
 """
 
 from __future__ import annotations
@@ -440,7 +440,7 @@ def methods_note(*, take_all_firms: int, sampled_firms: int, strata: int,
     --------
     >>> note = methods_note(take_all_firms=555, sampled_firms=2675, strata=42,
     ...                     stratified_by=["city"], margins=["city"], level=0.9, language="en")
-    >>> "90% confidence intervals" in note, "(42 strata; 43 with" in note, note.count("\n\n")
+    >>> "90% confidence intervals" in note, "(42 strata; 43 with" in note, note.count("\\n\\n")
     (True, True, 1)
     >>> "按市和规模分" in methods_note(take_all_firms=555, sampled_firms=2675, strata=42,
     ...     stratified_by=["city"], margins=["city", "revenue_prev_year"])
@@ -581,10 +581,12 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
                      all_strata: int | None = None) -> BulletinContent:
     """The bulletin of the published period: headline, tables, charts, quality, methods, notes.
 
-    Headline: sector totals of the quarter and of the year to date for each
-    variable, with intervals and growth. Tables: the sector and each
-    breakdown, then the channels (each channel's own rows), with suppressed
-    cells flagged. Charts: the sector series with interval bands, growth by
+    Headline: for each variable the year to date (January to the quarter,
+    累计) of the firms above designated size (the take-all part) and of the
+    sector, then the sector's quarter, with intervals and growth. Tables: the
+    year to date of the sector, the take-all part and each channel; the
+    sector's quarter; each breakdown's quarter next to its year to date; the
+    channels' quarter; suppressed cells flagged. Charts: the sector series with interval bands, growth by
     the first breakdown, the parts (take-all / sampled) of the first
     variable. Quality: :func:`quality_indicators`. Methods:
     :func:`methods_note`.
@@ -646,9 +648,9 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     >>> from survey.pipeline.demo import demo_result
     >>> content = demo_result().content  # bulletin_content of the demo cycle
     >>> [t.name for t in content.tables]
-    ['sector', 'city', 'industry', 'zone', 'channel']
-    >>> content.headline[0].label, round(content.headline[0].estimate, 1)
-    ('2006Q4工业总产值', 160.6)
+    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel']
+    >>> content.headline[0].label, round(content.headline[0].estimate), round(content.headline[0].growth, 2)
+    ('2006年1-12月累计规模以上企业工业总产值', 145, 0.32)
     """
     if growth not in ("comparable", "level"):
         raise ReportError(f"growth={growth!r}: use 'comparable' or 'level'")

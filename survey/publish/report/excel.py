@@ -80,7 +80,7 @@ def sheet_names(content: BulletinContent) -> dict[str, str]:
     --------
     >>> from survey.publish.report import example_content
     >>> sheet_names(example_content("zh"))["county"], sheet_names(example_content("en"))["headline"]
-    ('按县（市、区）分', 'Headline')
+    ('按县（市、区）分', 'Headline figures')
     """
     zh = content.language == "zh"
     fixed = {"headline": content.label("headline"), "series": "分季度估计" if zh else "Series",
@@ -232,9 +232,9 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
                    timestamp: datetime.datetime | None = None) -> Path:
     """Write the Excel workbook of the bulletin.
 
-    Sheets: ``Headline`` (when there are headline figures), one per table
-    (named after the table), ``Series``, ``Growth``, ``Parts``, ``Quality``
-    (when given) and ``Legend``. Numbers are stored at full precision with
+    Sheets (named in the bulletin's language, :func:`sheet_names`): the
+    headline figures (when given), one per table, the series, growth, parts,
+    quality indicators and targets (when given) and the legend of symbols. Numbers are stored at full precision with
     number formats (thousands separators; CV and growth as percentages).
     The file is reproducible: the same content gives the same bytes (the
     document and its zip entries are dated :func:`workbook_timestamp`).
@@ -259,7 +259,7 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
     >>> from survey.publish.report import BulletinContent
     >>> p = write_workbook(BulletinContent(title="B", period="2006Q4"), Path(tempfile.mkdtemp()) / "b.xlsx")
     >>> openpyxl.load_workbook(p).sheetnames
-    ['Legend']
+    ['Symbols']
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font

@@ -133,6 +133,8 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
     widths = {}
     for j, column in enumerate(columns, start=1):
         text = content.label(column)
+        if f"{column}_name" in columns:  # a code next to its name: never two equal headers
+            text = content.label("code").format(what=text)
         cell = ws.cell(row=HEADER_ROW, column=j, value=text)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor=_HEAD)

@@ -139,6 +139,8 @@ def main() -> None:
     columns = [c for by in breakdowns.values() if by for c in by]
     flags = {v: f"{v}_imputed" for v in VARIABLES}
     by_period = {name: {} for name in breakdowns}
+    ytd, ytd_by = [f"{v}_ytd" for v in VARIABLES], {}  # the year to date of the published quarter
+    ytd_flags = {f"{v}_ytd": f"{v}_imputed" for v in VARIABLES}
     for period, s in surveys.items():
         ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True),
                            columns, LANGUAGE)
@@ -147,6 +149,12 @@ def main() -> None:
         for name, by in breakdowns.items():
             by_period[name][period] = combined_total(VARIABLES, take_all=ta, sample=s, by=by,
                                                      imputed=flags, period=period, level=LEVEL)
+            if period == PUBLISHED:
+                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
+                                              level=LEVEL, imputed=ytd_flags)
+        if period == PUBLISHED:  # firms above designated size (the take-all part) on their own
+            ytd_by["take_all"] = combined_total(ytd, take_all=ta, period=period, level=LEVEL,
+                                                imputed=ytd_flags)
 
     def year_to_date(period: str):
         ta = take_all[take_all["period"] == period].reset_index(drop=True)
@@ -157,8 +165,8 @@ def main() -> None:
     estimates = Estimates(
         by_period=by_period, breakdowns=breakdowns,
         series={name: quarterly_series(list(per.values())) for name, per in by_period.items()},
-        year_to_date=year_to_date(PUBLISHED),
-        year_to_date_last_year=year_to_date(shift_quarter(PUBLISHED, -4)))
+        year_to_date=ytd_by["sector"],
+        year_to_date_last_year=year_to_date(shift_quarter(PUBLISHED, -4)), year_to_date_by=ytd_by)
     row = by_period["sector"][PUBLISHED].table().iloc[0]
     print(f"{row['variable']} {PUBLISHED}: {row['estimate'] / 1e5:,.2f} 亿元 "
           f"(cv {row['cv']:.1%}, growth {row['growth']:+.1%})")
@@ -175,7 +183,7 @@ def main() -> None:
         data = label_missing(units, rows + cols, LANGUAGE)
         data = data.assign(**{c: data[c].astype(str) for c in rows + cols
                               if pd.api.types.is_bool_dtype(data[c])})
-        for v in VARIABLES:
+        for v in [*VARIABLES, *ytd]:  # the quarter and the year to date
             if not (data[v].to_numpy(dtype=float) < 0).any():  # magnitude rules: values >= 0
                 protected[f"{name}:{v}"] = protect_table(
                     data, v, rows=rows, columns=cols or None, weights="weight", rules=rules,
@@ -190,9 +198,10 @@ def main() -> None:
         ledger_cells=ledger_cells, channels={n: label for n, (_, label) in CHANNELS.items()},
         domain_names=display_names(LANGUAGE), language=LANGUAGE, level=LEVEL,
         growth="comparable", stratified_by=["city"], calibration="linear",
-        margins=["city", SIZE], synthetic=True)
+        margins=["city", SIZE], synthetic=True, unit="亿元",
+        targets={"channel_zone": {"gross_output": {2010: 10_000_000.0}}})  # zones: 100 亿元 by 2010
     files = write_bulletin(content, OUTPUT / "bulletin")
-    for h in content.headline[:2]:
+    for h in content.headline[:3]:  # gross output: above-size and sector year to date, quarter
         print(f"{h.label}: {h.estimate:,.2f} {h.unit} [{h.ci_low:,.2f}, {h.ci_high:,.2f}], "
               f"growth {h.growth:+.1%}")
     print(f"bulletin: {files.html} ({len(files.csv)} CSV files, {files.excel.name})")

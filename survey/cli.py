@@ -27,7 +27,27 @@ def _print_table(frame, fmt: str) -> None:
     elif fmt == "json":
         print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2, ensure_ascii=False))
     else:
-        print(frame.to_string(index=False, float_format=lambda x: f"{x:,.6g}"))
+        print(_readable(frame).to_string(index=False))
+
+
+def _readable(frame):
+    """A table as people read it: CVs and growth in % with one decimal, counts as integers,
+    other numbers with thousands separators and two decimals (never ``1.40701e+06``)."""
+    import pandas as pd
+
+    out = frame.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c]):
+            continue
+        values = out[c].astype(float)
+        if c == "cv" or c.startswith("growth") or c.endswith("_share"):
+            out[c] = [".." if pd.isna(v) else f"{100 * v:.1f}%" for v in values]
+        elif c in ("n", "df") or (values.dropna() == values.dropna().round()).all() and c not in (
+                "estimate", "se", "ci_low", "ci_high"):
+            out[c] = [".." if pd.isna(v) else f"{v:,.0f}" for v in values]
+        else:
+            out[c] = [".." if pd.isna(v) else f"{v:,.2f}" for v in values]
+    return out
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -57,6 +77,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         raise SurveyError("nothing to estimate: give --total and/or --mean with column names")
     table = pd.concat(parts, ignore_index=True)
     cols = ["statistic"] + [c for c in table.columns if c != "statistic"]
+    if args.format == "table":
+        print(f"estimates in {args.unit or 'the units of the data'}; cv in %")
     _print_table(table[cols], args.format)
     return 0
 
@@ -77,7 +99,8 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 class _Progress:
     """One line per step of the cycle (a ``rich`` progress bar above them when installed)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, unit: str | None = None) -> None:
+        self.unit = unit
         self.console = self.bar = self.task = None
         try:
             from rich.console import Console
@@ -104,7 +127,7 @@ class _Progress:
             if self.bar is not None:
                 self.bar.update(self.task, description=step)
             return
-        line = f"{step:<9} {_summary(step, result)} ({seconds:.1f} s)"
+        line = f"{step:<9} {_summary(step, result, self.unit)} ({seconds:.1f} s)"
         if self.bar is not None:
             self.bar.advance(self.task)
             self.console.print(line, highlight=False, soft_wrap=True)
@@ -112,18 +135,28 @@ class _Progress:
             print(line, flush=True)
 
 
-def _headline(estimates, period: str) -> str:
+def _headline(estimates, period: str, unit: str | None = None) -> str:
+    """The first indicator of the quarter and of the year to date, in the display unit."""
+    from survey.publish.report.build import display_unit
+
+    name, factor, decimals = display_unit(unit)
     row = estimates.by_period["sector"][period].table().iloc[0]
-    return (f"{row['variable']} {row['period']}: {row['estimate']:,.0f} "
+    text = (f"{row['variable']} {row['period']}: {row['estimate'] / factor:,.{decimals}f} {name} "
             f"(cv {row['cv']:.1%}, growth {row['growth']:+.1%})")
+    ytd = getattr(estimates, "year_to_date", None)
+    if ytd is not None:
+        y = ytd.table().iloc[0]
+        text += (f"; year to date {y['estimate'] / factor:,.{decimals}f} {name} "
+                 f"(growth {y['growth']:+.1%})")
+    return text
 
 
 def _bulletin(files) -> str:
     return str(files.html or files.excel or next(iter(files.csv.values()), "") or "(nothing)")
 
 
-def _summary(step: str, result) -> str:
-    """The one-line summary of a step of the cycle."""
+def _summary(step: str, result, unit: str | None = None) -> str:
+    """The one-line summary of a step of the cycle (money in the display ``unit``)."""
     if step == "plan":
         return "; ".join(f"{y}: n = {p.n} of N = {p.frame.N} ({len(p.allocation.N)} strata)"
                          for y, p in result.items())
@@ -148,7 +181,7 @@ def _summary(step: str, result) -> str:
     if step == "weight":
         return f"{len(result)} periods weighted (nonresponse, calibration)"
     if step == "estimate":
-        return _headline(result, result.year_to_date.period)
+        return _headline(result, result.year_to_date.period, unit)
     if step == "protect":
         n = sum(int(pt.suppressed.sum()) for pt in result.values())
         return f"{len(result)} tables protected, {n} cells suppressed"
@@ -156,9 +189,10 @@ def _summary(step: str, result) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from survey.pipeline import DEMO_CONFIG, steps
     from survey.pipeline.demo import run_demo
 
-    with _Progress(10) as progress:
+    with _Progress(10, unit=steps.as_config(DEMO_CONFIG).report.unit) as progress:
         result = run_demo(args.output, force=args.force, progress=progress)
     total = sum(result.seconds.values())
     print(f"survey demo: the bulletin of {result.period} is {_bulletin(result.files)} "
@@ -198,7 +232,7 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
               f"-> {config.ledger_path(folder)}")
     elif args.command == "estimate":
         estimates = run.run_estimate(config, output=folder)
-        print(f"survey estimate: {_headline(estimates, config.published())} "
+        print(f"survey estimate: {_headline(estimates, config.published(), config.report.unit)} "
               f"-> {folder / 'estimates'}")
     else:
         _, files = run.run_report(config, output=folder)
@@ -237,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--na", default="error", choices=["error", "drop"])
     e.add_argument("--level", type=float, default=0.95, help="confidence level")
     e.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    e.add_argument("--unit", default=None, help="unit of the estimated columns (e.g. 'thousand "
+                   "yuan'), printed above the table")
     e.set_defaults(func=cmd_estimate)
 
     v = sub.add_parser("validate-config", help="check a survey configuration file")

@@ -141,9 +141,13 @@ def test_bulletin_files_and_excel_equals_csv(demo):
     first = head.iloc[0]
     assert f"{first['estimate']:,.2f}" in html
     wb = openpyxl.load_workbook(files.excel)
+    from survey.publish.report.excel import sheet_names
+
+    sheets = sheet_names(demo.content)  # in the bulletin's language
+    assert sheets["city"] == "按市分" and sheets["ytd_city"] == "按市分（累计）"
     for table in demo.content.tables:
         csv = pd.read_csv(files.csv[table.name], encoding="utf-8-sig")
-        ws = wb[table.name]
+        ws = wb[sheets[table.name]]
         assert [c.value for c in ws[HEADER_ROW]][: len(csv.columns)] is not None
         for j, column in enumerate(csv.columns, start=1):
             if column not in ("estimate", "se", "cv", "ci_low", "ci_high", "growth"):
@@ -437,9 +441,10 @@ def test_growth_level_publishes_level_on_level_growth(demo, tmp_path):
     by_period = demo.estimates.by_period
     expected = level_growth(by_period["sector"]["2006Q4"], by_period["sector"]["2005Q4"])
     expected = expected.set_index("variable")["level_growth"]
-    quarter = {h.variable: h.growth for h in content.headline[::2]}
-    ytd = {h.variable: h.growth for h in content.headline[1::2]}
-    comparable = {h.variable: h.growth for h in demo.content.headline[::2]}
+    # per indicator: the take-all part's year to date, the sector's year to date, the quarter
+    quarter = {h.variable: h.growth for h in content.headline[2::3]}
+    ytd = {h.variable: h.growth for h in content.headline[1::3]}
+    comparable = {h.variable: h.growth for h in demo.content.headline[2::3]}
     for v in ("gross_output", "export_delivery", "profit_tax"):
         assert quarter[v] == pytest.approx(expected[v], rel=1e-12)
         assert abs(quarter[v] - comparable[v]) > 1e-4  # births, deaths, size changes
@@ -478,9 +483,10 @@ def test_confidence_level_reaches_every_label(demo, tmp_path):
     from survey.publish.report.labels import LABELS, label
 
     keys = [k for k, v in LABELS["en"].items() if "{level}" in v]
-    assert sorted(keys) == ["band", "chart_growth", "chart_series", "ci_high", "ci_low", "interval"]
+    assert sorted(keys) == ["achieved_ci", "band", "chart_growth", "chart_series", "chart_targets", "ci",
+                            "ci_high", "ci_low", "growth_ci", "interval", "needed_ci"]
     for language in ("zh", "en"):
-        for key in keys:  # the twelve labels
+        for key in keys:  # the 22 labels
             assert "90%" in label(key, language, level=0.9), (language, key)
     quarters = ["2006Q1", "2006Q2", "2006Q3", "2006Q4"]  # the bulletin needs no more
     config = with_settings(demo.config, "estimate", level=0.9, periods=quarters)
@@ -489,10 +495,10 @@ def test_confidence_level_reaches_every_label(demo, tmp_path):
     html = files.html.read_text(encoding="utf-8")
     assert "90% 置信区间" in html and "95%" not in html
     assert "区间为 90% 置信区间" in content.methods_note
-    ws = openpyxl.load_workbook(files.excel)["city"]
+    ws = openpyxl.load_workbook(files.excel)["按市分"]
     headers = [c.value for c in ws[HEADER_ROW]]
     assert "90% 置信下限" in headers and "90% 置信上限" in headers
-    new, old = content.headline[0], demo.content.headline[0]
+    new, old = content.headline[2], demo.content.headline[2]  # the sector's quarter
     assert new.estimate == pytest.approx(old.estimate, rel=1e-12)
     df = demo.estimates.by_period["sector"]["2006Q4"].table()["df"].iloc[0]
     ratio = stats.t.ppf(0.95, df) / stats.t.ppf(0.975, df)
@@ -567,5 +573,217 @@ def test_demo_prints_one_line_per_step(demo, monkeypatch, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines[:10]] == list(STEPS)
     assert "664 unit errors corrected" in lines[4] and "9377 values imputed" in lines[5]
-    assert lines[7].startswith("estimate  gross_output 2006Q4: 16,057,564 (cv 0.6%, growth +8.8%)")
+    # money in the display unit of [report] unit, the quarter and the year to date
+    assert lines[7].startswith("estimate  gross_output 2006Q4: 160.58 亿元 (cv 0.6%, growth +8.8%); "
+                               "year to date 561.06 亿元 (growth +9.4%)")
     assert lines[-1].startswith(f"survey demo: the bulletin of 2006Q4 is {demo.files.html}")
+
+
+# --------------------------------------------------------------------------- the year to date
+def _ytd_truth(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """True January-December 2006 totals and comparable growth (the same firms in 2005, 0 for
+    firms born since) of the register's firms, by ``by`` (thousand yuan)."""
+    ids = frame["firm_id"]
+    q = pd.concat([load_quarterly(year=2005), load_quarterly(year=2006)])
+    q = q[_among(q["firm_id"], ids)]
+    annual = q.groupby(["year", "firm_id"])[["gross_output", "export_delivery", "profit_tax"]].sum()
+    this = annual.xs(2006, level="year").reindex(ids).fillna(0.0)
+    last = annual.xs(2005, level="year").reindex(ids).fillna(0.0)
+    keys = frame[by].fillna("(非园区)").to_numpy() if by else np.zeros(len(frame))
+    out = []
+    for v in ("gross_output", "export_delivery", "profit_tax"):
+        t = pd.Series(this[v].to_numpy()).groupby(keys).sum()
+        lst = pd.Series(last[v].to_numpy()).groupby(keys).sum()
+        out.append(pd.DataFrame({"key": t.index, "variable": f"{v}_ytd", "truth": t.to_numpy(),
+                                 "truth_growth": (t / lst - 1).to_numpy()}))
+    return pd.concat(out, ignore_index=True)
+
+
+def test_year_to_date_covers_the_truth(demo):
+    """Every year-to-date figure of the 2006Q4 bulletin (sector, each channel, each zone, city
+    and industry; levels and comparable growth) against the synthetic truth: within 3 SE each
+    for the headline domains; over all cells at most 1% beyond 3 SE and none beyond 4 SE. The
+    take-all part has no sampling error (SE 0): it is within its imputed share of the truth."""
+    frame = demo.plans[2006].frame.data
+    ytd = demo.estimates.year_to_date_by
+    # the report's figures (survey.datasets.sector_figures): above-size 145 亿 +32 %, export
+    # 32 亿 +18 %, sector 558 亿, collectives (federation) 23 亿 +10 %, zones 25 / 16 亿 +10 %
+    from survey.datasets import sector_figures
+
+    figures = sector_figures(2006).set_index("figure")
+    take_all = ytd["take_all"].table().set_index("variable")
+    for v in ("gross_output", "export_delivery"):
+        row, truth = take_all.loc[f"{v}_ytd"], figures.loc[f"above_size_{v}"]
+        assert row["se"] == 0
+        assert abs(row["estimate"] - truth["value"]) <= row["imputed_share"] * row["estimate"]
+        assert abs(row["estimate"] / truth["value"] - 1) < 0.01
+        assert abs(row["growth"] - truth["growth"]) < 0.01
+    checks = [("sector", None, True, "sector_gross_output", "gross_output_ytd"),
+              ("channel_federation", "in_federation", True, "collective_gross_output",
+               "gross_output_ytd"),
+              ("channel_zone", "in_zone", True, "zone_gross_output", "gross_output_ytd"),
+              ("channel_zone", "in_zone", True, "zone_export_delivery", "export_delivery_ytd")]
+    for name, column, key, figure, variable in checks:
+        table = ytd[name].table()
+        if column:
+            table = table[table[column].astype(bool) == key]
+        row = table.set_index("variable").loc[variable]
+        truth = figures.loc[figure]
+        z = (row["estimate"] - truth["value"]) / row["se"]
+        zg = (row["growth"] - truth["growth"]) / row["growth_se"]
+        assert abs(z) < 3, (figure, z)
+        assert abs(zg) < 3, (figure, zg)
+    # every cell of every breakdown
+    zs = []
+    for name, by in (("sector", None), ("city", "city"), ("industry", "industry"), ("zone", "zone"),
+                     ("channel_bureau", "in_bureau"), ("channel_federation", "in_federation"),
+                     ("channel_zone", "in_zone")):
+        table = ytd[name].table()
+        table = table.assign(key=table[by] if by else 0.0)
+        merged = table.merge(_ytd_truth(frame, by), on=["key", "variable"], how="left")
+        assert merged["truth"].notna().all(), name
+        zs += ((merged["estimate"] - merged["truth"]) / merged["se"]).tolist()
+        zs += ((merged["growth"] - merged["truth_growth"]) / merged["growth_se"]).tolist()
+    zs = np.abs(np.asarray(zs))
+    assert len(zs) >= 210  # 35 domains x 3 indicators, level and growth
+    assert np.mean(zs > 3) <= 0.01 and zs.max() < 4, (np.mean(zs > 3), zs.max())
+
+
+def test_demo_bulletin_shows_the_year_to_date(demo):
+    """The report's own figures are in the demo bulletin: above-size output of January-December
+    2006 (≈145 亿元, +32 %) and export (≈32 亿元, +18 %) as headline cards and in the YTD table,
+    with the sector (≈558 亿元), the federation's collectives (≈23 亿元) and the zones."""
+    html = (demo.output / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    head = demo.headline().set_index("label")
+    above = head.loc["2006年1-12月累计规模以上企业工业总产值"]
+    assert round(above["estimate"]) == 145 and round(100 * above["growth"]) == 32
+    export = head.loc["2006年1-12月累计规模以上企业出口交货值"]
+    assert round(export["estimate"]) == 32 and round(100 * export["growth"]) == 18
+    assert f"{above['estimate']:,.2f}" in html and f"{100 * above['growth']:+.1f}%" in html
+    assert "2006年1-12月累计规模以上企业工业总产值" in html
+    ytd = pd.read_csv(demo.output / "bulletin" / "ytd.csv", encoding="utf-8-sig")
+    rows = ytd.set_index(["domain", "variable"])
+    assert round(rows.loc[("全行业", "gross_output"), "estimate"]) in range(552, 566)
+    assert rows.loc[("规模以上企业", "gross_output"), "estimate"] == above["estimate"]
+    assert abs(rows.loc[("联社渠道", "gross_output"), "estimate"] - 23) < 3 * rows.loc[
+        ("联社渠道", "gross_output"), "se"]
+    zone = rows.loc[("特色产业园区渠道", "gross_output")]
+    assert abs(zone["estimate"] - 25) < 3 * zone["se"] and abs(zone["growth"] - 0.10) < 0.05
+    assert (ytd["unit"] == "亿元").all()
+    for name in ("ytd_city", "ytd_industry", "ytd_zone"):  # next to each quarter table
+        assert (demo.output / "bulletin" / f"{name}.csv").is_file()
+        assert f'id="table-{name}"' in html
+
+
+def test_progress_to_target(demo):
+    """[report.targets]: special zones over 100 亿元 gross output by 2010. Growth needed per year
+    = (target / estimate)^(1/4) - 1, its interval from the estimate's interval."""
+    t = demo.content.targets.iloc[0]
+    assert (t["domain"], t["variable"], t["year"], t["target"]) == ("特色产业园区渠道", "gross_output",
+                                                                   2010, 100.0)
+    assert t["needed"] == pytest.approx((100.0 / t["estimate"]) ** 0.25 - 1, rel=1e-12)
+    assert t["needed_ci_low"] == pytest.approx((100.0 / t["ci_high"]) ** 0.25 - 1, rel=1e-12)
+    assert t["needed_ci_high"] == pytest.approx((100.0 / t["ci_low"]) ** 0.25 - 1, rel=1e-12)
+    zone = demo.estimates.year_to_date_by["channel_zone"].table()
+    row = zone[zone["in_zone"].astype(bool) & (zone["variable"] == "gross_output_ytd")].iloc[0]
+    assert t["estimate"] == row["estimate"] / YI and t["growth"] == row["growth"]
+    assert 0.30 < t["needed"] < 0.50 and t["needed"] > t["growth_ci_high"]  # far from on track
+    html = (demo.output / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    assert 'id="table-targets"' in html and 'id="chart-targets"' in html
+
+
+# --------------------------------------------------------------------------- layout in a browser
+LAYOUT_SCRIPT = """<script>
+(function () {
+  var width = document.documentElement.clientWidth, over = [], scrolled = 0;
+  function inScroller(e) {
+    for (var p = e.parentElement; p; p = p.parentElement) {
+      var s = getComputedStyle(p).overflowX;
+      if ((s === 'auto' || s === 'scroll') && p.getBoundingClientRect().right <= width + 0.5) return true;
+    }
+    return false;
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('body *'), function (e) {
+    var r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > width + 0.5 && !inScroller(e))
+      over.push(e.tagName + (e.id ? '#' + e.id : '') + ' ' + Math.round(r.right));
+  });
+  Array.prototype.forEach.call(document.querySelectorAll('.table-wrap'), function (w) {
+    if (w.scrollWidth > w.clientWidth + 1) scrolled += 1; });
+  var headers = Array.prototype.map.call(document.querySelectorAll('table.data thead tr'), function (tr) {
+    return Array.prototype.map.call(tr.children, function (th) { return th.textContent; }); });
+  var numbers = Array.prototype.map.call(document.querySelectorAll('#headline .number'), function (e) {
+    return [e.closest('.card').id, e.getAttribute('data-field'), e.textContent]; });
+  var out = document.createElement('pre');
+  out.id = 'layout-check';
+  out.textContent = JSON.stringify({width: width, page: document.documentElement.scrollWidth,
+    over: over.slice(0, 20), scrolled: scrolled, headers: headers, numbers: numbers});
+  document.body.appendChild(out);
+})();
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def english(demo, tmp_path_factory):
+    """The demo bulletin in English: the estimate, protect and report steps of the demo's
+    frames with ``survey.language = "en"``."""
+    from survey.pipeline.steps import estimate_step, protect_step, report_step
+
+    config = with_settings(demo.config, "survey", language="en")
+    folder = tmp_path_factory.mktemp("english")
+    estimates = estimate_step(config, demo.take_all, demo.surveys)
+    protected = protect_step(config, demo.take_all, demo.surveys)
+    content, files = report_step(config, estimates, protected, take_all=demo.take_all,
+                                 surveys=demo.surveys, ledger_file=demo.ledger_file, output=folder)
+    return content, files
+
+
+def _layout(chromium: str, page: Path, width: int, tmp: Path) -> dict:
+    import json
+    import re
+    import subprocess
+
+    from survey.publish.report.html import CHROMIUM_FLAGS
+
+    copy = tmp / f"{page.stem}-{width}.html"
+    copy.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "",
+                           page.read_text(encoding="utf-8")).replace("</body>", LAYOUT_SCRIPT + "</body>"),
+                    encoding="utf-8")
+    done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / f'profile-{width}'}",
+                           f"--window-size={width},2000", "--dump-dom", copy.as_uri()],
+                          capture_output=True, text=True, timeout=120, check=False)
+    found = re.search(r'<pre id="layout-check">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-800:]
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&")
+                      .replace("&lt;", "<").replace("&gt;", ">"))
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_bulletin_fits_800_1280_1920_px(demo, english, language, tmp_path):
+    """At 800, 1280 and 1920 px in both languages no element's right edge passes the viewport
+    (a table may scroll inside its own container, which itself fits), the page is not wider
+    than the window, no table has two columns with the same header, and every headline
+    number in the DOM is the content's number as printed."""
+    from survey.publish.report.html import find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium fonts-noto-cjk)")
+    content, files = (demo.content, demo.files) if language == "zh" else english
+    expected = []
+    for i, h in enumerate(content.headline):
+        expected += [[f"headline-{i}", "estimate", f"{h.estimate:,.{h.decimals}f}"],
+                     [f"headline-{i}", "ci_low", f"{h.ci_low:,.{h.decimals}f}"],
+                     [f"headline-{i}", "ci_high", f"{h.ci_high:,.{h.decimals}f}"],
+                     [f"headline-{i}", "growth", f"{100 * h.growth:+.1f}%"],
+                     [f"headline-{i}", "growth_ci_low", f"[{100 * h.growth_ci_low:+.1f}%"],
+                     [f"headline-{i}", "growth_ci_high", f"{100 * h.growth_ci_high:+.1f}%]"]]
+    for width in (800, 1280, 1920):
+        check = _layout(chromium, files.html, width, tmp_path)
+        assert check["width"] == width
+        assert check["over"] == [], (language, width, check["over"])
+        assert check["page"] <= width, (language, width)
+        for header in check["headers"]:
+            assert len(header) == len(set(header)), header
+        assert check["numbers"] == expected
+        print(f"{language} {width}px: page {check['page']}px, {check['scrolled']} tables scroll")

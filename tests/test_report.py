@@ -35,7 +35,7 @@ from survey.publish.report import (
     write_bulletin,
 )
 from survey.publish.report import charts as charts_module
-from survey.publish.report.excel import HEADER_ROW
+from survey.publish.report.excel import HEADER_ROW, sheet_names
 from survey.publish.report.html import CHROMIUM_FLAGS, find_chromium
 
 SECRET = 9876.54321  # the estimate of the suppressed cell: must appear in no output
@@ -272,11 +272,14 @@ def _sheet_rows(ws, ncols: int) -> list[list]:
 
 def test_excel_numbers_equal_csv(files, content):
     wb = openpyxl.load_workbook(files.excel)
-    assert wb.sheetnames == ["Headline", "county", "channel", "Series", "Growth", "Parts", "Quality", "Legend"]
+    # sheet names in the bulletin's language
+    assert wb.sheetnames == ["主要指标", "按县（市、区）分", "按渠道分", "分季度估计", "分组增长", "估计值构成",
+                             "数据质量指标", "符号说明"]
+    sheets = sheet_names(content)
     for table in content.tables:
         csv = pd.read_csv(files.csv[table.name], encoding="utf-8-sig", keep_default_na=False,
                           na_values=[""])
-        ws = wb[table.name]
+        ws = wb[sheets[table.name]]
         assert ws.cell(row=1, column=1).value == table.title
         rows = _sheet_rows(ws, csv.shape[1])[: len(csv)]
         assert len(rows) == len(csv)
@@ -300,7 +303,7 @@ def test_excel_numbers_equal_csv(files, content):
     assert county["estimate"].tolist()[0] == 120.5 and pd.isna(county["estimate"].iloc[1])
     assert county["county"].tolist() == ["博白县", "荔浦县", "宾阳县", "陆川县", "其他"]
     # number formats, and the suppressed cell marked
-    ws = wb["county"]
+    ws = wb["按县（市、区）分"]
     header = [c.value for c in ws[HEADER_ROW]]
     est_col = header.index("估计值") + 1
     assert ws.cell(row=HEADER_ROW + 1, column=est_col).number_format == "#,##0.0"
@@ -308,13 +311,13 @@ def test_excel_numbers_equal_csv(files, content):
     assert ws.cell(row=HEADER_ROW + 1, column=header.index("变异系数（%）") + 1).number_format == "0.0%"
     # the other frames: Series sheet equals series.csv
     series = pd.read_csv(files.csv["series"], encoding="utf-8-sig")
-    rows = _sheet_rows(wb["Series"], series.shape[1])
+    rows = _sheet_rows(wb["分季度估计"], series.shape[1])
     assert np.array_equal(np.array([r[2:] for r in rows], dtype=float),
                           series[["estimate", "ci_low", "ci_high"]].to_numpy())
     headline = pd.read_csv(files.csv["headline"], encoding="utf-8-sig")
-    rows = _sheet_rows(wb["Headline"], headline.shape[1])
+    rows = _sheet_rows(wb["主要指标"], headline.shape[1])
     assert [r[2] for r in rows] == headline["estimate"].tolist() == [h.estimate for h in content.headline]
-    legend = [c.value for c in wb["Legend"]["A"]]
+    legend = [c.value for c in wb["符号说明"]["A"]]
     assert {"x", "F", "E", ".."} <= set(legend)
 
 
@@ -437,3 +440,72 @@ def test_bulletin_in_headless_chromium(files, content, tmp_path):
     # the masthead is drawn in the accent colour #1f4e79, the page below it is not blank
     assert np.allclose(pixels[10, 10, :3], np.array([0x1F, 0x4E, 0x79]) / 255, atol=2 / 255)
     assert pixels[200:, :, :3].std() > 0.05
+
+
+# --------------------------------------------------------------------------- issue 14
+def test_units_counts_and_percentages_are_printed_as_people_read_them(tmp_path):
+    """[report] unit: named by every table caption and CSV, in the Excel format of the estimate;
+    quality.csv in % (one decimal) and integer counts; counts in Excel are integers."""
+    import dataclasses
+
+    from survey.publish.report.build import display_unit
+
+    assert display_unit("万元", "zh") == ("万元", 10.0, 0) and display_unit("千元", "en")[0] == "thousand yuan"
+    with pytest.raises(ReportError, match="display unit"):
+        display_unit("元")
+    content = example_content("zh")
+    tables = [dataclasses.replace(t, unit="亿元") for t in content.tables]
+    content = dataclasses.replace(content, tables=tables, unit="亿元")
+    files = write_bulletin(content, tmp_path)
+    html = files.html.read_text(encoding="utf-8")
+    assert html.count("金额单位：亿元") == len(tables)
+    county = pd.read_csv(files.csv["county"], encoding="utf-8-sig")
+    assert (county["unit"] == "亿元").all()
+    quality = pd.read_csv(files.csv["quality"], encoding="utf-8-sig", dtype=str)
+    assert quality["value"].tolist() == ["91.2", "94.8", "4.3", "74.0", "1240", "1131"]
+    ws = openpyxl.load_workbook(files.excel)["按县（市、区）分"]
+    header = [c.value for c in ws[HEADER_ROW]]
+    row = [c for c in ws[HEADER_ROW + 1]]
+    assert row[header.index("估计值")].number_format == '#,##0.0" 亿元"'
+    assert row[header.index("样本单位数")].value == 64 and isinstance(row[header.index("样本单位数")].value, int)
+    assert row[header.index("变异系数（%）")].number_format == "0.0%"
+
+
+def test_parts_legend_lists_only_nonzero_parts():
+    content = example_content("en")
+    parts = content.parts.assign(estimate=np.where(content.parts["part"] == "model", 0.0,
+                                                   content.parts["estimate"]))
+    svg = charts_module.parts_chart(parts, language="en")
+    assert "Take-all (complete enumeration)" in svg and "Sampled (weighted sample)" in svg
+    assert "Model (cut-off part)" not in svg  # zero in every period: no legend entry
+    assert "Model (cut-off part)" in charts_module.parts_chart(content.parts, language="en")
+
+
+def test_code_and_name_columns_have_different_headers(tmp_path):
+    frame = pd.DataFrame({"industry": ["1411", "1910"], "industry_name": ["食品", "皮革"],
+                          "variable": "gross_output", "estimate": [2.0, 3.0], "se": 0.1, "cv": 0.05,
+                          "ci_low": [1.8, 2.8], "ci_high": [2.2, 3.2], "df": 30, "n": [12, 9]})
+    content = BulletinContent(title="t", period="2006Q4", language="zh", tables=[
+        BulletinTable.from_table(frame, name="industry", title="按行业分", by=["industry", "industry_name"])])
+    files = write_bulletin(content, tmp_path)
+    section = re.search(r'id="table-industry".*?</thead>', files.html.read_text(encoding="utf-8"), re.S)
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", section.group(0))
+    assert heads[:3] == ["行业代码", "行业", "指标"] and len(heads) == len(set(heads))
+    ws = openpyxl.load_workbook(files.excel)["按行业分"]
+    header = [c.value for c in ws[HEADER_ROW] if c.value]
+    assert header[:2] == ["行业代码", "行业"] and len(header) == len(set(header))
+
+
+def test_targets_are_checked_and_drawn():
+    from survey.publish.report.build import target_progress  # noqa: F401 (documented entry point)
+
+    t = pd.DataFrame({"domain": ["Zones"], "variable": "gross_output", "year": [2010], "target": [100.0],
+                      "estimate": [25.0], "ci_low": [22.0], "ci_high": [28.0],
+                      "needed": [(100 / 25) ** 0.25 - 1], "needed_ci_low": [(100 / 28) ** 0.25 - 1],
+                      "needed_ci_high": [(100 / 22) ** 0.25 - 1], "growth": [0.1],
+                      "growth_ci_low": [0.06], "growth_ci_high": [0.14]})
+    content = BulletinContent(title="t", period="2006Q4", targets=t, unit="100 million yuan")
+    page = render_html(content)
+    assert 'id="table-targets"' in page and "+41.4" in page and 'id="chart-targets"' in page
+    with pytest.raises(ReportError, match="does not contain"):
+        BulletinContent(title="t", period="2006Q4", targets=t.assign(needed_ci_low=0.5))

@@ -454,8 +454,20 @@ class ReportSettings:
                              default=0.15, check=_interval(0, 1))
     cv_unreliable: float = _key("CV above which a figure is flagged 'too unreliable'",
                                 default=0.30, check=_interval(0, 1))
+    unit: Literal["亿元", "万元", "千元"] = _key(
+        "display unit of money in every table, card, chart axis, workbook and console line",
+        default="亿元")
+    targets: dict[str, dict[str, dict[str, float]]] = _key(
+        "targets {domain: {variable: {year: thousand yuan}}}; domain 'sector', 'take_all', "
+        "'channel_<name>' or '<breakdown>=<value>'", default_factory=dict,
+        check=_interval(0, None))
 
     def _validate(self) -> list[tuple[str, str]]:
+        bad = [(f"targets.{d}.{v}.{y}", "must be a year like 2010")
+               for d, by_v in self.targets.items() for v, by_y in by_v.items() for y in by_y
+               if not re.fullmatch(r"\d{4}", str(y))]
+        if bad:
+            return bad
         if self.cv_caution >= self.cv_unreliable:
             return [("cv_unreliable", f"must be above cv_caution ({self.cv_caution}), "
                                       f"got {self.cv_unreliable}")]

@@ -95,10 +95,8 @@ class CycleResult:
         Examples
         --------
         >>> from survey.pipeline.demo import demo_result
-        >>> demo_result().headline()[["label", "unit"]].head(2)
-                        label unit
-        0        2006Q4工业总产值   亿元
-        1  2006年1-12月累计工业总产值   亿元
+        >>> demo_result().headline()["label"].head(3).tolist()
+        ['2006年1-12月累计规模以上企业工业总产值', '2006年1-12月累计工业总产值', '2006Q4工业总产值']
         """
         from survey.publish.report.excel import headline_frame
 

@@ -405,6 +405,9 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     (:func:`survey.estimation.combined.combined_total`), the series
     (:func:`survey.quarterly.series.quarterly_series`) and the year to date.
 
+    The year to date of the published quarter is estimated for every breakdown
+    and for the take-all part alone (``Estimates.year_to_date_by``).
+
     Writes ``estimates/series_<breakdown>.csv`` and ``year_to_date.csv``.
 
     Returns
@@ -433,6 +436,10 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     breakdowns = _breakdowns(config, take_all.columns)
     fill = [c for cols in breakdowns.values() if cols for c in cols]
     by_period: dict[str, dict[str, Any]] = {name: {} for name in breakdowns}
+    last = config.published()
+    ytd_by: dict[str, Any] = {}
+    ytd = [f"{v}_ytd" for v in variables]
+    ytd_imputed = {f"{v}_ytd": f"{v}_imputed" for v in variables}
     for period, s in surveys.items():
         ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True), fill,
                            language)
@@ -442,22 +449,27 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
             by_period[name][period] = combined_total(
                 variables, take_all=ta, sample=s, by=by, period=period, level=estimate.level,
                 imputed={v: f"{v}_imputed" for v in variables})
+            if period == last:  # the year to date (January to the published quarter)
+                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
+                                              level=estimate.level, imputed=ytd_imputed)
+        if period == last:  # the take-all part (firms above designated size) on its own
+            ytd_by["take_all"] = combined_total(ytd, take_all=ta, period=period,
+                                                level=estimate.level, imputed=ytd_imputed)
 
     def year_to_date(period: str) -> Any:
         if period not in surveys:
             return None
         return combined_total(
-            [f"{v}_ytd" for v in variables], sample=surveys[period],
+            ytd, sample=surveys[period],
             take_all=take_all[take_all["period"] == period].reset_index(drop=True),
-            imputed={f"{v}_ytd": f"{v}_imputed" for v in variables}, period=period,
-            level=estimate.level)
+            imputed=ytd_imputed, period=period, level=estimate.level)
 
-    last = config.published()
     result = Estimates(by_period=by_period, breakdowns=breakdowns,
                        series={name: quarterly_series(list(per.values()))
                                for name, per in by_period.items()},
-                       year_to_date=year_to_date(last),
-                       year_to_date_last_year=year_to_date(shift_quarter(last, -4)))
+                       year_to_date=ytd_by.get("sector") or year_to_date(last),
+                       year_to_date_last_year=year_to_date(shift_quarter(last, -4)),
+                       year_to_date_by=ytd_by)
     if output is not None:
         _write(config.output_folder(output) / "estimates",
                {**{f"series_{name}": s.table() for name, s in result.series.items()},
@@ -511,7 +523,8 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
         data = label_missing(units, [*rows, *cols], language)
         data = data.assign(**{c: data[c].astype(str) for c in rows + cols
                               if c in data.columns and pd.api.types.is_bool_dtype(data[c])})
-        for v in names:
+        # the quarter's variables and their year to date (the bulletin publishes both)
+        for v in [*names, *(f"{n}_ytd" for n in names if f"{n}_ytd" in data.columns)]:
             if (data[v].to_numpy(dtype=float) < 0).any():
                 continue  # magnitude rules need non-negative values
             protected[f"{name}:{v}"] = protect_table(
@@ -548,7 +561,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> [t.name for t in demo_result().content.tables]  # report_step of the demo
-    ['sector', 'city', 'industry', 'zone', 'channel']
+    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel']
     """
     from survey.datasets import display_names
     from survey.publish.report import write_bulletin
@@ -568,7 +581,9 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
         level=estimate.level, growth=estimate.growth, stratified_by=config.strata(),
         calibration=cal.method, margins=[*cal.margins, *cal.totals],
         cv_caution=config.report.cv_caution, cv_unreliable=config.report.cv_unreliable,
-        synthetic=bool(config.register.dataset))
+        synthetic=bool(config.register.dataset), unit=config.report.unit,
+        targets={d: {v: {int(y): t for y, t in by_y.items()} for v, by_y in by_v.items()}
+                 for d, by_v in config.report.targets.items()} or None)
     files = write_bulletin(content, config.output_folder(output) / "bulletin",
                            formats=config.report.formats)
     return content, files

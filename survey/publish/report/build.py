@@ -16,15 +16,15 @@ Examples
 ...     survey=result.surveys["2006Q4"], protected=result.protected, title="Demo",
 ...     stratified_by=["city"], margins=["city", "revenue_prev_year"], level=0.95)
 >>> [t.name for t in content.tables]  # no channels given
-['sector', 'city', 'industry', 'zone']
+['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone']
 >>> content.headline[0].label, content.label("interval")
-('2006Q4工业总产值', '95% 置信区间')
+('2006年1-12月累计规模以上企业工业总产值', '95% 置信区间')
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -37,26 +37,34 @@ from survey.publish.report.content import (
     BulletinTable,
     Headline,
     ReportError,
+    cell_flags,
     parts_from_table,
 )
 from survey.publish.report.labels import label, percent
 
 __all__ = [
     "DISPLAY",
+    "UNITS",
     "IMPUTED_MARKERS",
     "NOT_CLASSIFIED",
     "WORDING",
     "Estimates",
     "bulletin_content",
+    "display_unit",
     "label_missing",
     "methods_note",
     "quality_indicators",
+    "target_progress",
 ]
 
 #: Label of firms outside every special zone (or with another missing breakdown value).
 NOT_CLASSIFIED = {"zh": "(非园区)", "en": "(none)"}
 #: Money is published in 亿元 (100 million yuan); the data are in thousand yuan.
 DISPLAY = {"zh": ("亿元", 1e5), "en": ("100 million yuan", 1e5)}
+#: Display units of money (``[report] unit``): divisor from thousand yuan, English name,
+#: decimals printed.
+UNITS = {"亿元": (1e5, "100 million yuan", 2), "万元": (10.0, "10 thousand yuan", 0),
+         "千元": (1.0, "thousand yuan", 0)}
 #: Ledger markers of imputed values (counted by the quality indicators).
 IMPUTED_MARKERS = ("forward_imputed", "backward_imputed", "constructed")
 _MONTHS = ("March", "June", "September", "December")
@@ -81,8 +89,26 @@ WORDING = {
             "take_all_firms": "规模以上企业数",
             "edited_values": "审核更正的数值（台账中标记为“更正”）",
             "imputed_values": "插补的数值（发布指标，台账中标记为插补）",
-            "suppressed_cells": "因保密不予公布的格",
+            "suppressed_cells": "本公报统计表中因保密不予公布的格（x）",
+            "unpublished_suppressed": "保密审查中隐藏的交叉格（{tables}，本公报不发表；它们保护已发表的表）",
         },
+        "above_size": "规模以上企业",
+        "ytd_table": "{ytd}：全行业、规模以上企业和各渠道",
+        "ytd_by": "按{what}分（{ytd}）",
+        "quarter_by": "按{what}分（{period}）",
+        "quarter_sector": "全行业（{period}）",
+        "unit_caption": "金额单位：{unit}；增长、变异系数为百分数（%）；样本单位数为个。",
+        "take_all_note": ("规模以上企业为全面调查，没有抽样误差（区间宽度为零）；"
+                          "其误差来自缺报企业的插补（见数据质量指标）。"),
+        "calibration": {"linear": "线性校准（广义回归估计）", "raking": "迭代比例校准（raking）",
+                        "logit": "logit 校准"},
+        "margin": "{what}企业数",
+        "total": "{what}合计",
+        "sizes": {"revenue_prev_year": "上年主营业务收入"},
+        "strata_all": "全部",
+        "targets_title": "目标进度",
+        "target_note": ("目标为 {year} 年{what}{value}。所需年均增长 = (目标 / 本年估计值)^(1/年数) − 1，"
+                        "区间由本年估计值的置信区间换算；实际增长为本年累计比上年同期增长。"),
         "not_protected": "{var}有负值，不能用规模规则做保密审查；其表格中的格按其他指标的隐藏格处理。",
         "rounding": "因四舍五入，分项之和可能不等于合计。",
         "synthetic": "本公报数字由合成数据推算，仅作演示。",
@@ -94,8 +120,8 @@ WORDING = {
             "规模以上企业（{n_ta} 家）全面调查；缺报企业和缺报项目用同类企业的比率均值法插补"
             "（先用本企业上期数乘同类企业增速，其次用下期数回推，最后用登记册营业收入构造），"
             "插补值在数据台账中单独标记。规模以下企业按{strata}"
-            "和规模分 {n_strata} 层，用永久随机数抽取 {n} 家样本企业；样本权数先在层内做无回答调整，"
-            "再按登记册的 {margins} 校准（{method}）。\n\n"
+            "和规模分 {n_strata} 层（连同规模以上企业全面调查层共 {n_all} 层），用永久随机数抽取 {n} 家样本企业；样本权数先在层内做无回答调整，"
+            "再按登记册的{margins}做{method}。\n\n"
             "报表先检查计量单位错误（误以元填报的数值除以 1000，作为修订记入台账），"
             "再按审核规则检查；违反硬性规则的数值不用，改为插补。"
             "{growth}区间为 {level} 置信区间，"
@@ -118,8 +144,29 @@ WORDING = {
             "take_all_firms": "Firms above designated size",
             "edited_values": "Values corrected by editing (marked edited in the ledger)",
             "imputed_values": "Imputed values of the published indicators (ledger markers)",
-            "suppressed_cells": "Cells suppressed for confidentiality",
+            "suppressed_cells": "Cells of this bulletin's tables suppressed for confidentiality (x)",
+            "unpublished_suppressed": ("Suppressed cells of cross tables checked for disclosure but not "
+                                       "published ({tables}; they protect the published tables)"),
         },
+        "above_size": "Firms above designated size",
+        "ytd_table": "{ytd}: whole sector, firms above designated size, channels",
+        "ytd_by": "By {what} ({ytd})",
+        "quarter_by": "By {what} ({period})",
+        "quarter_sector": "Whole sector ({period})",
+        "unit_caption": "Money in {unit}; growth and CV in %; sample firms are counts.",
+        "take_all_note": ("Firms above designated size are enumerated completely: no sampling error "
+                          "(intervals of width zero); their error comes from imputing missing returns "
+                          "(see the quality indicators)."),
+        "calibration": {"linear": "linear calibration (GREG)", "raking": "raking",
+                        "logit": "logit calibration"},
+        "margin": "firms by {what}",
+        "total": "total {what}",
+        "sizes": {"revenue_prev_year": "revenue of the previous year"},
+        "strata_all": "none",
+        "targets_title": "Progress to targets",
+        "target_note": ("Target: {what} {value} in {year}. Growth needed per year = (target / this "
+                        "year's estimate)^(1/years) - 1, its interval from the estimate's interval; "
+                        "growth achieved is the year to date on the same period of last year."),
         "not_protected": ("{var} has negative values, so magnitude rules cannot protect it; its "
                           "cells are suppressed where another indicator's are."),
         "rounding": "Components may not add up to totals because of rounding.",
@@ -136,7 +183,7 @@ WORDING = {
             "firm's previous quarter times the class growth, else back from its next return, else "
             "constructed from its register revenue); imputed values are marked in the ledger. "
             "Firms below the size are stratified by {strata} "
-            "and size class ({n_strata} strata); {n} firms are selected with permanent random "
+            "and size class ({n_strata} strata; {n_all} with the take-all stratum); {n} firms are selected with permanent random "
             "numbers. Their weights are adjusted for nonresponse within strata and calibrated "
             "({method}) to the register's {margins}.\n\n"
             "Returns are checked for unit errors (values reported in yuan are divided by 1000 and "
@@ -168,6 +215,11 @@ class Estimates:
     year_to_date_last_year : CombinedEstimate or None, default=None
         The same, a year earlier (for level-on-level growth of the year to
         date); ``None`` when that quarter is not estimated.
+    year_to_date_by : dict, default={}
+        Year-to-date totals of the published period (variables ``{var}_ytd``)
+        by breakdown: the names of ``breakdowns`` and ``"take_all"`` (the
+        take-all part, firms above designated size, on its own; no sampling
+        error). Empty: the bulletin shows the sector's year to date only.
 
     Examples
     --------
@@ -180,6 +232,7 @@ class Estimates:
     year_to_date: Any
     breakdowns: dict
     year_to_date_last_year: Any = None
+    year_to_date_by: dict = field(default_factory=dict)
 
 
 def label_missing(frame: pd.DataFrame, columns: Sequence[str], language: str) -> pd.DataFrame:
@@ -311,33 +364,206 @@ def quality_indicators(*, period: str, take_all: pd.DataFrame, survey: Any, sect
         rows += [("edited_values", int((marker == "edited").sum()), ""),
                  ("imputed_values", int((marker.isin(IMPUTED_MARKERS)
                                          & ledger_cells["item"].isin(items)).sum()), "")]
-    rows.append(("suppressed_cells",
-                 int(sum(int(pt.suppressed.sum()) for pt in (protected or {}).values())), ""))
-    return pd.DataFrame({"indicator": [names[k] for k, _, _ in rows],
-                         "value": [v for _, v, _ in rows], "unit": [u for _, _, u in rows]})
+    # cells of cross tables (rows x columns) are checked for disclosure but not published: the
+    # bulletin publishes their margins; the suppressed cells the bulletin shows are counted from
+    # its own tables (:func:`bulletin_content`)
+    hidden, kinds = 0, []
+    for pt in (protected or {}).values():
+        if pt.rows and pt.columns:
+            inner = (pt.cells["row_level"].to_numpy() > 0) & (pt.cells["column_level"].to_numpy() > 0)
+            hidden += int((pt.suppressed & inner).sum())
+            kind = "×".join(label(c, language) for c in (*pt.rows, *pt.columns))
+            kinds += [kind] if kind not in kinds else []
+    if kinds:
+        rows.append(("unpublished_suppressed", hidden, ""))
+    return pd.DataFrame({"indicator": [names[k].format(tables="、".join(kinds) if language == "zh"
+                                                       else ", ".join(kinds)) for k, _, _ in rows],
+                         "value": pd.array([v for _, v, _ in rows], dtype=object),
+                         "unit": [u for _, _, u in rows]})
+
+
+def display_unit(unit: str | None = None, language: str = "zh") -> tuple[str, float, int]:
+    """The printed name, divisor (from thousand yuan) and decimals of a display unit of money.
+
+    Parameters
+    ----------
+    unit : {"亿元", "万元", "千元"} or None, default=None
+        The ``[report] unit``; ``None``: 亿元.
+    language : {"zh", "en"}, default="zh"
+
+    Examples
+    --------
+    >>> display_unit("万元", "en")
+    ('10 thousand yuan', 10.0, 0)
+    >>> display_unit()
+    ('亿元', 100000.0, 2)
+    """
+    unit = "亿元" if unit is None else unit
+    if unit not in UNITS:
+        raise ReportError(f"unit={unit!r} is not a display unit; use one of {list(UNITS)}.")
+    factor, english, decimals = UNITS[unit]
+    return (unit if language == "zh" else english), factor, decimals
+
+
+def _names(columns: Sequence[str], language: str, *, margins: bool = False) -> list[str]:
+    """Display names of columns for the methods note (never the column names themselves)."""
+    text = WORDING[language]
+    out = []
+    for c in columns:
+        if c in text["sizes"]:
+            out.append(text["total"].format(what=text["sizes"][c]) if margins else text["sizes"][c])
+        else:
+            what = label(c, language)
+            what = what if language == "zh" else what.lower()
+            out.append(text["margin"].format(what=what) if margins else what)
+    return out
 
 
 def methods_note(*, take_all_firms: int, sampled_firms: int, strata: int,
                  stratified_by: Sequence[str] = (), calibration: str = "linear",
                  margins: Sequence[str] = (), level: float = 0.95,
                  growth: Literal["comparable", "level"] = "comparable",
-                 language: str = "zh") -> str:
-    """The methods note of the bulletin (two paragraphs).
+                 language: str = "zh", all_strata: int | None = None) -> str:
+    """The methods note of the bulletin (two paragraphs), with display names, not column names.
+
+    Parameters
+    ----------
+    take_all_firms, sampled_firms : int
+        Firms enumerated completely; firms in the sample.
+    strata : int
+        Take-some strata (size classes within the stratification columns).
+    all_strata : int, optional
+        Strata of the plan, the take-all stratum included (as the ``survey plan``
+        console line); default ``strata + 1``.
 
     Examples
     --------
-    >>> note = methods_note(take_all_firms=555, sampled_firms=2675, strata=43,
+    >>> note = methods_note(take_all_firms=555, sampled_firms=2675, strata=42,
     ...                     stratified_by=["city"], margins=["city"], level=0.9, language="en")
-    >>> "90% confidence intervals" in note, note.count("\\n\\n")
-    (True, 1)
+    >>> "90% confidence intervals" in note, "(42 strata; 43 with" in note, note.count("\\n\\n")
+    (True, True, 1)
+    >>> "按市和规模分" in methods_note(take_all_firms=555, sampled_firms=2675, strata=42,
+    ...     stratified_by=["city"], margins=["city", "revenue_prev_year"])
+    True
     """
     text = WORDING[language]
     joined = "、".join if language == "zh" else ", ".join
+    method = text["calibration"].get(calibration, calibration)
     return text["methods"].format(
         n_ta=take_all_firms, n=sampled_firms, n_strata=strata,
-        strata=joined(stratified_by) or ("全部" if language == "zh" else "none"),
-        margins=", ".join(margins) or "-", method=calibration, level=percent(level),
-        growth=text["growth"][growth])
+        n_all=strata + 1 if all_strata is None else all_strata,
+        strata=joined(_names(stratified_by, language)) or text["strata_all"],
+        margins=joined(_names(margins, language, margins=True)) or "-", method=method,
+        level=percent(level), growth=text["growth"][growth])
+
+
+def target_progress(targets: Mapping[str, Mapping[str, Mapping[Any, float]]], *, ytd_by: Mapping[str, Any],
+                    breakdowns: Mapping[str, Any], period: str, level: float = 0.95,
+                    factor: float = 1e5, language: str = "zh",
+                    channels: Mapping[str, str | None] | None = None,
+                    domain_names: Mapping[str, Mapping[Any, str]] | None = None) -> pd.DataFrame:
+    """Progress to targets: the estimate, the growth needed per year and the growth achieved.
+
+    For a target ``T`` in year ``Y`` and this year's estimate ``E`` (the year
+    to date of the published fourth quarter: the whole year), the growth
+    needed per year is ``(T / E) ** (1 / (Y - year)) - 1``; its interval
+    comes from the estimate's interval (the needed growth falls as the
+    estimate rises). The growth achieved is the year-to-date growth on the
+    same period of last year, with its interval. Before the fourth quarter
+    the year to date is not a whole year: the needed growth is left out
+    (NaN).
+
+    Parameters
+    ----------
+    targets : mapping
+        ``{domain: {variable: {year: target in thousand yuan}}}``; a domain is
+        ``"sector"``, ``"take_all"`` (firms above designated size),
+        ``"channel_<name>"`` or ``"<breakdown>=<value>"`` (e.g. ``"zone=Z03"``).
+    ytd_by : mapping
+        :attr:`Estimates.year_to_date_by`.
+    breakdowns : mapping
+        :attr:`Estimates.breakdowns`.
+    period : str
+    level : float, default=0.95
+    factor : float, default=1e5
+        Divisor from thousand yuan to the display unit.
+    language, channels, domain_names
+        For the printed domain names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``domain, variable, year, target, estimate, ci_low, ci_high, needed,
+        needed_ci_low, needed_ci_high, growth, growth_ci_low,
+        growth_ci_high`` (money in the display unit, growth as fractions).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> result = demo_result()
+    >>> t = target_progress({"channel_zone": {"gross_output": {2010: 1e7}}},
+    ...     ytd_by=result.estimates.year_to_date_by, breakdowns=result.estimates.breakdowns,
+    ...     period="2006Q4")
+    >>> t[["domain", "year", "target"]].values.tolist()
+    [['特色产业园区', 2010, 100.0]]
+    >>> bool(t["needed_ci_low"].iloc[0] < t["needed"].iloc[0] < t["needed_ci_high"].iloc[0])
+    True
+    """
+    year, quarter = parse_quarter(period)
+    channels = dict(channels or {})
+    rows = []
+    for domain, by_variable in targets.items():
+        key, _, value = str(domain).partition("=")
+        if key not in ytd_by:
+            raise ReportError(
+                f"[report.targets] {domain!r}: no year-to-date estimates for {key!r}; use 'sector', "
+                f"'take_all', 'channel_<name>' or '<breakdown>=<value>' with one of "
+                f"{sorted(ytd_by)}.")
+        table = ytd_by[key].table()
+        if key == "take_all":
+            shown = WORDING[language]["above_size"]
+        elif key == "sector":
+            shown = WORDING[language]["sector"]
+        elif key.startswith("channel_"):
+            name = key[len("channel_"):]
+            own = channels.get(name)
+            shown = own if own and (language == "zh" or own.isascii()) else label(name, language)
+            table = table[table[breakdowns[key][0]].astype(bool).to_numpy()]
+        else:
+            column = breakdowns[key][0]
+            if not value:
+                raise ReportError(f"[report.targets] {domain!r}: name the domain, e.g. "
+                                  f"'{key}=<value>'.")
+            table = table[table[column].astype(str).to_numpy() == value]
+            shown = (domain_names or {}).get(column, {}).get(value, value)
+        for variable, by_year in by_variable.items():
+            row = table[table["variable"] == f"{variable}_ytd"]
+            if row.empty:
+                raise ReportError(f"[report.targets] {domain!r}: no estimate of {variable!r} "
+                                  f"for that domain.")
+            row = row.iloc[0]
+            for target_year, target in by_year.items():
+                years = int(target_year) - year
+                if years <= 0:
+                    raise ReportError(f"[report.targets] {domain!r}.{variable}: the target year "
+                                      f"{target_year} is not after {year}.")
+                estimate, low, high = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
+
+                def needed(level_now: float) -> float:
+                    if quarter != 4 or not level_now > 0:
+                        return float("nan")
+                    return (float(target) / level_now) ** (1.0 / years) - 1.0
+
+                rows.append({"domain": shown, "variable": variable, "year": int(target_year),
+                             "target": float(target) / factor, "estimate": estimate / factor,
+                             "ci_low": low / factor, "ci_high": high / factor,
+                             "needed": needed(estimate), "needed_ci_low": needed(high),
+                             "needed_ci_high": needed(low), "growth": float(row["growth"]),
+                             "growth_ci_low": float(row["growth_ci_low"]),
+                             "growth_ci_high": float(row["growth_ci_high"])})
+    return pd.DataFrame(rows, columns=["domain", "variable", "year", "target", "estimate", "ci_low",
+                                       "ci_high", "needed", "needed_ci_low", "needed_ci_high",
+                                       "growth", "growth_ci_low", "growth_ci_high"])
 
 
 def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFrame, survey: Any,
@@ -350,13 +576,17 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
                      stratified_by: Sequence[str] = (), calibration: str = "linear",
                      margins: Sequence[str] = (), cv_caution: float = 0.15,
                      cv_unreliable: float = 0.30, synthetic: bool = False,
-                     money: tuple[str, float] | None = None) -> BulletinContent:
+                     money: tuple[str, float] | None = None, unit: str | None = None,
+                     targets: Mapping[str, Mapping[str, Mapping[Any, float]]] | None = None,
+                     all_strata: int | None = None) -> BulletinContent:
     """The bulletin of the published period: headline, tables, charts, quality, methods, notes.
 
-    Headline: sector totals of the quarter and of the year to date for each
-    variable, with intervals and growth. Tables: the sector and each
-    breakdown, then the channels (each channel's own rows), with suppressed
-    cells flagged. Charts: the sector series with interval bands, growth by
+    Headline: for each variable the year to date (January to the quarter,
+    累计) of the firms above designated size (the take-all part) and of the
+    sector, then the sector's quarter, with intervals and growth. Tables: the
+    year to date of the sector, the take-all part and each channel; the
+    sector's quarter; each breakdown's quarter next to its year to date; the
+    channels' quarter; suppressed cells flagged. Charts: the sector series with interval bands, growth by
     the first breakdown, the parts (take-all / sampled) of the first
     variable. Quality: :func:`quality_indicators`. Methods:
     :func:`methods_note`.
@@ -397,8 +627,17 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     synthetic : bool, default=False
         Add the note that the figures come from synthetic data.
     money : (str, float) or None, default=None
-        Display unit and divisor of money (default :data:`DISPLAY`: 亿元 from
-        thousand yuan).
+        Display unit and divisor of money, overriding ``unit``.
+    unit : {"亿元", "万元", "千元"} or None, default=None
+        Display unit of money (``[report] unit``; default 亿元), printed in
+        every table caption, headline card, chart axis and Excel format.
+    targets : mapping, optional
+        ``{domain: {variable: {year: target}}}`` (targets in thousand yuan;
+        ``[report.targets]``): the progress-to-target table and chart
+        (:func:`target_progress`).
+    all_strata : int, optional
+        Strata of the plan including the take-all stratum, for the methods note
+        (default: the sample's strata + 1).
 
     Returns
     -------
@@ -409,56 +648,109 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     >>> from survey.pipeline.demo import demo_result
     >>> content = demo_result().content  # bulletin_content of the demo cycle
     >>> [t.name for t in content.tables]
-    ['sector', 'city', 'industry', 'zone', 'channel']
-    >>> content.headline[0].label, round(content.headline[0].estimate, 1)
-    ('2006Q4工业总产值', 160.6)
+    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel']
+    >>> content.headline[0].label, round(content.headline[0].estimate), round(content.headline[0].growth, 2)
+    ('2006年1-12月累计规模以上企业工业总产值', 145, 0.32)
     """
     if growth not in ("comparable", "level"):
         raise ReportError(f"growth={growth!r}: use 'comparable' or 'level'")
     protected = dict(protected or {})
     text = WORDING[language]
-    unit, factor = money if money is not None else DISPLAY[language]
+    unit, factor, decimals = display_unit(unit, language)
+    if money is not None:
+        unit, factor = money
     year, quarter = parse_quarter(period)
     before = shift_quarter(period, -4)
     per = estimates.by_period
+    ytd_words = text["ytd"].format(year=year, month=quarter * 3, month_name=_MONTHS[quarter - 1])
+    ytd_by = dict(estimates.year_to_date_by or {})
+    if "sector" not in ytd_by and estimates.year_to_date is not None:
+        ytd_by["sector"] = estimates.year_to_date
 
     def table(name: str) -> pd.DataFrame:
         return _table(per[name][period], per[name].get(before), growth, level)
 
+    def ytd_table(name: str) -> pd.DataFrame:
+        """The year to date of a breakdown, variables named as the quarter's (``{v}_ytd`` -> v)."""
+        last_year = estimates.year_to_date_last_year if name == "sector" else None
+        return _table(ytd_by[name], last_year, growth, level)
+
+    def base(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(variable=frame["variable"].str.replace(r"_ytd$", "", regex=True))
+
     def word(key: str) -> str:
         return label(key, language)
 
+    def lower(what: str) -> str:
+        return what if language == "zh" else what.lower()
+
     sector = table("sector")
     variables = list(per["sector"][period].variables)
-    ytd = _table(estimates.year_to_date, estimates.year_to_date_last_year, growth, level)
+    ytd = ytd_table("sector")
     headline = []
+    cards = [("take_all", text["above_size"]), ("sector", "")] if "take_all" in ytd_by else [
+        ("sector", "")]
     for v in variables:
-        for frame, variable, when in ((sector, v, text["quarter"].format(period=period)),
-                                      (ytd, f"{v}_ytd", text["ytd"].format(
-                                          year=year, month=quarter * 3,
-                                          month_name=_MONTHS[quarter - 1]))):
-            row = frame[frame["variable"] == variable].iloc[0]
+        rows = []
+        for name, who in cards:  # the year to date first: the figures the report is written in
+            frame = ytd if name == "sector" else ytd_table(name)
+            rows.append((frame[frame["variable"] == f"{v}_ytd"].iloc[0], f"{ytd_words}", who))
+        rows.append((sector[sector["variable"] == v].iloc[0],
+                     text["quarter"].format(period=period), ""))
+        for row, when, who in rows:
+            if language == "en":
+                name = f"{word(v)}, {lower(who) + ', ' if who else ''}{when}"
+            else:
+                name = f"{when}{who}{word(v)}"
             headline.append(Headline(
-                label=f"{word(v)}, {when}" if language == "en" else f"{when}{word(v)}",
-                variable=v, estimate=row["estimate"] / factor, ci_low=row["ci_low"] / factor,
-                ci_high=row["ci_high"] / factor, growth=row["growth"],
-                growth_ci_low=row["growth_ci_low"], growth_ci_high=row["growth_ci_high"],
-                unit=unit, decimals=2))
+                label=name, variable=v, estimate=row["estimate"] / factor,
+                ci_low=row["ci_low"] / factor, ci_high=row["ci_high"] / factor,
+                growth=row["growth"], growth_ci_low=row["growth_ci_low"],
+                growth_ci_high=row["growth_ci_high"], unit=unit, decimals=decimals))
 
-    tables = [BulletinTable.from_table(_scaled(sector, factor), name="sector",
-                                       title=text["sector"], by=[], decimals=2)]
     names = domain_names or {}
+    tables = []
+    # the year to date of the sector, the take-all part and each channel: one table
+    ytd_frames = [base(ytd).assign(domain=text["sector"])]
+    if "take_all" in ytd_by:
+        ytd_frames.append(base(ytd_table("take_all")).assign(domain=text["above_size"]))
+    for channel, own in (channels or {}).items():
+        key = f"channel_{channel}"
+        if key not in ytd_by:
+            continue
+        flag = estimates.breakdowns[key][0]
+        frame = ytd_table(key)
+        frame = frame.assign(suppressed=_suppressed(protected, frame, [flag],
+                                                    [f"{v}_ytd" for v in variables], language))
+        frame = frame[frame[flag].astype(bool).to_numpy()].drop(columns=[flag])
+        own = own if own and (language == "zh" or own.isascii()) else None
+        ytd_frames.append(base(frame).assign(domain=own or word(channel)))
+    if len(ytd_by) > 0:
+        frame = pd.concat(ytd_frames, ignore_index=True)
+        if "suppressed" in frame.columns:
+            frame["suppressed"] = frame["suppressed"].fillna(False).astype(bool)
+        tables.append(BulletinTable.from_table(
+            _scaled(frame, factor), name="ytd", by="domain", decimals=decimals, unit=unit,
+            title=text["ytd_table"].format(ytd=ytd_words)))
+    tables.append(BulletinTable.from_table(
+        _scaled(sector, factor), name="sector", by=[], decimals=decimals, unit=unit,
+        title=text["quarter_sector"].format(period=period)))
     for name, by in estimates.breakdowns.items():
         if by is None or name.startswith("channel_"):
             continue
-        frame = table(name)
-        flags = _suppressed(protected, frame, by, variables, language)
+        what = lower(word(name))
         mapping = {c: names[c] for c in by if names.get(c)}
-        frame = frame.replace(mapping) if mapping else frame
-        what = word(name)
-        tables.append(BulletinTable.from_table(
-            _scaled(frame, factor), name=name[:31], by=by, suppressed=flags, decimals=2,
-            title=text["by"].format(what=what if language == "zh" else what.lower())))
+        pairs = [(table(name), variables, name[:31],
+                  text["quarter_by"].format(what=what, period=period))]
+        if name in ytd_by:
+            pairs.append((ytd_table(name), [f"{v}_ytd" for v in variables], f"ytd_{name}"[:31],
+                          text["ytd_by"].format(what=what, ytd=ytd_words)))
+        for frame, names_v, short, title_text in pairs:
+            flags = _suppressed(protected, frame, by, names_v, language)
+            frame = base(frame.replace(mapping) if mapping else frame)
+            tables.append(BulletinTable.from_table(
+                _scaled(frame, factor), name=short, by=by, suppressed=flags, decimals=decimals,
+                unit=unit, title=title_text))
     channel_frames = []
     for channel, own in (channels or {}).items():
         key = f"channel_{channel}"
@@ -474,12 +766,15 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     if channel_frames:
         frame = pd.concat(channel_frames, ignore_index=True)
         tables.append(BulletinTable.from_table(_scaled(frame, factor), name="channel", by="channel",
-                                               title=text["channel_table"], decimals=2))
+                                               title=f"{text['channel_table']}（{period}）"
+                                               if language == "zh" else
+                                               f"{text['channel_table']} ({period})",
+                                               decimals=decimals, unit=unit))
 
     series = _scaled(estimates.series["sector"].table(), factor)
     series = series[["period", "variable", "estimate", "ci_low", "ci_high"]]
     growth_frame = None
-    first = next((t for t in tables if t.name not in ("sector", "channel")), None)
+    first = next((t for t in tables if t.name not in ("ytd", "sector", "channel")), None)
     if first is not None:
         g = first.frame
         keep = ~g["suppressed"].to_numpy(dtype=bool) if "suppressed" in g.columns else slice(None)
@@ -500,15 +795,28 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     note = methods_note(take_all_firms=int((take_all["period"] == period).sum()),
                         sampled_firms=len(survey.data), strata=survey.data[strata].nunique(),
                         stratified_by=stratified_by, calibration=calibration, margins=margins,
-                        level=level, growth=growth, language=language)
+                        level=level, growth=growth, language=language, all_strata=all_strata)
     quality = quality_indicators(period=period, take_all=take_all, survey=survey, sector=sector,
                                  variables=variables, ledger_cells=ledger_cells,
                                  protected=protected, language=language)
-    notes = [text["rounding"]] + ([text["synthetic"]] if synthetic else []) + [
+    published_x = sum(int(np.sum(cell_flags(t, cv_caution=cv_caution, cv_unreliable=cv_unreliable)
+                                 == "x")) for t in tables)
+    quality = pd.concat([quality, pd.DataFrame({
+        "indicator": [text["quality"]["suppressed_cells"]],
+        "value": pd.array([published_x], dtype=object), "unit": [""]})], ignore_index=True)
+    targets_frame = None
+    if targets:
+        targets_frame = target_progress(targets, ytd_by=ytd_by, breakdowns=estimates.breakdowns,
+                                        period=period, level=level, factor=factor,
+                                        language=language, channels=channels,
+                                        domain_names=names)
+    notes = [text["unit_caption"].format(unit=unit), text["rounding"]] + (
+        [text["take_all_note"]] if "take_all" in ytd_by else []) + (
+        [text["synthetic"]] if synthetic else []) + [
         text["not_protected"].format(var=word(v)) for v in variables
         if protected and not any(k.endswith(f":{v}") for k in protected)]
     return BulletinContent(
         title=title, period=period, language=language, headline=headline, tables=tables,
         series=series, growth=growth_frame, parts=parts, quality=quality, methods_note=note,
         notes=notes, cv_caution=cv_caution, cv_unreliable=cv_unreliable, level=level,
-        growth_basis=growth)
+        growth_basis=growth, unit=unit, targets=targets_frame)

@@ -2,10 +2,15 @@
 
 Texts are stored as glyph outlines (``svg.fonttype="path"``), so a chart
 shows its Chinese labels in any browser, with or without Chinese fonts, and
-the HTML file needs nothing from the network. Chinese glyphs come from a CJK
-font found by :func:`cjk_font` (Debian: ``apt-get install fonts-noto-cjk``);
-without one, a :class:`survey.SurveyWarning` says so and the glyphs show as
-boxes.
+the HTML file needs nothing from the network. Because the outlines are baked
+in, no browser can repair a missing glyph; so every chart draws with a
+per-glyph fallback list (:func:`font_families`): DejaVu Sans (always present)
+for letters, digits and signs, then the best CJK family found by
+:func:`cjk_font` (Noto Sans CJK SC / Source Han Sans preferred; ``.ttc`` and
+``.otf`` files are added when matplotlib's font cache lacks them). A chart
+that would show a missing glyph gives one :class:`survey.SurveyWarning`
+naming the characters and the fix (Debian: ``apt-get install
+fonts-noto-cjk``), never one warning per glyph.
 
 No statistics are computed here: the charts plot the estimates and
 intervals they are given (the share chart divides each part by the sum of
@@ -28,15 +33,26 @@ import pandas as pd
 from survey.errors import SurveyWarning
 from survey.publish.report.labels import label
 
-__all__ = ["cjk_font", "series_chart", "growth_chart", "parts_chart"]
+__all__ = ["cjk_font", "font_families", "missing_glyphs", "series_chart", "growth_chart", "parts_chart",
+           "targets_chart"]
 
-#: CJK families tried in order (Simplified Chinese first).
+#: CJK families tried in order: full CJK families with Latin glyphs first (Simplified
+#: Chinese first); CJK-only fallbacks (no Latin letters or digits) last.
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
-    "Hiragino Sans GB", "Noto Sans CJK JP", "Noto Sans CJK TC", "Droid Sans Fallback",
+    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans SC",
+    "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB",
+    "Droid Sans Fallback",
 )
-_CJK_FILES = re.compile(r"(NotoSansCJK|NotoSansSC|SourceHanSans|wqy|msyh|simhei|DroidSansFallback)", re.I)
+#: The families good enough that no system font files are scanned when one is known.
+PREFERRED = CJK_FAMILIES[:3]
+#: The Latin family of every chart: it ships with matplotlib, so it is always present.
+LATIN_FAMILY = "DejaVu Sans"
+#: What to install when a glyph is missing (Debian/Ubuntu).
+FONT_FIX = "apt-get install fonts-noto-cjk"
+_CJK_FILES = re.compile(
+    r"(NotoSansCJK|NotoSans-?SC|SourceHanSans|wqy|msyh|simhei|PingFang|Hiragino|DroidSansFallback)",
+    re.I)
 _HAN = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 PART_COLORS = {"take-all": "#1f4e79", "sampled": "#5b9bd5", "model": "#f4b183"}
 LINE_COLOR = "#1f4e79"
@@ -45,11 +61,14 @@ POSITIVE, NEGATIVE = "#2e75b6", "#c55a11"
 
 @functools.lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """Name of a font family with Chinese glyphs that matplotlib can use, or None.
+    """Name of the best font family with Chinese glyphs that matplotlib can use, or None.
 
-    Looks in matplotlib's font list for the families of :data:`CJK_FAMILIES`;
-    if none is there (fonts installed after matplotlib built its cache), adds
-    the system font files whose names look like CJK fonts and looks again.
+    Looks in matplotlib's font list for the families of :data:`CJK_FAMILIES`,
+    best first. Unless one of :data:`PREFERRED` (Noto Sans CJK SC, Source Han
+    Sans) is known, it also adds the system font files (``.ttf``, ``.otf``,
+    ``.ttc``) whose names look like CJK fonts and looks again: a font cache
+    built before Noto was installed, or one that knows only a CJK-only font
+    such as Droid Sans Fallback, does not hide a better font on the disk.
 
     Examples
     --------
@@ -64,9 +83,10 @@ def cjk_font() -> str | None:
         return next((family for family in CJK_FAMILIES if family in names), None)
 
     found = lookup()
-    if found is None:
-        for path in font_manager.findSystemFonts():
-            if _CJK_FILES.search(path):
+    if found not in PREFERRED:
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts(fontext="ttf"):
+            if _CJK_FILES.search(path) and path not in known:
                 try:
                     font_manager.fontManager.addfont(path)
                 except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
@@ -75,16 +95,70 @@ def cjk_font() -> str | None:
     return found
 
 
+def font_families() -> list[str]:
+    """The font families of every chart, in fallback order: Latin first, then CJK.
+
+    matplotlib (3.6 and later) takes each glyph from the first family that
+    has it: letters, digits and signs from :data:`LATIN_FAMILY` (DejaVu Sans,
+    shipped with matplotlib), Chinese characters from :func:`cjk_font`. A
+    CJK-only font is never the sole family, so digits never become boxes.
+
+    Examples
+    --------
+    >>> font_families()[0]
+    'DejaVu Sans'
+    """
+    family = cjk_font()
+    return [LATIN_FAMILY] + ([family] if family else [])
+
+
+def missing_glyphs(texts: list[str], families: list[str] | None = None) -> str:
+    """The characters of ``texts`` that no family of ``families`` can draw (sorted, unique).
+
+    Parameters
+    ----------
+    texts : list of str
+    families : list of str, optional
+        Default :func:`font_families`.
+
+    Examples
+    --------
+    >>> missing_glyphs(["Growth (%) 2006"])
+    ''
+    """
+    from matplotlib import font_manager
+
+    families = font_families() if families is None else families
+    chars = sorted({c for t in texts for c in str(t) if not c.isspace()})
+    if not chars:
+        return ""
+    charmaps = []
+    for family in families:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family),
+                                         fallback_to_default=False)
+        except ValueError:
+            continue
+        charmaps.append(_charmap(path))
+    return "".join(c for c in chars if not any(ord(c) in m for m in charmaps))
+
+
+@functools.lru_cache(maxsize=16)
+def _charmap(path: str) -> frozenset:
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(path).get_charmap())
+
+
 @contextmanager
 def _style(texts: list[str]) -> Iterator[None]:
-    """matplotlib settings of every chart; warns once if Chinese text has no font."""
+    """matplotlib settings of every chart: one warning (never one per glyph) if a character
+    of ``texts`` has no glyph in any chart font, naming the fix."""
     import matplotlib
 
-    family = cjk_font()
-    needs_cjk = any(_HAN.search(t) for t in texts)
+    families = font_families()
     rc = {
-        "font.family": "sans-serif",
-        "font.sans-serif": ([family] if family else []) + ["DejaVu Sans"],
+        "font.family": families,
         "font.size": 9,
         "axes.unicode_minus": False,
         "axes.spines.top": False,
@@ -95,16 +169,18 @@ def _style(texts: list[str]) -> Iterator[None]:
         "svg.fonttype": "path",
         "svg.hashsalt": "survey-bulletin",
     }
+    missing = missing_glyphs(texts, families)
     with matplotlib.rc_context(rc), warnings.catch_warnings():
-        if needs_cjk and family is None:
+        if missing:
             warnings.warn(
-                "No font with Chinese glyphs was found, so Chinese characters in the bulletin's "
-                "charts will show as empty boxes. Install one (Debian/Ubuntu: "
-                "`apt-get install fonts-noto-cjk`) and run again.",
+                f"The bulletin's charts cannot draw {missing!r} with the fonts found "
+                f"({', '.join(families)}): those characters would show as empty boxes. "
+                f"Install a Chinese font (Debian/Ubuntu: `{FONT_FIX}`) and run again.",
                 SurveyWarning,
                 stacklevel=4,
             )
-            warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
+        # matplotlib's own warnings (one per glyph) are replaced by the one above
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
         yield
 
 
@@ -143,9 +219,19 @@ def _thousands(ax) -> None:
 
 
 def _period_ticks(ax, periods: list[str]) -> None:
+    """Quarter ticks that never overlap: "Q1" over its year at each year's first quarter shown,
+    "Q2", "Q3"... alone in between."""
     step = max(1, math.ceil(len(periods) / 8))
     positions = np.arange(len(periods))
-    ax.set_xticks(positions[::step], [str(p) for p in periods[::step]])
+    texts, year = [], None
+    for p in periods[::step]:
+        match = re.fullmatch(r"(\d{4})Q([1-4])", str(p))
+        if match is None:
+            texts.append(str(p))
+            continue
+        texts.append(f"Q{match.group(2)}" + (f"\n{match.group(1)}" if match.group(1) != year else ""))
+        year = match.group(1)
+    ax.set_xticks(positions[::step], texts)
     ax.set_xlim(-0.5, len(periods) - 0.5)
 
 
@@ -154,7 +240,7 @@ def _ordered(values: pd.Series) -> list:
 
 
 def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
-                 level: float = 0.95) -> str:
+                 level: float = 0.95, unit: str = "") -> str:
     """Line chart of the quarterly estimates with their interval band; one panel per variable.
 
     Parameters
@@ -165,6 +251,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
     language : {"zh", "en"}, default="en"
     level : float, default=0.95
         Confidence level named in the title and legend.
+    unit : str, default=""
+        Unit of the estimates, written on the y axis ("亿元").
 
     Returns
     -------
@@ -183,7 +271,7 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
     variables = _ordered(series["variable"])
     titles = [label(v, language) for v in variables]
     title = label("chart_series", language, level=level)
-    with _style(titles + [title, label("band", language, level=level)]):
+    with _style(titles + [title, unit, label("band", language, level=level)]):
         fig, axes = _grid(len(variables))
         position = {p: i for i, p in enumerate(periods)}
         for ax, variable, name in zip(axes, variables, titles, strict=True):
@@ -197,6 +285,8 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
             ax.set_title(name, fontsize=10, loc="left")
             _period_ticks(ax, periods)
             _thousands(ax)
+            if unit:
+                ax.set_ylabel(unit)
             ax.legend(loc="upper left", fontsize=8, frameon=False)
         return _to_svg(fig, title, "series")
 
@@ -283,7 +373,9 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
 
     periods = _ordered(parts["period"])
     variables = _ordered(parts["variable"])
-    present = [p for p in PARTS if p in set(parts["part"])]
+    # a legend entry only for the parts that are non-zero in some period
+    nonzero = parts.loc[parts["estimate"].to_numpy(dtype=float) > 0, "part"]
+    present = [p for p in PARTS if p in set(nonzero)] or [p for p in PARTS if p in set(parts["part"])]
     titles = [label(v, language) for v in variables]
     legend = [label(p, language) for p in present]
     title = label("chart_parts", language)
@@ -311,3 +403,57 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="outside lower center", ncols=len(present), frameon=False, fontsize=8)
         return _to_svg(fig, title, "parts")
+
+
+def targets_chart(targets: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
+                  level: float = 0.95) -> str:
+    """Bars of the growth needed per year to reach each target next to the growth achieved,
+    with interval whiskers.
+
+    Parameters
+    ----------
+    targets : pandas.DataFrame
+        ``domain, variable, year, needed, needed_ci_low, needed_ci_high, growth,
+        growth_ci_low, growth_ci_high`` (fractions), as
+        :func:`survey.publish.report.build.target_progress` gives them.
+    language : {"zh", "en"}, default="en"
+    level : float, default=0.95
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"domain": ["Zones"], "variable": "gross_output", "year": [2010],
+    ...     "needed": [0.41], "needed_ci_low": [0.4], "needed_ci_high": [0.42], "growth": [0.1],
+    ...     "growth_ci_low": [0.05], "growth_ci_high": [0.15]})
+    >>> targets_chart(t).startswith("<svg")
+    True
+    """
+    names = [f"{d} · {label(v, language)} ({y})" if language == "en" else f"{d}·{label(v, language)}（{y}年）"
+             for d, v, y in zip(targets["domain"], targets["variable"], targets["year"], strict=True)]
+    bars = (("needed", label("needed_bar", language), "#c55a11"),
+            ("growth", label("achieved_bar", language), POSITIVE))
+    title = label("chart_targets", language, level=level)
+    with _style(names + [b[1] for b in bars] + [title, label("growth_axis", language)]):
+        fig, axes = _grid(1, height=max(1.8, 0.7 * len(names) + 1.0))
+        ax = axes[0]
+        y = np.arange(len(names), dtype=float)
+        for j, (key, name, color) in enumerate(bars):
+            g, lo, hi = (100 * targets[c].to_numpy(dtype=float)
+                         for c in (key, f"{key}_ci_low", f"{key}_ci_high"))
+            pos = y + (j - 0.5) * 0.36
+            ax.barh(pos, np.nan_to_num(g), height=0.34, color=color, label=name)
+            err = np.vstack([g - lo, hi - g])
+            ax.errorbar(np.nan_to_num(g), pos, xerr=np.where(np.isfinite(err), err, 0), fmt="none",
+                        ecolor="#333333", elinewidth=1, capsize=2.5)
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_yticks(y, names)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+        ax.set_xlabel(label("growth_axis", language))
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        return _to_svg(fig, title, "targets")

@@ -54,6 +54,7 @@ __all__ = [
     "published_frame",
     "TABLE_COLUMNS",
     "GROWTH_COLUMNS",
+    "TARGET_COLUMNS",
     "HIDDEN",
     "PARTS",
     "example_content",
@@ -65,6 +66,8 @@ from survey.errors import ReportError  # noqa: E402
 
 TABLE_COLUMNS = ("variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n")
 GROWTH_COLUMNS = ("growth", "growth_se", "growth_ci_low", "growth_ci_high")
+TARGET_COLUMNS = ("domain", "variable", "year", "target", "estimate", "ci_low", "ci_high", "needed",
+                  "needed_ci_low", "needed_ci_high", "growth", "growth_ci_low", "growth_ci_high")
 PARTS = ("take-all", "sampled", "model")
 #: Values hidden by a cell's flag: a suppressed cell ("x") hides everything that reveals the
 #: level or its change; a too unreliable cell ("F") hides the level (its CV says why).
@@ -188,6 +191,10 @@ class BulletinTable:
         and CV are fractions.
     decimals : int, default=1
         Decimals of estimates in the HTML and Excel views.
+    unit : str, default=""
+        Unit of the money columns (estimate, SE, interval), e.g. "亿元":
+        printed in the table's caption, its CSV ``unit`` column and its Excel
+        number formats.
 
     Examples
     --------
@@ -203,6 +210,7 @@ class BulletinTable:
     title: str
     frame: pd.DataFrame
     decimals: int = 1
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -249,7 +257,7 @@ class BulletinTable:
     @classmethod
     def from_table(cls, frame: pd.DataFrame, *, name: str, title: str,
                    by: str | Sequence[str] | None = None, suppressed: Sequence[bool] | None = None,
-                   decimals: int = 1) -> "BulletinTable":
+                   decimals: int = 1, unit: str = "") -> "BulletinTable":
         """A table from an estimation result's ``table()``, keeping only what is published.
 
         Takes the ``by`` columns, ``variable``, the API columns and (when
@@ -268,6 +276,7 @@ class BulletinTable:
             Suppression flags in row order (e.g. from :mod:`survey.publish.disclosure`);
             default: the frame's ``suppressed`` column if any.
         decimals : int, default=1
+        unit : str, default=""
 
         Examples
         --------
@@ -296,7 +305,7 @@ class BulletinTable:
             out["suppressed"] = flags
         elif "suppressed" in source.columns:
             out["suppressed"] = source["suppressed"].to_numpy()
-        return cls(name=name, title=title, frame=out, decimals=decimals)
+        return cls(name=name, title=title, frame=out, decimals=decimals, unit=unit)
 
     @property
     def breakdown(self) -> tuple[str, ...]:
@@ -351,6 +360,13 @@ class BulletinContent:
     growth_basis : {"comparable", "level"}, default="comparable"
         What the growth rates compare (named by the growth label): the same
         firms a year earlier, or the total published a year earlier.
+    unit : str, default=""
+        Display unit of money ("亿元"): the y axis of the series chart.
+    targets : pandas.DataFrame or None, default=None
+        Progress to targets (:func:`survey.publish.report.build.target_progress`):
+        ``domain, variable, year, target, estimate, ci_low, ci_high, needed,
+        needed_ci_low, needed_ci_high, growth, growth_ci_low,
+        growth_ci_high``; a small table and a chart.
 
     Examples
     --------
@@ -374,6 +390,8 @@ class BulletinContent:
     cv_unreliable: float = 0.30
     level: float = 0.95
     growth_basis: Literal["comparable", "level"] = "comparable"
+    unit: str = ""
+    targets: pd.DataFrame | None = None
 
     def label(self, key: object) -> str:
         """The label of ``key`` in the bulletin's language, level and growth basis.
@@ -401,7 +419,7 @@ class BulletinContent:
             if not isinstance(t, BulletinTable):
                 raise ReportError(f"tables[{i}] is a {type(t).__name__}; build it with BulletinTable(...).")
         names = [t.name for t in tables]
-        reserved = {"headline", "series", "growth", "parts", "quality", "legend"}
+        reserved = {"headline", "series", "growth", "parts", "quality", "legend", "targets"}
         clash = sorted({n for n in names if names.count(n) > 1 or n.lower() in reserved})
         if clash:
             raise ReportError(
@@ -441,6 +459,13 @@ class BulletinContent:
         if self.quality is not None:
             q = _require(self.quality, ("indicator", "value"), "quality")
             object.__setattr__(self, "quality", q.reset_index(drop=True))
+        if self.targets is not None:
+            t = _require(self.targets, TARGET_COLUMNS, "targets")
+            _numeric(t, TARGET_COLUMNS[3:], "targets")
+            _check_interval(t["ci_low"], t["estimate"], t["ci_high"], "targets")
+            _check_interval(t["needed_ci_low"], t["needed"], t["needed_ci_high"], "targets (needed)")
+            _check_interval(t["growth_ci_low"], t["growth"], t["growth_ci_high"], "targets (growth)")
+            object.__setattr__(self, "targets", t.reset_index(drop=True))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -517,7 +542,8 @@ def published_frame(table: BulletinTable, *, cv_caution: float = 0.15,
 
     Suppressed cells (``x``) lose their estimate, SE, CV, interval and growth;
     too unreliable cells (``F``) lose their estimate, SE and interval (the CV
-    stays, to say why). The ``suppressed`` column is dropped, ``flag`` added.
+    stays, to say why). The ``suppressed`` column is dropped, ``flag`` added
+    (and ``unit``, the table's money unit, when it has one).
 
     Examples
     --------
@@ -539,6 +565,8 @@ def published_frame(table: BulletinTable, *, cv_caution: float = 0.15,
                 if c in out.columns:
                     out[c] = out[c].astype(float).mask(rows)
     out["flag"] = pd.array(flags.tolist(), dtype="str")
+    if table.unit:
+        out["unit"] = table.unit
     return out
 
 

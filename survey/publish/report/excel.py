@@ -31,7 +31,7 @@ from survey.publish.report.content import (
     published_frame,
 )
 
-__all__ = ["write_workbook", "workbook_timestamp", "headline_frame", "HEADER_ROW"]
+__all__ = ["write_workbook", "workbook_timestamp", "headline_frame", "sheet_names", "HEADER_ROW"]
 
 HEADER_ROW = 3
 _GREY, _YELLOW, _HEAD = "E7E6E6", "FFF2CC", "DDEBF7"
@@ -55,14 +55,57 @@ def headline_frame(content: BulletinContent) -> pd.DataFrame:
                         columns=list(_HEADLINE_COLUMNS))
 
 
-def _format(column: str, decimals: int) -> str:
-    if column in ("cv",) or column.startswith("growth"):
+_COUNTS = ("n", "df", "year")
+_PERCENT = ("cv", "growth", "growth_ci_low", "growth_ci_high", "growth_se", "needed", "needed_ci_low",
+            "needed_ci_high")
+
+
+def _format(column: str, decimals: int, unit: str = "") -> str:
+    """Excel number format of a column: % with one decimal for CV and growth, integers for
+    counts, thousands separators for money (the estimate's format names the unit)."""
+    if column in _PERCENT:
         return "0.0%"
     if column == "n":
         return "#,##0"
-    if column == "df":
+    if column in ("df", "year"):
         return "0"
-    return "#,##0" + ("." + "0" * decimals if decimals else "")
+    money = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return money + (f'" {unit}"' if unit and column in ("estimate", "target") else "")
+
+
+def sheet_names(content: BulletinContent) -> dict[str, str]:
+    """Sheet names of the workbook in the bulletin's language, by part (table name, ``headline``,
+    ``series``...): at most 31 characters, unique.
+
+    Examples
+    --------
+    >>> from survey.publish.report import example_content
+    >>> sheet_names(example_content("zh"))["county"], sheet_names(example_content("en"))["headline"]
+    ('按县（市、区）分', 'Headline figures')
+    """
+    zh = content.language == "zh"
+    fixed = {"headline": content.label("headline"), "series": "分季度估计" if zh else "Series",
+             "growth": "分组增长" if zh else "Growth", "parts": "估计值构成" if zh else "Parts",
+             "quality": content.label("quality"), "targets": content.label("targets"),
+             "legend": content.label("legend"), "ytd": "累计" if zh else "Year to date",
+             "sector": "全行业" if zh else "Sector"}
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for key in ["headline", *(t.name for t in content.tables), "series", "growth", "parts",
+                "quality", "targets", "legend"]:
+        if key in fixed:
+            name = fixed[key]
+        else:
+            ytd = key.startswith("ytd_")
+            what = content.label(key[4:] if ytd else key)
+            name = (f"按{what}分" + ("（累计）" if ytd else "")) if zh else (
+                f"By {what.lower()}" + (" (YTD)" if ytd else ""))
+        name = re.sub(r"[\[\]:*?/\\]", " ", name)[:31]
+        while name in used:
+            name = name[:29] + f"_{len(used)}"
+        used.add(name)
+        out[key] = name
+    return out
 
 
 def _width(ws, widths: dict[int, float]) -> None:
@@ -77,17 +120,22 @@ def _text_width(text: str) -> float:
 
 
 def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.DataFrame, *,
-                 decimals: int = 1, flags=None, hidden=None, numeric=()):
+                 decimals: int = 1, flags=None, hidden=None, numeric=(), unit: str = ""):
     """Write ``frame`` to a new sheet with the common layout."""
     from openpyxl.styles import Alignment, Font, PatternFill
 
     ws = wb.create_sheet(name)
     ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=13)
-    ws.cell(row=2, column=1, value=f"{content.label('period')}: {content.period}")
+    second = f"{content.label('period')}: {content.period}"
+    if unit:
+        second += ("；" if content.language == "zh" else "; ") + content.label("unit_caption").format(unit=unit)
+    ws.cell(row=2, column=1, value=second)
     columns = list(frame.columns)
     widths = {}
     for j, column in enumerate(columns, start=1):
         text = content.label(column)
+        if f"{column}_name" in columns:  # a code next to its name: never two equal headers
+            text = content.label("code").format(what=text)
         cell = ws.cell(row=HEADER_ROW, column=j, value=text)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor=_HEAD)
@@ -104,8 +152,8 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
             cell = ws.cell(row=row, column=j)
             if column in numeric:
                 if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    cell.value = float(value)
-                    cell.number_format = _format(column, decimals)
+                    cell.value = int(value) if column in _COUNTS else float(value)
+                    cell.number_format = _format(column, decimals, unit)
                 elif column == "estimate" and flag in ("x", "F"):
                     cell.value = flag
                     cell.alignment = Alignment(horizontal="right")
@@ -187,9 +235,9 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
                    timestamp: datetime.datetime | None = None) -> Path:
     """Write the Excel workbook of the bulletin.
 
-    Sheets: ``Headline`` (when there are headline figures), one per table
-    (named after the table), ``Series``, ``Growth``, ``Parts``, ``Quality``
-    (when given) and ``Legend``. Numbers are stored at full precision with
+    Sheets (named in the bulletin's language, :func:`sheet_names`): the
+    headline figures (when given), one per table, the series, growth, parts,
+    quality indicators and targets (when given) and the legend of symbols. Numbers are stored at full precision with
     number formats (thousands separators; CV and growth as percentages).
     The file is reproducible: the same content gives the same bytes (the
     document and its zip entries are dated :func:`workbook_timestamp`).
@@ -214,7 +262,7 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
     >>> from survey.publish.report import BulletinContent
     >>> p = write_workbook(BulletinContent(title="B", period="2006Q4"), Path(tempfile.mkdtemp()) / "b.xlsx")
     >>> openpyxl.load_workbook(p).sheetnames
-    ['Legend']
+    ['Symbols']
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -226,39 +274,50 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
     wb.remove(wb.active)
     wb.properties.title = f"{content.title} {content.period}"
     wb.properties.created = stamp
+    sheets = sheet_names(content)
     if content.headline:
-        _frame_sheet(wb, "Headline", content.label("headline"), content, headline_frame(content),
+        units = {h.unit for h in content.headline}
+        _frame_sheet(wb, sheets["headline"], content.label("headline"), content, headline_frame(content),
                      decimals=max(h.decimals for h in content.headline),
-                     numeric=("estimate", "ci_low", "ci_high", "growth", "growth_ci_low", "growth_ci_high"))
+                     numeric=("estimate", "ci_low", "ci_high", "growth", "growth_ci_low", "growth_ci_high"),
+                     unit=units.pop() if len(units) == 1 else "")
     table: BulletinTable
     for table in content.tables:
         frame = published_frame(table, cv_caution=content.cv_caution, cv_unreliable=content.cv_unreliable)
-        numeric = [c for c in frame.columns if c not in (*table.breakdown, "variable", "flag")]
-        ws = _frame_sheet(wb, table.name, table.title, content, frame, decimals=table.decimals,
+        numeric = [c for c in frame.columns if c not in (*table.breakdown, "variable", "flag", "unit")]
+        ws = _frame_sheet(wb, sheets[table.name], table.title, content, frame, decimals=table.decimals,
                           flags=frame["flag"].tolist(), hidden=HIDDEN,
-                          numeric=numeric)
+                          numeric=numeric, unit=table.unit)
         row = HEADER_ROW + len(frame) + 2
         for symbol, meaning in legend_items(content):
             ws.cell(row=row, column=1, value=f"{symbol}  {meaning}").font = Font(italic=True, size=9)
             row += 1
-    for key, sheet, numeric in (("series", "Series", ("estimate", "ci_low", "ci_high")),
-                                ("growth", "Growth", ("growth", "growth_ci_low", "growth_ci_high")),
-                                ("parts", "Parts", ("estimate",)),
-                                ("quality", "Quality", ())):
+    target_numbers = ("year", "target", "estimate", "ci_low", "ci_high", "needed", "needed_ci_low",
+                      "needed_ci_high", "growth", "growth_ci_low", "growth_ci_high")
+    for key, numeric in (("series", ("estimate", "ci_low", "ci_high")),
+                         ("growth", ("growth", "growth_ci_low", "growth_ci_high")),
+                         ("parts", ("estimate",)),
+                         ("quality", ()),
+                         ("targets", target_numbers)):
         frame = getattr(content, key)
         if frame is not None:
-            title = content.label("chart_" + key) if key != "quality" else content.label("quality")
-            if key == "quality" and pd.api.types.is_numeric_dtype(frame["value"]):
+            title = content.label("chart_" + key) if key not in ("quality", "targets") else content.label(key)
+            if key == "quality" and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                        for v in frame["value"].tolist()):
                 numeric = ("value",)
-            ws = _frame_sheet(wb, sheet, title, content, frame, numeric=numeric, decimals=3)
+            money = key in ("series", "parts", "targets")
+            ws = _frame_sheet(wb, sheets[key], title, content, frame, numeric=numeric,
+                              decimals=2 if money else 3, unit=content.unit if money else "")
             if key == "quality" and "unit" in frame.columns and numeric:
                 column = list(frame.columns).index("value") + 1
                 for i, unit in enumerate(frame["unit"].tolist()):
                     cell = ws.cell(row=HEADER_ROW + 1 + i, column=column)
-                    if isinstance(cell.value, float):
+                    if isinstance(cell.value, (int, float)):
+                        if unit != "%" and float(cell.value).is_integer():
+                            cell.value = int(cell.value)  # a count
                         cell.number_format = ("0.0%" if unit == "%" else
-                                              "#,##0" if cell.value.is_integer() else "#,##0.###")
-    ws = wb.create_sheet("Legend")
+                                              "#,##0" if float(cell.value).is_integer() else "#,##0.###")
+    ws = wb.create_sheet(sheets["legend"])
     ws.cell(row=1, column=1, value=content.label("legend")).font = Font(bold=True, size=13)
     ws.cell(row=HEADER_ROW, column=1, value=content.label("symbol")).font = Font(bold=True)
     ws.cell(row=HEADER_ROW, column=2, value=content.label("meaning")).font = Font(bold=True)

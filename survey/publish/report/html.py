@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from survey.io import protect_formulas
-from survey.publish.report.charts import growth_chart, parts_chart, series_chart
+from survey.publish.report.charts import growth_chart, parts_chart, series_chart, targets_chart
 from survey.publish.report.content import (
+    GROWTH_COLUMNS,
     BulletinContent,
     BulletinFiles,
     BulletinTable,
@@ -54,7 +55,7 @@ header.masthead h1 { margin: 0 0 4px; font-size: 28px; font-weight: 700; }
 header.masthead p { margin: 0; opacity: .9; }
 h2 { font-size: 20px; border-bottom: 2px solid var(--accent); padding-bottom: 4px; margin: 36px 0 14px; }
 h3 { font-size: 16px; margin: 22px 0 8px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(240px, 1fr)); gap: 14px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 14px; }
 .card { border: 1px solid var(--line); border-left: 5px solid var(--accent); border-radius: 6px;
         padding: 12px 16px; background: var(--soft); }
 .card h3 { margin: 0 0 6px; font-size: 15px; color: var(--muted); font-weight: 600; }
@@ -69,10 +70,20 @@ figcaption { font-size: 13px; color: var(--muted); margin-top: 4px; }
 table.data { border-collapse: collapse; width: 100%; font-size: 13px; margin-bottom: 6px; }
 table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 4px 8px; }
 table.data td { white-space: nowrap; }
-table.data th { background: var(--soft); text-align: left; font-weight: 600; vertical-align: bottom; }
-table.data td.num, table.data th.num { text-align: right; font-variant-numeric: tabular-nums;
-        white-space: nowrap; }
-.table-wrap { overflow-x: auto; }
+table.data td.text { white-space: normal; min-width: 4em; }
+table.data th { background: var(--soft); text-align: left; font-weight: 600; vertical-align: bottom;
+        white-space: normal; }
+table.data td.num, table.data th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.data td.num { white-space: nowrap; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
+p.caption { font-size: 12px; color: var(--muted); margin: -4px 0 6px; }
+section, figure, .cards, .card { min-width: 0; max-width: 100%; }
+p, li, dd { overflow-wrap: anywhere; }
+@media (max-width: 900px) {
+  main { padding: 0 10px 32px; }
+  table.data { font-size: 12px; }
+  table.data th, table.data td { padding: 3px 4px; }
+}
 .flag { font-weight: 700; margin-left: 3px; }
 .flag-x, .flag-F { color: #7f1d1d; } .flag-E { color: #9a6700; }
 td.suppressed { background: #f3f3f3; }
@@ -84,8 +95,10 @@ footer { font-size: 12px; color: var(--muted); border-top: 1px solid var(--line)
 @media print { header.masthead { background: none; color: var(--ink); } .card { break-inside: avoid; } }
 """.replace("FONTS", FONT_STACK)
 
-_TABLE_SHOWN = ("estimate", "se", "cv", "ci_low", "ci_high", "n")
-_GROWTH_SHOWN = ("growth", "growth_ci_low", "growth_ci_high")
+#: Columns of an HTML table: an interval is one column ("158.81–162.34"); the SE is in the CSV
+#: and Excel files (the CV says the same relative to the estimate).
+_TABLE_SHOWN = ("estimate", "cv", "ci", "n")
+_GROWTH_SHOWN = ("growth", "growth_ci")
 
 
 def _e(text: object) -> str:
@@ -152,7 +165,8 @@ def _charts(content: BulletinContent) -> str:
                              ("parts", content.parts, parts_chart)):
         if frame is None or frame.empty:
             continue
-        figures.append(f'<figure class="chart" id="chart-{key}">{draw(frame, language=lang, level=content.level)}'
+        extra = {"unit": content.unit} if key == "series" else {}
+        figures.append(f'<figure class="chart" id="chart-{key}">{draw(frame, language=lang, level=content.level, **extra)}'
                        f'<figcaption>{_e(content.label("chart_" + key))}</figcaption></figure>')
     if not figures:
         return ""
@@ -180,23 +194,88 @@ def _cell(value: float, flag: str, column: str, decimals: int) -> str:
     return f'<td class="num">{text}</td>'
 
 
+def _interval_cell(low: float, high: float, flag: str, *, percent: bool, decimals: int) -> str:
+    """An interval as one cell: ``low–high`` (growth: signed percentages)."""
+    if not (_finite(low) and _finite(high)):
+        hidden = flag == "x" or (flag == "F" and not percent)
+        return '<td class="num suppressed"></td>' if hidden else '<td class="num">..</td>'
+    if percent:
+        return f'<td class="num">{100 * low:+.1f} – {100 * high:+.1f}</td>'
+    return f'<td class="num">{_number(low, decimals)} – {_number(high, decimals)}</td>'
+
+
+def _headers(table: BulletinTable, content: BulletinContent) -> list[str]:
+    """Header texts of the text columns: a code column next to its name column is headed
+    "… code" (never two columns with the same header)."""
+    columns = (*table.breakdown, "variable")
+    out = []
+    for c in columns:
+        text = content.label(c)
+        if f"{c}_name" in columns:
+            what = text if content.language == "zh" else text
+            text = content.label("code").format(what=what)
+        out.append(text)
+    return out
+
+
 def _table(table: BulletinTable, content: BulletinContent) -> str:
     frame = published_frame(table, cv_caution=content.cv_caution, cv_unreliable=content.cv_unreliable)
     numeric = list(_TABLE_SHOWN) + (list(_GROWTH_SHOWN) if table.has_growth else [])
-    head = "".join(f"<th>{_e(content.label(c))}</th>" for c in (*table.breakdown, "variable"))
+    head = "".join(f"<th>{_e(h)}</th>" for h in _headers(table, content))
     head += "".join(f'<th class="num">{_e(content.label(c))}</th>' for c in numeric)
     flags = frame["flag"].tolist()
-    columns = {c: frame[c].to_numpy(dtype=float) for c in numeric}
+    columns = {c: frame[c].to_numpy(dtype=float) for c in
+               ("estimate", "cv", "ci_low", "ci_high", "n", *GROWTH_COLUMNS) if c in frame.columns}
     texts = {c: frame[c].tolist() for c in (*table.breakdown, "variable")}
     rows = []
     for i in range(len(frame)):
-        cells = "".join(f"<td>{_e(content.label(texts[c][i])) if not pd.isna(texts[c][i]) else '..'}</td>"
+        cells = "".join(f'<td class="text">{_e(content.label(texts[c][i])) if not pd.isna(texts[c][i]) else ".."}</td>'
                         for c in (*table.breakdown, "variable"))
-        cells += "".join(_cell(columns[c][i], flags[i], c, table.decimals) for c in numeric)
+        for c in numeric:
+            if c == "ci":
+                cells += _interval_cell(columns["ci_low"][i], columns["ci_high"][i], flags[i],
+                                        percent=False, decimals=table.decimals)
+            elif c == "growth_ci":
+                cells += _interval_cell(columns["growth_ci_low"][i], columns["growth_ci_high"][i],
+                                        flags[i], percent=True, decimals=table.decimals)
+            else:
+                cells += _cell(columns[c][i], flags[i], c, table.decimals)
         rows.append(f'<tr data-flag="{flags[i]}">{cells}</tr>')
-    return (f'<section class="table" id="table-{_e(table.name)}"><h3>{_e(table.title)}</h3>'
+    caption = (f'<p class="caption">{_e(content.label("unit_caption").format(unit=table.unit))}</p>'
+               if table.unit else "")
+    return (f'<section class="table" id="table-{_e(table.name)}"><h3>{_e(table.title)}</h3>{caption}'
             f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div></section>')
+
+
+def _targets(content: BulletinContent) -> str:
+    """Progress to targets: a small table and a chart."""
+    t = content.targets
+    if t is None or t.empty:
+        return ""
+    head = "".join(f'<th{" class=num" if i > 1 else ""}>{_e(content.label(c))}</th>' for i, c in enumerate(
+        ("domain", "variable", "target_year", "target", "estimate", "ci", "needed", "needed_ci",
+         "achieved", "achieved_ci")))
+    rows = []
+    for r in t.itertuples(index=False):
+        d = 2 if abs(r.target) < 1e4 else 0
+        rows.append(
+            f'<tr><td class="text">{_e(r.domain)}</td><td class="text">{_e(content.label(r.variable))}</td>'
+            f'<td class="num">{int(r.year)}</td><td class="num">{_number(r.target, d)}</td>'
+            f'<td class="num">{_number(r.estimate, d)}</td>'
+            f'{_interval_cell(r.ci_low, r.ci_high, "", percent=False, decimals=d)}'
+            f'{_cell(r.needed, "", "growth", d)}'
+            f'{_interval_cell(r.needed_ci_low, r.needed_ci_high, "", percent=True, decimals=d)}'
+            f'{_cell(r.growth, "", "growth", d)}'
+            f'{_interval_cell(r.growth_ci_low, r.growth_ci_high, "", percent=True, decimals=d)}</tr>')
+    caption = (f'<p class="caption">{_e(content.label("unit_caption").format(unit=content.unit))}</p>'
+               if content.unit else "")
+    chart = targets_chart(t, language=content.language, level=content.level)
+    return (f'<section id="targets"><h2>{_e(content.label("targets"))}</h2>{caption}'
+            f'<div class="table-wrap"><table class="data" id="table-targets"><thead><tr>{head}</tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table></div>'
+            f'<figure class="chart" id="chart-targets">{chart}'
+            f'<figcaption>{_e(content.label("chart_targets"))}</figcaption></figure></section>')
 
 
 def _flag_counts(content: BulletinContent) -> dict[str, int]:
@@ -229,18 +308,18 @@ def _quality(content: BulletinContent) -> str:
     if content.quality is not None:
         units = content.quality["unit"] if "unit" in content.quality.columns else [None] * len(content.quality)
         for indicator, value, unit in zip(content.quality["indicator"], content.quality["value"], units, strict=True):
-            rows.append(f'<tr><td>{_e(content.label(indicator))}</td>'
+            rows.append(f'<tr><td class="text">{_e(content.label(indicator))}</td>'
                         f'<td class="num">{_e(_quality_value(value, unit))}</td></tr>')
     if content.tables:
         counts = _flag_counts(content)
         rows.append(f'<tr id="flag-counts" data-x="{counts["x"]}" data-f="{counts["F"]}" '
-                    f'data-e="{counts["E"]}"><td>{_e(content.label("flag_counts"))}</td>'
+                    f'data-e="{counts["E"]}"><td class="text">{_e(content.label("flag_counts"))}</td>'
                     f'<td class="num">{_e(content.label("flag_counts_value").format(**counts))}</td></tr>')
     if not rows:
         return ""
-    return (f'<section id="quality"><h2>{_e(content.label("quality"))}</h2><table class="data">'
+    return (f'<section id="quality"><h2>{_e(content.label("quality"))}</h2><div class="table-wrap"><table class="data">'
             f'<thead><tr><th>{_e(content.label("indicator"))}</th><th class="num">{_e(content.label("value"))}'
-            f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+            f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div></section>')
 
 
 def _text_sections(content: BulletinContent) -> str:
@@ -248,6 +327,7 @@ def _text_sections(content: BulletinContent) -> str:
     if content.tables:
         tables = "".join(_table(t, content) for t in content.tables)
         out.append(f'<section id="tables"><h2>{_e(content.label("tables"))}</h2>{tables}</section>')
+    out.append(_targets(content))
     out.append(_quality(content))
     if content.methods_note.strip():
         paragraphs = "".join(f"<p>{_e(p.strip())}</p>" for p in content.methods_note.split("\n\n") if p.strip())
@@ -365,15 +445,30 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path, *,
         for table in content.tables:
             frames[table.name] = published_frame(table, cv_caution=content.cv_caution,
                                                  cv_unreliable=content.cv_unreliable)
-        for key in ("series", "growth", "parts", "quality"):
+        for key in ("series", "growth", "parts", "quality", "targets"):
             frame = getattr(content, key)
             if frame is not None:
-                frames[key] = frame
+                frames[key] = _quality_csv(frame) if key == "quality" else frame
         for key, frame in frames.items():
             path = folder / f"{key}.csv"
             protect_formulas(frame).to_csv(path, index=False, encoding="utf-8-sig")
             csv[key] = path
     return BulletinFiles(html=html_path, excel=excel_path, csv=csv)
+
+
+def _quality_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """The quality indicators as written to CSV: percentages in % (one decimal) where the
+    unit is "%", counts as integers."""
+    if "unit" not in frame.columns:
+        return frame
+    values = []
+    for value, unit in zip(frame["value"].tolist(), frame["unit"].tolist(), strict=True):
+        if _finite(value) and not isinstance(value, (bool, np.bool_, str)):
+            v = float(value)
+            values.append(round(100 * v, 1) if unit == "%" else int(v) if v.is_integer() else v)
+        else:
+            values.append(value)
+    return frame.assign(value=pd.array(values, dtype=object))
 
 
 def find_chromium() -> str | None:

@@ -1,0 +1,202 @@
+"""Chart fonts that cannot fail silently (issue 14, item 1).
+
+The charts bake their texts into the SVG as glyph outlines, so a glyph drawn from
+the wrong font (a box) can never be repaired by a browser. These tests run the chart
+code in a separate Python process with its own ``MPLCONFIGDIR`` in two situations:
+
+* **bad cache**: matplotlib's font cache knows only a CJK-only font (Droid Sans
+  Fallback: no Latin letters, no digits; Debian ``fonts-droid-fallback``) and no
+  Noto CJK, as on a machine where the cache was built before Noto was installed;
+* **fresh cache**: an empty ``MPLCONFIGDIR`` (matplotlib builds its cache anew).
+
+In both, every character of every chart text of the Chinese and the English bulletin
+must be drawn from a font that has it (the glyph ids in the SVG are
+``<font>-<glyph index>``; index 0 is the "missing glyph" box), and a headless
+Chromium screenshot of the charts must match the one of a known-good render.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from survey.errors import SurveyWarning
+from survey.publish.report.html import CHROMIUM_FLAGS, find_chromium
+
+DROID = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+
+#: Make the cache of MPLCONFIGDIR know only the CJK-only font (the situation of issue 14).
+BAD_CACHE = r"""
+import json, sys
+from pathlib import Path
+import matplotlib
+from matplotlib import font_manager as fm
+droid = sys.argv[1]
+cjk = ("CJK", "Source Han", "WenQuanYi", "Droid")
+fm.fontManager.ttflist = [e for e in fm.fontManager.ttflist if not any(k in e.name for k in cjk)]
+fm.fontManager.addfont(droid)
+fm.json_dump(fm.fontManager, Path(matplotlib.get_cachedir()) / f"fontlist-v{fm.FontManager.__version__}.json")
+"""
+
+#: Draw the charts of the example bulletin in both languages; report fonts and warnings.
+RENDER = r"""
+import json, sys, warnings
+from pathlib import Path
+from matplotlib import font_manager as fm
+out = Path(sys.argv[1])
+before = sorted({e.name for e in fm.fontManager.ttflist if "CJK" in e.name or "Droid" in e.name})
+from survey.publish.report import charts, example_content
+families = charts.font_families()
+paths = {}
+for f in families:
+    p = fm.findfont(fm.FontProperties(family=f), fallback_to_default=False)
+    paths[f] = [str(p), int(getattr(p, "face_index", 0))]
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for lang in ("zh", "en"):
+        c = example_content(lang)
+        for key, draw in (("series", charts.series_chart), ("growth", charts.growth_chart),
+                          ("parts", charts.parts_chart)):
+            (out / f"{key}-{lang}.svg").write_text(draw(getattr(c, key), language=lang), encoding="utf-8")
+(out / "fonts.json").write_text(json.dumps({"cache_cjk": before, "families": families, "paths": paths,
+    "warnings": [str(w.message) for w in caught]}), encoding="utf-8")
+"""
+
+
+def _python(code: str, *args: str, config: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPL")}
+    env["MPLCONFIGDIR"] = str(config)
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _render(situation: str, tmp: Path) -> Path:
+    config, out = tmp / f"mpl-{situation}", tmp / f"svg-{situation}"
+    config.mkdir()
+    out.mkdir()
+    if situation == "bad":
+        _python(BAD_CACHE, str(DROID), config=config)
+    _python(RENDER, str(out), config=config)
+    return out
+
+
+def _glyph_ids(text: str, fonts: list[tuple[str, int]]) -> tuple[set[str], str]:
+    """Glyph ids (``<postscript name>-<glyph index, hex>``) matplotlib's per-glyph fallback
+    draws ``text`` with, and the characters no font has."""
+    from matplotlib.ft2font import FT2Font
+
+    faces = [FT2Font(path, face_index=index) for path, index in fonts]
+    ids, missing = set(), ""
+    for ch in text:
+        if ch.isspace():
+            continue
+        for face in faces:
+            index = face.get_char_index(ord(ch))
+            if index:
+                ids.add(urllib.parse.quote(f"{face.postscript_name}-{index:x}"))
+                break
+        else:
+            missing += ch
+    return ids, missing
+
+
+@pytest.fixture(scope="module", params=["bad", "fresh"])
+def rendered(request, tmp_path_factory):
+    if not DROID.is_file():
+        pytest.skip(f"{DROID} is not installed (Debian: apt-get install fonts-droid-fallback)")
+    return request.param, _render(request.param, tmp_path_factory.mktemp(f"fonts-{request.param}"))
+
+
+def test_every_chart_character_has_a_real_outline(rendered):
+    """Bad cache (Droid only) and fresh cache: Latin family first, the best CJK family found,
+    and every glyph of every chart text (titles, ticks, legends, axis labels) is drawn."""
+    situation, out = rendered
+    info = json.loads((out / "fonts.json").read_text(encoding="utf-8"))
+    if situation == "bad":
+        assert info["cache_cjk"] == ["Droid Sans Fallback"]  # the situation of issue 14 is real
+    assert info["families"][0] == "DejaVu Sans"  # never a CJK-only font as the sole family
+    assert info["families"][1] == "Noto Sans CJK SC"  # found on the disk although the cache lacked it
+    assert info["warnings"] == []  # no "Glyph missing" and no font warning
+    fonts = [tuple(info["paths"][f]) for f in info["families"]]
+    checked = 0
+    for svg_file in sorted(out.glob("*.svg")):
+        svg = svg_file.read_text(encoding="utf-8")
+        drawn = {re.sub(r"^[a-z]+-", "", i) for i in re.findall(r'<path id="([^"]+)"', svg)}
+        assert not any(i.endswith("-0") for i in drawn), svg_file.name  # glyph 0: the box
+        assert "<text" not in svg
+        texts = [t.strip() for t in re.findall(r"<!-- (.*?) -->", svg, re.S)]
+        assert len(texts) > 10
+        for text in texts:
+            want, missing = _glyph_ids(text, fonts)
+            assert missing == "", (svg_file.name, text)
+            assert want <= drawn, (svg_file.name, text, sorted(want - drawn))
+            checked += len(text)
+        lang = svg_file.stem.split("-")[1]
+        if lang == "zh":  # Chinese glyphs come from the CJK font, digits from DejaVu Sans
+            assert any(i.startswith("NotoSansCJKsc") for i in drawn)
+        assert any(i.startswith("DejaVuSans-") for i in drawn)
+    assert checked > 500
+
+
+def _screenshot(chromium: str, svgs: list[Path], png: Path, tmp: Path) -> np.ndarray:
+    import matplotlib.image
+
+    page = png.with_suffix(".html")
+    page.write_text("<!DOCTYPE html><html><body style='margin:0;background:#fff'>" + "".join(
+        f"<div style='width:900px'>{s.read_text(encoding='utf-8')}</div>" for s in svgs)
+        + "<style>svg{width:900px;height:auto;display:block}</style></body></html>", encoding="utf-8")
+    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / ('p-' + png.stem)}",
+                    "--window-size=900,1800", f"--screenshot={png}", page.as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert png.is_file()
+    return matplotlib.image.imread(png)[..., :3]
+
+
+def test_chart_screenshots_match_a_known_good_render(rendered, tmp_path):
+    """The charts of each situation look like the known-good render (Noto CJK + DejaVu, drawn
+    here with a cache that knows both), and a render with the CJK-only font as the sole family
+    (the bug of issue 14) does not: the comparison can see the failure."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium)")
+    import matplotlib
+
+    from survey.publish.report import charts, example_content
+
+    situation, out = rendered
+    good_dir, bad_dir = tmp_path / "good", tmp_path / "broken"
+    good_dir.mkdir()
+    bad_dir.mkdir()
+    names = ["series-zh", "growth-zh", "parts-en"]
+    contents = {"zh": example_content("zh"), "en": example_content("en")}
+    draw = {"series": charts.series_chart, "growth": charts.growth_chart, "parts": charts.parts_chart}
+    for name in names:
+        key, lang = name.split("-")
+        frame = getattr(contents[lang], key)
+        (good_dir / f"{name}.svg").write_text(draw[key](frame, language=lang), encoding="utf-8")
+        from matplotlib import font_manager as fm
+
+        fm.fontManager.addfont(str(DROID))
+        with pytest.MonkeyPatch.context() as mp, matplotlib.rc_context(), \
+                pytest.warns(SurveyWarning, match="apt-get install fonts-noto-cjk") as caught:
+            mp.setattr(charts, "font_families", lambda: ["Droid Sans Fallback"])  # the old bug
+            (bad_dir / f"{name}.svg").write_text(draw[key](frame, language=lang), encoding="utf-8")
+        assert len(caught) == 1  # one warning naming the fix, not one per glyph
+    good = _screenshot(chromium, [good_dir / f"{n}.svg" for n in names], tmp_path / "good.png", tmp_path)
+    seen = _screenshot(chromium, [out / f"{n}.svg" for n in names], tmp_path / "seen.png", tmp_path)
+    broken = _screenshot(chromium, [bad_dir / f"{n}.svg" for n in names], tmp_path / "broken.png",
+                         tmp_path)
+    differ = lambda a, b: float(np.mean(np.abs(a - b).max(axis=-1) > 0.1))  # noqa: E731
+    print(f"{situation}: differing pixels {differ(seen, good):.5f} (broken render: "
+          f"{differ(broken, good):.5f})")
+    assert differ(seen, good) < 0.001, situation  # the same picture
+    assert differ(broken, good) > 0.005  # boxes instead of digits are seen

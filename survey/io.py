@@ -532,11 +532,16 @@ def protect_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     0   '=1+1  1
     1  '@SUM(A1) -2
     2      南宁  3
+    >>> protect_formulas(pd.DataFrame({"value": pd.array([91.2, 1240], dtype=object)}))["value"].tolist()
+    [91.2, 1240]
     """
     out = frame.copy()
     for j in range(out.shape[1]):
         column = out.iloc[:, j]
-        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        if column.dtype == object:  # mixed cells keep their types (1240 stays an integer)
+            out.isetitem(j, pd.Series([text_cell(v) for v in column], index=column.index,
+                                      dtype=object, name=column.name))
+        elif pd.api.types.is_string_dtype(column.dtype):
             out.isetitem(j, column.map(text_cell, na_action="ignore"))
         elif isinstance(column.dtype, pd.CategoricalDtype):
             out.isetitem(j, column.cat.rename_categories(

@@ -50,7 +50,9 @@ from survey.form import DEMO_FORM, Form
 from survey.io import read_table
 from survey.periods import normalise_quarter, ytd_to_quarters
 from survey.periods import previous_quarter as quarter_before
+from survey.engine import Engine
 from survey.register.frame import valid_uscc
+from survey.returns.sql import QuarterRelation, configure_ledger, ingest_file, is_sql_source, quarter_sql
 
 __all__ = [
     "MARKERS",
@@ -393,6 +395,7 @@ class Ledger:
         form: Form | None = None,
         read_only: bool = False,
         indicators: tuple[str, ...] | list[str] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
@@ -406,6 +409,9 @@ class Ledger:
                 f"cannot open the ledger {self.path!r}: {exc}. DuckDB allows one writing process "
                 "or several read-only ones; close the other process or open with read_only=True"
             ) from exc
+        # memory limit, temp folder and threads of the engine (never DuckDB's 80%-of-RAM default)
+        self.engine = configure_ledger(self._con, engine)
+        self._sql_ingest = engine is not None
         if not read_only:
             self._con.execute(_SCHEMA + _history_view(self.form))
 
@@ -417,6 +423,7 @@ class Ledger:
         form: Form | None = None,
         read_only: bool = False,
         indicators: tuple[str, ...] | list[str] | None = None,
+        engine: Engine | None = None,
     ) -> Ledger:
         """Open (or create) a ledger file.
 
@@ -429,6 +436,12 @@ class Ledger:
         read_only : bool, default=False
         indicators : sequence of str, optional
             Deprecated (use ``form=``).
+        engine : survey.engine.Engine, optional
+            Memory limit, temporary folder and threads of the ledger's DuckDB
+            connection (default ``Engine()``: 4 GB; never DuckDB's default of
+            80% of the RAM). Given, Parquet and CSV files are ingested inside
+            DuckDB (:func:`survey.returns.sql.ingest_file`), never as a pandas
+            frame.
 
         Returns
         -------
@@ -442,7 +455,7 @@ class Ledger:
         0
         >>> ledger.close()
         """
-        return cls(path, form=form, read_only=read_only, indicators=indicators)
+        return cls(path, form=form, read_only=read_only, indicators=indicators, engine=engine)
 
     # -- plumbing ----------------------------------------------------------
     def __enter__(self) -> Self:
@@ -828,6 +841,9 @@ class Ledger:
             raise LedgerError(f"ingest: the form's money unit {self.form.money_unit!r} is not one of "
                               f"{sorted(MONEY_UNITS)}")
         period = normalise_quarter(period)
+        if self._sql_ingest and is_sql_source(source):  # Parquet / CSV inside DuckDB
+            return ingest_file(self, source, period, channel, money_unit=money_unit,
+                               author=author, errors=errors)
         start = time.perf_counter()
         name, digest = _identify(source)
         header = 2  # line of the first data row (the header is line 1)
@@ -1291,6 +1307,46 @@ class Ledger:
                 GROUP BY firm_id ORDER BY firm_id""",
             [period, *params],
         ).df()
+
+    def quarter_relation(
+        self, period: str, *, as_of: Any = None, register: bool = True
+    ) -> QuarterRelation:
+        """One quarter as a DuckDB relation: :meth:`to_frame` without pandas.
+
+        The same rows and columns as :meth:`to_frame` (missing values are
+        NULL), computed by DuckDB within the ledger engine's memory limit
+        when read. :func:`survey.estimation.outofcore.scan` accepts it
+        directly, so estimation from a national ledger never builds a pandas
+        frame of the units.
+
+        Parameters
+        ----------
+        period : str
+        as_of : int, datetime, str or None, default=None
+        register : bool, default=True
+
+        Returns
+        -------
+        survey.returns.sql.QuarterRelation
+
+        Examples
+        --------
+        >>> import survey as sv
+        >>> from survey.estimation.outofcore import scan
+        >>> from survey.form import DEMO_FORM
+        >>> from survey.register.frame import uscc_check_character
+        >>> ids = [s + uscc_check_character(s) for s in ["91450100MA5KA1B2C", "91450100MA5KA1B3C"]]
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
+        ...     _ = ledger.ingest(pd.DataFrame({"firm_id": ids, "revenue_ytd": [5.0, 7.0]}),
+        ...                       "2006Q1", "bureau")
+        ...     q = ledger.quarter_relation("2006Q1")
+        ...     scan(q, sv.Design()).total("revenue").estimate
+        array([12.])
+        """
+        text = quarter_sql(self, period, as_of=as_of, register=register)
+        cur = self._cursor()  # its own cursor: other reads of the ledger do not disturb it
+        engine = configure_ledger(cur, self.engine)
+        return QuarterRelation(cur.sql(text), engine, normalise_quarter(period), text)
 
     def to_frame(
         self,

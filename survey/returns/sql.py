@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from survey.engine import Engine, _default_temp, is_numeric_type
-from survey.errors import LedgerError, TableError
+from survey.errors import EditError, LedgerError, TableError
 from survey.periods import normalise_quarter
 from survey.periods import previous_quarter as quarter_before
 from survey.register.sql import uscc_valid_sql
@@ -52,9 +52,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "SQL_SOURCES",
     "QuarterRelation",
+    "check_sql",
     "configure_ledger",
+    "impute_ratio",
     "ingest_file",
     "quarter_sql",
+    "ratio_impute_sql",
+    "ratio_links_sql",
+    "rule_sql",
 ]
 
 #: File suffixes that :func:`ingest_file` reads inside DuckDB.
@@ -686,3 +691,489 @@ class QuarterRelation:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.engine.session().execute(f"COPY ({self.sql}) TO {_lit(path)} (FORMAT PARQUET)")
         return path
+
+
+# ---------------------------------------------------------------------------
+# edit rules as SQL
+# ---------------------------------------------------------------------------
+_SQL_BINOPS = {"Add": "+", "Sub": "-", "Mult": "*", "Div": "/"}
+_SQL_COMPARE = {"Lt": "<", "LtE": "<=", "Gt": ">", "GtE": ">=", "Eq": "=", "NotEq": "<>"}
+
+
+def _finite(expr: str) -> str:
+    return f"COALESCE(isfinite({expr}), FALSE)"
+
+
+def _no_nan(expr: str) -> str:
+    return f"(CASE WHEN isnan({expr}) THEN NULL ELSE {expr} END)"
+
+
+def _rule_node(node: Any, column: Any) -> tuple[str, bool]:
+    """SQL of a rule node and whether it is a truth (NULL = not evaluated)."""
+    import ast
+
+    from survey.engine import sql_float
+
+    if isinstance(node, ast.Expression):
+        return _rule_node(node.body, column)
+    if isinstance(node, ast.Constant):
+        return sql_float(float(node.value)), False
+    if isinstance(node, ast.Name):
+        return f"CAST({column(node.id)} AS DOUBLE)", False
+    if isinstance(node, ast.UnaryOp):
+        inner, truth = _rule_node(node.operand, column)
+        if isinstance(node.op, (ast.Not, ast.Invert)):
+            if not truth:
+                raise EditError("and/or/not combine comparisons; write e.g. 'a > 0 and b > 0'")
+            return f"(NOT {inner})", True
+        if truth:
+            raise EditError("a sign cannot be applied to a comparison")
+        return (f"(-{inner})" if isinstance(node.op, ast.USub) else inner), False
+    if isinstance(node, ast.BinOp):
+        left, lt = _rule_node(node.left, column)
+        right, rt = _rule_node(node.right, column)
+        if isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+            if not (lt and rt):
+                raise EditError("and/or/not combine comparisons; write e.g. 'a > 0 and b > 0'")
+            return f"({left} {'AND' if isinstance(node.op, ast.BitAnd) else 'OR'} {right})", True
+        if lt or rt:
+            raise EditError("arithmetic on a comparison is not allowed; compare numbers")
+        if isinstance(node.op, ast.Pow):
+            return f"pow({left}, {right})", False
+        op = _SQL_BINOPS.get(type(node.op).__name__)
+        if op is None:  # pragma: no cover - the parser refuses other operators
+            raise EditError(f"operator {type(node.op).__name__} cannot be written in SQL")
+        return f"({left} {op} {right})", False
+    if isinstance(node, ast.BoolOp):
+        parts = []
+        for v in node.values:
+            sql, truth = _rule_node(v, column)
+            if not truth:
+                raise EditError("and/or/not combine comparisons; write e.g. 'a > 0 and b > 0'")
+            parts.append(sql)
+        joiner = " AND " if isinstance(node.op, ast.And) else " OR "
+        return "(" + joiner.join(parts) + ")", True
+    if isinstance(node, ast.Compare):
+        left, lt = _rule_node(node.left, column)
+        parts = []
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right, rt = _rule_node(comparator, column)
+            if lt or rt:
+                raise EditError("comparisons of comparisons are not allowed")
+            sym = _SQL_COMPARE[type(op).__name__]
+            # evaluated only where both numbers are finite (NULL = not evaluated)
+            parts.append(f"(CASE WHEN {_finite(left)} AND {_finite(right)} "
+                         f"THEN {left} {sym} {right} END)")
+            left, lt = right, rt
+        return "(" + " AND ".join(parts) + ")", True
+    if isinstance(node, ast.Call):
+        name = node.func.id
+        args = []
+        for a in node.args:
+            sql, truth = _rule_node(a, column)
+            if truth:
+                raise EditError("functions take numbers, not comparisons")
+            args.append(sql)
+        if name in ("min", "max") and len(args) == 2:
+            # numpy fmin/fmax: a NaN (or missing) argument is ignored
+            fn = "LEAST" if name == "min" else "GREATEST"
+            return f"{fn}({_no_nan(args[0])}, {_no_nan(args[1])})", False
+        if name in ("abs", "sqrt", "log10") and len(args) == 1:
+            return f"{name}({args[0]})", False
+        if name == "log" and len(args) == 1:
+            return f"ln({args[0]})", False
+        raise EditError(f"function {name}() with {len(args)} arguments cannot be written in SQL")
+    raise EditError(f"rule element {type(node).__name__} cannot be written in SQL")
+
+
+def rule_sql(rule: Any, quote: Any = _qi) -> str:
+    """An edit rule as an SQL boolean: TRUE (passes), FALSE (fails), NULL (not evaluated).
+
+    The same three-valued logic as :meth:`survey.returns.rules.Rule.evaluate`:
+    a comparison is evaluated only when both sides are finite numbers
+    (missing values are NULL or NaN), ``and``/``or``/``not`` are Kleene
+    logic (SQL's own), ``min``/``max`` ignore a missing argument (numpy's
+    ``fmin``/``fmax``), arithmetic is IEEE (DuckDB: ``1/0`` is infinite, then
+    not evaluated). Anything that cannot be written in SQL raises
+    :class:`~survey.errors.EditError`.
+
+    Parameters
+    ----------
+    rule : Rule or str
+    quote : callable, default: DuckDB identifier quoting
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> rule_sql("export_delivery_ytd <= gross_output_ytd")
+    '((CASE WHEN COALESCE(isfinite(CAST("export_delivery_ytd" AS DOUBLE)), FALSE) AND COALESCE(isfinite(CAST("gross_output_ytd" AS DOUBLE)), FALSE) THEN CAST("export_delivery_ytd" AS DOUBLE) <= CAST("gross_output_ytd" AS DOUBLE) END))'
+    """
+    from survey.returns.rules import Rule
+
+    if isinstance(rule, str):
+        rule = Rule(name=rule, expression=rule)
+    sql, truth = _rule_node(rule._tree, quote)
+    if not truth:  # pragma: no cover - Rule refuses numbers
+        raise EditError(f"rule {rule.name!r} is a number, not a condition")
+    return sql
+
+
+def check_sql(
+    session: Any,
+    source: Any,
+    rules: Any = None,
+    *,
+    form: Any = None,
+    id: str | None = None,
+    skip_missing_columns: bool | None = None,
+    max_failures: int | None = None,
+) -> Any:
+    """:func:`survey.returns.rules.check` on a table in the SQL engine.
+
+    One query per rule returns the counts (``evaluated``, ``failed``,
+    ``not_evaluated``); one more returns the failing units with the values
+    the rule saw. The per-unit ``flags`` frame of the in-memory report
+    (one row per unit) is not built: it is empty here.
+
+    Parameters
+    ----------
+    session : survey.engine.Session, Engine or None
+        Where to run (DuckDB).
+    source : view name, Parquet path, relation, QuarterRelation or DataFrame
+    rules, form, id, skip_missing_columns
+        As :func:`survey.returns.rules.check`.
+    max_failures : int, optional
+        Return at most this many failure rows (all rules together).
+
+    Returns
+    -------
+    survey.returns.rules.EditReport
+        ``failures`` (ordered by rule, then unit id) and ``summary`` equal to
+        the in-memory report's on the same data.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"firm_id": ["a", "b", "c"],
+    ...                    "gross_output_ytd": [100.0, 50.0, None],
+    ...                    "export_delivery_ytd": [20.0, 60.0, 5.0]})
+    >>> report = check_sql(None, df, ["export_delivery_ytd <= gross_output_ytd"])
+    >>> report.failures[["firm_id", "rule"]].values.tolist()
+    [['b', 'export_delivery_ytd <= gross_output_ytd']]
+    """
+    from survey.engine import as_engine
+    from survey.returns.rules import EditReport, Rule, default_rules, resolve_id
+
+    if hasattr(source, "__survey_source__"):
+        source, own = source.__survey_source__()
+        session = own if session is None else session
+    s = as_engine(session)
+    view = s.register(source)
+    try:
+        columns = s.columns(view)
+        unit = resolve_id(id, form)
+        if unit not in columns:
+            raise EditError(f"check: id column {unit!r} is not in the data")
+        if rules is None:
+            if form is None:
+                raise EditError("check: give the rules, or form= for the default rules of a "
+                                "return form")
+            rules = default_rules(form)
+            skip = True if skip_missing_columns is None else skip_missing_columns
+        else:
+            skip = bool(skip_missing_columns)
+            rules = [Rule(name=r, expression=r) if isinstance(r, str) else r for r in rules]
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise EditError(f"check: rule names must be unique, got {names}")
+        used, skipped = [], []
+        for r in rules:
+            absent = [v for v in r.variables if v not in columns]
+            if absent:
+                if skip:
+                    skipped.append(r.name)
+                    continue
+                raise EditError(f"rule {r.name!r} ({r.expression}) uses columns {absent} that are "
+                                "not in the data")
+            used.append(r)
+        q = s.q
+        if used:
+            counts = ", ".join(
+                f"COUNT({rule_sql(r, q)}) AS e{k}, "
+                f"SUM(CASE WHEN NOT {rule_sql(r, q)} THEN 1 ELSE 0 END) AS f{k}"
+                for k, r in enumerate(used)
+            )
+            row = s.sql(f"SELECT COUNT(*) AS n, {counts} FROM {view}").iloc[0]
+            n = int(row["n"])
+        summary = pd.DataFrame(
+            [{"rule": r.name, "severity": r.severity, "evaluated": int(row[f"e{k}"]),
+              "failed": int(row[f"f{k}"] or 0), "not_evaluated": n - int(row[f"e{k}"])}
+             for k, r in enumerate(used)],
+            columns=["rule", "severity", "evaluated", "failed", "not_evaluated"],
+        )
+        parts = []
+        for k, r in enumerate(used):
+            if not int(row[f"f{k}"] or 0):
+                continue
+            values = ", ".join(f"CAST({q(v)} AS DOUBLE) AS v{j}" for j, v in enumerate(r.variables))
+            parts.append((r, f"SELECT {q(unit)} AS sv_unit, {values} "
+                             f"FROM {view} WHERE NOT {rule_sql(r, q)}"))
+        tables = []
+        limit = f" LIMIT {int(max_failures)}" if max_failures is not None else ""
+        for r, part in parts:
+            got = s.sql(f"{part} ORDER BY sv_unit{limit}")
+            text = np.full(len(got), "", dtype=object)
+            for j, v in enumerate(r.variables):
+                seen = got[f"v{j}"].to_numpy(dtype=float, na_value=np.nan)
+                text = text + np.array([f"{v}={x:g} " for x in seen], dtype=object)
+            tables.append(pd.DataFrame({unit: got["sv_unit"].to_numpy(), "rule": r.name,
+                                        "severity": r.severity, "expression": r.expression,
+                                        "values": pd.Series(text).str.strip().to_numpy()}))
+        failures = (pd.concat(tables, ignore_index=True) if tables
+                    else pd.DataFrame(columns=[unit, "rule", "severity", "expression", "values"]))
+        if max_failures is not None:
+            failures = failures.head(int(max_failures))
+    finally:
+        s.drop(view)
+    return EditReport(failures=failures, summary=summary,
+                      flags=pd.DataFrame({unit: pd.Series(dtype=object)}), skipped=tuple(skipped))
+
+
+# ---------------------------------------------------------------------------
+# ONS ratio-of-means imputation links as SQL
+# ---------------------------------------------------------------------------
+_RETURNED_SQL = "('returned', 'edited')"
+_CARRIED_SQL = "('returned', 'edited', 'forward_imputed', 'constructed')"
+
+
+def _class_cols(by: Any) -> list[str]:
+    return [by] if isinstance(by, str) else list(by or [])
+
+
+def ratio_links_sql(
+    current: str,
+    previous: str | None,
+    variable: str,
+    *,
+    id: str = "firm_id",
+    by: Any = None,
+    auxiliary: str | None = None,
+    marker: str | None = None,
+) -> str:
+    """SQL of the ONS ratio-of-means links of one period, per imputation class.
+
+    ``forward_link = sum(y_t) / sum(y_t-1)`` over the units that returned
+    (marker ``returned`` or ``edited``, finite value) in both periods, in
+    their class of period ``t``; ``construction_link = sum(y_t) / sum(x_t)``
+    over the units that returned in ``t`` with a finite auxiliary ``x``;
+    ``matched`` and ``returned`` counts; as the links of
+    :func:`survey.returns.impute.ratio_of_means` for that period.
+
+    Parameters
+    ----------
+    current, previous : str
+        Quoted view names (one row per unit) of period ``t`` and ``t-1``
+        (``previous=None`` for a first period: no forward link).
+    variable : str
+    id : str, default="firm_id"
+    by : str or list of str, optional
+        Imputation class columns (of ``current``).
+    auxiliary : str, optional
+        Register size column of ``current`` for the construction link.
+    marker : str, optional
+        Marker column; default ``{variable without _ytd}_marker``.
+
+    Returns
+    -------
+    str
+        A ``SELECT`` with the class columns, ``forward_link``,
+        ``construction_link``, ``matched``, ``returned``.
+    """
+    marker = marker or f"{variable.removesuffix('_ytd')}_marker"
+    cls = _class_cols(by)
+    y, m = f"c.{_qi(variable)}", f"c.{_qi(marker)}"
+    ret = f"({_finite(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
+    keys = ", ".join(f"c.{_qi(c)}" for c in cls)
+    sel = (keys + ", ") if cls else ""
+    group = f"GROUP BY {keys}" if cls else ""
+    out = [f"SUM(CASE WHEN {ret} THEN 1 ELSE 0 END) AS returned"]
+    if auxiliary is not None:
+        x = f"CAST(c.{_qi(auxiliary)} AS DOUBLE)"
+        ok = f"({ret} AND {_finite(x)})"
+        num = f"SUM(CASE WHEN {ok} THEN {y} END)"
+        den = f"SUM(CASE WHEN {ok} THEN {x} END)"
+        out.append(f"CASE WHEN {den} > 0 THEN {num} / {den} END AS construction_link")
+    else:
+        out.append("CAST(NULL AS DOUBLE) AS construction_link")
+    join = ""
+    if previous is not None:
+        py, pm = f"p.{_qi(variable)}", f"p.{_qi(marker)}"
+        matched = (f"({ret} AND p.{_qi(id)} IS NOT NULL AND {_finite(f'CAST({py} AS DOUBLE)')} "
+                   f"AND {pm} IN {_RETURNED_SQL})")
+        num = f"SUM(CASE WHEN {matched} THEN {y} END)"
+        den = f"SUM(CASE WHEN {matched} THEN {py} END)"
+        out.append(f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END) AS matched")
+        out.append(f"CASE WHEN {den} > 0 THEN {num} / {den} END AS forward_link")
+        join = f" LEFT JOIN {previous} p ON p.{_qi(id)} = c.{_qi(id)}"
+    else:
+        out += ["0 AS matched", "CAST(NULL AS DOUBLE) AS forward_link"]
+    return f"SELECT {sel}{', '.join(out)} FROM {current} c{join} {group}"
+
+
+def ratio_impute_sql(
+    current: str,
+    previous: str | None,
+    links: str,
+    variable: str,
+    *,
+    id: str = "firm_id",
+    by: Any = None,
+    auxiliary: str | None = None,
+    marker: str | None = None,
+) -> str:
+    """SQL of one period with its missing values imputed from the links (ONS order).
+
+    A unit that did not return ``variable`` in ``t`` gets ``y_t-1 *
+    forward_link`` when it has a value in ``t-1`` that was returned, edited,
+    forward-imputed or constructed; else ``x_t * construction_link``; the
+    marker says which (``forward_imputed`` / ``constructed``). Backward
+    imputation needs a later period and is not done (the latest quarter of a
+    production cycle has none). Returned and edited values are kept.
+
+    Parameters
+    ----------
+    current, previous : str
+        Quoted view names of periods ``t`` and ``t-1`` (``previous=None``:
+        construction only).
+    links : str
+        Quoted view name of :func:`ratio_links_sql`'s result.
+    variable, id, by, auxiliary, marker
+        As :func:`ratio_links_sql`.
+
+    Returns
+    -------
+    str
+        ``SELECT`` of every column of ``current`` with ``variable`` and the
+        marker replaced, plus ``sv_need`` (TRUE where a value was needed but
+        no link could give it).
+    """
+    marker = marker or f"{variable.removesuffix('_ytd')}_marker"
+    cls = _class_cols(by)
+    y, m = f"c.{_qi(variable)}", f"c.{_qi(marker)}"
+    ret = f"({_finite(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
+    on = " AND ".join(f"l.{_qi(c)} IS NOT DISTINCT FROM c.{_qi(c)}" for c in cls) or "TRUE"
+    fwd_ok = "FALSE"
+    fwd_value = "CAST(NULL AS DOUBLE)"
+    join = f" LEFT JOIN {links} l ON {on}"
+    if previous is not None:
+        py, pm = f"p.{_qi(variable)}", f"p.{_qi(marker)}"
+        fwd_ok = (f"(p.{_qi(id)} IS NOT NULL AND {_finite(f'CAST({py} AS DOUBLE)')} "
+                  f"AND {pm} IN {_CARRIED_SQL})")
+        fwd_value = f"{py} * l.forward_link"
+        join += f" LEFT JOIN {previous} p ON p.{_qi(id)} = c.{_qi(id)}"
+    con_value = (f"CAST(c.{_qi(auxiliary)} AS DOUBLE) * l.construction_link"
+                 if auxiliary is not None else "CAST(NULL AS DOUBLE)")
+    value = (f"CASE WHEN {ret} THEN {y} WHEN {fwd_ok} THEN {fwd_value} "
+             f"ELSE {con_value} END")
+    mark = (f"CASE WHEN {ret} THEN {m} WHEN {fwd_ok} THEN 'forward_imputed' "
+            f"ELSE 'constructed' END")
+    need = f"NOT {ret} AND NOT {_finite(f'({value})')}"
+    return (f"SELECT c.* REPLACE ({value} AS {_qi(variable)}, {mark} AS {_qi(marker)}), "
+            f"{need} AS sv_need FROM {current} c{join}")
+
+
+def impute_ratio(
+    session: Any,
+    current: Any,
+    previous: Any,
+    variable: str,
+    *,
+    id: str = "firm_id",
+    by: Any = None,
+    auxiliary: str | None = None,
+    marker: str | None = None,
+    output: str | os.PathLike | None = None,
+) -> tuple[pd.DataFrame, Any]:
+    """Ratio-of-means imputation of one period inside the SQL engine (DuckDB).
+
+    Parameters
+    ----------
+    session : Session, Engine or None
+    current, previous : any source :meth:`Session.register` reads (Parquet path,
+        relation, table, frame, QuarterRelation); ``previous=None`` for a first period.
+    variable, id, by, auxiliary, marker
+        As :func:`ratio_links_sql`.
+    output : path, optional
+        Write the imputed period to this Parquet file (no pandas); else
+        return it as a pandas frame.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame or pathlib.Path)
+        The links per class (small) and the imputed period (frame or path).
+
+    Raises
+    ------
+    ImputationError
+        A value needs a link that cannot be formed (no returned units in its
+        class, zero denominator, missing auxiliary); the message names the
+        class.
+
+    Examples
+    --------
+    >>> q1 = pd.DataFrame({"firm_id": ["a", "b", "c"], "y": [10.0, 20.0, 30.0],
+    ...                    "y_marker": ["returned"] * 3})
+    >>> q2 = pd.DataFrame({"firm_id": ["a", "b", "c"], "y": [12.0, 26.0, None],
+    ...                    "y_marker": ["returned", "returned", "missing"]})
+    >>> links, out = impute_ratio(None, q2, q1, "y")
+    >>> out.sort_values("firm_id")["y"].round(2).tolist()
+    [12.0, 26.0, 38.0]
+    """
+    from survey.engine import as_engine
+    from survey.errors import ImputationError
+
+    def unwrap(src: Any) -> Any:
+        nonlocal session
+        if hasattr(src, "__survey_source__"):
+            src, own = src.__survey_source__()
+            session = own if session is None else session
+        return src
+
+    current = unwrap(current)
+    previous = unwrap(previous) if previous is not None else None
+    s = as_engine(session)
+    cur_v = s.register(current)
+    prev_v = s.register(previous) if previous is not None else None
+    links_v = None
+    try:
+        link_sql = ratio_links_sql(cur_v, prev_v, variable, id=id, by=by, auxiliary=auxiliary,
+                                   marker=marker)
+        links = s.sql(link_sql)
+        links_v = s.register(links)
+        body = ratio_impute_sql(cur_v, prev_v, links_v, variable, id=id, by=by,
+                                auxiliary=auxiliary, marker=marker)
+        cls = _class_cols(by)
+        bad = s.sql(f"SELECT {', '.join(_qi(c) for c in cls) + ', ' if cls else ''}"
+                    f"COUNT(*) AS n FROM ({body}) WHERE sv_need "
+                    f"{'GROUP BY ' + ', '.join(_qi(c) for c in cls) if cls else ''}")
+        if len(bad) and int(bad["n"].sum()):
+            first = bad.iloc[0]
+            label = {c: first[c] for c in cls} if cls else "all units"
+            raise ImputationError(
+                f"impute_ratio: {int(bad['n'].sum())} values of {variable!r} need a link that "
+                f"cannot be formed (first class {label}: no returned units, a zero denominator "
+                "or a missing auxiliary); merge the class with a neighbour (coarser 'by')"
+                + ("" if auxiliary else " or give an auxiliary")
+            )
+        final = f"SELECT * EXCLUDE (sv_need) FROM ({body})"
+        if output is not None:
+            result: Any = s.write_parquet(final, output)
+        else:
+            result = s.sql(final)
+    finally:
+        for v in (cur_v, prev_v, links_v):
+            if v is not None:
+                s.drop(v)
+    return links, result

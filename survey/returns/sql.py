@@ -1078,7 +1078,7 @@ def ratio_impute_sql(
     value = (f"CASE WHEN {ret} THEN {y} WHEN {fwd_ok} THEN {fwd_value} "
              f"ELSE {con_value} END")
     mark = (f"CASE WHEN {ret} THEN {m} WHEN {fwd_ok} THEN 'forward_imputed' "
-            f"ELSE 'constructed' END")
+            f"WHEN {_finite(con_value)} THEN 'constructed' ELSE 'missing' END")
     need = f"NOT {ret} AND NOT {_finite(f'({value})')}"
     return (f"SELECT c.* REPLACE ({value} AS {_qi(variable)}, {mark} AS {_qi(marker)}), "
             f"{need} AS sv_need FROM {current} c{join}")
@@ -1095,6 +1095,7 @@ def impute_ratio(
     auxiliary: str | None = None,
     marker: str | None = None,
     output: str | os.PathLike | None = None,
+    unresolved: str = "raise",
 ) -> tuple[pd.DataFrame, Any]:
     """Ratio-of-means imputation of one period inside the SQL engine (DuckDB).
 
@@ -1108,6 +1109,10 @@ def impute_ratio(
     output : path, optional
         Write the imputed period to this Parquet file (no pandas); else
         return it as a pandas frame.
+    unresolved : {"raise", "keep"}, default="raise"
+        A value no link can give (no returned units in its class, no
+        auxiliary): raise, or keep it missing (marker ``missing``; the
+        links table then has a row ``unresolved`` count per class).
 
     Returns
     -------
@@ -1158,7 +1163,15 @@ def impute_ratio(
         bad = s.sql(f"SELECT {', '.join(_qi(c) for c in cls) + ', ' if cls else ''}"
                     f"COUNT(*) AS n FROM ({body}) WHERE sv_need "
                     f"{'GROUP BY ' + ', '.join(_qi(c) for c in cls) if cls else ''}")
-        if len(bad) and int(bad["n"].sum()):
+        if unresolved not in ("raise", "keep"):
+            raise ImputationError(f"impute_ratio: unresolved must be 'raise' or 'keep', got "
+                                  f"{unresolved!r}")
+        if unresolved == "keep" and len(bad):
+            key = cls or None
+            links = (links.merge(bad.rename(columns={"n": "unresolved"}), on=key, how="left")
+                     if key else links.assign(unresolved=int(bad["n"].sum())))
+            links["unresolved"] = links["unresolved"].fillna(0).astype(int)
+        elif len(bad) and int(bad["n"].sum()):
             first = bad.iloc[0]
             label = {c: first[c] for c in cls} if cls else "all units"
             raise ImputationError(

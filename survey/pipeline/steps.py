@@ -327,7 +327,7 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
 
     config = as_config(config)
     reports = []
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, engine=config.make_engine()) as ledger:
         for period in periods(config):
             if period not in files:
                 continue
@@ -367,7 +367,7 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
                if config.edit.default_rules else ()),
              *(Rule(name=r.name, expression=r.expression, severity=r.severity,
                     description=r.description) for r in config.edit.rules)]
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, engine=config.make_engine()) as ledger:
         outcome = edit_panel(ledger, periods(config), rules, indicators=INDICATORS,
                              money=[v for v in INDICATORS if v not in STOCKS],
                              nonnegative=NONNEGATIVE, size=config.register.size,
@@ -404,7 +404,7 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
 
     config = as_config(config)
     variables = list(_need(config, "estimate").variables)
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, engine=config.make_engine()) as ledger:
         result = impute_panel(ledger, periods(config), edits.set_aside, variables=variables,
                               classes={"take_all": "industry", "sample": _strata(config) or None},
                               auxiliary=config.register.size, nonnegative=NONNEGATIVE,
@@ -642,7 +642,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
 
     config = as_config(config)
     estimate, period = _need(config, "estimate"), published(config)
-    with Ledger.open(ledger_file, read_only=True) as ledger:
+    with Ledger.open(ledger_file, read_only=True, engine=config.make_engine()) as ledger:
         cells = ledger.current(period)
     cal = config.calibration
     content = bulletin_content(

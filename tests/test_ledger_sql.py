@@ -264,3 +264,19 @@ def test_quarter_relation_as_of_and_parquet_export(tmp_path):
         back = pd.read_parquet(path)
         np.testing.assert_array_equal(back["gross_output"].to_numpy(dtype=float, na_value=np.nan),
                                       led.to_frame("2006Q2")["gross_output"].to_numpy())
+
+
+def test_sql_ingest_never_reads_the_file_with_pandas(tmp_path, monkeypatch):
+    """With engine= a Parquet or CSV file goes straight to DuckDB: the pandas reader of the
+    old path is never called (a 30M-row file never becomes a frame)."""
+    import survey.returns.ledger as ledger_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the SQL path read the file with pandas")
+
+    monkeypatch.setattr(ledger_module, "_read_input", refuse)
+    returns(50).to_parquet(tmp_path / "q.parquet", index=False)
+    returns(50, start=100).to_csv(tmp_path / "q.csv", index=False)
+    with Ledger.open(tmp_path / "l.duckdb", form=DEMO_FORM, engine=Engine(**ENGINE)) as led:
+        assert led.ingest(tmp_path / "q.parquet", "2006Q1", "bureau").values_written == 200
+        assert led.ingest(tmp_path / "q.csv", "2006Q1", "bureau").values_written == 200

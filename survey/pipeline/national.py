@@ -340,7 +340,7 @@ def _design_sql(ctx: _Context) -> str:
 
 
 def _impute(ctx: _Context) -> int:
-    from survey.returns.sql import impute_ratio, quarter_sql
+    from survey.returns.sql import impute_ratio
 
     design = _design_sql(ctx)
     links_all = []
@@ -349,7 +349,7 @@ def _impute(ctx: _Context) -> int:
         s = eng.session()
 
         for k, period in enumerate(ctx.periods):
-            q = quarter_sql(ledger, period, register=False)
+            q = ledger.quarter_relation(period, register=False).sql
             cols = ", ".join(f'q."{v}", q."{v.removesuffix("_ytd")}_marker"' for v in VARIABLES)
             s.execute(
                 f"CREATE OR REPLACE TEMP TABLE national_q{k} AS SELECT d.firm_id, d.industry, "

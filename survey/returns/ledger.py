@@ -843,7 +843,8 @@ class Ledger:
         period = normalise_quarter(period)
         if self._sql_ingest and is_sql_source(source):  # Parquet / CSV inside DuckDB
             return ingest_file(self, source, period, channel, money_unit=money_unit,
-                               author=author, errors=errors)
+                               author=author, errors=errors, cursor=self._cursor,
+                               check=self._check, write=self._write_file)
         start = time.perf_counter()
         name, digest = _identify(source)
         header = 2  # line of the first data row (the header is line 1)
@@ -1343,8 +1344,9 @@ class Ledger:
         ...     scan(q, sv.Design()).total("revenue").estimate
         array([12.])
         """
-        text = quarter_sql(self, period, as_of=as_of, register=register)
         cur = self._cursor()  # its own cursor: other reads of the ledger do not disturb it
+        text = quarter_sql(self, period, connection=cur, as_of_clause=self._as_of_clause(as_of),
+                           register=register)
         engine = configure_ledger(cur, self.engine)
         return QuarterRelation(cur.sql(text), engine, normalise_quarter(period), text)
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine, _default_temp, is_numeric_type
+from survey.engine import Engine, is_numeric_type
 from survey.errors import EditError, LedgerError, TableError
 from survey.periods import normalise_quarter
 from survey.periods import previous_quarter as quarter_before
@@ -80,6 +80,30 @@ def _ledger_module() -> Any:
     """``survey.returns.ledger`` (loaded: a Ledger exists), without an import cycle: the
     ledger imports this module."""
     return sys.modules["survey.returns.ledger"]
+
+
+def _file_hash(path: Path) -> tuple[str, str]:
+    """File name and SHA-256 of its bytes (the ledger's content hash)."""
+    import hashlib
+
+    if not path.is_file():
+        raise LedgerError(f"ingest: file {str(path)!r} does not exist")
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            h.update(block)
+    return path.name, h.hexdigest()
+
+
+def _no_rejections() -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(dtype="Int64"), "column": pd.Series(dtype="str"),
+                         "value": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
+
+
+def _one_rejection(row: int, column: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.array([row], dtype="Int64"), "column": [column],
+                         "value": [""], "reason": [reason]}).astype(
+        {"column": "str", "value": "str", "reason": "str"})
 
 
 def _lit(text: Any) -> str:
@@ -131,7 +155,8 @@ def configure_ledger(connection: Any, engine: Engine | None) -> Engine:
             "Ledger: the ledger is a DuckDB file; give an Engine(kind='duckdb') (scan the "
             "quarter's Parquet export with a Spark engine instead)"
         )
-    temp = engine.temp_directory if engine.temp_directory is not None else _default_temp()
+    temp = (engine.temp_directory if engine.temp_directory is not None
+            else os.path.join(tempfile.gettempdir(), "survey-engine"))  # Engine's default
     own = Engine(kind="duckdb", memory_limit=engine.memory_limit, temp_directory=temp,
                  threads=engine.threads, connection=connection)
     own.session()  # sets memory_limit, temp_directory and threads on the connection
@@ -271,38 +296,48 @@ def _stage(cur: Any, path: Path, temp: str) -> tuple[list[str], list[str], set[s
 
 
 def _check_last_record_sql(cur: Any, header: list[str], names: list[str], path: Path) -> None:
-    """read_table's check of an unterminated last record, on the staged table."""
-    from survey.io import _check_last_record
-
+    """read_table's check of an unterminated last record (``survey.io``), on the staged
+    table: its last field must not be empty, shorter than every other value of the column,
+    or have fewer decimals than all of them (the same rule and message)."""
     n = int(cur.execute("SELECT count(*) FROM sv_stage").fetchone()[0])
     if n == 0:
         return
     last = names[-1]
+    column = header[-1].strip()
     v = f"trim(coalesce({_qi(last)}, ''))"
-    pattern = r"^[+-]?[0-9][0-9,]*\.([0-9]*)$"  # _DECIMALS without unicode digits
+    pattern = r"^[+-]?[0-9][0-9,]*\.([0-9]*)$"
     row = cur.execute(
-        f"""SELECT
-              (SELECT {v} FROM sv_stage WHERE rowid = {n - 1}),
-              arg_min({v}, length({v})) FILTER (WHERE {v} <> ''),
+        f"""SELECT min(length({v})) FILTER (WHERE {v} <> ''),
               bool_and(regexp_full_match({v}, {_lit(pattern)})) FILTER (WHERE {v} <> ''),
-              arg_min({v}, length(regexp_extract({v}, {_lit(pattern)}, 1)))
-                  FILTER (WHERE {v} <> '')
+              min(length(regexp_extract({v}, {_lit(pattern)}, 1))) FILTER (WHERE {v} <> '')
             FROM sv_stage WHERE rowid < {n - 1}"""
     ).fetchone()
-    last_value, shortest, all_decimal, least = row
-    others: list[str] = []
-    if shortest is not None:
-        others = [shortest, least] if all_decimal else [shortest]
-        if not all_decimal:
-            # a value without decimals (no shorter than the shortest) keeps "all match" false
-            others.append("x" * len(shortest))
+    shortest, all_decimal, least = row
     raw = cur.execute(f"SELECT {_qi(last)} FROM sv_stage WHERE rowid = {n - 1}").fetchone()[0]
-    try:
-        _check_last_record(header[-1].strip(), [*others, raw if raw is not None else last_value],
-                           n + 1, path.name)
-    except TableError:
+    value = (raw or "").strip()
+    line = n + 1
+
+    def reject(why: str) -> None:
         _exact_error(path)
-        raise
+        raise TableError(
+            f"{path.name}: the file does not end with a line break and its last record (line "
+            f"{line}) looks cut short: {why}; the file is probably truncated, nothing was read. "
+            "Send the complete file (or, if the record is complete, end the file with a line "
+            "break)", path=path.name, line=line, column=column)
+
+    if value == "":
+        reject(f"its last field ({column!r}) is empty")
+    if shortest is None:
+        return
+    if len(value) < int(shortest):
+        reject(f"{column!r} = {value!r} is shorter than every other value of the column "
+               f"(at least {int(shortest)} characters)")
+    if all_decimal:
+        match = re.match(pattern, value)
+        own = len(match.group(1)) if match else 0
+        if own < int(least):
+            reject(f"{column!r} = {value!r} has {own} decimals where every other value of the "
+                   f"column has at least {int(least)}")
 
 
 def _text(col: str) -> str:
@@ -333,6 +368,9 @@ def ingest_file(
     money_unit: str,
     author: str,
     errors: str = "raise",
+    cursor: Any,
+    check: Any,
+    write: Any,
 ) -> "IngestReport":
     """:meth:`Ledger.ingest` of a Parquet or CSV file, done inside DuckDB.
 
@@ -357,6 +395,10 @@ def ingest_file(
         A ``.parquet`` or ``.csv`` file.
     period, channel, money_unit, author, errors
         As :meth:`Ledger.ingest` (already validated by it).
+    cursor, check, write : callable
+        The ledger's cursor factory, its schema checks (``(frame, period, header_line,
+        register) -> (wide, rejections)``) and its statement that writes a checked file;
+        :meth:`Ledger.ingest` passes its own.
 
     Returns
     -------
@@ -379,18 +421,17 @@ def ingest_file(
     ('loaded', 1)
     """
     led = _ledger_module()
-    MONEY_UNITS, IngestReport, _identify, _rejections = (  # noqa: N806
-        led.MONEY_UNITS, led.IngestReport, led._identify, led._rejections)
+    money_units, report_class = led.MONEY_UNITS, led.IngestReport
 
     start = time.perf_counter()
     period = normalise_quarter(period)
     form = ledger.form
     path = Path(source)
-    name, digest = _identify(path)
-    cur = ledger._cursor()
+    name, digest = _file_hash(path)
+    cur = cursor()
 
-    def rejected_report(rows: int, table: pd.DataFrame) -> IngestReport:
-        return IngestReport(
+    def rejected_report(rows: int, table: pd.DataFrame) -> Any:
+        return report_class(
             status="rejected", source=name, period=period, channel=channel,
             content_hash=digest, file_id=None, rows=rows, values_written=0,
             values_unchanged=0, rejected=table, seconds=time.perf_counter() - start,
@@ -404,19 +445,19 @@ def ingest_file(
         ).fetchall()
         if earlier:
             file_id, rows, written = earlier[0]
-            return IngestReport(
+            return report_class(
                 status="unchanged", source=name, period=period, channel=channel,
                 content_hash=digest, file_id=int(file_id), rows=int(rows),
                 values_written=0, values_unchanged=int(written),
                 seconds=time.perf_counter() - start,
             )  # fmt: skip
         temp = str(cur.execute("SELECT current_setting('temp_directory')").fetchone()[0] or
-                   _default_temp())
+                   tempfile.gettempdir())
         try:
             header, staged, text_cols = _stage(cur, path, temp)
         except TableError as exc:
-            report = rejected_report(0, _rejections(np.array([exc.line or 1]), exc.column or "",
-                                                    [""], str(exc)))
+            report = rejected_report(0, _one_rejection(exc.line or 1, exc.column or "",
+                                                       str(exc)))
             if errors == "raise":
                 error = LedgerError(f"ingest: cannot read {name!r}: {exc}")
                 error.report = report  # type: ignore[attr-defined]
@@ -424,13 +465,13 @@ def ingest_file(
             return report
         n_rows = int(cur.execute("SELECT count(*) FROM sv_stage").fetchone()[0])
         # the schema checks of the pandas path, on the raw header
-        _, schema = ledger._check(pd.DataFrame(columns=header), period, 2, None)
+        _, schema = check(pd.DataFrame(columns=header), period, 2, None)
         if len(schema):
             return _reject(rejected_report(n_rows, schema), errors)
         rejected = _row_checks(ledger, cur, header, staged, text_cols, period)
         if len(rejected):
             return _reject(rejected_report(n_rows, rejected), errors)
-        factor = MONEY_UNITS[money_unit] / MONEY_UNITS[form.money_unit]
+        factor = money_units[money_unit] / money_units[form.money_unit]
         money_items = {c for v in form.money for c in (form.ytd(v), form.last_year(v))}
         position = {c: i for i, c in enumerate(header)}
         items = [c for c in dict.fromkeys(header) if c in ledger.items]
@@ -449,7 +490,7 @@ def ingest_file(
         )
         cur.execute("DROP TABLE sv_stage")
         wide = cur.sql("SELECT * FROM sv_wide")
-        written, unchanged, file_id = ledger._write_file(
+        written, unchanged, file_id = write(
             cur, wide, period=period, channel=channel, money_unit=money_unit, name=name,
             digest=digest, author=author,
         )  # fmt: skip
@@ -461,7 +502,7 @@ def ingest_file(
         except Exception:  # pragma: no cover - the cursor is closing anyway
             pass
         cur.close()
-    return IngestReport(
+    return report_class(
         status="loaded" if written else "unchanged", source=name, period=period,
         channel=channel, content_hash=digest, file_id=file_id, rows=n_rows,
         values_written=written, values_unchanged=unchanged,
@@ -546,7 +587,7 @@ def _row_checks(
     ).df()
     cur.execute("DROP TABLE IF EXISTS sv_ids")
     if not len(out):
-        return _ledger_module()._empty_rejections()
+        return _no_rejections()
     out["row"] = out["row"].astype("Int64")
     for c in ("column", "value", "reason"):
         out[c] = out[c].astype("str")
@@ -556,9 +597,9 @@ def _row_checks(
 # ---------------------------------------------------------------------------
 # the quarter as a relation
 # ---------------------------------------------------------------------------
-def _as_of_sql(as_of: Any) -> str:
-    """The ``as_of`` clause of ``Ledger._as_of_clause`` with its parameter inlined."""
-    clause, params = _ledger_module().Ledger._as_of_clause(as_of)
+def _as_of_sql(as_of_clause: tuple[str, list]) -> str:
+    """A ledger ``as_of`` clause (``Ledger._as_of_clause``'s text and parameters) inlined."""
+    clause, params = as_of_clause
     if not params:
         return ""
     value = params[0]
@@ -582,7 +623,8 @@ def _wide_sql(ledger: "Ledger", period: str, clause: str) -> str:
             f"WHERE period = {_lit(period)}{clause} GROUP BY firm_id")
 
 
-def quarter_sql(ledger: "Ledger", period: str, *, as_of: Any = None, register: bool = True) -> str:
+def quarter_sql(ledger: "Ledger", period: str, *, connection: Any,
+                as_of_clause: tuple[str, list] = ("", []), register: bool = True) -> str:
     """SQL text of :meth:`Ledger.to_frame` (same rows, columns and values; no pandas).
 
     Missing values are NULL (NaN in ``to_frame``). Not reproduced: the
@@ -593,32 +635,41 @@ def quarter_sql(ledger: "Ledger", period: str, *, as_of: Any = None, register: b
     ----------
     ledger : Ledger
     period : str
-    as_of : int, datetime, str or None, default=None
+    connection : duckdb.DuckDBPyConnection
+        A cursor of the ledger (to read the register snapshot's columns).
+    as_of_clause : (str, list), default=("", [])
+        The ledger's ``as_of`` clause and parameters (the latest state by default).
     register : bool, default=True
 
     Returns
     -------
     str
         A ``SELECT`` over the ledger's tables, ordered by firm id.
+
+    Examples
+    --------
+    >>> from survey.form import DEMO_FORM
+    >>> from survey.returns.ledger import Ledger
+    >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
+    ...     text = ledger.quarter_relation("2006Q2").sql
+    >>> text.startswith("WITH cur AS (SELECT firm_id")
+    True
     """
     form = ledger.form
     period = normalise_quarter(period)
     previous = quarter_before(period, same_year=True)
-    clause = _as_of_sql(as_of)
+    clause = _as_of_sql(as_of_clause)
     ctes = [f"cur AS ({_wide_sql(ledger, period, clause)})"]
     if previous is not None:
         ctes.append(f"prev AS ({_wide_sql(ledger, previous, clause)})")
-    cur = ledger._cursor()
-    try:
-        has_units = register and cur.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
-        ).fetchall()[0][0] > 0
-        unit_cols: list[str] = []
-        if has_units:
-            unit_cols = [c for c in cur.execute("SELECT * FROM units LIMIT 0").df().columns
-                         if c not in ("period", "firm_id")]
-    finally:
-        cur.close()
+    cur = connection
+    has_units = register and cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
+    ).fetchall()[0][0] > 0
+    unit_cols: list[str] = []
+    if has_units:
+        unit_cols = [c for c in cur.execute("SELECT * FROM units LIMIT 0").df().columns
+                     if c not in ("period", "firm_id")]
     derived = {form.period} | {
         f"{var}{suffix}" for var in ledger.indicators
         for suffix in ("", "_last_year", form.ytd_suffix, form.last_year_suffix,
@@ -819,7 +870,10 @@ def rule_sql(rule: Any, quote: Any = _qi) -> str:
 
     if isinstance(rule, str):
         rule = Rule(name=rule, expression=rule)
-    sql, truth = _rule_node(rule._tree, quote)
+    import ast
+
+    # the expression was checked by Rule (the safe subset); parse it again for SQL
+    sql, truth = _rule_node(ast.parse(rule.expression.strip(), mode="eval"), quote)
     if not truth:  # pragma: no cover - Rule refuses numbers
         raise EditError(f"rule {rule.name!r} is a number, not a condition")
     return sql
@@ -994,6 +1048,17 @@ def ratio_links_sql(
     str
         A ``SELECT`` with the class columns, ``forward_link``,
         ``construction_link``, ``matched``, ``returned``.
+
+    Examples
+    --------
+    >>> from survey.engine import Engine
+    >>> s = Engine().session()
+    >>> q1 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [10.0, 20.0],
+    ...                               "y_marker": ["returned", "returned"]}))
+    >>> q2 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [12.0, None],
+    ...                               "y_marker": ["returned", "missing"]}))
+    >>> s.sql(ratio_links_sql(q2, q1, "y"))[["forward_link", "matched"]].values.tolist()
+    [[1.2, 1.0]]
     """
     marker = marker or f"{variable.removesuffix('_ytd')}_marker"
     cls = _class_cols(by)
@@ -1062,6 +1127,19 @@ def ratio_impute_sql(
         ``SELECT`` of every column of ``current`` with ``variable`` and the
         marker replaced, plus ``sv_need`` (TRUE where a value was needed but
         no link could give it).
+
+    Examples
+    --------
+    >>> from survey.engine import Engine
+    >>> s = Engine().session()
+    >>> q1 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [10.0, 20.0],
+    ...                               "y_marker": ["returned", "returned"]}))
+    >>> q2 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [12.0, None],
+    ...                               "y_marker": ["returned", "missing"]}))
+    >>> links = s.register(s.sql(ratio_links_sql(q2, q1, "y")))
+    >>> out = s.sql(ratio_impute_sql(q2, q1, links, "y") + " ORDER BY firm_id")
+    >>> out["y"].tolist(), out["y_marker"].tolist()
+    ([12.0, 24.0], ['returned', 'forward_imputed'])
     """
     marker = marker or f"{variable.removesuffix('_ytd')}_marker"
     cls = _class_cols(by)

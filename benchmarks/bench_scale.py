@@ -22,6 +22,13 @@ raw         DuckDB's own aggregate for the same sums (per stratum x province:
             sum, sum of squares; best of three), the floor the estimate is compared with
 spark       (not by default: ``--steps spark``) the same estimate on PySpark in
             local mode (``local[2]``), reading the same Parquet files
+ledger      the quarter's returns file ingested into a fresh ledger inside DuckDB
+            (``Ledger.open(engine=...)``: checks in SQL, no pandas frame), then
+            the quarter relation (``Ledger.quarter_relation``) scanned: totals by
+            province with SEs
+national    (``--steps national``) the whole chain of ``survey demo --national``
+            (:func:`survey.pipeline.national.run_national`) in its own folder: time,
+            rows/s and peak RSS of every step (the peak is reset between steps)
 ==========  ==================================================================
 
 Run: ``python benchmarks/bench_scale.py`` (1M and 10M), ``--sizes 1000000 10000000
@@ -56,6 +63,15 @@ def peak_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    """Reset this process's peak RSS (VmHWM), so the next step's peak is its own (Linux)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def _engine(folder: Path):
@@ -183,6 +199,54 @@ def step(name: str, n: int, folder: Path) -> dict:
         out.update(session_start=round(t_start, 1), design_and_estimate=round(time.perf_counter() - t1, 1),
                    cv_total=float(est.cv.max()))
         eng.close()
+    elif name == "ledger":
+        import survey as sv
+        from survey.estimation.outofcore import scan
+        from survey.form import DEMO_FORM
+        from survey.returns.ledger import Ledger
+
+        db = folder / "bench_ledger.duckdb"
+        db.unlink(missing_ok=True)
+        with Ledger.open(db, form=DEMO_FORM, engine=_engine(folder)) as ledger:
+            report = ledger.ingest(folder / f"returns_{period}.parquet", period, "bureau")
+            out["ingest"] = round(time.perf_counter() - t0, 2)
+            out["rows"] = report.rows
+            out["values"] = report.values_written
+            t1 = time.perf_counter()
+            quarter = ledger.quarter_relation(period, register=False)
+            con = quarter.engine.session()
+            con.execute(f"CREATE TEMP TABLE sv_units AS SELECT q.*, d.province, d.stratum, "
+                        f"d.design_weight, d.N_h FROM ({quarter.sql}) q JOIN (SELECT firm_id, "
+                        f"province, stratum, CAST(design_weight AS DOUBLE) AS design_weight, "
+                        f"CAST(N_h AS DOUBLE) AS N_h FROM read_parquet('{sample}') UNION ALL "
+                        f"SELECT firm_id, province, 'take_all', 1.0, CAST(COUNT(*) OVER () AS DOUBLE) "
+                        f"FROM read_parquet('{prn}') WHERE above_size) d USING (firm_id)")
+            s = scan("sv_units", sv.Design(strata="stratum", weights="design_weight", fpc="N_h",
+                                           lonely_psu="adjust"),  # respondents only
+                     engine=quarter.engine)
+            s.total(["gross_output_ytd", "revenue_ytd"], by="province", na="drop")
+            out["quarter_scan"] = round(time.perf_counter() - t1, 2)
+        out["ledger_mb"] = round(db.stat().st_size / 1e6)
+    elif name == "national":
+        from survey.pipeline.national import run_national
+
+        steps: dict = {}
+        clock = [time.perf_counter()]
+
+        def record(line: str) -> None:
+            words = line.split()
+            if words and words[0] in ("register", "prn", "plan", "select", "returns", "ingest",
+                                      "edit", "impute", "weight", "estimate", "bulletin"):
+                steps[words[0]] = {"seconds": round(time.perf_counter() - clock[0], 1),
+                                   "peak_mb": round(peak_mb())}
+                _reset_peak()
+            clock[0] = time.perf_counter()
+
+        _reset_peak()
+        result = run_national(folder / "national", firms=n, engine=_engine(folder), restart=True,
+                              progress=record)
+        out["steps"] = {r.step: {**steps.get(r.step, {}), "rows": int(r.rows)}
+                        for r in result.steps.itertuples()}
     else:
         raise SystemExit(f"unknown step {name}")
     out["seconds"] = round(time.perf_counter() - t0, 2)

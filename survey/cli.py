@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from survey.errors import SurveyError
@@ -189,6 +190,8 @@ def _summary(step: str, result, unit: str | None = None) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.national:
+        return _national_demo(args)
     from survey.pipeline import DEMO_CONFIG, steps
     from survey.pipeline.demo import run_demo
 
@@ -197,6 +200,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     total = sum(result.seconds.values())
     print(f"survey demo: the bulletin of {result.period} is {_bulletin(result.files)} "
           f"({total:.0f} s; everything the demo wrote is in {result.output})")
+    return 0
+
+
+def _national_demo(args: argparse.Namespace) -> int:
+    from survey.engine import Engine
+    from survey.pipeline.national import run_national
+
+    folder = Path(args.output or "survey-national")
+    engine = Engine(memory_limit=args.memory_limit, temp_directory=str(folder / "spill"))
+    result = run_national(folder, firms=args.firms, engine=engine, restart=args.restart)
+    total = result.steps["seconds"].sum()
+    print(f"survey demo --national: {args.firms:,} firms, bulletin tables in "
+          f"{folder / 'bulletin'} ({total:.0f} s of steps; rerun to resume, --restart to redo)")
     return 0
 
 
@@ -284,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--output", help="a new or empty folder (default: ./survey-demo)")
     d.add_argument("--force", action="store_true",
                    help="replace an earlier demo run in the folder (only its own files)")
+    d.add_argument("--national", action="store_true",
+                   help="the national cycle out of core (DuckDB) on a synthetic register of "
+                        "--firms firms, into ./survey-national (or --output DIR); resumable")
+    d.add_argument("--firms", type=int, default=1_000_000,
+                   help="register size of --national (default 1,000,000; 30,000,000 for the "
+                        "national scale)")
+    d.add_argument("--memory-limit", default="4GB",
+                   help="DuckDB memory limit of --national (default 4GB)")
+    d.add_argument("--restart", action="store_true",
+                   help="--national: redo every step instead of resuming")
     d.set_defaults(func=cmd_demo)
     helps = {
         "plan": "write the sample plan (allocation, expected CVs) of each year",

@@ -149,6 +149,9 @@ class OutOfCoreSurvey:
     def __init__(self, source: Any, design: Design, *, engine: Engine | Session | str | None = None) -> None:
         if not isinstance(design, Design):
             raise DesignError(f"design must be a survey.Design, got {type(design).__name__}")
+        if hasattr(source, "__survey_source__"):  # e.g. Ledger.quarter_relation: relation + engine
+            source, own = source.__survey_source__()
+            engine = own if engine is None else engine
         if engine is None and type(source).__module__.startswith("duckdb"):
             import duckdb
 

@@ -385,6 +385,62 @@ class LedgerSettings:
                              default=None)
 
 
+def _memory_size(value: Any) -> list[tuple[str, str]]:
+    from survey.engine import EngineError, memory_bytes
+
+    try:
+        memory_bytes(value)
+    except EngineError:
+        return [("", f"{value!r} is not a size like '4GB', '500MB' or '2GiB'")]
+    return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineSettings:
+    """``[engine]``: the SQL engine of the passes over units (ledger, out-of-core estimation).
+
+    See ``docs/scale.md``; :meth:`build` makes the :class:`survey.engine.Engine`.
+    """
+
+    kind: Literal["duckdb", "spark"] = _key("duckdb (embedded, out of core) or spark",
+                                            default="duckdb")
+    memory_limit: str = _key("memory budget, always set (never DuckDB's 80% of the RAM), "
+                             "e.g. '4GB'", default="4GB", check=_memory_size)
+    temp_directory: Path | None = _key("where DuckDB spills and Spark writes shuffle files "
+                                       "(default: survey-engine in the system temporary folder)",
+                                       default=None)
+    threads: int | None = _key("DuckDB threads / local Spark cores (default: all cores)",
+                               default=None, check=_interval(0, None))
+    spark_master: str | None = _key("Spark master URL, e.g. 'local[*]', 'spark://host:7077' "
+                                    "(kind = 'spark' only)", default=None)
+    spark_config: dict[str, str] = _key("extra spark.* settings (kind = 'spark' only)",
+                                        default_factory=dict)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        out = []
+        if self.kind != "spark":
+            if self.spark_master is not None:
+                out.append(("spark_master", "only with kind = 'spark'"))
+            if self.spark_config:
+                out.append(("spark_config", "only with kind = 'spark'"))
+        return out
+
+    def build(self) -> Any:
+        """The :class:`survey.engine.Engine` of these settings.
+
+        Examples
+        --------
+        >>> EngineSettings(memory_limit="2GB").build().memory_limit
+        '2GB'
+        """
+        from survey.engine import Engine
+
+        extra = {"spark_master": self.spark_master} if self.spark_master is not None else {}
+        return Engine(kind=self.kind, memory_limit=self.memory_limit,
+                      temp_directory=None if self.temp_directory is None else str(self.temp_directory),
+                      threads=self.threads, spark_config=dict(self.spark_config) or None, **extra)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DisclosureTableSettings:
     """``[[disclosure.tables]]``: one table to protect."""
@@ -483,6 +539,7 @@ _SECTIONS = {
     "calibration": CalibrationSettings,
     "edit": EditSettings,
     "ledger": LedgerSettings,
+    "engine": EngineSettings,
     "disclosure": DisclosureSettings,
     "report": ReportSettings,
 }
@@ -496,8 +553,8 @@ class SurveyConfig:
     ----------
     path : pathlib.Path
         The configuration file (absolute).
-    survey, register, plan, channels, estimate, calibration, edit, ledger, disclosure, report
-        The sections (``plan`` and ``estimate`` are ``None`` when absent;
+    survey, register, plan, channels, estimate, calibration, edit, ledger, engine, disclosure, report
+        The sections (``plan``, ``estimate`` and ``engine`` are ``None`` when absent;
         the others have defaults). Paths are absolute.
 
     Examples
@@ -523,6 +580,7 @@ class SurveyConfig:
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     edit: EditSettings = field(default_factory=EditSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    engine: EngineSettings | None = None
     disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
 
@@ -545,6 +603,11 @@ class SurveyConfig:
     def language(self) -> str:
         """``"zh"`` or ``"en"``."""
         return self.survey.language
+
+    def make_engine(self) -> Any:
+        """The :class:`survey.engine.Engine` of ``[engine]``, or ``None`` without the section
+        (the ledger then uses ``Engine()``'s defaults: 4 GB, the pandas ingest path)."""
+        return self.engine.build() if self.engine is not None else None
 
     @property
     def ledger_file(self) -> Path:
@@ -682,7 +745,7 @@ class SurveyConfig:
         Parameters
         ----------
         name : {"survey", "register", "plan", "channels", "estimate", "calibration", \
-"edit", "ledger", "disclosure", "report"}
+"edit", "ledger", "engine", "disclosure", "report"}
 
         Examples
         --------

@@ -240,7 +240,7 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
         raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
                           f"survey's periods ({', '.join(config.periods())}); nothing was loaded")
     reports = []
-    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM, engine=config.make_engine()) as ledger:
         for period in config.periods():
             if period not in files:
                 continue
@@ -281,7 +281,7 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
                if config.edit.default_rules else ()),
              *(Rule(name=r.name, expression=r.expression, severity=r.severity,
                     description=r.description) for r in config.edit.rules)]
-    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM, engine=config.make_engine()) as ledger:
         outcome = edit_panel(ledger, config.periods(), rules, indicators=DEMO_FORM.indicators,
                              money=DEMO_FORM.money, nonnegative=NONNEGATIVE,
                              size=config.register.size, register_scale=REGISTER_SCALE,
@@ -319,7 +319,7 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
 
     config = as_config(config)
     variables = list(config.need("estimate").variables)
-    with Ledger.open(ledger_file, form=DEMO_FORM) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM, engine=config.make_engine()) as ledger:
         result = impute_panel(ledger, config.periods(), edits.set_aside, variables=variables,
                               classes={"take_all": "industry", "sample": config.strata() or None},
                               auxiliary=config.register.size, nonnegative=NONNEGATIVE,
@@ -570,7 +570,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
 
     config = as_config(config)
     estimate, period = config.need("estimate"), config.published()
-    with Ledger.open(ledger_file, form=DEMO_FORM, read_only=True) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM, read_only=True, engine=config.make_engine()) as ledger:
         cells = ledger.current(period)
     cal = config.calibration
     content = bulletin_content(

@@ -49,8 +49,10 @@ import pandas as pd
 from survey.errors import LedgerError, SurveyWarning, TableError
 from survey.form import Form
 from survey.io import read_table
+from survey.engine import Engine
 from survey.periods import normalise_quarter, previous_quarter, ytd_to_quarters
 from survey.register.frame import valid_uscc
+from survey.returns.sql import QuarterRelation, configure_ledger, ingest_file, is_sql_source, quarter_sql
 
 __all__ = [
     "MARKERS",
@@ -381,6 +383,7 @@ class Ledger:
         *,
         form: Form,
         read_only: bool = False,
+        engine: Engine | None = None,
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
@@ -392,6 +395,9 @@ class Ledger:
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from exc
         try:
+            # memory limit, temp folder and threads of the engine (never DuckDB's 80%-of-RAM default)
+            self.engine = configure_ledger(self._con, engine)
+            self._sql_ingest = engine is not None
             if not read_only:
                 self._con.execute(_SCHEMA + _history_view(self.form))
             for table in ("files", "transactions", "returns"):  # read the catalogue: a damaged
@@ -407,6 +413,7 @@ class Ledger:
         *,
         form: Form,
         read_only: bool = False,
+        engine: Engine | None = None,
     ) -> Ledger:
         """Open (or create) a ledger file.
 
@@ -417,6 +424,12 @@ class Ledger:
         form : Form
             The return form (see :class:`Ledger`).
         read_only : bool, default=False
+        engine : survey.engine.Engine, optional
+            Memory limit, temporary folder and threads of the ledger's DuckDB
+            connection (default ``Engine()``: 4 GB; never DuckDB's default of
+            80% of the RAM). Given, Parquet and CSV files are ingested inside
+            DuckDB (:func:`survey.returns.sql.ingest_file`), never as a pandas
+            frame.
 
         Returns
         -------
@@ -430,7 +443,7 @@ class Ledger:
         0
         >>> ledger.close()
         """
-        return cls(path, form=form, read_only=read_only)
+        return cls(path, form=form, read_only=read_only, engine=engine)
 
     # -- plumbing ----------------------------------------------------------
     def __enter__(self) -> Self:
@@ -812,6 +825,10 @@ class Ledger:
             raise LedgerError(f"ingest: the form's money unit {self.form.money_unit!r} is not one of "
                               f"{sorted(MONEY_UNITS)}")
         period = normalise_quarter(period)
+        if self._sql_ingest and is_sql_source(source):  # Parquet / CSV inside DuckDB
+            return ingest_file(self, source, period, channel, money_unit=money_unit,
+                               author=author, errors=errors, cursor=self._cursor,
+                               check=self._check, write=self._write_file)
         start = time.perf_counter()
         name, digest = _identify(source)
         header = 2  # line of the first data row (the header is line 1)
@@ -1286,6 +1303,47 @@ class Ledger:
                 GROUP BY firm_id ORDER BY firm_id""",
             [period, *params],
         ).df()
+
+    def quarter_relation(
+        self, period: str, *, as_of: Any = None, register: bool = True
+    ) -> QuarterRelation:
+        """One quarter as a DuckDB relation: :meth:`to_frame` without pandas.
+
+        The same rows and columns as :meth:`to_frame` (missing values are
+        NULL), computed by DuckDB within the ledger engine's memory limit
+        when read. :func:`survey.estimation.outofcore.scan` accepts it
+        directly, so estimation from a national ledger never builds a pandas
+        frame of the units.
+
+        Parameters
+        ----------
+        period : str
+        as_of : int, datetime, str or None, default=None
+        register : bool, default=True
+
+        Returns
+        -------
+        survey.returns.sql.QuarterRelation
+
+        Examples
+        --------
+        >>> import survey as sv
+        >>> from survey.estimation.outofcore import scan
+        >>> from survey.form import DEMO_FORM
+        >>> from survey.register.frame import uscc_check_character
+        >>> ids = [s + uscc_check_character(s) for s in ["91450100MA5KA1B2C", "91450100MA5KA1B3C"]]
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
+        ...     _ = ledger.ingest(pd.DataFrame({"firm_id": ids, "revenue_ytd": [5.0, 7.0]}),
+        ...                       "2006Q1", "bureau")
+        ...     q = ledger.quarter_relation("2006Q1")
+        ...     scan(q, sv.Design()).total("revenue").estimate
+        array([12.])
+        """
+        cur = self._cursor()  # its own cursor: other reads of the ledger do not disturb it
+        text = quarter_sql(self, period, connection=cur, as_of_clause=self._as_of_clause(as_of),
+                           register=register)
+        engine = configure_ledger(cur, self.engine)
+        return QuarterRelation(cur.sql(text), engine, normalise_quarter(period), text)
 
     def to_frame(
         self,

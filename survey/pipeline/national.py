@@ -1,0 +1,469 @@
+"""The national cycle out of core: plan -> select -> returns -> ingest -> edit -> impute ->
+weight -> estimate -> bulletin tables on a synthetic register of N firms (issue 18).
+
+Every pass over units runs in DuckDB within the engine's memory limit; numpy
+finishes the statistics on small tables (strata, classes, domains):
+
+==========  ================================================================  ====================
+step        what                                                              output
+==========  ================================================================  ====================
+register    the synthetic register (:func:`generate_national_register`)      ``register.parquet``
+prn         permanent random numbers stored with it (:func:`write_prn`)       ``register_prn.parquet``
+plan        N, sum, sum of squares of last year's revenue per stratum (city   ``plan.parquet``
+            x industry x size class, :func:`stratum_moments`); Neyman
+            allocation in numpy (:func:`survey.plan.allocation.allocate`)
+select      PRN selection per stratum (:func:`select_prn`)                    ``sample.parquet``
+returns     two quarters of year-to-date returns of the take-all and          ``returns/``
+            sampled firms (:func:`generate_national_returns`)
+ingest      both quarters into the ledger, inside DuckDB (checks in SQL)      ``ledger.duckdb``
+edit        the demo form's default edit rules on the quarter, as SQL         ``edit_summary.csv``,
+                                                                              ``edit_failures.parquet``
+impute      ONS ratio-of-means links per industry (forward from the           ``imputed.parquet``,
+            previous quarter, construction from last year's revenue), SQL     ``links.csv``
+weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``
+            to the imputed returns
+estimate    totals by sector, province and industry with SEs                 ``estimates.csv``
+            (:func:`survey.estimation.outofcore.scan`)
+bulletin    the sector / province / industry tables (CSV) and a Markdown      ``bulletin/``
+            page
+==========  ================================================================  ====================
+
+Resumable: each step writes its output, then a marker ``.done/<step>.json``
+(rows, seconds); a rerun skips the finished steps and reruns a step whose
+marker is missing and every step after it (``restart=True`` redoes all).
+
+What the bulletin of the in-memory cycle has and this one has not yet: the
+quarterly series and growth rates (needs the same quarter of last year), the
+combined take-all + sampled estimator's parts, calibration to register totals,
+disclosure control, channels and the HTML/Excel layout
+(:func:`survey.publish.report.write_bulletin` takes the in-memory cycle's
+``Survey``); see ``docs/scale.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from survey.engine import Engine
+from survey.errors import SurveyError
+
+__all__ = ["NATIONAL_STEPS", "NationalResult", "run_national"]
+
+#: The steps of the national chain, in order.
+NATIONAL_STEPS: tuple[str, ...] = (
+    "register", "prn", "plan", "select", "returns", "ingest", "edit", "impute", "weight",
+    "estimate", "bulletin",
+)
+#: Size classes of last year's revenue (thousand yuan) in the take-some strata.
+SIZE_BOUNDS: tuple[float, float] = (1000.0, 5000.0)
+STRATA: tuple[str, ...] = ("city", "industry", "size_class")
+VARIABLES: tuple[str, ...] = ("gross_output_ytd", "revenue_ytd")
+BREAKDOWNS: dict[str, list[str] | None] = {"sector": None, "province": ["province"],
+                                           "industry": ["industry"]}
+
+
+class NationalError(SurveyError):
+    """A step of the national chain failed (the message names the step)."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class NationalResult:
+    """What :func:`run_national` did.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+    steps : pandas.DataFrame
+        One row per step: ``step, status`` (``"ran"`` or ``"skipped"``),
+        ``rows, seconds, rows_per_second``.
+    estimates : pandas.DataFrame
+        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high``.
+    """
+
+    folder: Path
+    steps: pd.DataFrame
+    estimates: pd.DataFrame = field(repr=False)
+
+    def ran(self) -> list[str]:
+        """The steps that ran in this call (not skipped)."""
+        return self.steps.loc[self.steps["status"] == "ran", "step"].tolist()
+
+
+def _printer(progress: Any) -> Callable[[str], None]:
+    if progress is False or progress is None:
+        return lambda line: None
+    if callable(progress):
+        return progress
+    try:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        return lambda line: console.print(line)
+    except ImportError:  # pragma: no cover - rich is a dependency
+        return lambda line: print(line, flush=True)
+
+
+def run_national(
+    folder: str | os.PathLike,
+    *,
+    firms: int = 1_000_000,
+    engine: Engine | None = None,
+    seed: int = 2018,
+    fraction: float = 0.02,
+    periods: tuple[str, str] = ("2018Q1", "2018Q2"),
+    restart: bool = False,
+    progress: Any = True,
+) -> NationalResult:
+    """Run the national cycle out of core on a synthetic register of ``firms`` firms.
+
+    Parameters
+    ----------
+    folder : str or path
+        Where every step writes (the 30M-firm run needs about 5 GB).
+    firms : int, default=1_000_000
+        Register size (30,000,000 for the national scale of issue 18).
+    engine : Engine, optional
+        DuckDB settings (default ``Engine(memory_limit="4GB",
+        temp_directory=<folder>/spill)``); Spark is not supported for the
+        ledger steps.
+    seed : int, default=2018
+        Seed of the register; the returns use ``seed + 1``, the PRNs ``seed``.
+    fraction : float, default=0.02
+        Sampling fraction of the take-some part (Neyman allocation of
+        ``fraction * N`` units, at least 2 per stratum).
+    periods : (str, str), default=("2018Q1", "2018Q2")
+        The previous and the published quarter (same year).
+    restart : bool, default=False
+        Redo every step (delete the markers).
+    progress : bool or callable, default=True
+        Print each step with rows and rows per second (rich if installed);
+        a callable receives the lines.
+
+    Returns
+    -------
+    NationalResult
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, progress=False)
+    >>> result.ran()[:3]
+    ['register', 'prn', 'plan']
+    >>> sorted(result.estimates["breakdown"].unique())
+    ['industry', 'province', 'sector']
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if firms < 1000:
+        raise NationalError(f"run_national: firms={firms} is too small (at least 1000)")
+    if not 0 < fraction < 1:
+        raise NationalError(f"run_national: fraction={fraction} must be in (0, 1)")
+    engine = engine or Engine(memory_limit="4GB", temp_directory=str(folder / "spill"))
+    done = folder / ".done"
+    if restart and done.exists():
+        shutil.rmtree(done)
+    done.mkdir(exist_ok=True)
+    say = _printer(progress)
+    ctx = _Context(folder=folder, firms=int(firms), engine=engine, seed=int(seed),
+                   fraction=float(fraction), periods=tuple(periods))
+    rows = []
+    dirty = False
+    say(f"national cycle: {firms:,} firms in {folder} (memory_limit={engine.memory_limit})")
+    for name in NATIONAL_STEPS:
+        marker = done / f"{name}.json"
+        if marker.exists() and not dirty:
+            info = json.loads(marker.read_text())
+            rows.append({"step": name, "status": "skipped", **info})
+            say(f"  {name:<9} done before ({info['rows']:,} rows), skipped")
+            continue
+        dirty = True  # this step and every later one run
+        marker.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        try:
+            n_rows = int(_STEPS[name](ctx))
+        except SurveyError:
+            raise
+        except Exception as exc:
+            raise NationalError(f"national step {name!r} failed: {exc}") from exc
+        seconds = time.perf_counter() - t0
+        info = {"rows": n_rows, "seconds": round(seconds, 3),
+                "rows_per_second": round(n_rows / seconds) if seconds > 0 else None}
+        marker.write_text(json.dumps(info))
+        rows.append({"step": name, "status": "ran", **info})
+        rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
+        say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
+    estimates = pd.read_csv(folder / "estimates.csv")
+    return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Context:
+    folder: Path
+    firms: int
+    engine: Engine
+    seed: int
+    fraction: float
+    periods: tuple
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def session(self) -> Any:
+        return self.engine.session()
+
+    def lit(self, path: Path | str) -> str:
+        return "'" + str(path).replace("'", "''") + "'"
+
+    def take_some_view(self) -> str:
+        from survey.register.sql import size_class_sql
+
+        return (f"SELECT *, {size_class_sql('revenue_prev_year', SIZE_BOUNDS)} AS size_class "
+                f"FROM read_parquet({self.lit(self.path('register_prn.parquet'))}) "
+                "WHERE NOT above_size AND revenue_prev_year IS NOT NULL")
+
+
+# ---------------------------------------------------------------------------
+# the steps: each returns its row count
+# ---------------------------------------------------------------------------
+def _register(ctx: _Context) -> int:
+    from survey.datasets.national import generate_national_register
+
+    generate_national_register(ctx.path("register.parquet"), ctx.firms, seed=ctx.seed)
+    return ctx.firms
+
+
+def _prn(ctx: _Context) -> int:
+    from survey.plan.sql import write_prn
+
+    write_prn(str(ctx.path("register.parquet")), ctx.path("register_prn.parquet"), seed=ctx.seed,
+              engine=ctx.engine)
+    return ctx.firms
+
+
+def _plan(ctx: _Context) -> int:
+    from survey.plan.allocation import allocate
+    from survey.register.sql import stratum_moments
+
+    s = ctx.session()
+    s.execute(f"CREATE OR REPLACE TEMP VIEW national_take_some AS {ctx.take_some_view()}")
+    mom = stratum_moments("national_take_some", ["revenue_prev_year"], strata=list(STRATA),
+                          engine=ctx.engine)
+    N = mom["N"].to_numpy(dtype=float)
+    s1 = mom["revenue_prev_year_sum"].to_numpy(dtype=float)
+    s2 = mom["revenue_prev_year_sumsq"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(N > 1, (s2 - s1 * s1 / N) / (N - 1), 0.0)
+    sd = np.sqrt(np.clip(np.nan_to_num(var, nan=0.0, posinf=0.0), 0.0, None))
+    n_total = max(int(round(ctx.fraction * N.sum())), 2 * len(N))
+    alloc = allocate(N.astype(int), min(n_total, int(N.sum())), method="neyman", sd=sd)
+    plan = mom[list(STRATA)].assign(N=N.astype(int), n=np.asarray(alloc.n, dtype=int), sd=sd)
+    plan.to_parquet(ctx.path("plan.parquet"), index=False)
+    return int(N.sum())
+
+
+def _select(ctx: _Context) -> int:
+    from survey.plan.sql import select_prn
+
+    s = ctx.session()
+    s.execute(f"CREATE OR REPLACE TEMP VIEW national_take_some AS {ctx.take_some_view()}")
+    plan = pd.read_parquet(ctx.path("plan.parquet"))
+    sel = select_prn("national_take_some", plan[[*STRATA, "n"]], strata=list(STRATA),
+                     columns=["firm_id", "province", "city", "industry", "revenue_prev_year"],
+                     output=ctx.path("sample.parquet"), engine=ctx.engine)
+    return int(sel.n)
+
+
+def _returns(ctx: _Context) -> int:
+    from survey.datasets.national import generate_national_returns
+
+    paths = generate_national_returns(ctx.path("register.parquet"), ctx.path("returns"),
+                                      list(ctx.periods), sample=ctx.path("sample.parquet"),
+                                      seed=ctx.seed + 1)
+    s = ctx.session()
+    listed = ", ".join(ctx.lit(p) for p in paths)
+    return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet([{listed}])")["n"].iloc[0])
+
+
+def _ledger(ctx: _Context) -> Any:
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    return Ledger.open(ctx.path("ledger.duckdb"), form=DEMO_FORM, engine=ctx.engine)
+
+
+def _ingest(ctx: _Context) -> int:
+    rows = 0
+    with _ledger(ctx) as ledger:
+        for period in ctx.periods:
+            report = ledger.ingest(ctx.path("returns") / f"returns_{period}.parquet", period,
+                                   "bureau", author="run_national")
+            rows += report.rows
+    return rows
+
+
+def _edit(ctx: _Context) -> int:
+    from survey.form import DEMO_FORM
+    from survey.returns.sql import check_sql
+
+    with _ledger(ctx) as ledger:
+        quarter = ledger.quarter_relation(ctx.periods[1])
+        report = check_sql(None, quarter, form=DEMO_FORM, max_failures=100_000)
+        n = int(quarter.engine.session().sql(f"SELECT COUNT(*) AS n FROM ({quarter.sql})")
+                ["n"].iloc[0])
+    report.summary.to_csv(ctx.path("edit_summary.csv"), index=False)
+    report.failures.to_parquet(ctx.path("edit_failures.parquet"), index=False)
+    return n
+
+
+def _design_sql(ctx: _Context) -> str:
+    """The take-all and sampled units with their strata, weights, fpc and register columns."""
+    sample = ctx.lit(ctx.path("sample.parquet"))
+    reg = ctx.lit(ctx.path("register_prn.parquet"))
+    return (
+        f"SELECT firm_id, province, industry, revenue_prev_year, stratum, "
+        f"CAST(design_weight AS DOUBLE) AS design_weight, CAST(N_h AS DOUBLE) AS N_h "
+        f"FROM read_parquet({sample}) "
+        f"UNION ALL SELECT firm_id, province, industry, revenue_prev_year, 'take_all' AS stratum, "
+        f"1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h "
+        f"FROM read_parquet({reg}) WHERE above_size"
+    )
+
+
+def _impute(ctx: _Context) -> int:
+    from survey.returns.sql import impute_ratio
+
+    design = _design_sql(ctx)
+    links_all = []
+    with _ledger(ctx) as ledger:
+        eng = ledger.quarter_relation(ctx.periods[1]).engine
+        s = eng.session()
+
+        for k, period in enumerate(ctx.periods):
+            q = ledger.quarter_relation(period, register=False).sql
+            cols = ", ".join(f'q."{v}", q."{v.removesuffix("_ytd")}_marker"' for v in VARIABLES)
+            s.execute(
+                f"CREATE OR REPLACE TEMP TABLE national_q{k} AS SELECT d.firm_id, d.industry, "
+                f"d.revenue_prev_year, {cols} FROM ({design}) d LEFT JOIN ({q}) q "
+                f"ON q.firm_id = d.firm_id"
+            )
+        current = "national_q1"
+        for j, var in enumerate(VARIABLES):
+            out = ctx.path(f"imputed_{j}.parquet")
+            links, path = impute_ratio(s, current, "national_q0", var, by="industry",
+                                       auxiliary="revenue_prev_year", output=out,
+                                       unresolved="keep")
+            links_all.append(links.assign(variable=var))
+            current = str(path)
+    final = ctx.path("imputed.parquet")
+    os.replace(current, final)
+    for j in range(len(VARIABLES) - 1):
+        ctx.path(f"imputed_{j}.parquet").unlink(missing_ok=True)
+    pd.concat(links_all, ignore_index=True).to_csv(ctx.path("links.csv"), index=False)
+    s = ctx.session()
+    return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet({ctx.lit(final)})")["n"].iloc[0])
+
+
+def _weight(ctx: _Context) -> int:
+    s = ctx.session()
+    vals = ", ".join(f'i."{v}", i."{v.removesuffix("_ytd")}_marker"' for v in VARIABLES)
+    s.write_parquet(
+        f"SELECT d.firm_id, d.province, d.industry, d.stratum, d.design_weight, d.N_h, {vals} "
+        f"FROM ({_design_sql(ctx)}) d JOIN read_parquet({ctx.lit(ctx.path('imputed.parquet'))}) i "
+        "USING (firm_id) ORDER BY d.stratum, d.firm_id",
+        ctx.path("weighted.parquet"),
+    )
+    return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet("
+                     f"{ctx.lit(ctx.path('weighted.parquet'))})")["n"].iloc[0])
+
+
+def design() -> Any:
+    """The design of ``weighted.parquet``: strata, design weights, fpc (population sizes).
+
+    Examples
+    --------
+    >>> design().strata
+    'stratum'
+    """
+    import survey as sv
+
+    return sv.Design(strata="stratum", weights="design_weight", fpc="N_h")
+
+
+def _estimate(ctx: _Context) -> int:
+    from survey.estimation.outofcore import scan
+
+    s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine)
+    tables = []
+    for name, by in BREAKDOWNS.items():
+        est = s.total(list(VARIABLES), by=by, na="drop")
+        tables.append(estimate_table(est, name, by))
+    out = pd.concat(tables, ignore_index=True)
+    out.to_csv(ctx.path("estimates.csv"), index=False)
+    return len(s)
+
+
+def estimate_table(est: Any, breakdown: str, by: list[str] | None) -> pd.DataFrame:
+    """An Estimate as rows ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [1.0, 3, 2, 6]})
+    >>> est = sv.Survey(df, sv.Design(strata="h", weights="w")).total("y")
+    >>> estimate_table(est, "sector", None)[["domain", "estimate"]].values.tolist()
+    [['all', 32.0]]
+    """
+    table = est.table()
+    domain = (table[by].astype(str).agg(" / ".join, axis=1).to_numpy() if by
+              else np.full(len(table), "all", dtype=object))
+    out = pd.DataFrame({"breakdown": breakdown, "domain": domain})
+    for c in ("variable", "estimate", "se", "cv", "ci_low", "ci_high"):
+        out[c] = table[c].to_numpy()
+    return out
+
+
+def _bulletin(ctx: _Context) -> int:
+    est = pd.read_csv(ctx.path("estimates.csv"))
+    folder = ctx.path("bulletin")
+    folder.mkdir(exist_ok=True)
+    lines = [f"# National industrial survey, {ctx.periods[1]} (synthetic data)", "",
+             f"{ctx.firms:,} firms on the register; totals of the year to date in thousand yuan, "
+             "with standard errors and 95% confidence intervals. Produced out of core by "
+             "`survey.pipeline.national.run_national`.", ""]
+    for name in BREAKDOWNS:
+        part = est[est["breakdown"] == name]
+        wide = part.pivot_table(index="domain", columns="variable",
+                                values=["estimate", "se", "cv"], sort=True)
+        wide.columns = [f"{v}_{k}" for k, v in wide.columns]
+        order = [f"{v}_{k}" for v in VARIABLES for k in ("estimate", "se", "cv")]
+        wide = wide[[c for c in order if c in wide.columns]].reset_index()
+        wide.to_csv(folder / f"{name}.csv", index=False)
+        lines += [f"## {name}", "", "| " + " | ".join(wide.columns) + " |",
+                  "|" + "---|" * len(wide.columns)]
+        for row in wide.itertuples(index=False):
+            cells = [f"{x:,.1f}" if isinstance(x, float) and abs(x) >= 1 else
+                     (f"{x:.4f}" if isinstance(x, float) else str(x)) for x in row]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["Not in this bulletin (the in-memory cycle has them): quarterly series and growth "
+              "rates, calibration to register totals, disclosure control, channels, the HTML and "
+              "Excel layout.", ""]
+    (folder / "bulletin.md").write_text("\n".join(lines), encoding="utf-8")
+    return len(est)
+
+
+_STEPS: dict[str, Callable[[_Context], int]] = {
+    "register": _register, "prn": _prn, "plan": _plan, "select": _select, "returns": _returns,
+    "ingest": _ingest, "edit": _edit, "impute": _impute, "weight": _weight,
+    "estimate": _estimate, "bulletin": _bulletin,
+}

@@ -1,0 +1,166 @@
+"""Issue 18: edit rules as SQL WHERE expressions and ONS ratio-of-means imputation links in
+SQL equal the in-memory survey.returns.rules.check and survey.returns.impute.ratio_of_means
+(to 1e-10), on generated returns with missing values, zeros and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from survey.engine import Engine
+from survey.errors import EditError, ImputationError
+from survey.form import DEMO_FORM
+from survey.returns.impute import ratio_of_means
+from survey.returns.rules import Rule, check, default_rules
+from survey.returns.sql import check_sql, impute_ratio, rule_sql
+
+
+def _returns(n=600, seed=7):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"firm_id": [f"f{k:05d}" for k in range(n)]})
+    for var in DEMO_FORM.indicators:
+        ytd = rng.lognormal(6, 1, n).round(1)
+        frame[DEMO_FORM.ytd(var)] = ytd
+        frame[DEMO_FORM.last_year(var)] = (ytd * rng.uniform(0.1, 6, n)).round(1)
+        frame[DEMO_FORM.previous(var)] = (ytd * rng.uniform(0.5, 1.1, n)).round(1)
+    cols = [c for c in frame.columns if c != "firm_id"]
+    values = frame[cols].to_numpy()
+    values[rng.uniform(size=values.shape) < 0.08] = np.nan  # missing
+    values[rng.uniform(size=values.shape) < 0.02] = 0.0  # zeros: divisions by zero
+    values[rng.uniform(size=values.shape) < 0.02] *= -1  # negative values
+    frame[cols] = values
+    return frame
+
+
+EXTRA = [
+    Rule(name="chain", expression="0 <= export_delivery_ytd <= gross_output_ytd"),
+    Rule(name="ratio", expression="revenue_ytd / gross_output_ytd < 3 or gross_output_ytd < 10"),
+    Rule(name="fmin", expression="min(revenue_ytd, gross_output_ytd) >= 100"),
+    Rule(name="fmax", expression="max(revenue_ytd, gross_output_ytd_last_year) <= 5000"),
+    Rule(name="funcs", expression="abs(log(gross_output_ytd) - log10(revenue_ytd)) < sqrt(40)"),
+    Rule(name="power", expression="gross_output_ytd ** 0.5 > -revenue_ytd / 2"),
+    Rule(name="not", expression="not (gross_output_ytd > 2000) & ~(revenue_ytd == 0)"),
+    Rule(name="neq", expression="gross_output_ytd != gross_output_ytd_previous", severity="soft"),
+]
+
+
+def _same_report(mem, sql, unit="firm_id"):
+    pd.testing.assert_frame_equal(mem.summary.reset_index(drop=True),
+                                  sql.summary.reset_index(drop=True), check_dtype=False)
+    a = mem.failures.sort_values(["rule", unit], kind="stable").reset_index(drop=True)
+    b = sql.failures.sort_values(["rule", unit], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert mem.skipped == sql.skipped
+
+
+def test_default_rules_and_a_wide_rule_set_match_check():
+    """check_sql = check on the default rules of the demo form and on rules with chained
+    comparisons, divisions by zero, fmin/fmax with missing values, log of negatives, powers,
+    not/~ and & (three-valued logic)."""
+    frame = _returns()
+    session = Engine(memory_limit="300MB", threads=1).session()
+    mem = check(frame, form=DEMO_FORM)
+    sql = check_sql(session, frame, form=DEMO_FORM)
+    _same_report(mem, sql)
+    assert mem.summary["failed"].sum() > 50 and mem.summary["not_evaluated"].sum() > 50
+    mem = check(frame, EXTRA)
+    sql = check_sql(session, frame, EXTRA)
+    _same_report(mem, sql)
+    assert (mem.summary["failed"] > 0).sum() >= 6
+
+
+def test_rules_from_parquet_and_missing_columns(tmp_path):
+    frame = _returns(200, seed=3).drop(columns=["revenue_ytd"])
+    frame.to_parquet(tmp_path / "r.parquet", index=False)
+    mem = check(frame, form=DEMO_FORM)
+    sql = check_sql(None, str(tmp_path / "r.parquet"), form=DEMO_FORM)
+    _same_report(mem, sql)
+    assert "revenue_nonnegative" in sql.skipped
+    with pytest.raises(EditError, match="not in the data"):
+        check_sql(None, frame, ["revenue_ytd >= 0"])
+
+
+def test_rule_sql_refuses_what_it_cannot_write():
+    """A rule SQL cannot write (abs of two arguments) is refused with an EditError naming
+    the function."""
+    rule = Rule(name="r", expression="a > 0")
+    object.__setattr__(rule, "expression", "abs(a, b) > 0")  # past Rule's own check
+    with pytest.raises(EditError, match=r"abs\(\) with 2 arguments"):
+        rule_sql(rule)
+
+
+def _panel(n=500, seed=11):
+    rng = np.random.default_rng(seed)
+    ids = [f"u{k:04d}" for k in range(n)]
+    size = rng.lognormal(4, 1, n).round(1)
+    industry = rng.choice(["C13", "C26", "C39"], n)
+    band = rng.choice(["s", "m", "l"], n)
+    y1 = (size * rng.uniform(0.5, 2, n)).round(1)
+    y2 = (y1 * rng.uniform(0.8, 1.4, n)).round(1)
+    frames = []
+    for period, y, p_miss in (("2006Q1", y1, 0.2), ("2006Q2", y2, 0.25)):
+        miss = rng.uniform(size=n) < p_miss
+        marker = np.where(miss, "missing", "returned").astype(object)
+        edited = ~miss & (rng.uniform(size=n) < 0.05)
+        marker[edited] = "edited"
+        frames.append(pd.DataFrame({
+            "firm_id": ids, "period": period, "industry": industry, "band": band,
+            "size": np.where(rng.uniform(size=n) < 0.02, np.nan, size),
+            "gross_output_ytd": np.where(miss, np.nan, y), "gross_output_marker": marker}))
+    return frames
+
+
+def test_ratio_imputation_matches_ratio_of_means():
+    """Links and imputed values of the second period equal ratio_of_means on the two-period
+    panel (forward from returned and constructed values, construction without history)."""
+    q1, q2 = _panel()
+    # a unit with a missing auxiliary must have a history: give those a Q1 return
+    no_aux = q1["size"].isna() | q2["size"].isna()
+    q1.loc[no_aux, "gross_output_ytd"] = 50.0
+    q1.loc[no_aux, "gross_output_marker"] = "returned"
+    q1["size"] = q1["size"].fillna(q2["size"])
+    q2["size"] = q2["size"].fillna(q1["size"])
+    q1 = q1.iloc[40:]  # 40 units new in Q2: constructed when they do not return
+    panel = pd.concat([q1, q2], ignore_index=True)
+    mem = ratio_of_means(panel, "gross_output_ytd", by=["industry", "band"], auxiliary="size")
+    session = Engine(memory_limit="300MB", threads=1).session()
+    # period 1 (first): construction only, as ratio_of_means without backward imputation
+    links1, imputed1 = impute_ratio(session, q1, None, "gross_output_ytd",
+                                    by=["industry", "band"], auxiliary="size")
+    links2, imputed2 = impute_ratio(session, q2, imputed1, "gross_output_ytd",
+                                    by=["industry", "band"], auxiliary="size")
+    ref = mem.links[mem.links["period"] == "2006Q2"].merge(links2, on=["industry", "band"],
+                                                           suffixes=("", "_sql"))
+    assert len(ref) == 9
+    np.testing.assert_allclose(ref["forward_link_sql"], ref["forward_link"], rtol=1e-10)
+    np.testing.assert_allclose(ref["construction_link_sql"], ref["construction_link"], rtol=1e-10)
+    assert ref["matched_sql"].tolist() == ref["matched"].tolist()
+    assert ref["returned_sql"].tolist() == ref["returned"].tolist()
+    want = mem.data[mem.data["period"] == "2006Q2"].sort_values("firm_id")
+    got = imputed2.sort_values("firm_id")
+    np.testing.assert_allclose(got["gross_output_ytd"], want["gross_output_ytd"], rtol=1e-10)
+    assert got["gross_output_marker"].tolist() == want["gross_output_marker"].tolist()
+    counts = got["gross_output_marker"].value_counts()
+    assert counts["forward_imputed"] > 50 and counts["constructed"] >= 3
+
+
+def test_ratio_imputation_needs_a_link():
+    q1, q2 = _panel(60, seed=2)
+    q2.loc[q2["industry"] == "C13", "gross_output_marker"] = "missing"
+    q2.loc[q2["industry"] == "C13", "gross_output_ytd"] = np.nan
+    q1.loc[q1["industry"] == "C13", "gross_output_marker"] = "missing"
+    q2["size"] = q2["size"].fillna(1.0)
+    with pytest.raises(ImputationError, match="C13"):
+        impute_ratio(None, q2, q1, "gross_output_ytd", by="industry", auxiliary="size")
+
+
+def test_imputation_written_to_parquet(tmp_path):
+    q1, q2 = _panel(80, seed=4)
+    q1 = q1.assign(gross_output_ytd=q1["gross_output_ytd"].fillna(1.0),
+                   gross_output_marker="returned")
+    links, path = impute_ratio(None, q2, q1, "gross_output_ytd", by="industry",
+                               output=tmp_path / "q2.parquet")
+    out = pd.read_parquet(path)
+    assert out["gross_output_ytd"].notna().all() and len(out) == 80
+    assert set(out["gross_output_marker"]) <= {"returned", "edited", "forward_imputed"}

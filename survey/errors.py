@@ -29,6 +29,7 @@ __all__ = [
     "TableError",
     "PlanError",
     "FormError",
+    "SmallAreaError",
     "SurveyWarning",
 ]
 
@@ -133,6 +134,10 @@ class PlanError(SurveyError):
 
 class FormError(SurveyError):
     """A return form description is inconsistent (e.g. a stock that is no indicator)."""
+
+
+class SmallAreaError(SurveyError):
+    """The small-area model cannot be fitted (too few areas, no convergence...)."""
 
 
 class SurveyWarning(UserWarning):

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ColumnError, SurveyError
+from ..errors import ColumnError, SmallAreaError, SurveyError
 
 __all__ = [
     "FH_METHODS",
@@ -85,10 +85,6 @@ MSE_METHODS = ("prasad-rao", "bootstrap")
 # estimate of sigma2_v below a millionth of the typical sampling variance changes
 # no EBLUP in the 6th digit, and below it rounding noise dominates the step.
 _FLOOR = 1e-6
-
-
-class SmallAreaError(SurveyError):
-    """The small-area model cannot be fitted (too few areas, no convergence...)."""
 
 
 # --------------------------------------------------------------------------- seed

@@ -65,6 +65,8 @@ class CycleResult:
     files : survey.publish.report.BulletinFiles
     seconds : dict of str to float
         Time of each step.
+    typical : pandas.DataFrame or None
+        The typical units' panel (``None`` without ``[plan.typical]``).
     """
 
     config: SurveyConfig
@@ -83,6 +85,7 @@ class CycleResult:
     content: Any
     files: Any
     seconds: dict
+    typical: pd.DataFrame | None = None
 
     @property
     def period(self) -> str:
@@ -168,11 +171,12 @@ def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = 
     files, injected = step("simulate", lambda: steps.simulate_step(config, samples, output=folder))
     step("ingest", lambda: steps.ingest_step(config, samples, files, ledger_file=ledger))
     edits = step("edit", lambda: steps.edit_step(config, ledger_file=ledger, output=folder))
-    take_all, sample = step("impute", lambda: steps.impute_step(config, edits, ledger_file=ledger,
-                                                                output=folder))
+    take_all, sample, typical = step("impute", lambda: steps.impute_step(
+        config, edits, ledger_file=ledger, output=folder, with_typical=True))
     surveys = step("weight", lambda: steps.weight_step(config, sample, plans))
     estimates = step("estimate", lambda: steps.estimate_step(config, take_all, surveys,
-                                                             output=folder))
+                                                             output=folder, plans=plans,
+                                                             typical=typical))
     protected = step("protect", lambda: steps.protect_step(config, take_all, surveys,
                                                            output=folder))
     content, bulletin = step("report", lambda: steps.report_step(
@@ -181,7 +185,8 @@ def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = 
     return CycleResult(config=config, output=folder, plans=plans, samples=samples,
                        returns_files=files, injected=injected, ledger_file=ledger, edits=edits,
                        take_all=take_all, sample=sample, surveys=surveys, estimates=estimates,
-                       protected=protected, content=content, files=bulletin, seconds=seconds)
+                       protected=protected, content=content, files=bulletin, seconds=seconds,
+                       typical=typical)
 
 
 def run_plan(config: SurveyConfig | str | Path, *, output: str | Path | None = None
@@ -265,9 +270,11 @@ def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path
         raise ConfigError(f"no ledger at {ledger}; run `survey ingest` first")
     plans = steps.plan_step(config, write=False)
     edits = steps.edit_step(config, ledger_file=ledger, output=folder)
-    take_all, sample = steps.impute_step(config, edits, ledger_file=ledger, output=folder)
+    take_all, sample, typical = steps.impute_step(config, edits, ledger_file=ledger,
+                                                  output=folder, with_typical=True)
     surveys = steps.weight_step(config, sample, plans)
-    return take_all, surveys, steps.estimate_step(config, take_all, surveys, output=folder)
+    return take_all, surveys, steps.estimate_step(config, take_all, surveys, output=folder,
+                                                  plans=plans, typical=typical)
 
 
 def run_estimate(config: SurveyConfig | str | Path, *, output: str | Path | None = None

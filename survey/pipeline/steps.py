@@ -21,10 +21,10 @@ from survey.publish.report.build import Estimates, label_missing
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
 __all__ = [
-    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "edit_step", "estimate_step",
-    "impute_step", "ingest_step", "ledger_path", "output_folder", "periods", "plan_step",
-    "protect_step", "published", "read_samples", "report_step", "returns_files", "select_step",
-    "simulate_step", "weight_step",
+    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "coverage_check", "edit_step", "estimate_step",
+    "impute_step", "ingest_step", "ledger_path", "model_part", "observed_units", "output_folder",
+    "periods", "plan_step", "protect_step", "published", "read_samples", "report_step",
+    "returns_files", "select_step", "simulate_step", "take_none_frames", "weight_step",
 ]
 
 #: Who the cycle records as the author of ledger writes.
@@ -173,11 +173,57 @@ def plan_step(config: SurveyConfig | str | Path, *, output: str | Path | None = 
         section = dict(config.section("plan"))
         section["year"] = year
         plans[year] = plan = plan_from_config(section, base=config.folder)
+        coverage_check(config, plan)
         if folder is not None:
             plan.to_csv(folder / "plan" / str(year))
             if section.get("output_excel", True):
                 plan.to_excel(folder / "plan" / str(year) / "plan.xlsx")
     return plans
+
+
+def coverage_check(config: SurveyConfig, plan: Any) -> None:
+    """Every unit is enumerated, sampled or modelled: each model group
+    (``[estimate.take_none] by``) holding take-none firms must hold at least two
+    observable units (take-all, key or sampled, not typical unless
+    ``[plan.typical] model_inputs``) to fit the cut-off model on, unless the model is
+    fitted on a census.
+
+    Raises
+    ------
+    survey.errors.ConfigError
+        Naming the cells whose take-none firms would be neither enumerated, sampled
+        nor modelled.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> coverage_check(demo_result().config, demo_result().plans[2006])  # covered: no error
+    """
+    data = plan.frame.data
+    none = (data["part"] == "take_none").to_numpy()
+    if not none.any() or config.estimate is None or config.estimate.take_none.fit == "census":
+        return
+    groups = list(config.estimate.take_none.by)
+    missing = [g for g in groups if g not in data.columns]
+    if missing:
+        raise ConfigError(f"{config.path}: estimate.take_none.by {missing} not in the register")
+    usable = ~none
+    typical = _typical_settings(config)
+    if "typical" in data.columns and not (typical is not None and typical.model_inputs):
+        usable &= ~data["typical"].to_numpy(dtype=bool)
+    if groups:
+        keys = data[groups].astype(str).agg("/".join, axis=1)
+    else:
+        keys = pd.Series("sector", index=data.index)
+    counts = keys[usable].value_counts()
+    cells = sorted(set(keys[none]))
+    bare = [c for c in cells if counts.get(c, 0) < 2]
+    if bare:
+        raise ConfigError(
+            f"{config.path}: take-none firms in {len(bare)} cell(s) of {groups or 'the sector'} "
+            f"would be neither enumerated, sampled nor modelled (fewer than two observable "
+            f"units to fit the cut-off model): {bare[:10]}; sample those cells, fit on a census "
+            "(estimate.take_none.fit = 'census') or use coarser estimate.take_none.by")
 
 
 def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
@@ -380,8 +426,8 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
 
 
 def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
-                ledger_file: str | Path, output: str | Path | None = None
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                ledger_file: str | Path, output: str | Path | None = None,
+                with_typical: bool = False) -> tuple[pd.DataFrame, ...]:
     """Deduce, impute and derive quarters (:func:`survey.returns.panel.impute_panel`):
     take-all firms in classes of ``industry``, sampled firms in the plan's stratum
     columns, constructed values from ``register.size``.
@@ -389,10 +435,15 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     Writes ``panel/take_all.csv``, ``panel/sample.csv`` and
     ``edit/quarter_conflicts.csv`` when ``output`` is given.
 
+    Typical units (``[plan.typical]``) are imputed in classes of ``industry`` among
+    themselves; their panel (``panel/typical.csv``) is returned third when
+    ``with_typical`` (never mixed into the other two).
+
     Returns
     -------
-    (pandas.DataFrame, pandas.DataFrame)
-        The take-all panel and the sample panel (:class:`survey.returns.panel.PanelImputation`).
+    (pandas.DataFrame, pandas.DataFrame) or (pandas.DataFrame, pandas.DataFrame, pandas.DataFrame)
+        The take-all panel and the sample panel (:class:`survey.returns.panel.PanelImputation`),
+        and the typical units' panel when ``with_typical``.
 
     Examples
     --------
@@ -405,16 +456,116 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     config = as_config(config)
     variables = list(_need(config, "estimate").variables)
     with Ledger.open(ledger_file) as ledger:
+        classes = {"take_all": "industry", "sample": _strata(config) or None}
+        if _typical_settings(config) is not None:
+            classes["typical"] = "industry"
         result = impute_panel(ledger, periods(config), edits.set_aside, variables=variables,
-                              classes={"take_all": "industry", "sample": _strata(config) or None},
+                              classes=classes,
                               auxiliary=config.register.size, nonnegative=NONNEGATIVE,
                               lifecycle=LIFECYCLE, stocks=STOCKS, author=AUTHOR)
     take_all, sample = result.panels["take_all"], result.panels["sample"]
+    typical = result.panels.get("typical")
     if output is not None:
         folder = output_folder(config, output)
-        _write(folder / "panel", {"take_all": take_all, "sample": sample})
+        _write(folder / "panel", {"take_all": take_all, "sample": sample,
+                                  **({"typical": typical} if typical is not None else {})})
         _write(folder / "edit", {"quarter_conflicts": result.conflicts})
-    return take_all, sample
+    return (take_all, sample, typical) if with_typical else (take_all, sample)
+
+
+def _typical_settings(config: SurveyConfig) -> Any:
+    return None if config.plan is None else config.plan.typical
+
+
+def take_none_frames(config: SurveyConfig | str | Path, plans: Mapping[int, Any]
+                     ) -> dict[int, pd.DataFrame]:
+    """The take-none firms of each year (the plan's part ``take_none``, from the register).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> frames = take_none_frames(demo_result().config, demo_result().plans)
+    >>> sorted(frames), len(frames[2006]) > 1000
+    ([2005, 2006], True)
+    """
+    out = {}
+    for year, plan in plans.items():
+        data = plan.frame.data
+        rows = data[(data["part"] == "take_none").to_numpy()]
+        if len(rows):
+            out[int(year)] = rows.reset_index(drop=True)
+    return out
+
+
+def model_part(config: SurveyConfig, take_none: pd.DataFrame, observed: pd.DataFrame,
+               variables: Sequence[str], by: Sequence[str] | None) -> Any:
+    """The take-none part of one period and breakdown: the cut-off model of
+    ``[estimate.take_none]`` (:func:`survey.estimation.combined.cutoff_model`) fitted on
+    the ``smallest`` observed units of each model group (or the census rows), with its
+    model variance.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> est = demo_result().estimates.by_period["sector"]["2006Q4"].table()
+    >>> bool((est["model"] > 0).all()), est["model_based"].all()
+    (True, True)
+    """
+    from survey.estimation.combined import cutoff_model, smallest_inputs
+
+    settings = _need(config, "estimate").take_none
+    auxiliary = settings.auxiliary or config.register.size
+    groups = list(settings.by)
+    if settings.fit == "census":
+        inputs, label = observed, "census"
+    else:
+        inputs = smallest_inputs(observed, size=auxiliary, by=groups or None,
+                                 smallest=settings.smallest)
+        label = "smallest observed units"
+    return cutoff_model(inputs, take_none, list(variables), auxiliary=auxiliary, by=by,
+                        model_by=groups or None, inputs=label, model=settings.model)
+
+
+def observed_units(config: SurveyConfig, period: str, take_all: pd.DataFrame, survey: Any,
+                   typical: pd.DataFrame | None, variables: Sequence[str]) -> pd.DataFrame:
+    """Units of ``period`` whose values were returned (respondents, nothing imputed): the
+    candidate inputs of the take-none model; the typical units among them only when
+    ``[plan.typical] model_inputs = true``; the census rows of ``period`` when
+    ``[estimate.take_none] fit = "census"``.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> r = demo_result()
+    >>> obs = observed_units(r.config, "2006Q4", r.take_all, r.surveys["2006Q4"], None,
+    ...                      ["gross_output"])
+    >>> bool(obs["responded"].all())
+    True
+    """
+    settings = _need(config, "estimate").take_none
+    if settings.fit == "census":
+        from survey.io import read_table
+
+        census = read_table(settings.census, text=[config.register.id])
+        if "period" not in census.columns:
+            raise ConfigError(f"estimate.take_none.census: {settings.census} has no 'period' "
+                              "column (one row per firm and quarter)")
+        rows = census[census["period"].astype(str) == period]
+        if rows.empty:
+            raise ConfigError(f"estimate.take_none.census: {settings.census} has no rows for "
+                              f"{period}")
+        return rows.reset_index(drop=True)
+    parts = [take_all[take_all["period"] == period], survey.data]
+    typical_settings = _typical_settings(config)
+    if typical is not None and typical_settings is not None and typical_settings.model_inputs:
+        parts.append(typical[typical["period"] == period])
+    frame = pd.concat(parts, ignore_index=True)
+    ok = frame["responded"].fillna(False).to_numpy(dtype=bool).copy()
+    for v in variables:
+        flag = f"{v.removesuffix('_ytd')}_imputed"
+        if flag in frame.columns:
+            ok = ok & ~frame[flag].fillna(True).to_numpy(dtype=bool)
+    return frame[ok].reset_index(drop=True)
 
 
 def _calibration_totals(config: SurveyConfig, plan: Any) -> dict[str, Any]:
@@ -485,10 +636,17 @@ def _breakdowns(config: SurveyConfig, columns: Sequence[str]) -> dict[str, list[
 
 
 def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
-                  surveys: Mapping[str, Any], *, output: str | Path | None = None) -> Estimates:
-    """Combined (take-all + sample) totals by domain for every period
+                  surveys: Mapping[str, Any], *, output: str | Path | None = None,
+                  plans: Mapping[int, Any] | None = None,
+                  typical: pd.DataFrame | None = None) -> Estimates:
+    """Combined (take-all + sample + model) totals by domain for every period
     (:func:`survey.estimation.combined.combined_total`), the series
     (:func:`survey.quarterly.series.quarterly_series`) and the year to date.
+
+    When the plan has a take-none part (``take_none_below``, or key-unit cells whose
+    rest is take-none), it is always estimated: :func:`model_part` on the take-none
+    firms of the year (``plans``, default :func:`plan_step` without writing), its
+    model variance added, the ``model`` column of every table non-zero.
 
     Writes ``estimates/series_<breakdown>.csv`` and ``year_to_date.csv``.
 
@@ -518,6 +676,19 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     breakdowns = _breakdowns(config, take_all.columns)
     fill = [c for cols in breakdowns.values() if cols for c in cols]
     by_period: dict[str, dict[str, Any]] = {name: {} for name in breakdowns}
+    if plans is None and config.plan is not None and (
+            config.plan.take_none_below is not None or config.plan.key_units is not None):
+        plans = plan_step(config, write=False)
+    take_none = {year: label_missing(rows, fill, language)
+                 for year, rows in take_none_frames(config, plans or {}).items()}
+
+    def model(period: str, s: Any, names: Sequence[str], by: Any) -> Any:
+        rows = take_none.get(int(period[:4]))
+        if rows is None:
+            return None
+        observed = observed_units(config, period, take_all, s, typical, names)
+        return model_part(config, rows, observed, names, by)
+
     for period, s in surveys.items():
         ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True), fill,
                            language)
@@ -526,16 +697,18 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
         for name, by in breakdowns.items():
             by_period[name][period] = combined_total(
                 variables, take_all=ta, sample=s, by=by, period=period, level=estimate.level,
-                imputed={v: f"{v}_imputed" for v in variables})
+                imputed={v: f"{v}_imputed" for v in variables},
+                model=model(period, s, variables, by))
 
     def year_to_date(period: str) -> Any:
         if period not in surveys:
             return None
+        names = [f"{v}_ytd" for v in variables]
         return combined_total(
-            [f"{v}_ytd" for v in variables], sample=surveys[period],
+            names, sample=surveys[period],
             take_all=take_all[take_all["period"] == period].reset_index(drop=True),
             imputed={f"{v}_ytd": f"{v}_imputed" for v in variables}, period=period,
-            level=estimate.level)
+            level=estimate.level, model=model(period, surveys[period], names, None))
 
     last = published(config)
     result = Estimates(by_period=by_period, breakdowns=breakdowns,

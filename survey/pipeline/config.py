@@ -307,6 +307,18 @@ class TakeNoneSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SmallAreaSettings:
+    """``[estimate.small_areas]``: county totals by small-area estimation (Fay–Herriot)."""
+
+    county: str = _key("six-digit county code column of the register", default="county_code")
+    cv_max: float = _key("counties whose direct total has at most this CV keep it",
+                         default=0.15, check=_interval(0, None))
+    mse: Literal["prasad-rao", "bootstrap"] = _key("MSE of the EBLUP", default="prasad-rao")
+    region: str = _key("administrative code of the region (top level)", default="450000")
+    region_name: str = _key("printed name of the region", default="广西")
+
+
+@dataclass(frozen=True, kw_only=True)
 class EstimateSettings:
     """``[estimate]``: variables, breakdowns and the quarters to estimate."""
 
@@ -326,6 +338,8 @@ class EstimateSettings:
         "treatment of strata with one PSU", default="fail")
     take_none: TakeNoneSettings = _key("cut-off model of the take-none part",
                                        default_factory=TakeNoneSettings)
+    small_areas: SmallAreaSettings | None = _key(
+        "county estimates (Fay-Herriot) and the region/city/county table", default=None)
 
     def _validate(self) -> list[tuple[str, str]]:
         if not self.variables:

@@ -181,7 +181,7 @@ def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = 
                                                            output=folder))
     content, bulletin = step("report", lambda: steps.report_step(
         config, estimates, protected, take_all=take_all, surveys=surveys, ledger_file=ledger,
-        output=folder))
+        output=folder, typical=typical))
     return CycleResult(config=config, output=folder, plans=plans, samples=samples,
                        returns_files=files, injected=injected, ledger_file=ledger, edits=edits,
                        take_all=take_all, sample=sample, surveys=surveys, estimates=estimates,
@@ -264,7 +264,8 @@ def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path
                              ledger_file=ledger, channel=channel)
 
 
-def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path
+def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path, *,
+                 typical_out: list | None = None
                  ) -> tuple[pd.DataFrame, dict, Estimates]:
     if not ledger.is_file():
         raise ConfigError(f"no ledger at {ledger}; run `survey ingest` first")
@@ -273,6 +274,8 @@ def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path
     take_all, sample, typical = steps.impute_step(config, edits, ledger_file=ledger,
                                                   output=folder, with_typical=True)
     surveys = steps.weight_step(config, sample, plans)
+    if typical_out is not None:
+        typical_out.append(typical)
     return take_all, surveys, steps.estimate_step(config, take_all, surveys, output=folder,
                                                   plans=plans, typical=typical)
 
@@ -309,7 +312,8 @@ def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None =
     >>> content, files = run_report(DEMO_CONFIG, output="demo")  # doctest: +SKIP
     """
     config, folder, ledger = _state(config, output)
-    take_all, surveys, estimates = _from_ledger(config, folder, ledger)
+    typical: list = []
+    take_all, surveys, estimates = _from_ledger(config, folder, ledger, typical_out=typical)
     protected = steps.protect_step(config, take_all, surveys, output=folder)
     return steps.report_step(config, estimates, protected, take_all=take_all, surveys=surveys,
-                             ledger_file=ledger, output=folder)
+                             ledger_file=ledger, output=folder, typical=typical[0])

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from survey.errors import ConfigError
@@ -22,8 +23,8 @@ from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_pane
 
 __all__ = [
     "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "coverage_check", "edit_step", "estimate_step",
-    "impute_step", "ingest_step", "ledger_path", "model_part", "observed_units", "output_folder",
-    "periods", "plan_step", "protect_step", "published", "read_samples", "report_step",
+    "impute_step", "ingest_step", "ledger_path", "levels_step", "model_part", "observed_units", "output_folder",
+    "periods", "plan_step", "protect_step", "published", "published_figures", "read_samples", "report_step",
     "returns_files", "select_step", "simulate_step", "take_none_frames", "weight_step",
 ]
 
@@ -711,16 +712,83 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
             level=estimate.level, model=model(period, surveys[period], names, None))
 
     last = published(config)
+    levels = counties = None
+    if estimate.small_areas is not None:
+        if plans is None:
+            plans = plan_step(config, write=False)
+        counties, levels = levels_step(config, last, take_all, surveys[last], plans,
+                                       by_period, take_none.get(int(last[:4])), typical)
     result = Estimates(by_period=by_period, breakdowns=breakdowns,
                        series={name: quarterly_series(list(per.values()))
                                for name, per in by_period.items()},
                        year_to_date=year_to_date(last),
-                       year_to_date_last_year=year_to_date(shift_quarter(last, -4)))
+                       year_to_date_last_year=year_to_date(shift_quarter(last, -4)),
+                       levels=levels, counties=counties)
     if output is not None:
+        extra = {} if levels is None else {"levels": levels, "counties": counties}
         _write(output_folder(config, output) / "estimates",
                {**{f"series_{name}": s.table() for name, s in result.series.items()},
-                "year_to_date": result.year_to_date.table()})
+                "year_to_date": result.year_to_date.table(), **extra})
     return result
+
+
+def levels_step(config: SurveyConfig, period: str, take_all: pd.DataFrame, survey: Any,
+                plans: Mapping[int, Any], by_period: Mapping[str, Mapping[str, Any]],
+                take_none: pd.DataFrame | None, typical: pd.DataFrame | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County totals by small-area estimation and the three-level table of ``period``
+    (:func:`survey.estimation.levels.county_estimates`,
+    :func:`~survey.estimation.levels.levels_table`), per ``[estimate.small_areas]``.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> levels = demo_result().estimates.levels
+    >>> levels["level"].unique().tolist()
+    ['region', 'city', 'county']
+    """
+    from survey.estimation.levels import city_code, county_estimates, levels_table
+
+    settings = _need(config, "estimate").small_areas
+    variables = list(_need(config, "estimate").variables)
+    county = settings.county
+    frame = plans[int(period[:4])].frame.data
+    ta = take_all[take_all["period"] == period]
+    model = None
+    if take_none is not None:
+        observed = observed_units(config, period, take_all, survey, typical, variables)
+        model = model_part(config, take_none, observed, variables, [county]).table()
+    counties = pd.concat([county_estimates(survey, ta, frame, v, county=county,
+                                           size=config.register.size, model=model,
+                                           cv_max=settings.cv_max, mse=settings.mse,
+                                           level=_need(config, "estimate").level,
+                                           seed=config.seed)
+                          for v in variables], ignore_index=True)
+    codes = pd.DataFrame({"city": frame["city"], "city_code": city_code(frame[county])})
+    codes = codes.drop_duplicates("city").set_index("city")["city_code"]
+    cities = by_period["city"][period].table() if "city" in by_period else None
+    if cities is None:
+        raise ConfigError(f"{config.path}: estimate.small_areas needs 'city' in estimate.by "
+                          "(the middle level)")
+    cities = cities.assign(city_code=cities["city"].map(codes).to_numpy())
+    names = _area_names(frame, county, config.language)
+    sector = by_period["sector"][period].table()
+    table = levels_table(sector, cities, counties, county=county, names=names,
+                         region=settings.region, region_name=settings.region_name)
+    return counties, table
+
+
+def _area_names(frame: pd.DataFrame, county: str, language: str) -> dict[str, str]:
+    from survey.datasets import display_names
+    from survey.estimation.levels import city_code
+
+    shown = display_names(language) if language == "zh" else {}
+    out = {}
+    pairs = frame[[county, "county", "city"]].drop_duplicates(county)
+    for code, name, city in pairs.itertuples(index=False):
+        out[str(code)] = shown.get("county", {}).get(name, name)
+        out[str(city_code([code])[0])] = shown.get("city", {}).get(city, city)
+    return out
 
 
 def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
@@ -789,14 +857,50 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     return protected
 
 
+def published_figures(estimates: Estimates) -> pd.DataFrame:
+    """Every figure of a publication run, one row each: ``period, breakdown, domain,
+    variable, estimate, se, ci_low, ci_high, method`` (``domain``: the breakdown values
+    joined with ``/``, empty for the sector; ``method``: ``design`` or ``design+model``).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> figures = published_figures(demo_result().estimates)
+    >>> sorted(figures["breakdown"].unique())[:3], figures["period"].nunique()
+    (['channel_bureau', 'channel_federation', 'channel_zone'], 8)
+    """
+    frames = []
+    for name, per in estimates.by_period.items():
+        by = estimates.breakdowns.get(name) or []
+        for period, est in per.items():
+            t = est.table()
+            domain = (t[by].astype(str).agg("/".join, axis=1) if by
+                      else pd.Series("", index=t.index))
+            method = np.where(t["model_based"].to_numpy(dtype=bool), "design+model", "design") \
+                if "model_based" in t.columns else "design"
+            frames.append(pd.DataFrame({
+                "period": period, "breakdown": name, "domain": domain.to_numpy(),
+                "variable": t["variable"].to_numpy(), "estimate": t["estimate"].to_numpy(),
+                "se": t["se"].to_numpy(), "ci_low": t["ci_low"].to_numpy(),
+                "ci_high": t["ci_high"].to_numpy(), "method": method}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
                 protected: Mapping[str, Any], *, take_all: pd.DataFrame,
                 surveys: Mapping[str, Any], ledger_file: str | Path,
-                output: str | Path | None = None) -> tuple[Any, Any]:
+                output: str | Path | None = None,
+                typical: pd.DataFrame | None = None) -> tuple[Any, Any]:
     """The bulletin (:func:`survey.publish.report.build.bulletin_content`, then
     :func:`survey.publish.report.write_bulletin` into ``bulletin/``, the files of
     ``report.formats``), at the confidence level of ``estimate.level`` with the
     growth of ``estimate.growth``.
+
+    Every run records its figures in the ledger (:meth:`~survey.returns.ledger.Ledger.record_published`,
+    append-only: every period of the series, every breakdown, with the ledger state used);
+    figures changed since first published are shown with the flag ``"r"``
+    (:meth:`~survey.returns.ledger.Ledger.revisions`). The typical units' panel
+    (``typical``) becomes the case-study section.
 
     Returns
     -------
@@ -815,8 +919,11 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
 
     config = as_config(config)
     estimate, period = _need(config, "estimate"), published(config)
-    with Ledger.open(ledger_file, read_only=True) as ledger:
+    with Ledger.open(ledger_file) as ledger:
         cells = ledger.current(period)
+        ledger.record_published(published_figures(estimates), published_period=period,
+                                author=AUTHOR)
+        revisions = ledger.revisions()
     cal = config.calibration
     content = bulletin_content(
         estimates, period=period, take_all=take_all, survey=surveys[period],
@@ -826,7 +933,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
         level=estimate.level, growth=estimate.growth, stratified_by=_strata(config),
         calibration=cal.method, margins=[*cal.margins, *cal.totals],
         cv_caution=config.report.cv_caution, cv_unreliable=config.report.cv_unreliable,
-        synthetic=bool(config.register.dataset))
+        synthetic=bool(config.register.dataset), typical=typical, revisions=revisions)
     files = write_bulletin(content, output_folder(config, output) / "bulletin",
                            formats=config.report.formats)
     return content, files

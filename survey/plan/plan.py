@@ -353,6 +353,8 @@ def design_plan(
     prn_seed: int = 0,
     missing_size: float | None = None,
     unit: str | None = None,
+    key_units: Mapping[str, Any] | None = None,
+    typical: Mapping[str, Any] | None = None,
 ) -> SamplePlan:
     """Design a sample plan from a register.
 
@@ -403,6 +405,14 @@ def design_plan(
         last year's revenue); ``None`` makes a missing size an error.
     unit : str or None, default=None
         Deprecated name of ``id``.
+    key_units : mapping or None, default=None
+        Key-unit survey: ``{"by": ..., "cells": [...], "share": 0.8}`` (or
+        ``"number"``), ``"rest": "sample"`` or ``"take_none"``
+        (:func:`survey.plan.keyunits.key_unit_mask`); key units are enumerated
+        (part ``take_all``, column ``key_unit``).
+    typical : mapping or None, default=None
+        Typical units: ``{"ids": [...]}`` or ``{"column": ...}``; never drawn
+        (:meth:`SamplePlan.select` adds them with part ``"typical"``).
 
     Returns
     -------
@@ -429,7 +439,8 @@ def design_plan(
     given = dict(strata=strata, size=size, id=id, take_all=take_all, take_all_by=take_all_by,
                  take_all_cv=take_all_cv, take_none_below=take_none_below, size_strata=size_strata,
                  boundary_method=boundary_method, cost=cost, min_n=min_n,
-                 response_rate=response_rate, prn_seed=prn_seed, missing_size=missing_size)
+                 response_rate=response_rate, prn_seed=prn_seed, missing_size=missing_size,
+                 key_units=key_units, typical=typical)
     if isinstance(targets, PlanSpec):
         changed = sorted(k for k, v in given.items() if v is not _DEFAULTS[k]
                          and not (isinstance(v, (int, float, str)) and v == _DEFAULTS[k]))

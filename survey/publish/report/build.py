@@ -44,6 +44,14 @@ from survey.publish.report.labels import label, percent
 __all__ = [
     "DISPLAY",
     "IMPUTED_MARKERS",
+    "METHOD_WORDS",
+    "MODEL_NOTE",
+    "REVISIONS_NOTE",
+    "LEVEL_WORDS",
+    "case_study_table",
+    "levels_bulletin_table",
+    "revisions_table",
+    "text_model",
     "NOT_CLASSIFIED",
     "WORDING",
     "Estimates",
@@ -168,6 +176,13 @@ class Estimates:
     year_to_date_last_year : CombinedEstimate or None, default=None
         The same, a year earlier (for level-on-level growth of the year to
         date); ``None`` when that quarter is not estimated.
+    levels : pandas.DataFrame or None, default=None
+        The three federation levels of the published period
+        (:func:`survey.estimation.levels.levels_table`: region, cities, counties by
+        small-area estimation, each row with its ``method``).
+    counties : pandas.DataFrame or None, default=None
+        The county estimates behind ``levels``
+        (:func:`survey.estimation.levels.county_estimates`, every variable).
 
     Examples
     --------
@@ -180,6 +195,8 @@ class Estimates:
     year_to_date: Any
     breakdowns: dict
     year_to_date_last_year: Any = None
+    levels: pd.DataFrame | None = None
+    counties: pd.DataFrame | None = None
 
 
 def label_missing(frame: pd.DataFrame, columns: Sequence[str], language: str) -> pd.DataFrame:
@@ -350,7 +367,9 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
                      stratified_by: Sequence[str] = (), calibration: str = "linear",
                      margins: Sequence[str] = (), cv_caution: float = 0.15,
                      cv_unreliable: float = 0.30, synthetic: bool = False,
-                     money: tuple[str, float] | None = None) -> BulletinContent:
+                     money: tuple[str, float] | None = None,
+                     typical: pd.DataFrame | None = None,
+                     revisions: pd.DataFrame | None = None) -> BulletinContent:
     """The bulletin of the published period: headline, tables, charts, quality, methods, notes.
 
     Headline: sector totals of the quarter and of the year to date for each
@@ -399,6 +418,17 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     money : (str, float) or None, default=None
         Display unit and divisor of money (default :data:`DISPLAY`: 亿元 from
         thousand yuan).
+    typical : pandas.DataFrame or None, default=None
+        The typical units' panel: their figures of ``period`` become the
+        case-study section (:func:`case_study_table`), labelled 典型调查.
+    revisions : pandas.DataFrame or None, default=None
+        :meth:`survey.returns.ledger.Ledger.revisions`: the sector figures that
+        changed since first published, flagged ``"r"`` (:func:`revisions_table`),
+        and the series rows of those quarters flagged ``"r"``.
+
+    When an estimate has a model part (take-none firms), every table gets a
+    first column ``method`` saying which figures include the model part
+    (:data:`METHOD_WORDS`), and the parts chart shows it.
 
     Returns
     -------
@@ -445,8 +475,12 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
                 growth_ci_low=row["growth_ci_low"], growth_ci_high=row["growth_ci_high"],
                 unit=unit, decimals=2))
 
-    tables = [BulletinTable.from_table(_scaled(sector, factor), name="sector",
-                                       title=text["sector"], by=[], decimals=2)]
+    modelled = any(bool(est.table()["model_based"].any()) for per_name in per.values()
+                   for est in per_name.values() if "model_based" in est.table().columns)
+    method = (lambda frame: _with_method(frame, language)) if modelled else (lambda frame: frame)
+    lead = ["method"] if modelled else []
+    tables = [BulletinTable.from_table(_scaled(method(sector), factor), name="sector",
+                                       title=text["sector"], by=lead, decimals=2)]
     names = domain_names or {}
     for name, by in estimates.breakdowns.items():
         if by is None or name.startswith("channel_"):
@@ -457,8 +491,8 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
         frame = frame.replace(mapping) if mapping else frame
         what = word(name)
         tables.append(BulletinTable.from_table(
-            _scaled(frame, factor), name=name[:31], by=by, suppressed=flags, decimals=2,
-            title=text["by"].format(what=what if language == "zh" else what.lower())))
+            _scaled(method(frame), factor), name=name[:31], by=[*lead, *by], suppressed=flags,
+            decimals=2, title=text["by"].format(what=what if language == "zh" else what.lower())))
     channel_frames = []
     for channel, own in (channels or {}).items():
         key = f"channel_{channel}"
@@ -473,9 +507,12 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
         channel_frames.append(frame)
     if channel_frames:
         frame = pd.concat(channel_frames, ignore_index=True)
-        tables.append(BulletinTable.from_table(_scaled(frame, factor), name="channel", by="channel",
+        tables.append(BulletinTable.from_table(_scaled(method(frame), factor), name="channel",
+                                               by=[*lead, "channel"],
                                                title=text["channel_table"], decimals=2))
 
+    if estimates.levels is not None:
+        tables.append(levels_bulletin_table(estimates.levels, names, language, factor))
     series = _scaled(estimates.series["sector"].table(), factor)
     series = series[["period", "variable", "estimate", "ci_low", "ci_high"]]
     growth_frame = None
@@ -507,8 +544,164 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     notes = [text["rounding"]] + ([text["synthetic"]] if synthetic else []) + [
         text["not_protected"].format(var=word(v)) for v in variables
         if protected and not any(k.endswith(f":{v}") for k in protected)]
+    if modelled:
+        notes.append(text_model(language))
+    revised = revisions_table(revisions, variables, language, factor) if revisions is not None \
+        else None
+    if revised is not None and len(revised):
+        marked = set(revised["period"])
+        series = series.assign(flag=["r" if p in marked else "" for p in series["period"]])
     return BulletinContent(
         title=title, period=period, language=language, headline=headline, tables=tables,
         series=series, growth=growth_frame, parts=parts, quality=quality, methods_note=note,
         notes=notes, cv_caution=cv_caution, cv_unreliable=cv_unreliable, level=level,
-        growth_basis=growth)
+        growth_basis=growth,
+        case_studies=case_study_table(typical, period, variables, language, names)
+        if typical is not None else None,
+        revisions=revised if revised is not None and len(revised) else None,
+        revisions_note=REVISIONS_NOTE[language] if revised is not None and len(revised) else "")
+
+
+#: The ``method`` column of the tables when an estimate has a model part.
+METHOD_WORDS = {"zh": ("全面调查+抽样", "全面调查+抽样+模型推算"),
+                "en": ("enumerated + sampled", "enumerated + sampled + model")}
+#: The note of the model part.
+MODEL_NOTE = {
+    "zh": "“模型推算”：起点以下（不调查）企业的数值由截断模型（按行业的比率模型，用最小的已报企业拟合，"
+          "以登记册上年营业收入推算）得出，其模型方差计入标准误。",
+    "en": "\"model\": the firms below the cut-off (not surveyed) are predicted by the cut-off "
+          "model (a ratio model per industry fitted on the smallest reporting firms, from last "
+          "year's register revenue); its model variance is included in the standard errors.",
+}
+#: The note under the revisions section.
+REVISIONS_NOTE = {
+    "zh": "首次公布数与现值之差；“在区间内”指现值落在首次公布数的置信区间内。",
+    "en": "Change between the first published figure and the current one; \"within interval\": "
+          "the current figure lies in the first figure's confidence interval.",
+}
+
+
+def text_model(language: str) -> str:
+    """The note that explains the ``method`` column (model part).
+
+    Examples
+    --------
+    >>> text_model("en").startswith('"model"')
+    True
+    """
+    return MODEL_NOTE[language]
+
+
+def _with_method(frame: pd.DataFrame, language: str) -> pd.DataFrame:
+    words = METHOD_WORDS[language]
+    flag = frame["model_based"].to_numpy(dtype=bool) if "model_based" in frame.columns else \
+        np.zeros(len(frame), dtype=bool)
+    out = frame.copy()
+    out.insert(0, "method", np.where(flag, words[1], words[0]))
+    return out
+
+
+#: Printed level names and the title of the three-level table.
+LEVEL_WORDS = {"zh": {"region": "自治区", "city": "市", "county": "县（区）",
+                      "title": "按区、市、县三级分（县级为小域估计，已与市级合计衔接）",
+                      "methods": {"design": "抽样估计", "direct": "直接估计", "EBLUP": "小域估计（EBLUP）",
+                                  "synthetic": "合成估计"}},
+               "en": {"region": "region", "city": "city", "county": "county",
+                      "title": "By region, city and county (counties by small-area estimation, "
+                               "benchmarked to the cities)",
+                      "methods": {"design": "design-based", "direct": "direct",
+                                  "EBLUP": "small-area (EBLUP)", "synthetic": "synthetic"}}}
+
+
+def levels_bulletin_table(levels: pd.DataFrame, names: Mapping[str, Mapping[Any, str]],
+                          language: str = "zh", factor: float = 1e5) -> BulletinTable:
+    """The three-level table of the bulletin (region -> city -> county subtotals), with
+    the method of every figure.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"level": ["region"], "code": ["450000"], "name": ["广西"],
+    ...     "parent": [""], "method": ["design"], "variable": ["gross_output"],
+    ...     "estimate": [1e7], "se": [1e5], "cv": [0.01], "ci_low": [9.8e6], "ci_high": [1.02e7],
+    ...     "df": [100.0], "n": [10]})
+    >>> levels_bulletin_table(lv, {}, "en").frame[["level", "method", "estimate"]].values.tolist()
+    [['region', 'design-based', 100.0]]
+    """
+    words = LEVEL_WORDS[language]
+    frame = levels.copy()
+    frame["level"] = frame["level"].map(lambda v: words.get(v, v))
+    frame["method"] = frame["method"].map(lambda v: words["methods"].get(v, v))
+    frame = frame[["level", "code", "name", "method", "variable", "estimate", "se", "cv",
+                   "ci_low", "ci_high", "df", "n"]]
+    return BulletinTable.from_table(_scaled(frame, factor), name="levels",
+                                    by=["level", "code", "name", "method"], title=words["title"],
+                                    decimals=2)
+
+
+def case_study_table(typical: pd.DataFrame, period: str, variables: Sequence[str],
+                     language: str = "zh",
+                     names: Mapping[str, Mapping[Any, str]] | None = None) -> pd.DataFrame:
+    """The typical units' own figures of ``period`` (典型调查): one row per unit and
+    variable with the quarter's value, the same quarter a year earlier and the growth,
+    in 万元 (ten thousand yuan) from thousand yuan. Not an estimate of anything.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"firm_id": ["a"], "name": ["甲厂"], "period": ["2006Q4"],
+    ...     "industry": ["3153"], "city": ["Nanning"], "gross_output": [250.0],
+    ...     "gross_output_last_year": [200.0]})
+    >>> case_study_table(t, "2006Q4", ["gross_output"], "en")[["value", "growth"]].values.tolist()
+    [[25.0, 0.25]]
+    """
+    rows = typical[typical["period"] == period]
+    names = names or {}
+    frames = []
+    for v in variables:
+        now = rows[v].to_numpy(dtype=float) / 10.0
+        before = (rows[f"{v}_last_year"].to_numpy(dtype=float) / 10.0
+                  if f"{v}_last_year" in rows.columns else np.full(len(rows), np.nan))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(before > 0, now / before - 1.0, np.nan)
+        frames.append(pd.DataFrame({
+            "firm_id": rows["firm_id"].to_numpy(),
+            "name": rows["name"].to_numpy() if "name" in rows.columns else "",
+            "city": rows["city"].map(lambda c: names.get("city", {}).get(c, c)).to_numpy()
+            if "city" in rows.columns else "",
+            "industry": rows["industry"].map(lambda c: names.get("industry", {}).get(c, c))
+            .to_numpy() if "industry" in rows.columns else "",
+            "variable": label(v, language), "value": now, "last_year": before,
+            "growth": growth}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return out.sort_values(["firm_id"], kind="stable").reset_index(drop=True)
+
+
+def revisions_table(revisions: pd.DataFrame, variables: Sequence[str], language: str = "zh",
+                    factor: float = 1e5) -> pd.DataFrame:
+    """The sector figures revised since their first publication, flagged ``"r"``
+    (display units: ``factor`` divides money).
+
+    Parameters
+    ----------
+    revisions : pandas.DataFrame
+        :meth:`survey.returns.ledger.Ledger.revisions`.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"period": ["2006Q3"], "breakdown": ["sector"], "domain": [""],
+    ...     "variable": ["gross_output"], "first_estimate": [1e7], "latest_estimate": [1.01e7],
+    ...     "change": [1e5], "relative_change": [0.01], "within_interval": [True],
+    ...     "revised": [True]})
+    >>> revisions_table(r, ["gross_output"], "en")[["period", "first", "latest", "flag"]].values.tolist()
+    [['2006Q3', 100.0, 101.0, 'r']]
+    """
+    rows = revisions[(revisions["breakdown"] == "sector") & revisions["revised"].astype(bool)
+                     & revisions["variable"].isin(list(variables))]
+    return pd.DataFrame({
+        "period": rows["period"].to_numpy(),
+        "variable": [label(v, language) for v in rows["variable"]],
+        "first": rows["first_estimate"].to_numpy(dtype=float) / factor,
+        "latest": rows["latest_estimate"].to_numpy(dtype=float) / factor,
+        "change": rows["change"].to_numpy(dtype=float) / factor,
+        "relative_change": rows["relative_change"].to_numpy(dtype=float),
+        "within_interval": rows["within_interval"].to_numpy(dtype=bool),
+        "flag": "r"})

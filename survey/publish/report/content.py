@@ -351,6 +351,14 @@ class BulletinContent:
     growth_basis : {"comparable", "level"}, default="comparable"
         What the growth rates compare (named by the growth label): the same
         firms a year earlier, or the total published a year earlier.
+    case_studies : pandas.DataFrame or None, default=None
+        The typical units' own figures (典型调查): a case-study section, not an
+        estimate of anything (any columns; shown as given).
+    revisions : pandas.DataFrame or None, default=None
+        Revised figures of earlier publications (first published against now,
+        with the flag ``"r"``): a revisions section (any columns; shown as given).
+    revisions_note : str, default=""
+        The note under the revisions section.
 
     Examples
     --------
@@ -374,6 +382,9 @@ class BulletinContent:
     cv_unreliable: float = 0.30
     level: float = 0.95
     growth_basis: Literal["comparable", "level"] = "comparable"
+    case_studies: pd.DataFrame | None = None
+    revisions: pd.DataFrame | None = None
+    revisions_note: str = ""
 
     def label(self, key: object) -> str:
         """The label of ``key`` in the bulletin's language, level and growth basis.
@@ -401,7 +412,8 @@ class BulletinContent:
             if not isinstance(t, BulletinTable):
                 raise ReportError(f"tables[{i}] is a {type(t).__name__}; build it with BulletinTable(...).")
         names = [t.name for t in tables]
-        reserved = {"headline", "series", "growth", "parts", "quality", "legend"}
+        reserved = {"headline", "series", "growth", "parts", "quality", "legend", "case_studies",
+                    "revisions"}
         clash = sorted({n for n in names if names.count(n) > 1 or n.lower() in reserved})
         if clash:
             raise ReportError(

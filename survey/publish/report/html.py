@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from survey.publish.report.charts import growth_chart, parts_chart, series_chart
+from survey.publish.report.sections import extra_sections
 from survey.publish.report.content import (
     BulletinContent,
     BulletinFiles,
@@ -247,6 +248,7 @@ def _text_sections(content: BulletinContent) -> str:
     if content.tables:
         tables = "".join(_table(t, content) for t in content.tables)
         out.append(f'<section id="tables"><h2>{_e(content.label("tables"))}</h2>{tables}</section>')
+    out.append(extra_sections(content))
     out.append(_quality(content))
     if content.methods_note.strip():
         paragraphs = "".join(f"<p>{_e(p.strip())}</p>" for p in content.methods_note.split("\n\n") if p.strip())
@@ -364,7 +366,7 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path, *,
         for table in content.tables:
             frames[table.name] = published_frame(table, cv_caution=content.cv_caution,
                                                  cv_unreliable=content.cv_unreliable)
-        for key in ("series", "growth", "parts", "quality"):
+        for key in ("series", "growth", "parts", "quality", "case_studies", "revisions"):
             frame = getattr(content, key)
             if frame is not None:
                 frames[key] = frame

@@ -291,6 +291,8 @@ def levels_table(sector: pd.DataFrame, cities: pd.DataFrame, counties: pd.DataFr
     out["_city"] = np.where(out["level"] == "county", out["parent"], out["code"])
     out["_city"] = np.where(out["level"] == "region", "", out["_city"])
     out["_rank"] = out["level"].map(rank)
-    out = out.sort_values(["_city", "_rank", "code", "variable"], kind="stable")
+    order = {v: i for i, v in enumerate(dict.fromkeys(sector["variable"]))}
+    out["_variable"] = out["variable"].map(order)
+    out = out.sort_values(["_city", "_rank", "code", "_variable"], kind="stable")
     keep = ["level", "code", "name", "parent", "method", *cols, "df", "n"]
     return out[keep].reset_index(drop=True)

@@ -498,8 +498,15 @@ class ReportSettings:
                              default=0.15, check=_interval(0, 1))
     cv_unreliable: float = _key("CV above which a figure is flagged 'too unreliable'",
                                 default=0.30, check=_interval(0, 1))
+    level: Literal["region", "city", "county"] | None = _key(
+        "write the bulletin of one federation at this level (with area)", default=None)
+    area: str | None = _key("administrative code of that federation, e.g. '450900'",
+                            default=None)
 
     def _validate(self) -> list[tuple[str, str]]:
+        if (self.level is None) != (self.area is None):
+            return [("area", "give level and area together (e.g. level = 'city', "
+                             "area = '450900')")]
         if self.cv_caution >= self.cv_unreliable:
             return [("cv_unreliable", f"must be above cv_caution ({self.cv_caution}), "
                                       f"got {self.cv_unreliable}")]

@@ -298,8 +298,8 @@ def run_estimate(config: SurveyConfig | str | Path, *, output: str | Path | None
     return _from_ledger(config, folder, ledger)[2]
 
 
-def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None = None
-               ) -> tuple[Any, Any]:
+def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
+               level: str | None = None, area: str | None = None) -> tuple[Any, Any]:
     """``survey report``: estimates from the ledger, disclosure control and the bulletin.
 
     Returns
@@ -316,4 +316,5 @@ def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None =
     take_all, surveys, estimates = _from_ledger(config, folder, ledger, typical_out=typical)
     protected = steps.protect_step(config, take_all, surveys, output=folder)
     return steps.report_step(config, estimates, protected, take_all=take_all, surveys=surveys,
-                             ledger_file=ledger, output=folder, typical=typical[0])
+                             ledger_file=ledger, output=folder, typical=typical[0],
+                             level=level, area=area)

@@ -890,7 +890,8 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
                 protected: Mapping[str, Any], *, take_all: pd.DataFrame,
                 surveys: Mapping[str, Any], ledger_file: str | Path,
                 output: str | Path | None = None,
-                typical: pd.DataFrame | None = None) -> tuple[Any, Any]:
+                typical: pd.DataFrame | None = None, level: str | None = None,
+                area: str | None = None) -> tuple[Any, Any]:
     """The bulletin (:func:`survey.publish.report.build.bulletin_content`, then
     :func:`survey.publish.report.write_bulletin` into ``bulletin/``, the files of
     ``report.formats``), at the confidence level of ``estimate.level`` with the
@@ -900,7 +901,10 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     append-only: every period of the series, every breakdown, with the ledger state used);
     figures changed since first published are shown with the flag ``"r"``
     (:meth:`~survey.returns.ledger.Ledger.revisions`). The typical units' panel
-    (``typical``) becomes the case-study section.
+    (``typical``) becomes the case-study section. With ``level`` and ``area`` (or
+    ``report.level``, ``report.area``) the bulletin of that one federation
+    (:func:`survey.publish.report.build.area_content`) is written into
+    ``bulletin/<level>_<area>/`` instead.
 
     Returns
     -------
@@ -934,6 +938,19 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
         calibration=cal.method, margins=[*cal.margins, *cal.totals],
         cv_caution=config.report.cv_caution, cv_unreliable=config.report.cv_unreliable,
         synthetic=bool(config.register.dataset), typical=typical, revisions=revisions)
-    files = write_bulletin(content, output_folder(config, output) / "bulletin",
-                           formats=config.report.formats)
+    folder = output_folder(config, output) / "bulletin"
+    level = level or config.report.level
+    area = area or config.report.area
+    if (level is None) != (area is None):
+        raise ConfigError("give the level and the area of the federation together "
+                          "(--level city --area 450900)")
+    if level is not None:
+        from survey.publish.report.build import area_content
+
+        if estimates.levels is None:
+            raise ConfigError(f"{config.path}: the bulletin of one federation needs "
+                              "[estimate.small_areas] (the region/city/county estimates)")
+        content = area_content(content, estimates.levels, level=level, area=str(area))
+        folder = folder / f"{level}_{area}"
+    files = write_bulletin(content, folder, formats=config.report.formats)
     return content, files

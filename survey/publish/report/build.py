@@ -48,6 +48,7 @@ __all__ = [
     "MODEL_NOTE",
     "REVISIONS_NOTE",
     "LEVEL_WORDS",
+    "area_content",
     "case_study_table",
     "levels_bulletin_table",
     "revisions_table",
@@ -636,6 +637,59 @@ def levels_bulletin_table(levels: pd.DataFrame, names: Mapping[str, Mapping[Any,
     return BulletinTable.from_table(_scaled(frame, factor), name="levels",
                                     by=["level", "code", "name", "method"], title=words["title"],
                                     decimals=2)
+
+
+def area_content(content: BulletinContent, levels: pd.DataFrame, *, level: str, area: str,
+                 factor: float = 1e5) -> BulletinContent:
+    """The bulletin of one city or county federation: its own figures as the headline
+    and the table of the area with the areas below it (a city's counties), every figure
+    with its method; the notes of the whole bulletin.
+
+    Parameters
+    ----------
+    content : BulletinContent
+        The whole bulletin (title, period, language, unit, notes).
+    levels : pandas.DataFrame
+        :func:`survey.estimation.levels.levels_table` (money in the data's unit).
+    level : {"region", "city", "county"}
+    area : str
+        The area's administrative code (``"450900"``).
+
+    Raises
+    ------
+    ReportError
+        An unknown level, or no area of that code at that level.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> r = demo_result()
+    >>> c = area_content(r.content, r.estimates.levels, level="city", area="450900")
+    >>> c.title.endswith("玉林市"), c.tables[0].frame["level"].unique().tolist()
+    (True, ['市', '县（区）'])
+    """
+    from survey.estimation.levels import LEVELS
+
+    if level not in LEVELS:
+        raise ReportError(f"level={level!r}: use one of {list(LEVELS)}")
+    rows = levels[(levels["level"] == level) & (levels["code"].astype(str) == str(area))]
+    if rows.empty:
+        codes = sorted(levels.loc[levels["level"] == level, "code"].astype(str).unique())
+        raise ReportError(f"no {level} with code {area!r}; the {level} codes are {codes[:20]}")
+    below = levels[(levels["parent"].astype(str) == str(area)) & (levels["level"] != level)]
+    language = content.language
+    unit = DISPLAY[language][0]
+    headline = [Headline(label=f"{rows['name'].iloc[0]} {content.period} {label(v, language)}",
+                         variable=v, estimate=r["estimate"] / factor, ci_low=r["ci_low"] / factor,
+                         ci_high=r["ci_high"] / factor, unit=unit, decimals=2)
+                for v, r in zip(rows["variable"], rows.to_dict("records"), strict=True)]
+    table = levels_bulletin_table(pd.concat([rows, below], ignore_index=True), {}, language,
+                                  factor)
+    return BulletinContent(title=f"{content.title} · {rows['name'].iloc[0]}", period=content.period,
+                           language=language, headline=headline, tables=[table],
+                           notes=content.notes, cv_caution=content.cv_caution,
+                           cv_unreliable=content.cv_unreliable, level=content.level,
+                           growth_basis=content.growth_basis)
 
 
 def case_study_table(typical: pd.DataFrame, period: str, variables: Sequence[str],

@@ -174,3 +174,22 @@ def test_coverage_check_names_the_uncovered_cells(tmp_path):
         encoding="utf-8")
     with pytest.raises(ConfigError, match=r"neither enumerated, sampled nor modelled.*\['b'\]"):
         plan_step(load_config(tmp_path / "s.toml"), write=False)
+
+
+def test_report_command_takes_the_level_and_area_of_a_federation():
+    """`survey report CONFIG --level city --area 450900` (and [report] level/area, given
+    together)."""
+    from survey.cli import build_parser
+    from survey.pipeline.config import validate_config
+
+    args = build_parser().parse_args(["report", "c.toml", "--level", "city", "--area", "450900"])
+    assert (args.level, args.area) == ("city", "450900")
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = pathlib.Path(d, "s.toml")
+        p.write_text('[survey]\nname = "t"\nseed = 1\n[register]\ndataset = "register"\n'
+                     '[report]\nlevel = "city"\n', encoding="utf-8")
+        assert validate_config(p) == ["report.area: give level and area together (e.g. level "
+                                      "= 'city', area = '450900')"]

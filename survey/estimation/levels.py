@@ -27,7 +27,7 @@ Examples
 --------
 >>> from survey.pipeline.demo import demo_result
 >>> r = demo_result()
->>> counties = r.estimates.counties["2006Q4"]
+>>> counties = r.estimates.counties  # the published quarter, every variable
 >>> sorted(counties["method"].unique())
 ['EBLUP', 'direct']
 """
@@ -126,6 +126,13 @@ def county_estimates(sample: Any, take_all: pd.DataFrame, frame: pd.DataFrame, v
     ------
     SmallAreaError
         Too few counties with a sample to fit the model.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> counties = demo_result().estimates.counties  # county_estimates of each variable
+    >>> counties.groupby("variable").size().tolist()
+    [64, 64, 64]
     """
     some = frame[(frame["part"] == "sample").to_numpy()]
     codes = sorted(set(frame[county].astype(str)))
@@ -275,6 +282,13 @@ def levels_table(sector: pd.DataFrame, cities: pd.DataFrame, counties: pd.DataFr
     pandas.DataFrame
         ``level, code, name, parent, method, variable, estimate, se, cv, ci_low, ci_high,
         df, n``; county rows add up to their city, city rows to the region.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> levels = demo_result().estimates.levels  # levels_table of the demo
+    >>> levels.groupby("level", sort=False).size().to_dict()
+    {'region': 3, 'city': 42, 'county': 192}
     """
     names = dict(names or {})
     cols = ["variable", "estimate", "se", "cv", "ci_low", "ci_high"]

@@ -29,7 +29,7 @@ import pandas as pd
 
 from survey.errors import ColumnError, PlanError
 
-__all__ = ["KEY_UNIT_KEYS", "TYPICAL_KEYS", "key_unit_mask", "key_unit_problems", "typical_mask"]
+__all__ = ["KEY_UNIT_KEYS", "TYPICAL_KEYS", "cell_codes", "key_unit_mask", "key_unit_problems", "typical_mask"]
 
 #: Keys of ``[plan.key_units]``.
 KEY_UNIT_KEYS = frozenset({"by", "cells", "share", "number", "size", "rest"})
@@ -75,7 +75,16 @@ def key_unit_problems(section: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _cell_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Series]:
+def cell_codes(data: pd.DataFrame, by: str | Sequence[str]) -> tuple[np.ndarray, pd.Series]:
+    """The cell of every unit (codes 0..C-1) and the cell labels (``"a/b"`` for several
+    columns).
+
+    Examples
+    --------
+    >>> cell_codes(pd.DataFrame({"ind": ["b", "a", "b"]}), "ind")[0].tolist()
+    [1, 0, 1]
+    """
+    by = _names(by)
     missing = [c for c in by if c not in data.columns]
     if missing:
         raise ColumnError(f"key units: cell column(s) {missing} not in the register")
@@ -140,7 +149,7 @@ def key_unit_mask(data: pd.DataFrame, *, size: str, by: str | Sequence[str],
         raise PlanError("key units: " + "; ".join(f"{k}: {m}" for k, m in problems))
     if size not in data.columns:
         raise ColumnError(f"key units: size column {size!r} not in the register")
-    codes, label = _cell_codes(data, byl)
+    codes, label = cell_codes(data, byl)
     x = data[size].to_numpy(dtype=float, na_value=np.nan)
     x = np.where(np.isfinite(x), x, 0.0)
     chosen = np.ones(len(label), dtype=bool)

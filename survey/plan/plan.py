@@ -31,7 +31,7 @@ import pandas as pd
 
 from survey.errors import AllocationError, ColumnError, ConfigError, PlanError, SelectionError
 from survey.plan.allocation import Allocation, allocate_multivariate
-from survey.plan.keyunits import key_unit_mask, typical_mask
+from survey.plan.keyunits import cell_codes, key_unit_mask, typical_mask
 from survey.plan.selection import Selection, permanent_random_numbers, select
 from survey.plan.spec import PlanSpec
 from survey.plan.stratify import (
@@ -518,7 +518,7 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
                                cells=keys.get("cells"), share=keys.get("share"),
                                number=keys.get("number"), eligible=~is_take_all & ~is_typical)
         if keys.get("rest", "sample") == "take_none":
-            codes, label = _key_cells(data, keys)
+            codes, label = cell_codes(data, keys["by"])
             named = np.zeros(len(label), dtype=bool)
             named[np.unique(codes[is_key])] = True
             if keys.get("cells") is not None:
@@ -582,12 +582,6 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
     plan_frame = Frame(data, id=unit, size=size, strata="stratum")
     return SamplePlan(frame=plan_frame, allocation=allocation, stratification=stratification,
                       settings=settings, spec=spec)
-
-
-def _key_cells(data: pd.DataFrame, keys: Mapping[str, Any]) -> tuple[np.ndarray, pd.Series]:
-    from survey.plan.keyunits import _cell_codes, _names
-
-    return _cell_codes(data, _names(keys["by"]))
 
 
 def _example_plan() -> SamplePlan:

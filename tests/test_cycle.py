@@ -72,17 +72,26 @@ def _among(ids: pd.Series, others: pd.Series) -> np.ndarray:
     return pd.Index(others.astype(str).to_numpy()).get_indexer(ids.astype(str).to_numpy()) >= 0
 
 
-def _take_some(year: int) -> pd.DataFrame:
+def _take_some(year: int, key_units: pd.Series) -> pd.DataFrame:
     """The take-some part of the demo's scope: the whole register of the year (births and
-    deaths included) below designated size; new firms have size ``missing_size = 0``."""
+    deaths included) below designated size, without the take-none firms (known size under
+    300) and the key units; new firms have size ``missing_size = 0``."""
     register = load_register(year)
-    register = register.assign(revenue_prev_year=register["revenue_prev_year"].fillna(0.0))
-    return register[~register["above_size"]]
+    size = register["revenue_prev_year"]
+    none = (size < 300).to_numpy() & size.notna().to_numpy()
+    register = register.assign(revenue_prev_year=size.fillna(0.0))
+    return register[~register["above_size"].to_numpy() & ~none
+                    & ~register["firm_id"].isin(key_units).to_numpy()]
 
 
-def _independent_survey(sample: pd.DataFrame, period: str) -> sv.Survey:
+def _key_units(demo, year: int) -> pd.Series:
+    sample = demo.samples[year]
+    return sample.loc[sample["key_unit"].fillna(False).astype(bool), "firm_id"]
+
+
+def _independent_survey(demo, sample: pd.DataFrame, period: str) -> sv.Survey:
     """The weighted sample of a period, rebuilt from the register with the API only."""
-    take_some = _take_some(int(period[:4]))
+    take_some = _take_some(int(period[:4]), _key_units(demo, int(period[:4])))
     data = sample[sample["period"] == period].reset_index(drop=True)
     design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
     s = sv.Survey(data, design).adjust_nonresponse("responded", by=["city", "stratum"],
@@ -95,12 +104,26 @@ def _independent_survey(sample: pd.DataFrame, period: str) -> sv.Survey:
 
 def test_headline_equals_the_estimation_api(demo):
     """The bulletin's quarter headline = combined_total on the cycle's frames, with the
-    sample reweighted independently (register margins computed here, not by the cycle)."""
+    sample reweighted independently (register margins computed here, not by the cycle) and
+    the take-none part (register firms under 300) predicted by the cut-off model fitted
+    here on the 30 smallest responding firms of each industry."""
+    from survey.estimation.combined import cutoff_model, smallest_inputs
+
     period = demo.period
     assert period == "2006Q4"
-    s = _independent_survey(demo.sample, period)
+    s = _independent_survey(demo, demo.sample, period)
     take_all = demo.take_all[demo.take_all["period"] == period].reset_index(drop=True)
-    est = combined_total(["gross_output", "export_delivery"], take_all=take_all, sample=s,
+    names = ["gross_output", "export_delivery"]
+    register = load_register(2006)
+    size = register["revenue_prev_year"]
+    take_none = register[~register["above_size"] & (size < 300) & size.notna()]
+    observed = pd.concat([take_all, s.data], ignore_index=True)
+    ok = observed["responded"].astype(bool).to_numpy() & ~observed[
+        [f"{v}_imputed" for v in names]].fillna(True).to_numpy(dtype=bool).any(axis=1)
+    inputs = smallest_inputs(observed[ok], size="revenue_prev_year", by="industry", smallest=30)
+    model = cutoff_model(inputs, take_none, names, auxiliary="revenue_prev_year",
+                         model_by="industry")
+    est = combined_total(names, take_all=take_all, sample=s, model=model,
                          imputed={"gross_output": "gross_output_imputed",
                                   "export_delivery": "export_delivery_imputed"}, period=period)
     table = est.table().set_index("variable")
@@ -114,7 +137,7 @@ def test_headline_equals_the_estimation_api(demo):
     # the take-all part is the plain sum of the take-all firms' values (no weights)
     assert table.loc["gross_output", "take_all"] == pytest.approx(take_all["gross_output"].sum())
     # the sampled part reproduces the register's revenue total (calibration)
-    take_some = _take_some(2006)
+    take_some = _take_some(2006, _key_units(demo, 2006))
     got = float(np.sum(s.weights * s.data["revenue_prev_year"].to_numpy()))
     assert got == pytest.approx(take_some["revenue_prev_year"].sum(), rel=1e-9)
 

@@ -13,19 +13,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from survey.errors import ConfigError
 from survey.pipeline.config import SurveyConfig, load_config
-from survey.publish.report.build import Estimates, label_missing
+from survey.publish.report.build import Estimates, label_missing, published_figures
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
 __all__ = [
-    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "coverage_check", "edit_step", "estimate_step",
-    "impute_step", "ingest_step", "ledger_path", "levels_step", "model_part", "observed_units", "output_folder",
-    "periods", "plan_step", "protect_step", "published", "published_figures", "read_samples", "report_step",
-    "returns_files", "select_step", "simulate_step", "take_none_frames", "weight_step",
+    "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "SIMULATION", "as_config", "coverage_check",
+    "edit_step", "estimate_step", "impute_step", "ingest_step", "ledger_path", "levels_step",
+    "model_part", "observed_units", "output_folder", "periods", "plan_step", "protect_step",
+    "published", "read_samples", "report_step", "returns_files", "select_step", "simulate_step",
+    "take_none_frames", "weight_step",
 ]
 
 #: Who the cycle records as the author of ledger writes.
@@ -855,35 +855,6 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
             "\n".join(f"{k}: {pt.summary()}" for k, pt in protected.items()) + "\n",
             encoding="utf-8")
     return protected
-
-
-def published_figures(estimates: Estimates) -> pd.DataFrame:
-    """Every figure of a publication run, one row each: ``period, breakdown, domain,
-    variable, estimate, se, ci_low, ci_high, method`` (``domain``: the breakdown values
-    joined with ``/``, empty for the sector; ``method``: ``design`` or ``design+model``).
-
-    Examples
-    --------
-    >>> from survey.pipeline.demo import demo_result
-    >>> figures = published_figures(demo_result().estimates)
-    >>> sorted(figures["breakdown"].unique())[:3], figures["period"].nunique()
-    (['channel_bureau', 'channel_federation', 'channel_zone'], 8)
-    """
-    frames = []
-    for name, per in estimates.by_period.items():
-        by = estimates.breakdowns.get(name) or []
-        for period, est in per.items():
-            t = est.table()
-            domain = (t[by].astype(str).agg("/".join, axis=1) if by
-                      else pd.Series("", index=t.index))
-            method = np.where(t["model_based"].to_numpy(dtype=bool), "design+model", "design") \
-                if "model_based" in t.columns else "design"
-            frames.append(pd.DataFrame({
-                "period": period, "breakdown": name, "domain": domain.to_numpy(),
-                "variable": t["variable"].to_numpy(), "estimate": t["estimate"].to_numpy(),
-                "se": t["se"].to_numpy(), "ci_low": t["ci_low"].to_numpy(),
-                "ci_high": t["ci_high"].to_numpy(), "method": method}))
-    return pd.concat(frames, ignore_index=True)
 
 
 def report_step(config: SurveyConfig | str | Path, estimates: Estimates,

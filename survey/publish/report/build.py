@@ -51,6 +51,7 @@ __all__ = [
     "area_content",
     "case_study_table",
     "levels_bulletin_table",
+    "published_figures",
     "revisions_table",
     "text_model",
     "NOT_CLASSIFIED",
@@ -690,6 +691,35 @@ def area_content(content: BulletinContent, levels: pd.DataFrame, *, level: str, 
                            notes=content.notes, cv_caution=content.cv_caution,
                            cv_unreliable=content.cv_unreliable, level=content.level,
                            growth_basis=content.growth_basis)
+
+
+def published_figures(estimates: Estimates) -> pd.DataFrame:
+    """Every figure of a publication run, one row each: ``period, breakdown, domain,
+    variable, estimate, se, ci_low, ci_high, method`` (``domain``: the breakdown values
+    joined with ``/``, empty for the sector; ``method``: ``design`` or ``design+model``).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> figures = published_figures(demo_result().estimates)
+    >>> sorted(figures["breakdown"].unique())[:3], figures["period"].nunique()
+    (['channel_bureau', 'channel_federation', 'channel_zone'], 8)
+    """
+    frames = []
+    for name, per in estimates.by_period.items():
+        by = estimates.breakdowns.get(name) or []
+        for period, est in per.items():
+            t = est.table()
+            domain = (t[by].astype(str).agg("/".join, axis=1) if by
+                      else pd.Series("", index=t.index))
+            method = np.where(t["model_based"].to_numpy(dtype=bool), "design+model", "design") \
+                if "model_based" in t.columns else "design"
+            frames.append(pd.DataFrame({
+                "period": period, "breakdown": name, "domain": domain.to_numpy(),
+                "variable": t["variable"].to_numpy(), "estimate": t["estimate"].to_numpy(),
+                "se": t["se"].to_numpy(), "ci_low": t["ci_low"].to_numpy(),
+                "ci_high": t["ci_high"].to_numpy(), "method": method}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def case_study_table(typical: pd.DataFrame, period: str, variables: Sequence[str],

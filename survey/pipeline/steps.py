@@ -246,7 +246,7 @@ def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> sorted(demo_result().samples[2006]["part"].unique())  # select_step of the demo
-    ['sample', 'take_all']
+    ['sample', 'take_all', 'typical']
     """
     from survey.plan import write_sample
 
@@ -509,7 +509,7 @@ def model_part(config: SurveyConfig, take_none: pd.DataFrame, observed: pd.DataF
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> est = demo_result().estimates.by_period["sector"]["2006Q4"].table()
-    >>> bool((est["model"] > 0).all()), est["model_based"].all()
+    >>> bool((est["model"] > 0).all()), bool(est["model_based"].all())
     (True, True)
     """
     from survey.estimation.combined import cutoff_model, smallest_inputs
@@ -664,7 +664,7 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     >>> estimates.by_period["sector"]["2006Q4"].table()[["variable", "cv"]].round(3)
               variable     cv
     0     gross_output  0.006
-    1  export_delivery  0.025
+    1  export_delivery  0.027
     2       profit_tax  0.010
     """
     from survey.estimation.combined import combined_total
@@ -813,7 +813,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> print(demo_result().protected["table0:gross_output"])  # city x industry
-    gross_output: 165 cells, 7 primary, 7 secondary suppressions; audit: all protected
+    gross_output: 165 cells, 8 primary, 5 secondary suppressions; audit: all protected
     """
     from survey.publish.disclosure import protect_table
 
@@ -885,7 +885,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> [t.name for t in demo_result().content.tables]  # report_step of the demo
-    ['sector', 'city', 'industry', 'zone', 'channel']
+    ['sector', 'city', 'industry', 'zone', 'channel', 'levels']
     """
     from survey.datasets import display_names
     from survey.publish.report import write_bulletin

@@ -16,7 +16,7 @@ Examples
 ...     survey=result.surveys["2006Q4"], protected=result.protected, title="Demo",
 ...     stratified_by=["city"], margins=["city", "revenue_prev_year"], level=0.95)
 >>> [t.name for t in content.tables]  # no channels given
-['sector', 'city', 'industry', 'zone']
+['sector', 'city', 'industry', 'zone', 'levels']
 >>> content.headline[0].label, content.label("interval")
 ('2006Q4工业总产值', '95% 置信区间')
 """
@@ -306,7 +306,7 @@ def quality_indicators(*, period: str, take_all: pd.DataFrame, survey: Any, sect
     >>> from survey.pipeline.demo import demo_result
     >>> quality = demo_result().content.quality
     >>> quality["indicator"].iloc[0], int(quality["value"].iloc[0])
-    ('规模以上企业数', 555)
+    ('规模以上企业数', 1098)
     """
     names = WORDING[language]["quality"]
     ta = take_all[take_all["period"] == period]
@@ -441,9 +441,9 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     >>> from survey.pipeline.demo import demo_result
     >>> content = demo_result().content  # bulletin_content of the demo cycle
     >>> [t.name for t in content.tables]
-    ['sector', 'city', 'industry', 'zone', 'channel']
+    ['sector', 'city', 'industry', 'zone', 'channel', 'levels']
     >>> content.headline[0].label, round(content.headline[0].estimate, 1)
-    ('2006Q4工业总产值', 160.6)
+    ('2006Q4工业总产值', 158.5)
     """
     if growth not in ("comparable", "level"):
         raise ReportError(f"growth={growth!r}: use 'comparable' or 'level'")

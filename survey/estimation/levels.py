@@ -28,8 +28,8 @@ Examples
 >>> from survey.pipeline.demo import demo_result
 >>> r = demo_result()
 >>> counties = r.estimates.counties  # the published quarter, every variable
->>> sorted(counties["method"].unique())
-['EBLUP', 'direct']
+>>> sorted(counties["method"].unique())  # synthetic: a county with no sampled value
+['EBLUP', 'direct', 'synthetic']
 """
 
 from __future__ import annotations

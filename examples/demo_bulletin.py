@@ -34,13 +34,15 @@ import pandas as pd
 
 import survey as sv
 from survey.datasets import display_names, load_register, simulate_returns
-from survey.estimation.combined import combined_total
+from survey.estimation.combined import combined_total, cutoff_model, smallest_inputs
+from survey.estimation.levels import city_code, county_estimates, levels_table
 from survey.form import DEMO_FORM
 from survey.periods import shift_quarter, year_of
 from survey.plan import design_plan
 from survey.publish.disclosure import DisclosureRules, protect_table
 from survey.publish.report import write_bulletin
-from survey.publish.report.build import Estimates, bulletin_content, label_missing
+from survey.publish.report.build import (Estimates, bulletin_content, label_missing,
+                                         published_figures)
 from survey.quarterly.series import quarterly_series
 from survey.returns.ledger import Ledger
 from survey.returns.panel import Lifecycle, edit_panel, impute_panel
@@ -65,6 +67,8 @@ SIZE = "revenue_prev_year"
 CHANNELS = {"bureau": ("in_bureau", "统计局渠道"), "federation": ("in_federation", "联社渠道"),
             "zone": ("in_zone", "特色产业园区渠道")}
 LEVEL = 0.95
+TYPICAL = ["91450102000038F63T", "91450102001M83186M", "9145010200764MA71R",
+           "914501020189Y8E62X"]
 
 
 def main() -> None:
@@ -72,13 +76,19 @@ def main() -> None:
 
     # 1. plan and select: firms above designated size in full, the others stratified by city
     #    and size class, CV targets 0.5% for the sector and 3% per city
+    #    firms under 300 thousand yuan are take-none (estimated by the cut-off model), the
+    #    largest firms of industries 2221 and 3153 are key units (enumerated until, with the
+    #    take-all firms, they carry half the industry's revenue), four typical units
     plans, samples = {}, {}
     for year in (2005, 2006):
         plans[year] = design_plan(
             load_register(year), {SIZE: {"total": 0.005, "city": 0.03}}, strata=["city"],
             size=SIZE, id="firm_id", take_all="above_size", size_strata=3,
             boundary_method="cum_sqrt_f", min_n=2, response_rate=0.9, prn_seed=2006,
-            missing_size=0.0)
+            missing_size=0.0, take_none_below=300,
+            key_units={"by": "industry", "cells": ["2221", "3153"], "share": 0.5,
+                       "rest": "sample"},
+            typical={"ids": TYPICAL, "model_inputs": False})
         samples[year] = plans[year].select(seed=SEED, method="srswor").data
         print(f"{year}: plan n = {plans[year].n} of N = {plans[year].frame.N}")
 
@@ -110,12 +120,14 @@ def main() -> None:
               f"{len(edits.set_aside)} values set aside")
         imputed = impute_panel(
             ledger, PERIODS, edits.set_aside, variables=VARIABLES,
-            classes={"take_all": "industry", "sample": ["city"]}, auxiliary=SIZE,
+            classes={"take_all": "industry", "sample": ["city"], "typical": "industry"},
+            auxiliary=SIZE,
             nonnegative=NONNEGATIVE, stocks=STOCKS, author=AUTHOR,
             lifecycle=Lifecycle(column="status", born="new", closed="dead",
                                 activity="gross_output"))
         ledger_cells = ledger.current(PUBLISHED)
     take_all, sample = imputed.panels["take_all"], imputed.panels["sample"]
+    typical = imputed.panels["typical"]
 
     # 4. weights: nonresponse within strata, calibration to the register's take-some part
     #    (firms per city, total revenue of last year)
@@ -141,6 +153,21 @@ def main() -> None:
     by_period = {name: {} for name in breakdowns}
     ytd, ytd_by = [f"{v}_ytd" for v in VARIABLES], {}  # the year to date of the published quarter
     ytd_flags = {f"{v}_ytd": f"{v}_imputed" for v in VARIABLES}
+    take_none = {year: label_missing(plan.frame.data[plan.frame.data["part"] == "take_none"]
+                                     .reset_index(drop=True), columns, LANGUAGE)
+                 for year, plan in plans.items()}
+
+    def model(period: str, s, names, by):
+        # the take-none part: a ratio model per industry fitted on the 30 smallest firms of
+        # the industry that returned their values (nothing imputed), with its model variance
+        observed = pd.concat([take_all[take_all["period"] == period], s.data], ignore_index=True)
+        ok = observed["responded"].fillna(False).to_numpy(dtype=bool).copy()
+        for v in names:
+            ok &= ~observed[f"{v.removesuffix('_ytd')}_imputed"].fillna(True).to_numpy(dtype=bool)
+        inputs = smallest_inputs(observed[ok], size=SIZE, by="industry", smallest=30)
+        return cutoff_model(inputs, take_none[int(period[:4])], list(names), auxiliary=SIZE,
+                            by=by, model_by="industry", inputs="smallest observed units")
+
     for period, s in surveys.items():
         ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True),
                            columns, LANGUAGE)
@@ -148,25 +175,49 @@ def main() -> None:
                         for c in columns if c in s.data and s.data[c].isna().any()})
         for name, by in breakdowns.items():
             by_period[name][period] = combined_total(VARIABLES, take_all=ta, sample=s, by=by,
-                                                     imputed=flags, period=period, level=LEVEL)
+                                                     imputed=flags, period=period, level=LEVEL,
+                                                     model=model(period, s, VARIABLES, by))
             if period == PUBLISHED:
                 ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
-                                              level=LEVEL, imputed=ytd_flags)
+                                              level=LEVEL, imputed=ytd_flags,
+                                              model=model(period, s, ytd, by))
         if period == PUBLISHED:  # firms above designated size (the take-all part) on their own
             ytd_by["take_all"] = combined_total(ytd, take_all=ta, period=period, level=LEVEL,
                                                 imputed=ytd_flags)
 
     def year_to_date(period: str):
         ta = take_all[take_all["period"] == period].reset_index(drop=True)
-        return combined_total([f"{v}_ytd" for v in VARIABLES], take_all=ta,
+        names = [f"{v}_ytd" for v in VARIABLES]
+        return combined_total(names, take_all=ta,
                               sample=surveys[period], period=period, level=LEVEL,
-                              imputed={f"{v}_ytd": f"{v}_imputed" for v in VARIABLES})
+                              imputed={f"{v}_ytd": f"{v}_imputed" for v in VARIABLES},
+                              model=model(period, surveys[period], names, None))
+
+    # county totals by small-area estimation (Fay-Herriot EBLUP, benchmarked to the cities)
+    # and the region -> city -> county table
+    frame = plans[2006].frame.data
+    ta = take_all[take_all["period"] == PUBLISHED]
+    county_model = model(PUBLISHED, surveys[PUBLISHED], VARIABLES, ["county_code"]).table()
+    counties = pd.concat([county_estimates(surveys[PUBLISHED], ta, frame, v, size=SIZE,
+                                           model=county_model, cv_max=0.15, level=LEVEL,
+                                           seed=SEED) for v in VARIABLES], ignore_index=True)
+    shown = display_names(LANGUAGE)
+    names = {}
+    for code, county, city in frame[["county_code", "county", "city"]].drop_duplicates(
+            "county_code").itertuples(index=False):
+        names[code] = shown["county"].get(county, county)
+        names[city_code([code])[0]] = shown["city"].get(city, city)
+    codes = dict(zip(frame["city"], city_code(frame["county_code"]), strict=True))
+    cities = by_period["city"][PUBLISHED].table()
+    cities["city_code"] = cities["city"].map(codes)
+    levels = levels_table(by_period["sector"][PUBLISHED].table(), cities, counties, names=names)
 
     estimates = Estimates(
         by_period=by_period, breakdowns=breakdowns,
         series={name: quarterly_series(list(per.values())) for name, per in by_period.items()},
         year_to_date=ytd_by["sector"],
-        year_to_date_last_year=year_to_date(shift_quarter(PUBLISHED, -4)), year_to_date_by=ytd_by)
+        year_to_date_last_year=year_to_date(shift_quarter(PUBLISHED, -4)), year_to_date_by=ytd_by,
+        levels=levels, counties=counties)
     row = by_period["sector"][PUBLISHED].table().iloc[0]
     print(f"{row['variable']} {PUBLISHED}: {row['estimate'] / 1e5:,.2f} 亿元 "
           f"(cv {row['cv']:.1%}, growth {row['growth']:+.1%})")
@@ -191,14 +242,19 @@ def main() -> None:
     suppressed = sum(int(pt.suppressed.sum()) for pt in protected.values())
     print(f"disclosure: {len(protected)} tables protected, {suppressed} cells suppressed")
 
-    # 7. the bulletin
+    # 7. the bulletin; the figures of this run are recorded in the ledger (append-only), so a
+    #    later run shows what it revised
+    with Ledger.open(ledger_file) as ledger:
+        ledger.record_published(published_figures(estimates), published_period=PUBLISHED,
+                                author=AUTHOR)
+        revisions = ledger.revisions()
     content = bulletin_content(
         estimates, period=PUBLISHED, take_all=take_all, survey=s,
         title="广西二轻城镇集体工业 季度统计 (synthetic demo)", protected=protected,
         ledger_cells=ledger_cells, channels={n: label for n, (_, label) in CHANNELS.items()},
         domain_names=display_names(LANGUAGE), language=LANGUAGE, level=LEVEL,
         growth="comparable", stratified_by=["city"], calibration="linear",
-        margins=["city", SIZE], synthetic=True, unit="亿元",
+        margins=["city", SIZE], synthetic=True, unit="亿元", typical=typical, revisions=revisions,
         targets={"channel_zone": {"gross_output": {2010: 10_000_000.0}}})  # zones: 100 亿元 by 2010
     files = write_bulletin(content, OUTPUT / "bulletin")
     for h in content.headline[:3]:  # gross output: above-size and sector year to date, quarter

@@ -251,7 +251,7 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
         print(f"survey estimate: {_headline(estimates, config.published(), config.report.unit)} "
               f"-> {folder / 'estimates'}")
     else:
-        _, files = run.run_report(config, output=folder)
+        _, files = run.run_report(config, output=folder, level=args.level, area=args.area)
         print(f"survey report: bulletin of {config.published()} -> {_bulletin(files)}")
     return 0
 
@@ -324,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", help="output folder (default: the config's)")
         if name == "select":
             p.add_argument("--seed", type=int, help="override survey.seed")
+        if name == "report":
+            p.add_argument("--level", choices=["region", "city", "county"],
+                           help="the bulletin of one federation at this level (with --area)")
+            p.add_argument("--area", help="its administrative code, e.g. 450900")
         if name == "ingest":
             p.add_argument("files", nargs="*", help="PERIOD=FILE (default: the simulated returns)")
             p.add_argument("--channel", default="bureau", help="source channel of the files")

@@ -98,13 +98,19 @@ def demo():
 #:   layout and Excel sheet names/formats; the quarter's estimates, SEs and growth are unchanged.
 #: - merge of 13, 14, 15, 17: the numbers equal the issue-14 bulletin within 1e-10 relative (last
 #:   digits from issue 17's sums); formula-like labels written as text (issue 13; none in the demo).
+#: - issue 16 (below-size surveys): the demo plan gains a take-none part (under 300), key
+#:   units (industries 2221, 3153) and 4 typical units, so the sample and every estimate
+#:   change (2006Q4 gross output 160.58 -> 158.45 亿元, truth 158.80; model part 1.3%); the
+#:   tables get a first column `method`; new files case_studies.csv and levels.csv.
 BASE_HASHES = {
     "bulletin.html": "9987742b56394909a290925c73a3eb36683cc57ab05d2da4e06e2ed6f0da688c",
+    "case_studies.csv": "4213dab3c6b8655ea863639f5fb15169f74c9461e8733e9654e1ac20f5b8f976",
     "channel.csv": "ed573141df23df3340d0c3f735254b33fa2c2bce2af5d2606c7518c9cfd999ac",
     "city.csv": "39d0388a02be312bad80e224191e2343ceb9d7954fbcd1183b0027ffd00922f4",
     "growth.csv": "423d90fd8066ad651977bc542b84260bb45dcac9aa7fb72b665c898766aa6464",
     "headline.csv": "a0e886a858694e1ec09b1e517a993ac5c2c11c09a66c2efd8a6fa2e2df058259",
     "industry.csv": "31d1738dbca02e6cfeaf6b7d367982fb4f9d106a1bc48f646b6efff0c1e5ef5b",
+    "levels.csv": "6616ed233097681a6acb2d5c5c9a708bad2ab41c05a27921ec81c9a25b98cca1",
     "parts.csv": "7936e3d20077bba9da8059465e87895145f3e0a6e2083b4e3c3a5864ea7d7fa8",
     "quality.csv": "2bcb45b5db40f1d8377a68915451464220d34ff660419f6ade73863db2560b57",
     "sector.csv": "63b8c0136cb6ed13efacaf92c47959e91d4352a99b30903f5cf491a1100859c1",

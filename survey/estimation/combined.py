@@ -41,7 +41,8 @@ from survey.periods import parse_quarter
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
 
-__all__ = ['ModelPart', 'cutoff_model', 'CombinedEstimate', 'combined_total', 'require_columns']
+__all__ = ['ModelPart', 'cutoff_model', 'smallest_inputs', 'CombinedEstimate', 'combined_total',
+           'require_columns']
 
 
 # --------------------------------------------------------------------------- model part
@@ -154,6 +155,7 @@ def cutoff_model(
     model_by: str | Sequence[str] | None = None,
     inputs: str = "key units",
     last_year_suffix: str = "_last_year",
+    model: str = "ratio",
 ) -> ModelPart:
     """Model-based estimate of the take-none (cut-off) part of the sector.
 
@@ -187,6 +189,11 @@ def cutoff_model(
     inputs : str, default="key units"
         Label of the model inputs, shown wherever the part is used.
     last_year_suffix : str, default="_last_year"
+    model : {"ratio", "regression"}, default="ratio"
+        ``"regression"``: ``y = a_g + b_g x + e`` with ``Var(e) = sigma_g^2``
+        (ordinary least squares per group); the prediction-error covariance
+        of two domain totals of group ``g`` is ``sigma_g^2 [z_d' (Z'Z)^-1
+        z_d' + N_d 1(d = d')]`` with ``z_d = (N_dg, X_dg)``.
 
     Returns
     -------
@@ -243,7 +250,14 @@ def cutoff_model(
     cov_ly = np.full((k, D, D), np.nan)
     rows = []
 
+    if model not in ("ratio", "regression"):
+        raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
+    N_dg = np.zeros((D, G))
+    np.add.at(N_dg, (d_t, g_t), 1.0)
+
     def predict(y: np.ndarray, label: str):
+        if model == "regression":
+            return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
         beta, sigma2, sx = _ratio_fit(y, x_m, g_m, G)
         lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
         if lacking.any():
@@ -289,6 +303,78 @@ def cutoff_model(
         n_target=np.bincount(d_t, minlength=D),
         coefficients=pd.concat(rows, ignore_index=True),
     )
+
+
+def _regression_predict(y, x, g, G, N_dg, X_dg, needed, gkeys, gl, label):
+    """OLS ``y = a + b x`` per group: predicted domain totals and their error covariance."""
+    ok = np.isfinite(y) & np.isfinite(x)
+    n = np.bincount(g[ok], minlength=G).astype(float)
+    sx = np.bincount(g[ok], weights=x[ok], minlength=G)
+    sxx = np.bincount(g[ok], weights=x[ok] ** 2, minlength=G)
+    sy = np.bincount(g[ok], weights=y[ok], minlength=G)
+    sxy = np.bincount(g[ok], weights=(x * y)[ok], minlength=G)
+    det = n * sxx - sx**2
+    usable = (n > 2) & (det > 1e-12 * np.maximum(n * sxx, 1.0))
+    lacking = needed & ~usable
+    if lacking.any():
+        j = int(np.flatnonzero(lacking)[0])
+        where = gkeys.iloc[j].to_dict() if gl else "the whole sector"
+        raise ImputationError(
+            f"the regression cut-off model for {label!r} needs at least three model inputs with "
+            f"different sizes in group {where} that has take-none firms; add model inputs there, "
+            "use model='ratio' or a coarser grouping")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(usable, (n * sxy - sx * sy) / det, 0.0)
+        a = np.where(usable, (sy - b * sx) / np.maximum(n, 1.0), 0.0)
+        resid = np.where(ok, y - a[g] - b[g] * x, 0.0)
+        sigma2 = np.where(usable, np.bincount(g[ok], weights=resid[ok] ** 2, minlength=G)
+                          / (n - 2), 0.0)
+        inv_det = np.where(usable, 1.0 / det, 0.0)
+    est = N_dg @ a + X_dg @ b
+    # z_d' (Z'Z)^-1 z_e = (N_d N_e Sxx - (N_d X_e + X_d N_e) Sx + X_d X_e n) / det, per group
+    w = sigma2 * inv_det
+    c = ((N_dg * (w * sxx)) @ N_dg.T - (N_dg * (w * sx)) @ X_dg.T - (X_dg * (w * sx)) @ N_dg.T
+         + (X_dg * (w * n)) @ X_dg.T + np.diag(N_dg @ sigma2))
+    return est, c, np.where(usable, b, np.nan), np.where(usable, sigma2, np.nan)
+
+
+def smallest_inputs(observed: pd.DataFrame, *, size: str, by: str | Sequence[str] | None = None,
+                    smallest: int = 30) -> pd.DataFrame:
+    """The ``smallest`` observed units of each group by ``size``: the inputs of a cut-off
+    model fitted on the units nearest the take-none part.
+
+    Parameters
+    ----------
+    observed : pandas.DataFrame
+        Units with returned values (respondents, values not imputed).
+    size : str
+        Register size column.
+    by : str or list of str, optional
+        Model groups.
+    smallest : int, default=30
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen rows (original index kept).
+
+    Examples
+    --------
+    >>> obs = pd.DataFrame({"g": ["a", "a", "a", "b"], "x": [3.0, 1.0, 2.0, 9.0]})
+    >>> smallest_inputs(obs, size="x", by="g", smallest=2)["x"].tolist()
+    [1.0, 2.0, 9.0]
+    """
+    byl = [by] if isinstance(by, str) else list(by or [])
+    require_columns(observed, [size, *byl], "the observed units")
+    x = observed[size].to_numpy(dtype=float, na_value=np.nan)
+    keep = np.isfinite(x) & (x > 0)
+    data = observed[keep]
+    code, _ = _codes(data, byl)
+    order = np.lexsort((data[size].to_numpy(dtype=float), code))
+    rank = np.empty(len(order), dtype=np.int64)
+    first = np.concatenate(([0], np.cumsum(np.bincount(code, minlength=code.max() + 1 if len(code) else 0))))
+    rank[order] = np.arange(len(order)) - first[code[order]]
+    return data[rank < int(smallest)]
 
 
 # --------------------------------------------------------------------------- combined estimate

@@ -199,6 +199,31 @@ class SelectSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeyUnitSettings:
+    """``[plan.key_units]``: the key-unit survey (重点调查) within named cells."""
+
+    by: str | list[str] = _key("cell column(s) within which key units are chosen, e.g. industry")
+    cells: list[str] | None = _key("cells with key units (default every cell)", default=None)
+    share: float | None = _key("share of the cell's size total the largest units carry",
+                               default=None)
+    number: int | None = _key("instead of share: the number of largest units per cell",
+                              default=None)
+    rest: Literal["sample", "take_none"] = _key(
+        "the rest of the cell: sampled, or take-none (estimated by the cut-off model)",
+        default="sample")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypicalSettings:
+    """``[plan.typical]``: typical units (典型调查), shown as case studies only."""
+
+    ids: list[str] | None = _key("ids of the typical units", default=None)
+    column: str | None = _key("boolean register column flagging typical units", default=None)
+    model_inputs: bool = _key("typical units may be inputs of the take-none model",
+                              default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlanSettings:
     """``[plan]``: the sample plan (read by :func:`survey.plan.run_plan`).
 
@@ -244,6 +269,8 @@ class PlanSettings:
     prn_seed: int | None = _key("key of the permanent random numbers", default=None)
     output_excel: bool | None = _key("also write Excel files", default=None)
     select: SelectSettings | None = _key("selection options", default=None)
+    key_units: KeyUnitSettings | None = _key("key-unit survey within named cells", default=None)
+    typical: TypicalSettings | None = _key("typical units (case studies)", default=None)
 
     def _validate(self) -> list[tuple[str, str]]:
         from survey.plan.spec import plan_problems
@@ -281,6 +308,41 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TakeNoneSettings:
+    """``[estimate.take_none]``: the cut-off model of the take-none part (always estimated)."""
+
+    model: Literal["ratio", "regression"] = _key(
+        "ratio model y = b x (variance ~ x) or regression y = a + b x", default="ratio")
+    auxiliary: str | None = _key("register auxiliary (default: register.size)", default=None)
+    by: list[str] = _key("model groups, e.g. ['industry']", default_factory=list,
+                         check=_identifier_list)
+    fit: Literal["smallest", "census"] = _key(
+        "fit on the smallest observed units of each group, or on a previous census",
+        default="smallest")
+    smallest: int = _key("how many of the smallest observed units per group fit the model",
+                         default=30, check=_interval(2, None, low_open=False))
+    census: Path | None = _key("census file (id, period, variables) when fit = 'census'",
+                               default=None, exists=True)
+
+    def _validate(self) -> list[tuple[str, str]]:
+        if self.fit == "census" and self.census is None:
+            return [("census", "missing: fit = 'census' needs the census file")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmallAreaSettings:
+    """``[estimate.small_areas]``: county totals by small-area estimation (Fay–Herriot)."""
+
+    county: str = _key("six-digit county code column of the register", default="county_code")
+    cv_max: float = _key("counties whose direct total has at most this CV keep it",
+                         default=0.15, check=_interval(0, None))
+    mse: Literal["prasad-rao", "bootstrap"] = _key("MSE of the EBLUP", default="prasad-rao")
+    region: str = _key("administrative code of the region (top level)", default="450000")
+    region_name: str = _key("printed name of the region", default="广西")
+
+
+@dataclass(frozen=True, kw_only=True)
 class EstimateSettings:
     """``[estimate]``: variables, breakdowns and the quarters to estimate."""
 
@@ -298,6 +360,10 @@ class EstimateSettings:
         default="comparable")
     lonely_psu: Literal["fail", "remove", "adjust", "average", "certainty"] = _key(
         "treatment of strata with one PSU", default="fail")
+    take_none: TakeNoneSettings = _key("cut-off model of the take-none part",
+                                       default_factory=TakeNoneSettings)
+    small_areas: SmallAreaSettings | None = _key(
+        "county estimates (Fay-Herriot) and the region/city/county table", default=None)
 
     def _validate(self) -> list[tuple[str, str]]:
         if not self.variables:
@@ -518,7 +584,16 @@ class ReportSettings:
         "'channel_<name>' or '<breakdown>=<value>'", default_factory=dict,
         check=_interval(0, None))
 
+    level: Literal["region", "city", "county"] | None = _key(
+        "write the bulletin of one federation at this level (with area)", default=None)
+    area: str | None = _key("administrative code of that federation, e.g. '450900'",
+                            default=None)
+
+
     def _validate(self) -> list[tuple[str, str]]:
+        if (self.level is None) != (self.area is None):
+            return [("area", "give level and area together (e.g. level = 'city', "
+                             "area = '450900')")]
         bad = [(f"targets.{d}.{v}.{y}", "must be a year like 2010")
                for d, by_v in self.targets.items() for v, by_y in by_v.items() for y in by_y
                if not re.fullmatch(r"\d{4}", str(y))]

@@ -65,6 +65,8 @@ class CycleResult:
     files : survey.publish.report.BulletinFiles
     seconds : dict of str to float
         Time of each step.
+    typical : pandas.DataFrame or None
+        The typical units' panel (``None`` without ``[plan.typical]``).
     """
 
     config: SurveyConfig
@@ -83,6 +85,7 @@ class CycleResult:
     content: Any
     files: Any
     seconds: dict
+    typical: pd.DataFrame | None = None
 
     @property
     def period(self) -> str:
@@ -166,20 +169,22 @@ def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = 
     files, injected = step("simulate", lambda: steps.simulate_step(config, samples, output=folder))
     step("ingest", lambda: steps.ingest_step(config, samples, files, ledger_file=ledger))
     edits = step("edit", lambda: steps.edit_step(config, ledger_file=ledger, output=folder))
-    take_all, sample = step("impute", lambda: steps.impute_step(config, edits, ledger_file=ledger,
-                                                                output=folder))
+    take_all, sample, typical = step("impute", lambda: steps.impute_step(
+        config, edits, ledger_file=ledger, output=folder, with_typical=True))
     surveys = step("weight", lambda: steps.weight_step(config, sample, plans))
     estimates = step("estimate", lambda: steps.estimate_step(config, take_all, surveys,
-                                                             output=folder))
+                                                             output=folder, plans=plans,
+                                                             typical=typical))
     protected = step("protect", lambda: steps.protect_step(config, take_all, surveys,
                                                            output=folder))
     content, bulletin = step("report", lambda: steps.report_step(
         config, estimates, protected, take_all=take_all, surveys=surveys, ledger_file=ledger,
-        output=folder))
+        output=folder, typical=typical))
     return CycleResult(config=config, output=folder, plans=plans, samples=samples,
                        returns_files=files, injected=injected, ledger_file=ledger, edits=edits,
                        take_all=take_all, sample=sample, surveys=surveys, estimates=estimates,
-                       protected=protected, content=content, files=bulletin, seconds=seconds)
+                       protected=protected, content=content, files=bulletin, seconds=seconds,
+                       typical=typical)
 
 
 def run_plan(config: SurveyConfig | str | Path, *, output: str | Path | None = None
@@ -264,15 +269,20 @@ def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path
                              allow_same_content=allow_same_content)
 
 
-def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path
+def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path, *,
+                 typical_out: list | None = None
                  ) -> tuple[pd.DataFrame, dict, Estimates]:
     if not ledger.is_file():
         raise ConfigError(f"no ledger at {ledger}; run `survey ingest` first")
     plans = steps.plan_step(config, write=False)
     edits = steps.edit_step(config, ledger_file=ledger, output=folder)
-    take_all, sample = steps.impute_step(config, edits, ledger_file=ledger, output=folder)
+    take_all, sample, typical = steps.impute_step(config, edits, ledger_file=ledger,
+                                                  output=folder, with_typical=True)
     surveys = steps.weight_step(config, sample, plans)
-    return take_all, surveys, steps.estimate_step(config, take_all, surveys, output=folder)
+    if typical_out is not None:
+        typical_out.append(typical)
+    return take_all, surveys, steps.estimate_step(config, take_all, surveys, output=folder,
+                                                  plans=plans, typical=typical)
 
 
 def run_estimate(config: SurveyConfig | str | Path, *, output: str | Path | None = None
@@ -293,8 +303,8 @@ def run_estimate(config: SurveyConfig | str | Path, *, output: str | Path | None
     return _from_ledger(config, folder, ledger)[2]
 
 
-def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None = None
-               ) -> tuple[Any, Any]:
+def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
+               level: str | None = None, area: str | None = None) -> tuple[Any, Any]:
     """``survey report``: estimates from the ledger, disclosure control and the bulletin.
 
     Returns
@@ -307,7 +317,9 @@ def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None =
     >>> content, files = run_report(DEMO_CONFIG, output="demo")  # doctest: +SKIP
     """
     config, folder, ledger = _state(config, output)
-    take_all, surveys, estimates = _from_ledger(config, folder, ledger)
+    typical: list = []
+    take_all, surveys, estimates = _from_ledger(config, folder, ledger, typical_out=typical)
     protected = steps.protect_step(config, take_all, surveys, output=folder)
     return steps.report_step(config, estimates, protected, take_all=take_all, surveys=surveys,
-                             ledger_file=ledger, output=folder)
+                             ledger_file=ledger, output=folder, typical=typical[0],
+                             level=level, area=area)

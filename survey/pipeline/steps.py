@@ -20,13 +20,14 @@ from survey.form import DEMO_FORM
 from survey.periods import year_of
 from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
-from survey.publish.report.build import Estimates, label_missing
+from survey.publish.report.build import Estimates, label_missing, published_figures
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
 __all__ = [
     "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "REGISTER_SCALE", "SIMULATION", "as_config",
-    "edit_step", "estimate_step", "impute_step", "ingest_step", "plan_step", "protect_step",
-    "read_samples", "report_step", "returns_files", "select_step", "simulate_step", "weight_step",
+    "coverage_check", "edit_step", "estimate_step", "impute_step", "ingest_step", "levels_step",
+    "model_part", "observed_units", "plan_step", "protect_step", "read_samples", "report_step",
+    "returns_files", "select_step", "simulate_step", "take_none_frames", "weight_step",
 ]
 
 #: Who the cycle records as the author of ledger writes.
@@ -82,11 +83,57 @@ def plan_step(config: SurveyConfig | str | Path, *, output: str | Path | None = 
         section = dict(config.section("plan"))
         section["year"] = year
         plans[year] = plan = plan_from_config(section, base=config.folder)
+        coverage_check(config, plan)
         if folder is not None:
             plan.to_csv(folder / "plan" / str(year))
             if section.get("output_excel", True):
                 plan.to_excel(folder / "plan" / str(year) / "plan.xlsx")
     return plans
+
+
+def coverage_check(config: SurveyConfig, plan: Any) -> None:
+    """Every unit is enumerated, sampled or modelled: each model group
+    (``[estimate.take_none] by``) holding take-none firms must hold at least two
+    observable units (take-all, key or sampled, not typical unless
+    ``[plan.typical] model_inputs``) to fit the cut-off model on, unless the model is
+    fitted on a census.
+
+    Raises
+    ------
+    survey.errors.ConfigError
+        Naming the cells whose take-none firms would be neither enumerated, sampled
+        nor modelled.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> coverage_check(demo_result().config, demo_result().plans[2006])  # covered: no error
+    """
+    data = plan.frame.data
+    none = (data["part"] == "take_none").to_numpy()
+    if not none.any() or config.estimate is None or config.estimate.take_none.fit == "census":
+        return
+    groups = list(config.estimate.take_none.by)
+    missing = [g for g in groups if g not in data.columns]
+    if missing:
+        raise ConfigError(f"{config.path}: estimate.take_none.by {missing} not in the register")
+    usable = ~none
+    typical = _typical_settings(config)
+    if "typical" in data.columns and not (typical is not None and typical.model_inputs):
+        usable &= ~data["typical"].to_numpy(dtype=bool)
+    if groups:
+        keys = data[groups].astype(str).agg("/".join, axis=1)
+    else:
+        keys = pd.Series("sector", index=data.index)
+    counts = keys[usable].value_counts()
+    cells = sorted(set(keys[none]))
+    bare = [c for c in cells if counts.get(c, 0) < 2]
+    if bare:
+        raise ConfigError(
+            f"{config.path}: take-none firms in {len(bare)} cell(s) of {groups or 'the sector'} "
+            f"would be neither enumerated, sampled nor modelled (fewer than two observable "
+            f"units to fit the cut-off model): {bare[:10]}; sample those cells, fit on a census "
+            "(estimate.take_none.fit = 'census') or use coarser estimate.take_none.by")
 
 
 def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
@@ -108,7 +155,7 @@ def select_step(config: SurveyConfig | str | Path, plans: Mapping[int, Any], *,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> sorted(demo_result().samples[2006]["part"].unique())  # select_step of the demo
-    ['sample', 'take_all']
+    ['sample', 'take_all', 'typical']
     """
     from survey.plan import write_sample
 
@@ -295,8 +342,8 @@ def edit_step(config: SurveyConfig | str | Path, *, ledger_file: str | Path,
 
 
 def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
-                ledger_file: str | Path, output: str | Path | None = None
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                ledger_file: str | Path, output: str | Path | None = None,
+                with_typical: bool = False) -> tuple[pd.DataFrame, ...]:
     """Deduce, impute and derive quarters (:func:`survey.returns.panel.impute_panel`):
     take-all firms in classes of ``industry``, sampled firms in the plan's stratum
     columns, constructed values from ``register.size``.
@@ -304,10 +351,15 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     Writes ``panel/take_all.csv``, ``panel/sample.csv`` and
     ``edit/quarter_conflicts.csv`` when ``output`` is given.
 
+    Typical units (``[plan.typical]``) are imputed in classes of ``industry`` among
+    themselves; their panel (``panel/typical.csv``) is returned third when
+    ``with_typical`` (never mixed into the other two).
+
     Returns
     -------
-    (pandas.DataFrame, pandas.DataFrame)
-        The take-all panel and the sample panel (:class:`survey.returns.panel.PanelImputation`).
+    (pandas.DataFrame, pandas.DataFrame) or (pandas.DataFrame, pandas.DataFrame, pandas.DataFrame)
+        The take-all panel and the sample panel (:class:`survey.returns.panel.PanelImputation`),
+        and the typical units' panel when ``with_typical``.
 
     Examples
     --------
@@ -320,16 +372,116 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
     config = as_config(config)
     variables = list(config.need("estimate").variables)
     with Ledger.open(ledger_file, form=DEMO_FORM, engine=config.make_engine()) as ledger:
+        classes = {"take_all": "industry", "sample": config.strata() or None}
+        if _typical_settings(config) is not None:
+            classes["typical"] = "industry"
         result = impute_panel(ledger, config.periods(), edits.set_aside, variables=variables,
-                              classes={"take_all": "industry", "sample": config.strata() or None},
+                              classes=classes,
                               auxiliary=config.register.size, nonnegative=NONNEGATIVE,
                               lifecycle=LIFECYCLE, stocks=DEMO_FORM.stocks, author=AUTHOR)
     take_all, sample = result.panels["take_all"], result.panels["sample"]
+    typical = result.panels.get("typical")
     if output is not None:
         folder = config.output_folder(output)
-        _write(folder / "panel", {"take_all": take_all, "sample": sample})
+        _write(folder / "panel", {"take_all": take_all, "sample": sample,
+                                  **({"typical": typical} if typical is not None else {})})
         _write(folder / "edit", {"quarter_conflicts": result.conflicts})
-    return take_all, sample
+    return (take_all, sample, typical) if with_typical else (take_all, sample)
+
+
+def _typical_settings(config: SurveyConfig) -> Any:
+    return None if config.plan is None else config.plan.typical
+
+
+def take_none_frames(config: SurveyConfig | str | Path, plans: Mapping[int, Any]
+                     ) -> dict[int, pd.DataFrame]:
+    """The take-none firms of each year (the plan's part ``take_none``, from the register).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> frames = take_none_frames(demo_result().config, demo_result().plans)
+    >>> sorted(frames), len(frames[2006]) > 1000
+    ([2005, 2006], True)
+    """
+    out = {}
+    for year, plan in plans.items():
+        data = plan.frame.data
+        rows = data[(data["part"] == "take_none").to_numpy()]
+        if len(rows):
+            out[int(year)] = rows.reset_index(drop=True)
+    return out
+
+
+def model_part(config: SurveyConfig, take_none: pd.DataFrame, observed: pd.DataFrame,
+               variables: Sequence[str], by: Sequence[str] | None) -> Any:
+    """The take-none part of one period and breakdown: the cut-off model of
+    ``[estimate.take_none]`` (:func:`survey.estimation.combined.cutoff_model`) fitted on
+    the ``smallest`` observed units of each model group (or the census rows), with its
+    model variance.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> est = demo_result().estimates.by_period["sector"]["2006Q4"].table()
+    >>> bool((est["model"] > 0).all()), bool(est["model_based"].all())
+    (True, True)
+    """
+    from survey.estimation.combined import cutoff_model, smallest_inputs
+
+    settings = config.need("estimate").take_none
+    auxiliary = settings.auxiliary or config.register.size
+    groups = list(settings.by)
+    if settings.fit == "census":
+        inputs, label = observed, "census"
+    else:
+        inputs = smallest_inputs(observed, size=auxiliary, by=groups or None,
+                                 smallest=settings.smallest)
+        label = "smallest observed units"
+    return cutoff_model(inputs, take_none, list(variables), auxiliary=auxiliary, by=by,
+                        model_by=groups or None, inputs=label, model=settings.model)
+
+
+def observed_units(config: SurveyConfig, period: str, take_all: pd.DataFrame, survey: Any,
+                   typical: pd.DataFrame | None, variables: Sequence[str]) -> pd.DataFrame:
+    """Units of ``period`` whose values were returned (respondents, nothing imputed): the
+    candidate inputs of the take-none model; the typical units among them only when
+    ``[plan.typical] model_inputs = true``; the census rows of ``period`` when
+    ``[estimate.take_none] fit = "census"``.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> r = demo_result()
+    >>> obs = observed_units(r.config, "2006Q4", r.take_all, r.surveys["2006Q4"], None,
+    ...                      ["gross_output"])
+    >>> bool(obs["responded"].all())
+    True
+    """
+    settings = config.need("estimate").take_none
+    if settings.fit == "census":
+        from survey.io import read_table
+
+        census = read_table(settings.census, text=[config.register.id])
+        if "period" not in census.columns:
+            raise ConfigError(f"estimate.take_none.census: {settings.census} has no 'period' "
+                              "column (one row per firm and quarter)")
+        rows = census[census["period"].astype(str) == period]
+        if rows.empty:
+            raise ConfigError(f"estimate.take_none.census: {settings.census} has no rows for "
+                              f"{period}")
+        return rows.reset_index(drop=True)
+    parts = [take_all[take_all["period"] == period], survey.data]
+    typical_settings = _typical_settings(config)
+    if typical is not None and typical_settings is not None and typical_settings.model_inputs:
+        parts.append(typical[typical["period"] == period])
+    frame = pd.concat(parts, ignore_index=True)
+    ok = frame["responded"].fillna(False).to_numpy(dtype=bool).copy()
+    for v in variables:
+        flag = f"{v.removesuffix('_ytd')}_imputed"
+        if flag in frame.columns:
+            ok = ok & ~frame[flag].fillna(True).to_numpy(dtype=bool)
+    return frame[ok].reset_index(drop=True)
 
 
 def _calibration_totals(config: SurveyConfig, plan: Any) -> dict[str, Any]:
@@ -400,13 +552,19 @@ def _breakdowns(config: SurveyConfig, columns: Sequence[str]) -> dict[str, list[
 
 
 def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
-                  surveys: Mapping[str, Any], *, output: str | Path | None = None) -> Estimates:
-    """Combined (take-all + sample) totals by domain for every period
+                  surveys: Mapping[str, Any], *, output: str | Path | None = None,
+                  plans: Mapping[int, Any] | None = None,
+                  typical: pd.DataFrame | None = None) -> Estimates:
+    """Combined (take-all + sample + model) totals by domain for every period
     (:func:`survey.estimation.combined.combined_total`), the series
     (:func:`survey.quarterly.series.quarterly_series`) and the year to date.
 
     The year to date of the published quarter is estimated for every breakdown
     and for the take-all part alone (``Estimates.year_to_date_by``).
+    When the plan has a take-none part (``take_none_below``, or key-unit cells whose
+    rest is take-none), it is always estimated: :func:`model_part` on the take-none
+    firms of the year (``plans``, default :func:`plan_step` without writing), its
+    model variance added, the ``model`` column of every table non-zero.
 
     Writes ``estimates/series_<breakdown>.csv`` and ``year_to_date.csv``.
 
@@ -423,7 +581,7 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     >>> estimates.by_period["sector"]["2006Q4"].table()[["variable", "cv"]].round(3)
               variable     cv
     0     gross_output  0.006
-    1  export_delivery  0.025
+    1  export_delivery  0.027
     2       profit_tax  0.010
     """
     from survey.estimation.combined import combined_total
@@ -440,6 +598,19 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     ytd_by: dict[str, Any] = {}
     ytd = [f"{v}_ytd" for v in variables]
     ytd_imputed = {f"{v}_ytd": f"{v}_imputed" for v in variables}
+    if plans is None and config.plan is not None and (
+            config.plan.take_none_below is not None or config.plan.key_units is not None):
+        plans = plan_step(config, write=False)
+    take_none = {year: label_missing(rows, fill, language)
+                 for year, rows in take_none_frames(config, plans or {}).items()}
+
+    def model(period: str, s: Any, names: Sequence[str], by: Any) -> Any:
+        rows = take_none.get(int(period[:4]))
+        if rows is None:
+            return None
+        observed = observed_units(config, period, take_all, s, typical, names)
+        return model_part(config, rows, observed, names, by)
+
     for period, s in surveys.items():
         ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True), fill,
                            language)
@@ -448,10 +619,12 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
         for name, by in breakdowns.items():
             by_period[name][period] = combined_total(
                 variables, take_all=ta, sample=s, by=by, period=period, level=estimate.level,
-                imputed={v: f"{v}_imputed" for v in variables})
+                imputed={v: f"{v}_imputed" for v in variables},
+                model=model(period, s, variables, by))
             if period == last:  # the year to date (January to the published quarter)
                 ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
-                                              level=estimate.level, imputed=ytd_imputed)
+                                              level=estimate.level, imputed=ytd_imputed,
+                                              model=model(period, s, ytd, by))
         if period == last:  # the take-all part (firms above designated size) on its own
             ytd_by["take_all"] = combined_total(ytd, take_all=ta, period=period,
                                                 level=estimate.level, imputed=ytd_imputed)
@@ -459,22 +632,90 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     def year_to_date(period: str) -> Any:
         if period not in surveys:
             return None
+        names = [f"{v}_ytd" for v in variables]
         return combined_total(
-            ytd, sample=surveys[period],
+            names, sample=surveys[period],
             take_all=take_all[take_all["period"] == period].reset_index(drop=True),
-            imputed=ytd_imputed, period=period, level=estimate.level)
+            imputed={f"{v}_ytd": f"{v}_imputed" for v in variables}, period=period,
+            level=estimate.level, model=model(period, surveys[period], names, None))
 
+    levels = counties = None
+    if estimate.small_areas is not None:
+        if plans is None:
+            plans = plan_step(config, write=False)
+        counties, levels = levels_step(config, last, take_all, surveys[last], plans,
+                                       by_period, take_none.get(int(last[:4])), typical)
     result = Estimates(by_period=by_period, breakdowns=breakdowns,
                        series={name: quarterly_series(list(per.values()))
                                for name, per in by_period.items()},
                        year_to_date=ytd_by.get("sector") or year_to_date(last),
                        year_to_date_last_year=year_to_date(shift_quarter(last, -4)),
-                       year_to_date_by=ytd_by)
+                       year_to_date_by=ytd_by, levels=levels, counties=counties)
     if output is not None:
+        extra = {} if levels is None else {"levels": levels, "counties": counties}
         _write(config.output_folder(output) / "estimates",
                {**{f"series_{name}": s.table() for name, s in result.series.items()},
-                "year_to_date": result.year_to_date.table()})
+                "year_to_date": result.year_to_date.table(), **extra})
     return result
+
+
+def levels_step(config: SurveyConfig, period: str, take_all: pd.DataFrame, survey: Any,
+                plans: Mapping[int, Any], by_period: Mapping[str, Mapping[str, Any]],
+                take_none: pd.DataFrame | None, typical: pd.DataFrame | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County totals by small-area estimation and the three-level table of ``period``
+    (:func:`survey.estimation.levels.county_estimates`,
+    :func:`~survey.estimation.levels.levels_table`), per ``[estimate.small_areas]``.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> levels = demo_result().estimates.levels
+    >>> levels["level"].unique().tolist()
+    ['region', 'city', 'county']
+    """
+    from survey.estimation.levels import city_code, county_estimates, levels_table
+
+    settings = config.need("estimate").small_areas
+    variables = list(config.need("estimate").variables)
+    county = settings.county
+    frame = plans[int(period[:4])].frame.data
+    ta = take_all[take_all["period"] == period]
+    model = None
+    if take_none is not None:
+        observed = observed_units(config, period, take_all, survey, typical, variables)
+        model = model_part(config, take_none, observed, variables, [county]).table()
+    counties = pd.concat([county_estimates(survey, ta, frame, v, county=county,
+                                           size=config.register.size, model=model,
+                                           cv_max=settings.cv_max, mse=settings.mse,
+                                           level=config.need("estimate").level,
+                                           seed=config.seed)
+                          for v in variables], ignore_index=True)
+    codes = pd.DataFrame({"city": frame["city"], "city_code": city_code(frame[county])})
+    codes = codes.drop_duplicates("city").set_index("city")["city_code"]
+    cities = by_period["city"][period].table() if "city" in by_period else None
+    if cities is None:
+        raise ConfigError(f"{config.path}: estimate.small_areas needs 'city' in estimate.by "
+                          "(the middle level)")
+    cities = cities.assign(city_code=cities["city"].map(codes).to_numpy())
+    names = _area_names(frame, county, config.language)
+    sector = by_period["sector"][period].table()
+    table = levels_table(sector, cities, counties, county=county, names=names,
+                         region=settings.region, region_name=settings.region_name)
+    return counties, table
+
+
+def _area_names(frame: pd.DataFrame, county: str, language: str) -> dict[str, str]:
+    from survey.datasets import display_names
+    from survey.estimation.levels import city_code
+
+    shown = display_names(language) if language == "zh" else {}
+    out = {}
+    pairs = frame[[county, "county", "city"]].drop_duplicates(county)
+    for code, name, city in pairs.itertuples(index=False):
+        out[str(code)] = shown.get("county", {}).get(name, name)
+        out[str(city_code([code])[0])] = shown.get("city", {}).get(city, city)
+    return out
 
 
 def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
@@ -499,7 +740,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> print(demo_result().protected["table0:gross_output"])  # city x industry
-    gross_output: 165 cells, 7 primary, 7 secondary suppressions; audit: all protected
+    gross_output: 165 cells, 8 primary, 5 secondary suppressions; audit: all protected
     """
     from survey.publish.disclosure import protect_table
 
@@ -547,11 +788,22 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
 def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
                 protected: Mapping[str, Any], *, take_all: pd.DataFrame,
                 surveys: Mapping[str, Any], ledger_file: str | Path,
-                output: str | Path | None = None) -> tuple[Any, Any]:
+                output: str | Path | None = None,
+                typical: pd.DataFrame | None = None, level: str | None = None,
+                area: str | None = None) -> tuple[Any, Any]:
     """The bulletin (:func:`survey.publish.report.build.bulletin_content`, then
     :func:`survey.publish.report.write_bulletin` into ``bulletin/``, the files of
     ``report.formats``), at the confidence level of ``estimate.level`` with the
     growth of ``estimate.growth``.
+
+    Every run records its figures in the ledger (:meth:`~survey.returns.ledger.Ledger.record_published`,
+    append-only: every period of the series, every breakdown, with the ledger state used);
+    figures changed since first published are shown with the flag ``"r"``
+    (:meth:`~survey.returns.ledger.Ledger.revisions`). The typical units' panel
+    (``typical``) becomes the case-study section. With ``level`` and ``area`` (or
+    ``report.level``, ``report.area``) the bulletin of that one federation
+    (:func:`survey.publish.report.build.area_content`) is written into
+    ``bulletin/<level>_<area>/`` instead.
 
     Returns
     -------
@@ -561,7 +813,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> [t.name for t in demo_result().content.tables]  # report_step of the demo
-    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel']
+    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel', 'levels']
     """
     from survey.datasets import display_names
     from survey.publish.report import write_bulletin
@@ -570,8 +822,11 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
 
     config = as_config(config)
     estimate, period = config.need("estimate"), config.published()
-    with Ledger.open(ledger_file, form=DEMO_FORM, read_only=True, engine=config.make_engine()) as ledger:
+    with Ledger.open(ledger_file, form=DEMO_FORM, engine=config.make_engine()) as ledger:  # records what is published
         cells = ledger.current(period)
+        ledger.record_published(published_figures(estimates), published_period=period,
+                                author=AUTHOR)
+        revisions = ledger.revisions()
     cal = config.calibration
     content = bulletin_content(
         estimates, period=period, take_all=take_all, survey=surveys[period],
@@ -583,7 +838,21 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
         cv_caution=config.report.cv_caution, cv_unreliable=config.report.cv_unreliable,
         synthetic=bool(config.register.dataset), unit=config.report.unit,
         targets={d: {v: {int(y): t for y, t in by_y.items()} for v, by_y in by_v.items()}
-                 for d, by_v in config.report.targets.items()} or None)
-    files = write_bulletin(content, config.output_folder(output) / "bulletin",
-                           formats=config.report.formats)
+                 for d, by_v in config.report.targets.items()} or None,
+        typical=typical, revisions=revisions)
+    folder = config.output_folder(output) / "bulletin"
+    level = level or config.report.level
+    area = area or config.report.area
+    if (level is None) != (area is None):
+        raise ConfigError("give the level and the area of the federation together "
+                          "(--level city --area 450900)")
+    if level is not None:
+        from survey.publish.report.build import area_content
+
+        if estimates.levels is None:
+            raise ConfigError(f"{config.path}: the bulletin of one federation needs "
+                              "[estimate.small_areas] (the region/city/county estimates)")
+        content = area_content(content, estimates.levels, level=level, area=str(area))
+        folder = folder / f"{level}_{area}"
+    files = write_bulletin(content, folder, formats=config.report.formats)
     return content, files

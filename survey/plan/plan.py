@@ -18,6 +18,7 @@ survey's TOML configuration (a dict) and write the plan and the sample;
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.errors import AllocationError, ColumnError, ConfigError, PlanError
+from survey.errors import AllocationError, ColumnError, ConfigError, PlanError, SelectionError
 from survey.plan.allocation import Allocation, allocate_multivariate
+from survey.plan.keyunits import cell_codes, key_unit_mask, typical_mask
 from survey.plan.selection import Selection, permanent_random_numbers, select
 from survey.plan.spec import PlanSpec
 from survey.plan.stratify import (
@@ -213,11 +215,14 @@ class SamplePlan:
         [15.0, 13.5, 1.0]
         """
         data = self.frame.data
-        covered = data[data["part"] != "take_none"]
+        typical = (data["typical"].to_numpy(dtype=bool) if "typical" in data.columns
+                   else np.zeros(len(data), dtype=bool))
+        covered = data[(data["part"] != "take_none").to_numpy() & ~typical]
         table = self.allocation.table()
-        return select(covered, table[["stratum", "n"]], method=method, strata="stratum",
-                      size=self.settings.get("size"), prn="prn", seed=seed, rotation=rotation,
-                      period=period, start=start)
+        selection = select(covered, table[["stratum", "n"]], method=method, strata="stratum",
+                           size=self.settings.get("size"), prn="prn", seed=seed,
+                           rotation=rotation, period=period, start=start)
+        return _with_typical(selection, data, typical) if typical.any() else selection
 
     # -- export ---------------------------------------------------------------
     def to_csv(self, folder: str | Path) -> list[Path]:
@@ -266,6 +271,29 @@ class SamplePlan:
 
     def __repr__(self) -> str:
         return (f"SamplePlan(N={self.frame.N}, strata={len(self.allocation.N)}, n={self.n})")
+
+
+def _with_typical(selection: Selection, data: pd.DataFrame, typical: np.ndarray) -> Selection:
+    """Typical units stay in the population their stratum's sample represents (counted in
+    ``N_h``, so the design weights ``N_h / n_h`` represent them) but are never drawn; their
+    rows are added with part ``"typical"`` and weight 0 (returns collected, case studies)."""
+    if selection.method not in ("srswor", "systematic"):
+        raise SelectionError(f"typical units need an equal-probability selection (srswor or "
+                             f"systematic), not {selection.method!r}")
+    held = data[typical & (data["part"] == "sample").to_numpy()]
+    extra = held["stratum"].value_counts()
+    out = selection.data.copy()
+    N_h = out["N_h"].to_numpy() + out["stratum"].map(extra).fillna(0).to_numpy(dtype=np.int64)
+    out["N_h"] = N_h
+    out["inclusion_probability"] = out["n_h"].to_numpy() / N_h
+    out["design_weight"] = N_h / out["n_h"].to_numpy()
+    strata = selection.strata.copy()
+    strata["N_h"] = strata["N_h"] + strata["stratum"].map(extra).fillna(0).astype(np.int64)
+    rows = data[typical].assign(part="typical", stratum="typical", inclusion_probability=np.nan,
+                                design_weight=0.0, N_h=0, n_h=0)
+    rows = rows[[c for c in out.columns if c in rows.columns]]
+    out = pd.concat([out, rows], ignore_index=False)
+    return dataclasses.replace(selection, data=out, strata=strata)
 
 
 def write_sample(selection: Selection, folder: str | Path, *, excel: bool = True) -> list[Path]:
@@ -323,6 +351,8 @@ def design_plan(
     response_rate: Any = None,
     prn_seed: int = 0,
     missing_size: float | None = None,
+    key_units: Mapping[str, Any] | None = None,
+    typical: Mapping[str, Any] | None = None,
 ) -> SamplePlan:
     """Design a sample plan from a register.
 
@@ -371,6 +401,14 @@ def design_plan(
     missing_size : float or None, default=None
         Size given to units whose size is missing (e.g. new firms without
         last year's revenue); ``None`` makes a missing size an error.
+    key_units : mapping or None, default=None
+        Key-unit survey: ``{"by": ..., "cells": [...], "share": 0.8}`` (or
+        ``"number"``), ``"rest": "sample"`` or ``"take_none"``
+        (:func:`survey.plan.keyunits.key_unit_mask`); key units are enumerated
+        (part ``take_all``, column ``key_unit``).
+    typical : mapping or None, default=None
+        Typical units: ``{"ids": [...]}`` or ``{"column": ...}``; never drawn
+        (:meth:`SamplePlan.select` adds them with part ``"typical"``).
 
     Returns
     -------
@@ -392,7 +430,8 @@ def design_plan(
     given = dict(strata=strata, size=size, id=id, take_all=take_all, take_all_by=take_all_by,
                  take_all_cv=take_all_cv, take_none_below=take_none_below, size_strata=size_strata,
                  boundary_method=boundary_method, cost=cost, min_n=min_n,
-                 response_rate=response_rate, prn_seed=prn_seed, missing_size=missing_size)
+                 response_rate=response_rate, prn_seed=prn_seed, missing_size=missing_size,
+                 key_units=key_units, typical=typical)
     if isinstance(targets, PlanSpec):
         changed = sorted(k for k, v in given.items() if v is not _DEFAULTS[k]
                          and not (isinstance(v, (int, float, str)) and v == _DEFAULTS[k]))
@@ -428,6 +467,7 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
         raise AllocationError("design_plan needs a size column (size=...)")
     if size not in data.columns:
         raise ColumnError(f"design_plan: size column {size!r} not in the register")
+    unknown_size = data[size].isna().to_numpy() if size in data.columns else None
     if missing_size is not None:
         data = data.assign(**{size: data[size].fillna(float(missing_size))})
     checked = Frame(data, id=unit, size=size, strata=columns or None)
@@ -448,13 +488,37 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
     else:
         is_take_all = np.zeros(len(data), dtype=bool)
     is_take_none = np.zeros(len(data), dtype=bool)
-    if take_none_below is not None:
-        is_take_none = (x < float(take_none_below)) & ~is_take_all
+    if take_none_below is not None:  # a unit of unknown size is not known to be small
+        is_take_none = (x < float(take_none_below)) & ~is_take_all & ~unknown_size
     cutoff = None
     if take_all_cv is not None:
         rest = ~is_take_none
         cutoff = take_all_cutoff(x[rest], cv=float(take_all_cv), min_sample=min_n)
         is_take_all = rest & (x >= cutoff.threshold)
+    is_typical = np.zeros(len(data), dtype=bool)
+    if spec.typical:
+        is_typical = typical_mask(data, id=unit, ids=spec.typical.get("ids"),
+                                  column=spec.typical.get("column"))
+        enumerated = is_typical & is_take_all
+        if enumerated.any():
+            raise PlanError(f"[plan.typical]: {data.loc[enumerated, unit].tolist()[:5]} are "
+                            "take-all units (enumerated anyway); a typical unit is a firm outside "
+                            "the take-all part")
+    is_key = np.zeros(len(data), dtype=bool)
+    if spec.key_units:
+        keys = spec.key_units
+        is_key = key_unit_mask(data, size=keys.get("size", size), by=keys["by"],
+                               cells=keys.get("cells"), share=keys.get("share"),
+                               number=keys.get("number"), eligible=~is_take_all & ~is_typical)
+        if keys.get("rest", "sample") == "take_none":
+            codes, label = cell_codes(data, keys["by"])
+            named = np.zeros(len(label), dtype=bool)
+            named[np.unique(codes[is_key])] = True
+            if keys.get("cells") is not None:
+                named |= label.isin([str(c) for c in keys["cells"]]).to_numpy()
+            is_take_none |= named[codes] & ~is_take_all & ~is_key & ~unknown_size
+        is_take_none &= ~is_key
+        is_take_all = is_take_all | is_key
     part = np.where(is_take_all, "take_all", np.where(is_take_none, "take_none", "sample"))
     some = part == "sample"
     if not some.any():
@@ -479,6 +543,10 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
         label = pd.Series("all", index=data.index)
     stratum = np.where(is_take_all, TAKE_ALL, np.where(is_take_none, "", label.to_numpy(dtype=object)))
     data["part"] = part
+    if spec.key_units:
+        data["key_unit"] = is_key
+    if spec.typical:
+        data["typical"] = is_typical
     data["size_class"] = np.where(some, size_class + 1, 0)
     data["stratum"] = stratum
     if "prn" not in data.columns:
@@ -501,6 +569,8 @@ def _design(frame: Frame | pd.DataFrame, spec: PlanSpec) -> SamplePlan:
         "size_bounds": [] if stratification is None else stratification.bounds.tolist(),
         "min_n": int(min_n), "response_rate": plain["response_rate"], "cost": plain["cost"],
         "prn_seed": prn_seed, "missing_size": missing_size,
+        "key_units": plain.get("key_units"), "typical": plain.get("typical"),
+        "n_key_units": int(is_key.sum()), "n_typical": int(is_typical.sum()),
     }
     plan_frame = Frame(data, id=unit, size=size, strata="stratum")
     return SamplePlan(frame=plan_frame, allocation=allocation, stratification=stratification,

@@ -39,7 +39,7 @@ CONFIG_KEYS: frozenset[str] = frozenset({
     "register", "dataset", "year", "id", "size", "strata", "take_all_column",
     "take_all_threshold", "threshold_table", "threshold_by", "take_all_cv", "take_none_below",
     "size_strata", "boundary_method", "cv", "cost", "min_n", "response_rate", "prn_seed",
-    "select", "output_excel", "filter", "missing_size", "encoding",
+    "select", "output_excel", "filter", "missing_size", "encoding", "key_units", "typical",
 })
 
 # configuration key -> PlanSpec field (keys absent here have the same name, or none)
@@ -262,7 +262,18 @@ class PlanSpec:
         ``prn`` column.
     missing_size : float or None, default=None
         Size given to units whose size is missing (new firms); ``None``
-        makes a missing size an error.
+        makes a missing size an error. A unit of unknown size is never
+        take-none (its size is not known to be small): it is sampled.
+    key_units : mapping or None, default=None
+        Key-unit survey (重点调查): ``by`` (cell columns), ``cells`` (default
+        all), ``share`` of the cell's size total or ``number`` of units,
+        ``rest`` (``"sample"`` or ``"take_none"``), see
+        :func:`survey.plan.keyunits.key_unit_mask`. Key units are enumerated
+        (part ``take_all``, column ``key_unit``).
+    typical : mapping or None, default=None
+        Typical units (典型调查): ``ids`` (a list) and/or ``column`` (a
+        boolean register column), ``model_inputs`` (bool, read by the
+        estimate step). Never drawn into the probability sample.
 
     Raises
     ------
@@ -299,6 +310,8 @@ class PlanSpec:
     response_rate: Any = None
     prn_seed: int = 0
     missing_size: float | None = None
+    key_units: Mapping[str, Any] | None = None
+    typical: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.strata, list):
@@ -332,6 +345,7 @@ class PlanSpec:
                                        "on (e.g. take_all_by='industry')"))
         if not self.targets:
             out.append(("targets", "give at least one CV target, e.g. revenue_prev_year = 0.02"))
+        out += _part_problems(self.key_units, self.typical)
         return out
 
     def replace(self, **changes: Any) -> PlanSpec:
@@ -428,6 +442,7 @@ class PlanSpec:
             cost=section.get("cost"), min_n=section.get("min_n", 2),
             response_rate=section.get("response_rate"), prn_seed=section.get("prn_seed", 0),
             missing_size=section.get("missing_size"),
+            key_units=section.get("key_units"), typical=section.get("typical"),
         )
 
 
@@ -476,6 +491,29 @@ def plan_problems(section: Mapping[str, Any]) -> list[Problem]:
                                     "(e.g. threshold_by = 'industry')"))
     if not values.get("cv"):
         out.append(("cv", "give at least one CV target, e.g. revenue_prev_year = 0.02"))
+    out += _part_problems(values.get("key_units"), values.get("typical"))
+    return out
+
+
+def _part_problems(key_units: Any, typical: Any) -> list[Problem]:
+    """Problems of the ``key_units`` and ``typical`` tables."""
+    from survey.plan.keyunits import TYPICAL_KEYS, key_unit_problems
+
+    out: list[Problem] = []
+    if key_units is not None:
+        if not isinstance(key_units, Mapping):
+            out.append(("key_units", "must be a table: [plan.key_units] by = ..., share = ..."))
+        else:
+            out += [(f"key_units.{k}", m) for k, m in key_unit_problems(key_units)]
+    if typical is not None:
+        if not isinstance(typical, Mapping):
+            out.append(("typical", "must be a table: [plan.typical] ids = [...] or column = ..."))
+        else:
+            out += [(f"typical.{k}", "unknown key; known keys: " + ", ".join(sorted(TYPICAL_KEYS)))
+                    for k in sorted(set(typical) - TYPICAL_KEYS)]
+            if not typical.get("ids") and not typical.get("column"):
+                out.append(("typical.ids", "give ids (a list of unit ids) or column (a boolean "
+                                           "register column)"))
     return out
 
 

@@ -48,6 +48,7 @@ import pandas as pd
 
 from survey.errors import LedgerError, SurveyWarning, TableError
 from survey.form import Form
+from survey.periods import parse_quarter
 from survey.io import read_table
 from survey.engine import Engine
 from survey.periods import normalise_quarter, previous_quarter, ytd_to_quarters
@@ -1449,3 +1450,179 @@ class Ledger:
         if form.id != "firm_id":
             out = out.rename(columns={"firm_id": form.id})
         return out.reset_index(drop=True)
+
+    # -- published estimates (append-only) ----------------------------------
+    _PUBLISHED_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS published (
+        run BIGINT NOT NULL, published_at TIMESTAMP NOT NULL, published_period VARCHAR,
+        published_by VARCHAR, ledger_txn BIGINT, period VARCHAR NOT NULL,
+        breakdown VARCHAR NOT NULL, domain VARCHAR NOT NULL, variable VARCHAR NOT NULL,
+        estimate DOUBLE, se DOUBLE, ci_low DOUBLE, ci_high DOUBLE, method VARCHAR)"""
+    _PUBLISHED_COLUMNS = ("period", "breakdown", "domain", "variable", "estimate", "se",
+                          "ci_low", "ci_high", "method")
+
+    def _has_published(self, cur: duckdb.DuckDBPyConnection) -> bool:
+        return bool(cur.execute("SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name = 'published'").fetchall()[0][0])
+
+    @_writes
+    def record_published(self, estimates: pd.DataFrame, *, published_period: str,
+                         author: str = "survey cycle") -> int:
+        """Record the estimates of one publication run (append-only; nothing is ever changed).
+
+        Parameters
+        ----------
+        estimates : pandas.DataFrame
+            ``period, breakdown, domain, variable, estimate, se, ci_low, ci_high``
+            and optionally ``method`` (one row per published figure).
+        published_period : str
+            The quarter the run published.
+        author : str, default="survey cycle"
+
+        Returns
+        -------
+        int
+            The run number (1, 2, ...). The run stores the ledger state it used
+            (the last transaction number) and the time.
+
+        Examples
+        --------
+        >>> from survey.form import DEMO_FORM
+        >>> est = pd.DataFrame({"period": "2006Q3", "breakdown": "sector", "domain": "",
+        ...     "variable": "y", "estimate": [10.0], "se": 1.0, "ci_low": 8.0, "ci_high": 12.0})
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
+        ...     ledger.record_published(est, published_period="2006Q3")
+        ...     ledger.record_published(est.assign(estimate=11.0), published_period="2006Q3")
+        ...     table = ledger.revisions()
+        1
+        2
+        >>> table[["first_estimate", "latest_estimate", "change", "within_interval"]].values.tolist()
+        [[10.0, 11.0, 1.0, True]]
+        """
+        required = [c for c in self._PUBLISHED_COLUMNS if c != "method"]
+        missing = [c for c in required if c not in estimates.columns]
+        if missing:
+            raise LedgerError(f"record_published: estimates lack column(s) {missing}")
+        parse_quarter(published_period)
+        frame = estimates.reindex(columns=list(self._PUBLISHED_COLUMNS)).copy()
+        for c in ("period", "breakdown", "domain", "variable", "method"):
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+            frame[c] = [None if v is None else str(v) for v in frame[c]]
+        frame["domain"] = frame["domain"].fillna("")
+        cur = self._cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute(self._PUBLISHED_SCHEMA)
+            run = int(cur.execute("SELECT coalesce(max(run), 0) + 1 FROM published").fetchall()[0][0])
+            txn = int(cur.execute("SELECT coalesce(max(txn), 0) FROM transactions").fetchall()[0][0])
+            frame.insert(0, "ledger_txn", txn)
+            frame.insert(0, "published_by", str(author))
+            frame.insert(0, "published_period", str(published_period))
+            frame.insert(0, "published_at", self._now())
+            frame.insert(0, "run", run)
+            cur.register("new_published", frame)
+            cur.execute("INSERT INTO published SELECT run, published_at, published_period, "
+                        "published_by, ledger_txn, period, breakdown, domain, variable, estimate, "
+                        "se, ci_low, ci_high, method FROM new_published")
+            cur.unregister("new_published")
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+        return run
+
+    def _published_rows(self, period: str | None, as_of: Any) -> pd.DataFrame:
+        columns = ["run", "published_at", "published_period", "published_by", "ledger_txn",
+                   *self._PUBLISHED_COLUMNS]
+        cur = self._cursor()
+        try:
+            if not self._has_published(cur):
+                return pd.DataFrame(columns=columns)
+            clause, params = [], []
+            if period is not None:
+                clause.append("period = ?")
+                params.append(str(period))
+            if as_of is not None:
+                if isinstance(as_of, (int, np.integer)) and not isinstance(as_of, bool):
+                    clause.append("run <= ?")
+                    params.append(int(as_of))
+                else:
+                    when = pd.Timestamp(as_of)
+                    if when.tzinfo is not None:
+                        when = when.tz_convert("UTC").tz_localize(None)
+                    clause.append("published_at <= ?")
+                    params.append(when.to_pydatetime())
+            where = f" WHERE {' AND '.join(clause)}" if clause else ""
+            return cur.execute(f"SELECT {', '.join(columns)} FROM published{where} "
+                               "ORDER BY run, period, breakdown, domain, variable", params).df()
+        finally:
+            cur.close()
+
+    def published(self, period: str | None = None, *, as_of: Any = None) -> pd.DataFrame:
+        """The figures as published: for each (period, breakdown, domain, variable) the
+        latest record up to ``as_of``.
+
+        Parameters
+        ----------
+        period : str, optional
+            One quarter (default every quarter recorded).
+        as_of : int, datetime, str or None, default=None
+            A run number, or a UTC time: what had been published then (``None``: now).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``run, published_at, published_period, published_by, ledger_txn, period,
+            breakdown, domain, variable, estimate, se, ci_low, ci_high, method``.
+
+        Examples
+        --------
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
+        ...     ledger.published("2006Q3").empty
+        True
+        """
+        rows = self._published_rows(period, as_of)
+        keys = ["period", "breakdown", "domain", "variable"]
+        return rows.drop_duplicates(keys, keep="last").reset_index(drop=True)
+
+    def revisions(self, period: str | None = None) -> pd.DataFrame:
+        """First published against latest published figure of every (period, breakdown,
+        domain, variable).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``period, breakdown, domain, variable, first_run, latest_run,
+            first_estimate, first_se, first_ci_low, first_ci_high, latest_estimate,
+            latest_se, change, relative_change, within_interval`` (whether the latest
+            figure lies in the first one's interval), ``revised`` (the figure changed).
+
+        Examples
+        --------
+        >>> from survey.form import DEMO_FORM
+        >>> with Ledger.open(":memory:", form=DEMO_FORM) as ledger:
+        ...     ledger.revisions().columns[:4].tolist()
+        ['period', 'breakdown', 'domain', 'variable']
+        """
+        rows = self._published_rows(period, None)
+        keys = ["period", "breakdown", "domain", "variable"]
+        first = rows.drop_duplicates(keys, keep="first").set_index(keys)
+        last = rows.drop_duplicates(keys, keep="last").set_index(keys)
+        out = pd.DataFrame(index=first.index)
+        out["first_run"] = first["run"]
+        out["latest_run"] = last["run"].reindex(out.index)
+        for c in ("estimate", "se", "ci_low", "ci_high"):
+            out[f"first_{c}"] = first[c]
+        out["latest_estimate"] = last["estimate"].reindex(out.index)
+        out["latest_se"] = last["se"].reindex(out.index)
+        out["change"] = out["latest_estimate"] - out["first_estimate"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["relative_change"] = out["change"] / out["first_estimate"].abs()
+        out["within_interval"] = ((out["latest_estimate"] >= out["first_ci_low"])
+                                  & (out["latest_estimate"] <= out["first_ci_high"]))
+        out["revised"] = (out["change"].abs() > 1e-9 * out["first_estimate"].abs().clip(lower=1.0)
+                          ).to_numpy(dtype=bool)
+        return out.reset_index()

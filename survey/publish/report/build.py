@@ -16,7 +16,7 @@ Examples
 ...     survey=result.surveys["2006Q4"], protected=result.protected, title="Demo",
 ...     stratified_by=["city"], margins=["city", "revenue_prev_year"], level=0.95)
 >>> [t.name for t in content.tables]  # no channels given
-['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone']
+['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'levels']
 >>> content.headline[0].label, content.label("interval")
 ('2006年1-12月累计规模以上企业工业总产值', '95% 置信区间')
 """
@@ -46,6 +46,16 @@ __all__ = [
     "DISPLAY",
     "UNITS",
     "IMPUTED_MARKERS",
+    "METHOD_WORDS",
+    "MODEL_NOTE",
+    "REVISIONS_NOTE",
+    "LEVEL_WORDS",
+    "area_content",
+    "case_study_table",
+    "levels_bulletin_table",
+    "published_figures",
+    "revisions_table",
+    "text_model",
     "NOT_CLASSIFIED",
     "WORDING",
     "Estimates",
@@ -220,6 +230,13 @@ class Estimates:
         by breakdown: the names of ``breakdowns`` and ``"take_all"`` (the
         take-all part, firms above designated size, on its own; no sampling
         error). Empty: the bulletin shows the sector's year to date only.
+    levels : pandas.DataFrame or None, default=None
+        The three federation levels of the published period
+        (:func:`survey.estimation.levels.levels_table`: region, cities, counties by
+        small-area estimation, each row with its ``method``).
+    counties : pandas.DataFrame or None, default=None
+        The county estimates behind ``levels``
+        (:func:`survey.estimation.levels.county_estimates`, every variable).
 
     Examples
     --------
@@ -233,6 +250,8 @@ class Estimates:
     breakdowns: dict
     year_to_date_last_year: Any = None
     year_to_date_by: dict = field(default_factory=dict)
+    levels: pd.DataFrame | None = None
+    counties: pd.DataFrame | None = None
 
 
 def label_missing(frame: pd.DataFrame, columns: Sequence[str], language: str) -> pd.DataFrame:
@@ -340,7 +359,7 @@ def quality_indicators(*, period: str, take_all: pd.DataFrame, survey: Any, sect
     >>> from survey.pipeline.demo import demo_result
     >>> quality = demo_result().content.quality
     >>> quality["indicator"].iloc[0], int(quality["value"].iloc[0])
-    ('规模以上企业数', 555)
+    ('规模以上企业数', 1098)
     """
     names = WORDING[language]["quality"]
     ta = take_all[take_all["period"] == period]
@@ -578,7 +597,8 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
                      cv_unreliable: float = 0.30, synthetic: bool = False,
                      money: tuple[str, float] | None = None, unit: str | None = None,
                      targets: Mapping[str, Mapping[str, Mapping[Any, float]]] | None = None,
-                     all_strata: int | None = None) -> BulletinContent:
+                     all_strata: int | None = None, typical: pd.DataFrame | None = None,
+                     revisions: pd.DataFrame | None = None) -> BulletinContent:
     """The bulletin of the published period: headline, tables, charts, quality, methods, notes.
 
     Headline: for each variable the year to date (January to the quarter,
@@ -638,6 +658,17 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     all_strata : int, optional
         Strata of the plan including the take-all stratum, for the methods note
         (default: the sample's strata + 1).
+    typical : pandas.DataFrame or None, default=None
+        The typical units' panel: their figures of ``period`` become the
+        case-study section (:func:`case_study_table`), labelled 典型调查.
+    revisions : pandas.DataFrame or None, default=None
+        :meth:`survey.returns.ledger.Ledger.revisions`: the sector figures that
+        changed since first published, flagged ``"r"`` (:func:`revisions_table`),
+        and the series rows of those quarters flagged ``"r"``.
+
+    When an estimate has a model part (take-none firms), every table gets a
+    first column ``method`` saying which figures include the model part
+    (:data:`METHOD_WORDS`), and the parts chart shows it.
 
     Returns
     -------
@@ -648,7 +679,7 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
     >>> from survey.pipeline.demo import demo_result
     >>> content = demo_result().content  # bulletin_content of the demo cycle
     >>> [t.name for t in content.tables]
-    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel']
+    ['ytd', 'sector', 'city', 'ytd_city', 'industry', 'ytd_industry', 'zone', 'ytd_zone', 'channel', 'levels']
     >>> content.headline[0].label, round(content.headline[0].estimate), round(content.headline[0].growth, 2)
     ('2006年1-12月累计规模以上企业工业总产值', 145, 0.32)
     """
@@ -708,6 +739,18 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
                 growth=row["growth"], growth_ci_low=row["growth_ci_low"],
                 growth_ci_high=row["growth_ci_high"], unit=unit, decimals=decimals))
 
+    modelled = any(bool(est.table()["model_based"].any()) for per_name in per.values()
+                   for est in per_name.values() if "model_based" in est.table().columns)
+
+    def method(frame: pd.DataFrame) -> pd.DataFrame:
+        """The ``method`` column first when an estimate has a model part (take-none firms)."""
+        if not modelled:
+            return frame
+        flag = frame["model_based"] if "model_based" in frame.columns else False
+        return _with_method(frame.assign(model_based=pd.Series(flag, index=frame.index)
+                                         .fillna(False).astype(bool)), language)
+
+    lead = ["method"] if modelled else []
     names = domain_names or {}
     tables = []
     # the year to date of the sector, the take-all part and each channel: one table
@@ -730,10 +773,10 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
         if "suppressed" in frame.columns:
             frame["suppressed"] = frame["suppressed"].fillna(False).astype(bool)
         tables.append(BulletinTable.from_table(
-            _scaled(frame, factor), name="ytd", by="domain", decimals=decimals, unit=unit,
-            title=text["ytd_table"].format(ytd=ytd_words)))
+            _scaled(method(frame), factor), name="ytd", by=[*lead, "domain"], decimals=decimals,
+            unit=unit, title=text["ytd_table"].format(ytd=ytd_words)))
     tables.append(BulletinTable.from_table(
-        _scaled(sector, factor), name="sector", by=[], decimals=decimals, unit=unit,
+        _scaled(method(sector), factor), name="sector", by=lead, decimals=decimals, unit=unit,
         title=text["quarter_sector"].format(period=period)))
     for name, by in estimates.breakdowns.items():
         if by is None or name.startswith("channel_"):
@@ -749,8 +792,8 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
             flags = _suppressed(protected, frame, by, names_v, language)
             frame = base(frame.replace(mapping) if mapping else frame)
             tables.append(BulletinTable.from_table(
-                _scaled(frame, factor), name=short, by=by, suppressed=flags, decimals=decimals,
-                unit=unit, title=title_text))
+                _scaled(method(frame), factor), name=short, by=[*lead, *by], suppressed=flags,
+                decimals=decimals, unit=unit, title=title_text))
     channel_frames = []
     for channel, own in (channels or {}).items():
         key = f"channel_{channel}"
@@ -765,12 +808,15 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
         channel_frames.append(frame)
     if channel_frames:
         frame = pd.concat(channel_frames, ignore_index=True)
-        tables.append(BulletinTable.from_table(_scaled(frame, factor), name="channel", by="channel",
+        tables.append(BulletinTable.from_table(_scaled(method(frame), factor), name="channel",
+                                               by=[*lead, "channel"],
                                                title=f"{text['channel_table']}（{period}）"
                                                if language == "zh" else
                                                f"{text['channel_table']} ({period})",
                                                decimals=decimals, unit=unit))
 
+    if estimates.levels is not None:
+        tables.append(levels_bulletin_table(estimates.levels, names, language, factor))
     series = _scaled(estimates.series["sector"].table(), factor)
     series = series[["period", "variable", "estimate", "ci_low", "ci_high"]]
     growth_frame = None
@@ -815,8 +861,246 @@ def bulletin_content(estimates: Estimates, *, period: str, take_all: pd.DataFram
         [text["synthetic"]] if synthetic else []) + [
         text["not_protected"].format(var=word(v)) for v in variables
         if protected and not any(k.endswith(f":{v}") for k in protected)]
+    if modelled:
+        notes.append(text_model(language))
+    revised = revisions_table(revisions, variables, language, factor) if revisions is not None \
+        else None
+    if revised is not None and len(revised):
+        marked = set(revised["period"])
+        series = series.assign(flag=["r" if p in marked else "" for p in series["period"]])
     return BulletinContent(
         title=title, period=period, language=language, headline=headline, tables=tables,
         series=series, growth=growth_frame, parts=parts, quality=quality, methods_note=note,
         notes=notes, cv_caution=cv_caution, cv_unreliable=cv_unreliable, level=level,
-        growth_basis=growth, unit=unit, targets=targets_frame)
+        growth_basis=growth, unit=unit, targets=targets_frame,
+        case_studies=case_study_table(typical, period, variables, language, names)
+        if typical is not None else None,
+        revisions=revised if revised is not None and len(revised) else None,
+        revisions_note=REVISIONS_NOTE[language] if revised is not None and len(revised) else "")
+
+
+#: The ``method`` column of the tables when an estimate has a model part.
+METHOD_WORDS = {"zh": ("全面调查+抽样", "全面调查+抽样+模型推算"),
+                "en": ("enumerated + sampled", "enumerated + sampled + model")}
+#: The note of the model part.
+MODEL_NOTE = {
+    "zh": "“模型推算”：起点以下（不调查）企业的数值由截断模型（按行业的比率模型，用最小的已报企业拟合，"
+          "以登记册上年营业收入推算）得出，其模型方差计入标准误。",
+    "en": "\"model\": the firms below the cut-off (not surveyed) are predicted by the cut-off "
+          "model (a ratio model per industry fitted on the smallest reporting firms, from last "
+          "year's register revenue); its model variance is included in the standard errors.",
+}
+#: The note under the revisions section.
+REVISIONS_NOTE = {
+    "zh": "首次公布数与现值之差；“在区间内”指现值落在首次公布数的置信区间内。",
+    "en": "Change between the first published figure and the current one; \"within interval\": "
+          "the current figure lies in the first figure's confidence interval.",
+}
+
+
+def text_model(language: str) -> str:
+    """The note that explains the ``method`` column (model part).
+
+    Examples
+    --------
+    >>> text_model("en").startswith('"model"')
+    True
+    """
+    return MODEL_NOTE[language]
+
+
+def _with_method(frame: pd.DataFrame, language: str) -> pd.DataFrame:
+    words = METHOD_WORDS[language]
+    flag = frame["model_based"].to_numpy(dtype=bool) if "model_based" in frame.columns else \
+        np.zeros(len(frame), dtype=bool)
+    out = frame.copy()
+    out.insert(0, "method", np.where(flag, words[1], words[0]))
+    return out
+
+
+#: Printed level names and the title of the three-level table.
+LEVEL_WORDS = {"zh": {"region": "自治区", "city": "市", "county": "县（区）",
+                      "title": "按区、市、县三级分（县级为小域估计，已与市级合计衔接）",
+                      "methods": {"design": "抽样估计", "direct": "直接估计", "EBLUP": "小域估计（EBLUP）",
+                                  "synthetic": "合成估计"}},
+               "en": {"region": "region", "city": "city", "county": "county",
+                      "title": "By region, city and county (counties by small-area estimation, "
+                               "benchmarked to the cities)",
+                      "methods": {"design": "design-based", "direct": "direct",
+                                  "EBLUP": "small-area (EBLUP)", "synthetic": "synthetic"}}}
+
+
+def levels_bulletin_table(levels: pd.DataFrame, names: Mapping[str, Mapping[Any, str]],
+                          language: str = "zh", factor: float = 1e5) -> BulletinTable:
+    """The three-level table of the bulletin (region -> city -> county subtotals), with
+    the method of every figure.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"level": ["region"], "code": ["450000"], "name": ["广西"],
+    ...     "parent": [""], "method": ["design"], "variable": ["gross_output"],
+    ...     "estimate": [1e7], "se": [1e5], "cv": [0.01], "ci_low": [9.8e6], "ci_high": [1.02e7],
+    ...     "df": [100.0], "n": [10]})
+    >>> levels_bulletin_table(lv, {}, "en").frame[["level", "method", "estimate"]].values.tolist()
+    [['region', 'design-based', 100.0]]
+    """
+    words = LEVEL_WORDS[language]
+    frame = levels.copy()
+    frame["level"] = frame["level"].map(lambda v: words.get(v, v))
+    frame["method"] = frame["method"].map(lambda v: words["methods"].get(v, v))
+    frame = frame[["level", "code", "name", "method", "variable", "estimate", "se", "cv",
+                   "ci_low", "ci_high", "df", "n"]]
+    return BulletinTable.from_table(_scaled(frame, factor), name="levels",
+                                    by=["level", "code", "name", "method"], title=words["title"],
+                                    decimals=2)
+
+
+def area_content(content: BulletinContent, levels: pd.DataFrame, *, level: str, area: str,
+                 factor: float = 1e5) -> BulletinContent:
+    """The bulletin of one city or county federation: its own figures as the headline
+    and the table of the area with the areas below it (a city's counties), every figure
+    with its method; the notes of the whole bulletin.
+
+    Parameters
+    ----------
+    content : BulletinContent
+        The whole bulletin (title, period, language, unit, notes).
+    levels : pandas.DataFrame
+        :func:`survey.estimation.levels.levels_table` (money in the data's unit).
+    level : {"region", "city", "county"}
+    area : str
+        The area's administrative code (``"450900"``).
+
+    Raises
+    ------
+    ReportError
+        An unknown level, or no area of that code at that level.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> r = demo_result()
+    >>> c = area_content(r.content, r.estimates.levels, level="city", area="450900")
+    >>> c.title.endswith("玉林市"), c.tables[0].frame["level"].unique().tolist()
+    (True, ['市', '县（区）'])
+    """
+    from survey.estimation.levels import LEVELS
+
+    if level not in LEVELS:
+        raise ReportError(f"level={level!r}: use one of {list(LEVELS)}")
+    rows = levels[(levels["level"] == level) & (levels["code"].astype(str) == str(area))]
+    if rows.empty:
+        codes = sorted(levels.loc[levels["level"] == level, "code"].astype(str).unique())
+        raise ReportError(f"no {level} with code {area!r}; the {level} codes are {codes[:20]}")
+    below = levels[(levels["parent"].astype(str) == str(area)) & (levels["level"] != level)]
+    language = content.language
+    unit = DISPLAY[language][0]
+    headline = [Headline(label=f"{rows['name'].iloc[0]} {content.period} {label(v, language)}",
+                         variable=v, estimate=r["estimate"] / factor, ci_low=r["ci_low"] / factor,
+                         ci_high=r["ci_high"] / factor, unit=unit, decimals=2)
+                for v, r in zip(rows["variable"], rows.to_dict("records"), strict=True)]
+    table = levels_bulletin_table(pd.concat([rows, below], ignore_index=True), {}, language,
+                                  factor)
+    return BulletinContent(title=f"{content.title} · {rows['name'].iloc[0]}", period=content.period,
+                           language=language, headline=headline, tables=[table],
+                           notes=content.notes, cv_caution=content.cv_caution,
+                           cv_unreliable=content.cv_unreliable, level=content.level,
+                           growth_basis=content.growth_basis)
+
+
+def published_figures(estimates: Estimates) -> pd.DataFrame:
+    """Every figure of a publication run, one row each: ``period, breakdown, domain,
+    variable, estimate, se, ci_low, ci_high, method`` (``domain``: the breakdown values
+    joined with ``/``, empty for the sector; ``method``: ``design`` or ``design+model``).
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> figures = published_figures(demo_result().estimates)
+    >>> sorted(figures["breakdown"].unique())[:3], figures["period"].nunique()
+    (['channel_bureau', 'channel_federation', 'channel_zone'], 8)
+    """
+    frames = []
+    for name, per in estimates.by_period.items():
+        by = estimates.breakdowns.get(name) or []
+        for period, est in per.items():
+            t = est.table()
+            domain = (t[by].astype(str).agg("/".join, axis=1) if by
+                      else pd.Series("", index=t.index))
+            method = np.where(t["model_based"].to_numpy(dtype=bool), "design+model", "design") \
+                if "model_based" in t.columns else "design"
+            frames.append(pd.DataFrame({
+                "period": period, "breakdown": name, "domain": domain.to_numpy(),
+                "variable": t["variable"].to_numpy(), "estimate": t["estimate"].to_numpy(),
+                "se": t["se"].to_numpy(), "ci_low": t["ci_low"].to_numpy(),
+                "ci_high": t["ci_high"].to_numpy(), "method": method}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def case_study_table(typical: pd.DataFrame, period: str, variables: Sequence[str],
+                     language: str = "zh",
+                     names: Mapping[str, Mapping[Any, str]] | None = None) -> pd.DataFrame:
+    """The typical units' own figures of ``period`` (典型调查): one row per unit and
+    variable with the quarter's value, the same quarter a year earlier and the growth,
+    in 万元 (ten thousand yuan) from thousand yuan. Not an estimate of anything.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"firm_id": ["a"], "name": ["甲厂"], "period": ["2006Q4"],
+    ...     "industry": ["3153"], "city": ["Nanning"], "gross_output": [250.0],
+    ...     "gross_output_last_year": [200.0]})
+    >>> case_study_table(t, "2006Q4", ["gross_output"], "en")[["value", "growth"]].values.tolist()
+    [[25.0, 0.25]]
+    """
+    rows = typical[typical["period"] == period]
+    names = names or {}
+    frames = []
+    for v in variables:
+        now = rows[v].to_numpy(dtype=float) / 10.0
+        before = (rows[f"{v}_last_year"].to_numpy(dtype=float) / 10.0
+                  if f"{v}_last_year" in rows.columns else np.full(len(rows), np.nan))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(before > 0, now / before - 1.0, np.nan)
+        frames.append(pd.DataFrame({
+            "firm_id": rows["firm_id"].to_numpy(),
+            "name": rows["name"].to_numpy() if "name" in rows.columns else "",
+            "city": rows["city"].map(lambda c: names.get("city", {}).get(c, c)).to_numpy()
+            if "city" in rows.columns else "",
+            "industry": rows["industry"].map(lambda c: names.get("industry", {}).get(c, c))
+            .to_numpy() if "industry" in rows.columns else "",
+            "variable": label(v, language), "value": now, "last_year": before,
+            "growth": growth}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return out.sort_values(["firm_id"], kind="stable").reset_index(drop=True)
+
+
+def revisions_table(revisions: pd.DataFrame, variables: Sequence[str], language: str = "zh",
+                    factor: float = 1e5) -> pd.DataFrame:
+    """The sector figures revised since their first publication, flagged ``"r"``
+    (display units: ``factor`` divides money).
+
+    Parameters
+    ----------
+    revisions : pandas.DataFrame
+        :meth:`survey.returns.ledger.Ledger.revisions`.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"period": ["2006Q3"], "breakdown": ["sector"], "domain": [""],
+    ...     "variable": ["gross_output"], "first_estimate": [1e7], "latest_estimate": [1.01e7],
+    ...     "change": [1e5], "relative_change": [0.01], "within_interval": [True],
+    ...     "revised": [True]})
+    >>> revisions_table(r, ["gross_output"], "en")[["period", "first", "latest", "flag"]].values.tolist()
+    [['2006Q3', 100.0, 101.0, 'r']]
+    """
+    rows = revisions[(revisions["breakdown"] == "sector") & revisions["revised"].astype(bool)
+                     & revisions["variable"].isin(list(variables))]
+    return pd.DataFrame({
+        "period": rows["period"].to_numpy(),
+        "variable": [label(v, language) for v in rows["variable"]],
+        "first": rows["first_estimate"].to_numpy(dtype=float) / factor,
+        "latest": rows["latest_estimate"].to_numpy(dtype=float) / factor,
+        "change": rows["change"].to_numpy(dtype=float) / factor,
+        "relative_change": rows["relative_change"].to_numpy(dtype=float),
+        "within_interval": rows["within_interval"].to_numpy(dtype=bool),
+        "flag": "r"})

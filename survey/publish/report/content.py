@@ -367,6 +367,14 @@ class BulletinContent:
         ``domain, variable, year, target, estimate, ci_low, ci_high, needed,
         needed_ci_low, needed_ci_high, growth, growth_ci_low,
         growth_ci_high``; a small table and a chart.
+    case_studies : pandas.DataFrame or None, default=None
+        The typical units' own figures (典型调查): a case-study section, not an
+        estimate of anything (any columns; shown as given).
+    revisions : pandas.DataFrame or None, default=None
+        Revised figures of earlier publications (first published against now,
+        with the flag ``"r"``): a revisions section (any columns; shown as given).
+    revisions_note : str, default=""
+        The note under the revisions section.
 
     Examples
     --------
@@ -392,6 +400,9 @@ class BulletinContent:
     growth_basis: Literal["comparable", "level"] = "comparable"
     unit: str = ""
     targets: pd.DataFrame | None = None
+    case_studies: pd.DataFrame | None = None
+    revisions: pd.DataFrame | None = None
+    revisions_note: str = ""
 
     def label(self, key: object) -> str:
         """The label of ``key`` in the bulletin's language, level and growth basis.
@@ -419,7 +430,8 @@ class BulletinContent:
             if not isinstance(t, BulletinTable):
                 raise ReportError(f"tables[{i}] is a {type(t).__name__}; build it with BulletinTable(...).")
         names = [t.name for t in tables]
-        reserved = {"headline", "series", "growth", "parts", "quality", "legend", "targets"}
+        reserved = {"headline", "series", "growth", "parts", "quality", "legend", "targets",
+                    "case_studies", "revisions"}
         clash = sorted({n for n in names if names.count(n) > 1 or n.lower() in reserved})
         if clash:
             raise ReportError(

@@ -20,6 +20,7 @@ import pandas as pd
 
 from survey.io import protect_formulas
 from survey.publish.report.charts import growth_chart, parts_chart, series_chart, targets_chart
+from survey.publish.report.sections import extra_sections
 from survey.publish.report.content import (
     GROWTH_COLUMNS,
     BulletinContent,
@@ -328,6 +329,7 @@ def _text_sections(content: BulletinContent) -> str:
         tables = "".join(_table(t, content) for t in content.tables)
         out.append(f'<section id="tables"><h2>{_e(content.label("tables"))}</h2>{tables}</section>')
     out.append(_targets(content))
+    out.append(extra_sections(content))
     out.append(_quality(content))
     if content.methods_note.strip():
         paragraphs = "".join(f"<p>{_e(p.strip())}</p>" for p in content.methods_note.split("\n\n") if p.strip())
@@ -445,7 +447,7 @@ def write_bulletin(content: BulletinContent, output_dir: str | Path, *,
         for table in content.tables:
             frames[table.name] = published_frame(table, cv_caution=content.cv_caution,
                                                  cv_unreliable=content.cv_unreliable)
-        for key in ("series", "growth", "parts", "quality", "targets"):
+        for key in ("series", "growth", "parts", "quality", "targets", "case_studies", "revisions"):
             frame = getattr(content, key)
             if frame is not None:
                 frames[key] = _quality_csv(frame) if key == "quality" else frame

@@ -44,6 +44,7 @@ LABELS: dict[str, dict[str, str]] = {
         "growth_axis": "Growth (%)",
         "band": "{level} interval",
         # table columns
+        "method": "Method",
         "variable": "Indicator",
         "estimate": "Estimate",
         "se": "SE",
@@ -147,6 +148,7 @@ LABELS: dict[str, dict[str, str]] = {
         "share": "占估计值比重",
         "growth_axis": "增长（%）",
         "band": "{level} 置信区间",
+        "method": "估计方法",
         "variable": "指标",
         "estimate": "估计值",
         "se": "标准误",

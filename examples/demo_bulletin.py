@@ -37,6 +37,7 @@ from survey.datasets import display_names, load_register, simulate_returns
 from survey.estimation.combined import combined_total, cutoff_model, smallest_inputs
 from survey.estimation.levels import city_code, county_estimates, levels_table
 from survey.form import DEMO_FORM
+from survey.plan.keyunits import above_size
 from survey.periods import shift_quarter, year_of
 from survey.plan import design_plan
 from survey.publish.disclosure import DisclosureRules, protect_table
@@ -181,9 +182,9 @@ def main() -> None:
                 ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
                                               level=LEVEL, imputed=ytd_flags,
                                               model=model(period, s, ytd, by))
-        if period == PUBLISHED:  # firms above designated size (the take-all part) on their own
-            ytd_by["take_all"] = combined_total(ytd, take_all=ta, period=period, level=LEVEL,
-                                                imputed=ytd_flags)
+        if period == PUBLISHED:  # firms above designated size on their own (not the key units)
+            ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
+                                                level=LEVEL, imputed=ytd_flags)
 
     def year_to_date(period: str):
         ta = take_all[take_all["period"] == period].reset_index(drop=True)

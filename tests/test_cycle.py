@@ -601,10 +601,10 @@ def test_demo_prints_one_line_per_step(demo, monkeypatch, capsys):
     assert main(["demo"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines[:10]] == list(STEPS)
-    assert "664 unit errors corrected" in lines[4] and "9377 values imputed" in lines[5]
+    assert "719 unit errors corrected" in lines[4] and "9590 values imputed" in lines[5]
     # money in the display unit of [report] unit, the quarter and the year to date
-    assert lines[7].startswith("estimate  gross_output 2006Q4: 160.58 亿元 (cv 0.6%, growth +8.8%); "
-                               "year to date 561.06 亿元 (growth +9.4%)")
+    assert lines[7].startswith("estimate  gross_output 2006Q4: 158.45 亿元 (cv 0.6%, growth +7.6%); "
+                               "year to date 554.12 亿元 (growth +8.0%)")
     assert lines[-1].startswith(f"survey demo: the bulletin of 2006Q4 is {demo.files.html}")
 
 

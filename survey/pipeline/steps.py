@@ -20,6 +20,7 @@ from survey.form import DEMO_FORM
 from survey.periods import year_of
 from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
+from survey.plan.keyunits import above_size
 from survey.publish.report.build import Estimates, label_missing, published_figures
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
@@ -625,8 +626,9 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
                 ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
                                               level=estimate.level, imputed=ytd_imputed,
                                               model=model(period, s, ytd, by))
-        if period == last:  # the take-all part (firms above designated size) on its own
-            ytd_by["take_all"] = combined_total(ytd, take_all=ta, period=period,
+        if period == last:  # firms above designated size on their own (key units are
+            # enumerated too, but they are below the size: not in this figure)
+            ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
                                                 level=estimate.level, imputed=ytd_imputed)
 
     def year_to_date(period: str) -> Any:

@@ -29,7 +29,8 @@ import pandas as pd
 
 from survey.errors import ColumnError, PlanError
 
-__all__ = ["KEY_UNIT_KEYS", "TYPICAL_KEYS", "cell_codes", "key_unit_mask", "key_unit_problems", "typical_mask"]
+__all__ = ["KEY_UNIT_KEYS", "TYPICAL_KEYS", "above_size", "cell_codes", "key_unit_mask",
+           "key_unit_problems", "typical_mask"]
 
 #: Keys of ``[plan.key_units]``.
 KEY_UNIT_KEYS = frozenset({"by", "cells", "share", "number", "size", "rest"})
@@ -208,3 +209,31 @@ def typical_mask(data: pd.DataFrame, *, id: str, ids: Sequence[Any] | None = Non
                             f"(column {id!r})")
         out |= have.isin(given).to_numpy()
     return out
+
+
+def above_size(take_all: pd.DataFrame, *, column: str = "key_unit") -> pd.DataFrame:
+    """The rows of an enumerated (take-all) part that are firms above the designated size:
+    the key units enumerated with them (``column`` true) are left out, since they are
+    below the size and a figure labelled "above designated size" must not include them.
+
+    Parameters
+    ----------
+    take_all : pandas.DataFrame
+        The enumerated part (a panel or a plan frame).
+    column : str, default="key_unit"
+        The flag :func:`key_unit_mask` wrote into the plan; absent: every row is kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> ta = pd.DataFrame({"firm_id": ["a", "b", "c"], "key_unit": [False, True, None]})
+    >>> above_size(ta)["firm_id"].tolist()
+    ['a', 'c']
+    """
+    if column not in take_all.columns:
+        return take_all
+    key = take_all[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return take_all[~key].reset_index(drop=True)

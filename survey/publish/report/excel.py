@@ -151,7 +151,10 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
             value = values[column][i]
             cell = ws.cell(row=row, column=j)
             if column in numeric:
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                if isinstance(value, float) and math.isinf(value):  # df of a normal interval
+                    cell.value = "∞" if value > 0 else "-∞"
+                    cell.alignment = Alignment(horizontal="right")
+                elif value is not None and not (isinstance(value, float) and math.isnan(value)):
                     cell.value = int(value) if column in _COUNTS else float(value)
                     cell.number_format = _format(column, decimals, unit)
                 elif column == "estimate" and flag in ("x", "F"):

@@ -245,7 +245,7 @@ def main() -> None:
 
     # 7. the bulletin; the figures of this run are recorded in the ledger (append-only), so a
     #    later run shows what it revised
-    with Ledger.open(ledger_file) as ledger:
+    with Ledger.open(ledger_file, form=FORM) as ledger:
         ledger.record_published(published_figures(estimates), published_period=PUBLISHED,
                                 author=AUTHOR)
         revisions = ledger.revisions()

@@ -991,7 +991,7 @@ def test_late_returns_revise_the_published_quarter(tmp_path):
     run_report(config, output=tmp_path)
     run_ingest(config, {"2006Q3": files["2006Q3"]}, output=tmp_path)  # the late returns
     content, bulletin = run_report(config, output=tmp_path)
-    with Ledger.open(ledger, read_only=True) as book:
+    with Ledger.open(ledger, form=DEMO_FORM, read_only=True) as book:
         first = book.published("2006Q3", as_of=1)
         latest = book.published("2006Q3")
         revisions = book.revisions("2006Q3")

@@ -89,7 +89,7 @@ def test_the_config_validator_uses_the_same_checks(tmp_path):
     (tmp_path / "s.toml").write_text(text.replace('id = "firm_id"', 'unit = "firm_id"'),
                                      encoding="utf-8")
     [problem] = validate_config(tmp_path / "s.toml")
-    assert problem.startswith("plan.unit: unknown key; known keys are cv,") and " id," in problem
+    assert problem.startswith("plan.unit: unknown key")
 
 
 def test_design_plan_spec_and_keyword_forms_agree():

@@ -105,6 +105,24 @@ def test_round_trip_reingest_and_revisions_match_the_pandas_path(tmp_path, suffi
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_same_content_for_another_period_is_refused_on_the_sql_path_too(tmp_path, suffix):
+    """Issue 13 item 6 on the engine path: last quarter's file sent again for this quarter is
+    refused (nothing loaded) unless allow_same_content=True, as on the pandas path."""
+    path = tmp_path / ("q1" + suffix)
+    frame = returns(5)
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path, index=False)
+    ref, sql = _pair(tmp_path)
+    with ref, sql:
+        _both(ref, sql, path, "2006Q1")
+        for led in (ref, sql):
+            with pytest.raises(LedgerError, match="same content as .*loaded for 2006Q1"):
+                led.ingest(path, "2006Q2", "bureau")
+            assert led.to_frame("2006Q2").empty
+        a, b = _both(ref, sql, path, "2006Q2", allow_same_content=True)
+        assert a.status == b.status == "loaded"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_rejections_match_the_pandas_path(tmp_path, suffix):
     """Bad ids, a letter O in a number, duplicates, wrong period, unknown column, not in the
     register snapshot, infinite values, NA strings, thousands separators."""

@@ -826,10 +826,6 @@ class Ledger:
             raise LedgerError(f"ingest: the form's money unit {self.form.money_unit!r} is not one of "
                               f"{sorted(MONEY_UNITS)}")
         period = normalise_quarter(period)
-        if self._sql_ingest and is_sql_source(source):  # Parquet / CSV inside DuckDB
-            return ingest_file(self, source, period, channel, money_unit=money_unit,
-                               author=author, errors=errors, cursor=self._cursor,
-                               check=self._check, write=self._write_file)
         start = time.perf_counter()
         name, digest = _identify(source)
         header = 2  # line of the first data row (the header is line 1)
@@ -860,6 +856,10 @@ class Ledger:
                         f"mistake, so nothing was loaded for {period}. If the returns really "
                         "are identical, pass allow_same_content=True (survey ingest "
                         "--allow-same-content)")
+            if self._sql_ingest and is_sql_source(source):  # Parquet / CSV inside DuckDB
+                return ingest_file(self, source, period, channel, money_unit=money_unit,
+                                   author=author, errors=errors, cursor=self._cursor,
+                                   check=self._check, write=self._write_file)
             try:
                 frame = _read_input(source, self.form)
             except TableError as exc:

@@ -845,6 +845,15 @@ def test_take_none_part_is_estimated_and_shown(demo):
     parts = pd.read_csv(folder / "parts.csv")
     assert (parts.loc[parts["part"] == "model", "estimate"] > 0).all()
     assert any("模型推算" in n for n in demo.content.notes)
+    # every table and chart: the series and growth charts say so in their captions (the
+    # parts chart shows the model part as a part of its own), and the YTD table too
+    import re
+
+    html = (folder / "bulletin.html").read_text(encoding="utf-8")
+    for key in ("series", "growth"):
+        caption = re.search(rf'id="chart-{key}".*?<figcaption>(.*?)</figcaption>', html, re.S)
+        assert caption and "含模型推算部分" in caption.group(1), key
+    assert pd.read_csv(folder / "ytd.csv", encoding="utf-8-sig")["method"].str.contains("模型推算").any()
     data = demo.plans[2006].frame.data
     assert data["key_unit"].sum() > 0 and (data.loc[data["key_unit"], "part"] == "take_all").all()
 

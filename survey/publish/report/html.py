@@ -161,14 +161,19 @@ def _headline(content: BulletinContent) -> str:
 def _charts(content: BulletinContent) -> str:
     lang = content.language
     figures = []
+    # estimates with a model part (take-none firms): the charts of those estimates say so
+    modelled = any("method" in t.frame.columns for t in content.tables)
     for key, frame, draw in (("series", content.series, series_chart),
                              ("growth", content.growth, growth_chart),
                              ("parts", content.parts, parts_chart)):
         if frame is None or frame.empty:
             continue
         extra = {"unit": content.unit} if key == "series" else {}
+        caption = content.label("chart_" + key)
+        if modelled and key in ("series", "growth"):  # the parts chart shows the model part itself
+            caption += ("；" if lang == "zh" else "; ") + content.label("chart_model")
         figures.append(f'<figure class="chart" id="chart-{key}">{draw(frame, language=lang, level=content.level, **extra)}'
-                       f'<figcaption>{_e(content.label("chart_" + key))}</figcaption></figure>')
+                       f'<figcaption>{_e(caption)}</figcaption></figure>')
     if not figures:
         return ""
     return (f'<section id="charts" data-charts="{len(figures)}"><h2>{_e(content.label("charts"))}</h2>'

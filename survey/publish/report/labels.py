@@ -39,6 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         # charts
         "chart_series": "Quarterly estimates with {level} confidence band",
         "chart_growth": "Year-on-year growth by domain, with {level} confidence interval",
+        "chart_model": "includes the model part (firms below the cut-off, not surveyed)",
         "chart_parts": "Share of the estimate by part",
         "share": "Share of the estimate",
         "growth_axis": "Growth (%)",
@@ -144,6 +145,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_available": "暂无数据",
         "chart_series": "分季度估计值及 {level} 置信带",
         "chart_growth": "分组比上年同期增长及 {level} 置信区间",
+        "chart_model": "含模型推算部分（起点以下未调查企业）",
         "chart_parts": "估计值构成（按推算部分）",
         "share": "占估计值比重",
         "growth_axis": "增长（%）",

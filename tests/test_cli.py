@@ -182,3 +182,25 @@ def test_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     assert (empty / "survey-demo" / "survey-demo.json").is_file()
     assert sorted(package.rglob("*")) == installed  # nothing written into the package
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "source", "venv", "wheels"]
+
+
+def test_report_level_and_area_reach_the_report_step(monkeypatch, tmp_path, capsys):
+    """`survey report CONFIG --level city --area 450900` passes the federation's level and
+    area to run_report (whose bulletin of one federation is tested in test_levels.py and
+    test_cycle.py on the demo)."""
+    from types import SimpleNamespace
+
+    from survey import cli
+    from survey.pipeline import DEMO_CONFIG, run
+
+    seen = {}
+
+    def fake_report(config, *, output, level=None, area=None):
+        seen.update(level=level, area=area, output=output)
+        return None, SimpleNamespace(html=tmp_path / "bulletin" / "city_450900" / "bulletin.html")
+
+    monkeypatch.setattr(run, "run_report", fake_report)
+    rc = cli.main(["report", str(DEMO_CONFIG), "--output", str(tmp_path), "--level", "city",
+                   "--area", "450900"])
+    assert rc == 0 and seen["level"] == "city" and seen["area"] == "450900"
+    assert "city_450900" in capsys.readouterr().out

@@ -67,7 +67,7 @@ from survey.estimation.outofcore_variance import (
 )
 from survey.estimation.outofcore_weighting import SQLWeighting
 from survey.estimation.results import Estimate
-from survey.estimation.structure import stage_coefficients
+from survey.estimation.structure import fpc_fractions, stage_coefficients, unknown_columns_message
 
 __all__ = ["OutOfCoreSurvey", "scan"]
 
@@ -162,7 +162,7 @@ class OutOfCoreSurvey:
         self._columns = self._session.columns(self._src)
         missing = [c for c in design.columns if c not in self._columns]
         if missing:
-            raise ColumnError(_unknown_columns_message(missing, self._columns, "design"))
+            raise ColumnError(unknown_columns_message(missing, self._columns, "design"))
         self._condition: str | None = None
         self._weighting: SQLWeighting | None = None
         self._weight_join = ""
@@ -175,7 +175,7 @@ class OutOfCoreSurvey:
 
     def _check_numeric_column(self, col: str, role: str) -> None:
         if col not in self._columns:
-            raise ColumnError(_unknown_columns_message([col], self._columns, role))
+            raise ColumnError(unknown_columns_message([col], self._columns, role))
         if not is_numeric_type(self._columns[col]):
             raise ColumnError(
                 f"{role} column {col!r} must be numeric, it has type {self._columns[col]}"
@@ -471,7 +471,7 @@ class OutOfCoreSurvey:
     # -- estimators -----------------------------------------------------------------
     def _numeric_value(self, name: str) -> str:
         if name not in self._columns:
-            raise ColumnError(_unknown_columns_message([name], self._columns, "variable"))
+            raise ColumnError(unknown_columns_message([name], self._columns, "variable"))
         if not is_numeric_type(self._columns[name]):
             raise ColumnError(
                 f"column {name!r} has type {self._columns[name]}; totals, means and ratios need "
@@ -482,7 +482,7 @@ class OutOfCoreSurvey:
     def _check_by(self, by: list[str]) -> None:
         missing = [b for b in by if b not in self._columns]
         if missing:
-            raise ColumnError(_unknown_columns_message(missing, self._columns, "variable"))
+            raise ColumnError(unknown_columns_message(missing, self._columns, "variable"))
 
     def total(self, y: str | Sequence[str], by: str | Sequence[str] | None = None, *,
               na: NaPolicy = "error") -> Estimate:
@@ -1131,18 +1131,6 @@ def _raise_missing(table: pd.DataFrame, names: list[str], k: int) -> None:
             )
 
 
-def _unknown_columns_message(missing: Sequence[str], columns: Any, what: str) -> str:
-    import difflib
-
-    cols = [str(c) for c in columns]
-    parts = []
-    for m in missing:
-        close = difflib.get_close_matches(str(m), cols, n=3)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-        parts.append(f"{m!r}{hint}")
-    return f"unknown {what} column(s): {', '.join(parts)}; the data has {len(cols)} columns"
-
-
 def _stage_fraction(lo: np.ndarray, hi: np.ndarray, n_per_stratum: np.ndarray, labels: np.ndarray,
                     col: str, stage: int) -> np.ndarray:
     """Sampling fraction n/N per stratum from the min and max of an fpc column (as Survey)."""
@@ -1153,16 +1141,4 @@ def _stage_fraction(lo: np.ndarray, hi: np.ndarray, n_per_stratum: np.ndarray, l
             f"fpc column {col!r} varies within stratum {labels[h]!r} at stage {stage} "
             f"(from {lo[h]:g} to {hi[h]:g}); it must be constant within each stratum"
         )
-    value = hi
-    is_fraction = value <= 1.0
-    with np.errstate(divide="ignore"):
-        pop = np.where(is_fraction, n_per_stratum / value, value)
-    too_small = pop < n_per_stratum - 1e-9
-    if too_small.any():
-        h = int(np.flatnonzero(too_small)[0])
-        raise DesignError(
-            f"fpc column {col!r}: stratum {labels[h]!r} at stage {stage} has {n_per_stratum[h]} "
-            f"sampled units but a population size of {pop[h]:g}; the population size cannot be "
-            "smaller than the sample"
-        )
-    return np.minimum(n_per_stratum / pop, 1.0)
+    return fpc_fractions(hi, n_per_stratum, labels, col, stage)

@@ -27,6 +27,7 @@ __all__ = [
     "DesignArrays",
     "design_arrays",
     "design_weights",
+    "fpc_fractions",
     "stage_coefficients",
     "sorted_codes",
     "sorted_codes_counts",
@@ -519,6 +520,22 @@ def _stage_fraction(
             f"fpc column {col!r} varies within stratum {labels[h]!r} at stage {stage} "
             f"(from {in_h.min():g} to {in_h.max():g}); it must be constant within each stratum"
         )
+    return fpc_fractions(value, n_per_stratum, labels, col, stage)
+
+
+def fpc_fractions(value: np.ndarray, n_per_stratum: np.ndarray, labels: np.ndarray, col: str,
+                  stage: int) -> np.ndarray:
+    """Sampling fractions ``n_h / N_h`` per stratum from an fpc given as population sizes
+    (values > 1) or as fractions (values <= 1), as R ``svydesign(fpc=)``.
+
+    Raises :class:`~survey.errors.DesignError` naming the stratum when a population size
+    is smaller than the sample.
+
+    Examples
+    --------
+    >>> fpc_fractions(np.array([10.0, 0.5]), np.array([2, 3]), np.array(["a", "b"]), "N", 1)
+    array([0.2, 0.5])
+    """
     is_fraction = value <= 1.0
     with np.errstate(divide="ignore"):
         pop = np.where(is_fraction, n_per_stratum / value, value)

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from survey.errors import ConfigError, SurveyError
 from survey.periods import QUARTER_PATTERN, sort_quarters, year_of
+from survey.plan.spec import listed_twice
 
 __all__ = [
     "SurveyConfig",
@@ -108,18 +109,6 @@ def _interval(low: float | None, high: float | None, *, low_open: bool = True,
         return out
 
     return check
-
-
-def _identifier_list(value: Any) -> list[tuple[str, str]]:
-    if isinstance(value, (list, tuple)):
-        seen: set[str] = set()
-        out = []
-        for i, v in enumerate(value):
-            if v in seen:
-                out.append((f"[{i}]", f"{v!r} is listed twice"))
-            seen.add(v)
-        return out
-    return []
 
 
 def _encoding(value: Any) -> list[tuple[str, str]]:
@@ -315,7 +304,7 @@ class TakeNoneSettings:
         "ratio model y = b x (variance ~ x) or regression y = a + b x", default="ratio")
     auxiliary: str | None = _key("register auxiliary (default: register.size)", default=None)
     by: list[str] = _key("model groups, e.g. ['industry']", default_factory=list,
-                         check=_identifier_list)
+                         check=listed_twice)
     fit: Literal["smallest", "census"] = _key(
         "fit on the smallest observed units of each group, or on a previous census",
         default="smallest")
@@ -347,9 +336,9 @@ class EstimateSettings:
     """``[estimate]``: variables, breakdowns and the quarters to estimate."""
 
     variables: list[str] = _key("indicator columns to estimate, e.g. gross_output",
-                                check=_identifier_list)
+                                check=listed_twice)
     by: list[str] = _key("breakdown columns, e.g. county, industry, zone",
-                         default_factory=list, check=_identifier_list)
+                         default_factory=list, check=listed_twice)
     periods: list[str] = _key("quarters of the series, e.g. ['2005Q1', ..., '2006Q4']",
                               default_factory=list, check=_period_label)
     level: float = _key("confidence level of intervals (every interval label of the bulletin "
@@ -376,9 +365,9 @@ class CalibrationSettings:
     """``[calibration]``: calibration of the sampled part to register totals."""
 
     margins: list[str] = _key("categorical register columns whose counts are matched",
-                              default_factory=list, check=_identifier_list)
+                              default_factory=list, check=listed_twice)
     totals: list[str] = _key("numeric register columns whose totals are matched",
-                             default_factory=list, check=_identifier_list)
+                             default_factory=list, check=listed_twice)
     method: Literal["linear", "raking", "logit"] = _key("calibration function",
                                                         default="linear")
     bounds: tuple[float, float] | None = _key("bounds (lower, upper) on g = w / d",
@@ -511,11 +500,11 @@ class EngineSettings:
 class DisclosureTableSettings:
     """``[[disclosure.tables]]``: one table to protect."""
 
-    rows: str | list[str] = _key("row column(s), outer level first", check=_identifier_list)
+    rows: str | list[str] = _key("row column(s), outer level first", check=listed_twice)
     columns: str | list[str] | None = _key("column column(s)", default=None,
-                                           check=_identifier_list)
+                                           check=listed_twice)
     variables: list[str] = _key("magnitude variables (default: estimate.variables)",
-                                default_factory=list, check=_identifier_list)
+                                default_factory=list, check=listed_twice)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -571,7 +560,7 @@ class ReportSettings:
     title: str | None = _key("bulletin title (default from survey.name)", default=None)
     formats: list[Literal["html", "xlsx", "csv"]] = _key(
         "files to write (only these)", default_factory=lambda: ["html", "xlsx", "csv"],
-        check=_identifier_list)
+        check=listed_twice)
     cv_caution: float = _key("CV above which a figure is flagged 'use with caution'",
                              default=0.15, check=_interval(0, 1))
     cv_unreliable: float = _key("CV above which a figure is flagged 'too unreliable'",

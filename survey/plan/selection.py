@@ -35,6 +35,7 @@ __all__ = [
     "inclusion_probabilities",
     "permanent_random_numbers",
     "select",
+    "sizes_per_stratum",
 ]
 
 SELECTION_METHODS = (
@@ -233,34 +234,44 @@ def _lowest_ranks(
     return idx, rank_c
 
 
-def _sizes_per_stratum(n: Any, labels: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Turn ``n`` (int, mapping, Series, DataFrame with ``n`` or Allocation) into n_h."""
+def sizes_per_stratum(n: Any, labels: pd.DataFrame, columns: Sequence[str], *,
+                      caller: str = "select") -> np.ndarray:
+    """Sample sizes ``n_h`` in the order of ``labels`` from ``n``: one number for every
+    stratum, one per stratum, a mapping ``label -> n``, a table with the stratum column(s)
+    (or ``stratum``) and ``n``, or an :class:`~survey.plan.Allocation`. Used by
+    :func:`select` and :func:`survey.plan.sql.select_prn` (``caller`` names it in errors).
+
+    Raises :class:`~survey.errors.SelectionError` naming the strata without a size or
+    with a size that is not a whole number >= 0.
+
+    Examples
+    --------
+    >>> labels = pd.DataFrame({"stratum": ["a", "b"], "h": ["a", "b"]})
+    >>> sizes_per_stratum({"a": 2, "b": 3}, labels, ["h"])
+    array([2, 3])
+    >>> sizes_per_stratum(pd.DataFrame({"h": ["b", "a"], "n": [1, 4]}), labels, ["h"])
+    array([4, 1])
+    """
+    columns = list(columns)
     H = len(labels)
     if hasattr(n, "table") and callable(n.table):  # an Allocation
         n = n.table()
     if isinstance(n, pd.DataFrame):
         if "n" not in n.columns:
-            raise SelectionError("select: a table of sample sizes needs a column 'n'")
+            raise SelectionError(f"{caller}: a table of sample sizes needs a column 'n'")
         keys = [c for c in columns if c in n.columns] or (["stratum"] if "stratum" in n.columns else [])
         if not keys:
             raise SelectionError(
-                f"select: the table of sample sizes needs the stratum column(s) {list(columns)}"
-            )
-        if keys == ["stratum"] and "stratum" not in columns:
-            merged = labels[["stratum"]].merge(n[["stratum", "n"]], on="stratum", how="left")
-        else:
-            left = labels[list(columns)].astype(str)
-            right = n[list(columns) + ["n"]].copy()
-            right[list(columns)] = right[list(columns)].astype(str)
-            merged = left.merge(right, on=list(columns), how="left")
-        values = merged["n"].to_numpy(dtype=float, na_value=np.nan)
+                f"{caller}: the table of sample sizes needs the stratum column(s) {columns}")
+        left = labels[keys].astype(str)
+        right = n[keys + ["n"]].copy()
+        right[keys] = right[keys].astype(str)
+        values = left.merge(right, on=keys, how="left")["n"].to_numpy(dtype=float, na_value=np.nan)
     elif isinstance(n, (Mapping, pd.Series)):
         mapping = dict(n.items())
-        values = np.array(
-            [mapping.get(lab, mapping.get(raw, np.nan)) for lab, raw in
-             zip(labels["stratum"], labels[columns[0]] if len(columns) == 1 else labels["stratum"])],
-            dtype=float,
-        )
+        raw = labels[columns[0]] if len(columns) == 1 else labels["stratum"]
+        values = np.array([mapping.get(lab, mapping.get(r, np.nan))
+                           for lab, r in zip(labels["stratum"], raw)], dtype=float)
     else:
         arr = np.atleast_1d(np.asarray(n, dtype=float))
         if arr.size == 1:
@@ -268,16 +279,15 @@ def _sizes_per_stratum(n: Any, labels: pd.DataFrame, columns: tuple[str, ...]) -
         elif arr.size == H:
             values = arr
         else:
-            raise SelectionError(f"select: n has {arr.size} values but there are {H} strata")
+            raise SelectionError(f"{caller}: n has {arr.size} values but there are {H} strata")
     missing = np.flatnonzero(np.isnan(values))
     if missing.size:
         raise SelectionError(
-            f"select: no sample size for stratum/strata {labels['stratum'].iloc[missing[:5]].tolist()}"
-        )
-    if np.any(values < 0) or np.any(values != np.round(values)):
-        bad = np.flatnonzero((values < 0) | (values != np.round(values)))
+            f"{caller}: no sample size for stratum/strata {labels['stratum'].iloc[missing[:5]].tolist()}")
+    bad = np.flatnonzero((values < 0) | (values != np.round(values)))
+    if bad.size:
         raise SelectionError(
-            f"select: sample sizes must be whole numbers >= 0; stratum "
+            f"{caller}: sample sizes must be whole numbers >= 0; stratum "
             f"{labels['stratum'].iloc[bad[0]]!r} has {values[bad[0]]}"
         )
     return values.astype(np.int64)
@@ -471,7 +481,7 @@ def select(
     rng, seed_used = _resolve_seed(seed)
     codes, labels = stratum_labels(data, columns)
     H = len(labels)
-    n_h = _sizes_per_stratum(n, labels, columns)
+    n_h = sizes_per_stratum(n, labels, columns)
     N_h = np.bincount(codes, minlength=H)
     over = np.flatnonzero(n_h > N_h)
     if over.size:

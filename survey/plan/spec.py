@@ -28,6 +28,7 @@ __all__ = [
     "BOUNDARY_METHODS",
     "CONFIG_KEYS",
     "PlanSpec",
+    "listed_twice",
     "plan_problems",
 ]
 
@@ -120,7 +121,15 @@ def _kinds(*allowed: str) -> Callable[[Any], list[Problem]]:
     return check
 
 
-def _twice(value: Any) -> list[Problem]:
+def listed_twice(value: Any) -> list[Problem]:
+    """The entries of a list given twice, as ``("[i]", message)`` problems (a list of column
+    names in a configuration, for example).
+
+    Examples
+    --------
+    >>> listed_twice(["city", "size", "city"])
+    [('[2]', "'city' is listed twice")]
+    """
     if isinstance(value, (list, tuple)):
         seen: set[Any] = set()
         out = []
@@ -178,7 +187,7 @@ def _all(*checks: Callable[[Any], list[Problem]]) -> Callable[[Any], list[Proble
 #: The check of each PlanSpec field (None values are not checked).
 _CHECKS: dict[str, Callable[[Any], list[Problem]]] = {
     "targets": _targets,
-    "strata": _all(_kinds("name", "names"), _twice),
+    "strata": _all(_kinds("name", "names"), listed_twice),
     "size": _kinds("name"),
     "id": _kinds("name"),
     "take_all": _take_all,

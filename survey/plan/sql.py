@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pandas as pd
 
 from survey.engine import Engine, Session, as_engine, sql_finite, sql_float
 from survey.errors import ColumnError, SelectionError
-from survey.plan.selection import Selection, permanent_random_numbers
+from survey.plan.selection import Selection, permanent_random_numbers, sizes_per_stratum
 
 __all__ = ["select_prn", "write_prn"]
 
@@ -136,46 +136,6 @@ def _labels(table: pd.DataFrame, columns: list[str]) -> pd.Series:
     return pd.Series(out, index=table.index, dtype=object)
 
 
-def _sizes(n: Any, labels: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Sample size per stratum from an int, a sequence, a mapping label -> n or a table with ``n``."""
-    H = len(labels)
-    if hasattr(n, "table") and callable(n.table):
-        n = n.table()
-    if isinstance(n, pd.DataFrame):
-        if "n" not in n.columns:
-            raise SelectionError("select_prn: a table of sample sizes needs a column 'n'")
-        keys = [c for c in columns if c in n.columns] or (["stratum"] if "stratum" in n.columns else [])
-        if not keys:
-            raise SelectionError(f"select_prn: the table of sample sizes needs the stratum column(s) {columns}")
-        left = labels[keys].astype(str)
-        right = n[keys + ["n"]].copy()
-        right[keys] = right[keys].astype(str)
-        values = left.merge(right, on=keys, how="left")["n"].to_numpy(dtype=float, na_value=np.nan)
-    elif isinstance(n, (Mapping, pd.Series)):
-        mapping = dict(n.items())
-        raw = labels[columns[0]] if len(columns) == 1 else labels["stratum"]
-        values = np.array([mapping.get(lab, mapping.get(r, np.nan)) for lab, r in zip(labels["stratum"], raw)],
-                          dtype=float)
-    else:
-        arr = np.atleast_1d(np.asarray(n, dtype=float))
-        if arr.size == 1:
-            values = np.full(H, arr[0])
-        elif arr.size == H:
-            values = arr
-        else:
-            raise SelectionError(f"select_prn: n has {arr.size} values but there are {H} strata")
-    missing = np.flatnonzero(np.isnan(values))
-    if missing.size:
-        raise SelectionError(f"select_prn: no sample size for stratum/strata {labels['stratum'].iloc[missing[:5]].tolist()}")
-    bad = np.flatnonzero((values < 0) | (values != np.round(values)))
-    if bad.size:
-        raise SelectionError(
-            f"select_prn: sample sizes must be whole numbers >= 0; stratum "
-            f"{labels['stratum'].iloc[bad[0]]!r} has {values[bad[0]]}"
-        )
-    return values.astype(np.int64)
-
-
 def select_prn(
     source: Any,
     n: Any,
@@ -275,7 +235,7 @@ def _select(s: Session, view: str, n: Any, strata: Any, prn: str, unit: str, sta
     labels["stratum"] = _labels(labels, cols).to_numpy()
     H = len(labels)
     N_h = table["N_h"].to_numpy(dtype=np.int64)
-    n_h = _sizes(n, labels, cols)
+    n_h = sizes_per_stratum(n, labels, cols, caller="select_prn")
     over = np.flatnonzero(n_h > N_h)
     if over.size:
         h = over[0]

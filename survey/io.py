@@ -46,8 +46,8 @@ import pandas as pd
 from survey.errors import TableError
 
 __all__ = [
-    "TABLE_SUFFIXES", "decode_text", "protect_formulas", "protect_workbook", "read_header",
-    "read_table", "text_cell", "write_table", "write_workbook",
+    "TABLE_SUFFIXES", "decode_text", "joined_labels", "protect_formulas", "protect_workbook",
+    "read_header", "read_table", "text_cell", "write_table", "write_workbook",
 ]
 
 #: File suffixes :func:`read_table` reads.
@@ -549,6 +549,27 @@ def protect_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out.columns = _protect_labels(out.columns)
     out.index = _protect_labels(out.index)
     return out
+
+
+def joined_labels(frame: pd.DataFrame, columns: Sequence[str], sep: str = "/") -> pd.Series:
+    """One text label per row: the columns' values as text joined by ``sep``.
+
+    Vectorised (one string concatenation per column, not a Python call per
+    row); missing values read ``"nan"`` as ``astype(str)`` writes them.
+
+    Examples
+    --------
+    >>> joined_labels(pd.DataFrame({"city": ["4501", "4502"], "industry": [13, 22]}),
+    ...               ["city", "industry"]).tolist()
+    ['4501/13', '4502/22']
+    """
+    columns = list(columns)
+    if not columns:
+        raise ValueError("joined_labels needs at least one column")
+    out = frame[columns[0]].astype(str)
+    for column in columns[1:]:
+        out = out + sep + frame[column].astype(str)
+    return out.astype(object)
 
 
 def protect_workbook(book: Any) -> Any:

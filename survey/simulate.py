@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from survey.errors import SelectionError, SurveyError
+from survey.io import joined_labels
 from survey.estimation.results import Estimate
 
 __all__ = ["SimulationResult", "simulate", "stratified_srswor"]
@@ -281,7 +282,7 @@ def _row_labels(frame: pd.DataFrame, by: Any) -> list[str]:
     variable = frame["variable"].astype(str)
     if not by:
         return variable.tolist()
-    keys = frame[by].astype(str).agg(":".join, axis=1)
+    keys = joined_labels(frame, by, ":")
     return (keys + "|" + variable).tolist()
 
 

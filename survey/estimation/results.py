@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import SurveyError
+from survey.io import joined_labels
 from survey.estimation.intervals import CI_METHODS, proportion_interval
 
 from survey.lazy import lazy_module
@@ -449,7 +450,7 @@ class Estimate(IntervalResult):
         t = self.table()
         if not self.by:
             return t["variable"].astype(str).tolist()
-        keys = t[list(self.by)].astype(str).agg(":".join, axis=1)
+        keys = joined_labels(t, self.by, ":")
         return (keys + "|" + t["variable"].astype(str)).tolist()
 
     # -- degrees of freedom and intervals ---------------------------------------

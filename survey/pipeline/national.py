@@ -56,6 +56,7 @@ import pandas as pd
 
 from survey.engine import Engine
 from survey.errors import SurveyError
+from survey.io import joined_labels
 
 __all__ = ["NATIONAL_STEPS", "NationalResult", "run_national"]
 
@@ -424,7 +425,7 @@ def estimate_table(est: Any, breakdown: str, by: list[str] | None) -> pd.DataFra
     [['all', 32.0]]
     """
     table = est.table()
-    domain = (table[by].astype(str).agg(" / ".join, axis=1).to_numpy() if by
+    domain = (joined_labels(table, by, " / ").to_numpy() if by
               else np.full(len(table), "all", dtype=object))
     out = pd.DataFrame({"breakdown": breakdown, "domain": domain})
     for c in ("variable", "estimate", "se", "cv", "ci_low", "ci_high"):

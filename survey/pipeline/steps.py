@@ -18,7 +18,7 @@ import pandas as pd
 from survey.errors import ConfigError
 from survey.form import DEMO_FORM
 from survey.periods import year_of
-from survey.io import write_table
+from survey.io import joined_labels, write_table
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.plan.keyunits import above_size
 from survey.publish.report.build import Estimates, label_missing, published_figures
@@ -123,7 +123,7 @@ def coverage_check(config: SurveyConfig, plan: Any) -> None:
     if "typical" in data.columns and not (typical is not None and typical.model_inputs):
         usable &= ~data["typical"].to_numpy(dtype=bool)
     if groups:
-        keys = data[groups].astype(str).agg("/".join, axis=1)
+        keys = joined_labels(data, groups)
     else:
         keys = pd.Series("sector", index=data.index)
     counts = keys[usable].value_counts()

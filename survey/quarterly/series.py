@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, PeriodError
+from survey.io import joined_labels
 from survey.estimation.combined import CombinedEstimate, require_columns
 from survey.estimation.results import (
     GROWTH_COLUMNS,
@@ -298,7 +299,7 @@ class QuarterlySeries(IntervalResult):
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 4))
         labels = (
-            data[list(self.by)].astype(str).agg(", ".join, axis=1).tolist() if self.by else [variable]
+            joined_labels(data, self.by, ", ").tolist() if self.by else [variable]
         )
         g = data["growth"].to_numpy() * 100
         err = np.vstack([g - data["growth_ci_low"].to_numpy() * 100, data["growth_ci_high"].to_numpy() * 100 - g])

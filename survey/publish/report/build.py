@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from survey.periods import parse_quarter, shift_quarter
+from survey.io import joined_labels
 from survey.publish.report.content import (
     GROWTH_COLUMNS,
     BulletinContent,
@@ -1025,7 +1026,7 @@ def published_figures(estimates: Estimates) -> pd.DataFrame:
         by = estimates.breakdowns.get(name) or []
         for period, est in per.items():
             t = est.table()
-            domain = (t[by].astype(str).agg("/".join, axis=1) if by
+            domain = (joined_labels(t, by) if by
                       else pd.Series("", index=t.index))
             method = np.where(t["model_based"].to_numpy(dtype=bool), "design+model", "design") \
                 if "model_based" in t.columns else "design"

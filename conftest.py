@@ -18,6 +18,8 @@ DEMO_FILES = frozenset({
     "survey/pipeline/steps.py",
     "survey/returns/panel.py",
     "survey/publish/report/build.py",
+    "survey/estimation/levels.py",
+    "survey/pipeline/demo.py",
 })
 #: Tests that run the whole cycle in a subprocess (a minute each): started early.
 SUBPROCESS_TESTS = ("test_wheel_runs_the_demo_from_an_empty_folder",

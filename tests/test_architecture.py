@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import re
 import shutil
@@ -276,3 +277,21 @@ def test_no_deprecated_shim_remains():
     assert not (PACKAGE / "returns" / "edit.py").exists()
     probe = ast.parse("import warnings\nwarnings.warn('old', DeprecationWarning, stacklevel=2)\n")
     assert _deprecation_warnings(probe) == [2]  # the checker finds one
+
+
+def test_every_user_of_the_demo_run_is_scheduled_with_it():
+    """The files whose tests or docstring examples call ``demo_result()`` (or take the
+    ``demo`` fixture) are one unit of work for one worker (conftest.DEMO_FILES), so the
+    demo cycle runs once per session, not once per worker (~40 s each)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("_root_conftest", root / "conftest.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    uses = re.compile(r">>> .*demo_result\(\)|def test_\w+\([^)]*\bdemo\b")
+    users = {p.relative_to(root).as_posix()
+             for folder in ("survey", "tests") for p in (root / folder).rglob("*.py")
+             if p.name != "conftest.py" and uses.search(p.read_text(encoding="utf-8"))}
+    assert users <= conf.DEMO_FILES, sorted(users - conf.DEMO_FILES)

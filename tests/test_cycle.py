@@ -12,6 +12,7 @@ check that they give the same bulletin.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from pathlib import Path
@@ -1019,3 +1020,128 @@ def test_late_returns_revise_the_published_quarter(tmp_path):
     series = pd.read_csv(bulletin.csv["series"])
     assert set(series.loc[series["period"] == "2006Q3", "flag"]) == {"r"}
     assert content.revisions_note and "修订" in bulletin.html.read_text(encoding="utf-8")
+    ws = openpyxl.load_workbook(bulletin.excel)["修订"]  # the same table as a sheet
+    assert [c.value for c in ws[HEADER_ROW]][:4] == ["统计时期", "指标", "首次公布", "最新估计"]
+    cells = list(ws.iter_rows(min_row=HEADER_ROW + 1, max_row=HEADER_ROW + len(shown),
+                              values_only=True))
+    assert [r[0] for r in cells] == shown["period"].tolist()
+    np.testing.assert_allclose([r[3] for r in cells], shown["latest"], rtol=1e-12)
+    assert {r[-1] for r in cells} == {"r"}
+
+
+def test_case_studies_are_a_sheet_of_the_workbook(demo):
+    """The typical units' case studies (典型调查) are in bulletin.xlsx as in case_studies.csv:
+    same rows, numbers at full precision, headers in the bulletin's language, and the lead
+    sentence saying they estimate nothing."""
+    cases = pd.read_csv(demo.files.csv["case_studies"], dtype={"firm_id": str, "industry": str})
+    ws = openpyxl.load_workbook(demo.files.excel)["典型调查"]
+    assert [c.value for c in ws[HEADER_ROW]] == ["统一社会信用代码", "名称", "市", "行业", "指标",
+                                                 "数值", "上年同期", "增长（%）"]
+    rows = list(ws.iter_rows(min_row=HEADER_ROW + 1, max_row=HEADER_ROW + len(cases), values_only=True))
+    assert [r[0] for r in rows] == cases["firm_id"].tolist()
+    np.testing.assert_allclose([r[5] for r in rows], cases["value"], rtol=1e-12)
+    np.testing.assert_allclose([r[7] for r in rows], cases["growth"], rtol=1e-12)
+    assert ws.cell(row=HEADER_ROW + 1, column=8).number_format == "0.0%"
+    lead = ws.cell(row=HEADER_ROW + len(cases) + 2, column=1).value
+    assert "不是对任何总体的估计" in lead
+
+
+def test_report_command_writes_one_city_federations_bulletin(demo, tmp_path):
+    """`survey report CONFIG --level city --area 450900` end to end (the command line, on a
+    copy of the demo's ledger): the bulletin of the Yulin federation (city 450900) holds
+    the city and its six counties with the demo's figures, names the city in its title,
+    and is written beside (not over) the whole bulletin's folder."""
+    shutil.copy(demo.ledger_file, tmp_path / "ledger.duckdb")
+    text = Path(DEMO_CONFIG).read_text(encoding="utf-8")
+    quarters = '["2006Q1", "2006Q2", "2006Q3", "2006Q4"]'  # 2006Q4's figures need no more
+    text = text.replace('periods = ["2005Q1", "2005Q2", "2005Q3", "2005Q4", "2006Q1", "2006Q2", '
+                        '"2006Q3", "2006Q4"]', f"periods = {quarters}")
+    assert quarters in text
+    config = tmp_path / "survey.toml"
+    config.write_text(text, encoding="utf-8")
+    assert main(["report", str(config), "--output", str(tmp_path), "--level", "city",
+                 "--area", "450900"]) == 0
+    folder = tmp_path / "bulletin" / "city_450900"
+    levels = pd.read_csv(folder / "levels.csv", dtype={"code": str})
+    lv = demo.estimates.levels
+    mine = lv[(lv["code"] == "450900") | (lv["parent"] == "450900")]
+    assert levels["code"].nunique() == 7 and set(levels["code"]) == set(mine["code"])
+    got = levels[levels["variable"] == "gross_output"].set_index("code")["estimate"]
+    want = mine[mine["variable"] == "gross_output"].set_index("code")["estimate"] / 1e5  # 亿元
+    np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=1e-9)
+    html = (folder / "bulletin.html").read_text(encoding="utf-8")
+    assert "玉林" in html
+    assert not (tmp_path / "bulletin" / "bulletin.html").exists()  # only the one federation's
+
+
+def _sector_model_part(config, demo, variable="gross_output", period="2006Q4"):
+    from survey.pipeline.steps import estimate_step
+
+    quarters = ["2006Q1", "2006Q2", "2006Q3", "2006Q4"]
+    config = with_settings(config, "estimate", periods=quarters, small_areas=None)
+    estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters})
+    t = estimates.by_period["sector"][period].table().set_index("variable")
+    return t.loc[variable]
+
+
+def test_take_none_model_fitted_on_a_census_in_the_cycle(demo, tmp_path):
+    """[estimate.take_none] fit = "census" through the cycle's estimate step: a census file
+    of every register firm's quarterly values (from the synthetic truth) fits the ratio
+    model per industry, b_g = sum(y) / sum(x) over the census firms of industry g with a
+    positive size x (a firm without last year's revenue tells nothing about b_g); the
+    model part equals sum_g b_g X_g (X_g: register size of the take-none firms of g),
+    computed here with pandas, and the sector's published total is within 3 SE of the
+    truth."""
+    frame = demo.plans[2006].frame.data
+    parts = []
+    for q in ("2006Q1", "2006Q2", "2006Q3", "2006Q4"):  # every quarter the step estimates
+        truth = load_quarterly([q]).set_index("firm_id")
+        rows = frame[["firm_id", "industry", "revenue_prev_year"]].assign(period=q)
+        for v in ("gross_output", "export_delivery", "profit_tax"):
+            rows[v] = truth[v].reindex(rows["firm_id"]).fillna(0.0).to_numpy()
+            # the year-to-date values too (the year-to-date estimate has its model part)
+            rows[f"{v}_ytd"] = rows[v].to_numpy() + (parts[-1][f"{v}_ytd"].to_numpy() if parts else 0)
+        parts.append(rows)
+    census = pd.concat(parts, ignore_index=True)
+    census.to_csv(tmp_path / "census.csv", index=False)
+    config = with_settings(demo.config, "estimate", take_none=dataclasses.replace(
+        demo.config.estimate.take_none, model="ratio", fit="census", census=tmp_path / "census.csv"))
+    row = _sector_model_part(config, demo)
+    q4 = census[(census["period"] == "2006Q4") & (census["revenue_prev_year"] > 0)]
+    q4 = q4.groupby("industry")[["gross_output", "revenue_prev_year"]].sum()
+    beta = q4["gross_output"] / q4["revenue_prev_year"]
+    none = frame[(frame["part"] == "take_none").to_numpy()]
+    X = none.groupby("industry")["revenue_prev_year"].sum()
+    np.testing.assert_allclose(row["model"], float((beta.reindex(X.index) * X).sum()), rtol=1e-10)
+    smallest = demo.estimates.by_period["sector"]["2006Q4"].table().set_index("variable")
+    assert row["model"] != pytest.approx(smallest.loc["gross_output", "model"], rel=1e-6)
+    truth = load_quarterly(["2006Q4"]).set_index("firm_id")
+    true = truth[_among(truth.index, frame["firm_id"])]["gross_output"].sum()
+    assert abs(row["estimate"] - true) < 3 * row["se"]
+
+
+def test_regression_take_none_model_in_the_cycle(demo):
+    """[estimate.take_none] model = "regression" through the cycle's estimate step: the
+    model part equals sum over the take-none firms of a_g + b_g x, with (a_g, b_g) the OLS
+    line of y on the register size fitted (numpy.polyfit, independently) on the 30
+    smallest observed units of each industry."""
+    from survey.estimation.combined import smallest_inputs
+    from survey.pipeline.steps import observed_units
+
+    config = with_settings(demo.config, "estimate", take_none=dataclasses.replace(
+        demo.config.estimate.take_none, model="regression", fit="smallest", smallest=30))
+    row = _sector_model_part(config, demo)
+    size = config.register.size
+    obs = observed_units(config, "2006Q4", demo.take_all, demo.surveys["2006Q4"], demo.typical,
+                         list(config.estimate.variables))
+    inputs = smallest_inputs(obs, size=size, by=["industry"], smallest=30)
+    none = demo.plans[2006].frame.data
+    none = none[(none["part"] == "take_none").to_numpy()]
+    expected = 0.0
+    for g, x in none.groupby("industry")[size]:
+        fit = inputs[inputs["industry"] == g]
+        b, a = np.polyfit(fit[size].to_numpy(float), fit["gross_output"].to_numpy(float), 1)
+        expected += a * len(x) + b * x.sum()
+    np.testing.assert_allclose(row["model"], expected, rtol=1e-9)
+    ratio = demo.estimates.by_period["sector"]["2006Q4"].table().set_index("variable")
+    assert row["model"] != pytest.approx(ratio.loc["gross_output", "model"], rel=1e-6)

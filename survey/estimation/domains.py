@@ -204,8 +204,8 @@ def domain_values(
     for j, v in enumerate(names):
         y[:, j] = _numeric_column(survey, v)
     valid = np.isfinite(y)
-    infinite = np.isinf(y) & (dom >= 0)[:, None]
-    if infinite.any():  # never "missing": an infinite value is an error in the data
+    infinite = None if valid.all() else np.isinf(y) & (dom >= 0)[:, None]
+    if infinite is not None and infinite.any():  # never "missing": an infinite value is an error
         j = int(np.flatnonzero(infinite.any(axis=0))[0])
         rows = survey.data.index[infinite[:, j]][:5].tolist()
         raise ColumnError(

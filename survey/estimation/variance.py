@@ -198,7 +198,8 @@ def linearization_variance(
             sq, cross = stage.sq_coef, stage.cross_coef
             average_cells = bool(stage.average_out.any())
         h, d, z = _stage_pairs(stage, cols, dom, D, rows)
-        sums = _add_stage(out, h, d, z, stage, sq, cross, D, average_cells)
+        sums = _add_stage(out, h, d, z, stage, sq, cross, D, average_cells,
+                          keep_sums=stratum_sums is not None)
         if stratum_sums is not None and sums is not None:
             stratum_sums[id(stage)] = (stage, sums)
     iu = np.triu_indices(k, 1)
@@ -206,8 +207,16 @@ def linearization_variance(
     return out
 
 
-# rows per block of the two passes over the pairs (bounds the temporaries)
+# rows per block of the two passes over the pairs (bounds the temporaries): a quarter of
+# the pairs, between 2^15 and 2^19 rows, so the temporaries stay a small share of the
+# data at every size (1M rows: 250,000) while large inputs keep long vectorised blocks
 _BLOCK_ROWS = 1 << 19
+_BLOCK_MIN = 1 << 15
+
+
+def _block_rows(pairs: int) -> int:
+    """Rows per block for ``pairs`` rows (see ``_BLOCK_ROWS``)."""
+    return int(min(_BLOCK_ROWS, max(_BLOCK_MIN, pairs >> 2)))
 
 
 def _add_stage(
@@ -220,12 +229,17 @@ def _add_stage(
     cross: np.ndarray,
     n_domains: int,
     average_cells: bool,
+    *,
+    keep_sums: bool = True,
 ) -> np.ndarray | None:
     """Add one stage's centred sums of squares of the pairs (stratum h, domain d, totals z).
 
     Two passes over the pairs, in blocks of rows: the cell sums (means), then
     the sums of squared deviations from them; temporaries stay of block size.
-    Returns the (strata x D*k) score sums when they form a dense table, else None.
+    Returns the (strata x D*k) score sums when they form a dense table and
+    ``keep_sums``, else None. The (stratum x domain) cell arrays are the largest
+    temporaries (up to about the number of pairs): each is freed as soon as it
+    has been used.
     """
     D = n_domains
     H = stage.n_strata
@@ -256,7 +270,8 @@ def _add_stage(
         acc += add
         return acc
 
-    blocks = [slice(a, min(a + _BLOCK_ROWS, P)) for a in range(0, P, _BLOCK_ROWS)] or [slice(0, 0)]
+    step = _block_rows(P)
+    blocks = [slice(a, min(a + step, P)) for a in range(0, P, step)] or [slice(0, 0)]
     one_block = len(blocks) == 1
     cell_all = cells(blocks[0]) if one_block else None
     # pass 1: pairs and score totals per cell
@@ -273,7 +288,7 @@ def _add_stage(
         for j in range(k):
             S[j] = accumulate(S[j], np.bincount(cb, weights=z[j][sl], minlength=C))
     sums = None
-    if reduce != "cells":
+    if reduce != "cells" and keep_sums:
         sums = np.stack(S, axis=-1).reshape(H, -1)  # (H, D*k), domain-major
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
@@ -325,9 +340,13 @@ def _add_stage(
         else:
             ch, cd = cell_h, cell_d
         sq_c = sq_c * _average_scale(stage, ch, cd, m > 0, D).reshape(shape)
+    del m
     for a, b in pairs:
         term = Q.pop((a, b)).reshape(shape)
-        term += absent * mu[a] * mu[b]
+        extra = absent * mu[a]
+        extra *= mu[b]
+        term += extra
+        del extra
         term *= sq_c
         if reduce == "strata":
             out[:, a, b] += term.sum()

@@ -463,7 +463,8 @@ def observed_units(config: SurveyConfig, period: str, take_all: pd.DataFrame, su
     if settings.fit == "census":
         from survey.io import read_table
 
-        census = read_table(settings.census, text=[config.register.id])
+        # the model groups are codes (industry "1411"): read as text, as in the register
+        census = read_table(settings.census, text=[config.register.id, *settings.by])
         if "period" not in census.columns:
             raise ConfigError(f"estimate.take_none.census: {settings.census} has no 'period' "
                               "column (one row per firm and quarter)")

@@ -57,7 +57,7 @@ def headline_frame(content: BulletinContent) -> pd.DataFrame:
 
 _COUNTS = ("n", "df", "year")
 _PERCENT = ("cv", "growth", "growth_ci_low", "growth_ci_high", "growth_se", "needed", "needed_ci_low",
-            "needed_ci_high")
+            "needed_ci_high", "relative_change")
 
 
 def _format(column: str, decimals: int, unit: str = "") -> str:
@@ -88,11 +88,13 @@ def sheet_names(content: BulletinContent) -> dict[str, str]:
              "growth": "分组增长" if zh else "Growth", "parts": "估计值构成" if zh else "Parts",
              "quality": content.label("quality"), "targets": content.label("targets"),
              "legend": content.label("legend"), "ytd": "累计" if zh else "Year to date",
+             "case_studies": "典型调查" if zh else "Case studies",
+             "revisions": "修订" if zh else "Revisions",
              "sector": "全行业" if zh else "Sector"}
     out: dict[str, str] = {}
     used: set[str] = set()
     for key in ["headline", *(t.name for t in content.tables), "series", "growth", "parts",
-                "quality", "targets", "legend"]:
+                "quality", "targets", "case_studies", "revisions", "legend"]:
         if key in fixed:
             name = fixed[key]
         else:
@@ -135,7 +137,7 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
     for j, column in enumerate(columns, start=1):
         text = content.label(column)
         if f"{column}_name" in columns:  # a code next to its name: never two equal headers
-            text = content.label("code").format(what=text)
+            text = content.label("code_of").format(what=text)
         cell = ws.cell(row=HEADER_ROW, column=j, value=text)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor=_HEAD)
@@ -184,6 +186,29 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
     ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
     _width(ws, widths)
     return ws
+
+
+def _section_sheets(wb, sheets: dict[str, str], content: BulletinContent) -> None:
+    """The case studies (典型调查) and revisions sheets, as in the HTML sections: the table
+    as given (numbers at full precision), its lead sentence (and the revisions note) below."""
+    from openpyxl.styles import Font
+
+    from survey.publish.report.sections import SECTION_TITLES, readable
+
+    words = SECTION_TITLES.get(content.language, SECTION_TITLES["en"])
+    for key, notes in (("case_studies", [words["case_studies_lead"]]),
+                       ("revisions", [words["revisions_lead"], content.revisions_note])):
+        frame = getattr(content, key)
+        if frame is None or not len(frame):
+            continue
+        numeric = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
+        frame = readable(frame, content)
+        ws = _frame_sheet(wb, sheets[key], words[key], content, frame, decimals=2,
+                          numeric=numeric, unit=content.unit)
+        row = HEADER_ROW + len(frame) + 2
+        for text in filter(None, notes):
+            ws.cell(row=row, column=1, value=text).font = Font(italic=True, size=9)
+            row += 1
 
 
 def workbook_timestamp(period: str) -> datetime.datetime:
@@ -240,7 +265,8 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
 
     Sheets (named in the bulletin's language, :func:`sheet_names`): the
     headline figures (when given), one per table, the series, growth, parts,
-    quality indicators and targets (when given) and the legend of symbols. Numbers are stored at full precision with
+    quality indicators, targets, case studies of the typical units (典型调查) and
+    revisions (when given) and the legend of symbols. Numbers are stored at full precision with
     number formats (thousands separators; CV and growth as percentages).
     The file is reproducible: the same content gives the same bytes (the
     document and its zip entries are dated :func:`workbook_timestamp`).
@@ -320,6 +346,7 @@ def write_workbook(content: BulletinContent, path: str | Path, *,
                             cell.value = int(cell.value)  # a count
                         cell.number_format = ("0.0%" if unit == "%" else
                                               "#,##0" if float(cell.value).is_integer() else "#,##0.###")
+    _section_sheets(wb, sheets, content)
     ws = wb.create_sheet(sheets["legend"])
     ws.cell(row=1, column=1, value=content.label("legend")).font = Font(bold=True, size=13)
     ws.cell(row=HEADER_ROW, column=1, value=content.label("symbol")).font = Font(bold=True)

@@ -219,7 +219,7 @@ def _headers(table: BulletinTable, content: BulletinContent) -> list[str]:
         text = content.label(c)
         if f"{c}_name" in columns:
             what = text if content.language == "zh" else text
-            text = content.label("code").format(what=what)
+            text = content.label("code_of").format(what=what)
         out.append(text)
     return out
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 import html as _html
 import math
 
+import numpy as np
 import pandas as pd
 
 from survey.publish.report.content import BulletinContent
 
-__all__ = ["SECTION_TITLES", "extra_sections"]
+__all__ = ["SECTION_TITLES", "extra_sections", "readable"]
 
 #: Titles and lead sentences of the sections, per language.
 SECTION_TITLES = {
@@ -49,18 +50,41 @@ def _e(value: object) -> str:
     return _html.escape(str(value), quote=True)
 
 
-def _cell(value: object) -> str:
+_PERCENT = ("growth", "relative_change")
+
+
+def _cell(value: object, column: str, content: BulletinContent) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return _e(content.label("yes" if value else "no"))
     if isinstance(value, float):
         if math.isnan(value):
             return ".."
-        return f"{value:,.2f}"
+        return f"{value:.1%}" if column in _PERCENT else f"{value:,.2f}"
     return _e(value)
 
 
-def _plain_table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+def readable(frame: pd.DataFrame, content: BulletinContent) -> pd.DataFrame:
+    """The section's frame for a reader: yes/no words for true/false in the bulletin's
+    language (the headers are translated where the frame is written).
+
+    Examples
+    --------
+    >>> c = BulletinContent(title="B", period="2006Q4", language="zh")
+    >>> readable(pd.DataFrame({"within_interval": [True, False]}), c)["within_interval"].tolist()
+    ['是', '否']
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_bool_dtype(out[column].dtype):
+            out[column] = [content.label("yes" if v else "no") for v in out[column].tolist()]
+    return out
+
+
+def _plain_table(frame: pd.DataFrame, content: BulletinContent) -> str:
+    head = "".join(f"<th>{_e(content.label(c))}</th>" for c in frame.columns)
+    columns = list(frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{_cell(v, c, content)}</td>" for v, c in zip(row, columns))
+                   + "</tr>" for row in frame.itertuples(index=False))
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
@@ -78,10 +102,10 @@ def extra_sections(content: BulletinContent) -> str:
     if content.case_studies is not None and len(content.case_studies):
         out.append(f'<section id="case-studies"><h2>{_e(words["case_studies"])}</h2>'
                    f'<p>{_e(words["case_studies_lead"])}</p>'
-                   f'{_plain_table(content.case_studies)}</section>')
+                   f'{_plain_table(content.case_studies, content)}</section>')
     if content.revisions is not None and len(content.revisions):
         note = f"<p>{_e(content.revisions_note)}</p>" if content.revisions_note else ""
         out.append(f'<section id="revisions"><h2>{_e(words["revisions"])}</h2>'
-                   f'<p>{_e(words["revisions_lead"])}</p>{_plain_table(content.revisions)}'
+                   f'<p>{_e(words["revisions_lead"])}</p>{_plain_table(content.revisions, content)}'
                    f'{note}</section>')
     return "".join(out)

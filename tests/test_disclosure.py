@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from survey.errors import ColumnError, DisclosureError, SurveyError, SurveyWarning
-from survey.publish import disclosure
+from survey.publish.disclosure import lp as disclosure_lp
 from survey.publish.disclosure import DisclosureRules, audit_suppression, protect_table
 
 TOTAL = "Total"
@@ -378,7 +378,7 @@ def test_row_order_does_not_matter():
 def test_fallback_without_highs_bindings_gives_the_same_result(monkeypatch):
     df = _firms(11, n=200)
     pt1 = protect_table(df, "gross_output", rows="county", columns="industry")
-    monkeypatch.setattr(disclosure, "_highs_module", lambda: (None, None))
+    monkeypatch.setattr(disclosure_lp, "_highs_module", lambda: (None, None))
     pt2 = protect_table(df, "gross_output", rows="county", columns="industry")
     assert pt2.audit["protected"].all()
     np.testing.assert_allclose(pt1.audit["lower"], audit_suppression(pt1)["lower"])

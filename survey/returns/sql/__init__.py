@@ -1,0 +1,52 @@
+"""The ledger on the SQL engine: ingest checks, the quarter view, edit rules and
+ratio imputation links as DuckDB queries, so a national quarter (30 million firms
+x 12 values) never becomes a pandas frame.
+
+The in-memory functions stay the reference implementation; each function here
+gives the same answer:
+
+* :func:`configure_ledger` applies an :class:`~survey.engine.Engine`'s memory
+  limit, temporary folder and threads to the ledger's DuckDB connection (never
+  DuckDB's default of 80% of the RAM);
+* :func:`ingest_file` is :meth:`Ledger.ingest <survey.returns.ledger.Ledger.ingest>`
+  for a Parquet or CSV file read by DuckDB (``read_parquet`` / ``read_csv``
+  into a staging table): the same checks (columns, ids, duplicates, register
+  membership, period, numbers), the same :class:`~survey.returns.ledger.IngestReport`
+  and rejection rows, the same values written (``ingest.py``);
+* :func:`quarter_sql` / :class:`QuarterRelation` are
+  :meth:`Ledger.to_frame <survey.returns.ledger.Ledger.to_frame>` as a query:
+  :func:`survey.estimation.outofcore.scan` accepts the relation directly (``quarter.py``);
+* :func:`rule_sql`, :func:`check_sql` evaluate the edit rules of
+  :mod:`survey.returns.rules` as SQL ``WHERE`` expressions (``rules.py``);
+* :func:`ratio_links_sql` and :func:`ratio_impute_sql` compute the ONS
+  ratio-of-means links and imputed values with joins and group sums (``impute.py``);
+  ``base.py`` holds the SQL text helpers they share.
+
+See ``docs/scale.md``.
+"""
+
+from __future__ import annotations
+
+from survey.returns.sql.impute import impute_ratio, ratio_impute_sql, ratio_links_sql
+from survey.returns.sql.ingest import (
+    SQL_SOURCES,
+    configure_ledger,
+    ingest_file,
+    is_sql_source,
+)
+from survey.returns.sql.quarter import QuarterRelation, quarter_sql
+from survey.returns.sql.rules import check_sql, rule_sql
+
+__all__ = [
+    "SQL_SOURCES",
+    "QuarterRelation",
+    "check_sql",
+    "configure_ledger",
+    "impute_ratio",
+    "ingest_file",
+    "is_sql_source",
+    "quarter_sql",
+    "ratio_impute_sql",
+    "ratio_links_sql",
+    "rule_sql",
+]

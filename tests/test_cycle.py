@@ -1077,7 +1077,7 @@ def test_report_command_writes_one_city_federations_bulletin(demo, tmp_path):
 def _sector_model_part(config, demo, variable="gross_output", period="2006Q4"):
     from survey.pipeline.steps import estimate_step
 
-    quarters = ["2006Q1", "2006Q2", "2006Q3", "2006Q4"]
+    quarters = ["2006Q4"]  # the published quarter alone (its model part needs no other)
     config = with_settings(config, "estimate", periods=quarters, small_areas=None)
     estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters})
     t = estimates.by_period["sector"][period].table().set_index("variable")

@@ -28,6 +28,7 @@ __all__ = [
     "BOUNDARY_METHODS",
     "CONFIG_KEYS",
     "PlanSpec",
+    "leaves",
     "listed_twice",
     "plan_problems",
 ]
@@ -54,13 +55,20 @@ Problem = tuple[str, str]
 
 
 # --------------------------------------------------------------------------- value checks
-def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every scalar of a nested value (tables, arrays) with its key path.
+
+    Examples
+    --------
+    >>> list(leaves({"cv": {"sector": 0.02, "city": [0.1, 0.2]}}))
+    [('cv.sector', 0.02), ('cv.city[0]', 0.1), ('cv.city[1]', 0.2)]
+    """
     if isinstance(value, Mapping):
         for k, v in value.items():
-            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+            yield from leaves(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _leaves(v, f"{path}[{i}]")
+            yield from leaves(v, f"{path}[{i}]")
     else:
         yield path, value
 
@@ -78,7 +86,7 @@ def _interval(low: float | None, high: float | None, *, low_open: bool = True,
 
     def check(value: Any) -> list[Problem]:
         out = []
-        for sub, v in _leaves(value):
+        for sub, v in leaves(value):
             if not _is_number(v):
                 continue
             bad = (low is not None and (v <= low if low_open else v < low)) or (
@@ -103,7 +111,7 @@ def _kinds(*allowed: str) -> Callable[[Any], list[Problem]]:
         if kind == "name":
             return isinstance(value, str) and bool(value.strip())
         if kind == "table":
-            return isinstance(value, Mapping) and all(_is_number(v) for _, v in _leaves(value))
+            return isinstance(value, Mapping) and all(_is_number(v) for _, v in leaves(value))
         if kind == "names":
             return isinstance(value, (list, tuple)) and all(
                 isinstance(v, str) and v.strip() for v in value)

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import typing
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from survey.periods import QUARTER_PATTERN
+from survey.plan.spec import leaves
 
-__all__ = ['CHANNEL_NAME', 'INVALID', 'LANGUAGE_ALIASES', 'PACKAGE_DIR', 'encoding_check', 'interval_check', 'join_path', 'leaves', 'memory_size_check', 'period_label_check', 'plain_settings', 'setting_key']
+__all__ = ['CHANNEL_NAME', 'INVALID', 'LANGUAGE_ALIASES', 'PACKAGE_DIR', 'encoding_check', 'interval_check', 'join_path', 'memory_size_check', 'period_label_check', 'plain_settings', 'setting_key']
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # the installed survey package
 _PERIOD = re.compile(QUARTER_PATTERN)  # strict: the canonical form only
@@ -36,17 +36,6 @@ def setting_key(doc: str, *, check: Any = None, exists: bool = False, **kwargs: 
 # ---------------------------------------------------------------------------
 
 
-def leaves(value: Any, path: str = "") -> typing.Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from leaves(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from leaves(v, f"{path}[{i}]")
-    else:
-        yield path, value
-
-
 def join_path(base: str, sub: str) -> str:
     if not sub:
         return base
@@ -54,7 +43,7 @@ def join_path(base: str, sub: str) -> str:
 
 
 def interval_check(low: float | None, high: float | None, *, low_open: bool = True,
-              high_open: bool = True) -> Any:
+                   high_open: bool = True) -> Any:
     """Check every number in the value (nested tables too) lies in the interval."""
     lo_b = "(" if low_open else "["
     hi_b = ")" if high_open else "]"

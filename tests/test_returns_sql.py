@@ -13,7 +13,7 @@ from survey.errors import EditError, ImputationError
 from survey.form import DEMO_FORM
 from survey.returns.impute import ratio_of_means
 from survey.returns.rules import Rule, check, default_rules
-from survey.returns.sql import check_sql, impute_ratio, rule_sql
+from survey.returns.sql import check_sql, impute_ratio, impute_ratio_panel, rule_sql
 
 
 def _returns(n=600, seed=7):
@@ -164,3 +164,81 @@ def test_imputation_written_to_parquet(tmp_path):
     out = pd.read_parquet(path)
     assert out["gross_output_ytd"].notna().all() and len(out) == 80
     assert set(out["gross_output_marker"]) <= {"returned", "edited", "forward_imputed"}
+
+
+def _ytd_panel(n=400, seed=5):
+    """Four quarters over a year end: year-to-date values rising within each year, 20-30%
+    missing, some edited, units entering and leaving, classes that change."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"u{k:04d}" for k in range(n)])
+    size = rng.lognormal(4, 1, n).round(1)
+    level = size * rng.uniform(0.5, 2, n)
+    frames = {}
+    ytd = np.zeros(n)
+    for j, period in enumerate(("2006Q3", "2006Q4", "2007Q1", "2007Q2")):
+        if period.endswith("Q1"):
+            ytd = np.zeros(n)
+        ytd = ytd + (level * rng.uniform(0.1, 0.5, n)).round(1)
+        miss = rng.uniform(size=n) < (0.2 + 0.03 * j)
+        marker = np.where(miss, "missing", "returned").astype(object)
+        marker[~miss & (rng.uniform(size=n) < 0.05)] = "edited"
+        keep = np.ones(n, dtype=bool)
+        keep[:45] = j > 0  # the first units enter in the second quarter
+        keep[n - 10 * j:] = False  # the last units leave
+        industry = rng.choice(["C13", "C26"], n) if j == 2 else np.where(size > 50, "C26", "C13")
+        frames[period] = pd.DataFrame({
+            "firm_id": ids, "period": period, "industry": industry, "size": size,
+            "gross_output_ytd": np.where(miss, np.nan, ytd),
+            "gross_output_marker": marker})[keep].reset_index(drop=True)
+    return frames
+
+
+@pytest.mark.parametrize("cumulative", [False, True])
+def test_panel_imputation_with_backward_and_bounds_matches_ratio_of_means(cumulative):
+    """impute_ratio_panel (forward, backward from the next period's return, construction;
+    with cumulative=True the year-to-date bounds) equals ratio_of_means on a four-quarter
+    panel over a year end, values and markers to 1e-10, links too."""
+    frames = _ytd_panel()
+    panel = pd.concat(frames.values(), ignore_index=True)
+    mem = ratio_of_means(panel, "gross_output_ytd", by="industry", auxiliary="size",
+                         cumulative=cumulative)
+    session = Engine(memory_limit="300MB", threads=1).session()
+    links, out = impute_ratio_panel(session, frames, "gross_output_ytd", by="industry",
+                                    auxiliary="size", cumulative=cumulative)
+    ref = mem.links.merge(links, on=["period", "industry"], suffixes=("", "_sql"))
+    assert len(ref) == 8
+    np.testing.assert_allclose(ref["forward_link_sql"], ref["forward_link"], rtol=1e-10)
+    np.testing.assert_allclose(ref["construction_link_sql"], ref["construction_link"],
+                               rtol=1e-10)
+    got = pd.concat(out.values(), ignore_index=True).sort_values(["period", "firm_id"])
+    want = mem.data.sort_values(["period", "firm_id"])
+    np.testing.assert_allclose(got["gross_output_ytd"], want["gross_output_ytd"], rtol=1e-10)
+    assert got["gross_output_marker"].tolist() == want["gross_output_marker"].tolist()
+    counts = got["gross_output_marker"].value_counts()
+    assert counts["backward_imputed"] > 20 and counts["forward_imputed"] > 100
+    assert counts["constructed"] >= 3
+    if cumulative:  # no imputed year to date falls within a year
+        wide = got.pivot(index="firm_id", columns="period", values="gross_output_ytd")
+        for a, b in (("2006Q3", "2006Q4"), ("2007Q1", "2007Q2")):
+            both = wide[[a, b]].dropna()
+            assert (both[b] >= both[a] - 1e-9).all()
+        plain = ratio_of_means(panel, "gross_output_ytd", by="industry", auxiliary="size")
+        assert not np.allclose(plain.data["gross_output_ytd"], mem.data["gross_output_ytd"])
+
+
+def test_panel_imputation_needs_a_backward_link():
+    """A unit missing in the first quarter with a return in the second needs the backward
+    link of its class; with no unit returning in both quarters in that class, both
+    ratio_of_means and impute_ratio_panel refuse, naming the period."""
+    frames = _ytd_panel(80, seed=9)
+    q3, q4 = frames["2006Q3"].copy(), frames["2006Q4"].copy()
+    both = q3["firm_id"].isin(q4["firm_id"])
+    c13 = set(q4.loc[q4["industry"] == "C13", "firm_id"])
+    q3.loc[q3["firm_id"].isin(c13) & both, ["gross_output_ytd", "gross_output_marker"]] = [
+        np.nan, "missing"]
+    two = {"2006Q3": q3, "2006Q4": q4}
+    with pytest.raises(ImputationError, match="2006Q3"):
+        ratio_of_means(pd.concat(two.values()), "gross_output_ytd", by="industry",
+                       auxiliary="size")
+    with pytest.raises(ImputationError, match="no backward link.*2006Q3"):
+        impute_ratio_panel(None, two, "gross_output_ytd", by="industry", auxiliary="size")

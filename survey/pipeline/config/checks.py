@@ -15,7 +15,7 @@ from typing import Any
 from survey.periods import QUARTER_PATTERN
 from survey.plan.spec import leaves
 
-__all__ = ['CHANNEL_NAME', 'INVALID', 'LANGUAGE_ALIASES', 'PACKAGE_DIR', 'encoding_check', 'interval_check', 'join_path', 'memory_size_check', 'period_label_check', 'plain_settings', 'setting_key']
+__all__: list[str] = []  # helpers of sections.py and core.py (no user API)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # the installed survey package
 _PERIOD = re.compile(QUARTER_PATTERN)  # strict: the canonical form only

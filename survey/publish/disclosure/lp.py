@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import connected_components
 
 from survey.errors import DisclosureError
 
-__all__ = ['Owners', 'is_protected', 'outsider_interval', 'publish_unneeded', 'secondary_suppression', 'singleton_check']
+__all__: list[str] = []  # helpers of protect.py (no user API)
 
 # ---------------------------------------------------------------------------
 # Linear programmes

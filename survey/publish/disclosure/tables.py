@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from survey.errors import ColumnError, DisclosureError
 
-__all__ = ['dimension', 'dimension_names', 'table_column', 'table_structure']
+__all__: list[str] = []  # helpers of protect.py (no user API)
 
 # ---------------------------------------------------------------------------
 # Tabulation

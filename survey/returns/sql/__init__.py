@@ -19,7 +19,9 @@ gives the same answer:
 * :func:`rule_sql`, :func:`check_sql` evaluate the edit rules of
   :mod:`survey.returns.rules` as SQL ``WHERE`` expressions (``rules.py``);
 * :func:`ratio_links_sql` and :func:`ratio_impute_sql` compute the ONS
-  ratio-of-means links and imputed values with joins and group sums (``impute.py``);
+  ratio-of-means links and imputed values with joins and group sums, forward,
+  backward (:func:`backward_chain_sql`) and by construction, within cumulative
+  bounds; :func:`impute_ratio_panel` a whole panel (``impute.py``);
   ``base.py`` holds the SQL text helpers they share.
 
 See ``docs/scale.md``.
@@ -27,7 +29,13 @@ See ``docs/scale.md``.
 
 from __future__ import annotations
 
-from survey.returns.sql.impute import impute_ratio, ratio_impute_sql, ratio_links_sql
+from survey.returns.sql.impute import (
+    backward_chain_sql,
+    impute_ratio,
+    impute_ratio_panel,
+    ratio_impute_sql,
+    ratio_links_sql,
+)
 from survey.returns.sql.ingest import (
     SQL_SOURCES,
     configure_ledger,
@@ -40,9 +48,11 @@ from survey.returns.sql.rules import check_sql, rule_sql
 __all__ = [
     "SQL_SOURCES",
     "QuarterRelation",
+    "backward_chain_sql",
     "check_sql",
     "configure_ledger",
     "impute_ratio",
+    "impute_ratio_panel",
     "ingest_file",
     "is_sql_source",
     "quarter_sql",

@@ -1,20 +1,17 @@
-"""ONS ratio-of-means links and imputation with joins and group sums.
-
-Part of :mod:`survey.returns.sql` (see its docstring and ``docs/scale.md``).
-"""
+"""ONS ratio-of-means imputation in SQL: links, forward, backward and construction,
+cumulative bounds."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 from survey.returns.sql.base import finite_sql, quote_identifier
 
-__all__ = ['impute_ratio', 'ratio_impute_sql', 'ratio_links_sql']
+__all__ = ['backward_chain_sql', 'impute_ratio', 'impute_ratio_panel', 'ratio_impute_sql', 'ratio_links_sql']
 
 # ---------------------------------------------------------------------------
 # ONS ratio-of-means imputation links as SQL
@@ -118,15 +115,20 @@ def ratio_impute_sql(
     by: Any = None,
     auxiliary: str | None = None,
     marker: str | None = None,
+    chain: str | None = None,
+    cumulative: bool = False,
+    new_year: bool = False,
 ) -> str:
     """SQL of one period with its missing values imputed from the links (ONS order).
 
     A unit that did not return ``variable`` in ``t`` gets ``y_t-1 *
     forward_link`` when it has a value in ``t-1`` that was returned, edited,
-    forward-imputed or constructed; else ``x_t * construction_link``; the
-    marker says which (``forward_imputed`` / ``constructed``). Backward
-    imputation needs a later period and is not done (the latest quarter of a
-    production cycle has none). Returned and edited values are kept.
+    forward-imputed or constructed; else, with a ``chain``, its backward value
+    (``sv_back`` of :func:`backward_chain_sql`); else ``x_t *
+    construction_link``; the marker says which (``forward_imputed`` /
+    ``backward_imputed`` / ``constructed``). Returned and edited values are
+    kept. With ``cumulative``, an imputed value is clipped to ``[value of
+    t-1 (same year), sv_upper]``, as ``ratio_of_means(cumulative=True)``.
 
     Parameters
     ----------
@@ -137,6 +139,13 @@ def ratio_impute_sql(
         Quoted view name of :func:`ratio_links_sql`'s result.
     variable, id, by, auxiliary, marker
         As :func:`ratio_links_sql`.
+    chain : str, optional
+        Quoted view name of :func:`backward_chain_sql` of ``t`` (backward
+        imputation and the upper cumulative bound); ``None``: neither.
+    cumulative : bool, default=False
+        Clip imputed values to the cumulative bounds (a year-to-date value).
+    new_year : bool, default=False
+        ``t-1`` is in another year than ``t`` (no lower bound).
 
     Returns
     -------
@@ -174,9 +183,21 @@ def ratio_impute_sql(
         join += f" LEFT JOIN {previous} p ON p.{quote_identifier(id)} = c.{quote_identifier(id)}"
     con_value = (f"CAST(c.{quote_identifier(auxiliary)} AS DOUBLE) * l.construction_link"
                  if auxiliary is not None else "CAST(NULL AS DOUBLE)")
+    back_ok, back_value, high = "FALSE", "CAST(NULL AS DOUBLE)", None
+    if chain is not None:
+        back_ok = finite_sql("b.sv_back")
+        back_value = "b.sv_back"
+        high = "b.sv_upper"
+        join += f" LEFT JOIN {chain} b ON b.{quote_identifier(id)} = c.{quote_identifier(id)}"
+    if cumulative:
+        low = (f"CAST(p.{quote_identifier(variable)} AS DOUBLE)"
+               if previous is not None and not new_year else None)
+        fwd_value, back_value, con_value = (_bounded_sql(v, low, high)
+                                            for v in (fwd_value, back_value, con_value))
     value = (f"CASE WHEN {ret} THEN {y} WHEN {fwd_ok} THEN {fwd_value} "
-             f"ELSE {con_value} END")
+             f"WHEN {back_ok} THEN {back_value} ELSE {con_value} END")
     mark = (f"CASE WHEN {ret} THEN {m} WHEN {fwd_ok} THEN 'forward_imputed' "
+            f"WHEN {back_ok} THEN 'backward_imputed' "
             f"WHEN {finite_sql(con_value)} THEN 'constructed' ELSE 'missing' END")
     need = f"NOT {ret} AND NOT {finite_sql(f'({value})')}"
     return (f"SELECT c.* REPLACE ({value} AS {quote_identifier(variable)}, {mark} AS {quote_identifier(marker)}), "
@@ -289,3 +310,227 @@ def impute_ratio(
             if v is not None:
                 s.drop(v)
     return links, result
+
+
+def _bounded_sql(value: str, low: str | None, high: str | None) -> str:
+    """``value`` clipped to ``[low, max(high, low)]`` (``NULL`` bounds: none), as the
+    cumulative bounds of :func:`survey.returns.impute.ratio_of_means`."""
+    if low is None and high is None:
+        return value
+    v = value
+    if low is not None:
+        lo = f"(CASE WHEN {finite_sql(low)} THEN {low} END)"
+        v = f"(CASE WHEN {lo} IS NOT NULL AND {v} < {lo} THEN {lo} ELSE {v} END)"
+    else:
+        lo = "CAST(NULL AS DOUBLE)"
+    if high is None:
+        return v
+    hi = (f"(CASE WHEN {high} IS NULL THEN NULL WHEN {lo} IS NOT NULL AND {high} < {lo} "
+          f"THEN {lo} ELSE {high} END)")
+    return f"(CASE WHEN {hi} IS NOT NULL AND {v} > {hi} THEN {hi} ELSE {v} END)"
+
+
+def backward_chain_sql(
+    current: str,
+    following: str | None,
+    following_links: str | None,
+    variable: str,
+    *,
+    id: str = "firm_id",
+    by: Any = None,
+    marker: str | None = None,
+    same_year: bool = True,
+) -> str:
+    """SQL of one period's backward-imputation values and cumulative upper bounds.
+
+    Periods are chained from the latest back: ``sv_back`` is the unit's
+    returned value, else the next period's ``sv_back`` divided by the
+    forward link of the next period in the unit's class of that period
+    (the backward link of :func:`survey.returns.impute.ratio_of_means`);
+    ``sv_run`` is the smallest returned value from this period to the end
+    of the year; ``sv_upper`` the next period's ``sv_run`` (the upper
+    cumulative bound of an imputed value; ``NULL`` when the next period is
+    in another year, or for the latest period).
+
+    Parameters
+    ----------
+    current : str
+        Quoted view name of period ``t`` (one row per unit).
+    following : str or None
+        Quoted view name of this function's result for period ``t+1``
+        (``None`` for the latest period).
+    following_links : str or None
+        Quoted view name of :func:`ratio_links_sql` of ``t+1`` against ``t``.
+    variable, id, by, marker
+        As :func:`ratio_links_sql`.
+    same_year : bool, default=True
+        Period ``t+1`` is in the same year as ``t`` (else no upper bound).
+
+    Returns
+    -------
+    str
+        ``SELECT`` of ``id``, the class columns, ``sv_back``, ``sv_run``,
+        ``sv_upper`` and ``sv_nolink`` (TRUE where a backward value is needed
+        but the next period's forward link cannot be formed).
+
+    Examples
+    --------
+    >>> from survey.engine import Engine
+    >>> s = Engine().session()
+    >>> q1 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [10.0, None],
+    ...                               "y_marker": ["returned", "missing"]}))
+    >>> q2 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [12.0, 24.0],
+    ...                               "y_marker": ["returned", "returned"]}))
+    >>> links = s.register(s.sql(ratio_links_sql(q2, q1, "y")))
+    >>> chain2 = s.register(s.sql(backward_chain_sql(q2, None, None, "y")))
+    >>> s.sql(backward_chain_sql(q1, chain2, links, "y") + " ORDER BY firm_id")["sv_back"].tolist()
+    [10.0, 20.0]
+    """
+    marker = marker or f"{variable.removesuffix('_ytd')}_marker"
+    cls = _class_cols(by)
+    y, m = f"c.{quote_identifier(variable)}", f"c.{quote_identifier(marker)}"
+    ret = f"({finite_sql(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
+    keys = "".join(f", c.{quote_identifier(c)}" for c in cls)
+    if following is None:
+        return (f"SELECT c.{quote_identifier(id)}{keys}, CASE WHEN {ret} THEN CAST({y} AS DOUBLE) END "
+                f"AS sv_back, CASE WHEN {ret} THEN CAST({y} AS DOUBLE) END AS sv_run, "
+                f"CAST(NULL AS DOUBLE) AS sv_upper, FALSE AS sv_nolink FROM {current} c")
+    on = " AND ".join(f"l.{quote_identifier(c)} IS NOT DISTINCT FROM f.{quote_identifier(c)}" for c in cls) or "TRUE"
+    back = (f"CASE WHEN {ret} THEN CAST({y} AS DOUBLE) WHEN f.{quote_identifier(id)} IS NOT NULL AND "
+            f"{finite_sql('f.sv_back')} THEN f.sv_back / l.forward_link END")
+    nolink = (f"(NOT {ret} AND f.{quote_identifier(id)} IS NOT NULL AND {finite_sql('f.sv_back')} "
+              f"AND NOT {finite_sql('l.forward_link')})")
+    upper = "f.sv_run" if same_year else "CAST(NULL AS DOUBLE)"
+    run = (f"CASE WHEN {ret} THEN (CASE WHEN {upper} IS NOT NULL AND {upper} < {y} "
+           f"THEN {upper} ELSE CAST({y} AS DOUBLE) END) ELSE {upper} END")
+    return (f"SELECT c.{quote_identifier(id)}{keys}, {back} AS sv_back, {run} AS sv_run, {upper} AS sv_upper, "
+            f"{nolink} AS sv_nolink FROM {current} c LEFT JOIN {following} f ON f.{quote_identifier(id)} = c.{quote_identifier(id)} "
+            f"LEFT JOIN {following_links} l ON {on}")
+
+
+def impute_ratio_panel(
+    session: Any,
+    periods: Any,
+    variable: str,
+    *,
+    id: str = "firm_id",
+    by: Any = None,
+    auxiliary: str | None = None,
+    marker: str | None = None,
+    cumulative: bool = False,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Ratio-of-means imputation of several periods inside the SQL engine: forward,
+    backward and construction, with optional cumulative bounds.
+
+    The SQL counterpart of :func:`survey.returns.impute.ratio_of_means` on a
+    panel: links of every period from returned values (:func:`ratio_links_sql`),
+    backward values and upper bounds chained from the latest period back
+    (:func:`backward_chain_sql`), then each period imputed in time order from
+    the imputed period before it (:func:`ratio_impute_sql`).
+
+    Parameters
+    ----------
+    session : Session, Engine or None
+    periods : mapping of str to source
+        Period label (``"2006Q1"``; labels sort in time order) to a source
+        :meth:`Session.register` reads (one row per unit that should report).
+    variable, id, by, auxiliary, marker
+        As :func:`ratio_links_sql`.
+    cumulative : bool, default=False
+        Year-to-date variable: imputed values kept between the unit's value of
+        the period before (same year) and its next returned value of the year.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict of str to pandas.DataFrame)
+        The links (``period``, class columns, ``forward_link``,
+        ``construction_link``, ``matched``, ``returned``) and the imputed
+        periods.
+
+    Raises
+    ------
+    ImputationError
+        A value no link can give; the message names the period and class.
+
+    Examples
+    --------
+    >>> ytd = {"2006Q1": pd.DataFrame({"firm_id": ["a", "b"], "y": [10.0, 10.0]}),
+    ...        "2006Q2": pd.DataFrame({"firm_id": ["a", "b"], "y": [None, 20.0]}),
+    ...        "2006Q3": pd.DataFrame({"firm_id": ["a", "b"], "y": [12.0, 30.0]})}
+    >>> ytd = {p: f.assign(y_marker=["returned" if v == v else "missing" for v in f["y"]])
+    ...        for p, f in ytd.items()}
+    >>> _, out = impute_ratio_panel(None, ytd, "y", cumulative=True)
+    >>> out["2006Q2"]["y"].tolist(), out["2006Q2"]["y_marker"].tolist()
+    ([12.0, 20.0], ['forward_imputed', 'returned'])
+    """
+    from survey.engine import as_engine
+    from survey.errors import ImputationError
+    from survey.periods import parse_quarters
+
+    labels = sorted(periods)
+    sources = {}
+    for label in labels:
+        src = periods[label]
+        if hasattr(src, "__survey_source__"):
+            src, own = src.__survey_source__()
+            session = own if session is None else session
+        sources[label] = src
+    s = as_engine(session)
+    years, quarters = parse_quarters(np.asarray(labels, dtype=object), errors="coerce")
+    year_of = years if (quarters > 0).all() else np.full(len(labels), -1, dtype=np.int64)
+    views: list[str] = []
+    cls = _class_cols(by)
+    try:
+        data = [s.register(sources[p]) for p in labels]
+        views += data
+        link_frames, link_views = [], []
+        for t, label in enumerate(labels):
+            frame = s.sql(ratio_links_sql(data[t], data[t - 1] if t else None, variable, id=id,
+                                          by=by, auxiliary=auxiliary, marker=marker))
+            link_frames.append(frame.assign(period=label))
+            link_views.append(s.register(frame))
+        views += link_views
+        chains: list[str] = [""] * len(labels)
+        for t in range(len(labels) - 1, -1, -1):
+            last = t == len(labels) - 1
+            chain = s.sql(backward_chain_sql(
+                data[t], None if last else chains[t + 1], None if last else link_views[t + 1],
+                variable, id=id, by=by, marker=marker,
+                same_year=not last and year_of[t + 1] == year_of[t]))
+            nolink = chain["sv_nolink"].to_numpy(dtype=bool)
+            if nolink.any():  # as ratio_of_means: a backward value needs its link
+                first = chain.loc[nolink].iloc[0]
+                raise ImputationError(
+                    f"impute_ratio_panel: no backward link for {variable!r} in period "
+                    f"{labels[t]!r} ({int(nolink.sum())} values need it, first unit "
+                    f"{first[id]!r}): no units returned in both {labels[t]!r} and "
+                    f"{labels[t + 1]!r} in its class of {labels[t + 1]!r}; merge the class "
+                    "with a neighbour (coarser 'by')")
+            chains[t] = s.register(chain)
+            views.append(chains[t])
+        out: dict[str, pd.DataFrame] = {}
+        previous = None
+        for t, label in enumerate(labels):
+            body = ratio_impute_sql(data[t], previous, link_views[t], variable, id=id, by=by,
+                                    auxiliary=auxiliary, marker=marker, chain=chains[t],
+                                    cumulative=cumulative,
+                                    new_year=t > 0 and year_of[t - 1] != year_of[t])
+            frame = s.sql(body)
+            need = frame["sv_need"].to_numpy(dtype=bool)
+            if need.any():
+                first = frame.loc[need].iloc[0]
+                label_cls = {c: first[c] for c in cls} if cls else "all units"
+                raise ImputationError(
+                    f"impute_ratio_panel: {int(need.sum())} values of {variable!r} in period "
+                    f"{label!r} need a link that cannot be formed (first class {label_cls}, unit "
+                    f"{first[id]!r}); merge the class with a neighbour (coarser 'by')"
+                    + ("" if auxiliary else " or give an auxiliary"))
+            out[label] = frame.drop(columns="sv_need")
+            previous = s.register(out[label])
+            views.append(previous)
+    finally:
+        for v in views:
+            s.drop(v)
+    links = pd.concat(link_frames, ignore_index=True)
+    links = links[["period", *cls, *[c for c in links.columns if c not in ("period", *cls)]]]
+    return links, out

@@ -168,27 +168,52 @@ class _Outsider:
         self.suppressed = suppressed
         self.pos = np.full(x.size, -1, dtype=np.int64)
         self.pos[sup] = np.arange(sup.size)
+        self.cells = sup
+        self.fixed = np.zeros(sup.size, dtype=bool)  # cells known (fixed) in the model now
         A_s = A[:, sup].tocsr()
         keep = np.diff(A_s.indptr) > 0
         pub = ~suppressed
         b = -(A[:, pub] @ x[pub])[keep]
         self.model = _LinearProgram(A_s[keep], b, np.zeros(sup.size), np.full(sup.size, np.inf))
 
-    def interval(self, cell: int, known: np.ndarray | None = None) -> tuple[float, float]:
-        """Min and max of ``cell``; the suppressed cells in ``known`` are known exactly."""
+    def interval(self, cell: int, known: np.ndarray | None = None,
+                 zero: np.ndarray | None = None) -> tuple[float, float]:
+        """Min and max of ``cell``; the suppressed cells in ``known`` are known exactly.
+
+        The known cells stay fixed in the model until a later call asks for
+        another set: only the cells entering or leaving the set change their
+        bounds (successive targets of a singleton check know nearly the same
+        cells, so the hot-started simplex moves little; the optimum does not
+        depend on the path to it). ``zero`` (boolean over all cells, updated
+        in place, for one fixed set of known cells) marks the cells that some
+        solution already put at 0: their minimum is 0 (cells are
+        non-negative) without a linear programme.
+        """
         model = self.model
         j = self.pos[cell]
-        fixed = np.zeros(0, dtype=np.int64)
+        want = np.zeros(self.cells.size, dtype=bool)
         if known is not None and known.size:
             known = known[self.suppressed[known]]
-            fixed = self.pos[known]
-            model.set_bounds(fixed, self.x[known], self.x[known])
+            want[self.pos[known]] = True
+        free = np.flatnonzero(self.fixed & ~want)
+        fix = np.flatnonzero(want & ~self.fixed)
+        if free.size:
+            model.set_bounds(free, np.zeros(free.size), np.full(free.size, np.inf))
+        if fix.size:
+            value = self.x[self.cells[fix]]
+            model.set_bounds(fix, value, value)
+        self.fixed = want
         out = []
         for sign in (1.0, -1.0):
+            if sign > 0 and zero is not None and zero[cell]:
+                out.append(0.0)
+                continue
             model.set_cost([j], [sign])
             status, sol = model.solve()
             if status == "optimal":
                 out.append(sol[j])
+                if zero is not None:
+                    zero[self.cells[sol <= _ZERO]] = True
             elif status == "unbounded" and sign < 0:
                 out.append(np.inf)
             else:
@@ -197,9 +222,11 @@ class _Outsider:
                     "the published cells are inconsistent with the table structure"
                 )
         model.set_cost([j], [0.0])
-        if fixed.size:
-            model.set_bounds(fixed, np.zeros(fixed.size), np.full(fixed.size, np.inf))
         return out[0], out[1]
+
+
+#: a solution value at or below this (in units of the median cell) is a cell at 0
+_ZERO = 1e-12
 
 
 def outsider_interval(A: sp.csr_matrix, x: np.ndarray, suppressed: np.ndarray,
@@ -217,8 +244,9 @@ def outsider_interval(A: sp.csr_matrix, x: np.ndarray, suppressed: np.ndarray,
     outsider = _Outsider(A, x, suppressed)
     lower = np.full(targets.size, np.nan)
     upper = np.full(targets.size, np.nan)
+    zero = np.zeros(x.size, dtype=bool) if known is None else None
     for t, cell in enumerate(targets):
-        lower[t], upper[t] = outsider.interval(cell, None if known is None else known(cell))
+        lower[t], upper[t] = outsider.interval(cell, None if known is None else known(cell), zero)
         if stop_below is not None and not is_protected(
                 x[cell:cell + 1], lower[t:t + 1], upper[t:t + 1],
                 stop_below[0][t:t + 1], stop_below[1][t:t + 1])[0]:
@@ -307,10 +335,12 @@ def singleton_check(A: sp.csr_matrix, x: np.ndarray, suppressed: np.ndarray,
     ok = np.ones(targets.size, dtype=bool)
     lower = np.full(targets.size, np.nan)
     upper = np.full(targets.size, np.nan)
+    zeros: dict[bytes, np.ndarray] = {}  # cells seen at 0 under each set of known cells
     for t, cell in enumerate(targets):
         known = owners.known(cell)
         known = known[suppressed[known]]
-        lower[t], upper[t] = outsider.interval(cell, known)
+        zero = zeros.setdefault(np.sort(known).tobytes(), np.zeros(x.size, dtype=bool))
+        lower[t], upper[t] = outsider.interval(cell, known, zero)
         ok[t] = is_protected(x[[cell]], lower[[t]], upper[[t]], up[[t]], down[[t]])[0]
         if not ok[t] and known.size:
             if deviation is None:

@@ -660,17 +660,17 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: str | Path, *,
         sheet = book.create_sheet(title=str(name))
         data = frame.reset_index() if index else frame
 
-        def header(value: Any) -> WriteOnlyCell:
+        def text(value: Any, font: Any = None) -> WriteOnlyCell:
             cell = WriteOnlyCell(sheet, value=str(value))
-            cell.font = bold
-            cell.data_type = "s"
+            cell.data_type = "s"  # text that looks like a formula stays text
+            if font is not None:
+                cell.font = font
             return cell
 
-        sheet.append([header(c) for c in data.columns])
+        sheet.append([text(c, bold) for c in data.columns])
         columns = [_excel_values(data.iloc[:, j]) for j in range(data.shape[1])]
         for row in zip(*columns):
-            sheet.append([_excel_text(sheet, v, WriteOnlyCell) if type(v) is str
-                          and v.startswith("=") else v for v in row])
+            sheet.append([text(v) if type(v) is str and v.startswith("=") else v for v in row])
     book.save(path)
     return path
 
@@ -680,9 +680,3 @@ def _excel_values(column: pd.Series) -> list[Any]:
     values = column.astype(object).where(column.notna(), None).tolist()
     return [v.isoformat() if isinstance(v, pd.Period) else v for v in values] \
         if isinstance(column.dtype, pd.PeriodDtype) else values
-
-
-def _excel_text(sheet: Any, value: str, cell_type: Any) -> Any:
-    cell = cell_type(sheet, value=value)
-    cell.data_type = "s"  # text that looks like a formula stays text
-    return cell

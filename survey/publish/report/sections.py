@@ -22,7 +22,6 @@ from __future__ import annotations
 import html as _html
 import math
 
-import numpy as np
 import pandas as pd
 
 from survey.publish.report.content import BulletinContent
@@ -53,9 +52,7 @@ def _e(value: object) -> str:
 _PERCENT = ("growth", "relative_change")
 
 
-def _cell(value: object, column: str, content: BulletinContent) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return _e(content.label("yes" if value else "no"))
+def _cell(value: object, column: str) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ".."
@@ -83,8 +80,8 @@ def readable(frame: pd.DataFrame, content: BulletinContent) -> pd.DataFrame:
 def _plain_table(frame: pd.DataFrame, content: BulletinContent) -> str:
     head = "".join(f"<th>{_e(content.label(c))}</th>" for c in frame.columns)
     columns = list(frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_cell(v, c, content)}</td>" for v, c in zip(row, columns))
-                   + "</tr>" for row in frame.itertuples(index=False))
+    rows = "".join("<tr>" + "".join(f"<td>{_cell(v, c)}</td>" for v, c in zip(row, columns))
+                   + "</tr>" for row in readable(frame, content).itertuples(index=False))
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 

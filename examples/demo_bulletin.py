@@ -34,7 +34,8 @@ import pandas as pd
 
 import survey as sv
 from survey.datasets import display_names, load_register, simulate_returns
-from survey.estimation.combined import combined_total, cutoff_model, smallest_inputs
+from survey.estimation.combined import combined_total, cutoff_model
+from survey.estimation.takenone import smallest_inputs
 from survey.estimation.levels import city_code, county_estimates, levels_table
 from survey.form import DEMO_FORM
 from survey.plan.keyunits import above_size

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from survey.errors import ConfigError, ImputationError, PlanError, SmallAreaError
-from survey.estimation.combined import cutoff_model, smallest_inputs
+from survey.estimation.combined import cutoff_model
+from survey.estimation.takenone import smallest_inputs
 from survey.estimation.levels import city_code, county_core
 from survey.form import DEMO_FORM
 from survey.plan.keyunits import key_unit_mask, key_unit_problems, typical_mask

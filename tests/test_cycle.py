@@ -110,7 +110,8 @@ def test_headline_equals_the_estimation_api(demo):
     sample reweighted independently (register margins computed here, not by the cycle) and
     the take-none part (register firms under 300) predicted by the cut-off model fitted
     here on the 30 smallest responding firms of each industry."""
-    from survey.estimation.combined import cutoff_model, smallest_inputs
+    from survey.estimation.combined import cutoff_model
+    from survey.estimation.takenone import smallest_inputs
 
     period = demo.period
     assert period == "2006Q4"
@@ -1125,15 +1126,14 @@ def test_regression_take_none_model_in_the_cycle(demo):
     model part equals sum over the take-none firms of a_g + b_g x, with (a_g, b_g) the OLS
     line of y on the register size fitted (numpy.polyfit, independently) on the 30
     smallest observed units of each industry."""
-    from survey.estimation.combined import smallest_inputs
-    from survey.pipeline.steps import observed_units
+    from survey.estimation.takenone import observed_units, smallest_inputs
 
     config = with_settings(demo.config, "estimate", take_none=dataclasses.replace(
         demo.config.estimate.take_none, model="regression", fit="smallest", smallest=30))
     row = _sector_model_part(config, demo)
     size = config.register.size
-    obs = observed_units(config, "2006Q4", demo.take_all, demo.surveys["2006Q4"], demo.typical,
-                         list(config.estimate.variables))
+    q4 = demo.take_all[demo.take_all["period"] == "2006Q4"]  # the demo's typical units are
+    obs = observed_units([q4, demo.surveys["2006Q4"].data], list(config.estimate.variables))  # no inputs
     inputs = smallest_inputs(obs, size=size, by=["industry"], smallest=30)
     none = demo.plans[2006].frame.data
     none = none[(none["part"] == "take_none").to_numpy()]

@@ -41,7 +41,7 @@ from survey.periods import parse_quarter
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
 
-__all__ = ['ModelPart', 'cutoff_model', 'smallest_inputs', 'CombinedEstimate', 'combined_total',
+__all__ = ['ModelPart', 'cutoff_model', 'CombinedEstimate', 'combined_total',
            'require_columns']
 
 
@@ -336,45 +336,6 @@ def _regression_predict(y, x, g, G, N_dg, X_dg, needed, gkeys, gl, label):
     c = ((N_dg * (w * sxx)) @ N_dg.T - (N_dg * (w * sx)) @ X_dg.T - (X_dg * (w * sx)) @ N_dg.T
          + (X_dg * (w * n)) @ X_dg.T + np.diag(N_dg @ sigma2))
     return est, c, np.where(usable, b, np.nan), np.where(usable, sigma2, np.nan)
-
-
-def smallest_inputs(observed: pd.DataFrame, *, size: str, by: str | Sequence[str] | None = None,
-                    smallest: int = 30) -> pd.DataFrame:
-    """The ``smallest`` observed units of each group by ``size``: the inputs of a cut-off
-    model fitted on the units nearest the take-none part.
-
-    Parameters
-    ----------
-    observed : pandas.DataFrame
-        Units with returned values (respondents, values not imputed).
-    size : str
-        Register size column.
-    by : str or list of str, optional
-        Model groups.
-    smallest : int, default=30
-
-    Returns
-    -------
-    pandas.DataFrame
-        The chosen rows (original index kept).
-
-    Examples
-    --------
-    >>> obs = pd.DataFrame({"g": ["a", "a", "a", "b"], "x": [3.0, 1.0, 2.0, 9.0]})
-    >>> smallest_inputs(obs, size="x", by="g", smallest=2)["x"].tolist()
-    [1.0, 2.0, 9.0]
-    """
-    byl = [by] if isinstance(by, str) else list(by or [])
-    require_columns(observed, [size, *byl], "the observed units")
-    x = observed[size].to_numpy(dtype=float, na_value=np.nan)
-    keep = np.isfinite(x) & (x > 0)
-    data = observed[keep]
-    code, _ = _codes(data, byl)
-    order = np.lexsort((data[size].to_numpy(dtype=float), code))
-    rank = np.empty(len(order), dtype=np.int64)
-    first = np.concatenate(([0], np.cumsum(np.bincount(code, minlength=code.max() + 1 if len(code) else 0))))
-    rank[order] = np.arange(len(order)) - first[code[order]]
-    return data[rank < int(smallest)]
 
 
 # --------------------------------------------------------------------------- combined estimate

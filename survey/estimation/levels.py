@@ -34,7 +34,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,7 @@ from scipy import stats
 
 from survey.errors import ColumnError, SmallAreaError
 
-__all__ = ["LEVELS", "city_code", "county_core", "county_estimates", "levels_table"]
+__all__ = ["LEVELS", "area_names", "city_code", "county_core", "county_estimates", "levels_table"]
 
 #: The three federation levels, top down.
 LEVELS = ("region", "city", "county")
@@ -62,6 +62,41 @@ def city_code(county_code: Any) -> np.ndarray:
     if bad.any():
         raise ColumnError(f"administrative codes must have six digits; got {codes[bad].tolist()[:3]}")
     return (codes.str[:4] + "00").to_numpy(dtype=object)
+
+
+def area_names(frame: pd.DataFrame, county: str, *, county_name: str = "county",
+               city_name: str = "city", shown: Mapping[str, Mapping[str, str]] | None = None
+               ) -> dict[str, str]:
+    """The name of every county code and city code of ``frame``, for the levels table.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Units with the county code column ``county`` and the names ``county_name`` and
+        ``city_name``.
+    county : str
+    county_name, city_name : str
+    shown : mapping, optional
+        Display names by kind (``{"county": {...}, "city": {...}}``, e.g.
+        :func:`survey.datasets.display_names`); names not in it are shown as they are.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"code": ["450102", "450103"], "county": ["Xingning", "Qingxiu"],
+    ...                   "city": ["Nanning", "Nanning"]})
+    >>> area_names(f, "code", shown={"city": {"Nanning": "南宁市"}})
+    {'450102': 'Xingning', '450100': '南宁市', '450103': 'Qingxiu'}
+    """
+    shown = shown or {}
+    pairs = frame[[county, county_name, city_name]].drop_duplicates(county)
+    codes = pairs[county].astype(str).tolist()
+    counties = [shown.get("county", {}).get(n, n) for n in pairs[county_name]]
+    cities = [shown.get("city", {}).get(n, n) for n in pairs[city_name]]
+    out: dict[str, str] = {}
+    for code, name, city_code_, city in zip(codes, counties, city_code(codes), cities, strict=True):
+        out[code] = name
+        out[str(city_code_)] = city
+    return out
 
 
 def _sampled_by(sample: Any, variable: str, by: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 from survey.errors import ConfigError
 from survey.form import DEMO_FORM
 from survey.periods import year_of
-from survey.io import joined_labels, write_table
+from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.plan.keyunits import above_size
 from survey.publish.report.build import Estimates, label_missing, published_figures
@@ -27,7 +27,7 @@ from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_pane
 __all__ = [
     "AUTHOR", "LIFECYCLE", "NONNEGATIVE", "REGISTER_SCALE", "SIMULATION", "as_config",
     "coverage_check", "edit_step", "estimate_step", "impute_step", "ingest_step", "levels_step",
-    "model_part", "observed_units", "plan_step", "protect_step", "read_samples", "report_step",
+    "model_inputs", "model_part", "plan_step", "protect_step", "read_samples", "report_step",
     "returns_files", "select_step", "simulate_step", "take_none_frames", "weight_step",
 ]
 
@@ -110,25 +110,18 @@ def coverage_check(config: SurveyConfig, plan: Any) -> None:
     >>> from survey.pipeline.demo import demo_result
     >>> coverage_check(demo_result().config, demo_result().plans[2006])  # covered: no error
     """
-    data = plan.frame.data
-    none = (data["part"] == "take_none").to_numpy()
-    if not none.any() or config.estimate is None or config.estimate.take_none.fit == "census":
+    from survey.plan.keyunits import uncovered_cells
+
+    if config.estimate is None or config.estimate.take_none.fit == "census":
         return
     groups = list(config.estimate.take_none.by)
+    data = plan.frame.data
     missing = [g for g in groups if g not in data.columns]
     if missing:
         raise ConfigError(f"{config.path}: estimate.take_none.by {missing} not in the register")
-    usable = ~none
     typical = _typical_settings(config)
-    if "typical" in data.columns and not (typical is not None and typical.model_inputs):
-        usable &= ~data["typical"].to_numpy(dtype=bool)
-    if groups:
-        keys = joined_labels(data, groups)
-    else:
-        keys = pd.Series("sector", index=data.index)
-    counts = keys[usable].value_counts()
-    cells = sorted(set(keys[none]))
-    bare = [c for c in cells if counts.get(c, 0) < 2]
+    bare = uncovered_cells(data, groups or None,
+                           typical_inputs=typical is not None and typical.model_inputs)
     if bare:
         raise ConfigError(
             f"{config.path}: take-none firms in {len(bare)} cell(s) of {groups or 'the sector'} "
@@ -414,51 +407,25 @@ def take_none_frames(config: SurveyConfig | str | Path, plans: Mapping[int, Any]
     return out
 
 
-def model_part(config: SurveyConfig, take_none: pd.DataFrame, observed: pd.DataFrame,
-               variables: Sequence[str], by: Sequence[str] | None) -> Any:
-    """The take-none part of one period and breakdown: the cut-off model of
-    ``[estimate.take_none]`` (:func:`survey.estimation.combined.cutoff_model`) fitted on
-    the ``smallest`` observed units of each model group (or the census rows), with its
-    model variance.
-
-    Examples
-    --------
-    >>> from survey.pipeline.demo import demo_result
-    >>> est = demo_result().estimates.by_period["sector"]["2006Q4"].table()
-    >>> bool((est["model"] > 0).all()), bool(est["model_based"].all())
-    (True, True)
-    """
-    from survey.estimation.combined import cutoff_model, smallest_inputs
-
-    settings = config.need("estimate").take_none
-    auxiliary = settings.auxiliary or config.register.size
-    groups = list(settings.by)
-    if settings.fit == "census":
-        inputs, label = observed, "census"
-    else:
-        inputs = smallest_inputs(observed, size=auxiliary, by=groups or None,
-                                 smallest=settings.smallest)
-        label = "smallest observed units"
-    return cutoff_model(inputs, take_none, list(variables), auxiliary=auxiliary, by=by,
-                        model_by=groups or None, inputs=label, model=settings.model)
-
-
-def observed_units(config: SurveyConfig, period: str, take_all: pd.DataFrame, survey: Any,
-                   typical: pd.DataFrame | None, variables: Sequence[str]) -> pd.DataFrame:
-    """Units of ``period`` whose values were returned (respondents, nothing imputed): the
-    candidate inputs of the take-none model; the typical units among them only when
-    ``[plan.typical] model_inputs = true``; the census rows of ``period`` when
-    ``[estimate.take_none] fit = "census"``.
+def model_inputs(config: SurveyConfig, period: str, take_all: pd.DataFrame, survey: Any,
+                 typical: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows the take-none model of ``period`` is fitted on (``[estimate.take_none]``):
+    the ``smallest`` observed units of each model group
+    (:func:`survey.estimation.takenone.observed_units`, then
+    :func:`~survey.estimation.takenone.smallest_inputs`), the typical units among the
+    candidates only when ``[plan.typical] model_inputs = true``; or the census rows of
+    ``period`` when ``fit = "census"``.
 
     Examples
     --------
     >>> from survey.pipeline.demo import demo_result
     >>> r = demo_result()
-    >>> obs = observed_units(r.config, "2006Q4", r.take_all, r.surveys["2006Q4"], None,
-    ...                      ["gross_output"])
-    >>> bool(obs["responded"].all())
-    True
+    >>> rows = model_inputs(r.config, "2006Q4", r.take_all, r.surveys["2006Q4"], None)
+    >>> bool(rows["responded"].all()), int(rows.groupby("industry").size().max())
+    (True, 30)
     """
+    from survey.estimation.takenone import observed_units, smallest_inputs
+
     settings = config.need("estimate").take_none
     if settings.fit == "census":
         from survey.io import read_table
@@ -477,27 +444,31 @@ def observed_units(config: SurveyConfig, period: str, take_all: pd.DataFrame, su
     typical_settings = _typical_settings(config)
     if typical is not None and typical_settings is not None and typical_settings.model_inputs:
         parts.append(typical[typical["period"] == period])
-    frame = pd.concat(parts, ignore_index=True)
-    ok = frame["responded"].fillna(False).to_numpy(dtype=bool).copy()
-    for v in variables:
-        flag = f"{v.removesuffix('_ytd')}_imputed"
-        if flag in frame.columns:
-            ok = ok & ~frame[flag].fillna(True).to_numpy(dtype=bool)
-    return frame[ok].reset_index(drop=True)
+    observed = observed_units(parts, list(config.need("estimate").variables))
+    return smallest_inputs(observed, size=settings.auxiliary or config.register.size,
+                           by=list(settings.by) or None, smallest=settings.smallest)
 
 
-def _calibration_totals(config: SurveyConfig, plan: Any) -> dict[str, Any]:
-    """Register margins of the take-some population (counts and totals from the frame)."""
-    frame = plan.frame.subset(plan.frame.data["part"].to_numpy() == "sample")
-    totals: dict[str, Any] = {}
-    for margin in config.calibration.margins:
-        counts = frame.counts(by=margin)
-        totals[margin] = dict(zip(counts[margin], counts["N"].astype(float), strict=True))
-    if config.calibration.totals:
-        sums = frame.totals(list(config.calibration.totals), by=[])
-        for column in config.calibration.totals:
-            totals[column] = float(sums[column].iloc[0])
-    return totals
+def model_part(config: SurveyConfig, take_none: pd.DataFrame, inputs: pd.DataFrame,
+               variables: Sequence[str], by: Sequence[str] | None) -> Any:
+    """The take-none part of one period and breakdown: the cut-off model of
+    ``[estimate.take_none]`` (:func:`survey.estimation.combined.cutoff_model`) fitted on
+    ``inputs`` (:func:`model_inputs`), with its model variance.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> est = demo_result().estimates.by_period["sector"]["2006Q4"].table()
+    >>> bool((est["model"] > 0).all()), bool(est["model_based"].all())
+    (True, True)
+    """
+    from survey.estimation.combined import cutoff_model
+
+    settings = config.need("estimate").take_none
+    return cutoff_model(inputs, take_none, list(variables),
+                        auxiliary=settings.auxiliary or config.register.size, by=by,
+                        model_by=list(settings.by) or None, model=settings.model,
+                        inputs="census" if settings.fit == "census" else "smallest observed units")
 
 
 def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
@@ -533,7 +504,9 @@ def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
     for period, rows in sample.groupby("period", sort=True):
         s = Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
             "responded", by=[*config.strata(), "stratum"], small_cells="collapse")
-        totals = _calibration_totals(config, plans[year_of(period)])
+        frame = plans[year_of(period)].frame
+        totals = frame.subset(frame.data["part"].to_numpy() == "sample").margins(
+            counts=calibration.margins, totals=calibration.totals)
         if totals:
             s = s.calibrate(totals, method=calibration.method,
                             bounds=tuple(calibration.bounds) if calibration.bounds else None)
@@ -606,12 +579,15 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     take_none = {year: label_missing(rows, fill, language)
                  for year, rows in take_none_frames(config, plans or {}).items()}
 
+    inputs: dict[str, pd.DataFrame] = {}  # per period: the same rows for every breakdown
+
     def model(period: str, s: Any, names: Sequence[str], by: Any) -> Any:
         rows = take_none.get(int(period[:4]))
         if rows is None:
             return None
-        observed = observed_units(config, period, take_all, s, typical, names)
-        return model_part(config, rows, observed, names, by)
+        if period not in inputs:
+            inputs[period] = model_inputs(config, period, take_all, s, typical)
+        return model_part(config, rows, inputs[period], names, by)
 
     for period, s in surveys.items():
         ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True), fill,
@@ -677,7 +653,8 @@ def levels_step(config: SurveyConfig, period: str, take_all: pd.DataFrame, surve
     >>> levels["level"].unique().tolist()
     ['region', 'city', 'county']
     """
-    from survey.estimation.levels import city_code, county_estimates, levels_table
+    from survey.datasets import display_names
+    from survey.estimation.levels import area_names, city_code, county_estimates, levels_table
 
     settings = config.need("estimate").small_areas
     variables = list(config.need("estimate").variables)
@@ -686,8 +663,8 @@ def levels_step(config: SurveyConfig, period: str, take_all: pd.DataFrame, surve
     ta = take_all[take_all["period"] == period]
     model = None
     if take_none is not None:
-        observed = observed_units(config, period, take_all, survey, typical, variables)
-        model = model_part(config, take_none, observed, variables, [county]).table()
+        inputs = model_inputs(config, period, take_all, survey, typical)
+        model = model_part(config, take_none, inputs, variables, [county]).table()
     counties = pd.concat([county_estimates(survey, ta, frame, v, county=county,
                                            size=config.register.size, model=model,
                                            cv_max=settings.cv_max, mse=settings.mse,
@@ -701,24 +678,12 @@ def levels_step(config: SurveyConfig, period: str, take_all: pd.DataFrame, surve
         raise ConfigError(f"{config.path}: estimate.small_areas needs 'city' in estimate.by "
                           "(the middle level)")
     cities = cities.assign(city_code=cities["city"].map(codes).to_numpy())
-    names = _area_names(frame, county, config.language)
+    names = area_names(frame, county, shown=display_names(config.language)
+                       if config.language == "zh" else None)
     sector = by_period["sector"][period].table()
     table = levels_table(sector, cities, counties, county=county, names=names,
                          region=settings.region, region_name=settings.region_name)
     return counties, table
-
-
-def _area_names(frame: pd.DataFrame, county: str, language: str) -> dict[str, str]:
-    from survey.datasets import display_names
-    from survey.estimation.levels import city_code
-
-    shown = display_names(language) if language == "zh" else {}
-    out = {}
-    pairs = frame[[county, "county", "city"]].drop_duplicates(county)
-    for code, name, city in pairs.itertuples(index=False):
-        out[str(code)] = shown.get("county", {}).get(name, name)
-        out[str(city_code([code])[0])] = shown.get("city", {}).get(city, city)
-    return out
 
 
 def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
@@ -745,7 +710,7 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     >>> print(demo_result().protected["table0:gross_output"])  # city x industry
     gross_output: 165 cells, 8 primary, 5 secondary suppressions; audit: all protected
     """
-    from survey.publish.disclosure import protect_table
+    from survey.publish.disclosure import protect_tables
 
     config = as_config(config)
     settings, language, period = config.disclosure, config.language, config.published()
@@ -753,28 +718,23 @@ def protect_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     s = surveys[period]
     units = pd.concat([take_all[take_all["period"] == period].assign(weight=1.0),
                        s.data.assign(weight=s.weights)[s.weights > 0]], ignore_index=True)
-    jobs = []
+    tables = {}
     for i, table in enumerate(settings.tables):
         rows = [table.rows] if isinstance(table.rows, str) else list(table.rows)
         cols = [] if table.columns is None else (
             [table.columns] if isinstance(table.columns, str) else list(table.columns))
-        jobs.append((f"table{i}", rows, cols, list(table.variables) or variables))
+        tables[f"table{i}"] = (rows, cols, list(table.variables) or variables)
     for channel in config.channels:
         if channel.flag is not None and channel.flag in units.columns:
-            jobs.append((f"channel_{channel.name}", [channel.flag], [], variables))
-    protected = {}
-    for name, rows, cols, names in jobs:
-        data = label_missing(units, [*rows, *cols], language)
-        data = data.assign(**{c: data[c].astype(str) for c in rows + cols
-                              if c in data.columns and pd.api.types.is_bool_dtype(data[c])})
-        # the quarter's variables and their year to date (the bulletin publishes both)
-        for v in [*names, *(f"{n}_ytd" for n in names if f"{n}_ytd" in data.columns)]:
-            if (data[v].to_numpy(dtype=float) < 0).any():
-                continue  # magnitude rules need non-negative values
-            protected[f"{name}:{v}"] = protect_table(
-                data, v, rows=rows, columns=cols or None, group=settings.group, weights="weight",
-                rules=settings.rules(), cost=settings.cost,
-                total_label="合计" if language == "zh" else "Total")
+            tables[f"channel_{channel.name}"] = ([channel.flag], [], variables)
+    # the quarter's variables and their year to date (the bulletin publishes both)
+    tables = {name: (rows, cols, [*names, *(f"{v}_ytd" for v in names if f"{v}_ytd" in units)])
+              for name, (rows, cols, names) in tables.items()}
+    data = label_missing(units, sorted({c for r, c, _ in tables.values() for c in [*r, *c]}),
+                         language)
+    protected = protect_tables(data, tables, group=settings.group, weights="weight",
+                               rules=settings.rules(), cost=settings.cost,
+                               total_label="合计" if language == "zh" else "Total")
     if output is not None:
         folder = config.output_folder(output) / "disclosure"
         folder.mkdir(parents=True, exist_ok=True)

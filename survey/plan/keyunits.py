@@ -30,7 +30,7 @@ import pandas as pd
 from survey.errors import ColumnError, PlanError
 
 __all__ = ["KEY_UNIT_KEYS", "TYPICAL_KEYS", "above_size", "cell_codes", "key_unit_mask",
-           "key_unit_problems", "typical_mask"]
+           "key_unit_problems", "typical_mask", "uncovered_cells"]
 
 #: Keys of ``[plan.key_units]``.
 KEY_UNIT_KEYS = frozenset({"by", "cells", "share", "number", "size", "rest"})
@@ -237,3 +237,50 @@ def above_size(take_all: pd.DataFrame, *, column: str = "key_unit") -> pd.DataFr
         return take_all
     key = take_all[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
     return take_all[~key].reset_index(drop=True)
+
+
+def uncovered_cells(data: pd.DataFrame, by: str | Sequence[str] | None, *, part: str = "part",
+                    typical: str = "typical", typical_inputs: bool = False) -> list[str]:
+    """Cells whose take-none units would be neither enumerated, sampled nor modelled.
+
+    Each cell of ``by`` (the cut-off model's groups; ``None``: the whole sector) holding
+    units of part ``"take_none"`` needs at least two observable units (take-all, key or
+    sampled; typical units only when ``typical_inputs``) to fit the model on.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The register with the plan's ``part`` column (and ``typical`` when typical units
+        are chosen).
+    by : str, sequence of str or None
+    part, typical : str
+        The columns of the plan's part and of the typical-unit flag.
+    typical_inputs : bool, default=False
+        Whether typical units may be model inputs (``[plan.typical] model_inputs``).
+
+    Returns
+    -------
+    list of str
+        The cells' labels (``"a/b"`` for several columns), sorted; empty when covered.
+
+    Examples
+    --------
+    >>> reg = pd.DataFrame({"ind": ["a", "a", "a", "b", "b"],
+    ...                     "part": ["sample", "sample", "take_none", "take_all", "take_none"]})
+    >>> uncovered_cells(reg, "ind")
+    ['b']
+    """
+    none = (data[part] == "take_none").to_numpy()
+    if not none.any():
+        return []
+    usable = ~none
+    if typical in data.columns and not typical_inputs:
+        usable &= ~data[typical].to_numpy(dtype=bool)
+    if _names(by):
+        codes, label = cell_codes(data, by)
+    else:
+        codes, label = np.zeros(len(data), dtype=np.intp), pd.Series(["sector"])
+    counts = np.bincount(codes[usable], minlength=len(label))
+    cells = np.unique(codes[none])
+    return sorted(label.iloc[cells[counts[cells] < 2]].tolist())
+

@@ -605,6 +605,29 @@ class Frame:
             out = pd.concat([out, sums], axis=1)
         return out
 
+    def margins(self, counts: Sequence[str] = (), totals: Sequence[str] = ()
+                ) -> dict[str, Any]:
+        """Calibration margins from the register: the count of units in each category of
+        every column of ``counts``, and the total of every column of ``totals``, in the
+        form :meth:`survey.Survey.calibrate` takes.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = Frame(pd.DataFrame({"firm_id": [1, 2, 3], "h": ["b", "a", "b"],
+        ...                         "x": [1.0, 2.0, 4.0]}))
+        >>> f.margins(counts=["h"], totals=["x"])
+        {'h': {'a': 1.0, 'b': 2.0}, 'x': 7.0}
+        """
+        out: dict[str, Any] = {}
+        for column in counts:
+            n = self.counts(by=column)
+            out[column] = dict(zip(n[column], n["N"].astype(float), strict=True))
+        if totals:
+            sums = self.totals(list(totals), by=[])
+            out.update({column: float(sums[column].iloc[0]) for column in totals})
+        return out
+
     # -- derived frames -------------------------------------------------------
     def with_prn(self, *, seed: int | np.random.Generator | None, column: str = "prn") -> Frame:
         """A new frame with permanent random numbers (uniform on [0, 1)) in ``column``.

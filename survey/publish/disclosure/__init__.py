@@ -34,8 +34,8 @@ levels and worked examples.
 
 from __future__ import annotations
 
-from survey.publish.disclosure.protect import audit_suppression, protect_table
+from survey.publish.disclosure.protect import audit_suppression, protect_table, protect_tables
 from survey.publish.disclosure.results import ProtectedTable
 from survey.publish.disclosure.rules import DisclosureRules
 
-__all__ = ["DisclosureRules", "ProtectedTable", "protect_table", "audit_suppression"]
+__all__ = ["DisclosureRules", "ProtectedTable", "protect_table", "protect_tables", "audit_suppression"]

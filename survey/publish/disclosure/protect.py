@@ -6,7 +6,7 @@ Part of :mod:`survey.publish.disclosure` (see its docstring and ``docs/disclosur
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -31,7 +31,7 @@ from survey.publish.disclosure.tables import (
     table_structure,
 )
 
-__all__ = ['audit_suppression', 'protect_table']
+__all__ = ['audit_suppression', 'protect_table', 'protect_tables']
 
 # ---------------------------------------------------------------------------
 # Public functions
@@ -493,3 +493,51 @@ def audit_suppression(table: ProtectedTable, suppressed: np.ndarray | None = Non
     return _audit(table.constraints, x / scale, scale, suppressed, status,
                   cells["upper_protection"].to_numpy(dtype=float),
                   cells["lower_protection"].to_numpy(dtype=float), table.owners)[0]
+
+
+def protect_tables(
+    data: pd.DataFrame,
+    tables: Mapping[str, tuple[Sequence[str], Sequence[str], Sequence[str]]],
+    **options: Any,
+) -> dict[str, ProtectedTable]:
+    """Protect several published tables of the same units, each for each of its variables.
+
+    Every table ``name -> (rows, columns, variables)`` is protected with
+    :func:`protect_table` for each of its variables; boolean classification columns
+    (a channel flag) are tabulated as text. Variables with a negative value (profit,
+    tax) are left out: magnitude rules need non-negative contributions, so their cells
+    follow the other variables' suppressions where published together.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The unit-level data behind the tables.
+    tables : mapping of str to (list of str, list of str, list of str)
+        Row columns, column columns (may be empty) and variables of each table.
+    **options
+        Passed to :func:`protect_table` (``group``, ``weights``, ``rules``, ``cost``,
+        ``total_label``...).
+
+    Returns
+    -------
+    dict of str to ProtectedTable
+        Keys ``"<table>:<variable>"``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"r": list("aabbb"), "big": [True, False, True, False, False],
+    ...                   "y": [90.0, 5.0, 10.0, 10.0, 10.0], "loss": [-1.0, 2, 3, 4, 5]})
+    >>> out = protect_tables(d, {"t": (["r"], [], ["y", "loss"]), "f": (["big"], [], ["y"])},
+    ...                      rules=DisclosureRules(min_frequency=3))
+    >>> sorted(out)
+    ['f:y', 't:y']
+    """
+    flags = sorted({c for rows, cols, _ in tables.values() for c in [*rows, *cols]
+                    if c in data.columns and pd.api.types.is_bool_dtype(data[c])})
+    data = data.assign(**{c: data[c].astype(str) for c in flags})
+    negative = {v for _, _, names in tables.values() for v in names
+                if (data[v].to_numpy(dtype=float) < 0).any()}
+    return {f"{name}:{v}": protect_table(data, v, rows=list(rows), columns=list(cols) or None,
+                                         **options)
+            for name, (rows, cols, names) in tables.items() for v in names if v not in negative}
+

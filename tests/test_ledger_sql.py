@@ -287,7 +287,7 @@ def test_quarter_relation_as_of_and_parquet_export(tmp_path):
 def test_sql_ingest_never_reads_the_file_with_pandas(tmp_path, monkeypatch):
     """With engine= a Parquet or CSV file goes straight to DuckDB: the pandas reader of the
     old path is never called (a 30M-row file never becomes a frame)."""
-    import survey.returns.ledger as ledger_module
+    import survey.returns.ledger.ingest as ledger_module
 
     def refuse(*args, **kwargs):
         raise AssertionError("the SQL path read the file with pandas")

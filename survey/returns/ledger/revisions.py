@@ -1,0 +1,172 @@
+"""Revisions: corrections and imputed values written as new revisions, never over old ones.
+
+Part of :mod:`survey.returns.ledger`: :class:`RevisionReport` (what a revision wrote)
+and :class:`LedgerRevisions`, the body of :meth:`Ledger.revise
+<survey.returns.ledger.Ledger.revise>`: each changed cell gets a new row in
+``returns`` with the next revision number and one ``transactions`` row says who and
+why (the audit trail that :meth:`~survey.returns.ledger.Ledger.history` and ``as_of``
+read back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from survey.errors import LedgerError
+from survey.periods import normalise_quarter
+from survey.returns.ledger.connection import MARKERS
+
+__all__: list[str] = []  # parts of survey.returns.ledger (its __init__ exports the user API)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RevisionReport:
+    """What :meth:`Ledger.revise` wrote.
+
+    Attributes
+    ----------
+    period : str
+    txn : int
+        Transaction number (use it, or ``recorded_at``, as ``as_of``).
+    recorded_at : datetime.datetime
+        UTC time stamp of the revision.
+    values_written : int
+    values_unchanged : int
+    by_marker : dict
+        Values written per marker.
+    """
+
+    period: str
+    txn: int
+    recorded_at: datetime
+    values_written: int
+    values_unchanged: int
+    by_marker: dict
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k}: {v}" for k, v in self.by_marker.items()) or "none"
+        return (
+            f"revision {self.txn} of {self.period}: {self.values_written} values written "
+            f"({parts}), {self.values_unchanged} unchanged"
+        )
+
+
+class LedgerRevisions:
+    """The revisions of :class:`~survey.returns.ledger.Ledger` (uses the plumbing of
+    :class:`~survey.returns.ledger.connection.LedgerConnection`)."""
+
+    def _revise(self, values: pd.DataFrame, period: str, *, author: str, reason: str,
+                marker: str | None) -> RevisionReport:
+        """The body of :meth:`Ledger.revise <survey.returns.ledger.Ledger.revise>`."""
+        self._require_writable()
+        if not isinstance(author, str) or not author:
+            raise LedgerError("revise: give author= (who records the revision)")
+        period = normalise_quarter(period)
+        key = self.form.id
+        if key not in values.columns:
+            raise LedgerError(f"revise: the frame needs the id column {key!r}")
+        values = values.rename(columns={key: "firm_id"}) if key != "firm_id" else values
+        items = [c for c in values.columns if c in self.items]
+        other = [
+            c for c in values.columns
+            if c not in items and c != "firm_id" and not c.endswith("_marker")
+        ]  # fmt: skip
+        if other:
+            raise LedgerError(
+                f"revise: unknown item columns {other}; items are {list(self.items)}"
+            )
+        if marker is not None and marker not in MARKERS:
+            raise LedgerError(f"revise: marker must be one of {MARKERS}, got {marker!r}")
+        long_parts = []
+        for c in items:
+            v = values[c].to_numpy(dtype=float, na_value=np.nan)
+            keep = np.isfinite(v)
+            if marker is None:
+                mcol = f"{c}_marker"
+                suffix = self.form.ytd_suffix
+                if mcol not in values.columns and c.endswith(suffix):
+                    mcol = f"{c[: -len(suffix)]}_marker"  # the naming of to_frame
+                if mcol not in values.columns:
+                    raise LedgerError(
+                        f"revise: marker=None needs a column {c + '_marker'!r} with each value's "
+                        "marker"
+                    )
+                marks = values[mcol].astype("str").to_numpy(dtype=object)
+                wrong = keep & ~np.isin(marks, MARKERS)
+                if wrong.any():
+                    raise LedgerError(
+                        f"revise: column {mcol!r} has markers outside {MARKERS}: "
+                        f"{sorted(set(marks[wrong]))[:5]}"
+                    )
+            else:
+                marks = np.full(len(v), marker, dtype=object)
+            long_parts.append(
+                pd.DataFrame(
+                    {
+                        "firm_id": values["firm_id"].astype("str").to_numpy()[keep],
+                        "item": c,
+                        "value": v[keep],
+                        "marker": marks[keep],
+                    }
+                )
+            )
+        long = (
+            pd.concat(long_parts, ignore_index=True)
+            if long_parts
+            else pd.DataFrame({"firm_id": [], "item": [], "value": [], "marker": []})
+        )
+        cur = self._cursor()
+        cur.register("incoming", long)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            txn = self._next_txn(cur)
+            now = self._now()
+            cur.execute(
+                """
+                CREATE TEMP TABLE staged AS
+                WITH cur AS (
+                    SELECT firm_id, item, max(revision) AS revision, arg_max(value, revision) AS value
+                    FROM returns WHERE period = $period GROUP BY firm_id, item)
+                SELECT i.firm_id, i.item, i.value, i.marker, coalesce(c.revision, 0) + 1 AS revision,
+                       c.value IS NOT DISTINCT FROM i.value AS same
+                FROM incoming i LEFT JOIN cur c USING (firm_id, item)
+                """,
+                {"period": period},
+            )
+            cur.execute(
+                """
+                INSERT INTO returns
+                SELECT firm_id, $period, item, value, marker, revision, $txn, NULL
+                FROM staged WHERE NOT same
+                """,
+                {"period": period, "txn": txn},
+            )
+            counts = cur.execute(
+                "SELECT marker, count(*) FROM staged WHERE NOT same GROUP BY marker ORDER BY marker"
+            ).fetchall()
+            unchanged = cur.execute("SELECT count(*) FROM staged WHERE same").fetchall()[0][0]
+            written = int(sum(c for _, c in counts))
+            cur.execute(
+                "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                [txn, period, now, author, reason, written],
+            )
+            cur.execute("DROP TABLE staged")
+            cur.execute("COMMIT")
+        except Exception:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            cur.unregister("incoming")
+            cur.close()
+        return RevisionReport(
+            period=period, txn=txn, recorded_at=now, values_written=written,
+            values_unchanged=int(unchanged), by_marker={m: int(c) for m, c in counts},
+        )  # fmt: skip

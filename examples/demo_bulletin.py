@@ -43,8 +43,8 @@ from survey.periods import shift_quarter, year_of
 from survey.plan import design_plan
 from survey.publish.disclosure import DisclosureRules, protect_table
 from survey.publish.report import write_bulletin
-from survey.publish.report.build import (Estimates, bulletin_content, label_missing,
-                                         published_figures)
+from survey.publish.report.build import Estimates, bulletin_content, label_missing
+from survey.publish.report.tables import published_figures
 from survey.quarterly.series import quarterly_series
 from survey.returns.ledger import Ledger
 from survey.returns.panel import Lifecycle, edit_panel, impute_panel

@@ -138,7 +138,7 @@ class _Progress:
 
 def _headline(estimates, period: str, unit: str | None = None) -> str:
     """The first indicator of the quarter and of the year to date, in the display unit."""
-    from survey.publish.report.build import display_unit
+    from survey.publish.report.quality import display_unit
 
     name, factor, decimals = display_unit(unit)
     row = estimates.by_period["sector"][period].table().iloc[0]

@@ -891,7 +891,7 @@ def test_county_levels_add_up_and_say_their_method(demo):
     unreliable (CV > 30%) after the small-area step; the bulletin of one city federation
     (Yulin, 450900) holds the city and its six counties."""
     from survey.publish.report import write_bulletin
-    from survey.publish.report.build import area_content
+    from survey.publish.report.tables import area_content
 
     lv = demo.estimates.levels
     counties, cities = lv[lv["level"] == "county"], lv[lv["level"] == "city"]

@@ -448,7 +448,7 @@ def test_units_counts_and_percentages_are_printed_as_people_read_them(tmp_path):
     quality.csv in % (one decimal) and integer counts; counts in Excel are integers."""
     import dataclasses
 
-    from survey.publish.report.build import display_unit
+    from survey.publish.report.quality import display_unit
 
     assert display_unit("万元", "zh") == ("万元", 10.0, 0) and display_unit("千元", "en")[0] == "thousand yuan"
     with pytest.raises(ReportError, match="display unit"):
@@ -497,7 +497,7 @@ def test_code_and_name_columns_have_different_headers(tmp_path):
 
 
 def test_targets_are_checked_and_drawn():
-    from survey.publish.report.build import target_progress  # noqa: F401 (documented entry point)
+    from survey.publish.report.tables import target_progress  # noqa: F401 (documented entry point)
 
     t = pd.DataFrame({"domain": ["Zones"], "variable": "gross_output", "year": [2010], "target": [100.0],
                       "estimate": [25.0], "ci_low": [22.0], "ci_high": [28.0],

@@ -21,7 +21,8 @@ from survey.periods import year_of
 from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
 from survey.plan.keyunits import above_size
-from survey.publish.report.build import Estimates, label_missing, published_figures
+from survey.publish.report.build import Estimates, label_missing
+from survey.publish.report.tables import published_figures
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
 
 __all__ = [
@@ -765,7 +766,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
     (:meth:`~survey.returns.ledger.Ledger.revisions`). The typical units' panel
     (``typical``) becomes the case-study section. With ``level`` and ``area`` (or
     ``report.level``, ``report.area``) the bulletin of that one federation
-    (:func:`survey.publish.report.build.area_content`) is written into
+    (:func:`survey.publish.report.tables.area_content`) is written into
     ``bulletin/<level>_<area>/`` instead.
 
     Returns
@@ -810,7 +811,7 @@ def report_step(config: SurveyConfig | str | Path, estimates: Estimates,
         raise ConfigError("give the level and the area of the federation together "
                           "(--level city --area 450900)")
     if level is not None:
-        from survey.publish.report.build import area_content
+        from survey.publish.report.tables import area_content
 
         if estimates.levels is None:
             raise ConfigError(f"{config.path}: the bulletin of one federation needs "

@@ -415,7 +415,7 @@ def targets_chart(targets: pd.DataFrame, *, language: Literal["zh", "en"] = "en"
     targets : pandas.DataFrame
         ``domain, variable, year, needed, needed_ci_low, needed_ci_high, growth,
         growth_ci_low, growth_ci_high`` (fractions), as
-        :func:`survey.publish.report.build.target_progress` gives them.
+        :func:`survey.publish.report.tables.target_progress` gives them.
     language : {"zh", "en"}, default="en"
     level : float, default=0.95
 

@@ -363,7 +363,7 @@ class BulletinContent:
     unit : str, default=""
         Display unit of money ("亿元"): the y axis of the series chart.
     targets : pandas.DataFrame or None, default=None
-        Progress to targets (:func:`survey.publish.report.build.target_progress`):
+        Progress to targets (:func:`survey.publish.report.tables.target_progress`):
         ``domain, variable, year, target, estimate, ci_low, ci_high, needed,
         needed_ci_low, needed_ci_high, growth, growth_ci_low,
         growth_ci_high``; a small table and a chart.

@@ -598,11 +598,12 @@ def combined_total(
         keys = keys.drop_duplicates().sort_values(byl, kind="stable").reset_index(drop=True)
     D = len(keys)
 
+    key_index = pd.MultiIndex.from_frame(keys[byl]) if byl else None
+
     def locate(frame: pd.DataFrame) -> np.ndarray:
-        if not byl:
+        if key_index is None:
             return np.zeros(len(frame), dtype=np.intp)
-        idx = pd.MultiIndex.from_frame(keys[byl]).get_indexer(pd.MultiIndex.from_frame(frame[byl]))
-        return idx.astype(np.intp)
+        return key_index.get_indexer(pd.MultiIndex.from_frame(frame[byl])).astype(np.intp)
 
     cols = names + (ly_names if has_ly else [])
     kk = len(cols)
@@ -703,30 +704,24 @@ def combined_total(
         else:
             growth = growth_se = last_year = np.full((D, k), np.nan)
         shares = [np.where(point != 0, part / point, np.nan) for part in (ta[:, :k], sp_point[:, :k], m_point[:, :k], imp)]
-    frame = keys.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
+    columns = {
+        "variable": np.tile(np.asarray(names, dtype=object), D),
+        "estimate": point.ravel(), "se": se.ravel(), "cv": cv.ravel(),
+        "ci_low": (point - q * se).ravel(), "ci_high": (point + q * se).ravel(),
+        "growth": growth.ravel(), "growth_se": growth_se.ravel(),
+        "growth_ci_low": (growth - q * growth_se).ravel(),
+        "growth_ci_high": (growth + q * growth_se).ravel(),
+        "last_year": last_year.ravel(), "take_all": ta[:, :k].ravel(),
+        "sampled": sp_point[:, :k].ravel(), "model": m_point[:, :k].ravel(),
+        "take_all_share": shares[0].ravel(), "sampled_share": shares[1].ravel(),
+        "model_share": shares[2].ravel(), "imputed_share": shares[3].ravel(),
+        "model_based": (m_point[:, :k] != 0).ravel(), "df": np.full(D * k, df),
+        "n": np.repeat(n_dom, k).astype(np.int64),
+    }
+    frame = pd.concat([keys.loc[np.repeat(np.arange(D), k)].reset_index(drop=True),
+                       pd.DataFrame(columns)], axis=1)  # one block of columns, not 21 inserts
     if period is not None:
         frame.insert(0, "period", period)
-    frame["variable"] = np.tile(np.asarray(names, dtype=object), D)
-    frame["estimate"] = point.ravel()
-    frame["se"] = se.ravel()
-    frame["cv"] = cv.ravel()
-    frame["ci_low"] = (point - q * se).ravel()
-    frame["ci_high"] = (point + q * se).ravel()
-    frame["growth"] = growth.ravel()
-    frame["growth_se"] = growth_se.ravel()
-    frame["growth_ci_low"] = (growth - q * growth_se).ravel()
-    frame["growth_ci_high"] = (growth + q * growth_se).ravel()
-    frame["last_year"] = last_year.ravel()
-    frame["take_all"] = ta[:, :k].ravel()
-    frame["sampled"] = sp_point[:, :k].ravel()
-    frame["model"] = m_point[:, :k].ravel()
-    frame["take_all_share"] = shares[0].ravel()
-    frame["sampled_share"] = shares[1].ravel()
-    frame["model_share"] = shares[2].ravel()
-    frame["imputed_share"] = shares[3].ravel()
-    frame["model_based"] = (m_point[:, :k] != 0).ravel()
-    frame["df"] = df
-    frame["n"] = np.repeat(n_dom, k).astype(np.int64)
     def contributions() -> pd.DataFrame:
         return _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk)
 

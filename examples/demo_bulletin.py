@@ -12,8 +12,8 @@ calls, written out here with their settings as plain arguments:
    (``survey.returns.panel.edit_panel``, ``impute_panel``);
 4. weighting (``Survey.adjust_nonresponse``, ``Survey.calibrate``);
 5. combined estimates by breakdown, the series and the year to date
-   (``combined_total``, ``quarterly_series``);
-6. disclosure control (``survey.publish.disclosure.protect_table``);
+   (``breakdown_totals``, ``quarterly_series``);
+6. disclosure control (``survey.publish.disclosure.protect_tables``);
 7. the bulletin (``survey.publish.report.build.bulletin_content``,
    ``write_bulletin``).
 
@@ -35,17 +35,16 @@ import pandas as pd
 import survey as sv
 from survey.datasets import display_names, load_register, simulate_returns
 from survey.estimation.combined import combined_total, cutoff_model
-from survey.estimation.takenone import smallest_inputs
-from survey.estimation.levels import city_code, county_estimates, levels_table
+from survey.estimation.levels import area_names, city_code, county_estimates, levels_table
+from survey.estimation.takenone import observed_units, smallest_inputs
 from survey.form import DEMO_FORM
-from survey.plan.keyunits import above_size
 from survey.periods import shift_quarter, year_of
 from survey.plan import design_plan
-from survey.publish.disclosure import DisclosureRules, protect_table
+from survey.publish.disclosure import DisclosureRules, protect_tables
 from survey.publish.report import write_bulletin
 from survey.publish.report.build import Estimates, bulletin_content, label_missing
 from survey.publish.report.tables import published_figures
-from survey.quarterly.series import quarterly_series
+from survey.quarterly.series import breakdown_totals, quarterly_series
 from survey.returns.ledger import Ledger
 from survey.returns.panel import Lifecycle, edit_panel, impute_panel
 from survey.returns.rules import Rule, default_rules
@@ -137,10 +136,8 @@ def main() -> None:
     surveys = {}
     for period, rows in sample.groupby("period", sort=True):
         frame = plans[year_of(period)].frame
-        small = frame.subset(frame.data["part"].to_numpy() == "sample")
-        counts = small.counts(by="city")
-        totals = {"city": dict(zip(counts["city"], counts["N"].astype(float), strict=True)),
-                  SIZE: float(small.totals([SIZE], by=[])[SIZE].iloc[0])}
+        totals = frame.subset(frame.data["part"].to_numpy() == "sample").margins(
+            counts=["city"], totals=[SIZE])
         surveys[period] = sv.Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
             "responded", by=["city", "stratum"], small_cells="collapse").calibrate(
             totals, method="linear", bounds=(0.3, 3.0))
@@ -151,41 +148,28 @@ def main() -> None:
         breakdowns[name] = [name, f"{name}_name"] if f"{name}_name" in take_all else [name]
     breakdowns.update({f"channel_{name}": [flag] for name, (flag, _) in CHANNELS.items()})
     columns = [c for by in breakdowns.values() if by for c in by]
-    flags = {v: f"{v}_imputed" for v in VARIABLES}
-    by_period = {name: {} for name in breakdowns}
-    ytd, ytd_by = [f"{v}_ytd" for v in VARIABLES], {}  # the year to date of the published quarter
-    ytd_flags = {f"{v}_ytd": f"{v}_imputed" for v in VARIABLES}
+    ytd = [f"{v}_ytd" for v in VARIABLES]  # the year to date of the published quarter
     take_none = {year: label_missing(plan.frame.data[plan.frame.data["part"] == "take_none"]
                                      .reset_index(drop=True), columns, LANGUAGE)
                  for year, plan in plans.items()}
+    inputs = {}  # per period: the 30 smallest firms of each industry that returned their values
 
     def model(period: str, s, names, by):
         # the take-none part: a ratio model per industry fitted on the 30 smallest firms of
         # the industry that returned their values (nothing imputed), with its model variance
-        observed = pd.concat([take_all[take_all["period"] == period], s.data], ignore_index=True)
-        ok = observed["responded"].fillna(False).to_numpy(dtype=bool).copy()
-        for v in names:
-            ok &= ~observed[f"{v.removesuffix('_ytd')}_imputed"].fillna(True).to_numpy(dtype=bool)
-        inputs = smallest_inputs(observed[ok], size=SIZE, by="industry", smallest=30)
-        return cutoff_model(inputs, take_none[int(period[:4])], list(names), auxiliary=SIZE,
-                            by=by, model_by="industry", inputs="smallest observed units")
+        if period not in inputs:
+            observed = observed_units([take_all[take_all["period"] == period], s.data], VARIABLES)
+            inputs[period] = smallest_inputs(observed, size=SIZE, by="industry", smallest=30)
+        return cutoff_model(inputs[period], take_none[int(period[:4])], list(names),
+                            auxiliary=SIZE, by=by, model_by="industry",
+                            inputs="smallest observed units")
 
-    for period, s in surveys.items():
-        ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True),
-                           columns, LANGUAGE)
-        s = s.assign(**{c: label_missing(s.data[[c]], [c], LANGUAGE)[c].to_numpy()
-                        for c in columns if c in s.data and s.data[c].isna().any()})
-        for name, by in breakdowns.items():
-            by_period[name][period] = combined_total(VARIABLES, take_all=ta, sample=s, by=by,
-                                                     imputed=flags, period=period, level=LEVEL,
-                                                     model=model(period, s, VARIABLES, by))
-            if period == PUBLISHED:
-                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
-                                              level=LEVEL, imputed=ytd_flags,
-                                              model=model(period, s, ytd, by))
-        if period == PUBLISHED:  # firms above designated size on their own (not the key units)
-            ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
-                                                level=LEVEL, imputed=ytd_flags)
+    labelled = {p: s.assign(**{c: label_missing(s.data[[c]], [c], LANGUAGE)[c].to_numpy()
+                               for c in columns if c in s.data and s.data[c].isna().any()})
+                for p, s in surveys.items()}  # missing breakdown values get an explicit label
+    by_period, ytd_by = breakdown_totals(
+        VARIABLES, take_all=label_missing(take_all, columns, LANGUAGE), surveys=labelled,
+        breakdowns=breakdowns, published=PUBLISHED, level=LEVEL, model=model)
 
     def year_to_date(period: str):
         ta = take_all[take_all["period"] == period].reset_index(drop=True)
@@ -203,12 +187,7 @@ def main() -> None:
     counties = pd.concat([county_estimates(surveys[PUBLISHED], ta, frame, v, size=SIZE,
                                            model=county_model, cv_max=0.15, level=LEVEL,
                                            seed=SEED) for v in VARIABLES], ignore_index=True)
-    shown = display_names(LANGUAGE)
-    names = {}
-    for code, county, city in frame[["county_code", "county", "city"]].drop_duplicates(
-            "county_code").itertuples(index=False):
-        names[code] = shown["county"].get(county, county)
-        names[city_code([code])[0]] = shown["city"].get(city, city)
+    names = area_names(frame, "county_code", shown=display_names(LANGUAGE))
     codes = dict(zip(frame["city"], city_code(frame["county_code"]), strict=True))
     cities = by_period["city"][PUBLISHED].table()
     cities["city_code"] = cities["city"].map(codes)
@@ -229,18 +208,13 @@ def main() -> None:
     units = pd.concat([take_all[take_all["period"] == PUBLISHED].assign(weight=1.0),
                        s.data.assign(weight=s.weights)[s.weights > 0]], ignore_index=True)
     rules = DisclosureRules(min_frequency=3, p_percent=10, frequency_range=20)
-    tables = {"table0": (["city"], ["industry"]), "table1": (["zone"], []),
-              **{f"channel_{name}": ([flag], []) for name, (flag, _) in CHANNELS.items()}}
-    protected = {}
-    for name, (rows, cols) in tables.items():
-        data = label_missing(units, rows + cols, LANGUAGE)
-        data = data.assign(**{c: data[c].astype(str) for c in rows + cols
-                              if pd.api.types.is_bool_dtype(data[c])})
-        for v in [*VARIABLES, *ytd]:  # the quarter and the year to date
-            if not (data[v].to_numpy(dtype=float) < 0).any():  # magnitude rules: values >= 0
-                protected[f"{name}:{v}"] = protect_table(
-                    data, v, rows=rows, columns=cols or None, weights="weight", rules=rules,
-                    cost="value", total_label="合计")
+    tables = {"table0": (["city"], ["industry"], [*VARIABLES, *ytd]),
+              "table1": (["zone"], [], [*VARIABLES, *ytd]),  # the quarter and the year to date
+              **{f"channel_{name}": ([flag], [], [*VARIABLES, *ytd])
+                 for name, (flag, _) in CHANNELS.items()}}
+    data = label_missing(units, ["city", "industry", "zone"], LANGUAGE)
+    protected = protect_tables(data, tables, weights="weight", rules=rules, cost="value",
+                               total_label="合计")  # (profit and tax can be negative: left out)
     suppressed = sum(int(pt.suppressed.sum()) for pt in protected.values())
     print(f"disclosure: {len(protected)} tables protected, {suppressed} cells suppressed")
 

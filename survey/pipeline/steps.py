@@ -20,7 +20,6 @@ from survey.form import DEMO_FORM
 from survey.periods import year_of
 from survey.io import write_table
 from survey.pipeline.config import SurveyConfig, load_config
-from survey.plan.keyunits import above_size
 from survey.publish.report.build import Estimates, label_missing
 from survey.publish.report.tables import published_figures
 from survey.returns.panel import EditOutcome, Lifecycle, edit_panel, impute_panel
@@ -562,24 +561,19 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
     """
     from survey.estimation.combined import combined_total
     from survey.periods import shift_quarter
-    from survey.quarterly.series import quarterly_series
+    from survey.quarterly.series import breakdown_totals, quarterly_series
 
     config = as_config(config)
     estimate = config.need("estimate")
     variables, language = list(estimate.variables), config.language
     breakdowns = _breakdowns(config, take_all.columns)
     fill = [c for cols in breakdowns.values() if cols for c in cols]
-    by_period: dict[str, dict[str, Any]] = {name: {} for name in breakdowns}
     last = config.published()
-    ytd_by: dict[str, Any] = {}
-    ytd = [f"{v}_ytd" for v in variables]
-    ytd_imputed = {f"{v}_ytd": f"{v}_imputed" for v in variables}
     if plans is None and config.plan is not None and (
             config.plan.take_none_below is not None or config.plan.key_units is not None):
         plans = plan_step(config, write=False)
     take_none = {year: label_missing(rows, fill, language)
                  for year, rows in take_none_frames(config, plans or {}).items()}
-
     inputs: dict[str, pd.DataFrame] = {}  # per period: the same rows for every breakdown
 
     def model(period: str, s: Any, names: Sequence[str], by: Any) -> Any:
@@ -590,24 +584,13 @@ def estimate_step(config: SurveyConfig | str | Path, take_all: pd.DataFrame,
             inputs[period] = model_inputs(config, period, take_all, s, typical)
         return model_part(config, rows, inputs[period], names, by)
 
-    for period, s in surveys.items():
-        ta = label_missing(take_all[take_all["period"] == period].reset_index(drop=True), fill,
-                           language)
-        s = s.assign(**{c: label_missing(s.data[[c]], [c], language)[c].to_numpy()
-                        for c in fill if c in s.data.columns and s.data[c].isna().any()})
-        for name, by in breakdowns.items():
-            by_period[name][period] = combined_total(
-                variables, take_all=ta, sample=s, by=by, period=period, level=estimate.level,
-                imputed={v: f"{v}_imputed" for v in variables},
-                model=model(period, s, variables, by))
-            if period == last:  # the year to date (January to the published quarter)
-                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
-                                              level=estimate.level, imputed=ytd_imputed,
-                                              model=model(period, s, ytd, by))
-        if period == last:  # firms above designated size on their own (key units are
-            # enumerated too, but they are below the size: not in this figure)
-            ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
-                                                level=estimate.level, imputed=ytd_imputed)
+    # missing breakdown values (a firm in no zone) get an explicit label
+    labelled = {p: s.assign(**{c: label_missing(s.data[[c]], [c], language)[c].to_numpy()
+                               for c in fill if c in s.data.columns and s.data[c].isna().any()})
+                for p, s in surveys.items()}
+    by_period, ytd_by = breakdown_totals(
+        variables, take_all=label_missing(take_all, fill, language), surveys=labelled,
+        breakdowns=breakdowns, published=last, level=estimate.level, model=model)
 
     def year_to_date(period: str) -> Any:
         if period not in surveys:

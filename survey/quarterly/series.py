@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, PeriodError
 from survey.io import joined_labels
-from survey.estimation.combined import CombinedEstimate, require_columns
+from survey.estimation.combined import CombinedEstimate, combined_total, require_columns
 from survey.estimation.results import (
     GROWTH_COLUMNS,
     INTERVAL_COLUMNS,
@@ -22,7 +22,8 @@ from survey.estimation.results import (
 from survey.periods import parse_quarter, shift_quarter
 from survey.quarterly.benchmarking import benchmark_quarters
 
-__all__ = ['level_growth', 'average_annual_growth', 'QuarterlySeries', 'quarterly_series']
+__all__ = ['level_growth', 'average_annual_growth', 'QuarterlySeries', 'quarterly_series',
+           'breakdown_totals']
 
 
 # --------------------------------------------------------------------------- growth helpers
@@ -393,3 +394,85 @@ def quarterly_series(estimates: Sequence[CombinedEstimate]) -> QuarterlySeries:
     return QuarterlySeries(
         by=tuple(by), variables=variables, periods=tuple(periods), frame=frame, level=ests[0].level
     )
+
+
+def breakdown_totals(
+    variables: Sequence[str],
+    *,
+    take_all: pd.DataFrame,
+    surveys: Mapping[str, Any],
+    breakdowns: Mapping[str, Sequence[str] | None],
+    published: str | None = None,
+    level: float = 0.95,
+    model: Callable[[str, Any, list[str], Sequence[str] | None], Any] | None = None,
+) -> tuple[dict[str, dict[str, CombinedEstimate]], dict[str, CombinedEstimate]]:
+    """Combined totals (take-all + sample + model) of every period and breakdown, and the
+    year to date of the published quarter by breakdown.
+
+    For each period of ``surveys`` and each breakdown,
+    :func:`survey.estimation.combined.combined_total` of ``variables`` on the take-all
+    panel's rows of the period and the period's weighted sample, the imputed share from
+    the flags ``{v}_imputed``; for the ``published`` quarter also the year to date
+    (``{v}_ytd``) by breakdown and, under the key ``"take_all"``, for the firms above the
+    designated size alone (:func:`survey.plan.keyunits.above_size`: key units are
+    enumerated too, but they are below the size).
+
+    Parameters
+    ----------
+    variables : sequence of str
+    take_all : pandas.DataFrame
+        The take-all panel (one row per firm and period, column ``period``).
+    surveys : mapping of str to survey.Survey
+        The weighted sample of each period.
+    breakdowns : mapping of str to list of str or None
+        Name -> domain columns (``None``: the whole sector).
+    published : str, optional
+        The quarter whose year to date is estimated.
+    level : float, default=0.95
+    model : callable, optional
+        ``model(period, survey, names, by)`` -> the take-none part
+        (:class:`~survey.estimation.combined.ModelPart`) or ``None``.
+
+    Returns
+    -------
+    (dict, dict)
+        ``by_period[breakdown][period]`` and ``year_to_date[breakdown]`` (empty without
+        ``published``), each a :class:`~survey.estimation.combined.CombinedEstimate`.
+
+    Examples
+    --------
+    >>> import survey as sv
+    >>> ta = pd.DataFrame({"period": "2006Q4", "city": ["a", "b"], "y": [5.0, 7.0],
+    ...                    "y_ytd": [20.0, 30.0], "y_imputed": False})
+    >>> s = sv.Survey(pd.DataFrame({"city": ["a", "b"], "w": [3.0, 3.0], "y": [1.0, 2.0],
+    ...                             "y_ytd": [4.0, 8.0], "y_imputed": False}), sv.Design(weights="w"))
+    >>> by_period, ytd = breakdown_totals(["y"], take_all=ta, surveys={"2006Q4": s},
+    ...                                   breakdowns={"sector": None, "city": ["city"]},
+    ...                                   published="2006Q4")
+    >>> by_period["sector"]["2006Q4"].table()["estimate"].tolist(), ytd["sector"].table()["estimate"].tolist()
+    ([21.0], [86.0])
+    """
+    from survey.plan.keyunits import above_size
+
+    names = list(variables)
+    ytd = [f"{v}_ytd" for v in names]
+    flags = {v: f"{v}_imputed" for v in names}
+    ytd_flags = {f"{v}_ytd": f"{v}_imputed" for v in names}
+    by_period: dict[str, dict[str, CombinedEstimate]] = {name: {} for name in breakdowns}
+    ytd_by: dict[str, CombinedEstimate] = {}
+    for period, s in surveys.items():
+        ta = take_all[take_all["period"] == period].reset_index(drop=True)
+        for name, by in breakdowns.items():
+            part = model(period, s, names, by) if model is not None else None
+            by_period[name][period] = combined_total(names, take_all=ta, sample=s, by=by,
+                                                     period=period, level=level,
+                                                     imputed=flags, model=part)
+            if period == published:
+                part = model(period, s, ytd, by) if model is not None else None
+                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
+                                              level=level, imputed=ytd_flags, model=part)
+        if period == published:
+            ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
+                                                level=level, imputed=ytd_flags)
+    return by_period, ytd_by
+

@@ -20,7 +20,9 @@ imported by the others for type annotations only):
   ``WeightingStep`` and the residuals after weighting;
 * ``domains``, ``estimate``, ``quantile``: the estimators;
 * ``weighting_steps``, ``weighting``, ``nonresponse``: weighting a Survey;
-* ``survey``: :class:`~survey.estimation.survey.Survey`, whose methods call the above;
+* ``survey_state``, ``survey``: the checked state of a Survey with its read-only views and
+  derived-survey constructors, and :class:`~survey.estimation.survey.Survey` on it, whose
+  methods call the above;
 * ``combined``, ``multiframe``: the quarterly three-part estimate and
   multiple-frame totals (they take ``Survey`` objects).
 """

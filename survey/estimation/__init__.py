@@ -14,8 +14,9 @@ imported by the others for type annotations only):
 * ``replicate``, ``replicate_weights``, ``replicate_variance``, ``replicate_estimates``:
   replicate designs, their weights (bootstrap draws kept with the design), their
   covariances in one pass, the replicate estimates for contrasts;
-* ``residuals``: the residuals after weighting as a low-rank correction of
-  the domain scores (no n x D matrix) and their design covariance;
+* ``residual_columns``, ``residuals``, ``residual_covariance``: the residuals after
+  weighting as a low-rank correction of the domain scores (no n x D matrix): the
+  columns and score sums, the prepared weighting model, the design covariance;
 * ``variance``: the one dispatch (linearisation, πps, two-phase or replicates),
   ``WeightingStep`` and the residuals after weighting;
 * ``domains``, ``estimate``, ``quantile``: the estimators;

@@ -33,12 +33,9 @@ from survey.estimation.pps import pps_covariance, pps_domain_covariance
 from survey.estimation.replicate_estimates import replicate_covariance as replicate_svrvar
 from survey.estimation.replicate_estimates import replicate_estimates_cached
 from survey.estimation.replicate_variance import replicate_covariance
-from survey.estimation.residuals import (
-    DomainScores,
-    design_coefficients,
-    lowrank_correction,
-    weighting_residuals,
-)
+from survey.estimation.residual_columns import DomainScores, design_coefficients
+from survey.estimation.residual_covariance import lowrank_correction
+from survey.estimation.residuals import weighting_residuals
 from survey.estimation.structure import Stage, VarianceStructure
 from survey.estimation.twophase import twophase_covariance, twophase_full_covariance
 
@@ -157,7 +154,7 @@ def linearization_variance(
     stratum_sums : dict, optional
         Filled with the (strata x D*k) sums of the scores of every stage
         (keyed by ``id(stage)``) when they come as a dense table anyway, for
-        :func:`~survey.estimation.residuals.lowrank_correction`.
+        :func:`~survey.estimation.residual_covariance.lowrank_correction`.
 
     Returns
     -------

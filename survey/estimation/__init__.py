@@ -10,7 +10,8 @@ imported by the others for type annotations only):
 * ``pps``: the variance of πps designs without replacement (``Design(pps=...)``);
 * ``lonely``: lonely PSUs within domains, the report of touched strata, collapsing strata;
 * ``twophase``: the two-phase variance of a nonresponse adjustment;
-* ``calibration``: calibration arithmetic on arrays (Newton-Raphson, IPF);
+* ``calibration_model``, ``calibration``, ``calibration_raking``: calibration arithmetic on
+  arrays (model matrices in blocks, Newton-Raphson and the input checks, IPF);
 * ``replicate``, ``replicate_weights``, ``replicate_variance``, ``replicate_estimates``:
   replicate designs, their weights (bootstrap draws kept with the design), their
   covariances in one pass, the replicate estimates for contrasts;

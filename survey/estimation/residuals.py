@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from survey.errors import SurveyError
-from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
+from survey.estimation.calibration import solve_psd
+from survey.estimation.calibration_model import BlockModel, weighted_crossprod
 from survey.estimation.residual_columns import (
     Columns,
     DomainScores,

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
+from survey.estimation.calibration import solve_psd
+from survey.estimation.calibration_model import BlockModel, weighted_crossprod
 from survey.estimation.lonely import domain_lonely_correction
 from survey.estimation.pps import pps_covariance, pps_domain_covariance
 from survey.estimation.replicate_estimates import replicate_covariance as replicate_svrvar
@@ -424,7 +425,7 @@ class WeightingStep:
     ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
     regression residuals replace the scores in the variance (GREG variance,
     as R ``svyrecvar``): an array, a sparse matrix, a
-    :class:`~survey.estimation.calibration.BlockModel` (level codes and
+    :class:`~survey.estimation.calibration_model.BlockModel` (level codes and
     numeric columns, which the variance engine uses without forming ``X``),
     or a zero-argument callable that builds it when a variance first needs
     it; ``None`` when the step does not change the variance structure. ``input_weights`` are the weights before the step.

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import survey as sv
 from survey.errors import CalibrationError, ColumnError, WeightError
-from survey.estimation.calibration import calibration_factors, raking_factors
+from survey.estimation.calibration import calibration_factors
+from survey.estimation.calibration_raking import raking_factors
 from survey.estimation.nonresponse import (
     adjust_nonresponse,
     check_design_weights,

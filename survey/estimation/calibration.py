@@ -1,4 +1,4 @@
-"""Calibration arithmetic on arrays: g-weights by Newton-Raphson and by IPF.
+"""Calibration arithmetic on arrays: g-weights by Newton-Raphson, input checks, the solver.
 
 Plain array functions with no :class:`~survey.estimation.survey.Survey` in
 sight, shared by the survey-level weighting (:mod:`survey.estimation.weighting`),
@@ -7,10 +7,14 @@ the variance engine (the GREG residuals use :func:`solve_psd`):
 
 * :func:`calibration_factors` / :func:`newton_raphson`: g-weights that solve
   the calibration equations ``X'(d g) = t`` (R ``survey:::grake``);
-* :func:`raking_factors` / :func:`ipf`: raking ratio by iterative proportional
-  fitting over categorical margins (R ``rake()``);
-* :class:`BlockModel`: a model matrix stored as level codes and numeric
-  columns, whose products are group sums.
+* :func:`check_bounds`, :func:`check_totals`, ...: the checks of the inputs,
+  shared with the out-of-core weighting;
+* :func:`solve_psd`: the solver of the normal equations.
+
+Raking by iterative proportional fitting (R ``rake()``) is in
+:mod:`survey.estimation.calibration_raking` (``raking_factors``, ``ipf``), the
+model matrices (``BlockModel``, ``weighted_crossprod``) in
+:mod:`survey.estimation.calibration_model`.
 
 Methods (``g = new weight / input weight``, ``u = x_i' lambda``):
 
@@ -37,21 +41,17 @@ import numpy as np
 from numpy.linalg import LinAlgError
 
 from survey.errors import CalibrationError
+from survey.estimation.calibration_model import checked_model, model_operator
 from survey.lazy import lazy_module
 
-sp = lazy_module("scipy.sparse")
 linalg = lazy_module("scipy.linalg")
 special = lazy_module("scipy.special")
 
 __all__ = [
     "METHODS",
-    "BlockModel",
     "CalibrationFit",
-    "RakingFit",
     "calibration_factors",
-    "raking_factors",
     "newton_raphson",
-    "ipf",
     "calibration_function",
     "check_bounds",
     "check_margin_sums",
@@ -59,7 +59,6 @@ __all__ = [
     "check_totals",
     "convergence_error",
     "solve_psd",
-    "weighted_crossprod",
 ]
 
 Method = Literal["linear", "raking", "logit"]
@@ -297,190 +296,6 @@ def _solve_psd_columns(T: np.ndarray, R: np.ndarray, diagonal: np.ndarray | None
     return sc * (vecs @ (inv[:, None] * (vecs.T @ (sc * R))))
 
 
-def weighted_crossprod(X: Any, s: np.ndarray) -> np.ndarray:
-    """``X' diag(s) X`` as a dense p x p array (X dense or sparse).
-
-    Parameters
-    ----------
-    X : numpy.ndarray or scipy.sparse array, shape (n, p)
-    s : numpy.ndarray, shape (n,)
-
-    Returns
-    -------
-    numpy.ndarray, shape (p, p)
-
-    Examples
-    --------
-    >>> weighted_crossprod(np.array([[1.0, 0.0], [1.0, 2.0]]), np.array([1.0, 3.0]))
-    array([[ 4.,  6.],
-           [ 6., 12.]])
-    """
-    if sp.issparse(X):
-        return np.asarray((X.T @ sp.csr_array(X.multiply(s[:, None]))).toarray())
-    return (X * s[:, None]).T @ X
-
-
-def _as_model(X: Any, n: int) -> Any:
-    if sp.issparse(X):
-        X = sp.csr_array(X, dtype=float)
-    else:
-        X = np.asarray(X, dtype=float)
-        if X.ndim == 1:
-            X = X[:, None]
-    if X.ndim != 2 or X.shape[0] != n:
-        raise CalibrationError(f"model matrix has shape {X.shape}, expected ({n}, p)")
-    return X
-
-
-class _MatrixOp:
-    """A dense or sparse model matrix behind the operator interface of :class:`BlockModel`."""
-
-    def __init__(self, X: Any) -> None:
-        self.X = X
-        self.shape = X.shape
-
-    def matvec(self, b: np.ndarray) -> np.ndarray:
-        return np.asarray(self.X @ b)
-
-    def rmatvec(self, v: np.ndarray) -> np.ndarray:
-        return np.asarray(self.X.T @ v)
-
-    def crossprod(self, s: np.ndarray) -> np.ndarray:
-        return weighted_crossprod(self.X, s)
-
-    def diagonal(self) -> np.ndarray | None:
-        return None
-
-
-class BlockModel:
-    """Model matrix stored as blocks: level indicators (integer codes) and numeric columns.
-
-    Products are group sums (``np.bincount``); the n x p matrix is never formed
-    except as a sparse matrix for the weighting step. ``blocks`` holds
-    ``("cat", codes, L)`` (codes in ``[0, L)``, -1 for no level) or
-    ``("num", values, 1)``.
-
-    Parameters
-    ----------
-    n : int
-        Number of rows.
-    blocks : list of tuple
-        The blocks, in column order.
-
-    Examples
-    --------
-    >>> X = BlockModel(3, [("cat", np.array([0, 1, 1]), 2), ("num", np.array([1.0, 2.0, 3.0]), 1)])
-    >>> X.shape, X.rmatvec(np.ones(3))
-    ((3, 3), array([1., 2., 6.]))
-    >>> X.sparse().toarray()
-    array([[1., 0., 1.],
-           [0., 1., 2.],
-           [0., 1., 3.]])
-    """
-
-    def __init__(self, n: int, blocks: list[tuple[str, np.ndarray, int]]) -> None:
-        self.n = n
-        self.blocks = blocks
-        self.offsets = np.cumsum([0] + [b[2] for b in blocks])
-        self.shape = (n, int(self.offsets[-1]))
-        self._ext = [
-            (np.where(v < 0, L, v) if v.size and v.min() < 0 else v) if k == "cat" else None
-            for k, v, L in blocks
-        ]
-
-    def matvec(self, b: np.ndarray) -> np.ndarray:
-        out = np.zeros(self.n)
-        for (kind, v, L), ext, o in zip(self.blocks, self._ext, self.offsets):
-            if kind == "cat":
-                out += np.append(b[o : o + L], 0.0)[ext]
-            else:
-                out += v * b[o]
-        return out
-
-    def rmatvec(self, s: np.ndarray) -> np.ndarray:
-        parts = [
-            np.bincount(ext, weights=s, minlength=L + 1)[:L]
-            if kind == "cat"
-            else np.array([np.einsum("i,i->", v, s)])  # no BLAS threads for one dot
-            for (kind, v, L), ext in zip(self.blocks, self._ext)
-        ]
-        return np.concatenate(parts) if parts else np.zeros(0)
-
-    def crossprod(self, s: np.ndarray) -> np.ndarray:
-        p = self.shape[1]
-        T = np.zeros((p, p))
-        B = self.blocks
-        for a in range(len(B)):
-            ka, va, La = B[a]
-            oa = self.offsets[a]
-            for b in range(a, len(B)):
-                kb, vb, Lb = B[b]
-                ob = self.offsets[b]
-                if a == b and ka == "cat":
-                    blk = np.diag(np.bincount(self._ext[a], weights=s, minlength=La + 1)[:La])
-                elif ka == "cat" and kb == "cat":
-                    key = self._ext[a] * (Lb + 1) + self._ext[b]
-                    blk = np.bincount(key, weights=s, minlength=(La + 1) * (Lb + 1))
-                    blk = blk.reshape(La + 1, Lb + 1)[:La, :Lb]
-                elif ka == "cat":
-                    blk = np.bincount(self._ext[a], weights=s * vb, minlength=La + 1)[:La, None]
-                elif kb == "cat":
-                    blk = np.bincount(self._ext[b], weights=s * va, minlength=Lb + 1)[None, :Lb]
-                else:
-                    blk = np.array([[np.einsum("i,i,i->", s, va, vb)]])
-                T[oa : oa + La, ob : ob + Lb] = blk
-                T[ob : ob + Lb, oa : oa + La] = blk.T
-        return T
-
-    def diagonal(self) -> np.ndarray | None:
-        """Columns of the largest categorical block (their crossproduct block is diagonal)."""
-        cats = [(L, o) for (k, _, L), o in zip(self.blocks, self.offsets) if k == "cat"]
-        if not cats:
-            return None
-        L, o = max(cats)
-        return np.arange(o, o + L)
-
-    def select(self, keep: np.ndarray) -> "BlockModel":
-        """The model restricted to the columns where ``keep`` is true."""
-        out = []
-        for (kind, v, L), o in zip(self.blocks, self.offsets):
-            k = keep[o : o + L]
-            if kind == "num":
-                if k[0]:
-                    out.append((kind, v, 1))
-                continue
-            if k.all():
-                out.append((kind, v, L))
-                continue
-            remap = np.full(L + 1, -1, dtype=np.intp)
-            remap[np.flatnonzero(k)] = np.arange(int(k.sum()))
-            out.append((kind, remap[np.where(v < 0, L, v)], int(k.sum())))
-        return BlockModel(self.n, out)
-
-    def sparse(self) -> sp.csr_array:
-        """The n x p model matrix as a CSR array (one entry per row and block)."""
-        if not self.blocks:
-            return sp.csr_array((self.n, 0))
-        cols = np.empty((self.n, len(self.blocks)), dtype=np.int32)
-        vals = np.empty((self.n, len(self.blocks)))
-        for j, ((kind, v, L), o) in enumerate(zip(self.blocks, self.offsets)):
-            if kind == "cat":
-                cols[:, j] = np.where(v >= 0, v + o, -1)
-                vals[:, j] = 1.0
-            else:
-                cols[:, j] = o
-                vals[:, j] = v
-        ok = cols >= 0
-        if ok.all():
-            nb = len(self.blocks)
-            indptr = np.arange(0, self.n * nb + 1, nb, dtype=np.int64)
-            if self.n * nb < 2**31 - 1:
-                indptr = indptr.astype(np.int32)
-            return sp.csr_array((vals.ravel(), cols.ravel(), indptr), shape=self.shape)
-        indptr = np.concatenate([[0], np.cumsum(ok.sum(axis=1))])
-        return sp.csr_array((vals[ok], cols[ok], indptr), shape=self.shape)
-
-
 @dataclass(frozen=True, kw_only=True, eq=False)
 class CalibrationFit:
     """Outcome of :func:`newton_raphson`: the g-weights and how the iterations went.
@@ -542,8 +357,7 @@ def newton_raphson(
     (True, 1, array([1.166667, 1.166667, 1.166667]))
     """
     F = calibration_function(method, lower, upper)
-    if not isinstance(X, (BlockModel, _MatrixOp)):
-        X = _MatrixOp(X)
+    X = model_operator(X)
     q = X.shape[1]
     eta = np.zeros(q)
     g, dg = F(np.zeros(X.shape[0]))
@@ -631,7 +445,7 @@ def calibration_factors(
     array([2.333333, 2.333333, 2.333333])
     """
     d = np.asarray(weights, dtype=float)
-    X = _as_model(X, d.shape[0])
+    X = checked_model(X, d.shape[0])
     t = np.asarray(totals, dtype=float).ravel()
     if t.shape[0] != X.shape[1]:
         raise CalibrationError(
@@ -681,214 +495,3 @@ def convergence_error(
         f"(max_iter={max_iter}): constraint {labels[j]} is furthest off, max relative "
         f"error {rel[j]:.3g}; {hint}"
     )
-
-
-# ---------------------------------------------------------------------------
-# Pure array math: iterative proportional fitting
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True, eq=False)
-class RakingFit:
-    """Outcome of :func:`ipf`.
-
-    Attributes
-    ----------
-    w : numpy.ndarray
-        The raked weights.
-    iterations : int
-        Sweeps over all margins.
-    converged : bool
-    rel_error : list of numpy.ndarray
-        Per margin, ``|achieved - count| / (1 + |count|)`` of every level.
-    margin_weights : tuple of numpy.ndarray
-        The weights after each margin's adjustment in the last sweep (R
-        ``rake()``'s ``attr(, "weights")``, used by its variance).
-    """
-
-    w: np.ndarray
-    iterations: int
-    converged: bool
-    rel_error: list[np.ndarray]
-    margin_weights: tuple[np.ndarray, ...]
-
-
-def _ipf(
-    codes: Sequence[np.ndarray],
-    targets: Sequence[np.ndarray],
-    d: np.ndarray,
-    *,
-    max_iter: int,
-    tol: float,
-    convergence: str,
-) -> RakingFit:
-    """Raking ratio by IPF over margins; codes -1 only on rows with weight 0.
-
-    ``convergence="margins"``: stop when every margin total is within
-    ``tol * (1 + |target|)``. ``"cells"``: stop when no cell of the cross
-    table of all margins changes by ``tol`` or more in a sweep (R ``rake()``,
-    whose default ``epsilon`` is 1).
-    """
-    m = len(codes)
-    sizes = [len(t) for t in targets]
-    ext = [np.where(c < 0, s, c) for c, s in zip(codes, sizes)]  # -1 -> extra bin
-    w = d.copy()
-    cell = None
-    if convergence == "cells":
-        cell = np.ravel_multi_index(tuple(ext), tuple(s + 1 for s in sizes))
-        cell = np.unique(cell, return_inverse=True)[1].ravel()
-        n_cells = int(cell.max()) + 1
-        old = np.bincount(cell, weights=w, minlength=n_cells)
-    sums = np.bincount(ext[0], weights=w, minlength=sizes[0] + 1)[: sizes[0]]
-    ratios: list[np.ndarray] = [np.ones(s + 1) for s in sizes]
-    rel: list[np.ndarray] = []
-    iterations = 0
-    converged = False
-    while iterations < max_iter:
-        iterations += 1
-        for k in range(m):
-            if k > 0:
-                sums = np.bincount(ext[k], weights=w, minlength=sizes[k] + 1)[: sizes[k]]
-            r = np.ones(sizes[k] + 1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r[: sizes[k]] = np.where(sums > 0, targets[k] / sums, 1.0)
-            ratios[k] = r
-            w = w * r[ext[k]]
-        sums = np.bincount(ext[0], weights=w, minlength=sizes[0] + 1)[: sizes[0]]
-        if convergence == "cells":
-            new = np.bincount(cell, weights=w, minlength=n_cells)
-            delta = np.abs(new - old).max()
-            old = new
-            converged = bool(delta < tol)
-        else:
-            err = np.abs(sums - targets[0]) / (1.0 + np.abs(targets[0]))
-            converged = bool(err.max(initial=0.0) < tol)
-        if converged:
-            break
-    rel = [
-        np.abs(np.bincount(ext[k], weights=w, minlength=sizes[k] + 1)[: sizes[k]] - targets[k])
-        / (1.0 + np.abs(targets[k]))
-        for k in range(m)
-    ]
-    if convergence == "margins":
-        converged = all(e.max(initial=0.0) < tol for e in rel)
-    # weights after each margin's adjustment in the last sweep (R's attr "weights")
-    psw = [w]
-    for k in range(m - 1, 0, -1):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            psw.append(np.where(psw[-1] > 0, psw[-1] / ratios[k][ext[k]], 0.0))
-    return RakingFit(
-        w=w,
-        iterations=iterations,
-        converged=converged,
-        rel_error=rel,
-        margin_weights=tuple(reversed(psw)),
-    )
-
-
-def ipf(
-    codes: Sequence[np.ndarray],
-    counts: Sequence[np.ndarray],
-    weights: np.ndarray,
-    *,
-    max_iter: int,
-    tol: float,
-    convergence: str,
-    names: Sequence[str] | None = None,
-    levels: Sequence[Sequence[Any]] | None = None,
-) -> RakingFit:
-    """Raking ratio by IPF; raises a CalibrationError naming the level furthest off when it does not converge.
-
-    Parameters
-    ----------
-    codes : sequence of numpy.ndarray of int
-        Per margin, the level code of every row in ``[0, L_m)`` (-1 only on
-        rows with weight 0).
-    counts : sequence of numpy.ndarray
-        Per margin, the population count of each level.
-    weights : numpy.ndarray
-        Input weights.
-    max_iter : int
-    tol : float
-    convergence : {"margins", "cells"}
-        See :func:`raking_factors`.
-    names, levels : sequence, optional
-        Margin names and level labels, for the error message.
-
-    Returns
-    -------
-    RakingFit
-
-    Examples
-    --------
-    >>> a = np.array([0, 0, 1, 1]); b = np.array([0, 1, 0, 1])
-    >>> fit = ipf([a, b], [np.array([6.0, 4]), np.array([5.0, 5])], np.ones(4),
-    ...           max_iter=100, tol=1e-10, convergence="margins")
-    >>> fit.w, fit.converged
-    (array([3., 3., 2., 2.]), True)
-    """
-    fit = _ipf(codes, counts, weights, max_iter=max_iter, tol=tol, convergence=convergence)
-    if not fit.converged:
-        k = int(np.argmax([e.max(initial=0.0) for e in fit.rel_error]))
-        j = int(np.argmax(fit.rel_error[k]))
-        where = (
-            f"level {levels[k][j]!r} of {names[k]!r}"
-            if names is not None and levels is not None
-            else f"margin {k}, level {j}"
-        )
-        raise CalibrationError(
-            f"raking did not converge in {fit.iterations} sweeps (max_iter={max_iter}): "
-            f"{where} is furthest off, max relative error {fit.rel_error[k][j]:.3g}; collapse "
-            "levels with few sample units, check that the margins can hold together, or raise "
-            "max_iter"
-        )
-    return fit
-
-
-def raking_factors(
-    codes: Sequence[np.ndarray],
-    counts: Sequence[np.ndarray],
-    weights: np.ndarray,
-    *,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-    convergence: Literal["margins", "cells"] = "margins",
-) -> np.ndarray:
-    """g-weights of raking ratio (IPF) to categorical margins (pure array function).
-
-    Parameters
-    ----------
-    codes : sequence of numpy.ndarray of int
-        Per margin, the level code of every row in ``[0, L_m)`` (``-1`` allowed
-        only on rows with weight 0).
-    counts : sequence of numpy.ndarray
-        Per margin, the population count of each level (length ``L_m``).
-    weights : numpy.ndarray
-        Input weights.
-    max_iter : int, default=100
-        Maximum sweeps over all margins.
-    tol : float, default=1e-10
-        ``convergence="margins"``: largest ``|achieved - count| / (1 + count)``;
-        ``"cells"``: largest change of a cross-table cell between sweeps, in
-        weight units (R ``rake()`` uses 1).
-    convergence : {"margins", "cells"}, default="margins"
-        Stopping rule.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``g`` such that ``weights * g`` hits every margin.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.array([0, 0, 1, 1]); b = np.array([0, 1, 0, 1])
-    >>> g = raking_factors([a, b], [np.array([6.0, 4]), np.array([5.0, 5])], np.ones(4))
-    >>> np.round(g, 6)
-    array([3., 3., 2., 2.])
-    """
-    d = np.asarray(weights, dtype=float)
-    codes = [np.asarray(c, dtype=np.intp) for c in codes]
-    counts = [np.asarray(c, dtype=float) for c in counts]
-    fit = ipf(codes, counts, d, max_iter=max_iter, tol=tol, convergence=convergence)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d > 0, fit.w / d, 1.0)
-

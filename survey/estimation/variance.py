@@ -27,18 +27,16 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from survey.estimation.calibration import BlockModel, solve_psd, weighted_crossprod
+from survey.estimation.calibration import solve_psd
+from survey.estimation.calibration_model import BlockModel, weighted_crossprod
 from survey.estimation.lonely import domain_lonely_correction
 from survey.estimation.pps import pps_covariance, pps_domain_covariance
 from survey.estimation.replicate_estimates import replicate_covariance as replicate_svrvar
 from survey.estimation.replicate_estimates import replicate_estimates_cached
 from survey.estimation.replicate_variance import replicate_covariance
-from survey.estimation.residuals import (
-    DomainScores,
-    design_coefficients,
-    lowrank_correction,
-    weighting_residuals,
-)
+from survey.estimation.residual_columns import DomainScores, design_coefficients
+from survey.estimation.residual_covariance import lowrank_correction
+from survey.estimation.residuals import weighting_residuals
 from survey.estimation.structure import Stage, VarianceStructure
 from survey.estimation.twophase import twophase_covariance, twophase_full_covariance
 
@@ -157,7 +155,7 @@ def linearization_variance(
     stratum_sums : dict, optional
         Filled with the (strata x D*k) sums of the scores of every stage
         (keyed by ``id(stage)``) when they come as a dense table anyway, for
-        :func:`~survey.estimation.residuals.lowrank_correction`.
+        :func:`~survey.estimation.residual_covariance.lowrank_correction`.
 
     Returns
     -------
@@ -427,7 +425,7 @@ class WeightingStep:
     ``model`` is the calibration model matrix ``X`` (n x p) whose weighted
     regression residuals replace the scores in the variance (GREG variance,
     as R ``svyrecvar``): an array, a sparse matrix, a
-    :class:`~survey.estimation.calibration.BlockModel` (level codes and
+    :class:`~survey.estimation.calibration_model.BlockModel` (level codes and
     numeric columns, which the variance engine uses without forming ``X``),
     or a zero-argument callable that builds it when a variance first needs
     it; ``None`` when the step does not change the variance structure. ``input_weights`` are the weights before the step.

@@ -9,7 +9,8 @@ regression residuals of the calibration (GREG variance), as R ``survey`` does
 step is repeated in every replicate.
 
 The arithmetic is in :mod:`survey.estimation.calibration` (g-weights by
-Newton-Raphson, R's ``grake``, and iterative proportional fitting); the
+Newton-Raphson, R's ``grake``) and :mod:`survey.estimation.calibration_raking`
+(iterative proportional fitting); the
 nonresponse adjustment and the checks of design weights are in
 :mod:`survey.estimation.nonresponse`. Formulas and a worked example:
 ``docs/weighting.md``.
@@ -27,18 +28,17 @@ import pandas as pd
 
 from survey.errors import CalibrationError, ColumnError, SurveyWarning, WeightError
 from survey.estimation.calibration import (
-    BlockModel,
     CalibrationFit,
     Method,
-    RakingFit,
     check_bounds,
     check_margin_sums,
     check_total,
     check_totals,
     convergence_error,
-    ipf,
     newton_raphson,
 )
+from survey.estimation.calibration_model import BlockModel
+from survey.estimation.calibration_raking import RakingFit, ipf
 from survey.estimation.weighting_steps import (
     WeightingReport,
     apply_step,

@@ -33,15 +33,17 @@ except ImportError:  # pragma: no cover - pytest-xdist is in the test extra
     pass
 else:
     class _DemoOnOneWorker(LoadScopeScheduling):
-        """Each test is its own unit of work, except the demo files (one unit) and the
-        subprocess runs (one unit); larger units are handed out first."""
+        """Each file is one unit of work (its module-scoped fixtures are built once, not
+        once per worker), the demo files are one unit and the subprocess runs another;
+        larger units are handed out first."""
 
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.split("::", 1)[0] in DEMO_FILES:
+            path = nodeid.split("::", 1)[0]
+            if path in DEMO_FILES:
                 return "demo"
             if nodeid.rsplit("::", 1)[-1] in SUBPROCESS_TESTS:
                 return "subprocess"
-            return nodeid
+            return path
 
     def pytest_xdist_make_scheduler(config, log):
         if config.getvalue("dist") == "load":

@@ -193,7 +193,7 @@ def calibration_function(method: str, lower: float, upper: float) -> Callable[[n
     ``cal.raking``, ``cal.logit``), bounded by ``(lower, upper)`` (from :func:`check_bounds`).
 
     Used by the in-memory Newton-Raphson (:func:`newton_raphson`) and the out-of-core
-    calibration (:mod:`survey.estimation.outofcore_weighting`), so both use the same ``g``.
+    calibration (:mod:`survey.estimation.outofcore.calibration`), so both use the same ``g``.
 
     Examples
     --------

@@ -46,8 +46,8 @@ import pandas as pd
 from survey.errors import TableError
 
 __all__ = [
-    "TABLE_SUFFIXES", "decode_text", "joined_labels", "protect_formulas", "protect_workbook",
-    "read_header", "read_table", "text_cell", "write_table", "write_workbook",
+    "TABLE_SUFFIXES", "decode_text", "joined_labels", "member", "protect_formulas",
+    "protect_workbook", "read_header", "read_table", "text_cell", "write_table", "write_workbook",
 ]
 
 #: File suffixes :func:`read_table` reads.
@@ -552,6 +552,42 @@ def protect_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out.columns = _protect_labels(out.columns)
     out.index = _protect_labels(out.index)
     return out
+
+
+def member(values: Any, among: Any) -> np.ndarray:
+    """Which of ``values`` are in ``among``, as a boolean array (missing values: ``False``).
+
+    The same answer as ``pandas.Series.isin``, without its cost on text columns stored by
+    Arrow (pandas 3 converts every element of ``among`` one by one: seconds for a register
+    of ids); ids and codes go through :func:`pyarrow.compute.is_in`.
+
+    Examples
+    --------
+    >>> member(pd.Series(["a", "b", None]), ["b", "c"]).tolist()
+    [False, True, False]
+    >>> member([1, 2, 3], pd.Series([3.0, 1.0])).tolist()
+    [True, False, True]
+    >>> member(["1", "2"], [1]).tolist()  # text is not a number
+    [False, False]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        left = pa.array(values, from_pandas=True)
+        right = pa.array(among, from_pandas=True)
+        text = (pa.types.is_string(left.type) or pa.types.is_large_string(left.type),
+                pa.types.is_string(right.type) or pa.types.is_large_string(right.type))
+        numbers = (pa.types.is_integer(left.type) or pa.types.is_floating(left.type),
+                   pa.types.is_integer(right.type) or pa.types.is_floating(right.type))
+        if left.type != right.type:  # large_string and string, int and float: one type
+            if not (all(text) or all(numbers)):
+                raise TypeError("text and numbers: pandas decides")
+            common = pa.large_string() if all(text) else pa.float64()
+            left, right = left.cast(common), right.cast(common)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        return pd.Series(values).isin(pd.Series(among)).to_numpy()
+    return pc.fill_null(pc.is_in(left, value_set=right), False).to_numpy(zero_copy_only=False)
 
 
 def joined_labels(frame: pd.DataFrame, columns: Sequence[str], sep: str = "/") -> pd.Series:

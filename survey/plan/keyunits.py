@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, PlanError
+from survey.io import member
 
 __all__ = ["KEY_UNIT_KEYS", "TYPICAL_KEYS", "above_size", "cell_codes", "key_unit_mask",
            "key_unit_problems", "typical_mask", "uncovered_cells"]
@@ -203,11 +204,11 @@ def typical_mask(data: pd.DataFrame, *, id: str, ids: Sequence[Any] | None = Non
     if ids:
         given = pd.Index([str(i) for i in ids])
         have = data[id].astype(str)
-        unknown = given[~given.isin(have)]
+        unknown = given[~member(given, have)]
         if len(unknown):
             raise PlanError(f"[plan.typical] ids: {unknown.tolist()[:5]} not in the register "
                             f"(column {id!r})")
-        out |= have.isin(given).to_numpy()
+        out |= member(have, given)
     return out
 
 

@@ -35,8 +35,14 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ImputationError, SurveyWarning
-from survey.periods import (parse_quarter, previous_quarter, quarterly_from_ytd, shift_quarter,
-                            ytd_to_quarters)
+from survey.io import member
+from survey.periods import (
+    parse_quarter,
+    previous_quarter,
+    quarterly_from_ytd,
+    shift_quarter,
+    ytd_to_quarters,
+)
 from survey.returns.detect import cumulative_conflicts, detect_unit_errors
 from survey.returns.impute import ratio_of_means
 from survey.returns.rules import check
@@ -237,7 +243,7 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
         for item, rows in cells.groupby("item", sort=False):
             if item not in out.columns:
                 continue
-            hit = firm.isin(rows["firm_id"].astype("str")).to_numpy()
+            hit = member(firm, rows["firm_id"].astype("str"))
             out[item] = out[item].mask(hit)
             var = item.removesuffix("_ytd")
             if item.endswith("_ytd") and var in indicators:

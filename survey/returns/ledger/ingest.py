@@ -22,7 +22,7 @@ import pandas as pd
 
 from survey.errors import LedgerError, TableError
 from survey.form import Form
-from survey.io import read_table
+from survey.io import member, read_table
 from survey.periods import normalise_quarter
 from survey.returns.ledger.connection import MONEY_UNITS
 from survey.returns.sql import ingest_file, is_sql_source
@@ -223,7 +223,7 @@ class LedgerIngest:
                 _rejections(rows[dup], key, ids.to_numpy()[dup], "firm appears more than once")
             )
         if register is not None:
-            missing = ~ids.isin(register).to_numpy() & ~bad
+            missing = ~member(ids, register) & ~bad
             if missing.any():
                 problems.append(
                     _rejections(

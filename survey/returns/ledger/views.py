@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import SurveyWarning
+from survey.io import member
 from survey.periods import normalise_quarter, previous_quarter, ytd_to_quarters
 from survey.returns.sql import QuarterRelation, configure_ledger, quarter_sql
 
@@ -108,7 +109,7 @@ class LedgerViews:
             }
             units = units.rename(columns={c: f"{c}_register" for c in units.columns if c in derived})
             if len(units.columns) > 1 or len(units):
-                extra = wide.loc[~wide["firm_id"].isin(units["firm_id"])]
+                extra = wide.loc[~member(wide["firm_id"], units["firm_id"])]
                 if len(extra):
                     warnings.warn(
                         f"{len(extra)} firms have values for {period} but are not in its register "

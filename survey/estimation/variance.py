@@ -38,7 +38,11 @@ from survey.estimation.residual_columns import DomainScores, design_coefficients
 from survey.estimation.residual_covariance import lowrank_correction
 from survey.estimation.residuals import weighting_residuals
 from survey.estimation.structure import Stage, VarianceStructure
-from survey.estimation.twophase import twophase_covariance, twophase_full_covariance
+from survey.estimation.twophase import (
+    quadratic_form,
+    twophase_covariance,
+    twophase_full_covariance,
+)
 
 from survey.lazy import lazy_module
 
@@ -355,7 +359,8 @@ def _add_stage(
     return sums
 
 
-def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
+def full_covariance(scores: Any, structure: VarianceStructure, block: int | None = None
+                    ) -> np.ndarray:
     """Full covariance matrix of the column totals of ``scores`` (n, m).
 
     Used when the columns do not partition the rows (domains after
@@ -367,10 +372,14 @@ def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
     ----------
     scores : numpy.ndarray or scipy sparse matrix, shape (n, m)
     structure : VarianceStructure
+    block : int, optional
+        With ``block = k`` (dense scores, m = D k columns in domain-major order) only the
+        (k, k) covariance within each domain: an array (D, k, k)
+        (:func:`survey.estimation.twophase.quadratic_form`).
 
     Returns
     -------
-    numpy.ndarray, shape (m, m)
+    numpy.ndarray, shape (m, m), or (D, k, k) with ``block``
 
     Examples
     --------
@@ -384,11 +393,16 @@ def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
     """
     sparse = sp.issparse(scores)
     if sparse:
+        if block is not None:
+            v = full_covariance(scores, structure)
+            D = v.shape[0] // block
+            c = np.arange(D)
+            return v.reshape(D, block, D, block)[c, :, c, :]
         scores = sp.csr_array(scores, dtype=float)
     else:
         scores = np.asarray(scores, dtype=float)
     n, m = scores.shape
-    out = np.zeros((m, m))
+    out = np.zeros((m, m)) if block is None else np.zeros((m // block, block, block))
     for stage in structure.stages:
         if stage.units is None:
             Z = scores
@@ -411,7 +425,7 @@ def full_covariance(scores: Any, structure: VarianceStructure) -> np.ndarray:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(sq > 0, cross / np.where(sq > 0, sq, 1.0), 0.0)
             Zc = Z - (S * ratio[:, None])[stage.unit_stratum]
-            out += Zc.T @ (Zc * wq[:, None])
+            out += quadratic_form(Zc, Zc, wq, block)
     return out
 
 
@@ -615,9 +629,8 @@ def _dense_residual_covariance(
         spread = np.zeros((n, part.shape[0] * k))
         for j in range(k):
             spread[rows, p[rows] * k + j] = scores[rows, j]
-        v = full_covariance(residualize(spread, steps, weights), structure)
-        c = np.arange(part.shape[0])
-        out[start : start + part.shape[0]] = v.reshape(c.size, k, c.size, k)[c, :, c, :]
+        out[start : start + part.shape[0]] = full_covariance(
+            residualize(spread, steps, weights), structure, block=k)  # within-domain blocks
     return out
 
 
@@ -796,12 +809,19 @@ def special_covariance(
             v = v + domain_lonely_correction(structure, z, groups, G, design.lonely_psu)
         return v
 
-    def full(z: np.ndarray) -> np.ndarray:
+    def full(z: np.ndarray, block: int | None = None) -> np.ndarray:
         if tp is not None and pps is None:
-            return twophase_full_covariance(z, tp, structure)
+            return twophase_full_covariance(z, tp, structure, block=block)
         if tp is not None:
-            return twophase_covariance(z, np.zeros(n, dtype=np.intp), 1, tp, blocks)[0]
-        return pps_covariance(pps, z) if pps is not None else full_covariance(z, structure)
+            v = twophase_covariance(z, np.zeros(n, dtype=np.intp), 1, tp, blocks)[0]
+        elif pps is not None:
+            v = pps_covariance(pps, z)
+        else:
+            return full_covariance(z, structure, block=block)
+        if block is None:
+            return v
+        c = np.arange(v.shape[0] // block)
+        return v.reshape(c.size, block, c.size, block)[c, :, c, :]
 
     def spread(lo: int, hi: int) -> np.ndarray:
         sel = (domain >= lo) & (domain < hi)
@@ -817,9 +837,7 @@ def special_covariance(
         chunk = max(1, int(2e7 // max(1, n * k)))
         for start in range(0, D, chunk):
             stop = min(D, start + chunk)
-            v = full(spread(start, stop))
-            c = np.arange(stop - start)
-            cov[start:stop] = v.reshape(c.size, k, c.size, k)[c, :, c, :]
+            cov[start:stop] = full(spread(start, stop), block=k)  # the within-domain blocks
     elif tp is not None:
         cov, p2 = twophase_covariance(scores, domain, D, tp, blocks, parts=True)
         parts = {"phase1": cov - p2, "phase2": p2}

@@ -13,7 +13,15 @@ import pytest
 
 import survey as sv
 from survey.engine import Engine
-from survey.pipeline.national import BREAKDOWNS, NATIONAL_STEPS, VARIABLES, design, run_national
+from survey.pipeline.national import (
+    BREAKDOWNS,
+    LAST_YEAR,
+    NATIONAL_STEPS,
+    VARIABLES,
+    design,
+    marker_of,
+    run_national,
+)
 
 FIRMS = 50_000
 
@@ -35,7 +43,7 @@ def test_every_step_runs_and_reports_rows(national):
     assert any("rows/s" in line for line in lines)
     for name in ("register.parquet", "register_prn.parquet", "plan.parquet", "sample.parquet",
                  "ledger.duckdb", "edit_summary.csv", "imputed.parquet", "links.csv",
-                 "weighted.parquet", "estimates.csv", "bulletin/bulletin.md",
+                 "weighted.parquet", "estimates.csv", "growth.csv", "bulletin/bulletin.md",
                  "bulletin/province.csv"):
         assert (folder / name).exists(), name
 
@@ -87,6 +95,78 @@ def test_imputation_equals_ratio_of_means(national):
         want = mem[mem["period"] == "2018Q2"].set_index("industry").sort_index()
         np.testing.assert_allclose(got[column], want.loc[got.index, column], rtol=1e-10)
     assert (got["matched"] > 0).all()
+
+
+def test_growth_equals_the_in_memory_ratio(national):
+    """growth.csv (Y / X - 1 from scan().total([y, y_last_year]) and its covariance) = the
+    in-memory Survey.ratio(y, y_last_year, na="drop") - 1 (R svyratio) on the same rows read
+    with pandas, estimate, SE and t interval, to 1e-10; Y and X are the same firms' totals."""
+    folder, result, _ = national
+    frame = pd.read_parquet(folder / "weighted.parquet")
+    mem = sv.Survey(frame, design())
+    growth = result.growth
+    assert len(growth) == len(result.estimates)  # one growth per domain and variable
+    for name, by in BREAKDOWNS.items():
+        for v in VARIABLES:
+            want = mem.ratio(v, LAST_YEAR[v], by=by, na="drop").table()
+            both = mem.total([v, LAST_YEAR[v]], by=by, na="drop").table()
+            got = growth[(growth["breakdown"] == name) & (growth["variable"] == v)]
+            got = got.reset_index(drop=True)
+            assert len(got) == len(want) > 0
+            np.testing.assert_allclose(got["growth"], want["estimate"] - 1, rtol=1e-10,
+                                       atol=1e-12)
+            np.testing.assert_allclose(got["se"], want["se"], rtol=1e-10)
+            np.testing.assert_allclose(got["ci_low"], want["ci_low"] - 1, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got["ci_high"], want["ci_high"] - 1, rtol=1e-10,
+                                       atol=1e-12)
+            np.testing.assert_allclose(got["current"], both.loc[both["variable"] == v,
+                                                                "estimate"], rtol=1e-10)
+            np.testing.assert_allclose(got["last_year"], both.loc[both["variable"] == LAST_YEAR[v],
+                                                                  "estimate"], rtol=1e-10)
+    sector = growth[growth["breakdown"] == "sector"]
+    assert ((sector["growth"] > 0) & (sector["growth"] < 0.5)).all()  # the generator's drift
+    assert (sector["se"] < 0.01).all()
+
+
+@pytest.mark.parametrize("variable", [name for v in VARIABLES for name in (v, LAST_YEAR[v])])
+def test_imputed_values_equal_ratio_of_means(national, variable):
+    """Every imputed value of 2018Q2 (current and last year's) equals ratio_of_means on a
+    panel of the same units: 2018Q1 rows of the units that returned then (the SQL path
+    carries only returned values forward), 2018Q2 rows of every take-all and sampled unit;
+    value and marker to 1e-10. The units no link can give (no 2018Q1 return, no register
+    revenue) stay missing."""
+    from survey.form import DEMO_FORM
+    from survey.returns.impute import ratio_of_means
+    from survey.returns.ledger import Ledger
+
+    folder, _, _ = national
+    imputed = pd.read_parquet(folder / "imputed.parquet").set_index("firm_id").sort_index()
+    mark = marker_of(variable)
+    with Ledger.open(folder / "ledger.duckdb", form=DEMO_FORM, read_only=True) as ledger:
+        quarters = {p: ledger.to_frame(p, register=False) for p in ("2018Q1", "2018Q2")}
+    units = imputed.reset_index()[["firm_id", "industry", "revenue_prev_year"]]
+    parts = {}
+    for p, q in quarters.items():
+        q = q[["firm_id", variable] + ([mark] if mark in q.columns else [])]
+        if mark not in q.columns:  # last year's values: every ledger value was returned
+            q = q.assign(**{mark: np.where(np.isfinite(q[variable]), "returned", "missing")})
+        parts[p] = units.merge(q, on="firm_id", how="left").fillna({mark: "missing"})
+    q1, q2 = parts["2018Q1"], parts["2018Q2"]
+    ret1 = q1[np.isfinite(q1[variable]) & q1[mark].isin(["returned", "edited"])]
+    ret2 = np.isfinite(q2[variable]) & q2[mark].isin(["returned", "edited"])
+    lost = ~ret2 & ~q2["firm_id"].isin(ret1["firm_id"]) & q2["revenue_prev_year"].isna()
+    panel = pd.concat([ret1.assign(period="2018Q1"), q2[~lost].assign(period="2018Q2")],
+                      ignore_index=True)
+    ref = ratio_of_means(panel, variable, by="industry", auxiliary="revenue_prev_year",
+                         marker=mark).data
+    ref = ref[ref["period"] == "2018Q2"].set_index("firm_id").sort_index()
+    got = imputed.loc[ref.index]
+    np.testing.assert_allclose(got[variable], ref[variable], rtol=1e-10)
+    assert (got[mark] == ref[mark]).all()
+    assert {"forward_imputed", "constructed"} <= set(got[mark])
+    missing = imputed.loc[q2.loc[lost, "firm_id"]]
+    assert missing[variable].isna().all() and (missing[mark] == "missing").all()
+    assert len(got) + len(missing) == len(imputed)
 
 
 def test_rerun_resumes_after_the_last_finished_step(national):

@@ -19,11 +19,15 @@ ingest      both quarters into the ledger, inside DuckDB (checks in SQL)      ``
 edit        the demo form's default edit rules on the quarter, as SQL         ``edit_summary.csv``,
                                                                               ``edit_failures.parquet``
 impute      ONS ratio-of-means links per industry (forward from the           ``imputed.parquet``,
-            previous quarter, construction from last year's revenue), SQL     ``links.csv``
+            previous quarter, construction from last year's revenue), SQL,    ``links.csv``
+            for each value and its same months of last year
+            (``{var}_ytd_last_year``, markers ``{var}_last_year_marker``)
 weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``
             to the imputed returns
-estimate    totals by sector, province and industry with SEs                 ``estimates.csv``
-            (:func:`survey.estimation.outofcore.scan`)
+estimate    totals by sector, province and industry with SEs                 ``estimates.csv``,
+            (:func:`survey.estimation.outofcore.scan`); growth on the same    ``growth.csv``
+            firms' last-year totals with its linearised SE
+            (:func:`growth_table`)
 bulletin    the sector / province / industry tables (CSV) and a Markdown      ``bulletin/``
             page
 ==========  ================================================================  ====================
@@ -33,11 +37,10 @@ Resumable: each step writes its output, then a marker ``.done/<step>.json``
 marker is missing and every step after it (``restart=True`` redoes all).
 
 What the bulletin of the in-memory cycle has and this one has not yet: the
-quarterly series and growth rates (needs the same quarter of last year), the
-combined take-all + sampled estimator's parts, calibration to register totals,
-disclosure control, channels and the HTML/Excel layout
-(:func:`survey.publish.report.write_bulletin` takes the in-memory cycle's
-``Survey``); see ``docs/scale.md``.
+quarterly series (only two quarters are generated), the combined take-all +
+sampled estimator's parts, calibration to register totals, disclosure control,
+channels and the HTML/Excel layout (:func:`survey.publish.report.write_bulletin`
+takes the in-memory cycle's ``Survey``); see ``docs/scale.md``.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ from survey.engine import Engine
 from survey.errors import SurveyError
 from survey.io import joined_labels
 
-__all__ = ["NATIONAL_STEPS", "NationalResult", "run_national"]
+__all__ = ["LAST_YEAR", "NATIONAL_STEPS", "NationalResult", "design", "estimate_table",
+           "growth_table", "marker_of", "run_national"]
 
 #: The steps of the national chain, in order.
 NATIONAL_STEPS: tuple[str, ...] = (
@@ -69,8 +73,26 @@ NATIONAL_STEPS: tuple[str, ...] = (
 SIZE_BOUNDS: tuple[float, float] = (1000.0, 5000.0)
 STRATA: tuple[str, ...] = ("city", "industry", "size_class")
 VARIABLES: tuple[str, ...] = ("gross_output_ytd", "revenue_ytd")
+#: Each variable's value for the same months of last year (the ledger item).
+LAST_YEAR: dict[str, str] = {v: f"{v}_last_year" for v in VARIABLES}
 BREAKDOWNS: dict[str, list[str] | None] = {"sector": None, "province": ["province"],
                                            "industry": ["industry"]}
+
+
+def marker_of(variable: str) -> str:
+    """The marker column of a value of the national files.
+
+    ``{var}_ytd`` -> ``{var}_marker`` (as the ledger's quarter view);
+    ``{var}_ytd_last_year`` -> ``{var}_last_year_marker``.
+
+    Examples
+    --------
+    >>> marker_of("revenue_ytd"), marker_of("revenue_ytd_last_year")
+    ('revenue_marker', 'revenue_last_year_marker')
+    """
+    if variable.endswith("_ytd_last_year"):
+        return variable.removesuffix("_ytd_last_year") + "_last_year_marker"
+    return variable.removesuffix("_ytd") + "_marker"
 
 
 class NationalError(SurveyError):
@@ -89,11 +111,16 @@ class NationalResult:
         ``rows, seconds, rows_per_second``.
     estimates : pandas.DataFrame
         ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high``.
+    growth : pandas.DataFrame
+        Year-on-year growth on a comparable basis (:func:`growth_table`):
+        ``breakdown, domain, variable, current, last_year, growth, se,
+        ci_low, ci_high, level``.
     """
 
     folder: Path
     steps: pd.DataFrame
     estimates: pd.DataFrame = field(repr=False)
+    growth: pd.DataFrame = field(repr=False)
 
     def ran(self) -> list[str]:
         """The steps that ran in this call (not skipped)."""
@@ -204,7 +231,9 @@ def run_national(
         rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
         say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
     estimates = pd.read_csv(folder / "estimates.csv")
-    return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates)
+    growth = pd.read_csv(folder / "growth.csv")
+    return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates,
+                          growth=growth)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -340,34 +369,46 @@ def _design_sql(ctx: _Context) -> str:
     )
 
 
+def _imputed_variables() -> list[str]:
+    """The values imputed and weighted: each variable and its last-year value."""
+    return [name for v in VARIABLES for name in (v, LAST_YEAR[v])]
+
+
 def _impute(ctx: _Context) -> int:
-    from survey.returns.sql import impute_ratio
+    from survey.returns.sql import impute_ratio, item_markers_sql
 
     design = _design_sql(ctx)
     links_all = []
+    names = _imputed_variables()
     with _ledger(ctx) as ledger:
         eng = ledger.quarter_relation(ctx.periods[1]).engine
         s = eng.session()
 
         for k, period in enumerate(ctx.periods):
             q = ledger.quarter_relation(period, register=False).sql
-            cols = ", ".join(f'q."{v}", q."{v.removesuffix("_ytd")}_marker"' for v in VARIABLES)
+            # the quarter view carries the markers of the current values; the ledger's
+            # markers of last year's values are read from its items
+            marks = item_markers_sql(period, {LAST_YEAR[v]: marker_of(LAST_YEAR[v])
+                                              for v in VARIABLES})
+            cols = ", ".join(f'q."{v}", q."{marker_of(v)}"' for v in VARIABLES)
+            cols += "".join(f', q."{LAST_YEAR[v]}", m."{marker_of(LAST_YEAR[v])}"'
+                            for v in VARIABLES)
             s.execute(
                 f"CREATE OR REPLACE TEMP TABLE national_q{k} AS SELECT d.firm_id, d.industry, "
                 f"d.revenue_prev_year, {cols} FROM ({design}) d LEFT JOIN ({q}) q "
-                f"ON q.firm_id = d.firm_id"
+                f"ON q.firm_id = d.firm_id LEFT JOIN ({marks}) m ON m.firm_id = d.firm_id"
             )
         current = "national_q1"
-        for j, var in enumerate(VARIABLES):
+        for j, var in enumerate(names):
             out = ctx.path(f"imputed_{j}.parquet")
             links, path = impute_ratio(s, current, "national_q0", var, by="industry",
-                                       auxiliary="revenue_prev_year", output=out,
-                                       unresolved="keep")
+                                       auxiliary="revenue_prev_year", marker=marker_of(var),
+                                       output=out, unresolved="keep")
             links_all.append(links.assign(variable=var))
             current = str(path)
     final = ctx.path("imputed.parquet")
     os.replace(current, final)
-    for j in range(len(VARIABLES) - 1):
+    for j in range(len(names) - 1):
         ctx.path(f"imputed_{j}.parquet").unlink(missing_ok=True)
     pd.concat(links_all, ignore_index=True).to_csv(ctx.path("links.csv"), index=False)
     s = ctx.session()
@@ -376,7 +417,7 @@ def _impute(ctx: _Context) -> int:
 
 def _weight(ctx: _Context) -> int:
     s = ctx.session()
-    vals = ", ".join(f'i."{v}", i."{v.removesuffix("_ytd")}_marker"' for v in VARIABLES)
+    vals = ", ".join(f'i."{v}", i."{marker_of(v)}"' for v in _imputed_variables())
     s.write_parquet(
         f"SELECT d.firm_id, d.province, d.industry, d.stratum, d.design_weight, d.N_h, {vals} "
         f"FROM ({_design_sql(ctx)}) d JOIN read_parquet({ctx.lit(ctx.path('imputed.parquet'))}) i "
@@ -404,12 +445,17 @@ def _estimate(ctx: _Context) -> int:
     from survey.estimation.outofcore import scan
 
     s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine)
-    tables = []
+    tables, growth = [], []
     for name, by in BREAKDOWNS.items():
         est = s.total(list(VARIABLES), by=by, na="drop")
         tables.append(estimate_table(est, name, by))
+        for v in VARIABLES:
+            # the same firms in both years: complete cases of the value and its last-year value
+            pair = s.total([v, LAST_YEAR[v]], by=by, na="drop")
+            growth.append(growth_table(pair, name, by, v, LAST_YEAR[v]))
     out = pd.concat(tables, ignore_index=True)
     out.to_csv(ctx.path("estimates.csv"), index=False)
+    pd.concat(growth, ignore_index=True).to_csv(ctx.path("growth.csv"), index=False)
     return len(s)
 
 
@@ -431,6 +477,76 @@ def estimate_table(est: Any, breakdown: str, by: list[str] | None) -> pd.DataFra
     for c in ("variable", "estimate", "se", "cv", "ci_low", "ci_high"):
         out[c] = table[c].to_numpy()
     return out
+
+
+def growth_table(est: Any, breakdown: str, by: list[str] | None, current: str,
+                 last_year: str, *, level: float | None = None) -> pd.DataFrame:
+    """Year-on-year growth ``Y / X - 1`` per domain from the totals of one Estimate.
+
+    ``Y`` is the domain total of ``current`` and ``X`` that of ``last_year``
+    over the same units (estimate both in one call with ``na="drop"``). The
+    linearised (delta-method) variance of the ratio ``R = Y / X`` uses the
+    per-domain covariance of the two totals (``est.cov``)::
+
+        var(R) = (V_YY - 2 R V_YX + R^2 V_XX) / X^2
+
+    the same as :meth:`survey.Survey.ratio` (R ``svyratio``); the growth has
+    the SE of ``R``, and a t interval with the design df (as the totals').
+
+    Parameters
+    ----------
+    est : Estimate
+        Totals of (at least) ``current`` and ``last_year``, by ``by``.
+    breakdown : str
+        Name written in the ``breakdown`` column.
+    by : list of str or None
+    current, last_year : str
+        The two variables of ``est``.
+    level : float, optional
+        Confidence level (default: the estimate's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``breakdown, domain, variable, current, last_year, growth, se,
+        ci_low, ci_high, level`` (``variable`` is ``current``; growth as a
+        fraction, 0.05 = 5%).
+
+    Examples
+    --------
+    >>> import pandas as pd, survey as sv
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "w": [2.0, 2, 3, 3], "y": [2.0, 4, 3, 7],
+    ...                    "x": [1.0, 3, 2, 6]})
+    >>> est = sv.Survey(df, sv.Design(strata="h", weights="w")).total(["y", "x"])
+    >>> float(growth_table(est, "sector", None, "y", "x")["growth"].iloc[0])  # 42 / 32 - 1
+    0.3125
+    """
+    from survey.estimation.results import t_quantile
+
+    names = list(est.variables)
+    missing = [v for v in (current, last_year) if v not in names]
+    if missing:
+        raise NationalError(f"growth_table: {missing} are not variables of the estimate "
+                              f"({names})")
+    i, j = names.index(current), names.index(last_year)
+    point = np.asarray(est.point, dtype=float)
+    cov = np.asarray(est.cov, dtype=float)
+    Y, X = point[:, i], point[:, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = np.where(X != 0, Y / X, np.nan)
+        var = (cov[:, i, i] - 2 * R * cov[:, i, j] + R * R * cov[:, j, j]) / (X * X)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    level = float(est.level if level is None else level)
+    q = t_quantile(level, est.df)
+    table = est.table()
+    keys = table[table["variable"] == current].reset_index(drop=True)
+    domain = (joined_labels(keys, by, " / ").to_numpy() if by
+              else np.full(len(keys), "all", dtype=object))
+    return pd.DataFrame({
+        "breakdown": breakdown, "domain": domain, "variable": current, "current": Y,
+        "last_year": X, "growth": R - 1.0, "se": se, "ci_low": R - 1.0 - q * se,
+        "ci_high": R - 1.0 + q * se, "level": level,
+    })
 
 
 def _bulletin(ctx: _Context) -> int:

@@ -44,7 +44,7 @@ def test_every_step_runs_and_reports_rows(national):
     for name in ("register.parquet", "register_prn.parquet", "plan.parquet", "sample.parquet",
                  "ledger.duckdb", "edit_summary.csv", "imputed.parquet", "links.csv",
                  "weighted.parquet", "estimates.csv", "growth.csv", "bulletin/bulletin.md",
-                 "bulletin/province.csv"):
+                 "bulletin/province.csv", "bulletin/bulletin.html", "bulletin/bulletin.xlsx"):
         assert (folder / name).exists(), name
 
 
@@ -167,6 +167,89 @@ def test_imputed_values_equal_ratio_of_means(national, variable):
     missing = imputed.loc[q2.loc[lost, "firm_id"]]
     assert missing[variable].isna().all() and (missing[mark] == "missing").all()
     assert len(got) + len(missing) == len(imputed)
+
+
+def _sheet(wb, name):
+    """The rows of a bulletin sheet below its header row, as dicts by header text."""
+    from survey.publish.report.excel import HEADER_ROW
+
+    ws = wb[name]
+    head = [c.value for c in ws[HEADER_ROW]]
+    rows = []
+    for r in ws.iter_rows(min_row=HEADER_ROW + 1):
+        if r[0].value is None:
+            break
+        rows.append({h: c for h, c in zip(head, r, strict=True)})
+    return head, rows
+
+
+def test_bulletin_html_and_workbook(national):
+    """The national bulletin (write_bulletin of national_bulletin_content): the workbook's
+    headline and sector sheets hold estimates.csv's sector totals and intervals and
+    growth.csv's growth to 1e-12, growth stored as fractions shown in % (format 0.0%), the
+    interval headers name the 95% level; the HTML names it too and says the data are
+    synthetic and the work ran out of core."""
+    import openpyxl
+
+    folder, result, _ = national
+    est = result.estimates[result.estimates["breakdown"] == "sector"].set_index("variable")
+    gro = result.growth[result.growth["breakdown"] == "sector"].set_index("variable")
+    wb = openpyxl.load_workbook(folder / "bulletin" / "bulletin.xlsx")
+    assert {"Headline figures", "Sector", "By province", "By industry",
+            "Growth"} <= set(wb.sheetnames)
+    head, rows = _sheet(wb, "Sector")
+    assert {"95% CI low", "95% CI high", "Growth (%)", "SE of growth (pp)"} <= set(head)
+    assert len(rows) == len(VARIABLES)
+    labels = {"Gross industrial output": "gross_output_ytd", "Main business revenue": "revenue_ytd"}
+    for row in rows:
+        v = labels[row["Indicator"].value]
+        for header, column in (("Estimate", "estimate"), ("SE", "se"), ("CV (%)", "cv"),
+                               ("95% CI low", "ci_low"), ("95% CI high", "ci_high")):
+            assert row[header].value == pytest.approx(est.loc[v, column], rel=1e-12)
+        for header, column in (("Growth (%)", "growth"), ("SE of growth (pp)", "se"),
+                               ("Growth low (%)", "ci_low"), ("Growth high (%)", "ci_high")):
+            assert row[header].value == pytest.approx(gro.loc[v, column], rel=1e-12)
+            assert row[header].number_format == "0.0%"
+        assert 0 < row["Growth (%)"].value < 0.5  # a fraction shown as a percentage
+    head, rows = _sheet(wb, "Headline figures")
+    assert {"95% CI low", "95% CI high", "Growth (%)"} <= set(head)
+    for row in rows:
+        v = labels[row["Indicator"].value]
+        assert row["Estimate"].value == pytest.approx(est.loc[v, "estimate"], rel=1e-12)
+        assert row["95% CI low"].value == pytest.approx(est.loc[v, "ci_low"], rel=1e-12)
+        assert row["Growth (%)"].value == pytest.approx(gro.loc[v, "growth"], rel=1e-12)
+        assert row["Growth (%)"].number_format == "0.0%"
+    head, rows = _sheet(wb, "By province")
+    assert len(rows) == (result.estimates["breakdown"] == "province").sum()
+    head, rows = _sheet(wb, "By industry")
+    assert "industry_name" not in head and all(r[head[1]].value for r in rows)  # names shown
+    html = (folder / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    assert "95% confidence interval" in html and "95% CI" in html
+    assert "Synthetic data" in html and "Out of core" in html
+    growth_pct = f"+{100 * gro.loc['gross_output_ytd', 'growth']:.1f}%"
+    assert growth_pct in html  # the headline's growth, in %
+    md = (folder / "bulletin" / "bulletin.md").read_text(encoding="utf-8")
+    assert "growth (%)" in md
+
+
+def test_bulletin_content_errors():
+    from survey.pipeline.national import (
+        NationalError,
+        growth_table,
+        national_bulletin_content,
+    )
+
+    est = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": ["revenue_ytd"],
+                        "estimate": [1.0], "se": 0.1, "cv": 0.1, "ci_low": 0.8, "ci_high": 1.2,
+                        "df": 9, "n": 10})
+    gro = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": ["revenue_ytd"] * 2,
+                        "current": 1.0, "last_year": 1.0, "growth": 0.0, "se": 0.1,
+                        "ci_low": -0.2, "ci_high": 0.2, "level": [0.95, 0.9]})
+    with pytest.raises(NationalError, match="mixes confidence levels"):
+        national_bulletin_content(est, gro, period="2018Q2", firms=1000)
+    df = pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]})
+    with pytest.raises(NationalError, match=r"\['x'\] are not variables"):
+        growth_table(sv.Survey(df, sv.Design(weights="w")).total("y"), "sector", None, "y", "x")
 
 
 def test_rerun_resumes_after_the_last_finished_step(national):

@@ -28,8 +28,10 @@ estimate    totals by sector, province and industry with SEs                 ``e
             (:func:`survey.estimation.outofcore.scan`); growth on the same    ``growth.csv``
             firms' last-year totals with its linearised SE
             (:func:`growth_table`)
-bulletin    the sector / province / industry tables (CSV) and a Markdown      ``bulletin/``
-            page
+bulletin    headline, sector / province / industry tables with growth, the    ``bulletin/``
+            growth chart, quality and methods note as HTML, Excel and CSV
+            (:func:`survey.publish.report.write_bulletin` of
+            :func:`national_bulletin_content`) and a Markdown page
 ==========  ================================================================  ====================
 
 Resumable: each step writes its output, then a marker ``.done/<step>.json``
@@ -38,9 +40,8 @@ marker is missing and every step after it (``restart=True`` redoes all).
 
 What the bulletin of the in-memory cycle has and this one has not yet: the
 quarterly series (only two quarters are generated), the combined take-all +
-sampled estimator's parts, calibration to register totals, disclosure control,
-channels and the HTML/Excel layout (:func:`survey.publish.report.write_bulletin`
-takes the in-memory cycle's ``Survey``); see ``docs/scale.md``.
+sampled estimator's parts, calibration to register totals, disclosure control
+and channels; see ``docs/scale.md``.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ from survey.engine import Engine
 from survey.errors import SurveyError
 from survey.io import joined_labels
 
-__all__ = ["LAST_YEAR", "NATIONAL_STEPS", "NationalResult", "design", "estimate_table",
-           "growth_table", "marker_of", "run_national"]
+__all__ = ["LAST_YEAR", "NATIONAL_STEPS", "UNIT", "NationalResult", "design", "estimate_table",
+           "growth_table", "marker_of", "national_bulletin_content", "run_national"]
 
 #: The steps of the national chain, in order.
 NATIONAL_STEPS: tuple[str, ...] = (
@@ -110,7 +111,7 @@ class NationalResult:
         One row per step: ``step, status`` (``"ran"`` or ``"skipped"``),
         ``rows, seconds, rows_per_second``.
     estimates : pandas.DataFrame
-        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high``.
+        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high, df, n``.
     growth : pandas.DataFrame
         Year-on-year growth on a comparable basis (:func:`growth_table`):
         ``breakdown, domain, variable, current, last_year, growth, se,
@@ -230,8 +231,8 @@ def run_national(
         rows.append({"step": name, "status": "ran", **info})
         rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
         say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
-    estimates = pd.read_csv(folder / "estimates.csv")
-    growth = pd.read_csv(folder / "growth.csv")
+    estimates = pd.read_csv(folder / "estimates.csv", dtype={"domain": str})
+    growth = pd.read_csv(folder / "growth.csv", dtype={"domain": str})
     return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates,
                           growth=growth)
 
@@ -460,7 +461,8 @@ def _estimate(ctx: _Context) -> int:
 
 
 def estimate_table(est: Any, breakdown: str, by: list[str] | None) -> pd.DataFrame:
-    """An Estimate as rows ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high``.
+    """An Estimate as rows ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high,
+    df, n``.
 
     Examples
     --------
@@ -474,7 +476,7 @@ def estimate_table(est: Any, breakdown: str, by: list[str] | None) -> pd.DataFra
     domain = (joined_labels(table, by, " / ").to_numpy() if by
               else np.full(len(table), "all", dtype=object))
     out = pd.DataFrame({"breakdown": breakdown, "domain": domain})
-    for c in ("variable", "estimate", "se", "cv", "ci_low", "ci_high"):
+    for c in ("variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n"):
         out[c] = table[c].to_numpy()
     return out
 
@@ -549,32 +551,192 @@ def growth_table(est: Any, breakdown: str, by: list[str] | None, current: str,
     })
 
 
+#: Money unit of the national files (the generator's).
+UNIT = "thousand yuan"
+
+
+def national_bulletin_content(
+    estimates: pd.DataFrame,
+    growth: pd.DataFrame,
+    *,
+    period: str,
+    firms: int,
+    memory_limit: str | None = None,
+    quality: pd.DataFrame | None = None,
+    industry_names: pd.DataFrame | None = None,
+) -> Any:
+    """The national bulletin as a :class:`~survey.publish.report.BulletinContent`.
+
+    Lays out (computes nothing): the headline (the sector's year-to-date
+    total of each variable with its interval and its growth on a comparable
+    basis), a sector table and tables by province and by industry (estimate,
+    SE, CV, interval, df, n, growth with its SE and interval), the growth by
+    province as a chart, the quality indicators, and a methods note saying
+    what ran out of core and that the data are synthetic.
+
+    Parameters
+    ----------
+    estimates : pandas.DataFrame
+        ``estimates.csv`` of :func:`run_national` (rows of :func:`estimate_table`).
+    growth : pandas.DataFrame
+        ``growth.csv`` (rows of :func:`growth_table`); its ``level`` is the
+        bulletin's confidence level.
+    period : str
+        The published quarter.
+    firms : int
+        Register size (named in the methods note).
+    memory_limit : str, optional
+        The engine's memory limit (named in the methods note).
+    quality : pandas.DataFrame, optional
+        ``indicator, value, unit`` rows.
+    industry_names : pandas.DataFrame, optional
+        ``industry, industry_name``: names shown next to the industry codes.
+
+    Returns
+    -------
+    survey.publish.report.BulletinContent
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> est = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": "revenue_ytd",
+    ...     "estimate": [100.0], "se": [2.0], "cv": [0.02], "ci_low": [96.0], "ci_high": [104.0],
+    ...     "df": [50], "n": [60]})
+    >>> gro = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": "revenue_ytd",
+    ...     "current": [100.0], "last_year": [80.0], "growth": [0.25], "se": [0.01],
+    ...     "ci_low": [0.23], "ci_high": [0.27], "level": [0.95]})
+    >>> c = national_bulletin_content(est, gro, period="2018Q2", firms=5000)
+    >>> c.headline[0].estimate, c.headline[0].growth, [t.name for t in c.tables]
+    (100.0, 0.25, ['sector'])
+    """
+    from survey.publish.report import BulletinContent, BulletinTable, Headline
+
+    levels = pd.unique(growth["level"]) if len(growth) else np.array([0.95])
+    if len(levels) != 1:
+        raise NationalError(f"national_bulletin_content: growth.csv mixes confidence levels "
+                            f"{sorted(levels)}")
+    level = float(levels[0])
+    g = growth.rename(columns={"se": "growth_se", "ci_low": "growth_ci_low",
+                               "ci_high": "growth_ci_high"})
+    g = g[["breakdown", "domain", "variable", "growth", "growth_se", "growth_ci_low",
+           "growth_ci_high"]]
+    both = estimates.merge(g, on=["breakdown", "domain", "variable"], how="left",
+                           validate="one_to_one")
+    both["variable"] = both["variable"].str.removesuffix("_ytd")
+    columns = ["variable", "estimate", "se", "cv", "ci_low", "ci_high", "df", "n", "growth",
+               "growth_se", "growth_ci_low", "growth_ci_high"]
+    sector = both[both["breakdown"] == "sector"].reset_index(drop=True)
+    headline = [
+        Headline(label=f"{row.variable.replace('_', ' ').capitalize()}, year to date",
+                 variable=row.variable, estimate=row.estimate, ci_low=row.ci_low,
+                 ci_high=row.ci_high, growth=row.growth, growth_ci_low=row.growth_ci_low,
+                 growth_ci_high=row.growth_ci_high, unit=UNIT, decimals=0)
+        for row in sector.itertuples(index=False)
+    ]
+    tables = [BulletinTable(name="sector", title=f"Year-to-date totals and growth, {period}",
+                            frame=sector[columns], decimals=0, unit=UNIT)]
+    for name, by in BREAKDOWNS.items():
+        if by is None or not (both["breakdown"] == name).any():
+            continue
+        part = both[both["breakdown"] == name].rename(columns={"domain": name})
+        keys = [name]
+        if name == "industry" and industry_names is not None:
+            names = industry_names[["industry", "industry_name"]].astype({"industry": str})
+            part = part.merge(names.drop_duplicates("industry"), on="industry", how="left")
+            keys.append("industry_name")
+        part = part.sort_values([name, "variable"], kind="stable")
+        tables.append(BulletinTable(
+            name=name, title=f"Year-to-date totals and growth by {name}, {period}",
+            frame=part[keys + columns].reset_index(drop=True), decimals=0, unit=UNIT))
+    chart = both[(both["breakdown"] == "province") & (both["variable"] == "gross_output")]
+    chart = chart[
+        ["domain", "variable", "growth", "growth_ci_low", "growth_ci_high"]]
+    limit = f" (memory limit {memory_limit})" if memory_limit else ""
+    methods = (
+        f"Synthetic data. Every figure of this bulletin is computed from a synthetic register of "
+        f"{firms:,} firms and synthetic quarterly returns (survey.datasets.national); they "
+        "describe no real economy and are not official statistics.\n\n"
+        f"Out of core. Every pass over units ran inside DuckDB{limit}, never as a pandas frame "
+        "of the units: the permanent random numbers, the per-stratum "
+        "moments of last year's revenue for the Neyman allocation (city x industry x size "
+        "class), the PRN selection, the ingest of the returns into the ledger with its checks, "
+        "the edit rules, the ONS ratio-of-means imputation per industry (forward from the "
+        "previous quarter, construction from last year's revenue) of the current values and of "
+        "the same months of last year, and the sums of scores per stratum behind every total. "
+        "Numpy finished the statistics on small tables (allocation, variances).\n\n"
+        "Estimates are year-to-date totals of the take-all firms (above designated size) and "
+        "the sampled firms below it, weighted by their design weights, with linearised "
+        "standard errors (stratified design with finite population correction). Growth is on a "
+        "comparable basis: the same firms' totals this year and in the same months of last "
+        "year, Y / X - 1, with its linearised standard error (V_YY - 2 R V_YX + R^2 V_XX) / X^2. "
+        f"Intervals are {round(100 * level)}% t intervals with the design's degrees of freedom; "
+        "they reflect sampling error only. Not done here: calibration to register totals and "
+        "disclosure control."
+    )
+    return BulletinContent(
+        title="National industrial survey: quarterly bulletin (synthetic data)", period=period,
+        language="en", headline=headline, tables=tables, growth=chart if len(chart) else None,
+        quality=quality, methods_note=methods, level=level, growth_basis="comparable",
+        unit=UNIT,
+        notes=["Synthetic data, generated for testing the national scale of the toolkit.",
+               f"Money in {UNIT}; CV and growth in %."],
+    )
+
+
+def _quality(ctx: _Context) -> pd.DataFrame:
+    """Response rate, imputed share of the gross output total and sample size (one SQL pass)."""
+    s = ctx.session()
+    v, m = VARIABLES[0], marker_of(VARIABLES[0])
+    q = s.sql(
+        f"SELECT COUNT(*) AS n, AVG(CASE WHEN {m} IN ('returned', 'edited') THEN 1.0 ELSE 0.0 "
+        f"END) AS response, SUM(CASE WHEN {m} IN ('forward_imputed', 'backward_imputed', "
+        f"'constructed') THEN design_weight * {v} ELSE 0 END) / SUM(design_weight * {v}) AS imp "
+        f"FROM read_parquet({ctx.lit(ctx.path('weighted.parquet'))})"
+    ).iloc[0]
+    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size"],
+                         "value": [float(q["response"]), float(q["imp"]), int(q["n"])],
+                         "unit": ["%", "%", ""]})
+
+
 def _bulletin(ctx: _Context) -> int:
-    est = pd.read_csv(ctx.path("estimates.csv"))
+    from survey.publish.report import write_bulletin
+
+    est = pd.read_csv(ctx.path("estimates.csv"), dtype={"domain": str})
+    growth = pd.read_csv(ctx.path("growth.csv"), dtype={"domain": str})
     folder = ctx.path("bulletin")
     folder.mkdir(exist_ok=True)
+    names = ctx.session().sql(
+        f"SELECT DISTINCT industry, industry_name FROM read_parquet("
+        f"{ctx.lit(ctx.path('register.parquet'))}) ORDER BY industry")
+    content = national_bulletin_content(est, growth, period=ctx.periods[1], firms=ctx.firms,
+                                        memory_limit=ctx.engine.memory_limit,
+                                        quality=_quality(ctx), industry_names=names)
+    write_bulletin(content, folder)
+    level = f"{round(100 * content.level)}%"
     lines = [f"# National industrial survey, {ctx.periods[1]} (synthetic data)", "",
-             f"{ctx.firms:,} firms on the register; totals of the year to date in thousand yuan, "
-             "with standard errors and 95% confidence intervals. Produced out of core by "
-             "`survey.pipeline.national.run_national`.", ""]
-    for name in BREAKDOWNS:
-        part = est[est["breakdown"] == name]
-        wide = part.pivot_table(index="domain", columns="variable",
-                                values=["estimate", "se", "cv"], sort=True)
-        wide.columns = [f"{v}_{k}" for k, v in wide.columns]
-        order = [f"{v}_{k}" for v in VARIABLES for k in ("estimate", "se", "cv")]
-        wide = wide[[c for c in order if c in wide.columns]].reset_index()
-        wide.to_csv(folder / f"{name}.csv", index=False)
-        lines += [f"## {name}", "", "| " + " | ".join(wide.columns) + " |",
-                  "|" + "---|" * len(wide.columns)]
-        for row in wide.itertuples(index=False):
-            cells = [f"{x:,.1f}" if isinstance(x, float) and abs(x) >= 1 else
-                     (f"{x:.4f}" if isinstance(x, float) else str(x)) for x in row]
+             (f"{ctx.firms:,} firms on the register; totals of the year to date in {UNIT}, "
+              f"with standard errors, {level} confidence intervals and growth on a comparable "
+              "basis (same firms, same months of last year). Produced out of core by "
+              "`survey.pipeline.national.run_national`; the full bulletin is `bulletin.html` "
+              "and `bulletin.xlsx`."), ""]
+    for table in content.tables:
+        frame = table.frame
+        keys = list(table.breakdown)
+        cols = [*keys, "variable", "estimate", "se", "cv", "growth", "growth_ci_low",
+                "growth_ci_high"]
+        heads = [*keys, "variable", "estimate", "se", "cv (%)", "growth (%)",
+                 f"growth {level} CI low (%)", f"growth {level} CI high (%)"]
+        lines += [f"## {table.title}", "", "| " + " | ".join(heads) + " |",
+                  "|" + "---|" * len(heads)]
+        for row in frame[cols].itertuples(index=False):
+            cells = [str(x) for x in row[:len(keys) + 1]]
+            cells += [f"{row.estimate:,.0f}", f"{row.se:,.0f}", f"{100 * row.cv:.1f}"]
+            cells += [f"{100 * x:.1f}" if np.isfinite(x) else ".." for x in
+                      (row.growth, row.growth_ci_low, row.growth_ci_high)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["Not in this bulletin (the in-memory cycle has them): quarterly series and growth "
-              "rates, calibration to register totals, disclosure control, channels, the HTML and "
-              "Excel layout.", ""]
+    lines += [("Not in this bulletin (the in-memory cycle has them): the quarterly series, "
+               "calibration to register totals, disclosure control, channels."), ""]
     (folder / "bulletin.md").write_text("\n".join(lines), encoding="utf-8")
     return len(est)
 

@@ -15,6 +15,7 @@ import survey as sv
 from survey.engine import Engine
 from survey.pipeline.national import (
     BREAKDOWNS,
+    DISCLOSURE_TABLE,
     LAST_YEAR,
     NATIONAL_STEPS,
     VARIABLES,
@@ -44,7 +45,8 @@ def test_every_step_runs_and_reports_rows(national):
     for name in ("register.parquet", "register_prn.parquet", "plan.parquet", "sample.parquet",
                  "ledger.duckdb", "edit_summary.csv", "imputed.parquet", "links.csv",
                  "weighted.parquet", "estimates.csv", "growth.csv", "bulletin/bulletin.md",
-                 "bulletin/province.csv", "bulletin/bulletin.html", "bulletin/bulletin.xlsx"):
+                 "bulletin/province.csv", "bulletin/bulletin.html", "bulletin/bulletin.xlsx",
+                 "disclosure/summary.csv", "bulletin/province_industry.csv"):
         assert (folder / name).exists(), name
 
 
@@ -98,9 +100,13 @@ def test_imputation_equals_ratio_of_means(national):
 
 
 def test_growth_equals_the_in_memory_ratio(national):
-    """growth.csv (Y / X - 1 from scan().total([y, y_last_year]) and its covariance) = the
-    in-memory Survey.ratio(y, y_last_year, na="drop") - 1 (R svyratio) on the same rows read
-    with pandas, estimate, SE and t interval, to 1e-10; Y and X are the same firms' totals."""
+    """growth.csv (Y / X - 1 with Y, X from scan().total([y, y_last_year], na="drop"), R and
+    its SE from scan().ratio) = the in-memory Survey.ratio(y, y_last_year, na="drop") - 1
+    (R svyratio) on the same rows read with pandas, estimate, SE and t interval, to 1e-10;
+    Y and X are the same firms' totals. The SE by the covariance formula
+    (V_YY - 2 R V_YX + R^2 V_XX) / X^2 agrees to 1e-8 (it loses digits in take-all cells)."""
+    from survey.pipeline.national import growth_table
+
     folder, result, _ = national
     frame = pd.read_parquet(folder / "weighted.parquet")
     mem = sv.Survey(frame, design())
@@ -123,6 +129,10 @@ def test_growth_equals_the_in_memory_ratio(national):
                                                                 "estimate"], rtol=1e-10)
             np.testing.assert_allclose(got["last_year"], both.loc[both["variable"] == LAST_YEAR[v],
                                                                   "estimate"], rtol=1e-10)
+            # the covariance formula on the in-memory totals: the same up to its cancellation
+            formula = growth_table(mem.total([v, LAST_YEAR[v]], by=by, na="drop"), name, by, v,
+                                   LAST_YEAR[v])
+            np.testing.assert_allclose(formula["se"], want["se"], rtol=1e-8)
     sector = growth[growth["breakdown"] == "sector"]
     assert ((sector["growth"] > 0) & (sector["growth"] < 0.5)).all()  # the generator's drift
     assert (sector["se"] < 0.01).all()
@@ -252,6 +262,76 @@ def test_bulletin_content_errors():
         growth_table(sv.Survey(df, sv.Design(weights="w")).total("y"), "sector", None, "y", "x")
 
 
+@pytest.mark.parametrize("variable", VARIABLES)
+def test_disclosure_equals_protect_table_on_the_units(national, variable):
+    """The disclose step (per-cell tabulation in SQL, then protect_table on the reduced
+    frame) gives the same cells as protect_table on the weighted units read with pandas
+    (complete cases, weights=design_weight): status, rule, firms, contributors identical;
+    value, largest, second largest and protections to 1e-10; the audit's intervals to 1e-9
+    of the table's scale; every suppressed cell protected. The cell values are the published
+    totals (province x industry, its margins, the sector) to 1e-10."""
+    from survey.publish.disclosure import protect_table
+
+    folder, result, _ = national
+    rows, columns = DISCLOSURE_TABLE
+    got = pd.read_csv(folder / "disclosure" / f"{variable}_cells.csv",
+                      dtype={rows: str, columns: str})
+    audit = pd.read_csv(folder / "disclosure" / f"{variable}_audit.csv")
+    units = pd.read_parquet(folder / "weighted.parquet").dropna(subset=list(VARIABLES))
+    ref = protect_table(units, variable, rows=rows, columns=columns, weights="design_weight")
+    want = ref.cells
+    assert len(got) == len(want)
+    for c in (rows, columns, "row_level", "column_level", "status", "firms", "contributors"):
+        assert (got[c].to_numpy() == want[c].to_numpy()).all(), c
+    assert (got["rule"].fillna("").to_numpy() == want["rule"].to_numpy()).all()
+    for c in ("value", "largest", "second_largest", "upper_protection", "lower_protection"):
+        np.testing.assert_allclose(got[c], want[c], rtol=1e-10, atol=1e-10 * want["value"].max())
+    assert {"primary", "secondary"} <= set(got["status"])
+    assert audit["protected"].all() and ref.audit["protected"].all()
+    assert (audit["cell"].to_numpy() == ref.audit["cell"].to_numpy()).all()
+    scale = want["value"].max()
+    for c in ("lower", "upper"):
+        np.testing.assert_allclose(audit[c], ref.audit[c], rtol=0, atol=1e-9 * scale)
+    # the protected table holds the published totals
+    est = result.estimates[result.estimates["variable"] == variable]
+    label = got.loc[0, rows]
+    keyed = got.assign(domain=np.select(
+        [(got["row_level"] == 0) & (got["column_level"] == 0), got["column_level"] == 0,
+         got["row_level"] == 0], ["all", got[rows], got[columns]],
+        got[rows] + " / " + got[columns]))
+    merged = est.merge(keyed, on="domain", how="left")
+    assert merged["value"].notna().all() and label == "Total"
+    np.testing.assert_allclose(merged["value"], merged["estimate"], rtol=1e-10)
+    summary = pd.read_csv(folder / "disclosure" / "summary.csv").set_index("variable")
+    assert summary.loc[variable, "rows_given"] < summary.loc[variable, "units"] == len(units)
+
+
+def test_bulletin_shows_the_suppressions(national):
+    """Suppressed cells of the province x industry table are 'x' in the workbook and the CSV,
+    with their estimate, SE, interval and growth hidden; published cells keep theirs."""
+    import openpyxl
+
+    folder, _, _ = national
+    rows, columns = DISCLOSURE_TABLE
+    cells = pd.read_csv(folder / "disclosure" / "gross_output_ytd_cells.csv",
+                        dtype={rows: str, columns: str})
+    hidden = cells[cells["status"].isin(["primary", "secondary"])]
+    table = pd.read_csv(folder / "bulletin" / "province_industry.csv", dtype={columns: str})
+    go = table[table["variable"] == "gross_output"]
+    flagged = go.merge(hidden[[rows, columns]], on=[rows, columns])
+    assert len(flagged) == len(hidden) > 0
+    assert (flagged["flag"] == "x").all()
+    assert flagged[["estimate", "se", "ci_low", "ci_high", "growth", "growth_ci_low"]].isna().all().all()
+    assert (go["flag"] == "x").sum() == len(hidden)
+    shown = go[go["flag"] != "x"]
+    assert shown["growth"].notna().all()
+    wb = openpyxl.load_workbook(folder / "bulletin" / "bulletin.xlsx")
+    _, sheet = _sheet(wb, "By province_industry")
+    assert sum(r["Estimate"].value == "x" for r in sheet) == (table["flag"] == "x").sum()
+    html = (folder / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    assert "Disclosure control" in html
+
+
 def test_rerun_resumes_after_the_last_finished_step(national):
     folder, result, _ = national
     (folder / ".done" / "bulletin.json").unlink()
@@ -260,7 +340,7 @@ def test_rerun_resumes_after_the_last_finished_step(national):
     pd.testing.assert_frame_equal(again.estimates, result.estimates)
     (folder / ".done" / "estimate.json").unlink()
     again = run_national(folder, firms=FIRMS, progress=False)
-    assert again.ran() == ["estimate", "bulletin"]
+    assert again.ran() == ["estimate", "disclose", "bulletin"]
     assert run_national(folder, firms=FIRMS, progress=False).ran() == []
 
 

@@ -257,6 +257,13 @@ def test_bulletin_content_errors():
                         "ci_low": -0.2, "ci_high": 0.2, "level": [0.95, 0.9]})
     with pytest.raises(NationalError, match="mixes confidence levels"):
         national_bulletin_content(est, gro, period="2018Q2", firms=1000)
+    from survey.pipeline.national import contribution_frame
+
+    s = Engine(memory_limit="200MB").session()
+    units = pd.DataFrame({"firm_id": list("abcde"), "r": ["A"] * 5, "c": ["x"] * 5,
+                          "y": [5.0, 4.0, 3.0, 2.0, -1.0]})
+    with pytest.raises(NationalError, match=r"negative contributions \(first in cell \{'r': 'A'"):
+        contribution_frame(s, s.register(units), "y", keys=["r", "c"])
     df = pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]})
     with pytest.raises(NationalError, match=r"\['x'\] are not variables"):
         growth_table(sv.Survey(df, sv.Design(weights="w")).total("y"), "sector", None, "y", "x")

@@ -673,19 +673,23 @@ def contribution_frame(
     part = ", ".join(q(k) for k in keys)
     cols = ", ".join(f"u.{q(k)}" for k in keys)
     text = (
-        f"SELECT {cols}, u.sv_id, u.sv_c, u.sv_rank, u.sv_n, u.sv_total FROM ("
+        f"SELECT {cols}, u.sv_id, u.sv_c, u.sv_rank, u.sv_n, u.sv_total, u.sv_min FROM ("
         f"SELECT {part}, CAST({q(id)} AS VARCHAR) AS sv_id, sv_c, "
         f"ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY sv_c DESC, CAST({q(id)} AS VARCHAR)) "
         f"AS sv_rank, COUNT(*) OVER (PARTITION BY {part}) AS sv_n, "
-        f"SUM(sv_c) OVER (PARTITION BY {part}) AS sv_total "
+        f"SUM(sv_c) OVER (PARTITION BY {part}) AS sv_total, "
+        f"MIN(sv_c) OVER (PARTITION BY {part}) AS sv_min "
         f"FROM (SELECT *, {contribution} AS sv_c FROM {source} WHERE {ok}) t) u "
         f"WHERE u.sv_rank <= {K} ORDER BY {cols}, u.sv_rank"
     )
     top = session.sql(text)
-    if len(top) and (top["sv_c"].to_numpy(dtype=float) < 0).any():
-        first = top.loc[top["sv_c"] < 0].iloc[0]
-        raise NationalError(f"contribution_frame: {value!r} has negative contributions (firm "
-                            f"{first['sv_id']!r}); the magnitude rules need non-negative values")
+    negative = top["sv_min"].to_numpy(dtype=float) < 0
+    if negative.any():
+        first = top.loc[negative].iloc[0]
+        cell = {k: first[k] for k in keys}
+        raise NationalError(f"contribution_frame: {value!r} has negative contributions (first "
+                            f"in cell {cell}); the magnitude rules need non-negative values: "
+                            "protect a non-negative variable and apply its pattern")
     top = top.reset_index(drop=True)
     first = top["sv_rank"].to_numpy() == 1
     cells = top.loc[first, [*keys, "sv_n", "sv_total"]].rename(

@@ -1,7 +1,9 @@
 """Issue 18: the national cycle out of core (survey.pipeline.national.run_national and
 `survey demo --national`) on 50,000 firms: the estimates equal the in-memory Survey on the
-same weighted sample to 1e-10, the imputation equals ratio_of_means, and a rerun resumes
-(only the steps whose markers are gone, and the ones after them, run again)."""
+same weighted sample to 1e-10, the growth on a comparable basis equals Survey.ratio to 1e-10,
+the imputation (current and last year's values) equals ratio_of_means, the disclosure control
+equals protect_table on the units, the HTML / Excel bulletin holds the estimates, and a rerun
+resumes (only the steps whose markers are gone, and the ones after them, run again)."""
 
 from __future__ import annotations
 

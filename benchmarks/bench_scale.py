@@ -228,15 +228,14 @@ def step(name: str, n: int, folder: Path) -> dict:
             out["quarter_scan"] = round(time.perf_counter() - t1, 2)
         out["ledger_mb"] = round(db.stat().st_size / 1e6)
     elif name == "national":
-        from survey.pipeline.national import run_national
+        from survey.pipeline.national import NATIONAL_STEPS, run_national
 
         steps: dict = {}
         clock = [time.perf_counter()]
 
         def record(line: str) -> None:
             words = line.split()
-            if words and words[0] in ("register", "prn", "plan", "select", "returns", "ingest",
-                                      "edit", "impute", "weight", "estimate", "bulletin"):
+            if words and words[0] in NATIONAL_STEPS:
                 steps[words[0]] = {"seconds": round(time.perf_counter() - clock[0], 1),
                                    "peak_mb": round(peak_mb())}
                 _reset_peak()

@@ -1,7 +1,9 @@
 """Issue 18: the national cycle out of core (survey.pipeline.national.run_national and
 `survey demo --national`) on 50,000 firms: the estimates equal the in-memory Survey on the
-same weighted sample to 1e-10, the imputation equals ratio_of_means, and a rerun resumes
-(only the steps whose markers are gone, and the ones after them, run again)."""
+same weighted sample to 1e-10, the growth on a comparable basis equals Survey.ratio to 1e-10,
+the imputation (current and last year's values) equals ratio_of_means, the disclosure control
+equals protect_table on the units, the HTML / Excel bulletin holds the estimates, and a rerun
+resumes (only the steps whose markers are gone, and the ones after them, run again)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,16 @@ import pytest
 
 import survey as sv
 from survey.engine import Engine
-from survey.pipeline.national import BREAKDOWNS, NATIONAL_STEPS, VARIABLES, design, run_national
+from survey.pipeline.national import (
+    BREAKDOWNS,
+    DISCLOSURE_TABLE,
+    LAST_YEAR,
+    NATIONAL_STEPS,
+    VARIABLES,
+    design,
+    marker_of,
+    run_national,
+)
 
 FIRMS = 50_000
 
@@ -35,8 +46,9 @@ def test_every_step_runs_and_reports_rows(national):
     assert any("rows/s" in line for line in lines)
     for name in ("register.parquet", "register_prn.parquet", "plan.parquet", "sample.parquet",
                  "ledger.duckdb", "edit_summary.csv", "imputed.parquet", "links.csv",
-                 "weighted.parquet", "estimates.csv", "bulletin/bulletin.md",
-                 "bulletin/province.csv"):
+                 "weighted.parquet", "estimates.csv", "growth.csv", "bulletin/bulletin.md",
+                 "bulletin/province.csv", "bulletin/bulletin.html", "bulletin/bulletin.xlsx",
+                 "disclosure/summary.csv", "bulletin/province_industry.csv"):
         assert (folder / name).exists(), name
 
 
@@ -89,6 +101,246 @@ def test_imputation_equals_ratio_of_means(national):
     assert (got["matched"] > 0).all()
 
 
+def test_growth_equals_the_in_memory_ratio(national):
+    """growth.csv (Y / X - 1 with Y, X from scan().total([y, y_last_year], na="drop"), R and
+    its SE from scan().ratio) = the in-memory Survey.ratio(y, y_last_year, na="drop") - 1
+    (R svyratio) on the same rows read with pandas, estimate, SE and t interval, to 1e-10;
+    Y and X are the same firms' totals. The SE by the covariance formula
+    (V_YY - 2 R V_YX + R^2 V_XX) / X^2 agrees to 1e-8 (it loses digits in take-all cells)."""
+    from survey.pipeline.national import growth_table
+
+    folder, result, _ = national
+    frame = pd.read_parquet(folder / "weighted.parquet")
+    mem = sv.Survey(frame, design())
+    growth = result.growth
+    assert len(growth) == len(result.estimates)  # one growth per domain and variable
+    for name, by in BREAKDOWNS.items():
+        for v in VARIABLES:
+            want = mem.ratio(v, LAST_YEAR[v], by=by, na="drop").table()
+            both = mem.total([v, LAST_YEAR[v]], by=by, na="drop").table()
+            got = growth[(growth["breakdown"] == name) & (growth["variable"] == v)]
+            got = got.reset_index(drop=True)
+            assert len(got) == len(want) > 0
+            np.testing.assert_allclose(got["growth"], want["estimate"] - 1, rtol=1e-10,
+                                       atol=1e-12)
+            np.testing.assert_allclose(got["se"], want["se"], rtol=1e-10)
+            np.testing.assert_allclose(got["ci_low"], want["ci_low"] - 1, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got["ci_high"], want["ci_high"] - 1, rtol=1e-10,
+                                       atol=1e-12)
+            np.testing.assert_allclose(got["current"], both.loc[both["variable"] == v,
+                                                                "estimate"], rtol=1e-10)
+            np.testing.assert_allclose(got["last_year"], both.loc[both["variable"] == LAST_YEAR[v],
+                                                                  "estimate"], rtol=1e-10)
+            # the covariance formula on the in-memory totals: the same up to its cancellation
+            formula = growth_table(mem.total([v, LAST_YEAR[v]], by=by, na="drop"), name, by, v,
+                                   LAST_YEAR[v])
+            np.testing.assert_allclose(formula["se"], want["se"], rtol=1e-8)
+    sector = growth[growth["breakdown"] == "sector"]
+    assert ((sector["growth"] > 0) & (sector["growth"] < 0.5)).all()  # the generator's drift
+    assert (sector["se"] < 0.01).all()
+
+
+@pytest.mark.parametrize("variable", [name for v in VARIABLES for name in (v, LAST_YEAR[v])])
+def test_imputed_values_equal_ratio_of_means(national, variable):
+    """Every imputed value of 2018Q2 (current and last year's) equals ratio_of_means on a
+    panel of the same units: 2018Q1 rows of the units that returned then (the SQL path
+    carries only returned values forward), 2018Q2 rows of every take-all and sampled unit;
+    value and marker to 1e-10. The units no link can give (no 2018Q1 return, no register
+    revenue) stay missing."""
+    from survey.form import DEMO_FORM
+    from survey.returns.impute import ratio_of_means
+    from survey.returns.ledger import Ledger
+
+    folder, _, _ = national
+    imputed = pd.read_parquet(folder / "imputed.parquet").set_index("firm_id").sort_index()
+    mark = marker_of(variable)
+    with Ledger.open(folder / "ledger.duckdb", form=DEMO_FORM, read_only=True) as ledger:
+        quarters = {p: ledger.to_frame(p, register=False) for p in ("2018Q1", "2018Q2")}
+    units = imputed.reset_index()[["firm_id", "industry", "revenue_prev_year"]]
+    parts = {}
+    for p, q in quarters.items():
+        q = q[["firm_id", variable] + ([mark] if mark in q.columns else [])]
+        if mark not in q.columns:  # last year's values: every ledger value was returned
+            q = q.assign(**{mark: np.where(np.isfinite(q[variable]), "returned", "missing")})
+        parts[p] = units.merge(q, on="firm_id", how="left").fillna({mark: "missing"})
+    q1, q2 = parts["2018Q1"], parts["2018Q2"]
+    ret1 = q1[np.isfinite(q1[variable]) & q1[mark].isin(["returned", "edited"])]
+    ret2 = np.isfinite(q2[variable]) & q2[mark].isin(["returned", "edited"])
+    lost = ~ret2 & ~q2["firm_id"].isin(ret1["firm_id"]) & q2["revenue_prev_year"].isna()
+    panel = pd.concat([ret1.assign(period="2018Q1"), q2[~lost].assign(period="2018Q2")],
+                      ignore_index=True)
+    ref = ratio_of_means(panel, variable, by="industry", auxiliary="revenue_prev_year",
+                         marker=mark).data
+    ref = ref[ref["period"] == "2018Q2"].set_index("firm_id").sort_index()
+    got = imputed.loc[ref.index]
+    np.testing.assert_allclose(got[variable], ref[variable], rtol=1e-10)
+    assert (got[mark] == ref[mark]).all()
+    assert {"forward_imputed", "constructed"} <= set(got[mark])
+    missing = imputed.loc[q2.loc[lost, "firm_id"]]
+    assert missing[variable].isna().all() and (missing[mark] == "missing").all()
+    assert len(got) + len(missing) == len(imputed)
+
+
+def _sheet(wb, name):
+    """The rows of a bulletin sheet below its header row, as dicts by header text."""
+    from survey.publish.report.excel import HEADER_ROW
+
+    ws = wb[name]
+    head = [c.value for c in ws[HEADER_ROW]]
+    rows = []
+    for r in ws.iter_rows(min_row=HEADER_ROW + 1):
+        if r[0].value is None:
+            break
+        rows.append({h: c for h, c in zip(head, r, strict=True)})
+    return head, rows
+
+
+def test_bulletin_html_and_workbook(national):
+    """The national bulletin (write_bulletin of national_bulletin_content): the workbook's
+    headline and sector sheets hold estimates.csv's sector totals and intervals and
+    growth.csv's growth to 1e-12, growth stored as fractions shown in % (format 0.0%), the
+    interval headers name the 95% level; the HTML names it too and says the data are
+    synthetic and the work ran out of core."""
+    import openpyxl
+
+    folder, result, _ = national
+    est = result.estimates[result.estimates["breakdown"] == "sector"].set_index("variable")
+    gro = result.growth[result.growth["breakdown"] == "sector"].set_index("variable")
+    wb = openpyxl.load_workbook(folder / "bulletin" / "bulletin.xlsx")
+    assert {"Headline figures", "Sector", "By province", "By industry",
+            "Growth"} <= set(wb.sheetnames)
+    head, rows = _sheet(wb, "Sector")
+    assert {"95% CI low", "95% CI high", "Growth (%)", "SE of growth (pp)"} <= set(head)
+    assert len(rows) == len(VARIABLES)
+    labels = {"Gross industrial output": "gross_output_ytd", "Main business revenue": "revenue_ytd"}
+    for row in rows:
+        v = labels[row["Indicator"].value]
+        for header, column in (("Estimate", "estimate"), ("SE", "se"), ("CV (%)", "cv"),
+                               ("95% CI low", "ci_low"), ("95% CI high", "ci_high")):
+            assert row[header].value == pytest.approx(est.loc[v, column], rel=1e-12)
+        for header, column in (("Growth (%)", "growth"), ("SE of growth (pp)", "se"),
+                               ("Growth low (%)", "ci_low"), ("Growth high (%)", "ci_high")):
+            assert row[header].value == pytest.approx(gro.loc[v, column], rel=1e-12)
+            assert row[header].number_format == "0.0%"
+        assert 0 < row["Growth (%)"].value < 0.5  # a fraction shown as a percentage
+    head, rows = _sheet(wb, "Headline figures")
+    assert {"95% CI low", "95% CI high", "Growth (%)"} <= set(head)
+    for row in rows:
+        v = labels[row["Indicator"].value]
+        assert row["Estimate"].value == pytest.approx(est.loc[v, "estimate"], rel=1e-12)
+        assert row["95% CI low"].value == pytest.approx(est.loc[v, "ci_low"], rel=1e-12)
+        assert row["Growth (%)"].value == pytest.approx(gro.loc[v, "growth"], rel=1e-12)
+        assert row["Growth (%)"].number_format == "0.0%"
+    head, rows = _sheet(wb, "By province")
+    assert len(rows) == (result.estimates["breakdown"] == "province").sum()
+    head, rows = _sheet(wb, "By industry")
+    assert "industry_name" not in head and all(r[head[1]].value for r in rows)  # names shown
+    html = (folder / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    assert "95% confidence interval" in html and "95% CI" in html
+    assert "Synthetic data" in html and "Out of core" in html
+    growth_pct = f"+{100 * gro.loc['gross_output_ytd', 'growth']:.1f}%"
+    assert growth_pct in html  # the headline's growth, in %
+    md = (folder / "bulletin" / "bulletin.md").read_text(encoding="utf-8")
+    assert "growth (%)" in md
+
+
+def test_bulletin_content_errors():
+    from survey.pipeline.national import (
+        NationalError,
+        growth_table,
+        national_bulletin_content,
+    )
+
+    est = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": ["revenue_ytd"],
+                        "estimate": [1.0], "se": 0.1, "cv": 0.1, "ci_low": 0.8, "ci_high": 1.2,
+                        "df": 9, "n": 10})
+    gro = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": ["revenue_ytd"] * 2,
+                        "current": 1.0, "last_year": 1.0, "growth": 0.0, "se": 0.1,
+                        "ci_low": -0.2, "ci_high": 0.2, "level": [0.95, 0.9]})
+    with pytest.raises(NationalError, match="mixes confidence levels"):
+        national_bulletin_content(est, gro, period="2018Q2", firms=1000)
+    from survey.pipeline.national import contribution_frame
+
+    s = Engine(memory_limit="200MB").session()
+    units = pd.DataFrame({"firm_id": list("abcde"), "r": ["A"] * 5, "c": ["x"] * 5,
+                          "y": [5.0, 4.0, 3.0, 2.0, -1.0]})
+    with pytest.raises(NationalError, match=r"negative contributions \(first in cell \{'r': 'A'"):
+        contribution_frame(s, s.register(units), "y", keys=["r", "c"])
+    df = pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]})
+    with pytest.raises(NationalError, match=r"\['x'\] are not variables"):
+        growth_table(sv.Survey(df, sv.Design(weights="w")).total("y"), "sector", None, "y", "x")
+
+
+@pytest.mark.parametrize("variable", VARIABLES)
+def test_disclosure_equals_protect_table_on_the_units(national, variable):
+    """The disclose step (per-cell tabulation in SQL, then protect_table on the reduced
+    frame) gives the same cells as protect_table on the weighted units read with pandas
+    (complete cases, weights=design_weight): status, rule, firms, contributors identical;
+    value, largest, second largest and protections to 1e-10; the audit's intervals to 1e-9
+    of the table's scale; every suppressed cell protected. The cell values are the published
+    totals (province x industry, its margins, the sector) to 1e-10."""
+    from survey.publish.disclosure import protect_table
+
+    folder, result, _ = national
+    rows, columns = DISCLOSURE_TABLE
+    got = pd.read_csv(folder / "disclosure" / f"{variable}_cells.csv",
+                      dtype={rows: str, columns: str})
+    audit = pd.read_csv(folder / "disclosure" / f"{variable}_audit.csv")
+    units = pd.read_parquet(folder / "weighted.parquet").dropna(subset=list(VARIABLES))
+    ref = protect_table(units, variable, rows=rows, columns=columns, weights="design_weight")
+    want = ref.cells
+    assert len(got) == len(want)
+    for c in (rows, columns, "row_level", "column_level", "status", "firms", "contributors"):
+        assert (got[c].to_numpy() == want[c].to_numpy()).all(), c
+    assert (got["rule"].fillna("").to_numpy() == want["rule"].to_numpy()).all()
+    for c in ("value", "largest", "second_largest", "upper_protection", "lower_protection"):
+        np.testing.assert_allclose(got[c], want[c], rtol=1e-10, atol=1e-10 * want["value"].max())
+    assert {"primary", "secondary"} <= set(got["status"])
+    assert audit["protected"].all() and ref.audit["protected"].all()
+    assert (audit["cell"].to_numpy() == ref.audit["cell"].to_numpy()).all()
+    scale = want["value"].max()
+    for c in ("lower", "upper"):
+        np.testing.assert_allclose(audit[c], ref.audit[c], rtol=0, atol=1e-9 * scale)
+    # the protected table holds the published totals
+    est = result.estimates[result.estimates["variable"] == variable]
+    label = got.loc[0, rows]
+    keyed = got.assign(domain=np.select(
+        [(got["row_level"] == 0) & (got["column_level"] == 0), got["column_level"] == 0,
+         got["row_level"] == 0], ["all", got[rows], got[columns]],
+        got[rows] + " / " + got[columns]))
+    merged = est.merge(keyed, on="domain", how="left")
+    assert merged["value"].notna().all() and label == "Total"
+    np.testing.assert_allclose(merged["value"], merged["estimate"], rtol=1e-10)
+    summary = pd.read_csv(folder / "disclosure" / "summary.csv").set_index("variable")
+    assert summary.loc[variable, "rows_given"] < summary.loc[variable, "units"] == len(units)
+
+
+def test_bulletin_shows_the_suppressions(national):
+    """Suppressed cells of the province x industry table are 'x' in the workbook and the CSV,
+    with their estimate, SE, interval and growth hidden; published cells keep theirs."""
+    import openpyxl
+
+    folder, _, _ = national
+    rows, columns = DISCLOSURE_TABLE
+    cells = pd.read_csv(folder / "disclosure" / "gross_output_ytd_cells.csv",
+                        dtype={rows: str, columns: str})
+    hidden = cells[cells["status"].isin(["primary", "secondary"])]
+    table = pd.read_csv(folder / "bulletin" / "province_industry.csv", dtype={columns: str})
+    go = table[table["variable"] == "gross_output"]
+    flagged = go.merge(hidden[[rows, columns]], on=[rows, columns])
+    assert len(flagged) == len(hidden) > 0
+    assert (flagged["flag"] == "x").all()
+    assert flagged[["estimate", "se", "ci_low", "ci_high", "growth", "growth_ci_low"]].isna().all().all()
+    assert (go["flag"] == "x").sum() == len(hidden)
+    shown = go[go["flag"] != "x"]
+    assert shown["growth"].notna().all()
+    wb = openpyxl.load_workbook(folder / "bulletin" / "bulletin.xlsx")
+    _, sheet = _sheet(wb, "By province_industry")
+    assert sum(r["Estimate"].value == "x" for r in sheet) == (table["flag"] == "x").sum()
+    html = (folder / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
+    assert "Disclosure control" in html
+
+
 def test_rerun_resumes_after_the_last_finished_step(national):
     folder, result, _ = national
     (folder / ".done" / "bulletin.json").unlink()
@@ -97,7 +349,7 @@ def test_rerun_resumes_after_the_last_finished_step(national):
     pd.testing.assert_frame_equal(again.estimates, result.estimates)
     (folder / ".done" / "estimate.json").unlink()
     again = run_national(folder, firms=FIRMS, progress=False)
-    assert again.ran() == ["estimate", "bulletin"]
+    assert again.ran() == ["estimate", "disclose", "bulletin"]
     assert run_national(folder, firms=FIRMS, progress=False).ran() == []
 
 

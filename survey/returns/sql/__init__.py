@@ -15,7 +15,9 @@ gives the same answer:
   and rejection rows, the same values written (``ingest.py``);
 * :func:`quarter_sql` / :class:`QuarterRelation` are
   :meth:`Ledger.to_frame <survey.returns.ledger.Ledger.to_frame>` as a query:
-  :func:`survey.estimation.outofcore.scan` accepts the relation directly (``quarter.py``);
+  :func:`survey.estimation.outofcore.scan` accepts the relation directly;
+  :func:`item_markers_sql` reads the markers of other items (e.g. last year's
+  values) that the quarter view does not carry (``quarter.py``);
 * :func:`rule_sql`, :func:`check_sql` evaluate the edit rules of
   :mod:`survey.returns.rules` as SQL ``WHERE`` expressions (``rules.py``);
 * :func:`ratio_links_sql` and :func:`ratio_impute_sql` compute the ONS
@@ -42,7 +44,7 @@ from survey.returns.sql.ingest import (
     ingest_file,
     is_sql_source,
 )
-from survey.returns.sql.quarter import QuarterRelation, quarter_sql
+from survey.returns.sql.quarter import QuarterRelation, item_markers_sql, quarter_sql
 from survey.returns.sql.rules import check_sql, rule_sql
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "impute_ratio_panel",
     "ingest_file",
     "is_sql_source",
+    "item_markers_sql",
     "quarter_sql",
     "ratio_impute_sql",
     "ratio_links_sql",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from survey.returns.ledger import Ledger
 from survey.returns.sql.base import quote_identifier, sql_literal
 
-__all__ = ['QuarterRelation', 'quarter_sql']
+__all__ = ['QuarterRelation', 'item_markers_sql', 'quarter_sql']
 
 # ---------------------------------------------------------------------------
 # the quarter as a relation
@@ -50,6 +50,47 @@ def _wide_sql(ledger: "Ledger", period: str, clause: str) -> str:
     ]
     return (f"SELECT firm_id, {', '.join(selects)} FROM returns "
             f"WHERE period = {sql_literal(period)}{clause} GROUP BY firm_id")
+
+
+def item_markers_sql(period: str, items: dict[str, str]) -> str:
+    """SQL of the latest marker of chosen ledger items per firm of one period.
+
+    The quarter view (:func:`quarter_sql`) carries the marker of each
+    indicator's year-to-date item only (``{var}_marker``); the ledger stores a
+    marker for every item, so the marker of e.g. ``{var}_ytd_last_year``
+    (``"returned"``, ``"edited"``) is read here, from the ledger's ``returns``
+    table (latest revision). Firms without a row for the item get ``NULL``.
+
+    Parameters
+    ----------
+    period : str
+        Quarter label (``"2018Q2"``).
+    items : dict of str to str
+        Ledger item (e.g. ``"revenue_ytd_last_year"``) to output column name
+        (e.g. ``"revenue_last_year_marker"``).
+
+    Returns
+    -------
+    str
+        ``SELECT firm_id, <columns> FROM returns WHERE period = ... GROUP BY firm_id``
+        (run it on the ledger's connection).
+
+    Examples
+    --------
+    >>> print(item_markers_sql("2018Q2", {"revenue_ytd_last_year": "m"}))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT firm_id, arg_max(marker, revision) FILTER (WHERE item = 'revenue_ytd_last_year')::VARCHAR
+    AS "m" FROM returns WHERE period = '2018Q2' GROUP BY firm_id
+    """
+    if not items:
+        from survey.errors import LedgerError
+
+        raise LedgerError("item_markers_sql: give at least one item")
+    period = normalise_quarter(period)
+    cols = ", ".join(
+        f"arg_max(marker, revision) FILTER (WHERE item = {sql_literal(item)})::VARCHAR "
+        f"AS {quote_identifier(name)}" for item, name in items.items())
+    return (f"SELECT firm_id, {cols} FROM returns WHERE period = {sql_literal(period)} "
+            "GROUP BY firm_id")
 
 
 def quarter_sql(ledger: "Ledger", period: str, *, connection: Any,

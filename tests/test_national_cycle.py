@@ -16,7 +16,6 @@ import pytest
 import survey as sv
 from survey.engine import Engine
 from survey.pipeline.national import (
-    BREAKDOWNS,
     DISCLOSURE_TABLE,
     LAST_YEAR,
     NATIONAL_STEPS,
@@ -25,6 +24,7 @@ from survey.pipeline.national import (
     marker_of,
     run_national,
 )
+from survey.publish.report.national import BREAKDOWNS
 
 FIRMS = 50_000
 
@@ -107,7 +107,7 @@ def test_growth_equals_the_in_memory_ratio(national):
     (R svyratio) on the same rows read with pandas, estimate, SE and t interval, to 1e-10;
     Y and X are the same firms' totals. The SE by the covariance formula
     (V_YY - 2 R V_YX + R^2 V_XX) / X^2 agrees to 1e-8 (it loses digits in take-all cells)."""
-    from survey.pipeline.national import growth_table
+    from survey.quarterly.growth import growth_table
 
     folder, result, _ = national
     frame = pd.read_parquet(folder / "weighted.parquet")
@@ -245,11 +245,10 @@ def test_bulletin_html_and_workbook(national):
 
 
 def test_bulletin_content_errors():
-    from survey.pipeline.national import (
-        NationalError,
-        growth_table,
-        national_bulletin_content,
-    )
+    from survey.errors import ColumnError, DisclosureError, ReportError
+    from survey.publish.disclosure.outofcore import contribution_frame
+    from survey.publish.report.national import national_bulletin_content
+    from survey.quarterly.growth import growth_table
 
     est = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": ["revenue_ytd"],
                         "estimate": [1.0], "se": 0.1, "cv": 0.1, "ci_low": 0.8, "ci_high": 1.2,
@@ -257,17 +256,16 @@ def test_bulletin_content_errors():
     gro = pd.DataFrame({"breakdown": "sector", "domain": "all", "variable": ["revenue_ytd"] * 2,
                         "current": 1.0, "last_year": 1.0, "growth": 0.0, "se": 0.1,
                         "ci_low": -0.2, "ci_high": 0.2, "level": [0.95, 0.9]})
-    with pytest.raises(NationalError, match="mixes confidence levels"):
+    with pytest.raises(ReportError, match="mixes confidence levels"):
         national_bulletin_content(est, gro, period="2018Q2", firms=1000)
-    from survey.pipeline.national import contribution_frame
 
     s = Engine(memory_limit="200MB").session()
     units = pd.DataFrame({"firm_id": list("abcde"), "r": ["A"] * 5, "c": ["x"] * 5,
                           "y": [5.0, 4.0, 3.0, 2.0, -1.0]})
-    with pytest.raises(NationalError, match=r"negative contributions \(first in cell \{'r': 'A'"):
+    with pytest.raises(DisclosureError, match=r"negative contributions \(first in cell \{'r': 'A'"):
         contribution_frame(s, s.register(units), "y", keys=["r", "c"])
     df = pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]})
-    with pytest.raises(NationalError, match=r"\['x'\] are not variables"):
+    with pytest.raises(ColumnError, match=r"\['x'\] are not variables"):
         growth_table(sv.Survey(df, sv.Design(weights="w")).total("y"), "sector", None, "y", "x")
 
 

@@ -27,16 +27,15 @@ weight      design weights and fpc of the take-all and sampled strata joined  ``
 estimate    totals by sector, province, industry and province x industry      ``estimates.csv``,
             with SEs (:func:`survey.estimation.outofcore.scan`); growth on    ``growth.csv``
             the same firms' last-year totals with its linearised SE
-            (:func:`growth_table`)
+            (:func:`survey.quarterly.growth.growth_table`)
 disclose    cell suppression of the province x industry table of each         ``disclosure/``
             variable: per-cell firms, total, largest contributions in SQL
-            (:func:`contribution_frame`), then the numpy / HiGHS step
-            (:func:`protect_out_of_core`)
-bulletin    headline, sector / province / industry / province x industry      ``bulletin/``
-            tables with growth and the suppressions, the
+            (``publish.disclosure.outofcore``), then the numpy / HiGHS step
+bulletin    headline, tables by sector, province, industry, province x        ``bulletin/``
+            industry, zone and channel with growth and the suppressions, the
             growth chart, quality and methods note as HTML, Excel and CSV
-            (:func:`survey.publish.report.write_bulletin` of
-            :func:`national_bulletin_content`) and a Markdown page
+            (``write_bulletin`` of ``publish.report.national``) and a
+            Markdown page
 ==========  ================================================================  ====================
 
 Resumable: each step writes its output, then a marker ``.done/<step>.json``
@@ -45,8 +44,8 @@ marker is missing and every step after it (``restart=True`` redoes all).
 
 What the bulletin of the in-memory cycle has and this one has not yet: the
 quarterly series (only two quarters are generated), the combined take-all +
-sampled estimator's parts, calibration to register totals, enterprise groups in
-disclosure control, and channels; see ``docs/scale.md``.
+sampled estimator's parts, calibration to register totals and enterprise groups in
+disclosure control; see ``docs/scale.md``.
 """
 
 from __future__ import annotations
@@ -66,10 +65,10 @@ import pandas as pd
 from survey.engine import Engine
 from survey.errors import SurveyError
 from survey.publish.disclosure.outofcore import protect_out_of_core
-from survey.publish.report.national import BREAKDOWNS, UNIT, national_bulletin_content
+from survey.publish.report.national import UNIT, national_bulletin_content
 from survey.quarterly.growth import estimate_table, growth_table
 
-__all__ = ["DISCLOSURE_TABLE", "LAST_YEAR", "NATIONAL_STEPS", "NationalResult", "design",
+__all__ = ["BREAKDOWNS", "DISCLOSURE_TABLE", "LAST_YEAR", "NATIONAL_STEPS", "NationalResult", "design",
            "marker_of", "run_national"]
 
 #: The steps of the national chain, in order.
@@ -83,6 +82,15 @@ STRATA: tuple[str, ...] = ("city", "industry", "size_class")
 VARIABLES: tuple[str, ...] = ("gross_output_ytd", "revenue_ytd")
 #: Each variable's value for the same months of last year (the ledger item).
 LAST_YEAR: dict[str, str] = {v: f"{v}_last_year" for v in VARIABLES}
+#: The breakdowns of the estimates and the bulletin: region, industry, their table, the
+#: specialised zones and the three channels (each firm's membership, as text).
+BREAKDOWNS: dict[str, list[str] | None] = {
+    "sector": None, "province": ["province"], "industry": ["industry"],
+    "province_industry": ["province", "industry"], "zone": ["zone"],
+    "channel_bureau": ["bureau_register"], "channel_federation": ["federation"],
+    "channel_zone": ["specialised_zones"]}
+#: Register columns the sample keeps and the estimates are broken down by.
+_CLASSIFICATION = ("zone", "in_bureau", "in_federation", "in_zone")
 #: The two-way table protected by cell suppression (its margins are the province,
 #: industry and sector tables).
 DISCLOSURE_TABLE: tuple[str, str] = ("province", "industry")
@@ -121,7 +129,7 @@ class NationalResult:
     estimates : pandas.DataFrame
         ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high, df, n``.
     growth : pandas.DataFrame
-        Year-on-year growth on a comparable basis (:func:`growth_table`):
+        Year-on-year growth on a comparable basis (:func:`survey.quarterly.growth.growth_table`):
         ``breakdown, domain, variable, current, last_year, growth, se,
         ci_low, ci_high, level``.
     """
@@ -196,8 +204,9 @@ def run_national(
     >>> result = run_national(tempfile.mkdtemp(), firms=5_000, progress=False)
     >>> result.ran()[:3]
     ['register', 'prn', 'plan']
-    >>> sorted(result.estimates["breakdown"].unique())
-    ['industry', 'province', 'province_industry', 'sector']
+    >>> sorted(result.estimates["breakdown"].unique())  # doctest: +NORMALIZE_WHITESPACE
+    ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
+     'province_industry', 'sector', 'zone']
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -317,7 +326,8 @@ def _select(ctx: _Context) -> int:
     s.execute(f"CREATE OR REPLACE TEMP VIEW national_take_some AS {ctx.take_some_view()}")
     plan = pd.read_parquet(ctx.path("plan.parquet"))
     sel = select_prn("national_take_some", plan[[*STRATA, "n"]], strata=list(STRATA),
-                     columns=["firm_id", "province", "city", "industry", "revenue_prev_year"],
+                     columns=["firm_id", "province", "city", "industry", "revenue_prev_year",
+                              *_CLASSIFICATION],
                      output=ctx.path("sample.parquet"), engine=ctx.engine)
     return int(sel.n)
 
@@ -368,12 +378,19 @@ def _design_sql(ctx: _Context) -> str:
     """The take-all and sampled units with their strata, weights, fpc and register columns."""
     sample = ctx.lit(ctx.path("sample.parquet"))
     reg = ctx.lit(ctx.path("register_prn.parquet"))
+    # firms outside every zone and the channel flags as labels: every domain has a name
+    labels = ("COALESCE(zone, 'not in a zone') AS zone, "
+              "CASE WHEN in_bureau THEN 'on the register' ELSE 'not on the register' END "
+              "AS bureau_register, "
+              "CASE WHEN in_federation THEN 'member' ELSE 'not a member' END AS federation, "
+              "CASE WHEN in_zone THEN 'in a zone' ELSE 'outside the zones' END "
+              "AS specialised_zones")
     return (
-        f"SELECT firm_id, province, industry, revenue_prev_year, stratum, "
+        f"SELECT firm_id, province, industry, revenue_prev_year, {labels}, stratum, "
         f"CAST(design_weight AS DOUBLE) AS design_weight, CAST(N_h AS DOUBLE) AS N_h "
         f"FROM read_parquet({sample}) "
-        f"UNION ALL SELECT firm_id, province, industry, revenue_prev_year, 'take_all' AS stratum, "
-        f"1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h "
+        f"UNION ALL SELECT firm_id, province, industry, revenue_prev_year, {labels}, "
+        f"'take_all' AS stratum, 1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h "
         f"FROM read_parquet({reg}) WHERE above_size"
     )
 
@@ -428,7 +445,8 @@ def _weight(ctx: _Context) -> int:
     s = ctx.session()
     vals = ", ".join(f'i."{v}", i."{marker_of(v)}"' for v in _imputed_variables())
     s.write_parquet(
-        f"SELECT d.firm_id, d.province, d.industry, d.stratum, d.design_weight, d.N_h, {vals} "
+        f"SELECT d.firm_id, d.province, d.industry, d.zone, d.bureau_register, "
+        f"d.federation, d.specialised_zones, d.stratum, d.design_weight, d.N_h, {vals} "
         f"FROM ({_design_sql(ctx)}) d JOIN read_parquet({ctx.lit(ctx.path('imputed.parquet'))}) i "
         "USING (firm_id) ORDER BY d.stratum, d.firm_id",
         ctx.path("weighted.parquet"),

@@ -44,8 +44,9 @@ def national_bulletin_content(
 
     Lays out (computes nothing): the headline (the sector's year-to-date
     total of each variable with its interval and its growth on a comparable
-    basis), a sector table and tables by province, by industry and by
-    province x industry (estimate, SE, CV, interval, df, n, growth with its
+    basis), a sector table and one table per breakdown (``breakdowns``, default
+    :data:`BREAKDOWNS`: province, industry, province x industry; the national cycle adds
+    zones and channels) (estimate, SE, CV, interval, df, n, growth with its
     SE and interval; suppressed cells shown as ``x``, their growth hidden too),
     the growth by province as a chart, the quality indicators, and a methods
     note saying what ran out of core and that the data are synthetic.
@@ -138,7 +139,7 @@ def national_bulletin_content(
             part = part.merge(names.drop_duplicates("industry"), on="industry", how="left")
             keys.insert(keys.index("industry") + 1, "industry_name")
         part = part.sort_values([*by, "variable"], kind="stable")
-        what = " and ".join(by)
+        what = " and ".join(by).replace("_", " ")
         tables.append(BulletinTable(
             name=name, title=f"Year-to-date totals and growth by {what}, {period}",
             frame=part[keys + columns].reset_index(drop=True), decimals=0, unit=UNIT))

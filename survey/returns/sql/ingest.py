@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from survey.returns.ledger import IngestReport, Ledger
 from survey.returns.sql.base import quote_identifier, sql_literal
 
-__all__ = ['SQL_SOURCES', 'configure_ledger', 'ingest_file', 'is_sql_source']
+__all__ = ['SQL_SOURCES', 'configure_ledger', 'earlier_load', 'ingest_file', 'is_sql_source']
 
 SQL_SOURCES: tuple[str, ...] = (".parquet", ".csv")
 
@@ -124,6 +124,28 @@ def configure_ledger(connection: Any, engine: Engine | None) -> Engine:
 # ---------------------------------------------------------------------------
 # ingest inside DuckDB
 # ---------------------------------------------------------------------------
+def earlier_load(cursor: Any, digest: str, period: str) -> tuple[int, int, int] | None:
+    """The first load of a file with the same content for ``period`` in the ledger's
+    ``files`` table: ``(file_id, rows, values_written)``, or ``None``.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE files (file_id INT, content_hash TEXT, period TEXT, "
+    ...                 "rows INT, values_written INT)")
+    >>> _ = con.execute("INSERT INTO files VALUES (1, 'abc', '2006Q1', 10, 30)")
+    >>> earlier_load(con, "abc", "2006Q1"), earlier_load(con, "abc", "2006Q2")
+    ((1, 10, 30), None)
+    """
+    rows = cursor.execute(
+        "SELECT file_id, rows, values_written FROM files WHERE content_hash = ? "
+        "AND period = ? ORDER BY file_id LIMIT 1",
+        [digest, period],
+    ).fetchall()
+    return tuple(int(v) for v in rows[0]) if rows else None
+
+
 def is_sql_source(source: Any) -> bool:
     """Whether ``source`` is a Parquet or CSV file path (read by DuckDB, not pandas).
 
@@ -396,13 +418,9 @@ def ingest_file(
         )  # fmt: skip
 
     try:
-        earlier = cur.execute(
-            "SELECT file_id, rows, values_written FROM files WHERE content_hash = ? "
-            "AND period = ? ORDER BY file_id LIMIT 1",
-            [digest, period],
-        ).fetchall()
+        earlier = earlier_load(cur, digest, period)
         if earlier:
-            file_id, rows, written = earlier[0]
+            file_id, rows, written = earlier
             return report_class(
                 status="unchanged", source=name, period=period, channel=channel,
                 content_hash=digest, file_id=int(file_id), rows=int(rows),

@@ -151,19 +151,32 @@ def test_srs_total_matches_closed_form_variance():
 
 
 def test_stratified_srswor_selects_exact_sizes_with_equal_probabilities():
+    """Each unit is selected with probability n_h / N_h, every sample has the sizes n_h:
+    1,500 samples drawn in one call (the population 1,500 times over, each copy with strata
+    of its own, "r/h": strata are drawn independently), plus one sample of the population
+    itself for the columns it gets."""
     pop = pd.DataFrame({"h": np.repeat(["a", "b", "c"], [10, 20, 5]), "unit": np.arange(35)})
-    draw = stratified_srswor("h", {"a": 4, "b": 5, "c": 5})
+    sizes = {"a": 4, "b": 5, "c": 5}
     rng = np.random.default_rng(0)
-    counts = np.zeros(35)
     R = 1500
-    for _ in range(R):
-        unit = draw(pop, rng)["unit"].to_numpy()
-        np.testing.assert_array_equal(np.bincount(np.searchsorted([10, 30], unit, side="right")), [4, 5, 5])
-        counts[unit] += 1
+    copy = np.repeat(np.arange(R), len(pop))
+    stacked = pd.DataFrame({"h": copy.astype(str) + "/" + np.tile(pop["h"].to_numpy(), R),
+                            "unit": np.tile(pop["unit"].to_numpy(), R), "copy": copy})
+    draw_all = stratified_srswor("h", {f"{r}/{h}": n for r in range(R) for h, n in sizes.items()})
+    drawn = draw_all(stacked, rng)
+    unit, copies = drawn["unit"].to_numpy(), drawn["copy"].to_numpy()
+    stratum = np.searchsorted([10, 30], unit, side="right")
+    per_sample = np.bincount(copies * 3 + stratum, minlength=3 * R).reshape(R, 3)
+    assert (per_sample == [4, 5, 5]).all()
+    assert not drawn.duplicated(["copy", "unit"]).any()
+    counts = np.bincount(unit, minlength=35)
     pi = np.repeat([0.4, 0.25, 1.0], [10, 20, 5])
     # each unit is selected with probability n_h / N_h (binomial sd at most 0.013)
     np.testing.assert_allclose(counts / R, pi, atol=0.05)
+    draw = stratified_srswor("h", sizes)
     s = draw(pop, rng)
+    np.testing.assert_array_equal(np.bincount(np.searchsorted([10, 30], s["unit"], side="right")),
+                                  [4, 5, 5])
     assert s.groupby("h")["weight"].first().to_dict() == {"a": 2.5, "b": 4.0, "c": 1.0}
     assert s.groupby("h")["N_h"].first().to_dict() == {"a": 10.0, "b": 20.0, "c": 5.0}
     assert list(pop.columns) == ["h", "unit"]  # population untouched

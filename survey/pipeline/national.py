@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine, sql_finite
+from survey.engine import Engine
 from survey.errors import SurveyError
 from survey.pipeline.national_input import input_stamps, register_files, returns_files
 from survey.publish.disclosure.outofcore import protect_out_of_core
@@ -91,8 +91,10 @@ BREAKDOWNS: dict[str, list[str] | None] = {
     "channel_bureau": ["bureau_register"], "channel_federation": ["federation"],
     "channel_zone": ["specialised_zones"]}
 #: The take-some part of the register (stratified and sampled): below the designated size,
-#: with last year's revenue (a missing one, NULL or NaN, as new firms have, is no size).
-TAKE_SOME = f"NOT above_size AND {sql_finite('revenue_prev_year')}"
+#: with last year's revenue. New firms have NaN there (the generator's, and your register's
+#: missing values are stored so): they are in it, in the top size class (NaN sorts above
+#: every number in DuckDB).
+TAKE_SOME = "NOT above_size AND revenue_prev_year IS NOT NULL"
 #: Register columns the sample keeps and the estimates are broken down by.
 _CLASSIFICATION = ("zone", "in_bureau", "in_federation", "in_zone")
 #: The two-way table protected by cell suppression (its margins are the province,
@@ -255,7 +257,6 @@ def run_national(
     survey.errors.PeriodError: returns: no file for period 2018Q1 in ...
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     if (register is None) != (returns is None):
         raise NationalError("run_national: give both register and returns (your own files), or "
                             "neither (a synthetic cycle)")
@@ -273,6 +274,7 @@ def run_national(
                             "published quarter")
     user = None if register is None else (register_files(register),
                                            returns_files(returns, periods))
+    folder.mkdir(parents=True, exist_ok=True)
     engine = engine or Engine(memory_limit="4GB", temp_directory=str(folder / "spill"))
     done = folder / ".done"
     if restart and done.exists():
@@ -371,6 +373,7 @@ def _register(ctx: _Context) -> int:
                          columns=NATIONAL_REGISTER_COLUMNS, defaults=NATIONAL_REGISTER_DEFAULTS,
                          strata=["above_size", "province", "industry"], part=TAKE_SOME,
                          part_strata=["city", "industry"], part_name="take-some part",
+                         missing={"revenue_prev_year": "CAST('NaN' AS DOUBLE)"},
                          engine=ctx.session())
 
 

@@ -44,11 +44,9 @@ from survey.engine import (
     Session,
     as_engine,
     group_by,
-    is_float_type,
     is_numeric_type,
     sql_finite,
     sql_float,
-    sql_nan,
 )
 from survey.errors import ColumnError, EngineError, FrameError, TableError
 from survey.register.frame import USCC_ALPHABET
@@ -540,6 +538,7 @@ def load_register(
     part: str | None = None,
     part_strata: Sequence[str] = (),
     part_name: str = "part",
+    missing: dict[str, str] | None = None,
     unit: str = "firm_id",
     check_ids: bool = True,
     engine: Engine | Session | str | None = None,
@@ -560,7 +559,8 @@ def load_register(
     3. no missing value of ``part_strata`` in the units of ``part`` (an SQL
        condition, e.g. the take-some part).
 
-    ``output`` then holds ``columns`` cast to their types (NaN as NULL), the columns of
+    ``output`` then holds ``columns`` cast to their types (missing values of the columns
+    of ``missing`` replaced by its SQL value), the columns of
     ``defaults`` (name -> (type, SQL value)) that the register lacks, and
     every other column of the register as it is.
 
@@ -581,6 +581,9 @@ def load_register(
         SQL condition of the units whose ``part_strata`` are checked.
     part_name : str, default="part"
         What the messages call them (e.g. ``"take-some part"``).
+    missing : dict, optional
+        Column -> SQL value that replaces its missing values in ``output``
+        (e.g. ``"CAST('NaN' AS DOUBLE)"``); the checks see the replaced values.
     unit : str, default="firm_id"
     check_ids : bool, default=True
     engine : Engine, Session, "duckdb" or None
@@ -614,10 +617,10 @@ def load_register(
         raise FrameError(f"register: no file matches {str(sources)!r}")
     output = Path(output)
     kinds = {p.suffix.lower() for p in files}
-    missing = [str(p) for p in files if not p.is_file()]
-    if missing or not (kinds <= {".parquet"} or kinds <= {".csv"}):
+    absent = [str(p) for p in files if not p.is_file()]
+    if absent or not (kinds <= {".parquet"} or kinds <= {".csv"}):
         raise FrameError(f"register: give existing Parquet or CSV files (one kind), not "
-                         f"{missing or sorted(kinds)}")
+                         f"{absent or sorted(kinds)}")
     names: dict[str, tuple[str, int]] = {}
     staged = output.parent / f"{output.stem}_csv"
     if kinds == {".csv"}:
@@ -628,15 +631,18 @@ def load_register(
         files = parts
     try:
         return _load_register(s, files, names, output, columns, dict(defaults or {}), list(strata),
-                              part, list(part_strata), part_name, unit, check_ids, examples)
+                              part, list(part_strata), part_name, dict(missing or {}), unit,
+                              check_ids, examples)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+        for view in ("sv_register_part", "sv_register", "sv_register_input"):
+            s.execute(f"DROP VIEW IF EXISTS {view}")
 
 
 def _load_register(s: Session, files: list[Path], names: dict[str, tuple[str, int]], output: Path,
                    columns: dict[str, str], defaults: dict[str, tuple[str, str]], strata: list[str],
-                   part: str | None, part_strata: list[str], part_name: str, unit: str,
-                   check_ids: bool, examples: int) -> int:
+                   part: str | None, part_strata: list[str], part_name: str,
+                   missing: dict[str, str], unit: str, check_ids: bool, examples: int) -> int:
     q = s.q
     listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
     s.execute("CREATE OR REPLACE TEMP VIEW sv_register_input AS SELECT * FROM read_parquet("
@@ -663,9 +669,8 @@ def _load_register(s: Session, files: list[Path], names: dict[str, tuple[str, in
                        f"WHERE {bad} ORDER BY sv_file, file_row_number LIMIT {int(examples)}")
             shown = ", ".join(f"{v!r} ({w})" for v, w in zip(ex["v"], _where(ex, names)))
             raise ColumnError(f"register: {n} value(s) of column {c!r} are not {wanted[c]}: {shown}")
-    # a float's NaN is a missing value (as pandas writes one): NULL in the output
-    select = [f"CASE WHEN {sql_nan(q(c))} THEN NULL ELSE CAST({q(c)} AS {t}) END AS {q(c)}"
-              if is_float_type(types[c]) else f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in wanted.items()]
+    select = [f"COALESCE(CAST({q(c)} AS {t}), {missing[c]}) AS {q(c)}" if c in missing
+              else f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in wanted.items()]
     select += [f"CAST({value} AS {t}) AS {q(c)}" for c, (t, value) in defaults.items() if c not in types]
     rest = [q(c) for c in types if c not in wanted]
     s.execute(f"CREATE OR REPLACE TEMP VIEW sv_register AS SELECT {', '.join(select + rest)} "

@@ -225,11 +225,13 @@ def cmd_national(args: argparse.Namespace) -> int:
                     temp_directory=str(args.temp_directory or folder / "spill"))
     periods = tuple(p.strip() for p in args.periods.split(","))
     result = run_national(folder, register=args.register, returns=args.returns, periods=periods,
-                          engine=engine, restart=args.restart)
+                          engine=engine, restart=args.restart, until=args.until)
     firms = int(result.steps.loc[result.steps["step"] == "register", "rows"].iloc[0])
     total = result.steps["seconds"].sum()
-    print(f"survey national: {firms:,} firms on the register, the bulletin of {periods[-1]} in "
-          f"{folder / 'bulletin'} ({total:.0f} s of steps; rerun to resume, --restart to redo)")
+    what = (f"the bulletin of {periods[-1]} in {folder / 'bulletin'}" if args.until is None
+            else f"steps up to {args.until} of {periods[-1]} in {folder}")
+    print(f"survey national: {firms:,} firms on the register, {what} "
+          f"({total:.0f} s of steps; rerun to resume, --restart to redo)")
     return 0
 
 
@@ -341,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
     n.add_argument("--temp-directory", help="where DuckDB spills (default: OUTPUT/spill)")
     n.add_argument("--restart", action="store_true", help="redo every step instead of resuming")
+    n.add_argument("--until", metavar="STEP",
+                   help="stop after this step (e.g. estimate); a later run resumes from the next")
     n.set_defaults(func=cmd_national)
     helps = {
         "plan": "write the sample plan (allocation, expected CVs) of each year",

@@ -38,7 +38,8 @@ def _engine(folder):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("national_user")
-    synthetic = run_national(root / "synthetic", firms=FIRMS, seed=SEED,
+    # the references stop after the estimates (disclosure and bulletin: test_national_cycle)
+    synthetic = run_national(root / "synthetic", firms=FIRMS, seed=SEED, until="estimate",
                              engine=_engine(root), progress=False)
     mine = root / "mine"
     reg = generate_national_register(mine / "register.parquet", FIRMS, seed=SEED, names=True)
@@ -53,7 +54,7 @@ def runs(tmp_path_factory):
     frame.to_csv(mine / "register_gbk.csv", index=False, encoding="gbk")
     lines: list[str] = []
     gbk = run_national(folder, register=mine / "register_gbk.csv", returns=mine / "returns",
-                       seed=SEED, engine=_engine(root), progress=lines.append)
+                       seed=SEED, engine=_engine(root), progress=lines.append, until="estimate")
     return {"root": root, "mine": mine, "frame": frame, "synthetic": synthetic, "user": user,
             "again": again, "gbk": gbk, "lines": lines, "folder": folder}
 
@@ -98,7 +99,8 @@ def test_gbk_csv_register_gives_the_same_estimates_and_reruns_from_the_register(
     records another file, so every step reruns; estimates equal to 1e-12; the Chinese
     names survive the decoding; register.parquet has the chain's types."""
     gbk = runs["gbk"]
-    assert gbk.ran() == list(NATIONAL_STEPS)
+    assert gbk.ran() == list(NATIONAL_STEPS[:NATIONAL_STEPS.index("estimate") + 1])
+    assert not (runs["folder"] / ".done" / "disclose.json").exists()  # until= stops there
     assert any("its input changed" in line for line in runs["lines"])
     _assert_same(gbk.estimates, runs["synthetic"].estimates)
     _assert_same(gbk.growth, runs["synthetic"].growth)
@@ -231,6 +233,8 @@ def test_settings_errors(runs, tmp_path):
         run_national(tmp_path, register=runs["mine"] / "register.parquet", progress=False)
     with pytest.raises(NationalError, match="with register it is your register's"):
         _run(runs, runs["mine"] / "register.parquet", tmp=tmp_path, firms=10_000)
+    with pytest.raises(NationalError, match="until='report' is not a step; the steps are register, "):
+        _run(runs, runs["mine"] / "register.parquet", tmp=tmp_path, until="report")
     with pytest.raises(FrameError, match="no Parquet or CSV file at"):
         _run(runs, tmp_path / "nothing.parquet", tmp=tmp_path)
     (tmp_path / "bad.csv").write_bytes("firm_id,城市\n".encode("gbk") + b"\x81\x20x\n")
@@ -278,7 +282,7 @@ def test_cli_national(runs, capsys):
     shutil.copytree(runs["folder"], copy)
     assert main(["national", "--register", str(runs["mine"] / "register_gbk.csv"), "--returns",
                  str(runs["mine"] / "returns"), "--output", str(copy),
-                 "--memory-limit", "500MB"]) == 0
+                 "--memory-limit", "500MB", "--until", "estimate"]) == 0
     out = capsys.readouterr().out
-    assert f"survey national: {FIRMS:,} firms on the register, the bulletin of 2018Q2" in out
+    assert f"survey national: {FIRMS:,} firms on the register, steps up to estimate of 2018Q2" in out
     assert "skipped" in out

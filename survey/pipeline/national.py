@@ -132,9 +132,10 @@ class NationalResult:
     steps : pandas.DataFrame
         One row per step: ``step, status`` (``"ran"`` or ``"skipped"``),
         ``rows, seconds, rows_per_second``.
-    estimates : pandas.DataFrame
-        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high, df, n``.
-    growth : pandas.DataFrame
+    estimates : pandas.DataFrame or None
+        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high, df, n``
+        (``None`` when ``until`` stopped before the estimate step).
+    growth : pandas.DataFrame or None
         Year-on-year growth on a comparable basis (:func:`survey.quarterly.growth.growth_table`):
         ``breakdown, domain, variable, current, last_year, growth, se,
         ci_low, ci_high, level``.
@@ -142,8 +143,8 @@ class NationalResult:
 
     folder: Path
     steps: pd.DataFrame
-    estimates: pd.DataFrame = field(repr=False)
-    growth: pd.DataFrame = field(repr=False)
+    estimates: pd.DataFrame | None = field(repr=False)
+    growth: pd.DataFrame | None = field(repr=False)
 
     def ran(self) -> list[str]:
         """The steps that ran in this call (not skipped)."""
@@ -175,6 +176,7 @@ def run_national(
     fraction: float = 0.02,
     periods: tuple[str, str] = ("2018Q1", "2018Q2"),
     restart: bool = False,
+    until: str | None = None,
     progress: Any = True,
 ) -> NationalResult:
     """Run the national cycle out of core, on your register and returns or synthetic ones.
@@ -216,6 +218,10 @@ def run_national(
         Redo every step (delete the markers). A step also reruns, with every
         step after it, when its input changed: the ``register`` and ``returns``
         markers record the files' paths, sizes and modification times.
+    until : str, optional
+        The last step to run (one of :data:`NATIONAL_STEPS`; default: all):
+        e.g. ``"estimate"`` to look at the estimates before disclosure control
+        and the bulletin; a later call without it resumes from the next step.
     progress : bool or callable, default=True
         Print each step with rows and rows per second (rich if installed);
         a callable receives the lines.
@@ -238,9 +244,9 @@ def run_national(
     Examples
     --------
     >>> import tempfile
-    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, progress=False)
-    >>> result.ran()[:3]
-    ['register', 'prn', 'plan']
+    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, until="estimate", progress=False)
+    >>> result.ran()[:3], result.ran()[-1]
+    (['register', 'prn', 'plan'], 'estimate')
     >>> sorted(result.estimates["breakdown"].unique())  # doctest: +NORMALIZE_WHITESPACE
     ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
      'province_industry', 'sector', 'zone']
@@ -268,6 +274,10 @@ def run_national(
         raise NationalError(f"run_national: firms={firms} is too small (at least 1000)")
     if not 0 < fraction < 1:
         raise NationalError(f"run_national: fraction={fraction} must be in (0, 1)")
+    if until is not None and until not in NATIONAL_STEPS:
+        raise NationalError(f"run_national: until={until!r} is not a step; the steps are "
+                            + ", ".join(NATIONAL_STEPS))
+    last = NATIONAL_STEPS.index(until) if until is not None else len(NATIONAL_STEPS) - 1
     periods = tuple(periods)
     if len(periods) != 2:
         raise NationalError(f"run_national: periods={periods} must be the previous and the "
@@ -291,7 +301,7 @@ def run_national(
     what = (f"{firms:,} firms" if user is None
             else "register " + ", ".join(p.name for p in user[0][:3]) + (" ..." * (len(user[0]) > 3)))
     say(f"national cycle: {what} in {folder} (memory_limit={engine.memory_limit})")
-    for name in NATIONAL_STEPS:
+    for name in NATIONAL_STEPS[:last + 1]:
         marker = done / f"{name}.json"
         info = json.loads(marker.read_text()) if marker.exists() and not dirty else None
         if info is not None and info.pop("input", None) == inputs.get(name):
@@ -319,8 +329,9 @@ def run_national(
             say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
         if name == "register" and user is not None:
             ctx = replace(ctx, firms=int(info["rows"]))  # the register's firms
-    estimates = pd.read_csv(folder / "estimates.csv", dtype={"domain": str})
-    growth = pd.read_csv(folder / "growth.csv", dtype={"domain": str})
+    estimated = last >= NATIONAL_STEPS.index("estimate")
+    estimates = pd.read_csv(folder / "estimates.csv", dtype={"domain": str}) if estimated else None
+    growth = pd.read_csv(folder / "growth.csv", dtype={"domain": str}) if estimated else None
     return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates,
                           growth=growth)
 

@@ -58,6 +58,7 @@ __all__ = [
     "is_numeric_type",
     "memory_bytes",
     "sql_finite",
+    "sql_nan",
     "sql_float",
 ]
 
@@ -666,6 +667,25 @@ def sql_finite(expr: str) -> str:
     'COALESCE((y) - (y) = 0, FALSE)'
     """
     return f"COALESCE(({expr}) - ({expr}) = 0, FALSE)"
+
+
+def sql_nan(expr: str) -> str:
+    """SQL: ``expr`` is NaN (not NULL, not infinite), in DuckDB and Spark.
+
+    Not ``isnan``: DuckDB (2.0) folds ``isnan(x)`` to FALSE when the statistics of a
+    Parquet file say its values lie between finite bounds, and pyarrow writes those
+    statistics leaving NaN out, so NaN values read from such a file were not seen.
+    ``x - x = 0`` fails for NaN and infinities alike; the absolute value tells them apart.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> duckdb.sql(f"SELECT {sql_nan('x')} FROM (VALUES (1.0), ('nan'::DOUBLE), "
+    ...            "('inf'::DOUBLE), (NULL)) t(x)").fetchall()
+    [(False,), (True,), (False,), (False,)]
+    """
+    return (f"(NOT COALESCE(({expr}) - ({expr}) = 0, TRUE) "
+            f"AND ABS({expr}) <> CAST('Infinity' AS DOUBLE))")
 
 
 def _sql_string(text: str) -> str:

@@ -24,6 +24,7 @@ from survey.engine import (
     is_float_type,
     is_numeric_type,
     sql_finite,
+    sql_nan,
 )
 from survey.errors import ColumnError, DesignError
 from survey.estimation.outofcore.design import prepare_design
@@ -425,7 +426,7 @@ class OutOfCoreSurvey:
         col = f"b.{q(y)}"
         present = f"{col} IS NOT NULL"
         if is_float_type(self._columns[y]):
-            present += f" AND NOT isnan({col})"
+            present += f" AND NOT {sql_nan(col)}"
         levels = s.sql(levels_sql(self.relation(), self._condition, col, present))
         missing = int((levels["n"] - levels["ok"]).sum())
         if missing and na == "error":

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from survey.engine import is_float_type
+from survey.engine import is_float_type, sql_nan
 from survey.errors import CalibrationError, ColumnError
 from survey.estimation.calibration import solve_psd
 
@@ -205,7 +205,7 @@ def level_table(survey: Any, column: str, counts: Any, m: int, what: str) -> dic
         )
     s, q = survey.session, survey.session.q
     col = f"b.{q(column)}"
-    missing = f"{col} IS NULL" + (f" OR isnan({col})" if is_float_type(types[column]) else "")
+    missing = f"{col} IS NULL" + (f" OR {sql_nan(col)}" if is_float_type(types[column]) else "")
     table = s.sql(
         f"SELECT __sv_v, SUM(__sv_n) AS n, SUM(__sv_wt) AS w, SUM(__sv_na) AS na FROM "
         f"(SELECT {col} AS __sv_v, 1 AS __sv_n, b.__sv_w AS __sv_wt, "

@@ -86,7 +86,8 @@ def contribution_frame(
     ([50.0, 20.0, 10.0, 10.0, 10.0], [6])
     """
     from survey.publish.disclosure import DisclosureRules
-    from survey.returns.sql.base import finite_sql, quote_identifier
+    from survey.engine import sql_finite
+    from survey.returns.sql.base import quote_identifier
 
     rules = DisclosureRules() if rules is None else rules
     q = quote_identifier
@@ -95,7 +96,7 @@ def contribution_frame(
     contribution = f"CAST({q(value)} AS DOUBLE)"
     if weights is not None:
         contribution = f"CAST({q(weights)} AS DOUBLE) * {contribution}"
-    ok = " AND ".join(finite_sql(f"CAST({q(c)} AS DOUBLE)") for c in dict.fromkeys([value, *complete]))
+    ok = " AND ".join(sql_finite(f"CAST({q(c)} AS DOUBLE)") for c in dict.fromkeys([value, *complete]))
     part = ", ".join(q(k) for k in keys)
     cols = ", ".join(f"u.{q(k)}" for k in keys)
     text = (

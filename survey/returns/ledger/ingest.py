@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from survey.engine import sql_nan
 from survey.errors import LedgerError, TableError
 from survey.form import Form
 from survey.io import member, read_table
@@ -401,7 +402,7 @@ class LedgerIngest:
                 SELECT firm_id, row_number, item, value
                 FROM (UNPIVOT (SELECT firm_id, row_number, {unpivot} FROM incoming)
                       ON {unpivot} INTO NAME item VALUE value)
-                WHERE value IS NOT NULL AND NOT isnan(value)"""
+                WHERE value IS NOT NULL AND NOT {sql_nan("value")}"""
             params = {"period": period, "txn": txn}
             seen = cur.execute(
                 "SELECT EXISTS (SELECT 1 FROM returns WHERE period = ?)", [period]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     pass
 
-__all__ = ['finite_sql', 'quote_identifier', 'sql_literal']
+__all__ = ['quote_identifier', 'sql_literal']
 
 def sql_literal(text: Any) -> str:
     """A SQL string literal (quotes doubled).
@@ -32,13 +32,3 @@ def quote_identifier(name: str) -> str:
     "gross_output_ytd"
     """
     return '"' + str(name).replace('"', '""') + '"'
-
-def finite_sql(expr: str) -> str:
-    """SQL that is true where ``expr`` is a finite number.
-
-    Examples
-    --------
-    >>> finite_sql("x")
-    'COALESCE(isfinite(x), FALSE)'
-    """
-    return f"COALESCE(isfinite({expr}), FALSE)"

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.returns.sql.base import finite_sql, quote_identifier
+from survey.engine import sql_finite
+from survey.returns.sql.base import quote_identifier
 
 __all__ = ['backward_chain_sql', 'impute_ratio', 'impute_ratio_panel', 'ratio_impute_sql', 'ratio_links_sql']
 
@@ -77,14 +78,14 @@ def ratio_links_sql(
     marker = marker or f"{variable.removesuffix('_ytd')}_marker"
     cls = _class_cols(by)
     y, m = f"c.{quote_identifier(variable)}", f"c.{quote_identifier(marker)}"
-    ret = f"({finite_sql(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
+    ret = f"({sql_finite(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
     keys = ", ".join(f"c.{quote_identifier(c)}" for c in cls)
     sel = (keys + ", ") if cls else ""
     group = f"GROUP BY {keys}" if cls else ""
     out = [f"SUM(CASE WHEN {ret} THEN 1 ELSE 0 END) AS returned"]
     if auxiliary is not None:
         x = f"CAST(c.{quote_identifier(auxiliary)} AS DOUBLE)"
-        ok = f"({ret} AND {finite_sql(x)})"
+        ok = f"({ret} AND {sql_finite(x)})"
         num = f"SUM(CASE WHEN {ok} THEN {y} END)"
         den = f"SUM(CASE WHEN {ok} THEN {x} END)"
         out.append(f"CASE WHEN {den} > 0 THEN {num} / {den} END AS construction_link")
@@ -93,7 +94,7 @@ def ratio_links_sql(
     join = ""
     if previous is not None:
         py, pm = f"p.{quote_identifier(variable)}", f"p.{quote_identifier(marker)}"
-        matched = (f"({ret} AND p.{quote_identifier(id)} IS NOT NULL AND {finite_sql(f'CAST({py} AS DOUBLE)')} "
+        matched = (f"({ret} AND p.{quote_identifier(id)} IS NOT NULL AND {sql_finite(f'CAST({py} AS DOUBLE)')} "
                    f"AND {pm} IN {_RETURNED_SQL})")
         num = f"SUM(CASE WHEN {matched} THEN {y} END)"
         den = f"SUM(CASE WHEN {matched} THEN {py} END)"
@@ -170,14 +171,14 @@ def ratio_impute_sql(
     marker = marker or f"{variable.removesuffix('_ytd')}_marker"
     cls = _class_cols(by)
     y, m = f"c.{quote_identifier(variable)}", f"c.{quote_identifier(marker)}"
-    ret = f"({finite_sql(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
+    ret = f"({sql_finite(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
     on = " AND ".join(f"l.{quote_identifier(c)} IS NOT DISTINCT FROM c.{quote_identifier(c)}" for c in cls) or "TRUE"
     fwd_ok = "FALSE"
     fwd_value = "CAST(NULL AS DOUBLE)"
     join = f" LEFT JOIN {links} l ON {on}"
     if previous is not None:
         py, pm = f"p.{quote_identifier(variable)}", f"p.{quote_identifier(marker)}"
-        fwd_ok = (f"(p.{quote_identifier(id)} IS NOT NULL AND {finite_sql(f'CAST({py} AS DOUBLE)')} "
+        fwd_ok = (f"(p.{quote_identifier(id)} IS NOT NULL AND {sql_finite(f'CAST({py} AS DOUBLE)')} "
                   f"AND {pm} IN {_CARRIED_SQL})")
         fwd_value = f"{py} * l.forward_link"
         join += f" LEFT JOIN {previous} p ON p.{quote_identifier(id)} = c.{quote_identifier(id)}"
@@ -185,7 +186,7 @@ def ratio_impute_sql(
                  if auxiliary is not None else "CAST(NULL AS DOUBLE)")
     back_ok, back_value, high = "FALSE", "CAST(NULL AS DOUBLE)", None
     if chain is not None:
-        back_ok = finite_sql("b.sv_back")
+        back_ok = sql_finite("b.sv_back")
         back_value = "b.sv_back"
         high = "b.sv_upper"
         join += f" LEFT JOIN {chain} b ON b.{quote_identifier(id)} = c.{quote_identifier(id)}"
@@ -198,8 +199,8 @@ def ratio_impute_sql(
              f"WHEN {back_ok} THEN {back_value} ELSE {con_value} END")
     mark = (f"CASE WHEN {ret} THEN {m} WHEN {fwd_ok} THEN 'forward_imputed' "
             f"WHEN {back_ok} THEN 'backward_imputed' "
-            f"WHEN {finite_sql(con_value)} THEN 'constructed' ELSE 'missing' END")
-    need = f"NOT {ret} AND NOT {finite_sql(f'({value})')}"
+            f"WHEN {sql_finite(con_value)} THEN 'constructed' ELSE 'missing' END")
+    need = f"NOT {ret} AND NOT {sql_finite(f'({value})')}"
     return (f"SELECT c.* REPLACE ({value} AS {quote_identifier(variable)}, {mark} AS {quote_identifier(marker)}), "
             f"{need} AS sv_need FROM {current} c{join}")
 
@@ -319,7 +320,7 @@ def _bounded_sql(value: str, low: str | None, high: str | None) -> str:
         return value
     v = value
     if low is not None:
-        lo = f"(CASE WHEN {finite_sql(low)} THEN {low} END)"
+        lo = f"(CASE WHEN {sql_finite(low)} THEN {low} END)"
         v = f"(CASE WHEN {lo} IS NOT NULL AND {v} < {lo} THEN {lo} ELSE {v} END)"
     else:
         lo = "CAST(NULL AS DOUBLE)"
@@ -389,7 +390,7 @@ def backward_chain_sql(
     marker = marker or f"{variable.removesuffix('_ytd')}_marker"
     cls = _class_cols(by)
     y, m = f"c.{quote_identifier(variable)}", f"c.{quote_identifier(marker)}"
-    ret = f"({finite_sql(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
+    ret = f"({sql_finite(f'CAST({y} AS DOUBLE)')} AND {m} IN {_RETURNED_SQL})"
     keys = "".join(f", c.{quote_identifier(c)}" for c in cls)
     if following is None:
         return (f"SELECT c.{quote_identifier(id)}{keys}, CASE WHEN {ret} THEN CAST({y} AS DOUBLE) END "
@@ -397,9 +398,9 @@ def backward_chain_sql(
                 f"CAST(NULL AS DOUBLE) AS sv_upper, FALSE AS sv_nolink FROM {current} c")
     on = " AND ".join(f"l.{quote_identifier(c)} IS NOT DISTINCT FROM f.{quote_identifier(c)}" for c in cls) or "TRUE"
     back = (f"CASE WHEN {ret} THEN CAST({y} AS DOUBLE) WHEN f.{quote_identifier(id)} IS NOT NULL AND "
-            f"{finite_sql('f.sv_back')} THEN f.sv_back / l.forward_link END")
-    nolink = (f"(NOT {ret} AND f.{quote_identifier(id)} IS NOT NULL AND {finite_sql('f.sv_back')} "
-              f"AND NOT {finite_sql('l.forward_link')})")
+            f"{sql_finite('f.sv_back')} THEN f.sv_back / l.forward_link END")
+    nolink = (f"(NOT {ret} AND f.{quote_identifier(id)} IS NOT NULL AND {sql_finite('f.sv_back')} "
+              f"AND NOT {sql_finite('l.forward_link')})")
     upper = "f.sv_run" if same_year else "CAST(NULL AS DOUBLE)"
     run = (f"CASE WHEN {ret} THEN (CASE WHEN {upper} IS NOT NULL AND {upper} < {y} "
            f"THEN {upper} ELSE CAST({y} AS DOUBLE) END) ELSE {upper} END")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from survey.engine import Engine, is_numeric_type
+from survey.engine import Engine, is_numeric_type, sql_nan
 from survey.errors import LedgerError, TableError
 from survey.periods import normalise_quarter
 from survey.register.sql import uscc_valid_sql
@@ -313,7 +313,7 @@ def _number_sql(col: str, is_text: bool) -> tuple[str, str, str]:
         f"THEN TRY_CAST({t} AS DOUBLE) END"
     )
     present = f"({quote_identifier(col)} IS NOT NULL AND {t} <> '')"
-    not_number = f"({present} AND ({value} IS NULL OR isnan({value})))"
+    not_number = f"({present} AND ({value} IS NULL OR {sql_nan(value)}))"
     return value, not_number, present
 
 

@@ -14,7 +14,8 @@ from survey.errors import EditError
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
-from survey.returns.sql.base import finite_sql, quote_identifier
+from survey.engine import sql_finite, sql_nan
+from survey.returns.sql.base import quote_identifier
 
 __all__ = ['check_sql', 'rule_sql']
 
@@ -28,7 +29,7 @@ _SQL_COMPARE = {"Lt": "<", "LtE": "<=", "Gt": ">", "GtE": ">=", "Eq": "=", "NotE
 
 
 def _no_nan(expr: str) -> str:
-    return f"(CASE WHEN isnan({expr}) THEN NULL ELSE {expr} END)"
+    return f"(CASE WHEN {sql_nan(expr)} THEN NULL ELSE {expr} END)"
 
 
 def _rule_node(node: Any, column: Any) -> tuple[str, bool]:
@@ -85,7 +86,7 @@ def _rule_node(node: Any, column: Any) -> tuple[str, bool]:
                 raise EditError("comparisons of comparisons are not allowed")
             sym = _SQL_COMPARE[type(op).__name__]
             # evaluated only where both numbers are finite (NULL = not evaluated)
-            parts.append(f"(CASE WHEN {finite_sql(left)} AND {finite_sql(right)} "
+            parts.append(f"(CASE WHEN {sql_finite(left)} AND {sql_finite(right)} "
                          f"THEN {left} {sym} {right} END)")
             left, lt = right, rt
         return "(" + " AND ".join(parts) + ")", True
@@ -132,7 +133,7 @@ def rule_sql(rule: Any, quote: Any = quote_identifier) -> str:
     Examples
     --------
     >>> rule_sql("export_delivery_ytd <= gross_output_ytd")
-    '((CASE WHEN COALESCE(isfinite(CAST("export_delivery_ytd" AS DOUBLE)), FALSE) AND COALESCE(isfinite(CAST("gross_output_ytd" AS DOUBLE)), FALSE) THEN CAST("export_delivery_ytd" AS DOUBLE) <= CAST("gross_output_ytd" AS DOUBLE) END))'
+    '((CASE WHEN COALESCE((CAST("export_delivery_ytd" AS DOUBLE)) - (CAST("export_delivery_ytd" AS DOUBLE)) = 0, FALSE) AND COALESCE((CAST("gross_output_ytd" AS DOUBLE)) - (CAST("gross_output_ytd" AS DOUBLE)) = 0, FALSE) THEN CAST("export_delivery_ytd" AS DOUBLE) <= CAST("gross_output_ytd" AS DOUBLE) END))'
     """
     from survey.returns.rules import Rule
 

@@ -23,6 +23,9 @@ DEMO_FILES = frozenset({
     "survey/estimation/levels.py",
     "survey/pipeline/demo.py",
 })
+#: Files whose module fixture runs a cycle of their own (the national chain, the coverage
+#: simulations): one unit each, so the fixture is built once, not once per worker.
+MODULE_UNITS = frozenset({"tests/test_national_cycle.py", "tests/test_quarterly.py"})
 #: Tests that run the whole cycle in a subprocess (a minute each): started early.
 SUBPROCESS_TESTS = ("test_wheel_runs_the_demo_from_an_empty_folder",
                     "test_python_api_demo_writes_the_demo_bulletin")
@@ -33,17 +36,18 @@ except ImportError:  # pragma: no cover - pytest-xdist is in the test extra
     pass
 else:
     class _DemoOnOneWorker(LoadScopeScheduling):
-        """Each file is one unit of work (its module-scoped fixtures are built once, not
-        once per worker), the demo files are one unit and the subprocess runs another;
-        larger units are handed out first."""
+        """Each test is its own unit of work (the finest packing of the two workers;
+        measured better than one unit per file, whose long files came last), except the
+        demo files (one unit), the subprocess runs (one unit) and each file of
+        :data:`MODULE_UNITS`."""
 
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            if path in DEMO_FILES:
+            if nodeid.split("::", 1)[0] in DEMO_FILES:
                 return "demo"
             if nodeid.rsplit("::", 1)[-1] in SUBPROCESS_TESTS:
                 return "subprocess"
-            return path
+            path = nodeid.split("::", 1)[0]
+            return path if path in MODULE_UNITS else nodeid
 
     def pytest_xdist_make_scheduler(config, log):
         if config.getvalue("dist") == "load":

@@ -431,3 +431,46 @@ def test_no_warning_noise(strat):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scan(strat, sv.Design(strata="stype", weights="pw", fpc="fpc")).total("api00", by="awards")
+
+
+def test_nan_in_a_parquet_file_counts_as_missing(tmp_path):
+    """pyarrow writes Parquet min/max statistics that leave NaN out, and DuckDB 2.0 then
+    folds ``isnan(y)`` to FALSE (NaN values were taken as present: totals came out NaN).
+    With survey.engine.sql_nan they are missing: na="drop" equals the in-memory Survey
+    (which drops them) to 1e-12, na="error" names them; calibration skips no NaN silently."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from survey.engine import sql_nan
+
+    rng = np.random.default_rng(3)
+    n = 200
+    y = rng.gamma(2.0, 10.0, n)
+    y[rng.choice(n, 15, replace=False)] = np.nan
+    path = tmp_path / "units.parquet"
+    pq.write_table(pa.table({"h": rng.integers(0, 4, n), "w": rng.uniform(1, 5, n),
+                             "y": pa.array(y)}), path)  # NaN, not null: from_pandas=False
+    assert pq.ParquetFile(path).metadata.row_group(0).column(2).statistics.has_min_max
+    con = duckdb.connect()
+    # (DuckDB 2.0.1 gives 0 here for SUM(CASE WHEN isnan(y) ...): the folding)
+    found = con.sql(f"SELECT SUM(CASE WHEN {sql_nan('y')} THEN 1 ELSE 0 END) "
+                    f"FROM read_parquet('{path}')").fetchall()[0][0]
+    assert found == 15
+    design = sv.Design(strata="h", weights="w")
+    got = scan(str(path), design).total("y", by="h", na="drop")
+    want = sv.Survey(pd.read_parquet(path), design).total("y", by="h", na="drop")
+    np.testing.assert_allclose(got.point, want.point, rtol=1e-12)
+    np.testing.assert_allclose(got.cov, want.cov, rtol=1e-12)
+    with pytest.raises(ColumnError, match="15"):
+        scan(str(path), design).total("y", na="error")
+    # a class coded as numbers (1.0, 2.0, NaN): the proportions of the classes present
+    k = np.where(np.isnan(y), np.nan, np.where(y > 20, 2.0, 1.0))
+    pq.write_table(pa.table({"h": rng.integers(0, 4, n), "w": rng.uniform(1, 5, n),
+                             "k": pa.array(k)}), path)
+    got = scan(str(path), design).proportion("k", na="drop")
+    want = sv.Survey(pd.read_parquet(path), design).proportion("k", na="drop")
+    np.testing.assert_allclose(got.point, want.point, rtol=1e-12)
+    np.testing.assert_allclose(got.cov, want.cov, rtol=1e-12)
+    # post-stratifying on that class: its NaN values are missing, named (were a level)
+    with pytest.raises(ColumnError, match="'k' has 15 missing value"):
+        scan(str(path), design).poststratify("k", {1.0: 300.0, 2.0: 200.0})

@@ -26,7 +26,7 @@ from survey.form import Form
 from survey.io import member, read_table
 from survey.periods import normalise_quarter
 from survey.returns.ledger.connection import MONEY_UNITS
-from survey.returns.sql import ingest_file, is_sql_source
+from survey.returns.sql.ingest import ingest_file, is_sql_source, unchanged_report
 
 __all__: list[str] = []  # parts of survey.returns.ledger (its __init__ exports the user API)
 
@@ -292,19 +292,10 @@ class LedgerIngest:
         header = 2  # line of the first data row (the header is line 1)
         cur = self._cursor()
         try:
-            earlier = cur.execute(
-                "SELECT file_id, rows, values_written FROM files WHERE content_hash = ? "
-                "AND period = ? ORDER BY file_id LIMIT 1",
-                [digest, period],
-            ).fetchall()
-            if earlier:
-                file_id, rows, written = earlier[0]
-                return IngestReport(
-                    status="unchanged", source=name, period=period, channel=channel,
-                    content_hash=digest, file_id=int(file_id), rows=int(rows),
-                    values_written=0, values_unchanged=int(written),
-                    seconds=time.perf_counter() - start,
-                )  # fmt: skip
+            unchanged = unchanged_report(cur, IngestReport, digest=digest, period=period,
+                                         source=name, channel=channel, start=start)
+            if unchanged is not None:
+                return unchanged
             if not allow_same_content:
                 other = cur.execute(
                     "SELECT period, file_id, source FROM files WHERE content_hash = ? "

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from survey.returns.ledger import IngestReport, Ledger
 from survey.returns.sql.base import quote_identifier, sql_literal
 
-__all__ = ['SQL_SOURCES', 'configure_ledger', 'ingest_file', 'is_sql_source']
+__all__ = ['SQL_SOURCES', 'configure_ledger', 'ingest_file', 'is_sql_source', 'unchanged_report']
 
 SQL_SOURCES: tuple[str, ...] = (".parquet", ".csv")
 
@@ -124,6 +124,40 @@ def configure_ledger(connection: Any, engine: Engine | None) -> Engine:
 # ---------------------------------------------------------------------------
 # ingest inside DuckDB
 # ---------------------------------------------------------------------------
+def unchanged_report(cursor: Any, report_class: Any, *, digest: str, period: str, source: str,
+                     channel: str, start: float) -> Any:
+    """The report of a file whose content was already loaded for ``period`` (status
+    ``"unchanged"``, nothing written), from the ledger's ``files`` table; ``None`` when it
+    was not. ``start`` is the ``time.perf_counter()`` of the load.
+
+    Examples
+    --------
+    >>> import duckdb, time
+    >>> from types import SimpleNamespace as Report
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE files (file_id INT, content_hash TEXT, period TEXT, "
+    ...                 "rows INT, values_written INT)")
+    >>> _ = con.execute("INSERT INTO files VALUES (1, 'abc', '2006Q1', 10, 30)")
+    >>> kw = dict(digest="abc", source="r.csv", channel="bureau", start=time.perf_counter())
+    >>> r = unchanged_report(con, Report, period="2006Q1", **kw)
+    >>> (r.status, r.file_id, r.values_unchanged), unchanged_report(con, Report, period="2006Q2", **kw)
+    (('unchanged', 1, 30), None)
+    """
+    rows = cursor.execute(
+        "SELECT file_id, rows, values_written FROM files WHERE content_hash = ? "
+        "AND period = ? ORDER BY file_id LIMIT 1",
+        [digest, period],
+    ).fetchall()
+    if not rows:
+        return None
+    file_id, n, written = rows[0]
+    return report_class(
+        status="unchanged", source=source, period=period, channel=channel,
+        content_hash=digest, file_id=int(file_id), rows=int(n), values_written=0,
+        values_unchanged=int(written), seconds=time.perf_counter() - start,
+    )  # fmt: skip
+
+
 def is_sql_source(source: Any) -> bool:
     """Whether ``source`` is a Parquet or CSV file path (read by DuckDB, not pandas).
 
@@ -396,19 +430,10 @@ def ingest_file(
         )  # fmt: skip
 
     try:
-        earlier = cur.execute(
-            "SELECT file_id, rows, values_written FROM files WHERE content_hash = ? "
-            "AND period = ? ORDER BY file_id LIMIT 1",
-            [digest, period],
-        ).fetchall()
-        if earlier:
-            file_id, rows, written = earlier[0]
-            return report_class(
-                status="unchanged", source=name, period=period, channel=channel,
-                content_hash=digest, file_id=int(file_id), rows=int(rows),
-                values_written=0, values_unchanged=int(written),
-                seconds=time.perf_counter() - start,
-            )  # fmt: skip
+        unchanged = unchanged_report(cur, report_class, digest=digest, period=period,
+                                     source=name, channel=channel, start=start)
+        if unchanged is not None:
+            return unchanged
         temp = str(cur.execute("SELECT current_setting('temp_directory')").fetchone()[0] or
                    tempfile.gettempdir())
         try:

@@ -31,9 +31,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from survey.errors import SurveyError
+
 __all__ = ["StageTable", "plain_variance", "calibrated_element_variance", "calibrated_cluster_variance"]
 
 _CHUNK = 4_000_000  # elements of a dense (strata or units) x domains x k block
+_SLAB = 1 << 19  # elements of the strata x domains x k block of calibrated_element_variance (cache-sized)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,9 +159,66 @@ def _domain_scale(st: StageTable, h: np.ndarray, d: np.ndarray, D: int) -> np.nd
     return scale[inv.ravel()]
 
 
-def _chunks(D: int, rows: int, k: int) -> list[tuple[int, int]]:
-    step = max(1, int(_CHUNK // max(1, rows * k)))
+def _chunks(D: int, rows: int, k: int, budget: int = _CHUNK) -> list[tuple[int, int]]:
+    step = max(1, int(budget // max(1, rows * k)))
     return [(a, min(D, a + step)) for a in range(0, D, step)]
+
+
+def _range_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sums of the rows ``values[lo[i]:hi[i]]`` for every ``i``, without subtraction.
+
+    Each range is split into aligned blocks of 1, 2, 4, ... rows whose sums
+    are built level by level (a segment tree), so a sum is formed only by
+    adding the rows it covers, never as a difference of two prefix sums
+    (which would lose the digits of a small sum next to large ones). The
+    loop runs over the ``log2(n)`` levels, not over ranges or rows.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n, m)
+    lo, hi : numpy.ndarray of int, shape (q,)
+        Half-open ranges (``lo <= hi``; an empty range sums to 0).
+
+    Returns
+    -------
+    numpy.ndarray, shape (q, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([[1e20], [1.0], [-1e20], [2.0], [3.0]])
+    >>> _range_sums(v, np.array([1, 3, 0, 2]), np.array([2, 5, 0, 3]))[:, 0].tolist()
+    [1.0, 5.0, 0.0, -1e+20]
+    """
+    out = np.zeros((lo.size, values.shape[1]))
+    live = np.flatnonzero(lo < hi)  # the ranges not yet summed, shrinking level by level
+    i, j = lo[live].astype(np.intp), hi[live].astype(np.intp)
+    level = values
+    while live.size:
+        left = i % 2 == 1
+        out[live[left]] += level[i[left]]
+        i[left] += 1
+        right = (i < j) & (j % 2 == 1)
+        j[right] -= 1
+        out[live[right]] += level[j[right]]
+        more = i < j
+        live, i, j = live[more], i[more] // 2, j[more] // 2
+        if level.shape[0] % 2:
+            level = np.vstack([level, np.zeros((1, level.shape[1]))])
+        level = level[0::2] + level[1::2]
+    return out
+
+
+def _model_columns(p: int) -> list[str]:
+    """Columns of the model sums: mb, m0, mbx*, m1_*, m2_*_* (upper triangle)."""
+    names = ["mb", "m0"] + [f"mbx{i}" for i in range(p)] + [f"m1_{i}" for i in range(p)]
+    return names + [f"m2_{a}_{b}" for a in range(p) for b in range(a, p)]
+
+
+def _group_segments(first: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each run of equal keys, from the boolean 'first of its run' array."""
+    starts = np.flatnonzero(first)
+    return starts, np.append(starts[1:], n)
 
 
 def calibrated_element_variance(
@@ -174,8 +234,26 @@ def calibrated_element_variance(
 
     The residual of row ``i`` for domain ``d`` is ``e = z - m t_d`` inside the
     domain (computed row by row in SQL: no cancellation however well the
-    model fits) and ``-m t_d`` outside it (formed here from the model sums
-    of the rows outside the domain, added up without subtraction).
+    model fits) and ``-m t_d`` outside it, formed here from the model sums
+    of the rows outside the domain, added up without subtraction.
+
+    A group (stratum ``h``, calibration cell ``c``) meets few domains. For a
+    domain it does not meet, its rows outside the domain are all its rows
+    (the group's total ``T_g``); for a domain it meets, they are its other
+    entries of ``mt`` (summed by :func:`_range_sums`). Since the outside terms
+    are linear in the model sums for a fixed model term, the quadratic part
+    ``sum_h a_h sum_{i in h, i not in d} m_i^2 t_id t_id'`` is gathered per
+    (domain, cell): the groups of a cell that do not meet the domain are
+    summed as the runs between those that do (never as a total minus a
+    part), so the work grows with the (group, domain) pairs present and the
+    (domain, cell) products, not with groups x domains. The stratum sums
+    ``S_hd`` of the residuals enter as ``sum_h b_h S_hd S_hd'``: where the
+    stratum meets the domain, ``S_hd`` is formed exactly (SQL residuals plus
+    the outside model sums), pair by pair; elsewhere it is the model term
+    of the stratum's totals, and a stratum of one calibration cell adds
+    ``b_h mb^2``, ``b_h mb mbx``, ``b_h mbx mbx'`` to per (domain, cell) sums
+    gathered like the quadratic part. Only strata spanning several cells
+    are handled densely (strata x chunks of domains).
 
     Parameters
     ----------
@@ -208,6 +286,7 @@ def calibrated_element_variance(
     160.0
     """
     p = beta_num.shape[1]
+    C = beta_cat.shape[1]
     H = st.sq.size
     scale = st.stratum_scale()
     a_h, b_h = st.sq * scale, st.cross * scale
@@ -217,61 +296,209 @@ def calibrated_element_variance(
     Q = _matrix_columns(t, "q", k)
     cov += _bincount_matrix(d, a_h[h][:, None, None] * Q, D)
     S_in = _vector_columns(t, "s", k)
-    # model sums of the rows outside each domain: per (stratum, cell) group, exclusive sums over
-    # the domain of the row (prefix + suffix + rows outside every domain), without subtraction
+    if not len(mt):
+        return cov - _stratum_products(b_h, h, d, S_in, D, k)
+    # entries of mt sorted by group (stratum, cell), then domain
     mh = mt["__sv_h"].to_numpy(dtype=np.intp)
     mc = mt["__sv_cell"].to_numpy(dtype=np.intp)
     md = mt["__sv_dom"].to_numpy(dtype=np.intp)
-    groups, g = np.unique(mh.astype(np.int64) * (int(mc.max()) + 1 if mc.size else 1) + mc, return_inverse=True)
-    g = g.ravel()
-    G = groups.size
-    g_h = np.zeros(G, dtype=np.intp)
-    g_c = np.zeros(G, dtype=np.intp)
-    g_h[g] = mh
-    g_c[g] = mc
-    names = ["mb", "m0"] + [f"mbx{i}" for i in range(p)] + [f"m1_{i}" for i in range(p)]
-    names += [f"m2_{a}_{b}" for a in range(p) for b in range(a, p)]
-    values = np.column_stack([mt[n].to_numpy(dtype=float) for n in names])
-    nv = values.shape[1]
-    for lo, hi in _chunks(D, H, k):
-        Dc = hi - lo
-        S = np.zeros((H, Dc, k))
-        inside = (d >= lo) & (d < hi)
-        np.add.at(S, (h[inside], d[inside] - lo), S_in[inside])
-        step = max(1, int(_CHUNK // max(1, (D + 1) * nv + Dc * k * k)))
-        for g0 in range(0, G, step):
-            g1 = min(G, g0 + step)
-            sel = (g >= g0) & (g < g1)
-            dense = np.zeros((g1 - g0, D + 1, nv))
-            np.add.at(dense, (g[sel] - g0, md[sel]), values[sel])
-            prefix = np.zeros_like(dense)
-            np.cumsum(dense[:, :-1], axis=1, out=prefix[:, 1:])
-            suffix = np.zeros_like(dense)
-            suffix[:, :-1] = np.cumsum(dense[:, :0:-1], axis=1)[:, ::-1]
-            out = (prefix + suffix)[:, lo:hi, :]  # rows of the group outside domain d (and outside all)
-            gh, gc = g_h[g0:g1], g_c[g0:g1]
-            bc = beta_cat[lo:hi][:, gc, :].transpose(1, 0, 2)  # (groups, Dc, k)
-            mb, m0 = out[:, :, 0], out[:, :, 1]
-            qo = m0[:, :, None, None] * bc[:, :, :, None] * bc[:, :, None, :]
-            so = mb[:, :, None] * bc
-            if p:
-                bn = beta_num[lo:hi]  # (Dc, p, k)
-                mbx = out[:, :, 2 : 2 + p]
-                m1 = out[:, :, 2 + p : 2 + 2 * p]
-                m2 = np.zeros((g1 - g0, Dc, p, p))
-                col = 2 + 2 * p
-                for a in range(p):
-                    for b in range(a, p):
-                        m2[:, :, a, b] = m2[:, :, b, a] = out[:, :, col]
-                        col += 1
-                so = so + np.einsum("gdp,dpk->gdk", mbx, bn)
-                cross = np.einsum("gdk,gdp,dpl->gdkl", bc, m1, bn)
-                qo = qo + cross + np.transpose(cross, (0, 1, 3, 2))
-                qo = qo + np.einsum("dpk,gdpq,dql->gdkl", bn, m2, bn)
-            cov[lo:hi] += np.einsum("g,gdkl->dkl", a_h[gh], qo)
-            np.add.at(S, gh, -so)
-        cov[lo:hi] -= np.einsum("h,hdk,hdl->dkl", b_h, S, S)
+    order = np.lexsort((md, mc, mh))
+    mh, mc, md = mh[order], mc[order], md[order]
+    vals = np.column_stack([mt[n].to_numpy(dtype=float) for n in _model_columns(p)])[order]
+    E = mh.size
+    new_group = np.r_[True, (mh[1:] != mh[:-1]) | (mc[1:] != mc[:-1])]
+    g = np.cumsum(new_group) - 1
+    g_start, g_end = _group_segments(new_group, E)
+    g_h, g_c = mh[g_start], mc[g_start]
+    T = np.add.reduceat(vals, g_start, axis=0)  # group totals (no subtraction)
+    # (group, domain) pairs present (domain < D): the group's entries of the other domains
+    new_pair = new_group | np.r_[True, md[1:] != md[:-1]]
+    p_start, p_end = _group_segments(new_pair, E)
+    keep = md[p_start] < D
+    p_start, p_end = p_start[keep], p_end[keep]
+    pg, pd_ = g[p_start], md[p_start]
+    two = _range_sums(vals, np.r_[g_start[pg], p_end], np.r_[p_start, g_end[pg]])
+    O = two[: pg.size] + two[pg.size :]
+    a_g = a_h[g_h]
+    quad = np.r_[1, 2 + p + np.arange(p + p * (p + 1) // 2)]  # m0, m1_*, m2_*_*
+    W = _outside_by_cell(a_g[:, None] * T[:, quad], g_c, pg, pd_, a_g[pg][:, None] * O[:, quad], D, C)
+    cov += _model_form(W, beta_cat, beta_num)
+    # stratum sums S_hd of the residuals: inside the domain (SQL) minus the model term outside it.
+    # Where a stratum meets the domain: exact sums, added pair by pair.
+    hd, so = _stratum_outside(g_h, g_c, T, pg, pd_, O, beta_cat, beta_num, D)
+    S = -so
+    key = h.astype(np.int64) * D + d
+    at = np.searchsorted(hd, key)
+    found = at < hd.size
+    found[found] = hd[at[found]] == key[found]
+    if not found.all():
+        raise SurveyError("internal error: a stratum x domain of the residuals has no model sums")
+    np.add.at(S, at, S_in)
+    sh, sd = hd // D, hd % D
+    cov -= _bincount_matrix(sd, b_h[sh][:, None, None] * S[:, :, None] * S[:, None, :], D)
+    # elsewhere S_hd = -(mb_h bc(d, c) + mbx_h bn(d)) over the stratum's cells. Strata of one cell:
+    # per (domain, cell) sums of b mb^2, b mb mbx, b mbx mbx' over the strata not meeting the domain
+    n_cells = np.bincount(g_h, minlength=H)
+    one = np.flatnonzero(n_cells == 1)
+    gi = np.searchsorted(g_h, one)  # the stratum's group
+    mb, mbx = T[gi, 0], T[gi, 2 : 2 + p]
+    parts = [mb * mb] + [mb * mbx[:, i] for i in range(p)]
+    parts += [mbx[:, a] * mbx[:, b] for a in range(p) for b in range(a, p)]
+    vals1 = b_h[one][:, None] * np.column_stack(parts)
+    single = n_cells[sh] == 1
+    W = _outside_by_cell(vals1, g_c[gi], np.searchsorted(one, sh[single]), sd[single],
+                         np.zeros((int(single.sum()), vals1.shape[1])), D, C)
+    cov -= _model_form(W, beta_cat, beta_num)
+    # strata of several cells: dense per chunk of domains, the pairs met zeroed (counted above)
+    many = np.flatnonzero(n_cells > 1)
+    if many.size:
+        cov -= _dense_outside(many, g_h, g_c, T, sh, sd, b_h, beta_cat, beta_num, D)
     return cov
+
+
+def _model_form(W: np.ndarray, beta_cat: np.ndarray, beta_num: np.ndarray) -> np.ndarray:
+    """``sum_c W0 bc bc' + bc (W1 bn) + (W1 bn)' bc' + bn' W2 bn`` per domain, (D, k, k).
+
+    ``W`` (D, C, 1 + p + p(p+1)/2): per (domain, cell) a scalar, a p-vector and the
+    upper triangle of a p x p matrix (summed over the cells); ``bc = beta_cat[d, c]``,
+    ``bn = beta_num[d]``.
+    """
+    p = beta_num.shape[1]
+    D = W.shape[0]
+    out = np.einsum("dc,dck,dcl->dkl", W[:, :, 0], beta_cat, beta_cat)
+    if p:
+        cross = np.einsum("dck,dcp,dpl->dkl", beta_cat, W[:, :, 1 : 1 + p], beta_num)
+        out += cross + np.transpose(cross, (0, 2, 1))
+        W2 = np.zeros((D, p, p))
+        col = 1 + p
+        for a in range(p):  # loop over matrix entries
+            for b in range(a, p):
+                W2[:, a, b] = W2[:, b, a] = W[:, :, col].sum(axis=1)
+                col += 1
+        out += np.einsum("dpk,dpq,dql->dkl", beta_num, W2, beta_num)
+    return out
+
+
+def _dense_outside(many: np.ndarray, g_h: np.ndarray, g_c: np.ndarray, T: np.ndarray, sh: np.ndarray,
+                   sd: np.ndarray, b_h: np.ndarray, beta_cat: np.ndarray, beta_num: np.ndarray,
+                   D: int) -> np.ndarray:
+    """``sum_h b_h so_hd so_hd'`` over the strata ``many`` (several cells) and the domains they
+    do not meet (pairs ``sh, sd`` met are left out), ``so_hd = sum_c mb_hc bc(d, c) + mbx_h bn(d)``;
+    dense per chunk of domains."""
+    p = beta_num.shape[1]
+    C, k = beta_cat.shape[1], beta_cat.shape[2]
+    Hm = many.size
+    row = np.full(b_h.size, -1, dtype=np.intp)
+    row[many] = np.arange(Hm)
+    g = row[g_h] >= 0
+    MB = sp.csr_matrix((T[g, 0], (row[g_h[g]], g_c[g])), shape=(Hm, C))
+    TX = np.zeros((Hm, p))
+    for i in range(p):
+        TX[:, i] = np.bincount(row[g_h[g]], weights=T[g, 2 + i], minlength=Hm)
+    met = row[sh] >= 0
+    mh, md = row[sh[met]], sd[met]
+    bm = b_h[many]
+    out = np.zeros((D, k, k))
+    for lo, hi in _chunks(D, Hm, k, _SLAB):
+        Dc = hi - lo
+        so = (MB @ beta_cat[lo:hi].transpose(1, 2, 0).reshape(C, k * Dc)).reshape(Hm, k, Dc)
+        if p:
+            so += (TX @ beta_num[lo:hi].transpose(1, 2, 0).reshape(p, k * Dc)).reshape(Hm, k, Dc)
+        sel = (md >= lo) & (md < hi)
+        so[mh[sel], :, md[sel] - lo] = 0.0
+        for a in range(k):  # loop over matrix entries
+            for b in range(a, k):
+                v = np.einsum("h,hd,hd->d", bm, so[:, a, :], so[:, b, :])
+                out[lo:hi, a, b] += v
+                if b != a:
+                    out[lo:hi, b, a] += v
+    return out
+
+
+def _stratum_products(b_h: np.ndarray, h: np.ndarray, d: np.ndarray, S_in: np.ndarray, D: int,
+                      k: int) -> np.ndarray:
+    """``sum_h b_h S_hd S_hd'`` of sparse stratum x domain sums (no model term)."""
+    return _bincount_matrix(d, b_h[h][:, None, None] * S_in[:, :, None] * S_in[:, None, :], D)
+
+
+def _outside_by_cell(aT: np.ndarray, g_c: np.ndarray, pg: np.ndarray, pd_: np.ndarray, aO: np.ndarray,
+                     D: int, C: int) -> np.ndarray:
+    """Per (domain, cell), the sums over the cell's groups of their values outside the domain.
+
+    ``aT`` (G, m): each group's values over all its rows; ``pg``, ``pd_``, ``aO``:
+    the (group, domain) pairs present and the group's values outside that
+    domain. A (domain, cell) that no group of the cell meets gets the cell's
+    total; otherwise the groups not meeting the domain are added as the runs
+    between the present ones (:func:`_range_sums`) and the present ones with
+    their values outside the domain.
+    """
+    G, m = aT.shape
+    by_cell = np.argsort(g_c, kind="stable")
+    pos = np.empty(G, dtype=np.intp)
+    pos[by_cell] = np.arange(G)
+    cells = g_c[by_cell]
+    c_lo = np.searchsorted(cells, np.arange(C), side="left")
+    c_hi = np.searchsorted(cells, np.arange(C), side="right")
+    W = np.zeros((D, C, m))
+    W[:] = np.stack([np.bincount(g_c, weights=aT[:, j], minlength=C) for j in range(m)], axis=1)
+    if not pg.size:
+        return W
+    pc, pp = g_c[pg], pos[pg]
+    order = np.lexsort((pp, pc, pd_))
+    pd_, pc, pp, aO = pd_[order], pc[order], pp[order], aO[order]
+    combo = pd_.astype(np.int64) * C + pc
+    first = np.r_[True, combo[1:] != combo[:-1]]
+    last = np.r_[combo[1:] != combo[:-1], True]
+    run_lo = np.where(first, c_lo[pc], np.r_[0, pp[:-1] + 1])
+    lo = np.r_[run_lo, pp[last] + 1]  # runs before each present group, and after the last one
+    hi = np.r_[pp, c_hi[pc[last]]]
+    run_combo = np.r_[combo, combo[last]]
+    sums = _range_sums(aT[by_cell], lo, hi)
+    codes, inv = np.unique(run_combo, return_inverse=True)
+    inv = inv.ravel()
+    n_pairs = combo.size
+    acc = np.zeros((codes.size, m))
+    for j in range(m):  # loop over value columns
+        acc[:, j] = (np.bincount(inv, weights=sums[:, j], minlength=codes.size)
+                     + np.bincount(inv[:n_pairs], weights=aO[:, j], minlength=codes.size))
+    W.reshape(D * C, m)[codes] = acc
+    return W
+
+
+def _stratum_outside(g_h: np.ndarray, g_c: np.ndarray, T: np.ndarray, pg: np.ndarray, pd_: np.ndarray,
+                     O: np.ndarray, beta_cat: np.ndarray, beta_num: np.ndarray, D: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The model term of a stratum's rows outside a domain, where one of its groups meets it.
+
+    For every (stratum, domain) pair with a present (group, domain) pair, the
+    sum over the stratum's groups of ``mb_out bc(d, c) + mbx_out bn(d)``, with
+    the group's total where it does not meet the domain. Returns the codes
+    ``h * D + d`` and the sums (pairs, k).
+    """
+    p = beta_num.shape[1]
+    k = beta_cat.shape[2]
+    if not pg.size:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, k))
+    hd = np.unique(g_h[pg].astype(np.int64) * D + pd_)
+    sh, sd = hd // D, hd % D
+    s_lo = np.searchsorted(g_h, sh, side="left")  # groups are sorted by stratum
+    s_hi = np.searchsorted(g_h, sh, side="right")
+    count = s_hi - s_lo
+    pair = np.repeat(np.arange(hd.size), count)
+    gg = np.repeat(s_lo, count) + (np.arange(pair.size) - np.repeat(np.cumsum(count) - count, count))
+    dd = sd[pair]
+    present = pg.astype(np.int64) * D + pd_
+    order = np.argsort(present)
+    key = gg.astype(np.int64) * D + dd
+    at = np.clip(np.searchsorted(present[order], key), 0, max(present.size - 1, 0))
+    hit = present[order][at] == key
+    out = T[gg].copy()
+    out[hit] = O[order[at[hit]]]
+    val = out[:, [0]] * beta_cat[dd, g_c[gg], :]
+    if p:
+        val += np.einsum("tp,tpk->tk", out[:, 2 : 2 + p], beta_num[dd])
+    sums = np.stack([np.bincount(pair, weights=val[:, j], minlength=hd.size) for j in range(k)], axis=1)
+    return hd, sums
 
 
 def calibrated_cluster_variance(

@@ -133,7 +133,7 @@ def test_growth_equals_the_in_memory_ratio(national):
     from survey.quarterly.growth import growth_table
 
     folder, result, _ = national
-    frame, mem = _calibrated(folder)
+    _, mem = _calibrated(folder)
     growth = result.growth
     assert len(growth) == len(result.estimates)  # one growth per domain and variable
     for name, by in BREAKDOWNS.items():
@@ -223,7 +223,7 @@ def test_bulletin_html_and_workbook(national):
     headline and sector sheets hold estimates.csv's sector totals and intervals and
     growth.csv's growth to 1e-12, growth stored as fractions shown in % (format 0.0%), the
     interval headers name the 95% level; the HTML names it too and says the data are
-    synthetic and the work ran out of core."""
+    synthetic, the work ran out of core and the weights are calibrated (GREG)."""
     import openpyxl
 
     folder, result, _ = national
@@ -261,6 +261,10 @@ def test_bulletin_html_and_workbook(national):
     html = (folder / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
     assert "95% confidence interval" in html and "95% CI" in html
     assert "Synthetic data" in html and "Out of core" in html
+    # calibrated estimates: the methods note says so, the quality table has the adjustments
+    assert "weighted by calibrated weights" in html and "GREG" in html
+    assert "Not done here: calibration" not in html
+    assert "calibration_adjustment_min" in html or "Calibration adjustment min" in html
     growth_pct = f"+{100 * gro.loc['gross_output_ytd', 'growth']:.1f}%"
     assert growth_pct in html  # the headline's growth, in %
     md = (folder / "bulletin" / "bulletin.md").read_text(encoding="utf-8")

@@ -210,9 +210,10 @@ def _range_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
 
 
 def _model_columns(p: int) -> list[str]:
-    """Columns of the model sums: mb, m0, mbx*, m1_*, m2_*_* (upper triangle)."""
+    """Columns of the model sums: mb, m0, mbx*, m1_*, m2_*_*, mc*_* (upper triangles), mn."""
     names = ["mb", "m0"] + [f"mbx{i}" for i in range(p)] + [f"m1_{i}" for i in range(p)]
-    return names + [f"m2_{a}_{b}" for a in range(p) for b in range(a, p)]
+    names += [f"m2_{a}_{b}" for a in range(p) for b in range(a, p)]
+    return names + [f"mc{a}_{b}" for a, b in _sym_index(p + 1)] + ["mn"]
 
 
 def _group_segments(first: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +266,8 @@ def calibrated_element_variance(
         One row per stratum x cell x domain of the row (``__sv_h, __sv_cell,
         __sv_dom``; ``__sv_dom = D`` for rows outside every domain) over all
         rows: ``mb`` (sum of ``m``), ``mbx{i}``, ``m0`` (sum of ``m^2``),
-        ``m1_{i}``, ``m2_{i}_{i2}``.
+        ``m1_{i}``, ``m2_{i}_{i2}``, the row count ``mn`` and the centred
+        co-moments ``mc{a}_{b}`` of ``u = (m, m x)``.
     beta_cat : numpy.ndarray, shape (D, C, k)
         Fitted model term of each cell per domain and variable.
     beta_num : numpy.ndarray, shape (D, p, k)
@@ -280,7 +282,7 @@ def calibrated_element_variance(
     >>> st = _example_stage()
     >>> t = pd.DataFrame({"__sv_h": [0, 1], "__sv_dom": [0, 0], "s0": [8.0, 24.0], "q0_0": [40.0, 360.0]})
     >>> mt = pd.DataFrame({"__sv_h": [0, 1], "__sv_cell": [0, 0], "__sv_dom": [0, 0], "mb": [4.0, 6.0],
-    ...                    "m0": [8.0, 18.0]})
+    ...                    "m0": [8.0, 18.0], "mc0_0": [0.0, 0.0], "mn": [2, 2]})
     >>> v = calibrated_element_variance(st, t, mt, np.zeros((1, 1, 1)), np.zeros((1, 0, 1)), 1, 1)
     >>> float(v[0, 0, 0])
     160.0
@@ -320,11 +322,21 @@ def calibrated_element_variance(
     two = _range_sums(vals, np.r_[g_start[pg], p_end], np.r_[p_start, g_end[pg]])
     O = two[: pg.size] + two[pg.size :]
     a_g = a_h[g_h]
+    n_cells = np.bincount(g_h, minlength=H)
+    one = n_cells[g_h] == 1  # groups that are a whole stratum (a stratum of one cell)
+    # (1) groups of strata spanning several cells, and pairs present: sum_h a_h sum_out m^2 t t'
     quad = np.r_[1, 2 + p + np.arange(p + p * (p + 1) // 2)]  # m0, m1_*, m2_*_*
-    W = _outside_by_cell(a_g[:, None] * T[:, quad], g_c, pg, pd_, a_g[pg][:, None] * O[:, quad], D, C)
+    many = np.flatnonzero(~one)
+    pm = ~one[pg]
+    W = _outside_by_cell(a_g[many][:, None] * T[many][:, quad], g_c[many], np.searchsorted(many, pg[pm]),
+                         pd_[pm], a_g[pg[pm]][:, None] * O[pm][:, quad], D, C)
+    ps = ~pm
+    Wf = W.reshape(D * C, -1)
+    for j in range(quad.size):  # loop over value columns
+        Wf[:, j] += np.bincount(pd_[ps] * C + g_c[pg[ps]], weights=a_g[pg[ps]] * O[ps][:, quad[j]],
+                                minlength=D * C)
     cov += _model_form(W, beta_cat, beta_num)
-    # stratum sums S_hd of the residuals: inside the domain (SQL) minus the model term outside it.
-    # Where a stratum meets the domain: exact sums, added pair by pair.
+    # (2) stratum sums S_hd where the stratum meets the domain: exact, pair by pair
     hd, so = _stratum_outside(g_h, g_c, T, pg, pd_, O, beta_cat, beta_num, D)
     S = -so
     key = h.astype(np.int64) * D + d
@@ -336,24 +348,47 @@ def calibrated_element_variance(
     np.add.at(S, at, S_in)
     sh, sd = hd // D, hd % D
     cov -= _bincount_matrix(sd, b_h[sh][:, None, None] * S[:, :, None] * S[:, None, :], D)
-    # elsewhere S_hd = -(mb_h bc(d, c) + mbx_h bn(d)) over the stratum's cells. Strata of one cell:
-    # per (domain, cell) sums of b mb^2, b mb mbx, b mbx mbx' over the strata not meeting the domain
-    n_cells = np.bincount(g_h, minlength=H)
-    one = np.flatnonzero(n_cells == 1)
-    gi = np.searchsorted(g_h, one)  # the stratum's group
-    mb, mbx = T[gi, 0], T[gi, 2 : 2 + p]
-    parts = [mb * mb] + [mb * mbx[:, i] for i in range(p)]
-    parts += [mbx[:, a] * mbx[:, b] for a in range(p) for b in range(a, p)]
-    vals1 = b_h[one][:, None] * np.column_stack(parts)
-    single = n_cells[sh] == 1
-    W = _outside_by_cell(vals1, g_c[gi], np.searchsorted(one, sh[single]), sd[single],
-                         np.zeros((int(single.sum()), vals1.shape[1])), D, C)
-    cov -= _model_form(W, beta_cat, beta_num)
-    # strata of several cells: dense per chunk of domains, the pairs met zeroed (counted above)
-    many = np.flatnonzero(n_cells > 1)
-    if many.size:
-        cov -= _dense_outside(many, g_h, g_c, T, sh, sd, b_h, beta_cat, beta_num, D)
+    # (3) a stratum of one cell away from the domain: its residuals are -m t with t = beta'(1, x),
+    # so a_h Q - b_h S^2 = a_h beta' Sigma_h beta + (a_h / n_h - b_h) (beta' U_h)^2, Sigma_h the
+    # centred co-moments of u = (m, m x) and U_h their sums (the stratum's variance formed
+    # centred, as full_covariance does, not as the difference of two large sums)
+    gs = np.flatnonzero(one)
+    hs = g_h[gs]
+    n_h = T[gs, -1]
+    c_h = np.divide(a_h[hs], n_h, out=np.zeros(hs.size), where=n_h > 0) - b_h[hs]
+    c_h[np.abs(c_h) <= 1e-12 * np.abs(b_h[hs])] = 0.0  # b_h = a_h / n_h up to rounding
+    U = T[gs][:, np.r_[0, 2 : 2 + p]]
+    Sig = _centred_moments(g, vals, T, p)[gs]
+    parts = [a_h[hs] * Sig[:, a, b] + c_h * U[:, a] * U[:, b] for a, b in _sym_index(p + 1)]
+    met = one[pg]
+    W = _outside_by_cell(np.column_stack(parts), g_c[gs], np.searchsorted(gs, pg[met]), pd_[met],
+                         np.zeros((int(met.sum()), len(parts))), D, C)
+    cov += _model_form(W, beta_cat, beta_num)
+    # (4) strata of several cells away from the domain: dense per chunk of domains
+    strata = np.flatnonzero(n_cells > 1)
+    if strata.size:
+        cov -= _dense_outside(strata, g_h, g_c, T, sh, sd, b_h, beta_cat, beta_num, D)
     return cov
+
+
+def _centred_moments(g: np.ndarray, vals: np.ndarray, T: np.ndarray, p: int) -> np.ndarray:
+    """Centred co-moments (G, p+1, p+1) of ``u = (m, m x)`` per group, from its entries.
+
+    Chan's combination: the entries' own centred co-moments ``mc{a}_{b}`` plus
+    ``n_e (ubar_e - ubar_g)(ubar_e - ubar_g)'`` (no difference of large sums).
+    """
+    G, q = T.shape[0], p + 1
+    cols = np.r_[0, 2 : 2 + p]
+    n_e = vals[:, -1]
+    ue = np.divide(vals[:, cols], n_e[:, None], out=np.zeros((n_e.size, q)), where=n_e[:, None] > 0)
+    ug = np.divide(T[:, cols], T[:, [-1]], out=np.zeros((G, q)), where=T[:, [-1]] > 0)
+    dev = ue - ug[g]
+    out = np.zeros((G, q, q))
+    first = vals.shape[1] - 1 - q * (q + 1) // 2  # the mc columns come before mn
+    for col, (a, b) in enumerate(_sym_index(q)):  # loop over matrix entries
+        out[:, a, b] = out[:, b, a] = np.bincount(
+            g, weights=vals[:, first + col] + n_e * dev[:, a] * dev[:, b], minlength=G)
+    return out
 
 
 def _model_form(W: np.ndarray, beta_cat: np.ndarray, beta_num: np.ndarray) -> np.ndarray:

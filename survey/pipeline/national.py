@@ -22,12 +22,16 @@ impute      ONS ratio-of-means links per industry (forward from the           ``
             previous quarter, construction from last year's revenue), SQL,    ``links.csv``
             for each value and its same months of last year
             (``{var}_ytd_last_year``, markers ``{var}_last_year_marker``)
-weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``
-            to the imputed returns
-estimate    totals by sector, province, industry and province x industry      ``estimates.csv``,
-            with SEs (:func:`survey.estimation.outofcore.scan`); growth on    ``growth.csv``
-            the same firms' last-year totals with its linearised SE
-            (:func:`survey.quarterly.growth.growth_table`)
+weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``,
+            to the imputed returns, then calibrated to the register (GREG:    ``calibration.csv``
+            take-some firms per province and their revenue of last year; the
+            take-all firms a cell of their own, weight 1) in SQL
+            (:meth:`OutOfCoreSurvey.calibrate`, :func:`calibration_totals`)
+estimate    totals by sector, province, industry, province x industry, zone   ``estimates.csv``,
+            and channel with SEs from the calibration residuals (the GREG     ``growth.csv``
+            variance, :func:`survey.estimation.outofcore.scan` +
+            ``calibrate``); growth on the same firms' last-year totals with
+            its linearised SE (:func:`survey.quarterly.growth.growth_table`)
 disclose    cell suppression of the province x industry table of each         ``disclosure/``
             variable: per-cell firms, total, largest contributions in SQL
             (``publish.disclosure.outofcore``), then the numpy / HiGHS step
@@ -44,8 +48,9 @@ marker is missing and every step after it (``restart=True`` redoes all).
 
 What the bulletin of the in-memory cycle has and this one has not yet: the
 quarterly series (only two quarters are generated), the combined take-all +
-sampled estimator's parts, calibration to register totals and enterprise groups in
-disclosure control; see ``docs/scale.md``.
+sampled estimator's parts and enterprise groups in disclosure control; see
+``docs/scale.md``. The weights are calibrated to register totals as in the
+in-memory cycle (equal to :meth:`survey.Survey.calibrate`'s to 1e-10).
 """
 
 from __future__ import annotations
@@ -62,12 +67,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine
+from survey.engine import Engine, sql_finite
 from survey.errors import SurveyError
 from survey.publish.disclosure.outofcore import protect_out_of_core
 from survey.publish.report.national import UNIT, national_bulletin_content
 from survey.quarterly.growth import estimate_table, growth_table
-from survey.engine import sql_finite
 
 __all__ = ["BREAKDOWNS", "CALIBRATION_CELL", "CALIBRATION_SIZE", "DISCLOSURE_TABLE", "LAST_YEAR",
            "NATIONAL_STEPS", "TAKE_ALL_CELL", "NationalResult", "calibration_totals", "design",
@@ -596,18 +600,23 @@ def _disclose(ctx: _Context) -> int:
 
 
 def _quality(ctx: _Context) -> pd.DataFrame:
-    """Response rate, imputed share of the gross output total and sample size (one SQL pass)."""
+    """Response rate, imputed share of the gross output total, sample size and the range of
+    the calibration adjustments (weight / design weight of the take-some firms), one SQL pass."""
     s = ctx.session()
     v, m = VARIABLES[0], marker_of(VARIABLES[0])
+    g = f"CASE WHEN {CALIBRATION_CELL} <> '{TAKE_ALL_CELL}' THEN weight / design_weight END"
     q = s.sql(
         f"SELECT COUNT(*) AS n, AVG(CASE WHEN {m} IN ('returned', 'edited') THEN 1.0 ELSE 0.0 "
         f"END) AS response, SUM(CASE WHEN {m} IN ('forward_imputed', 'backward_imputed', "
-        f"'constructed') THEN weight * {v} ELSE 0 END) / SUM(weight * {v}) AS imp "
+        f"'constructed') THEN weight * {v} ELSE 0 END) / SUM(weight * {v}) AS imp, "
+        f"MIN({g}) AS g_min, MAX({g}) AS g_max "
         f"FROM read_parquet({ctx.lit(ctx.path('weighted.parquet'))})"
     ).iloc[0]
-    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size"],
-                         "value": [float(q["response"]), float(q["imp"]), int(q["n"])],
-                         "unit": ["%", "%", ""]})
+    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size",
+                                       "calibration_adjustment_min", "calibration_adjustment_max"],
+                         "value": [float(q["response"]), float(q["imp"]), int(q["n"]),
+                                   float(q["g_min"]), float(q["g_max"])],
+                         "unit": ["%", "%", "", "", ""]})
 
 
 def _suppression(ctx: _Context) -> pd.DataFrame:
@@ -643,7 +652,10 @@ def _bulletin(ctx: _Context) -> int:
     content = national_bulletin_content(est, growth, period=ctx.periods[1], firms=ctx.firms,
                                         memory_limit=ctx.engine.memory_limit,
                                         quality=_quality(ctx), industry_names=names,
-                                        suppressed=_suppression(ctx), breakdowns=BREAKDOWNS)
+                                        suppressed=_suppression(ctx), breakdowns=BREAKDOWNS,
+                                        calibration=pd.read_csv(
+                                            ctx.path("calibration.csv"), dtype=str,
+                                            keep_default_na=False).astype({"total": float}))
     write_bulletin(content, folder)
     level = f"{round(100 * content.level)}%"
     lines = [f"# National industrial survey, {ctx.periods[1]} (synthetic data)", "",

@@ -33,7 +33,8 @@ import scipy.sparse as sp
 
 from survey.errors import SurveyError
 
-__all__ = ["StageTable", "plain_variance", "calibrated_element_variance", "calibrated_cluster_variance"]
+__all__ = ["OutsideSums", "StageTable", "calibrated_cluster_variance", "calibrated_element_variance",
+           "outside_sums", "plain_variance"]
 
 _CHUNK = 4_000_000  # elements of a dense (strata or units) x domains x k block
 _SLAB = 1 << 19  # elements of the strata x domains x k block of calibrated_element_variance (cache-sized)
@@ -225,7 +226,7 @@ def _group_segments(first: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def calibrated_element_variance(
     st: StageTable,
     t: pd.DataFrame,
-    mt: pd.DataFrame,
+    mt: pd.DataFrame | OutsideSums,
     beta_cat: np.ndarray,
     beta_num: np.ndarray,
     D: int,
@@ -262,12 +263,14 @@ def calibrated_element_variance(
         One row per stratum x domain (``__sv_h, __sv_dom``) with ``s{j}``
         (sum of the residuals ``e`` of the domain's rows) and ``q{a}_{b}``
         (sum of ``e e``).
-    mt : pandas.DataFrame
+    mt : pandas.DataFrame or OutsideSums
         One row per stratum x cell x domain of the row (``__sv_h, __sv_cell,
         __sv_dom``; ``__sv_dom = D`` for rows outside every domain) over all
         rows: ``mb`` (sum of ``m``), ``mbx{i}``, ``m0`` (sum of ``m^2``),
         ``m1_{i}``, ``m2_{i}_{i2}``, the row count ``mn`` and the centred
-        co-moments ``mc{a}_{b}`` of ``u = (m, m x)``.
+        co-moments ``mc{a}_{b}`` of ``u = (m, m x)``; or that table prepared
+        by :func:`outside_sums` (independent of the variables: computed once
+        for several estimates over the same domains).
     beta_cat : numpy.ndarray, shape (D, C, k)
         Fitted model term of each cell per domain and variable.
     beta_num : numpy.ndarray, shape (D, p, k)
@@ -289,7 +292,6 @@ def calibrated_element_variance(
     """
     p = beta_num.shape[1]
     C = beta_cat.shape[1]
-    H = st.sq.size
     scale = st.stratum_scale()
     a_h, b_h = st.sq * scale, st.cross * scale
     cov = np.zeros((D, k, k))
@@ -298,8 +300,124 @@ def calibrated_element_variance(
     Q = _matrix_columns(t, "q", k)
     cov += _bincount_matrix(d, a_h[h][:, None, None] * Q, D)
     S_in = _vector_columns(t, "s", k)
-    if not len(mt):
+    o = mt if isinstance(mt, OutsideSums) else outside_sums(st, mt, D, C, p)
+    if o.hd is None:
         return cov - _stratum_products(b_h, h, d, S_in, D, k)
+    # rows outside the domain: sum_h a_h sum_out m^2 t t' (groups of several-cell strata and
+    # pairs present) and the centred variance of one-cell strata away from the domain
+    cov += _model_form(o.W_quad, beta_cat, beta_num) + _model_form(o.W_centred, beta_cat, beta_num)
+    # stratum sums S_hd where the stratum meets the domain: exact, pair by pair
+    val = o.out[:, [0]] * beta_cat[o.tri_d, o.g_c[o.tri_g], :]
+    if p:
+        val += np.einsum("tp,tpk->tk", o.out[:, 2 : 2 + p], beta_num[o.tri_d])
+    S = -np.stack([np.bincount(o.tri_pair, weights=val[:, j], minlength=o.hd.size) for j in range(k)],
+                  axis=1)
+    key = h.astype(np.int64) * D + d
+    at = np.searchsorted(o.hd, key)
+    found = at < o.hd.size
+    found[found] = o.hd[at[found]] == key[found]
+    if not found.all():
+        raise SurveyError("internal error: a stratum x domain of the residuals has no model sums")
+    np.add.at(S, at, S_in)
+    sh, sd = o.hd // D, o.hd % D
+    cov -= _bincount_matrix(sd, b_h[sh][:, None, None] * S[:, :, None] * S[:, None, :], D)
+    # strata of several cells away from the domain: dense per chunk of domains
+    strata = np.flatnonzero(o.n_cells > 1)
+    if strata.size:
+        cov -= _dense_outside(strata, o.g_h, o.g_c, o.T, sh, sd, b_h, beta_cat, beta_num, D)
+    return cov
+
+
+@dataclass(frozen=True, eq=False)
+class OutsideSums:
+    """The model sums of the rows outside each domain, prepared once per set of domains.
+
+    Built by :func:`outside_sums` from the model-sum table of
+    :func:`calibrated_element_variance`; independent of the variables and of
+    the fitted model terms, so the estimates of one breakdown share it.
+
+    Attributes
+    ----------
+    g_h, g_c : numpy.ndarray
+        Stratum and cell of each (stratum, cell) group, sorted by stratum.
+    T : numpy.ndarray
+        Group totals of the model sums (columns of ``_model_columns``).
+    n_cells : numpy.ndarray
+        Number of cells (groups) of each stratum.
+    W_quad, W_centred : numpy.ndarray, shape (D, C, m)
+        Per (domain, cell): the ``a_h``-weighted sums ``m^2``, ``m^2 x``,
+        ``m^2 x x'`` of the rows outside the domain in groups of strata of
+        several cells and in strata that meet the domain; and the centred
+        stratum terms of one-cell strata that do not meet it.
+    hd : numpy.ndarray or None
+        Codes ``h * D + d`` of the (stratum, domain) pairs met (``None``
+        without model sums).
+    tri_pair, tri_g, tri_d, out : numpy.ndarray
+        For each pair met, each group of the stratum: the pair, the group,
+        the domain, and the group's model sums outside the domain.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> mt = pd.DataFrame({"__sv_h": [0, 1], "__sv_cell": [0, 0], "__sv_dom": [0, 0], "mb": [4.0, 6.0],
+    ...                    "m0": [8.0, 18.0], "mc0_0": [0.0, 0.0], "mn": [2, 2]})
+    >>> o = outside_sums(_example_stage(), mt, 1, 1, 0)
+    >>> o.hd.tolist(), o.W_centred.shape
+    ([0, 1], (1, 1, 1))
+    """
+
+    g_h: np.ndarray
+    g_c: np.ndarray
+    T: np.ndarray
+    n_cells: np.ndarray
+    W_quad: np.ndarray
+    W_centred: np.ndarray
+    hd: np.ndarray | None
+    tri_pair: np.ndarray
+    tri_g: np.ndarray
+    tri_d: np.ndarray
+    out: np.ndarray
+
+
+def outside_sums(st: StageTable, mt: pd.DataFrame, D: int, C: int, p: int) -> OutsideSums:
+    """Prepare the model sums ``mt`` of :func:`calibrated_element_variance` (see there).
+
+    A group (stratum ``h``, calibration cell ``c``) meets few domains. For a
+    domain it does not meet, its rows outside the domain are all its rows
+    (the group's total); for a domain it meets, its other entries of ``mt``,
+    summed by :func:`_range_sums`. Gathered per (domain, cell) with the groups
+    that do not meet a domain added as the runs between those that do.
+
+    Parameters
+    ----------
+    st : StageTable
+    mt : pandas.DataFrame
+        The model sums per stratum x cell x domain (``__sv_dom = D`` outside every domain).
+    D, C, p : int
+        Domains, cells and numeric auxiliaries.
+
+    Returns
+    -------
+    OutsideSums
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> mt = pd.DataFrame({"__sv_h": [0, 0, 1], "__sv_cell": [0, 0, 0], "__sv_dom": [0, 1, 1],
+    ...                    "mb": [2.0, 2.0, 6.0], "m0": [4.0, 4.0, 18.0], "mc0_0": 0.0, "mn": [1, 1, 2]})
+    >>> o = outside_sums(_example_stage(), mt, 2, 1, 0)
+    >>> o.W_quad[:, 0, 0].tolist()  # a_h = 2 times m^2 outside: domain 0 meets stratum 0 only
+    [8.0, 8.0]
+    """
+    H = st.sq.size
+    scale = st.stratum_scale()
+    a_h, b_h = st.sq * scale, st.cross * scale
+    m_cols = len(_model_columns(p))
+    empty = np.zeros(0, dtype=np.intp)
+    if not len(mt):
+        zero = np.zeros((D, C, 1 + p + p * (p + 1) // 2))
+        return OutsideSums(empty, empty, np.zeros((0, m_cols)), np.zeros(H, dtype=np.intp), zero, zero,
+                           None, empty, empty, empty, np.zeros((0, m_cols)))
     # entries of mt sorted by group (stratum, cell), then domain
     mh = mt["__sv_h"].to_numpy(dtype=np.intp)
     mc = mt["__sv_cell"].to_numpy(dtype=np.intp)
@@ -324,31 +442,18 @@ def calibrated_element_variance(
     a_g = a_h[g_h]
     n_cells = np.bincount(g_h, minlength=H)
     one = n_cells[g_h] == 1  # groups that are a whole stratum (a stratum of one cell)
-    # (1) groups of strata spanning several cells, and pairs present: sum_h a_h sum_out m^2 t t'
+    # groups of strata spanning several cells, and pairs present: sum_h a_h sum_out m^2 t t'
     quad = np.r_[1, 2 + p + np.arange(p + p * (p + 1) // 2)]  # m0, m1_*, m2_*_*
     many = np.flatnonzero(~one)
     pm = ~one[pg]
-    W = _outside_by_cell(a_g[many][:, None] * T[many][:, quad], g_c[many], np.searchsorted(many, pg[pm]),
-                         pd_[pm], a_g[pg[pm]][:, None] * O[pm][:, quad], D, C)
+    W_quad = _outside_by_cell(a_g[many][:, None] * T[many][:, quad], g_c[many], np.searchsorted(many, pg[pm]),
+                              pd_[pm], a_g[pg[pm]][:, None] * O[pm][:, quad], D, C)
     ps = ~pm
-    Wf = W.reshape(D * C, -1)
+    Wf = W_quad.reshape(D * C, -1)
     for j in range(quad.size):  # loop over value columns
         Wf[:, j] += np.bincount(pd_[ps] * C + g_c[pg[ps]], weights=a_g[pg[ps]] * O[ps][:, quad[j]],
                                 minlength=D * C)
-    cov += _model_form(W, beta_cat, beta_num)
-    # (2) stratum sums S_hd where the stratum meets the domain: exact, pair by pair
-    hd, so = _stratum_outside(g_h, g_c, T, pg, pd_, O, beta_cat, beta_num, D)
-    S = -so
-    key = h.astype(np.int64) * D + d
-    at = np.searchsorted(hd, key)
-    found = at < hd.size
-    found[found] = hd[at[found]] == key[found]
-    if not found.all():
-        raise SurveyError("internal error: a stratum x domain of the residuals has no model sums")
-    np.add.at(S, at, S_in)
-    sh, sd = hd // D, hd % D
-    cov -= _bincount_matrix(sd, b_h[sh][:, None, None] * S[:, :, None] * S[:, None, :], D)
-    # (3) a stratum of one cell away from the domain: its residuals are -m t with t = beta'(1, x),
+    # a stratum of one cell away from the domain: its residuals are -m t with t = beta'(1, x),
     # so a_h Q - b_h S^2 = a_h beta' Sigma_h beta + (a_h / n_h - b_h) (beta' U_h)^2, Sigma_h the
     # centred co-moments of u = (m, m x) and U_h their sums (the stratum's variance formed
     # centred, as full_covariance does, not as the difference of two large sums)
@@ -361,14 +466,10 @@ def calibrated_element_variance(
     Sig = _centred_moments(g, vals, T, p)[gs]
     parts = [a_h[hs] * Sig[:, a, b] + c_h * U[:, a] * U[:, b] for a, b in _sym_index(p + 1)]
     met = one[pg]
-    W = _outside_by_cell(np.column_stack(parts), g_c[gs], np.searchsorted(gs, pg[met]), pd_[met],
-                         np.zeros((int(met.sum()), len(parts))), D, C)
-    cov += _model_form(W, beta_cat, beta_num)
-    # (4) strata of several cells away from the domain: dense per chunk of domains
-    strata = np.flatnonzero(n_cells > 1)
-    if strata.size:
-        cov -= _dense_outside(strata, g_h, g_c, T, sh, sd, b_h, beta_cat, beta_num, D)
-    return cov
+    W_centred = _outside_by_cell(np.column_stack(parts), g_c[gs], np.searchsorted(gs, pg[met]), pd_[met],
+                                 np.zeros((int(met.sum()), len(parts))), D, C)
+    hd, tri_pair, tri_g, tri_d, out = _stratum_pairs(g_h, T, pg, pd_, O, D)
+    return OutsideSums(g_h, g_c, T, n_cells, W_quad, W_centred, hd, tri_pair, tri_g, tri_d, out)
 
 
 def _centred_moments(g: np.ndarray, vals: np.ndarray, T: np.ndarray, p: int) -> np.ndarray:
@@ -500,20 +601,15 @@ def _outside_by_cell(aT: np.ndarray, g_c: np.ndarray, pg: np.ndarray, pd_: np.nd
     return W
 
 
-def _stratum_outside(g_h: np.ndarray, g_c: np.ndarray, T: np.ndarray, pg: np.ndarray, pd_: np.ndarray,
-                     O: np.ndarray, beta_cat: np.ndarray, beta_num: np.ndarray, D: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The model term of a stratum's rows outside a domain, where one of its groups meets it.
-
-    For every (stratum, domain) pair with a present (group, domain) pair, the
-    sum over the stratum's groups of ``mb_out bc(d, c) + mbx_out bn(d)``, with
-    the group's total where it does not meet the domain. Returns the codes
-    ``h * D + d`` and the sums (pairs, k).
-    """
-    p = beta_num.shape[1]
-    k = beta_cat.shape[2]
+def _stratum_pairs(g_h: np.ndarray, T: np.ndarray, pg: np.ndarray, pd_: np.ndarray, O: np.ndarray,
+                   D: int) -> tuple[np.ndarray, ...]:
+    """The (stratum, domain) pairs where a group of the stratum meets the domain, and for each
+    pair every group of the stratum with its model sums outside the domain (the group's total
+    where it does not meet it): codes ``h * D + d`` (sorted), and per (pair, group) the pair,
+    the group, the domain and the sums."""
     if not pg.size:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, k))
+        empty = np.zeros(0, dtype=np.intp)
+        return np.zeros(0, dtype=np.int64), empty, empty, empty, np.zeros((0, T.shape[1]))
     hd = np.unique(g_h[pg].astype(np.int64) * D + pd_)
     sh, sd = hd // D, hd % D
     s_lo = np.searchsorted(g_h, sh, side="left")  # groups are sorted by stratum
@@ -525,15 +621,11 @@ def _stratum_outside(g_h: np.ndarray, g_c: np.ndarray, T: np.ndarray, pg: np.nda
     present = pg.astype(np.int64) * D + pd_
     order = np.argsort(present)
     key = gg.astype(np.int64) * D + dd
-    at = np.clip(np.searchsorted(present[order], key), 0, max(present.size - 1, 0))
+    at = np.clip(np.searchsorted(present[order], key), 0, present.size - 1)
     hit = present[order][at] == key
     out = T[gg].copy()
     out[hit] = O[order[at[hit]]]
-    val = out[:, [0]] * beta_cat[dd, g_c[gg], :]
-    if p:
-        val += np.einsum("tp,tpk->tk", out[:, 2 : 2 + p], beta_num[dd])
-    sums = np.stack([np.bincount(pair, weights=val[:, j], minlength=hd.size) for j in range(k)], axis=1)
-    return hd, sums
+    return hd, pair, gg, dd, out
 
 
 def calibrated_cluster_variance(

@@ -59,8 +59,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +69,14 @@ import pandas as pd
 
 from survey.engine import Engine, sql_finite
 from survey.errors import SurveyError
+from survey.pipeline.national_input import input_stamps, register_files, returns_files
 from survey.publish.disclosure.outofcore import protect_out_of_core
 from survey.publish.report.national import UNIT, national_bulletin_content
 from survey.quarterly.growth import estimate_table, growth_table
 
 __all__ = ["BREAKDOWNS", "CALIBRATION_CELL", "CALIBRATION_SIZE", "DISCLOSURE_TABLE", "LAST_YEAR",
-           "NATIONAL_STEPS", "TAKE_ALL_CELL", "NationalResult", "calibration_totals", "design",
-           "marker_of", "read_calibration", "run_national"]
+           "NATIONAL_STEPS", "TAKE_ALL_CELL", "TAKE_SOME", "NationalResult", "calibration_totals",
+           "design", "marker_of", "read_calibration", "run_national"]
 
 #: The steps of the national chain, in order.
 NATIONAL_STEPS: tuple[str, ...] = (
@@ -101,6 +102,11 @@ CALIBRATION_CELL, CALIBRATION_SIZE, TAKE_ALL_CELL = "calibration_cell", "calibra
 # last year's revenue, 0 for a firm without one (born this year: NaN in the register)
 _REVENUE_OR_0 = (f"CASE WHEN {sql_finite('CAST(revenue_prev_year AS DOUBLE)')} "
                  "THEN CAST(revenue_prev_year AS DOUBLE) ELSE 0.0 END")
+#: The take-some part of the register (stratified and sampled): below the designated size,
+#: with last year's revenue. New firms have NaN there (the generator's, and your register's
+#: missing values are stored so): they are in it, in the top size class (NaN sorts above
+#: every number in DuckDB).
+TAKE_SOME = "NOT above_size AND revenue_prev_year IS NOT NULL"
 #: Register columns the sample keeps and the estimates are broken down by.
 _CLASSIFICATION = ("zone", "in_bureau", "in_federation", "in_zone")
 #: The two-way table protected by cell suppression (its margins are the province,
@@ -173,7 +179,9 @@ def _printer(progress: Any) -> Callable[[str], None]:
 def run_national(
     folder: str | os.PathLike,
     *,
-    firms: int = 1_000_000,
+    register: str | os.PathLike | None = None,
+    returns: str | os.PathLike | Mapping[str, str | os.PathLike] | None = None,
+    firms: int | None = None,
     engine: Engine | None = None,
     seed: int = 2018,
     fraction: float = 0.02,
@@ -181,27 +189,45 @@ def run_national(
     restart: bool = False,
     progress: Any = True,
 ) -> NationalResult:
-    """Run the national cycle out of core on a synthetic register of ``firms`` firms.
+    """Run the national cycle out of core, on your register and returns or synthetic ones.
 
     Parameters
     ----------
     folder : str or path
         Where every step writes (the 30M-firm run needs about 5 GB).
-    firms : int, default=1_000_000
-        Register size (30,000,000 for the national scale of issue 18).
+    register : str or path, optional
+        Your register: a Parquet file, a glob of Parquet files, or CSV file(s)
+        (any encoding of :func:`survey.register.sql.csv_to_parquet`: UTF-8,
+        GBK/GB18030...), with the columns of
+        :data:`survey.datasets.national.NATIONAL_REGISTER_COLUMNS` (the optional
+        ones of ``NATIONAL_REGISTER_DEFAULTS`` get their defaults). The
+        ``register`` step checks it in SQL (columns and types, missing,
+        duplicate and invalid USCC ids with their rows, missing strata of the
+        take-some part) and writes ``register.parquet``. Default: a synthetic
+        register of ``firms`` firms (:func:`generate_national_register`).
+    returns : folder or mapping period -> file, optional
+        Your returns (with ``register``): ``returns_<period>.parquet`` (or
+        ``.csv``) per period in the folder, in the layout of
+        :func:`generate_national_returns`; checked (a file per period, its
+        ``period`` column, every firm id on the register). Default: synthetic.
+    firms : int, optional
+        Size of the synthetic register (default 1,000,000; 30,000,000 for the
+        national scale of issue 18); with ``register`` it is the register's.
     engine : Engine, optional
         DuckDB settings (default ``Engine(memory_limit="4GB",
         temp_directory=<folder>/spill)``); Spark is not supported for the
         ledger steps.
     seed : int, default=2018
-        Seed of the register; the returns use ``seed + 1``, the PRNs ``seed``.
+        Seed of the register and the PRNs; the synthetic returns use ``seed + 1``.
     fraction : float, default=0.02
         Sampling fraction of the take-some part (Neyman allocation of
         ``fraction * N`` units, at least 2 per stratum).
     periods : (str, str), default=("2018Q1", "2018Q2")
         The previous and the published quarter (same year).
     restart : bool, default=False
-        Redo every step (delete the markers).
+        Redo every step (delete the markers). A step also reruns, with every
+        step after it, when its input changed: the ``register`` and ``returns``
+        markers record the files' paths, sizes and modification times.
     progress : bool or callable, default=True
         Print each step with rows and rows per second (rich if installed);
         a callable receives the lines.
@@ -209,6 +235,17 @@ def run_national(
     Returns
     -------
     NationalResult
+
+    Raises
+    ------
+    SurveyError
+        :class:`NationalError` for bad settings; when your register or
+        returns fail a check, ``ColumnError`` (a column missing or of the wrong
+        type), ``FrameError`` (missing, duplicate or invalid ids, missing strata,
+        returns of firms not on the register), ``PeriodError`` (no file of a
+        period, rows of another period) or ``TableError`` (an unreadable CSV
+        file); the message names the column, the ids and their rows, the period
+        or the file.
 
     Examples
     --------
@@ -219,47 +256,81 @@ def run_national(
     >>> sorted(result.estimates["breakdown"].unique())  # doctest: +NORMALIZE_WHITESPACE
     ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
      'province_industry', 'sector', 'zone']
+
+    Your own files (here a register whose returns are not there yet):
+
+    >>> from survey.datasets.national import generate_national_register
+    >>> mine = tempfile.mkdtemp()
+    >>> _ = generate_national_register(f"{mine}/register.parquet", 5_000, seed=2018)
+    >>> run_national(f"{mine}/run", register=f"{mine}/register.parquet",
+    ...              returns=f"{mine}/none", progress=False)
+    Traceback (most recent call last):
+    ...
+    survey.errors.PeriodError: returns: no file for period 2018Q1 in ...
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if firms < 1000:
+    if (register is None) != (returns is None):
+        raise NationalError("run_national: give both register and returns (your own files), or "
+                            "neither (a synthetic cycle)")
+    if register is not None and firms is not None:
+        raise NationalError("run_national: firms is the size of a synthetic register; with "
+                            "register it is your register's")
+    firms = 1_000_000 if firms is None else int(firms)
+    if register is None and firms < 1000:
         raise NationalError(f"run_national: firms={firms} is too small (at least 1000)")
     if not 0 < fraction < 1:
         raise NationalError(f"run_national: fraction={fraction} must be in (0, 1)")
+    periods = tuple(periods)
+    if len(periods) != 2:
+        raise NationalError(f"run_national: periods={periods} must be the previous and the "
+                            "published quarter")
+    user = None if register is None else (register_files(register),
+                                           returns_files(returns, periods))
+    folder.mkdir(parents=True, exist_ok=True)
     engine = engine or Engine(memory_limit="4GB", temp_directory=str(folder / "spill"))
     done = folder / ".done"
     if restart and done.exists():
         shutil.rmtree(done)
     done.mkdir(exist_ok=True)
     say = _printer(progress)
-    ctx = _Context(folder=folder, firms=int(firms), engine=engine, seed=int(seed),
-                   fraction=float(fraction), periods=tuple(periods))
+    ctx = _Context(folder=folder, firms=firms, engine=engine, seed=int(seed),
+                   fraction=float(fraction), periods=periods,
+                   register=None if user is None else user[0],
+                   returns=None if user is None else user[1])
+    inputs = input_stamps(ctx.register, ctx.returns, firms=firms, seed=ctx.seed)
     rows = []
     dirty = False
-    say(f"national cycle: {firms:,} firms in {folder} (memory_limit={engine.memory_limit})")
+    what = (f"{firms:,} firms" if user is None
+            else "register " + ", ".join(p.name for p in user[0][:3]) + (" ..." * (len(user[0]) > 3)))
+    say(f"national cycle: {what} in {folder} (memory_limit={engine.memory_limit})")
     for name in NATIONAL_STEPS:
         marker = done / f"{name}.json"
-        if marker.exists() and not dirty:
-            info = json.loads(marker.read_text())
+        info = json.loads(marker.read_text()) if marker.exists() and not dirty else None
+        if info is not None and info.pop("input", None) == inputs.get(name):
             rows.append({"step": name, "status": "skipped", **info})
             say(f"  {name:<9} done before ({info['rows']:,} rows), skipped")
-            continue
-        dirty = True  # this step and every later one run
-        marker.unlink(missing_ok=True)
-        t0 = time.perf_counter()
-        try:
-            n_rows = int(_STEPS[name](ctx))
-        except SurveyError:
-            raise
-        except Exception as exc:
-            raise NationalError(f"national step {name!r} failed: {exc}") from exc
-        seconds = time.perf_counter() - t0
-        info = {"rows": n_rows, "seconds": round(seconds, 3),
-                "rows_per_second": round(n_rows / seconds) if seconds > 0 else None}
-        marker.write_text(json.dumps(info))
-        rows.append({"step": name, "status": "ran", **info})
-        rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
-        say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
+        else:
+            if info is not None:
+                say(f"  {name:<9} its input changed since the last run: rerun from here")
+            dirty = True  # this step and every later one run
+            for later in NATIONAL_STEPS[NATIONAL_STEPS.index(name):]:
+                (done / f"{later}.json").unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            try:
+                n_rows = int(_STEPS[name](ctx))
+            except SurveyError:
+                raise
+            except Exception as exc:
+                raise NationalError(f"national step {name!r} failed: {exc}") from exc
+            seconds = time.perf_counter() - t0
+            info = {"rows": n_rows, "seconds": round(seconds, 3),
+                    "rows_per_second": round(n_rows / seconds) if seconds > 0 else None}
+            marker.write_text(json.dumps({**info, "input": inputs.get(name)}))
+            rows.append({"step": name, "status": "ran", **info})
+            rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
+            say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
+        if name == "register" and user is not None:
+            ctx = replace(ctx, firms=int(info["rows"]))  # the register's firms
     estimates = pd.read_csv(folder / "estimates.csv", dtype={"domain": str})
     growth = pd.read_csv(folder / "growth.csv", dtype={"domain": str})
     return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates,
@@ -274,6 +345,9 @@ class _Context:
     seed: int
     fraction: float
     periods: tuple
+    #: Your register's files and your returns' file per period (None: synthetic).
+    register: tuple[Path, ...] | None = None
+    returns: dict[str, Path | None] | None = None
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -289,17 +363,30 @@ class _Context:
 
         return (f"SELECT *, {size_class_sql('revenue_prev_year', SIZE_BOUNDS)} AS size_class "
                 f"FROM read_parquet({self.lit(self.path('register_prn.parquet'))}) "
-                "WHERE NOT above_size AND revenue_prev_year IS NOT NULL")
+                f"WHERE {TAKE_SOME}")
 
 
 # ---------------------------------------------------------------------------
 # the steps: each returns its row count
 # ---------------------------------------------------------------------------
 def _register(ctx: _Context) -> int:
-    from survey.datasets.national import generate_national_register
+    from survey.datasets.national import (
+        NATIONAL_REGISTER_COLUMNS,
+        NATIONAL_REGISTER_DEFAULTS,
+        generate_national_register,
+    )
+    from survey.register.sql import load_register
 
-    generate_national_register(ctx.path("register.parquet"), ctx.firms, seed=ctx.seed)
-    return ctx.firms
+    if ctx.register is None:
+        generate_national_register(ctx.path("register.parquet"), ctx.firms, seed=ctx.seed)
+        return ctx.firms
+    # your register, checked in SQL: the strata of the take-some part, the breakdowns of all
+    return load_register(list(ctx.register), ctx.path("register.parquet"),
+                         columns=NATIONAL_REGISTER_COLUMNS, defaults=NATIONAL_REGISTER_DEFAULTS,
+                         strata=["above_size", "province", "industry"], part=TAKE_SOME,
+                         part_strata=["city", "industry"], part_name="take-some part",
+                         missing={"revenue_prev_year": "CAST('NaN' AS DOUBLE)"},
+                         engine=ctx.session())
 
 
 def _prn(ctx: _Context) -> int:
@@ -347,6 +434,14 @@ def _select(ctx: _Context) -> int:
 def _returns(ctx: _Context) -> int:
     from survey.datasets.national import generate_national_returns
 
+    for name in ("ledger.duckdb", "ledger.duckdb.wal"):  # the ingest step rebuilds it
+        ctx.path(name).unlink(missing_ok=True)
+    if ctx.returns is not None:  # yours, checked and copied
+        from survey.pipeline.national_input import copy_returns
+
+        return sum(copy_returns(f, ctx.path("returns") / f"returns_{p}.parquet", p,
+                                ctx.path("register.parquet"), ctx.session())
+                   for p, f in ctx.returns.items())
     paths = generate_national_returns(ctx.path("register.parquet"), ctx.path("returns"),
                                       list(ctx.periods), sample=ctx.path("sample.parquet"),
                                       seed=ctx.seed + 1)

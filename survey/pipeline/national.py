@@ -22,12 +22,16 @@ impute      ONS ratio-of-means links per industry (forward from the           ``
             previous quarter, construction from last year's revenue), SQL,    ``links.csv``
             for each value and its same months of last year
             (``{var}_ytd_last_year``, markers ``{var}_last_year_marker``)
-weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``
-            to the imputed returns
-estimate    totals by sector, province, industry and province x industry      ``estimates.csv``,
-            with SEs (:func:`survey.estimation.outofcore.scan`); growth on    ``growth.csv``
-            the same firms' last-year totals with its linearised SE
-            (:func:`survey.quarterly.growth.growth_table`)
+weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``,
+            to the imputed returns, then calibrated to the register (GREG:    ``calibration.csv``
+            take-some firms per province and their revenue of last year; the
+            take-all firms a cell of their own, weight 1) in SQL
+            (:meth:`OutOfCoreSurvey.calibrate`, :func:`calibration_totals`)
+estimate    totals by sector, province, industry, province x industry, zone   ``estimates.csv``,
+            and channel with SEs from the calibration residuals (the GREG     ``growth.csv``
+            variance, :func:`survey.estimation.outofcore.scan` +
+            ``calibrate``); growth on the same firms' last-year totals with
+            its linearised SE (:func:`survey.quarterly.growth.growth_table`)
 disclose    cell suppression of the province x industry table of each         ``disclosure/``
             variable: per-cell firms, total, largest contributions in SQL
             (``publish.disclosure.outofcore``), then the numpy / HiGHS step
@@ -44,8 +48,9 @@ marker is missing and every step after it (``restart=True`` redoes all).
 
 What the bulletin of the in-memory cycle has and this one has not yet: the
 quarterly series (only two quarters are generated), the combined take-all +
-sampled estimator's parts, calibration to register totals and enterprise groups in
-disclosure control; see ``docs/scale.md``.
+sampled estimator's parts and enterprise groups in disclosure control; see
+``docs/scale.md``. The weights are calibrated to register totals as in the
+in-memory cycle (equal to :meth:`survey.Survey.calibrate`'s to 1e-10).
 """
 
 from __future__ import annotations
@@ -62,15 +67,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine
+from survey.engine import Engine, sql_finite
 from survey.errors import SurveyError
 from survey.pipeline.national_input import input_stamps, register_files, returns_files
 from survey.publish.disclosure.outofcore import protect_out_of_core
 from survey.publish.report.national import UNIT, national_bulletin_content
 from survey.quarterly.growth import estimate_table, growth_table
 
-__all__ = ["BREAKDOWNS", "DISCLOSURE_TABLE", "LAST_YEAR", "NATIONAL_STEPS", "TAKE_SOME", "NationalResult",
-           "design", "marker_of", "run_national"]
+__all__ = ["BREAKDOWNS", "CALIBRATION_CELL", "CALIBRATION_SIZE", "DISCLOSURE_TABLE", "LAST_YEAR",
+           "NATIONAL_STEPS", "TAKE_ALL_CELL", "TAKE_SOME", "NationalResult", "calibration_totals",
+           "design", "marker_of", "read_calibration", "run_national"]
 
 #: The steps of the national chain, in order.
 NATIONAL_STEPS: tuple[str, ...] = (
@@ -90,6 +96,12 @@ BREAKDOWNS: dict[str, list[str] | None] = {
     "province_industry": ["province", "industry"], "zone": ["zone"],
     "channel_bureau": ["bureau_register"], "channel_federation": ["federation"],
     "channel_zone": ["specialised_zones"]}
+#: Calibration to the register: the cell (province of a take-some firm, or the take-all
+#: cell) and the take-some firms' revenue of last year (0 for take-all firms).
+CALIBRATION_CELL, CALIBRATION_SIZE, TAKE_ALL_CELL = "calibration_cell", "calibration_size", "take-all"
+# last year's revenue, 0 for a firm without one (born this year: NaN in the register)
+_REVENUE_OR_0 = (f"CASE WHEN {sql_finite('CAST(revenue_prev_year AS DOUBLE)')} "
+                 "THEN CAST(revenue_prev_year AS DOUBLE) ELSE 0.0 END")
 #: The take-some part of the register (stratified and sampled): below the designated size,
 #: with last year's revenue. New firms have NaN there (the generator's, and your register's
 #: missing values are stored so): they are in it, in the top size class (NaN sorts above
@@ -493,10 +505,12 @@ def _design_sql(ctx: _Context) -> str:
               "AS specialised_zones")
     return (
         f"SELECT firm_id, province, industry, revenue_prev_year, {labels}, stratum, "
-        f"CAST(design_weight AS DOUBLE) AS design_weight, CAST(N_h AS DOUBLE) AS N_h "
+        f"CAST(design_weight AS DOUBLE) AS design_weight, CAST(N_h AS DOUBLE) AS N_h, "
+        f"province AS {CALIBRATION_CELL}, {_REVENUE_OR_0} AS {CALIBRATION_SIZE} "
         f"FROM read_parquet({sample}) "
         f"UNION ALL SELECT firm_id, province, industry, revenue_prev_year, {labels}, "
-        f"'take_all' AS stratum, 1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h "
+        f"'take_all' AS stratum, 1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h, "
+        f"'{TAKE_ALL_CELL}' AS {CALIBRATION_CELL}, 0.0 AS {CALIBRATION_SIZE} "
         f"FROM read_parquet({reg}) WHERE above_size"
     )
 
@@ -548,17 +562,85 @@ def _impute(ctx: _Context) -> int:
 
 
 def _weight(ctx: _Context) -> int:
+    from survey.estimation.outofcore import scan
+
     s = ctx.session()
     vals = ", ".join(f'i."{v}", i."{marker_of(v)}"' for v in _imputed_variables())
+    columns = ["firm_id", "province", "industry", "zone", "bureau_register", "federation",
+               "specialised_zones", "stratum", "design_weight", "N_h", CALIBRATION_CELL,
+               CALIBRATION_SIZE]
+    design_file = ctx.path("design.parquet")
     s.write_parquet(
-        f"SELECT d.firm_id, d.province, d.industry, d.zone, d.bureau_register, "
-        f"d.federation, d.specialised_zones, d.stratum, d.design_weight, d.N_h, {vals} "
+        f"SELECT {', '.join('d.' + c for c in columns)}, {vals} "
         f"FROM ({_design_sql(ctx)}) d JOIN read_parquet({ctx.lit(ctx.path('imputed.parquet'))}) i "
         "USING (firm_id) ORDER BY d.stratum, d.firm_id",
-        ctx.path("weighted.parquet"),
+        design_file,
     )
+    # calibrated to the register: take-some firms per province and their revenue of last
+    # year; the take-all firms are their own cell (weight 1 stays 1)
+    register = f"SELECT * FROM read_parquet({ctx.lit(ctx.path('register_prn.parquet'))})"
+    totals = calibration_totals(s, ctx.take_some_view(), f"{register} WHERE above_size")
+    pd.DataFrame([{"margin": m, "level": k, "total": t} for m, levels in totals.items()
+                  for k, t in (levels.items() if isinstance(levels, dict) else [("", levels)])]
+                 ).to_csv(ctx.path("calibration.csv"), index=False)
+    calibrated = scan(str(design_file), design(), engine=ctx.engine).calibrate(totals)
+    every = [*columns, *(c for v in _imputed_variables() for c in (v, marker_of(v)))]
+    calibrated.write_weights(ctx.path("weighted.parquet"), every)
+    design_file.unlink()
     return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet("
                      f"{ctx.lit(ctx.path('weighted.parquet'))})")["n"].iloc[0])
+
+
+def calibration_totals(session: Any, take_some: str, take_all: str) -> dict[str, Any]:
+    """The register totals the national weights are calibrated to, in one SQL pass each:
+    the number of take-some firms per province (and of take-all firms, cell
+    :data:`TAKE_ALL_CELL`) and the take-some firms' revenue of last year (0 for a firm
+    born this year).
+
+    ``take_some`` and ``take_all`` are the SQL of the take-some and the take-all firms.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from survey.engine import Engine
+    >>> s = Engine(memory_limit="200MB").session()
+    >>> reg = s.register(pd.DataFrame({"province": ["A", "A", "B"], "above_size": [False, True, False],
+    ...                                "revenue_prev_year": [2.0, 50.0, 3.0]}))
+    >>> some, every = f"SELECT * FROM {reg} WHERE NOT above_size", f"SELECT * FROM {reg} WHERE above_size"
+    >>> calibration_totals(s, some, every)
+    {'calibration_cell': {'A': 1.0, 'B': 1.0, 'take-all': 1.0}, 'calibration_size': 5.0}
+    """
+    cells = session.sql(f"SELECT province AS cell, COUNT(*) AS n FROM ({take_some}) t "
+                        "GROUP BY province ORDER BY province")
+    enumerated = session.sql(f"SELECT COUNT(*) AS n FROM ({take_all}) t")
+    size = session.sql(f"SELECT SUM({_REVENUE_OR_0}) AS x FROM ({take_some}) t")
+    counts = {str(c): float(n) for c, n in zip(cells["cell"], cells["n"], strict=True)}
+    counts[TAKE_ALL_CELL] = float(enumerated["n"].iloc[0])
+    return {CALIBRATION_CELL: counts, CALIBRATION_SIZE: float(size["x"].iloc[0])}
+
+
+def read_calibration(path: str | Path) -> dict[str, Any]:
+    """The totals written by the weight step (``calibration.csv``), as
+    :meth:`~survey.estimation.outofcore.OutOfCoreSurvey.calibrate` takes them.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "c.csv")
+    >>> pd.DataFrame({"margin": ["cell", "cell", "size"], "level": ["A", "B", None],
+    ...               "total": [3.0, 4.0, 9.5]}).to_csv(p, index=False)
+    >>> read_calibration(p)
+    {'cell': {'A': 3.0, 'B': 4.0}, 'size': 9.5}
+    """
+    table = pd.read_csv(path, dtype={"margin": str, "level": str}, keep_default_na=False)
+    out: dict[str, Any] = {}
+    for margin, rows in table.groupby("margin", sort=False):
+        if (rows["level"] == "").all():
+            out[str(margin)] = float(rows["total"].iloc[0])
+        else:
+            out[str(margin)] = {str(k): float(t) for k, t in zip(rows["level"], rows["total"],
+                                                                 strict=True)}
+    return out
 
 
 def design() -> Any:
@@ -577,7 +659,8 @@ def design() -> Any:
 def _estimate(ctx: _Context) -> int:
     from survey.estimation.outofcore import scan
 
-    s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine)
+    s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine).calibrate(
+        read_calibration(ctx.path("calibration.csv")))  # SEs with the calibration residuals
     tables, growth = [], []
     for name, by in BREAKDOWNS.items():
         est = s.total(list(VARIABLES), by=by, na="drop")
@@ -603,7 +686,7 @@ def _disclose(ctx: _Context) -> int:
     for v in VARIABLES:
         t0 = time.perf_counter()
         pt, given = protect_out_of_core(s, source, v, rows=rows, columns=columns,
-                                        weights="design_weight", complete=VARIABLES)
+                                        weights="weight", complete=VARIABLES)
         pt.cells.to_csv(folder / f"{v}_cells.csv", index=False)
         pt.audit.to_csv(folder / f"{v}_audit.csv", index=False)
         status = pt.cells["status"].value_counts()
@@ -623,18 +706,23 @@ def _disclose(ctx: _Context) -> int:
 
 
 def _quality(ctx: _Context) -> pd.DataFrame:
-    """Response rate, imputed share of the gross output total and sample size (one SQL pass)."""
+    """Response rate, imputed share of the gross output total, sample size and the range of
+    the calibration adjustments (weight / design weight of the take-some firms), one SQL pass."""
     s = ctx.session()
     v, m = VARIABLES[0], marker_of(VARIABLES[0])
+    g = f"CASE WHEN {CALIBRATION_CELL} <> '{TAKE_ALL_CELL}' THEN weight / design_weight END"
     q = s.sql(
         f"SELECT COUNT(*) AS n, AVG(CASE WHEN {m} IN ('returned', 'edited') THEN 1.0 ELSE 0.0 "
         f"END) AS response, SUM(CASE WHEN {m} IN ('forward_imputed', 'backward_imputed', "
-        f"'constructed') THEN design_weight * {v} ELSE 0 END) / SUM(design_weight * {v}) AS imp "
+        f"'constructed') THEN weight * {v} ELSE 0 END) / SUM(weight * {v}) AS imp, "
+        f"MIN({g}) AS g_min, MAX({g}) AS g_max "
         f"FROM read_parquet({ctx.lit(ctx.path('weighted.parquet'))})"
     ).iloc[0]
-    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size"],
-                         "value": [float(q["response"]), float(q["imp"]), int(q["n"])],
-                         "unit": ["%", "%", ""]})
+    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size",
+                                       "calibration_adjustment_min", "calibration_adjustment_max"],
+                         "value": [float(q["response"]), float(q["imp"]), int(q["n"]),
+                                   float(q["g_min"]), float(q["g_max"])],
+                         "unit": ["%", "%", "", "", ""]})
 
 
 def _suppression(ctx: _Context) -> pd.DataFrame:
@@ -670,7 +758,10 @@ def _bulletin(ctx: _Context) -> int:
     content = national_bulletin_content(est, growth, period=ctx.periods[1], firms=ctx.firms,
                                         memory_limit=ctx.engine.memory_limit,
                                         quality=_quality(ctx), industry_names=names,
-                                        suppressed=_suppression(ctx), breakdowns=BREAKDOWNS)
+                                        suppressed=_suppression(ctx), breakdowns=BREAKDOWNS,
+                                        calibration=pd.read_csv(
+                                            ctx.path("calibration.csv"), dtype=str,
+                                            keep_default_na=False).astype({"total": float}))
     write_bulletin(content, folder)
     level = f"{round(100 * content.level)}%"
     lines = [f"# National industrial survey, {ctx.periods[1]} (synthetic data)", "",

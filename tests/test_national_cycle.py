@@ -264,7 +264,7 @@ def test_bulletin_html_and_workbook(national):
     # calibrated estimates: the methods note says so, the quality table has the adjustments
     assert "weighted by calibrated weights" in html and "GREG" in html
     assert "Not done here: calibration" not in html
-    assert "calibration_adjustment_min" in html or "Calibration adjustment min" in html
+    assert "Smallest calibration adjustment g" in html and "calibration_adjustment" not in html
     growth_pct = f"+{100 * gro.loc['gross_output_ytd', 'growth']:.1f}%"
     assert growth_pct in html  # the headline's growth, in %
     md = (folder / "bulletin" / "bulletin.md").read_text(encoding="utf-8")

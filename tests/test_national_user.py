@@ -50,6 +50,8 @@ def runs(tmp_path_factory):
                         engine=_engine(root), progress=False)
     again = run_national(folder, register=reg.path, returns=mine / "returns", seed=SEED,
                          engine=_engine(root), progress=False)
+    for name in ("bulletin.html", "bulletin.md"):  # before the GBK run below replaces them
+        shutil.copy(folder / "bulletin" / name, root / f"cli_{name}")
     frame = pd.read_parquet(reg.path)
     frame.to_csv(mine / "register_gbk.csv", index=False, encoding="gbk")
     lines: list[str] = []
@@ -87,6 +89,15 @@ def test_own_parquet_register_gives_the_synthetic_estimates(runs):
     want = pd.read_parquet(runs["root"] / "synthetic" / "sample.parquet")
     got = pd.read_parquet(runs["folder"] / "sample.parquet")
     assert sorted(got["firm_id"]) == sorted(want["firm_id"])
+
+
+def test_the_bulletin_of_your_own_data_does_not_call_it_synthetic(runs):
+    html = (runs["root"] / "cli_bulletin.html").read_text(encoding="utf-8")
+    assert "ynthetic" not in html
+    assert f"Data. The business register of {FIRMS:,} firms" in html
+    assert "National industrial survey: quarterly bulletin" in html
+    md = (runs["root"] / "cli_bulletin.md").read_text(encoding="utf-8")
+    assert md.startswith("# National industrial survey, 2018Q2\n")
 
 
 def test_a_rerun_on_the_same_files_skips_every_step(runs):

@@ -761,10 +761,11 @@ def _bulletin(ctx: _Context) -> int:
                                         suppressed=_suppression(ctx), breakdowns=BREAKDOWNS,
                                         calibration=pd.read_csv(
                                             ctx.path("calibration.csv"), dtype=str,
-                                            keep_default_na=False).astype({"total": float}))
+                                            keep_default_na=False).astype({"total": float}),
+                                        synthetic=ctx.register is None)
     write_bulletin(content, folder)
     level = f"{round(100 * content.level)}%"
-    lines = [f"# National industrial survey, {ctx.periods[1]} (synthetic data)", "",
+    lines = [f"# National industrial survey, {ctx.periods[1]}" + " (synthetic data)" * (ctx.register is None), "",
              (f"{ctx.firms:,} firms on the register; totals of the year to date in {UNIT}, "
               f"with standard errors, {level} confidence intervals and growth on a comparable "
               "basis (same firms, same months of last year). Produced out of core by "

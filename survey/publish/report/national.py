@@ -61,6 +61,7 @@ def national_bulletin_content(
     rules: Any = None,
     breakdowns: Mapping[str, Sequence[str] | None] | None = None,
     calibration: pd.DataFrame | None = None,
+    synthetic: bool = True,
 ) -> Any:
     """The national bulletin as a :class:`~survey.publish.report.BulletinContent`.
 
@@ -102,6 +103,10 @@ def national_bulletin_content(
         cell, one numeric total); the methods note then describes calibrated
         estimates with the GREG variance. Without it, design-weighted
         estimates.
+    synthetic : bool, default=True
+        The data are the generator's (:mod:`survey.datasets.national`): the
+        title, the notes and the methods note say so. ``False`` for your own
+        register and returns.
 
     Returns
     -------
@@ -176,11 +181,15 @@ def national_bulletin_content(
     chart = chart[
         ["domain", "variable", "growth", "growth_ci_low", "growth_ci_high"]]
     limit = f" (memory limit {memory_limit})" if memory_limit else ""
-    methods = (
+    data = (
         f"Synthetic data. Every figure of this bulletin is computed from a synthetic register of "
         f"{firms:,} firms and synthetic quarterly returns (survey.datasets.national); they "
-        "describe no real economy and are not official statistics.\n\n"
-        f"Out of core. Every pass over units ran inside DuckDB{limit}, never as a pandas frame "
+        "describe no real economy and are not official statistics.\n\n" if synthetic else
+        f"Data. The business register of {firms:,} firms and the quarterly returns of its "
+        "take-all and sampled firms, checked on loading (columns and types, unique and valid "
+        "USCC ids, every return's firm on the register and of its period).\n\n")
+    methods = (
+        f"{data}Out of core. Every pass over units ran inside DuckDB{limit}, never as a pandas frame "
         "of the units: the permanent random numbers, the per-stratum "
         "moments of last year's revenue for the Neyman allocation (city x industry x size "
         "class), the PRN selection, the ingest of the returns into the ledger with its checks, "
@@ -214,10 +223,11 @@ def national_bulletin_content(
             "small table. Suppressed cells are shown as x, with their growth."
         )
     return BulletinContent(
-        title="National industrial survey: quarterly bulletin (synthetic data)", period=period,
+        title="National industrial survey: quarterly bulletin" + " (synthetic data)" * synthetic,
+        period=period,
         language="en", headline=headline, tables=tables, growth=chart if len(chart) else None,
         quality=quality, methods_note=methods, level=level, growth_basis="comparable",
         unit=UNIT,
-        notes=["Synthetic data, generated for testing the national scale of the toolkit.",
-               f"Money in {UNIT}; CV and growth in %."],
+        notes=["Synthetic data, generated for testing the national scale of the toolkit."]
+        * synthetic + [f"Money in {UNIT}; CV and growth in %."],
     )

@@ -8,6 +8,8 @@ module's own constraint matrix would not hide itself.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -535,3 +537,23 @@ def test_audit_intervals_equal_plain_linprog(seed, hierarchical):
     s_lo, s_hi = _coalition_reference(pt, df, rows, columns, group)
     np.testing.assert_allclose(pt.audit["singleton_lower"].to_numpy()[primary], s_lo, rtol=0, atol=tol)
     np.testing.assert_allclose(pt.audit["singleton_upper"].to_numpy()[primary], s_hi, rtol=0, atol=tol)
+
+
+def test_a_secondary_cell_whose_interval_collapses_passes_the_audit():
+    """Regression (issue 18, national chain at 50,000 firms with new firms out of the take-some
+    part): two secondary suppressions were exactly derivable from the published cells, the
+    LP interval [lower, upper] collapsed onto the value within a rounding error, and the
+    audit, asking `upper - value >= 0`, called them unprotected: "2 sensitive cells failed
+    the final audit". Cells that need no protection cannot fail it; every primary cell
+    still must reach its protection. (The province x industry contributions of that run.)"""
+    units = pd.read_parquet(Path(__file__).parent / "data" / "disclosure_collapsed_secondary.parquet")
+    pt = protect_table(units, "contribution", rows="province", columns="industry")
+    audit = pt.audit
+    assert audit["protected"].all()
+    collapsed = audit[np.isclose(audit["lower"], audit["upper"], rtol=1e-12, atol=0)]
+    assert len(collapsed) >= 1 and (collapsed["status"] == "secondary").all()
+    assert (collapsed["upper_protection"] == 0).all()
+    primary = audit[audit["status"] == "primary"]
+    assert len(primary) == 90
+    assert (primary["upper"] - primary["value"] >= primary["upper_protection"] * (1 - 1e-6)).all()
+    assert (primary["value"] - primary["lower"] >= primary["lower_protection"] * (1 - 1e-6)).all()

@@ -407,7 +407,9 @@ def _audit(A: sp.csr_matrix, xs: np.ndarray, scale: float, suppressed: np.ndarra
     idx = np.flatnonzero(suppressed)
     lower, upper, n_lp = outsider_interval(A, xs, suppressed, idx)
     up, down = upl[idx] / scale, lpl[idx] / scale
-    ok = is_protected(xs[idx], lower, upper, up, down)
+    # a cell that needs no protection (a secondary suppression) is protected whatever the
+    # interval: an interval that collapses onto its value may lie a rounding error beside it
+    ok = is_protected(xs[idx], lower, upper, up, down) | ((up == 0) & (down == 0))
     primary = np.asarray(status[idx] == "primary", dtype=bool)
     s_lower = np.full(idx.size, np.nan)
     s_upper = np.full(idx.size, np.nan)

@@ -72,7 +72,8 @@ def test_estimates_equal_the_in_memory_survey(national):
     """scan(weighted.parquet) calibrated to the register, totals by sector, province,
     industry, province x industry, zone and each channel = the in-memory Survey calibrated
     to totals computed with pandas, on the same rows, to 1e-10 (estimates and SEs with the
-    calibration residuals); the final weights written are the in-memory calibrated
+    calibration residuals; the SEs of nearly enumerated cells, below 1e-3 of their estimate,
+    to 1e-12 of the estimate); the final weights written are the in-memory calibrated
     weights, and a take-all firm's weight stays 1."""
     folder, result, _ = national
     frame, mem = _calibrated(folder)
@@ -86,7 +87,15 @@ def test_estimates_equal_the_in_memory_survey(national):
         got = est[est["breakdown"] == name].reset_index(drop=True)
         assert len(got) == len(want)
         np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-10)
-        np.testing.assert_allclose(got["se"], want["se"], rtol=1e-10)
+        # an SE below ~1e-3 of its estimate (a cell nearly enumerated: its variance is the
+        # calibration residuals of firms outside it) comes out of cancellation; the in-memory
+        # SE itself moves by up to 7e-8 relative when the rows are shuffled (measured), so
+        # those agree to 1e-12 of the estimate, the others to 1e-10
+        gap = np.abs(got["se"] - want["se"]).to_numpy()
+        bound = 1e-10 * want["se"].to_numpy() + 1e-12 * np.abs(want["estimate"].to_numpy())
+        assert (gap <= bound).all(), (name, float((gap / want["se"]).max()))
+        good = (want["se"] > 1e-3 * np.abs(want["estimate"])).to_numpy()
+        np.testing.assert_allclose(got["se"][good], want["se"][good], rtol=1e-10)
     assert est.loc[est["breakdown"] == "sector", "cv"].max() < 0.05
 
 

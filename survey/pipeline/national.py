@@ -104,8 +104,10 @@ _REVENUE_OR_0 = (f"CASE WHEN {sql_finite('CAST(revenue_prev_year AS DOUBLE)')} "
                  "THEN CAST(revenue_prev_year AS DOUBLE) ELSE 0.0 END")
 #: The take-some part of the register (stratified and sampled): below the designated size,
 #: with last year's revenue. New firms have NaN there (the generator's, and your register's
-#: missing values are stored so): they are in it, in the top size class (NaN sorts above
-#: every number in DuckDB).
+#: missing values are stored so): they are in it, and their size for the size classes and
+#: the Neyman allocation is 0 (``_REVENUE_OR_0``: no revenue last year). (A NaN size had
+#: sorted above every boundary: births joined the top size class and made those strata's
+#: standard deviation NaN, so they got the minimum allocation.)
 TAKE_SOME = "NOT above_size AND revenue_prev_year IS NOT NULL"
 #: Register columns the sample keeps and the estimates are broken down by.
 _CLASSIFICATION = ("zone", "in_bureau", "in_federation", "in_zone")
@@ -372,7 +374,8 @@ class _Context:
     def take_some_view(self) -> str:
         from survey.register.sql import size_class_sql
 
-        return (f"SELECT *, {size_class_sql('revenue_prev_year', SIZE_BOUNDS)} AS size_class "
+        return (f"SELECT *, {size_class_sql(_REVENUE_OR_0, SIZE_BOUNDS)} AS size_class, "
+                f"{_REVENUE_OR_0} AS plan_size "
                 f"FROM read_parquet({self.lit(self.path('register_prn.parquet'))}) "
                 f"WHERE {TAKE_SOME}")
 
@@ -414,11 +417,11 @@ def _plan(ctx: _Context) -> int:
 
     s = ctx.session()
     s.execute(f"CREATE OR REPLACE TEMP VIEW national_take_some AS {ctx.take_some_view()}")
-    mom = stratum_moments("national_take_some", ["revenue_prev_year"], strata=list(STRATA),
+    mom = stratum_moments("national_take_some", ["plan_size"], strata=list(STRATA),
                           engine=ctx.engine)
     N = mom["N"].to_numpy(dtype=float)
-    s1 = mom["revenue_prev_year_sum"].to_numpy(dtype=float)
-    s2 = mom["revenue_prev_year_sumsq"].to_numpy(dtype=float)
+    s1 = mom["plan_size_sum"].to_numpy(dtype=float)
+    s2 = mom["plan_size_sumsq"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.where(N > 1, (s2 - s1 * s1 / N) / (N - 1), 0.0)
     sd = np.sqrt(np.clip(np.nan_to_num(var, nan=0.0, posinf=0.0), 0.0, None))

@@ -102,10 +102,20 @@ class ModelPart:
 
 
 def _codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of each row and the groups' keys, sorted: ``groupby(cols, sort=True)``'s
+    ``ngroup()`` and keys, from one sorted factorize per column (no groupby of text)."""
     if not cols:
         return np.zeros(len(frame), dtype=np.intp), pd.DataFrame(index=range(1))
-    g = frame.groupby(cols, sort=True, observed=True)
-    return g.ngroup().to_numpy().astype(np.intp), g.size().index.to_frame(index=False)
+    keys = [frame[c] for c in cols]
+    if any(isinstance(k.dtype, pd.CategoricalDtype) or k.hasnans for k in keys):
+        g = frame.groupby(cols, sort=True, observed=True)
+        return g.ngroup().to_numpy().astype(np.intp), g.size().index.to_frame(index=False)
+    codes, uniques = zip(*(pd.factorize(k, sort=True) for k in keys))
+    sizes = tuple(max(len(u), 1) for u in uniques)
+    used, inverse = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
+    parts = np.unravel_index(used, sizes)
+    return inverse.astype(np.intp).ravel(), pd.DataFrame(
+        {c: u.take(i) for c, u, i in zip(cols, uniques, parts)})
 
 
 def require_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -284,13 +294,8 @@ def cutoff_model(
             est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
             point_ly[:, j], cov_ly[j] = est_ly, c_ly
         n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
-        coef = gkeys.copy()
-        coef["variable"] = v
-        coef["ratio"] = beta
-        coef["sigma2"] = sigma2
-        coef["n"] = n_g
-        coef["ratio_last_year"] = beta_ly
-        rows.append(coef)
+        rows.append(pd.DataFrame({"variable": v, "ratio": beta, "sigma2": sigma2, "n": n_g,
+                                  "ratio_last_year": beta_ly}))
     return ModelPart(
         inputs=str(inputs),
         by=tuple(byl),
@@ -301,7 +306,8 @@ def cutoff_model(
         cov=cov,
         cov_last_year=cov_ly,
         n_target=np.bincount(d_t, minlength=D),
-        coefficients=pd.concat(rows, ignore_index=True),
+        coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True),
+                                pd.concat(rows, ignore_index=True)], axis=1),
     )
 
 

@@ -604,12 +604,14 @@ def combined_total(
         keys = keys.drop_duplicates().sort_values(byl, kind="stable").reset_index(drop=True)
     D = len(keys)
 
-    key_index = pd.MultiIndex.from_frame(keys[byl]) if byl else None
+    key_index = (None if not byl else pd.Index(keys[byl[0]]) if len(byl) == 1
+                 else pd.MultiIndex.from_frame(keys[byl]))
 
     def locate(frame: pd.DataFrame) -> np.ndarray:
         if key_index is None:
             return np.zeros(len(frame), dtype=np.intp)
-        return key_index.get_indexer(pd.MultiIndex.from_frame(frame[byl])).astype(np.intp)
+        rows = frame[byl[0]] if len(byl) == 1 else pd.MultiIndex.from_frame(frame[byl])
+        return key_index.get_indexer(rows).astype(np.intp)
 
     cols = names + (ly_names if has_ly else [])
     kk = len(cols)
@@ -658,7 +660,7 @@ def combined_total(
         domain_of = np.full(len(data), -1, dtype=np.intp)
         inside = w > 0
         if inside.any():
-            domain_of[inside] = locate(data.loc[inside])
+            domain_of[inside] = locate(data.loc[inside, byl])
         code = np.where(domain_of >= 0, domain_of, 0)
         extra = {f"_cq_{j}": np.where(inside, np.nan_to_num(vals[:, j]), 0.0) for j in range(kk)}
         extra["_cq_domain"] = code

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, ImputationError, PeriodError
+from survey.io import group_codes
 from survey.estimation.results import (
     GROWTH_COLUMNS,
     INTERVAL_COLUMNS,
@@ -102,20 +103,9 @@ class ModelPart:
 
 
 def _codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group number of each row and the groups' keys, sorted: ``groupby(cols, sort=True)``'s
-    ``ngroup()`` and keys, from one sorted factorize per column (no groupby of text)."""
     if not cols:
         return np.zeros(len(frame), dtype=np.intp), pd.DataFrame(index=range(1))
-    keys = [frame[c] for c in cols]
-    if any(isinstance(k.dtype, pd.CategoricalDtype) or k.hasnans for k in keys):
-        g = frame.groupby(cols, sort=True, observed=True)
-        return g.ngroup().to_numpy().astype(np.intp), g.size().index.to_frame(index=False)
-    codes, uniques = zip(*(pd.factorize(k, sort=True) for k in keys))
-    sizes = tuple(max(len(u), 1) for u in uniques)
-    used, inverse = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
-    parts = np.unravel_index(used, sizes)
-    return inverse.astype(np.intp).ravel(), pd.DataFrame(
-        {c: u.take(i) for c, u, i in zip(cols, uniques, parts)})
+    return group_codes(frame, cols)
 
 
 def require_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:

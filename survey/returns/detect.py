@@ -545,8 +545,9 @@ def cumulative_conflicts(
         bad = labels[np.flatnonzero(quarter == 0)[0]]
         raise EditError(f"cumulative_conflicts: period {bad!r} is not a quarter label such as '2006Q1'")
     ids = data[unit].to_numpy()
-    key = pd.MultiIndex.from_arrays([pd.Series(ids, dtype=object).astype("str").to_numpy(), year])
-    group, _ = pd.factorize(key)
+    firm, _ = pd.factorize(pd.Series(ids, dtype=object).astype("str"))
+    year_code, years = pd.factorize(year)  # (firm, year) numbered in order of appearance:
+    group, _ = pd.factorize(firm.astype(np.int64) * max(len(years), 1) + year_code)
     cell = group * 4 + quarter - 1
     if pd.Series(cell).duplicated().any():
         row = int(np.flatnonzero(pd.Series(cell).duplicated())[0])

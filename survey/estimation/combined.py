@@ -284,8 +284,7 @@ def cutoff_model(
             est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
             point_ly[:, j], cov_ly[j] = est_ly, c_ly
         n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
-        rows.append(pd.DataFrame({"variable": v, "ratio": beta, "sigma2": sigma2, "n": n_g,
-                                  "ratio_last_year": beta_ly}))
+        rows.append((v, beta, sigma2, n_g, beta_ly))
     return ModelPart(
         inputs=str(inputs),
         by=tuple(byl),
@@ -296,8 +295,10 @@ def cutoff_model(
         cov=cov,
         cov_last_year=cov_ly,
         n_target=np.bincount(d_t, minlength=D),
-        coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True),
-                                pd.concat(rows, ignore_index=True)], axis=1),
+        coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
+            "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
+            **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
+                ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1),
     )
 
 

@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ColumnError, ImputationError, PeriodError
-from survey.io import group_codes
 from survey.estimation.results import (
     GROWTH_COLUMNS,
     INTERVAL_COLUMNS,
@@ -37,6 +36,7 @@ from survey.estimation.results import (
     recompute_intervals,
     t_quantile,
 )
+from survey.io import group_codes
 from survey.periods import parse_quarter
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -26,11 +26,14 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from survey.errors import SelectionError, SurveyError
 from survey.io import joined_labels
 from survey.estimation.results import Estimate
+from survey.lazy import lazy_module
+
+# norm.ppf is ndtri, norm.sf(x) is ndtr(-x): scipy.stats (a second to import) is not needed
+special = lazy_module("scipy.special")
 
 __all__ = ["SimulationResult", "simulate", "stratified_srswor"]
 
@@ -207,7 +210,7 @@ def simulate(
     se = np.full((replications, k), np.nan)
     lo = np.full((replications, k), np.nan)
     hi = np.full((replications, k), np.nan)
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    z = special.ndtri(0.5 + level / 2.0)
     found_labels: list[str] | None = None
     for r in range(replications):  # replications are inherently sequential user calls
         sample = design_fn(population, rng)

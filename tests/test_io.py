@@ -233,3 +233,64 @@ def test_numbers_and_text_columns(tmp_path):
     assert t["a"].tolist() == [0.1, 2.675] and t["a"].dtype == float
     assert t["b"].iloc[0] == 1000.0 and np.isnan(t["b"].iloc[1])
     assert t["c"].tolist() == ["x", "3"]
+
+
+def _openpyxl_book(frame: pd.DataFrame) -> bytes:
+    """The workbook openpyxl's write-only mode writes for ``frame`` cell by cell."""
+    import io
+
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("s")
+
+    def text(value, font=None):
+        cell = WriteOnlyCell(sheet, value=str(value))
+        cell.data_type = "s"
+        if font is not None:
+            cell.font = font
+        return cell
+
+    sheet.append([text(c, Font(bold=True)) for c in frame.columns])
+    for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+        sheet.append([text(v) if type(v) is str and v.startswith("=") else v for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("extra", [None, "#N/A", pd.Timestamp("2006-01-02")])
+def test_workbook_sheets_are_what_openpyxl_writes(tmp_path, extra):
+    """write_workbook builds the rows of a sheet a column at a time; the XML is openpyxl's."""
+    import zipfile
+
+    from survey.io import write_workbook
+
+    frame = pd.DataFrame({
+        "id": ['a&b<c>"\'', "", None, "l1\nl2\t", "\u00a0x", "é中", "=SUM(1)", " ", "x\u3000"],
+        "none": [None] * 9, "big": np.arange(9) * 10**12,
+        "f": [1.5, np.nan, 0.1 + 0.2, 1e20, -0.0, np.inf, 1 / 3, 2e-7, 123456789.123456789],
+        "b": [True, False, None, True, False, True, None, False, True],
+        "bb": np.array([True, False] * 4 + [True]),
+        "I": pd.array([1, None, 3, 4, 5, 6, 7, 8, -9], dtype="Int64"),
+        "s": pd.array(["x", None, "y", "", "z", "#", "a", "b", "c"], dtype="string"),
+        "f32": np.full(9, 0.1, dtype=np.float32), "extra": [extra] * 9})
+    path = write_workbook({"s": frame}, tmp_path / "t.xlsx")
+    (tmp_path / "e.xlsx").write_bytes(_openpyxl_book(frame))
+    if not openpyxl.LXML:  # with lxml openpyxl writes the same cells in other bytes
+        assert zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml") \
+            == zipfile.ZipFile(tmp_path / "e.xlsx").read("xl/worksheets/sheet1.xml")
+    ours, theirs = (openpyxl.load_workbook(p)["s"] for p in (path, tmp_path / "e.xlsx"))
+    assert [[(c.value, c.data_type) for c in row] for row in ours.iter_rows()] \
+        == [[(c.value, c.data_type) for c in row] for row in theirs.iter_rows()]
+
+
+def test_workbook_text_reads_back_as_written(tmp_path):
+    """A carriage return, leading blanks and XML's special characters survive the workbook."""
+    from survey.io import write_workbook
+
+    text = ["a\r\nb", "  x", "<&>", "=1+1", "é中", None]
+    path = write_workbook({"s": pd.DataFrame({"t": text, "n": range(6)})}, tmp_path / "t.xlsx")
+    cells = [c.value for c in openpyxl.load_workbook(path)["s"]["A"][1:]]
+    assert cells == text

@@ -36,6 +36,7 @@ from survey.estimation.results import (
     recompute_intervals,
     t_quantile,
 )
+from survey.io import group_codes
 from survey.periods import parse_quarter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,8 +105,7 @@ class ModelPart:
 def _codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     if not cols:
         return np.zeros(len(frame), dtype=np.intp), pd.DataFrame(index=range(1))
-    g = frame.groupby(cols, sort=True, observed=True)
-    return g.ngroup().to_numpy().astype(np.intp), g.size().index.to_frame(index=False)
+    return group_codes(frame, cols)
 
 
 def require_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -284,13 +284,7 @@ def cutoff_model(
             est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
             point_ly[:, j], cov_ly[j] = est_ly, c_ly
         n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
-        coef = gkeys.copy()
-        coef["variable"] = v
-        coef["ratio"] = beta
-        coef["sigma2"] = sigma2
-        coef["n"] = n_g
-        coef["ratio_last_year"] = beta_ly
-        rows.append(coef)
+        rows.append((v, beta, sigma2, n_g, beta_ly))
     return ModelPart(
         inputs=str(inputs),
         by=tuple(byl),
@@ -301,7 +295,10 @@ def cutoff_model(
         cov=cov,
         cov_last_year=cov_ly,
         n_target=np.bincount(d_t, minlength=D),
-        coefficients=pd.concat(rows, ignore_index=True),
+        coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
+            "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
+            **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
+                ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1),
     )
 
 
@@ -598,12 +595,14 @@ def combined_total(
         keys = keys.drop_duplicates().sort_values(byl, kind="stable").reset_index(drop=True)
     D = len(keys)
 
-    key_index = pd.MultiIndex.from_frame(keys[byl]) if byl else None
+    key_index = (None if not byl else pd.Index(keys[byl[0]]) if len(byl) == 1
+                 else pd.MultiIndex.from_frame(keys[byl]))
 
     def locate(frame: pd.DataFrame) -> np.ndarray:
         if key_index is None:
             return np.zeros(len(frame), dtype=np.intp)
-        return key_index.get_indexer(pd.MultiIndex.from_frame(frame[byl])).astype(np.intp)
+        rows = frame[byl[0]] if len(byl) == 1 else pd.MultiIndex.from_frame(frame[byl])
+        return key_index.get_indexer(rows).astype(np.intp)
 
     cols = names + (ly_names if has_ly else [])
     kk = len(cols)
@@ -652,7 +651,7 @@ def combined_total(
         domain_of = np.full(len(data), -1, dtype=np.intp)
         inside = w > 0
         if inside.any():
-            domain_of[inside] = locate(data.loc[inside])
+            domain_of[inside] = locate(data.loc[inside, byl])
         code = np.where(domain_of >= 0, domain_of, 0)
         extra = {f"_cq_{j}": np.where(inside, np.nan_to_num(vals[:, j]), 0.0) for j in range(kk)}
         extra["_cq_domain"] = code

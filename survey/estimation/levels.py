@@ -39,9 +39,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from survey.errors import ColumnError, SmallAreaError
+from survey.lazy import lazy_module
+
+# norm.ppf is ndtri, norm.sf(x) is ndtr(-x): scipy.stats (a second to import) is not needed
+special = lazy_module("scipy.special")
 
 __all__ = ["LEVELS", "area_names", "city_code", "county_core", "county_estimates", "levels_table"]
 
@@ -211,7 +214,7 @@ def county_estimates(sample: Any, take_all: pd.DataFrame, frame: pd.DataFrame, v
     out["se"] = np.sqrt(mse_v + model_var)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["cv"] = out["se"] / out["estimate"].abs()
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(special.ndtri(0.5 + level / 2))
     out["ci_low"] = out["estimate"] - z * out["se"]
     out["ci_high"] = out["estimate"] + z * out["se"]
     out["method"] = method

@@ -16,6 +16,7 @@ That state, its checks and those two constructors are in the base class
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -208,7 +209,14 @@ class Survey(SurveyState):
                 f"assign cannot replace design column(s) {clash}; build a new Survey instead"
             )
         new = self._copy()
-        new._data = self._data.assign(**columns)
+        data = self._data
+        if columns and all(isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(data)
+                           and k not in data.columns for k, v in columns.items()):
+            # new columns of arrays: one concatenation (assign inserts them one by one)
+            new._data = pd.concat([data, pd.DataFrame(columns, index=data.index)], axis=1)
+            new._data.attrs = copy.deepcopy(data.attrs)
+        else:
+            new._data = data.assign(**columns)
         if len(new._data) != len(self._data):
             raise ColumnError("assign must keep the number of rows")
         return new

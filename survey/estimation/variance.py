@@ -492,7 +492,7 @@ def _greg_residuals(x: np.ndarray, X: Any, w0: np.ndarray, w1: np.ndarray) -> np
     resid = z.copy()
     for _ in range(2):  # one step of iterative refinement for accuracy
         rhs = Xp.T @ (resid * sw[:, None])
-        beta = np.column_stack([solve_psd(T, rhs[:, j]) for j in range(rhs.shape[1])])
+        beta = solve_psd(T, rhs)  # one factorisation for every column
         resid = resid - sw[:, None] * (Xp @ beta)
     out[rows] = resid * c[:, None]
     return out

@@ -8,7 +8,6 @@ is in :mod:`survey.returns.rules`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +51,16 @@ def _variables(variables: str | Sequence[str] | None, form: Form | None, default
 # ---------------------------------------------------------------------------
 # unit errors (values reported in a unit 1000 times too small, e.g. yuan for thousand yuan)
 # ---------------------------------------------------------------------------
+def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.nanmedian(a, axis)``, the same numbers (NaN where a slice is all NaN, without a
+    warning) by one sort: numpy's masked-array path for short slices is ten times slower."""
+    ordered = np.sort(a, axis=axis)  # NaN last
+    k = np.expand_dims(np.count_nonzero(~np.isnan(a), axis=axis), axis)
+    low = np.take_along_axis(ordered, np.maximum(k - 1, 0) // 2, axis)
+    high = np.take_along_axis(ordered, np.minimum(k // 2, max(a.shape[axis] - 1, 0)), axis)
+    return np.where(k > 0, (low + high) / 2, np.nan).squeeze(axis)
+
+
 def _class_median(ratio: np.ndarray, groups: np.ndarray, min_count: int) -> np.ndarray:
     """Per row: median of the positive finite ``ratio`` of its group (NaN with fewer than
     ``min_count`` such values); sorted group offsets, no loop over groups."""
@@ -323,9 +332,7 @@ def detect_unit_errors(
                 ratios = np.column_stack([np.log10(value / r) for _, r in refs])
             usable = np.isfinite(ratios) & (value > 0)[:, None]
             ratios = np.where(usable, ratios, np.nan)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                score = np.nanmedian(ratios, axis=1) if n else np.zeros(0)
+            score = _nanmedian(ratios, axis=1) if n else np.zeros(0)
             used = np.full(n, "", dtype=object)
             for j, (name, _) in enumerate(refs):
                 used = np.where(usable[:, j], used + name + "; ", used)
@@ -339,9 +346,7 @@ def detect_unit_errors(
     score_frame = pd.DataFrame({f"score_{v}": scores[v] for v in present}, index=data.index)
     if present:
         matrix = np.column_stack([np.where(values[v] > 0, scores[v], np.nan) for v in present])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            form_score = np.nanmedian(matrix, axis=1) if n else np.zeros(0)
+        form_score = _nanmedian(matrix, axis=1) if n else np.zeros(0)
         form = window(form_score)
         for var in present:
             own = scores[var]
@@ -434,9 +439,7 @@ def _path_scores(predictors: np.ndarray, y: np.ndarray, last: np.ndarray,
     floor = np.where(np.isfinite(y), np.maximum(y, _FLOOR), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.log10(floor[:, :, None] / stack)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        score = np.nanmedian(ratios, axis=2)
+    score = _nanmedian(ratios, axis=2)
     return np.where(np.isfinite(score), score, 0.0)
 
 
@@ -542,8 +545,9 @@ def cumulative_conflicts(
         bad = labels[np.flatnonzero(quarter == 0)[0]]
         raise EditError(f"cumulative_conflicts: period {bad!r} is not a quarter label such as '2006Q1'")
     ids = data[unit].to_numpy()
-    key = pd.MultiIndex.from_arrays([pd.Series(ids, dtype=object).astype("str").to_numpy(), year])
-    group, _ = pd.factorize(key)
+    firm, _ = pd.factorize(pd.Series(ids, dtype=object).astype("str"))
+    year_code, years = pd.factorize(year)  # (firm, year) numbered in order of appearance:
+    group, _ = pd.factorize(firm.astype(np.int64) * max(len(years), 1) + year_code)
     cell = group * 4 + quarter - 1
     if pd.Series(cell).duplicated().any():
         row = int(np.flatnonzero(pd.Series(cell).duplicated())[0])

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from survey.errors import ImputationError
+from survey.io import group_codes
 from survey.periods import parse_quarters
 
 __all__ = ["ImputationResult", "ratio_of_means"]
@@ -174,8 +175,12 @@ def ratio_of_means(
     missing = [c for c in needed if c not in data.columns]
     if missing:
         raise ImputationError(f"ratio_of_means: columns {missing} are not in the data")
-    if data[[unit, period]].duplicated().any():
-        dup = data.loc[data[[unit, period]].duplicated(), [unit, period]].iloc[0].tolist()
+    unit_code, _ = pd.factorize(data[unit])
+    period_code, periods = pd.factorize(data[period], sort=True)
+    repeated = pd.Series(unit_code.astype(np.int64) * (len(periods) + 1) + period_code + 1
+                         ).duplicated().to_numpy()  # missing ids and periods: codes -1 and 0
+    if repeated.any():
+        dup = data.loc[repeated, [unit, period]].iloc[0].tolist()
         raise ImputationError(
             f"ratio_of_means: unit and period repeated (first: {dup}); give one row per unit and period"
         )
@@ -193,12 +198,8 @@ def ratio_of_means(
                 f"ratio_of_means: imputation class missing for {data[unit].iloc[bad]!r} in "
                 f"{data[period].iloc[bad]!r}; every row needs a class"
             )
-        grouped = data.groupby(by_cols, sort=True)
-        class_code = grouped.ngroup().to_numpy()
-        class_labels = grouped.size().index.to_frame(index=False)
+        class_code, class_labels = group_codes(data, by_cols)
         by_cols_eff = by_cols
-    unit_code, _ = pd.factorize(data[unit])
-    period_code, periods = pd.factorize(data[period], sort=True)
     n_units, n_periods, n_classes = int(unit_code.max()) + 1, len(periods), len(class_labels)
 
     y_in = data[variable].to_numpy(dtype=float, na_value=np.nan)
@@ -332,13 +333,12 @@ def ratio_of_means(
         labels = np.where(kept, "edited", labels)
     out[marker] = pd.array(labels, dtype="str")
     t_idx, c_idx = np.meshgrid(np.arange(n_periods), np.arange(n_classes), indexing="ij")
-    links = pd.DataFrame({period: np.asarray(periods)[t_idx.ravel()]})
-    for col in by_cols_eff:
-        links[col] = class_labels[col].to_numpy()[c_idx.ravel()]
     with np.errstate(divide="ignore"):
-        links["forward_link"] = forward.ravel()
-        links["backward_link"] = np.concatenate([1.0 / forward[1:], np.full((1, n_classes), np.nan)]).ravel()
-    links["construction_link"] = construct.ravel()
-    links["matched"] = matched_n.ravel()
-    links["returned"] = returned_n.ravel()
+        backward = np.concatenate([1.0 / forward[1:], np.full((1, n_classes), np.nan)])
+    links = pd.DataFrame({period: np.asarray(periods)[t_idx.ravel()],
+                          **{col: class_labels[col].to_numpy()[c_idx.ravel()]
+                             for col in by_cols_eff},
+                          "forward_link": forward.ravel(), "backward_link": backward.ravel(),
+                          "construction_link": construct.ravel(), "matched": matched_n.ravel(),
+                          "returned": returned_n.ravel()})
     return ImputationResult(data=out, links=links, variable=variable, marker=marker)

@@ -349,20 +349,19 @@ def check(
             for v in r.variables:
                 seen = data.loc[failed, v].to_numpy(dtype=float, na_value=np.nan)
                 values = values + np.array([f"{v}={x:g} " for x in seen], dtype=object)
-            values = pd.Series(values).str.strip()
-            failures.append(
-                pd.DataFrame(
-                    {
-                        unit: ids[failed],
-                        "rule": r.name,
-                        "severity": r.severity,
-                        "expression": r.expression,
-                        "values": values.to_numpy(),
-                    }
-                )
-            )
-    table = (
-        pd.concat(failures, ignore_index=True)
+            failures.append((ids[failed], r, values))
+    counts = [len(f[0]) for f in failures]
+
+    def repeated(attribute: str) -> np.ndarray:
+        return np.repeat(np.array([getattr(f[1], attribute) for f in failures], dtype=object),
+                         counts)
+
+    table = (  # one frame for all rules (a frame per rule cost more than the rule)
+        pd.DataFrame({
+            unit: np.concatenate([f[0] for f in failures]), "rule": repeated("name"),
+            "severity": repeated("severity"), "expression": repeated("expression"),
+            "values": pd.Series(np.concatenate([f[2] for f in failures])).str.strip().to_numpy(),
+        })
         if failures
         else pd.DataFrame(columns=[unit, "rule", "severity", "expression", "values"])
     )

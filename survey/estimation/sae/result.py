@@ -9,10 +9,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ...errors import ColumnError, SurveyError
+from ...lazy import lazy_module
 from .inputs import area_keys, auxiliary_matrix, check_finite, describe_area
+
+# norm.ppf is ndtri, norm.sf(x) is ndtr(-x): scipy.stats (a second to import) is not needed
+special = lazy_module("scipy.special")
 
 
 # --------------------------------------------------------------------------- result
@@ -201,7 +204,7 @@ class FayHerriot:
                 "beta": self.beta,
                 "se": self.beta_se,
                 "z": z,
-                "p_value": 2 * stats.norm.sf(np.abs(z)),
+                "p_value": 2 * special.ndtr(-np.abs(z)),
             }
         )
 
@@ -233,7 +236,7 @@ class FayHerriot:
         level = self.level if level is None else level
         if not 0 < level < 1:
             raise SurveyError(f"level must be between 0 and 1, got {level!r}")
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = special.ndtri(0.5 + level / 2)
         out = self.areas.copy()
         se = self.se
         out["direct"] = self.direct
@@ -517,7 +520,7 @@ class FayHerriot:
         est = Xn @ self.beta
         mse = self.sigma2_v + np.einsum("mi,ij,mj->m", Xn, self.beta_cov, Xn)
         se = np.sqrt(mse)
-        z = stats.norm.ppf(0.5 + self.level / 2)
+        z = special.ndtri(0.5 + self.level / 2)
         out = keys.copy()
         out["estimate"] = est
         out["se"] = se

@@ -761,8 +761,7 @@ _SPACE = "".join(chr(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1
 
 def _sheet_rows(data: pd.DataFrame) -> str | None:
     """The data rows (row 2 on) of a sheet as openpyxl's write-only mode writes them,
-    byte for byte (but a carriage return is written ``&#13;``, as with lxml, so that it
-    reads back as written), built a column at a time; None when a column holds a value that
+    byte for byte, built a column at a time; None when a column holds a value that
     openpyxl stores otherwise than as a number, a bool or text (dates, error codes such
     as ``#N/A``, illegal characters, text longer than 32,767 characters)."""
     import pyarrow as pa
@@ -796,7 +795,7 @@ def _sheet_rows(data: pd.DataFrame) -> str | None:
             preserve = pc.and_(pc.or_(pc.match_substring_regex(text, "^" + space),
                                       pc.match_substring_regex(text, space + "$")),
                                pc.match_substring_regex(text, "[^" + re.escape(_SPACE) + "]"))
-            for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
+            for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
                 text = pc.replace_substring(text, old, new)
             open_ = pc.if_else(preserve, '<is><t xml:space="preserve">', "<is><t>")
             cell = pc.binary_join_element_wise(f'<c r="{letter}', numbers,

@@ -716,7 +716,6 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: str | Path, *,
     path.parent.mkdir(parents=True, exist_ok=True)
     book = Workbook(write_only=True)  # streamed row by row: a third faster than cell objects
     bold = Font(bold=True)
-    rows: list[str | None] = []  # each sheet's data rows written by _sheet_rows, or None
     for name, frame in sheets.items():
         sheet = book.create_sheet(title=str(name))
         data = frame.reset_index() if index else frame
@@ -729,90 +728,11 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: str | Path, *,
             return cell
 
         sheet.append([text(c, bold) for c in data.columns])
-        rows.append(_sheet_rows(data))
-        if rows[-1] is None:  # a column _sheet_rows does not write: openpyxl, row by row
-            columns = [_excel_values(data.iloc[:, j]) for j in range(data.shape[1])]
-            for row in zip(*columns):
-                sheet.append([text(v) if type(v) is str and v.startswith("=") else v
-                              for v in row])
-    if all(r is None for r in rows):
-        book.save(path)
-        return path
-    import zipfile
-
-    buffer = io.BytesIO()
-    book.save(buffer)
-    with zipfile.ZipFile(buffer) as source, \
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            data = source.read(item)
-            found = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", item.filename)
-            if found and rows[int(found.group(1)) - 1] is not None:
-                data = data.replace(b"</sheetData>", rows[int(found.group(1)) - 1].encode()
-                                    + b"</sheetData>", 1)
-            target.writestr(item, data)
+        columns = [_excel_values(data.iloc[:, j]) for j in range(data.shape[1])]
+        for row in zip(*columns):
+            sheet.append([text(v) if type(v) is str and v.startswith("=") else v for v in row])
+    book.save(path)
     return path
-
-
-_SPACE = "".join(chr(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680,
-                                  *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
-                                  0x3000))  # str.isspace(): what str.strip() removes
-
-
-def _sheet_rows(data: pd.DataFrame) -> str | None:
-    """The data rows (row 2 on) of a sheet as openpyxl's write-only mode writes them,
-    byte for byte, built a column at a time; None when a column holds a value that
-    openpyxl stores otherwise than as a number, a bool or text (dates, error codes such
-    as ``#N/A``, illegal characters, text longer than 32,767 characters)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from openpyxl.cell.cell import ERROR_CODES
-    from openpyxl.utils import get_column_letter
-
-    numbers = pa.array(np.arange(2, len(data) + 2)).cast(pa.string())
-    parts = [pc.binary_join_element_wise('<row r="', numbers, '">', "")]
-    for j in range(data.shape[1]):
-        column, letter = data.iloc[:, j], get_column_letter(j + 1)
-        missing, dtype = column.isna().to_numpy(), column.dtype
-        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.infer_dtype(
-                column, skipna=True) == "boolean":
-            kind, text = "b", np.where(column.fillna(False).to_numpy(dtype=bool), "1", "0")
-        elif pd.api.types.is_integer_dtype(dtype):
-            values = column.to_numpy(dtype=np.float64, na_value=0.0)
-            if np.abs(values).max(initial=0) > 2.0 ** 53:  # "%.16g" rounds these
-                return None
-            kind, text = "n", pa.array(values.astype(np.int64)).cast(pa.string())
-        elif pd.api.types.is_float_dtype(dtype):
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            kind, text = "n", np.where(np.isinf(values), "", np.char.mod("%.16g", values))
-        elif pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
-            text = pa.array(column.where(~missing, None).astype(object), type=pa.string())
-            if (pc.any(pc.match_substring_regex(text, "[\x00-\x08\x0b\x0c\x0e-\x1f]")).as_py()
-                    or pc.any(pc.is_in(text, pa.array(sorted(ERROR_CODES)))).as_py()
-                    or (pc.max(pc.utf8_length(text)).as_py() or 0) > 32767):
-                return None
-            space = "[" + re.escape(_SPACE) + "]"
-            preserve = pc.and_(pc.or_(pc.match_substring_regex(text, "^" + space),
-                                      pc.match_substring_regex(text, space + "$")),
-                               pc.match_substring_regex(text, "[^" + re.escape(_SPACE) + "]"))
-            for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-                text = pc.replace_substring(text, old, new)
-            open_ = pc.if_else(preserve, '<is><t xml:space="preserve">', "<is><t>")
-            cell = pc.binary_join_element_wise(f'<c r="{letter}', numbers,
-                                               '" t="inlineStr">', open_, text, "</t></is></c>",
-                                               "")
-            parts.append(pc.if_else(pc.equal(text, ""), pc.binary_join_element_wise(
-                f'<c r="{letter}', numbers, '" t="inlineStr" />', ""), cell))
-            continue
-        else:
-            return None
-        cell = pc.binary_join_element_wise(f'<c r="{letter}', numbers, f'" t="{kind}"><v>',
-                                           pa.array(text, type=pa.string()), "</v></c>", "")
-        cell = pc.replace_substring(cell, "<v></v>", "<v />")  # an infinity: no value
-        parts.append(pc.if_else(pa.array(missing), pa.nulls(len(data), pa.string()), cell))
-    parts.append(pa.array(np.full(len(data), "</row>", dtype=object), type=pa.string()))
-    return "".join(pc.binary_join_element_wise(*parts, "", null_handling="replace",
-                                               null_replacement="").to_pylist())
 
 
 def _excel_values(column: pd.Series) -> list[Any]:

@@ -18,6 +18,7 @@ DEMO_FILES = frozenset({
     "survey/pipeline/steps.py",
     "survey/returns/panel.py",
     "survey/publish/report/build.py",
+    "survey/publish/report/assemble.py",
     "survey/publish/report/quality.py",
     "survey/publish/report/tables.py",
     "survey/estimation/levels.py",

@@ -22,6 +22,7 @@ DEMO_FILES = frozenset({
     "survey/publish/report/quality.py",
     "survey/publish/report/tables.py",
     "survey/estimation/levels.py",
+    "survey/estimation/quarters.py",
     "survey/pipeline/demo.py",
 })
 #: Files whose module fixture runs a cycle of their own (the national chain, the coverage

@@ -6,11 +6,12 @@ calls, written out here with their settings as plain arguments:
 1. plan and select (``survey.plan.design_plan``, ``SamplePlan.select``),
    one plan a year from that year's register, the same permanent random
    numbers;
-2. the returns the selected firms send (``survey.datasets.simulate_returns``),
+2. the returns the selected firms send (``survey.datasets.returns.write_returns``),
    loaded into a returns ledger (``survey.returns.ledger.Ledger``);
 3. editing and imputation of each year's panel
    (``survey.returns.panel.edit_panel``, ``impute_panel``);
-4. weighting (``Survey.adjust_nonresponse``, ``Survey.calibrate``);
+4. weighting (``survey.estimation.quarters.weight_quarters``: ``Survey.adjust_nonresponse``,
+   ``Survey.calibrate``);
 5. combined estimates by breakdown, the series and the year to date, the take-none
    part by the cut-off model
    (``survey.publish.report.assemble.breakdown_estimates``, ``TakeNoneModel``), the
@@ -34,8 +35,10 @@ import sys
 from pathlib import Path
 
 import survey as sv
-from survey.datasets import display_names, load_register, simulate_returns
+from survey.datasets import display_names, load_register
+from survey.datasets.returns import write_returns
 from survey.estimation.levels import area_names, county_levels
+from survey.estimation.quarters import weight_quarters
 from survey.estimation.takenone import TakeNoneModel
 from survey.form import DEMO_FORM
 from survey.periods import year_of
@@ -94,19 +97,14 @@ def main() -> None:
         print(f"{year}: plan n = {plans[year].n} of N = {plans[year].frame.N}")
 
     # 2. the returns of every quarter, loaded into the ledger with the quarter's sample
-    (OUTPUT / "returns").mkdir(exist_ok=True)
+    files, _ = write_returns(samples, PERIODS, OUTPUT / "returns", seed=SEED,
+                             unit_nonresponse=0.10, item_nonresponse=0.02, error_rate=0.02)
     ledger_file = OUTPUT / "ledger.duckdb"
     with Ledger.open(ledger_file, form=FORM) as ledger:
         for period in PERIODS:
-            sample = samples[year_of(period)]
-            sim = simulate_returns(sample["firm_id"], period, seed=SEED, unit_nonresponse=0.10,
-                                   item_nonresponse=0.02, error_rate=0.02)
-            sent = sim.returns[sim.returns["responded"].to_numpy()]
-            path = OUTPUT / "returns" / f"returns_{period}.csv"
-            sent.drop(columns=["responded", "operating"]).to_csv(path, index=False)
-            ledger.register_units(sample.drop(columns=["year"]), period, author=AUTHOR,
-                                  reason=f"sample of {year_of(period)}")
-            ledger.ingest(path, period, "bureau", author=AUTHOR)
+            ledger.register_units(samples[year_of(period)].drop(columns=["year"]), period,
+                                  author=AUTHOR, reason=f"sample of {year_of(period)}")
+            ledger.ingest(files[period], period, "bureau", author=AUTHOR)
 
         # 3. edit and impute, a year of quarters at a time (decisions recorded in the ledger)
         rules = [*default_rules(FORM, growth_bounds=(0.2, 5.0)),
@@ -133,14 +131,9 @@ def main() -> None:
     # 4. weights: nonresponse within strata, calibration to the register's take-some part
     #    (firms per city, total revenue of last year)
     design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
-    surveys = {}
-    for period, rows in sample.groupby("period", sort=True):
-        frame = plans[year_of(period)].frame
-        totals = frame.subset(frame.data["part"].to_numpy() == "sample").margins(
-            counts=["city"], totals=[SIZE])
-        surveys[period] = sv.Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
-            "responded", by=["city", "stratum"], small_cells="collapse").calibrate(
-            totals, method="linear", bounds=(0.3, 3.0))
+    surveys = weight_quarters(sample, design, {year: plan.frame for year, plan in plans.items()},
+                              by=["city", "stratum"], margins=["city"], totals=[SIZE],
+                              method="linear", bounds=(0.3, 3.0))
 
     # 5. combined totals (take-all part + weighted sample) by breakdown, period by period
     breakdowns = {"sector": None}

@@ -138,28 +138,16 @@ def read_samples(config: SurveyConfig | str | Path, *, output: str | Path | None
 
 def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame], *,
                   output: str | Path | None = None) -> tuple[dict[str, Path], pd.DataFrame]:
-    """Calls :func:`survey.datasets.simulate_returns` (:data:`SIMULATION`, the survey's
-    seed) for every period's sample (bundled register only) and writes the responding
-    firms' returns ``returns/returns_<period>.csv`` and ``returns/injected_errors.csv``."""
-    from survey.datasets import simulate_returns
+    """Calls :func:`survey.datasets.returns.write_returns` (:data:`SIMULATION`, the survey's
+    seed) into ``returns/`` for every period (bundled register only)."""
+    from survey.datasets.returns import write_returns
 
     config = as_config(config)
     if config.register.dataset != "register":
         raise ConfigError("simulated returns need the bundled register (register.dataset = "
                           "'register'); ingest your firms' own files instead")
-    folder = config.output_folder(output) / "returns"
-    folder.mkdir(parents=True, exist_ok=True)
-    files, injected = {}, []
-    for period in config.periods():
-        sim = simulate_returns(samples[year_of(period)]["firm_id"], period, seed=config.seed,
-                               **SIMULATION)
-        sent = sim.returns[sim.returns["responded"].to_numpy()]
-        files[period] = folder / f"returns_{period}.csv"
-        write_table(sent.drop(columns=["responded", "operating"]), files[period])
-        injected.append(sim.injected)
-    errors = pd.concat(injected, ignore_index=True)
-    write_table(errors, folder / "injected_errors.csv")
-    return files, errors
+    return write_returns(samples, config.periods(), config.output_folder(output) / "returns",
+                         seed=config.seed, **SIMULATION)
 
 
 def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame],
@@ -239,31 +227,21 @@ def impute_step(config: SurveyConfig | str | Path, edits: EditOutcome, *,
 
 def weight_step(config: SurveyConfig | str | Path, sample: pd.DataFrame,
                 plans: Mapping[int, Any]) -> dict[str, Any]:
-    """Reads ``[calibration]``; per period :meth:`survey.Survey.adjust_nonresponse` within
-    the strata (small cells collapsed), :meth:`~survey.Survey.calibrate` to the margins of
-    the register's take-some part (:meth:`survey.register.frame.Frame.margins`) and
-    :meth:`~survey.Survey.trim_weights` when ``calibration.trim`` is set."""
+    """Reads ``[calibration]`` and calls :func:`survey.estimation.quarters.weight_quarters`
+    (nonresponse within the strata, calibration to the register margins of the take-some
+    part, trimming when ``calibration.trim`` is set)."""
     from survey.design import Design
-    from survey.estimation.survey import Survey
+    from survey.estimation.quarters import weight_quarters
 
     config = as_config(config)
-    design = Design(strata="stratum", weights="design_weight", fpc="N_h",
-                    lonely_psu=config.need("estimate").lonely_psu)
     cal = config.calibration
-    surveys = {}
-    for period, rows in sample.groupby("period", sort=True):
-        s = Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
-            "responded", by=[*config.strata(), "stratum"], small_cells="collapse")
-        frame = plans[year_of(period)].frame
-        totals = frame.subset(frame.data["part"].to_numpy() == "sample").margins(
-            counts=cal.margins, totals=cal.totals)
-        if totals:
-            s = s.calibrate(totals, method=cal.method,
-                            bounds=tuple(cal.bounds) if cal.bounds else None)
-        if cal.trim is not None:
-            s = s.trim_weights(*cal.trim)
-        surveys[str(period)] = s
-    return surveys
+    return weight_quarters(sample, Design(strata="stratum", weights="design_weight", fpc="N_h",
+                                          lonely_psu=config.need("estimate").lonely_psu),
+                           {year: plan.frame for year, plan in plans.items()},
+                           by=[*config.strata(), "stratum"], margins=cal.margins,
+                           totals=cal.totals, method=cal.method,
+                           bounds=tuple(cal.bounds) if cal.bounds else None,
+                           trim=None if cal.trim is None else tuple(cal.trim))
 
 
 def _breakdowns(config: SurveyConfig, columns: Sequence[str]) -> dict[str, list[str] | None]:

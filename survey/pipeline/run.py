@@ -155,8 +155,8 @@ _CALL: dict[str, Callable[[_Run], Any]] = {
     "plan": lambda r: steps.plan_step(r.config, output=r.folder),
     "select": lambda r: steps.select_step(r.config, r["plan"], output=r.folder),
     "simulate": lambda r: steps.simulate_step(r.config, r["select"], output=r.folder),
-    "ingest": lambda r: steps.ingest_step(
-        r.config, r["select"], r["simulate"][0], ledger_file=r.ledger,
+    "ingest": lambda r: steps.ingest_step(  # the files first: "no returns files" before samples
+        r.config, files=r["simulate"][0], samples=r["select"], ledger_file=r.ledger,
         channel=r.options.get("channel", "bureau"),
         allow_same_content=r.options.get("allow_same_content", False)),
     "edit": _edit,

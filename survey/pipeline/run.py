@@ -133,6 +133,7 @@ class _Run:
 def _returns_files(r: _Run) -> tuple[dict, None]:
     files = {p: r.folder / "returns" / f"returns_{p}.csv" for p in r.config.periods()}
     files = dict(r.options.get("files") or {}) or {p: f for p, f in files.items() if f.is_file()}
+    steps.check_periods(r.config, files)
     if not files:
         raise ConfigError(f"no returns files in {r.folder / 'returns'} (returns_<period>.csv); "
                           "give the files or run `survey simulate-returns`")

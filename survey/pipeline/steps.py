@@ -150,6 +150,13 @@ def simulate_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Da
                          seed=config.seed, **SIMULATION)
 
 
+def check_periods(config: SurveyConfig, files: Mapping[str, Any]) -> None:
+    """Refuses returns files of periods that are not the survey's (before anything is read)."""
+    if unknown := sorted(set(files) - set(config.periods())):
+        raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
+                          f"survey's periods ({', '.join(config.periods())}); nothing was loaded")
+
+
 def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.DataFrame],
                 files: Mapping[str, str | Path], *, ledger_file: str | Path,
                 channel: str = "bureau", allow_same_content: bool = False) -> list[Any]:
@@ -157,9 +164,7 @@ def ingest_step(config: SurveyConfig | str | Path, samples: Mapping[int, pd.Data
     (the year's sample) and :meth:`~survey.returns.ledger.Ledger.ingest` (idempotent: a
     file already loaded changes nothing)."""
     config = as_config(config)
-    if unknown := sorted(set(files) - set(config.periods())):
-        raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
-                          f"survey's periods ({', '.join(config.periods())}); nothing was loaded")
+    check_periods(config, files)
     reports = []
     with _ledger(config, ledger_file) as ledger:
         for period in (p for p in config.periods() if p in files):

@@ -26,8 +26,11 @@ DEMO_FILES = frozenset({
     "survey/pipeline/demo.py",
 })
 #: Files whose module fixture runs a cycle of their own (the national chain, the coverage
-#: simulations): one unit each, so the fixture is built once, not once per worker.
-MODULE_UNITS = frozenset({"tests/test_national_cycle.py", "tests/test_quarterly.py"})
+#: simulations) or builds what several tests share (the two matplotlib caches and the
+#: reference screenshots of the chart-font tests): one unit each, so the fixture is built
+#: once, not once per worker.
+MODULE_UNITS = frozenset({"tests/test_national_cycle.py", "tests/test_national_user.py",
+                          "tests/test_quarterly.py", "tests/test_report_fonts.py"})
 #: Tests that run the whole cycle in a subprocess (a minute each): started early.
 SUBPROCESS_TESTS = ("test_wheel_runs_the_demo_from_an_empty_folder",
                     "test_python_api_demo_writes_the_demo_bulletin")

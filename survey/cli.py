@@ -216,6 +216,25 @@ def _national_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_national(args: argparse.Namespace) -> int:
+    from survey.engine import Engine
+    from survey.pipeline.national import run_national
+
+    folder = Path(args.output or "survey-national")
+    engine = Engine(memory_limit=args.memory_limit,
+                    temp_directory=str(args.temp_directory or folder / "spill"))
+    periods = tuple(p.strip() for p in args.periods.split(","))
+    result = run_national(folder, register=args.register, returns=args.returns, periods=periods,
+                          engine=engine, restart=args.restart, until=args.until)
+    firms = int(result.steps.loc[result.steps["step"] == "register", "rows"].iloc[0])
+    total = result.steps["seconds"].sum()
+    what = (f"the bulletin of {periods[-1]} in {folder / 'bulletin'}" if args.until is None
+            else f"steps up to {args.until} of {periods[-1]} in {folder}")
+    print(f"survey national: {firms:,} firms on the register, {what} "
+          f"({total:.0f} s of steps; rerun to resume, --restart to redo)")
+    return 0
+
+
 def cmd_cycle_step(args: argparse.Namespace) -> int:
     from survey.pipeline import run, steps
 
@@ -313,6 +332,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--restart", action="store_true",
                    help="--national: redo every step instead of resuming")
     d.set_defaults(func=cmd_demo)
+    n = sub.add_parser("national", help="the national cycle out of core (DuckDB) on your own "
+                       "register and returns, into ./survey-national (or --output DIR); resumable")
+    n.add_argument("--register", required=True,
+                   help="the register: a Parquet file, a glob or folder of Parquet files, or a CSV "
+                        "file (UTF-8 or GBK); columns in docs/scale.md, 'Your own register'")
+    n.add_argument("--returns", required=True,
+                   help="folder of the quarters' returns: returns_<period>.parquet (or .csv)")
+    n.add_argument("--periods", default="2018Q1,2018Q2",
+                   help="the previous and the published quarter (default 2018Q1,2018Q2)")
+    n.add_argument("--output", help="output folder (default: ./survey-national)")
+    n.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
+    n.add_argument("--temp-directory", help="where DuckDB spills (default: OUTPUT/spill)")
+    n.add_argument("--restart", action="store_true", help="redo every step instead of resuming")
+    n.add_argument("--until", metavar="STEP",
+                   help="stop after this step (e.g. estimate); a later run resumes from the next")
+    n.set_defaults(func=cmd_national)
     helps = {
         "plan": "write the sample plan (allocation, expected CVs) of each year",
         "select": "select each year's sample (PRN) and write it",

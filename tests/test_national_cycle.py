@@ -52,12 +52,34 @@ def test_every_step_runs_and_reports_rows(national):
         assert (folder / name).exists(), name
 
 
-def test_estimates_equal_the_in_memory_survey(national):
-    """scan(weighted.parquet) totals by sector, province, industry, province x industry,
-    zone and each channel = Survey on the same rows (pandas) to 1e-10."""
-    folder, result, _ = national
+def _calibrated(folder):
+    """The in-memory Survey of weighted.parquet calibrated to register totals computed here
+    with pandas: take-some firms (not above the size; those born this year, without last
+    year's revenue, included, as in the plan) per province, the take-all firms as one
+    cell, the take-some firms' revenue of last year (0 for those born this year)."""
     frame = pd.read_parquet(folder / "weighted.parquet")
-    mem = sv.Survey(frame, design())
+    reg = pd.read_parquet(folder / "register_prn.parquet",
+                          columns=["province", "above_size", "revenue_prev_year"])
+    some = reg[~reg["above_size"].to_numpy()]
+    counts = some.groupby("province").size().astype(float).to_dict()
+    counts["take-all"] = float(reg["above_size"].sum())
+    totals = {"calibration_cell": counts,
+              "calibration_size": float(some["revenue_prev_year"].fillna(0.0).sum())}
+    return frame, sv.Survey(frame, design()).calibrate(totals)
+
+
+def test_estimates_equal_the_in_memory_survey(national):
+    """scan(weighted.parquet) calibrated to the register, totals by sector, province,
+    industry, province x industry, zone and each channel = the in-memory Survey calibrated
+    to totals computed with pandas, on the same rows, to 1e-10 (estimates and SEs with the
+    calibration residuals); the final weights written are the in-memory calibrated
+    weights, and a take-all firm's weight stays 1."""
+    folder, result, _ = national
+    frame, mem = _calibrated(folder)
+    np.testing.assert_allclose(frame["weight"], mem.weights, rtol=1e-10)
+    take_all = (frame["stratum"] == "take_all").to_numpy()
+    np.testing.assert_allclose(frame["weight"].to_numpy()[take_all], 1.0, rtol=1e-12)
+    assert not np.allclose(frame["weight"], frame["design_weight"])  # calibration did act
     est = result.estimates
     for name, by in BREAKDOWNS.items():
         want = mem.total(list(VARIABLES), by=by, na="drop").table()
@@ -106,12 +128,12 @@ def test_growth_equals_the_in_memory_ratio(national):
     its SE from scan().ratio) = the in-memory Survey.ratio(y, y_last_year, na="drop") - 1
     (R svyratio) on the same rows read with pandas, estimate, SE and t interval, to 1e-10;
     Y and X are the same firms' totals. The SE by the covariance formula
-    (V_YY - 2 R V_YX + R^2 V_XX) / X^2 agrees to 1e-8 (it loses digits in take-all cells)."""
+    (V_YY - 2 R V_YX + R^2 V_XX) / X^2 agrees to 1e-8 relative or 1e-8 in growth units (it
+    loses digits in cells of mostly take-all firms, where the SE is near 0)."""
     from survey.quarterly.growth import growth_table
 
     folder, result, _ = national
-    frame = pd.read_parquet(folder / "weighted.parquet")
-    mem = sv.Survey(frame, design())
+    _, mem = _calibrated(folder)
     growth = result.growth
     assert len(growth) == len(result.estimates)  # one growth per domain and variable
     for name, by in BREAKDOWNS.items():
@@ -123,7 +145,8 @@ def test_growth_equals_the_in_memory_ratio(national):
             assert len(got) == len(want) > 0
             np.testing.assert_allclose(got["growth"], want["estimate"] - 1, rtol=1e-10,
                                        atol=1e-12)
-            np.testing.assert_allclose(got["se"], want["se"], rtol=1e-10)
+            # cells of take-all firms alone: SE 0, up to 1e-17 of rounding either way
+            np.testing.assert_allclose(got["se"], want["se"], rtol=1e-10, atol=1e-15)
             np.testing.assert_allclose(got["ci_low"], want["ci_low"] - 1, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(got["ci_high"], want["ci_high"] - 1, rtol=1e-10,
                                        atol=1e-12)
@@ -134,7 +157,7 @@ def test_growth_equals_the_in_memory_ratio(national):
             # the covariance formula on the in-memory totals: the same up to its cancellation
             formula = growth_table(mem.total([v, LAST_YEAR[v]], by=by, na="drop"), name, by, v,
                                    LAST_YEAR[v])
-            np.testing.assert_allclose(formula["se"], want["se"], rtol=1e-8)
+            np.testing.assert_allclose(formula["se"], want["se"], rtol=1e-8, atol=1e-8)  # growth units
     sector = growth[growth["breakdown"] == "sector"]
     assert ((sector["growth"] > 0) & (sector["growth"] < 0.5)).all()  # the generator's drift
     assert (sector["se"] < 0.01).all()
@@ -200,7 +223,7 @@ def test_bulletin_html_and_workbook(national):
     headline and sector sheets hold estimates.csv's sector totals and intervals and
     growth.csv's growth to 1e-12, growth stored as fractions shown in % (format 0.0%), the
     interval headers name the 95% level; the HTML names it too and says the data are
-    synthetic and the work ran out of core."""
+    synthetic, the work ran out of core and the weights are calibrated (GREG)."""
     import openpyxl
 
     folder, result, _ = national
@@ -238,6 +261,10 @@ def test_bulletin_html_and_workbook(national):
     html = (folder / "bulletin" / "bulletin.html").read_text(encoding="utf-8")
     assert "95% confidence interval" in html and "95% CI" in html
     assert "Synthetic data" in html and "Out of core" in html
+    # calibrated estimates: the methods note says so, the quality table has the adjustments
+    assert "weighted by calibrated weights" in html and "GREG" in html
+    assert "Not done here: calibration" not in html
+    assert "Smallest calibration adjustment g" in html and "calibration_adjustment" not in html
     growth_pct = f"+{100 * gro.loc['gross_output_ytd', 'growth']:.1f}%"
     assert growth_pct in html  # the headline's growth, in %
     md = (folder / "bulletin" / "bulletin.md").read_text(encoding="utf-8")
@@ -273,7 +300,7 @@ def test_bulletin_content_errors():
 def test_disclosure_equals_protect_table_on_the_units(national, variable):
     """The disclose step (per-cell tabulation in SQL, then protect_table on the reduced
     frame) gives the same cells as protect_table on the weighted units read with pandas
-    (complete cases, weights=design_weight): status, rule, firms, contributors identical;
+    (complete cases, weights=the calibrated weight): status, rule, firms, contributors identical;
     value, largest, second largest and protections to 1e-10; the audit's intervals to 1e-9
     of the table's scale; every suppressed cell protected. The cell values are the published
     totals (province x industry, its margins, the sector) to 1e-10."""
@@ -285,7 +312,7 @@ def test_disclosure_equals_protect_table_on_the_units(national, variable):
                       dtype={rows: str, columns: str})
     audit = pd.read_csv(folder / "disclosure" / f"{variable}_audit.csv")
     units = pd.read_parquet(folder / "weighted.parquet").dropna(subset=list(VARIABLES))
-    ref = protect_table(units, variable, rows=rows, columns=columns, weights="design_weight")
+    ref = protect_table(units, variable, rows=rows, columns=columns, weights="weight")
     want = ref.cells
     assert len(got) == len(want)
     for c in (rows, columns, "row_level", "column_level", "status", "firms", "contributors"):

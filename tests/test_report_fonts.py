@@ -161,40 +161,59 @@ def _screenshot(chromium: str, svgs: list[Path], png: Path, tmp: Path) -> np.nda
     return matplotlib.image.imread(png)[..., :3]
 
 
-def test_chart_screenshots_match_a_known_good_render(rendered, tmp_path):
-    """The charts of each situation look like the known-good render (Noto CJK + DejaVu, drawn
-    here with a cache that knows both), and a render with the CJK-only font as the sole family
-    (the bug of issue 14) does not: the comparison can see the failure."""
+NAMES = ["series-zh", "growth-zh", "parts-en"]  # the charts compared on screen
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory):
+    """Screenshots of the known-good render (Noto CJK + DejaVu, drawn in this process with a
+    cache that knows both) and of a render with the CJK-only font as the sole family (the
+    bug of issue 14), made once for both situations; with the warnings of the broken render."""
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("chromium is not on PATH (Debian: apt-get install chromium)")
+    import warnings
+
     import matplotlib
+    from matplotlib import font_manager as fm
 
     from survey.publish.report import charts, example_content
 
-    situation, out = rendered
-    good_dir, bad_dir = tmp_path / "good", tmp_path / "broken"
+    tmp = tmp_path_factory.mktemp("fonts-reference")
+    good_dir, bad_dir = tmp / "good", tmp / "broken"
     good_dir.mkdir()
     bad_dir.mkdir()
-    names = ["series-zh", "growth-zh", "parts-en"]
     contents = {"zh": example_content("zh"), "en": example_content("en")}
     draw = {"series": charts.series_chart, "growth": charts.growth_chart, "parts": charts.parts_chart}
-    for name in names:
+    caught = {}
+    for name in NAMES:
         key, lang = name.split("-")
         frame = getattr(contents[lang], key)
         (good_dir / f"{name}.svg").write_text(draw[key](frame, language=lang), encoding="utf-8")
-        from matplotlib import font_manager as fm
-
         fm.fontManager.addfont(str(DROID))
         with pytest.MonkeyPatch.context() as mp, matplotlib.rc_context(), \
-                pytest.warns(SurveyWarning, match="apt-get install fonts-noto-cjk") as caught:
+                warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
             mp.setattr(charts, "font_families", lambda: ["Droid Sans Fallback"])  # the old bug
             (bad_dir / f"{name}.svg").write_text(draw[key](frame, language=lang), encoding="utf-8")
-        assert len(caught) == 1  # one warning naming the fix, not one per glyph
-    good = _screenshot(chromium, [good_dir / f"{n}.svg" for n in names], tmp_path / "good.png", tmp_path)
-    seen = _screenshot(chromium, [out / f"{n}.svg" for n in names], tmp_path / "seen.png", tmp_path)
-    broken = _screenshot(chromium, [bad_dir / f"{n}.svg" for n in names], tmp_path / "broken.png",
-                         tmp_path)
+        caught[name] = seen
+    good = _screenshot(chromium, [good_dir / f"{n}.svg" for n in NAMES], tmp / "good.png", tmp)
+    broken = _screenshot(chromium, [bad_dir / f"{n}.svg" for n in NAMES], tmp / "broken.png", tmp)
+    return chromium, good, broken, caught
+
+
+def test_chart_screenshots_match_a_known_good_render(rendered, references, tmp_path):
+    """The charts of each situation look like the known-good render (Noto CJK + DejaVu, drawn
+    here with a cache that knows both), and a render with the CJK-only font as the sole family
+    (the bug of issue 14) does not: the comparison can see the failure. (The two reference
+    renders are the same for both situations: made once, :func:`references`.)"""
+    chromium, good, broken, caught = references
+    situation, out = rendered
+    for name, seen in caught.items():  # one warning naming the fix, not one per glyph
+        assert len(seen) == 1, (name, [str(w.message) for w in seen])
+        assert issubclass(seen[0].category, SurveyWarning)
+        assert re.search("apt-get install fonts-noto-cjk", str(seen[0].message)), name
+    seen = _screenshot(chromium, [out / f"{n}.svg" for n in NAMES], tmp_path / "seen.png", tmp_path)
     differ = lambda a, b: float(np.mean(np.abs(a - b).max(axis=-1) > 0.1))  # noqa: E731
     print(f"{situation}: differing pixels {differ(seen, good):.5f} (broken render: "
           f"{differ(broken, good):.5f})")

@@ -81,14 +81,26 @@ def test_seed_none_is_recorded_and_reproduces():
     assert first.data["firm_id"].tolist() == again.data["firm_id"].tolist()
 
 
-def _frequencies(df, n, method, reps, **kw):
-    counts = np.zeros(len(df))
-    sizes = []
-    for r in range(reps):
-        sel = select(df, n, method=method, seed=r, prn=None, **kw)
-        counts[sel.data.index.to_numpy()] += 1
-        sizes.append(sel.n)
-    return counts / reps, np.array(sizes)
+def _frequencies(df, n, method, reps, *, strata, **kw):
+    """Inclusion frequencies over ``reps`` samples and the sizes of the samples.
+
+    The samples are drawn in one call: the frame ``reps`` times over, each copy with strata of
+    its own ("r/h"), so the copies are selected independently (strata are) with the sizes of
+    ``n``: ``reps`` samples of the design from one draw. Plus one sample of the frame itself
+    (the plain call), whose size is the last of ``sizes``."""
+    big = pd.concat([df] * reps, ignore_index=True)
+    copy = np.repeat(np.arange(reps), len(df))
+    big["firm_id"] = big["firm_id"] + "/" + copy.astype(str)
+    big[strata] = copy.astype(str) + "/" + big[strata].astype(str)
+    n_big = {f"{r}/{h}": size for r in range(reps) for h, size in n.items()}
+    sel = select(big, n_big, method=method, strata=strata, seed=20261128, prn=None, **kw)
+    rows = sel.data.index.to_numpy()
+    assert big.loc[rows, "firm_id"].tolist() == sel.data["firm_id"].tolist()
+    counts = np.bincount(rows % len(df), minlength=len(df))
+    sizes = np.bincount(rows // len(df), minlength=reps)
+    single = select(df, n, method=method, strata=strata, seed=1, prn=None, **kw)
+    assert single.data["firm_id"].isin(df["firm_id"]).all()
+    return counts / reps, np.append(sizes, single.n)
 
 
 def _z_test(freq, pik, reps):

@@ -41,11 +41,26 @@ import pandas as pd
 from survey.datasets import INDICATORS, MONEY_INDICATORS, above_size
 from survey.errors import FrameError, PeriodError
 
-__all__ = ["NATIONAL_FIRMS", "NationalRegister", "generate_national_register", "generate_national_returns",
-           "read_dataset_metadata"]
+__all__ = ["NATIONAL_FIRMS", "NATIONAL_REGISTER_COLUMNS", "NATIONAL_REGISTER_DEFAULTS", "NationalRegister",
+           "generate_national_register", "generate_national_returns", "read_dataset_metadata"]
 
 #: Default number of firms of the national register.
 NATIONAL_FIRMS = 30_000_000
+#: The register columns the national chain (:func:`survey.pipeline.national.run_national`)
+#: reads, and their SQL types: ids and codes as text, last year's revenue (thousand yuan,
+#: missing for new firms) and the above-designated-size flag.
+NATIONAL_REGISTER_COLUMNS: dict[str, str] = {
+    "firm_id": "VARCHAR", "province": "VARCHAR", "city": "VARCHAR", "industry": "VARCHAR",
+    "revenue_prev_year": "DOUBLE", "above_size": "BOOLEAN",
+}
+#: Optional register columns of the chain, their SQL types and the SQL value a register
+#: without them gets (the industry code as its name, no zone, every firm on the bureau's
+#: register, no federation member, in a zone when it has one).
+NATIONAL_REGISTER_DEFAULTS: dict[str, tuple[str, str]] = {
+    "industry_name": ("VARCHAR", '"industry"'), "zone": ("VARCHAR", "NULL"),
+    "in_bureau": ("BOOLEAN", "TRUE"), "in_federation": ("BOOLEAN", "FALSE"),
+    "in_zone": ("BOOLEAN", '"zone" IS NOT NULL'),
+}
 _VERSION = 1
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_W = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)

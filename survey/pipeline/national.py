@@ -22,12 +22,16 @@ impute      ONS ratio-of-means links per industry (forward from the           ``
             previous quarter, construction from last year's revenue), SQL,    ``links.csv``
             for each value and its same months of last year
             (``{var}_ytd_last_year``, markers ``{var}_last_year_marker``)
-weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``
-            to the imputed returns
-estimate    totals by sector, province, industry and province x industry      ``estimates.csv``,
-            with SEs (:func:`survey.estimation.outofcore.scan`); growth on    ``growth.csv``
-            the same firms' last-year totals with its linearised SE
-            (:func:`survey.quarterly.growth.growth_table`)
+weight      design weights and fpc of the take-all and sampled strata joined  ``weighted.parquet``,
+            to the imputed returns, then calibrated to the register (GREG:    ``calibration.csv``
+            take-some firms per province and their revenue of last year; the
+            take-all firms a cell of their own, weight 1) in SQL
+            (:meth:`OutOfCoreSurvey.calibrate`, :func:`calibration_totals`)
+estimate    totals by sector, province, industry, province x industry, zone   ``estimates.csv``,
+            and channel with SEs from the calibration residuals (the GREG     ``growth.csv``
+            variance, :func:`survey.estimation.outofcore.scan` +
+            ``calibrate``); growth on the same firms' last-year totals with
+            its linearised SE (:func:`survey.quarterly.growth.growth_table`)
 disclose    cell suppression of the province x industry table of each         ``disclosure/``
             variable: per-cell firms, total, largest contributions in SQL
             (``publish.disclosure.outofcore``), then the numpy / HiGHS step
@@ -44,8 +48,9 @@ marker is missing and every step after it (``restart=True`` redoes all).
 
 What the bulletin of the in-memory cycle has and this one has not yet: the
 quarterly series (only two quarters are generated), the combined take-all +
-sampled estimator's parts, calibration to register totals and enterprise groups in
-disclosure control; see ``docs/scale.md``.
+sampled estimator's parts and enterprise groups in disclosure control; see
+``docs/scale.md``. The weights are calibrated to register totals as in the
+in-memory cycle (equal to :meth:`survey.Survey.calibrate`'s to 1e-10).
 """
 
 from __future__ import annotations
@@ -54,22 +59,24 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine
+from survey.engine import Engine, sql_finite
 from survey.errors import SurveyError
+from survey.pipeline.national_input import input_stamps, register_files, returns_files
 from survey.publish.disclosure.outofcore import protect_out_of_core
 from survey.publish.report.national import UNIT, national_bulletin_content
 from survey.quarterly.growth import estimate_table, growth_table
 
-__all__ = ["BREAKDOWNS", "DISCLOSURE_TABLE", "LAST_YEAR", "NATIONAL_STEPS", "NationalResult", "design",
-           "marker_of", "run_national"]
+__all__ = ["BREAKDOWNS", "CALIBRATION_CELL", "CALIBRATION_SIZE", "DISCLOSURE_TABLE", "LAST_YEAR",
+           "NATIONAL_STEPS", "TAKE_ALL_CELL", "TAKE_SOME", "NationalResult", "calibration_totals",
+           "design", "marker_of", "read_calibration", "run_national"]
 
 #: The steps of the national chain, in order.
 NATIONAL_STEPS: tuple[str, ...] = (
@@ -89,6 +96,17 @@ BREAKDOWNS: dict[str, list[str] | None] = {
     "province_industry": ["province", "industry"], "zone": ["zone"],
     "channel_bureau": ["bureau_register"], "channel_federation": ["federation"],
     "channel_zone": ["specialised_zones"]}
+#: Calibration to the register: the cell (province of a take-some firm, or the take-all
+#: cell) and the take-some firms' revenue of last year (0 for take-all firms).
+CALIBRATION_CELL, CALIBRATION_SIZE, TAKE_ALL_CELL = "calibration_cell", "calibration_size", "take-all"
+# last year's revenue, 0 for a firm without one (born this year: NaN in the register)
+_REVENUE_OR_0 = (f"CASE WHEN {sql_finite('CAST(revenue_prev_year AS DOUBLE)')} "
+                 "THEN CAST(revenue_prev_year AS DOUBLE) ELSE 0.0 END")
+#: The take-some part of the register (stratified and sampled): below the designated size,
+#: with last year's revenue. New firms have NaN there (the generator's, and your register's
+#: missing values are stored so): they are in it, in the top size class (NaN sorts above
+#: every number in DuckDB).
+TAKE_SOME = "NOT above_size AND revenue_prev_year IS NOT NULL"
 #: Register columns the sample keeps and the estimates are broken down by.
 _CLASSIFICATION = ("zone", "in_bureau", "in_federation", "in_zone")
 #: The two-way table protected by cell suppression (its margins are the province,
@@ -126,9 +144,10 @@ class NationalResult:
     steps : pandas.DataFrame
         One row per step: ``step, status`` (``"ran"`` or ``"skipped"``),
         ``rows, seconds, rows_per_second``.
-    estimates : pandas.DataFrame
-        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high, df, n``.
-    growth : pandas.DataFrame
+    estimates : pandas.DataFrame or None
+        ``breakdown, domain, variable, estimate, se, cv, ci_low, ci_high, df, n``
+        (``None`` when ``until`` stopped before the estimate step).
+    growth : pandas.DataFrame or None
         Year-on-year growth on a comparable basis (:func:`survey.quarterly.growth.growth_table`):
         ``breakdown, domain, variable, current, last_year, growth, se,
         ci_low, ci_high, level``.
@@ -136,8 +155,8 @@ class NationalResult:
 
     folder: Path
     steps: pd.DataFrame
-    estimates: pd.DataFrame = field(repr=False)
-    growth: pd.DataFrame = field(repr=False)
+    estimates: pd.DataFrame | None = field(repr=False)
+    growth: pd.DataFrame | None = field(repr=False)
 
     def ran(self) -> list[str]:
         """The steps that ran in this call (not skipped)."""
@@ -161,35 +180,60 @@ def _printer(progress: Any) -> Callable[[str], None]:
 def run_national(
     folder: str | os.PathLike,
     *,
-    firms: int = 1_000_000,
+    register: str | os.PathLike | None = None,
+    returns: str | os.PathLike | Mapping[str, str | os.PathLike] | None = None,
+    firms: int | None = None,
     engine: Engine | None = None,
     seed: int = 2018,
     fraction: float = 0.02,
     periods: tuple[str, str] = ("2018Q1", "2018Q2"),
     restart: bool = False,
+    until: str | None = None,
     progress: Any = True,
 ) -> NationalResult:
-    """Run the national cycle out of core on a synthetic register of ``firms`` firms.
+    """Run the national cycle out of core, on your register and returns or synthetic ones.
 
     Parameters
     ----------
     folder : str or path
         Where every step writes (the 30M-firm run needs about 5 GB).
-    firms : int, default=1_000_000
-        Register size (30,000,000 for the national scale of issue 18).
+    register : str or path, optional
+        Your register: a Parquet file, a glob of Parquet files, or CSV file(s)
+        (any encoding of :func:`survey.register.sql.csv_to_parquet`: UTF-8,
+        GBK/GB18030...), with the columns of
+        :data:`survey.datasets.national.NATIONAL_REGISTER_COLUMNS` (the optional
+        ones of ``NATIONAL_REGISTER_DEFAULTS`` get their defaults). The
+        ``register`` step checks it in SQL (columns and types, missing,
+        duplicate and invalid USCC ids with their rows, missing strata of the
+        take-some part) and writes ``register.parquet``. Default: a synthetic
+        register of ``firms`` firms (:func:`generate_national_register`).
+    returns : folder or mapping period -> file, optional
+        Your returns (with ``register``): ``returns_<period>.parquet`` (or
+        ``.csv``) per period in the folder, in the layout of
+        :func:`generate_national_returns`; checked (a file per period, its
+        ``period`` column, every firm id on the register). Default: synthetic.
+    firms : int, optional
+        Size of the synthetic register (default 1,000,000; 30,000,000 for the
+        national scale of issue 18); with ``register`` it is the register's.
     engine : Engine, optional
         DuckDB settings (default ``Engine(memory_limit="4GB",
         temp_directory=<folder>/spill)``); Spark is not supported for the
         ledger steps.
     seed : int, default=2018
-        Seed of the register; the returns use ``seed + 1``, the PRNs ``seed``.
+        Seed of the register and the PRNs; the synthetic returns use ``seed + 1``.
     fraction : float, default=0.02
         Sampling fraction of the take-some part (Neyman allocation of
         ``fraction * N`` units, at least 2 per stratum).
     periods : (str, str), default=("2018Q1", "2018Q2")
         The previous and the published quarter (same year).
     restart : bool, default=False
-        Redo every step (delete the markers).
+        Redo every step (delete the markers). A step also reruns, with every
+        step after it, when its input changed: the ``register`` and ``returns``
+        markers record the files' paths, sizes and modification times.
+    until : str, optional
+        The last step to run (one of :data:`NATIONAL_STEPS`; default: all):
+        e.g. ``"estimate"`` to look at the estimates before disclosure control
+        and the bulletin; a later call without it resumes from the next step.
     progress : bool or callable, default=True
         Print each step with rows and rows per second (rich if installed);
         a callable receives the lines.
@@ -198,58 +242,108 @@ def run_national(
     -------
     NationalResult
 
+    Raises
+    ------
+    SurveyError
+        :class:`NationalError` for bad settings; when your register or
+        returns fail a check, ``ColumnError`` (a column missing or of the wrong
+        type), ``FrameError`` (missing, duplicate or invalid ids, missing strata,
+        returns of firms not on the register), ``PeriodError`` (no file of a
+        period, rows of another period) or ``TableError`` (an unreadable CSV
+        file); the message names the column, the ids and their rows, the period
+        or the file.
+
     Examples
     --------
     >>> import tempfile
-    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, progress=False)
-    >>> result.ran()[:3]
-    ['register', 'prn', 'plan']
+    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, until="estimate", progress=False)
+    >>> result.ran()[:3], result.ran()[-1]
+    (['register', 'prn', 'plan'], 'estimate')
     >>> sorted(result.estimates["breakdown"].unique())  # doctest: +NORMALIZE_WHITESPACE
     ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
      'province_industry', 'sector', 'zone']
+
+    Your own files (here a register whose returns are not there yet):
+
+    >>> from survey.datasets.national import generate_national_register
+    >>> mine = tempfile.mkdtemp()
+    >>> _ = generate_national_register(f"{mine}/register.parquet", 5_000, seed=2018)
+    >>> run_national(f"{mine}/run", register=f"{mine}/register.parquet",
+    ...              returns=f"{mine}/none", progress=False)
+    Traceback (most recent call last):
+    ...
+    survey.errors.PeriodError: returns: no file for period 2018Q1 in ...
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if firms < 1000:
+    if (register is None) != (returns is None):
+        raise NationalError("run_national: give both register and returns (your own files), or "
+                            "neither (a synthetic cycle)")
+    if register is not None and firms is not None:
+        raise NationalError("run_national: firms is the size of a synthetic register; with "
+                            "register it is your register's")
+    firms = 1_000_000 if firms is None else int(firms)
+    if register is None and firms < 1000:
         raise NationalError(f"run_national: firms={firms} is too small (at least 1000)")
     if not 0 < fraction < 1:
         raise NationalError(f"run_national: fraction={fraction} must be in (0, 1)")
+    if until is not None and until not in NATIONAL_STEPS:
+        raise NationalError(f"run_national: until={until!r} is not a step; the steps are "
+                            + ", ".join(NATIONAL_STEPS))
+    last = NATIONAL_STEPS.index(until) if until is not None else len(NATIONAL_STEPS) - 1
+    periods = tuple(periods)
+    if len(periods) != 2:
+        raise NationalError(f"run_national: periods={periods} must be the previous and the "
+                            "published quarter")
+    user = None if register is None else (register_files(register),
+                                           returns_files(returns, periods))
+    folder.mkdir(parents=True, exist_ok=True)
     engine = engine or Engine(memory_limit="4GB", temp_directory=str(folder / "spill"))
     done = folder / ".done"
     if restart and done.exists():
         shutil.rmtree(done)
     done.mkdir(exist_ok=True)
     say = _printer(progress)
-    ctx = _Context(folder=folder, firms=int(firms), engine=engine, seed=int(seed),
-                   fraction=float(fraction), periods=tuple(periods))
+    ctx = _Context(folder=folder, firms=firms, engine=engine, seed=int(seed),
+                   fraction=float(fraction), periods=periods,
+                   register=None if user is None else user[0],
+                   returns=None if user is None else user[1])
+    inputs = input_stamps(ctx.register, ctx.returns, firms=firms, seed=ctx.seed)
     rows = []
     dirty = False
-    say(f"national cycle: {firms:,} firms in {folder} (memory_limit={engine.memory_limit})")
-    for name in NATIONAL_STEPS:
+    what = (f"{firms:,} firms" if user is None
+            else "register " + ", ".join(p.name for p in user[0][:3]) + (" ..." * (len(user[0]) > 3)))
+    say(f"national cycle: {what} in {folder} (memory_limit={engine.memory_limit})")
+    for name in NATIONAL_STEPS[:last + 1]:
         marker = done / f"{name}.json"
-        if marker.exists() and not dirty:
-            info = json.loads(marker.read_text())
+        info = json.loads(marker.read_text()) if marker.exists() and not dirty else None
+        if info is not None and info.pop("input", None) == inputs.get(name):
             rows.append({"step": name, "status": "skipped", **info})
             say(f"  {name:<9} done before ({info['rows']:,} rows), skipped")
-            continue
-        dirty = True  # this step and every later one run
-        marker.unlink(missing_ok=True)
-        t0 = time.perf_counter()
-        try:
-            n_rows = int(_STEPS[name](ctx))
-        except SurveyError:
-            raise
-        except Exception as exc:
-            raise NationalError(f"national step {name!r} failed: {exc}") from exc
-        seconds = time.perf_counter() - t0
-        info = {"rows": n_rows, "seconds": round(seconds, 3),
-                "rows_per_second": round(n_rows / seconds) if seconds > 0 else None}
-        marker.write_text(json.dumps(info))
-        rows.append({"step": name, "status": "ran", **info})
-        rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
-        say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
-    estimates = pd.read_csv(folder / "estimates.csv", dtype={"domain": str})
-    growth = pd.read_csv(folder / "growth.csv", dtype={"domain": str})
+        else:
+            if info is not None:
+                say(f"  {name:<9} its input changed since the last run: rerun from here")
+            dirty = True  # this step and every later one run
+            for later in NATIONAL_STEPS[NATIONAL_STEPS.index(name):]:
+                (done / f"{later}.json").unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            try:
+                n_rows = int(_STEPS[name](ctx))
+            except SurveyError:
+                raise
+            except Exception as exc:
+                raise NationalError(f"national step {name!r} failed: {exc}") from exc
+            seconds = time.perf_counter() - t0
+            info = {"rows": n_rows, "seconds": round(seconds, 3),
+                    "rows_per_second": round(n_rows / seconds) if seconds > 0 else None}
+            marker.write_text(json.dumps({**info, "input": inputs.get(name)}))
+            rows.append({"step": name, "status": "ran", **info})
+            rate = f"{n_rows / seconds:,.0f} rows/s" if seconds > 0 else ""
+            say(f"  {name:<9} {n_rows:>12,} rows {seconds:8.1f} s  {rate}")
+        if name == "register" and user is not None:
+            ctx = replace(ctx, firms=int(info["rows"]))  # the register's firms
+    estimated = last >= NATIONAL_STEPS.index("estimate")
+    estimates = pd.read_csv(folder / "estimates.csv", dtype={"domain": str}) if estimated else None
+    growth = pd.read_csv(folder / "growth.csv", dtype={"domain": str}) if estimated else None
     return NationalResult(folder=folder, steps=pd.DataFrame(rows), estimates=estimates,
                           growth=growth)
 
@@ -262,6 +356,9 @@ class _Context:
     seed: int
     fraction: float
     periods: tuple
+    #: Your register's files and your returns' file per period (None: synthetic).
+    register: tuple[Path, ...] | None = None
+    returns: dict[str, Path | None] | None = None
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -277,17 +374,30 @@ class _Context:
 
         return (f"SELECT *, {size_class_sql('revenue_prev_year', SIZE_BOUNDS)} AS size_class "
                 f"FROM read_parquet({self.lit(self.path('register_prn.parquet'))}) "
-                "WHERE NOT above_size AND revenue_prev_year IS NOT NULL")
+                f"WHERE {TAKE_SOME}")
 
 
 # ---------------------------------------------------------------------------
 # the steps: each returns its row count
 # ---------------------------------------------------------------------------
 def _register(ctx: _Context) -> int:
-    from survey.datasets.national import generate_national_register
+    from survey.datasets.national import (
+        NATIONAL_REGISTER_COLUMNS,
+        NATIONAL_REGISTER_DEFAULTS,
+        generate_national_register,
+    )
+    from survey.register.sql import load_register
 
-    generate_national_register(ctx.path("register.parquet"), ctx.firms, seed=ctx.seed)
-    return ctx.firms
+    if ctx.register is None:
+        generate_national_register(ctx.path("register.parquet"), ctx.firms, seed=ctx.seed)
+        return ctx.firms
+    # your register, checked in SQL: the strata of the take-some part, the breakdowns of all
+    return load_register(list(ctx.register), ctx.path("register.parquet"),
+                         columns=NATIONAL_REGISTER_COLUMNS, defaults=NATIONAL_REGISTER_DEFAULTS,
+                         strata=["above_size", "province", "industry"], part=TAKE_SOME,
+                         part_strata=["city", "industry"], part_name="take-some part",
+                         missing={"revenue_prev_year": "CAST('NaN' AS DOUBLE)"},
+                         engine=ctx.session())
 
 
 def _prn(ctx: _Context) -> int:
@@ -335,6 +445,14 @@ def _select(ctx: _Context) -> int:
 def _returns(ctx: _Context) -> int:
     from survey.datasets.national import generate_national_returns
 
+    for name in ("ledger.duckdb", "ledger.duckdb.wal"):  # the ingest step rebuilds it
+        ctx.path(name).unlink(missing_ok=True)
+    if ctx.returns is not None:  # yours, checked and copied
+        from survey.pipeline.national_input import copy_returns
+
+        return sum(copy_returns(f, ctx.path("returns") / f"returns_{p}.parquet", p,
+                                ctx.path("register.parquet"), ctx.session())
+                   for p, f in ctx.returns.items())
     paths = generate_national_returns(ctx.path("register.parquet"), ctx.path("returns"),
                                       list(ctx.periods), sample=ctx.path("sample.parquet"),
                                       seed=ctx.seed + 1)
@@ -387,10 +505,12 @@ def _design_sql(ctx: _Context) -> str:
               "AS specialised_zones")
     return (
         f"SELECT firm_id, province, industry, revenue_prev_year, {labels}, stratum, "
-        f"CAST(design_weight AS DOUBLE) AS design_weight, CAST(N_h AS DOUBLE) AS N_h "
+        f"CAST(design_weight AS DOUBLE) AS design_weight, CAST(N_h AS DOUBLE) AS N_h, "
+        f"province AS {CALIBRATION_CELL}, {_REVENUE_OR_0} AS {CALIBRATION_SIZE} "
         f"FROM read_parquet({sample}) "
         f"UNION ALL SELECT firm_id, province, industry, revenue_prev_year, {labels}, "
-        f"'take_all' AS stratum, 1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h "
+        f"'take_all' AS stratum, 1.0 AS design_weight, CAST(COUNT(*) OVER () AS DOUBLE) AS N_h, "
+        f"'{TAKE_ALL_CELL}' AS {CALIBRATION_CELL}, 0.0 AS {CALIBRATION_SIZE} "
         f"FROM read_parquet({reg}) WHERE above_size"
     )
 
@@ -442,17 +562,85 @@ def _impute(ctx: _Context) -> int:
 
 
 def _weight(ctx: _Context) -> int:
+    from survey.estimation.outofcore import scan
+
     s = ctx.session()
     vals = ", ".join(f'i."{v}", i."{marker_of(v)}"' for v in _imputed_variables())
+    columns = ["firm_id", "province", "industry", "zone", "bureau_register", "federation",
+               "specialised_zones", "stratum", "design_weight", "N_h", CALIBRATION_CELL,
+               CALIBRATION_SIZE]
+    design_file = ctx.path("design.parquet")
     s.write_parquet(
-        f"SELECT d.firm_id, d.province, d.industry, d.zone, d.bureau_register, "
-        f"d.federation, d.specialised_zones, d.stratum, d.design_weight, d.N_h, {vals} "
+        f"SELECT {', '.join('d.' + c for c in columns)}, {vals} "
         f"FROM ({_design_sql(ctx)}) d JOIN read_parquet({ctx.lit(ctx.path('imputed.parquet'))}) i "
         "USING (firm_id) ORDER BY d.stratum, d.firm_id",
-        ctx.path("weighted.parquet"),
+        design_file,
     )
+    # calibrated to the register: take-some firms per province and their revenue of last
+    # year; the take-all firms are their own cell (weight 1 stays 1)
+    register = f"SELECT * FROM read_parquet({ctx.lit(ctx.path('register_prn.parquet'))})"
+    totals = calibration_totals(s, ctx.take_some_view(), f"{register} WHERE above_size")
+    pd.DataFrame([{"margin": m, "level": k, "total": t} for m, levels in totals.items()
+                  for k, t in (levels.items() if isinstance(levels, dict) else [("", levels)])]
+                 ).to_csv(ctx.path("calibration.csv"), index=False)
+    calibrated = scan(str(design_file), design(), engine=ctx.engine).calibrate(totals)
+    every = [*columns, *(c for v in _imputed_variables() for c in (v, marker_of(v)))]
+    calibrated.write_weights(ctx.path("weighted.parquet"), every)
+    design_file.unlink()
     return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet("
                      f"{ctx.lit(ctx.path('weighted.parquet'))})")["n"].iloc[0])
+
+
+def calibration_totals(session: Any, take_some: str, take_all: str) -> dict[str, Any]:
+    """The register totals the national weights are calibrated to, in one SQL pass each:
+    the number of take-some firms per province (and of take-all firms, cell
+    :data:`TAKE_ALL_CELL`) and the take-some firms' revenue of last year (0 for a firm
+    born this year).
+
+    ``take_some`` and ``take_all`` are the SQL of the take-some and the take-all firms.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from survey.engine import Engine
+    >>> s = Engine(memory_limit="200MB").session()
+    >>> reg = s.register(pd.DataFrame({"province": ["A", "A", "B"], "above_size": [False, True, False],
+    ...                                "revenue_prev_year": [2.0, 50.0, 3.0]}))
+    >>> some, every = f"SELECT * FROM {reg} WHERE NOT above_size", f"SELECT * FROM {reg} WHERE above_size"
+    >>> calibration_totals(s, some, every)
+    {'calibration_cell': {'A': 1.0, 'B': 1.0, 'take-all': 1.0}, 'calibration_size': 5.0}
+    """
+    cells = session.sql(f"SELECT province AS cell, COUNT(*) AS n FROM ({take_some}) t "
+                        "GROUP BY province ORDER BY province")
+    enumerated = session.sql(f"SELECT COUNT(*) AS n FROM ({take_all}) t")
+    size = session.sql(f"SELECT SUM({_REVENUE_OR_0}) AS x FROM ({take_some}) t")
+    counts = {str(c): float(n) for c, n in zip(cells["cell"], cells["n"], strict=True)}
+    counts[TAKE_ALL_CELL] = float(enumerated["n"].iloc[0])
+    return {CALIBRATION_CELL: counts, CALIBRATION_SIZE: float(size["x"].iloc[0])}
+
+
+def read_calibration(path: str | Path) -> dict[str, Any]:
+    """The totals written by the weight step (``calibration.csv``), as
+    :meth:`~survey.estimation.outofcore.OutOfCoreSurvey.calibrate` takes them.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "c.csv")
+    >>> pd.DataFrame({"margin": ["cell", "cell", "size"], "level": ["A", "B", None],
+    ...               "total": [3.0, 4.0, 9.5]}).to_csv(p, index=False)
+    >>> read_calibration(p)
+    {'cell': {'A': 3.0, 'B': 4.0}, 'size': 9.5}
+    """
+    table = pd.read_csv(path, dtype={"margin": str, "level": str}, keep_default_na=False)
+    out: dict[str, Any] = {}
+    for margin, rows in table.groupby("margin", sort=False):
+        if (rows["level"] == "").all():
+            out[str(margin)] = float(rows["total"].iloc[0])
+        else:
+            out[str(margin)] = {str(k): float(t) for k, t in zip(rows["level"], rows["total"],
+                                                                 strict=True)}
+    return out
 
 
 def design() -> Any:
@@ -471,7 +659,8 @@ def design() -> Any:
 def _estimate(ctx: _Context) -> int:
     from survey.estimation.outofcore import scan
 
-    s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine)
+    s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine).calibrate(
+        read_calibration(ctx.path("calibration.csv")))  # SEs with the calibration residuals
     tables, growth = [], []
     for name, by in BREAKDOWNS.items():
         est = s.total(list(VARIABLES), by=by, na="drop")
@@ -497,7 +686,7 @@ def _disclose(ctx: _Context) -> int:
     for v in VARIABLES:
         t0 = time.perf_counter()
         pt, given = protect_out_of_core(s, source, v, rows=rows, columns=columns,
-                                        weights="design_weight", complete=VARIABLES)
+                                        weights="weight", complete=VARIABLES)
         pt.cells.to_csv(folder / f"{v}_cells.csv", index=False)
         pt.audit.to_csv(folder / f"{v}_audit.csv", index=False)
         status = pt.cells["status"].value_counts()
@@ -517,18 +706,23 @@ def _disclose(ctx: _Context) -> int:
 
 
 def _quality(ctx: _Context) -> pd.DataFrame:
-    """Response rate, imputed share of the gross output total and sample size (one SQL pass)."""
+    """Response rate, imputed share of the gross output total, sample size and the range of
+    the calibration adjustments (weight / design weight of the take-some firms), one SQL pass."""
     s = ctx.session()
     v, m = VARIABLES[0], marker_of(VARIABLES[0])
+    g = f"CASE WHEN {CALIBRATION_CELL} <> '{TAKE_ALL_CELL}' THEN weight / design_weight END"
     q = s.sql(
         f"SELECT COUNT(*) AS n, AVG(CASE WHEN {m} IN ('returned', 'edited') THEN 1.0 ELSE 0.0 "
         f"END) AS response, SUM(CASE WHEN {m} IN ('forward_imputed', 'backward_imputed', "
-        f"'constructed') THEN design_weight * {v} ELSE 0 END) / SUM(design_weight * {v}) AS imp "
+        f"'constructed') THEN weight * {v} ELSE 0 END) / SUM(weight * {v}) AS imp, "
+        f"MIN({g}) AS g_min, MAX({g}) AS g_max "
         f"FROM read_parquet({ctx.lit(ctx.path('weighted.parquet'))})"
     ).iloc[0]
-    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size"],
-                         "value": [float(q["response"]), float(q["imp"]), int(q["n"])],
-                         "unit": ["%", "%", ""]})
+    return pd.DataFrame({"indicator": ["response_rate", "imputed_share", "sample_size",
+                                       "calibration_adjustment_min", "calibration_adjustment_max"],
+                         "value": [float(q["response"]), float(q["imp"]), int(q["n"]),
+                                   float(q["g_min"]), float(q["g_max"])],
+                         "unit": ["%", "%", "", "", ""]})
 
 
 def _suppression(ctx: _Context) -> pd.DataFrame:
@@ -564,10 +758,14 @@ def _bulletin(ctx: _Context) -> int:
     content = national_bulletin_content(est, growth, period=ctx.periods[1], firms=ctx.firms,
                                         memory_limit=ctx.engine.memory_limit,
                                         quality=_quality(ctx), industry_names=names,
-                                        suppressed=_suppression(ctx), breakdowns=BREAKDOWNS)
+                                        suppressed=_suppression(ctx), breakdowns=BREAKDOWNS,
+                                        calibration=pd.read_csv(
+                                            ctx.path("calibration.csv"), dtype=str,
+                                            keep_default_na=False).astype({"total": float}),
+                                        synthetic=ctx.register is None)
     write_bulletin(content, folder)
     level = f"{round(100 * content.level)}%"
-    lines = [f"# National industrial survey, {ctx.periods[1]} (synthetic data)", "",
+    lines = [f"# National industrial survey, {ctx.periods[1]}" + " (synthetic data)" * (ctx.register is None), "",
              (f"{ctx.firms:,} firms on the register; totals of the year to date in {UNIT}, "
               f"with standard errors, {level} confidence intervals and growth on a comparable "
               "basis (same firms, same months of last year). Produced out of core by "

@@ -13,7 +13,10 @@ with memory bounded by the engine's ``memory_limit``:
 * :func:`size_class_sql`: the size class of
   :meth:`survey.plan.stratify.Stratification.assign` as an SQL expression;
 * :func:`stratum_moments`: per stratum (and domain) ``N``, sums and sums of
-  squares: the inputs of allocation (``S_h^2`` from ``(s2 - s1^2/N)/(N-1)``).
+  squares: the inputs of allocation (``S_h^2`` from ``(s2 - s1^2/N)/(N-1)``);
+* :func:`csv_to_parquet`: a register (or returns) CSV file of any size and
+  encoding (UTF-8, UTF-16 with BOM, GB18030/GBK, decoded as a stream) copied to
+  Parquet by DuckDB, every column as text, in the file's order.
 
 Every function takes an ``engine`` (an :class:`~survey.engine.Engine`, a
 session, ``"duckdb"``/``"spark"`` or ``None`` for DuckDB defaults) and a
@@ -22,7 +25,15 @@ session, ``"duckdb"``/``"spark"`` or ``None`` for DuckDB defaults) and a
 
 from __future__ import annotations
 
+import codecs
+import csv
+import glob
+import os
+import re
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,10 +48,11 @@ from survey.engine import (
     sql_finite,
     sql_float,
 )
-from survey.errors import ColumnError, FrameError
+from survey.errors import ColumnError, EngineError, FrameError, TableError
 from survey.register.frame import USCC_ALPHABET
 
-__all__ = ["RegisterCheck", "check_frame", "size_class_sql", "stratum_moments", "uscc_valid_sql", "valid_uscc_table"]
+__all__ = ["RegisterCheck", "check_frame", "csv_to_parquet", "load_register", "size_class_sql", "stratum_moments", "uscc_valid_sql",
+           "valid_uscc_table"]
 
 _DIGITS = "0123456789"
 
@@ -361,3 +373,364 @@ def stratum_moments(
         return out
     finally:
         s.drop(view)
+
+
+#: The cells :func:`csv_to_parquet` reads as missing.
+CSV_NULLS: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+
+
+def _stream_encoding(path: Path, encoding: str | None) -> str:
+    """The encoding of a text file, decoded as a stream (memory: one block): the one given,
+    else a UTF-8 BOM or valid UTF-8 -> utf-8, a UTF-16 BOM -> utf-16, else gb18030 (the rule
+    of :func:`survey.io.decode_text`)."""
+    if encoding is not None:
+        try:
+            candidates = [codecs.lookup(encoding).name]
+        except LookupError as exc:
+            raise TableError(f"{path.name}: unknown encoding {encoding!r}; use e.g. 'utf-8', "
+                             "'gb18030' or 'gbk'", path=path) from exc
+    else:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            candidates = ["utf-8-sig"]
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            candidates = ["utf-16"]
+        else:
+            candidates = ["utf-8", "gb18030"]
+    error: UnicodeDecodeError | None = None
+    for enc in candidates:
+        decoder = codecs.getincrementaldecoder(enc)()
+        lines, block = 1, b""
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    decoder.decode(block)
+                    lines += block.count(b"\n")
+            decoder.decode(b"", final=True)
+            return enc
+        except UnicodeDecodeError as exc:
+            error = exc
+            lines += block[:max(exc.start, 0)].count(b"\n")
+    given = f"not valid {candidates[0]}" if encoding else "neither UTF-8 nor GB18030/GBK"
+    raise TableError(f"{path.name}: the encoding is {given} (near line {lines}: {error}); "
+                     "give the file's encoding (e.g. 'big5', 'latin-1')", path=path, line=lines)
+
+
+def csv_to_parquet(path: str | os.PathLike, output: str | os.PathLike, *, encoding: str | None = None,
+                   engine: Engine | Session | str | None = None) -> Path:
+    """Copy a CSV file of any size to Parquet inside DuckDB: every column as text, file order.
+
+    The encoding is that of :func:`survey.io.read_table` (UTF-8 with or without
+    BOM, UTF-16 with BOM, else GB18030, the superset of GBK and GB2312), found
+    by decoding the file as a stream; a file that is not UTF-8 is transcoded
+    to a temporary UTF-8 copy beside ``output`` (memory: one block of 4 MB).
+    DuckDB then reads it (comma-separated, ``"`` quotes, the header on line 1,
+    the cells of :data:`CSV_NULLS` as missing) and writes the Parquet file in
+    the file's order, so row ``i`` of the Parquet file is line ``i + 2`` of the
+    CSV file. Types are left to the reader of the Parquet file (``TRY_CAST``).
+
+    Parameters
+    ----------
+    path : str or path
+        The CSV file.
+    output : str or path
+        The Parquet file written.
+    encoding : str, optional
+        The file's encoding (e.g. ``"gbk"``); by default found as above.
+    engine : Engine, Session, "duckdb" or None
+        A DuckDB engine (the copy runs within its memory limit).
+
+    Returns
+    -------
+    pathlib.Path
+        ``output``.
+
+    Raises
+    ------
+    TableError
+        The file does not decode, has no header, repeats a column name or is not
+        comma-separated text with as many fields on every line (the message names
+        the file and the line).
+
+    Examples
+    --------
+    >>> import tempfile, os, pandas as pd
+    >>> folder = tempfile.mkdtemp()
+    >>> src = os.path.join(folder, "reg.csv")
+    >>> _ = open(src, "wb").write("firm_id,城市\\n0045,南宁\\n0046,\\n".encode("gbk"))
+    >>> out = csv_to_parquet(src, os.path.join(folder, "reg.parquet"))
+    >>> pd.read_parquet(out).to_dict("list")
+    {'firm_id': ['0045', '0046'], '城市': ['南宁', nan]}
+    """
+    path, output = Path(path), Path(output)
+    if not path.is_file():
+        raise TableError(f"CSV file {str(path)!r} does not exist", path=path)
+    s = as_engine(engine)
+    if s.kind != "duckdb":
+        raise EngineError("csv_to_parquet runs on DuckDB (Engine(kind='duckdb'))")
+    enc = _stream_encoding(path, encoding)
+    with path.open("rb") as handle:
+        first = handle.readline()
+    line = codecs.decode(first, enc, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    header = [c.strip() for c in next(csv.reader([line]), [])]
+    if not header or header == [""]:
+        raise TableError(f"{path.name}: the file is empty (no header on line 1)", path=path, line=1)
+    seen = [c for i, c in enumerate(header) if c in header[:i] or not c]
+    if seen:
+        raise TableError(f"{path.name}: column name {seen[0]!r} is empty or repeated on line 1",
+                         path=path, line=1, column=seen[0])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    source = path
+    if enc not in ("utf-8", "utf-8-sig"):
+        fd, name = tempfile.mkstemp(suffix=".csv", dir=output.parent)
+        source = Path(name)
+        decoder = codecs.getincrementaldecoder(enc)()
+        with os.fdopen(fd, "wb") as out, path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                out.write(decoder.decode(block).encode("utf-8"))
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+
+    def lit(text: Any) -> str:
+        return "'" + str(text).replace("'", "''") + "'"
+
+    names = [f"c{i}" for i in range(len(header))]
+    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+    nulls = "[" + ", ".join(lit(v) for v in CSV_NULLS) + "]"
+    renamed = ", ".join(f"{n} AS {s.q(c)}" for n, c in zip(names, header))
+    order = s.sql("SELECT current_setting('preserve_insertion_order') AS v")["v"].iloc[0]
+    try:
+        s.execute("SET preserve_insertion_order = true")  # row i of the Parquet = line i + 2
+        s.execute(
+            f"COPY (SELECT {renamed} FROM read_csv({lit(source)}, header = false, skip = 1, "
+            f"columns = {columns}, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+            f"nullstr = {nulls}, strict_mode = true, null_padding = false, auto_detect = false)) "
+            f"TO {lit(output)} (FORMAT PARQUET)")
+    except EngineError as exc:
+        found = re.search(r"Line:\s*(\d+)", str(exc))
+        at = int(found.group(1)) if found else None
+        raise TableError(f"{path.name}: cannot be read as comma-separated text"
+                         + (f" at line {at}" if at else "") + f": {str(exc).splitlines()[0]}",
+                         path=path, line=at) from exc
+    finally:
+        s.execute(f"SET preserve_insertion_order = {'true' if bool(order) else 'false'}")
+        if source != path:
+            source.unlink(missing_ok=True)
+    return output
+
+
+def _where(frame: pd.DataFrame, names: dict[str, tuple[str, int]]) -> list[str]:
+    """``row 4 of reg.parquet`` / ``line 5 of reg.csv`` for rows ``sv_file, file_row_number``."""
+    out = []
+    for file, row in zip(frame["sv_file"], frame["file_row_number"]):
+        name, offset = names.get(str(file), (Path(str(file)).name, 1))
+        out.append(f"{'line' if offset == 2 else 'row'} {int(row) + offset} of {name}")
+    return out
+
+
+def load_register(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    columns: dict[str, str],
+    defaults: dict[str, tuple[str, str]] | None = None,
+    strata: Sequence[str] = (),
+    part: str | None = None,
+    part_strata: Sequence[str] = (),
+    part_name: str = "part",
+    missing: dict[str, str] | None = None,
+    unit: str = "firm_id",
+    check_ids: bool = True,
+    engine: Engine | Session | str | None = None,
+    examples: int = 5,
+) -> int:
+    """Check a register of any size in SQL and write it to one Parquet file with set types.
+
+    The register is never loaded into pandas. Parquet files are read as they
+    are, CSV files are first copied to Parquet (:func:`csv_to_parquet`: any
+    encoding, GBK too). Then, each error naming the column and the first
+    ids with their rows (``row 3 of reg.parquet``, ``line 4 of reg.csv``):
+
+    1. every column of ``columns`` is there, with its type or text that casts
+       to it (:class:`~survey.errors.ColumnError`);
+    2. :func:`check_frame` (:class:`~survey.errors.FrameError`): no missing id,
+       no id twice (each duplicated id with its count and rows), valid USCC
+       ids (``check_ids``), no missing value of ``strata``;
+    3. no missing value of ``part_strata`` in the units of ``part`` (an SQL
+       condition, e.g. the take-some part).
+
+    ``output`` then holds ``columns`` cast to their types (missing values of the columns
+    of ``missing`` replaced by its SQL value), the columns of
+    ``defaults`` (name -> (type, SQL value)) that the register lacks, and
+    every other column of the register as it is.
+
+    Parameters
+    ----------
+    sources : path, glob or list of paths
+        Parquet or CSV file(s) (not both kinds).
+    output : str or path
+        The Parquet file written.
+    columns : dict
+        Required columns and their SQL types (``VARCHAR``, ``DOUBLE``,
+        ``BOOLEAN``, ``BIGINT``); text columns also take integer codes.
+    defaults : dict, optional
+        Optional columns: name -> (SQL type, SQL value when absent).
+    strata, part_strata : list of str
+        Columns that must have no missing value (everywhere / in ``part``).
+    part : str, optional
+        SQL condition of the units whose ``part_strata`` are checked.
+    part_name : str, default="part"
+        What the messages call them (e.g. ``"take-some part"``).
+    missing : dict, optional
+        Column -> SQL value that replaces its missing values in ``output``
+        (e.g. ``"CAST('NaN' AS DOUBLE)"``); the checks see the replaced values.
+    unit : str, default="firm_id"
+    check_ids : bool, default=True
+    engine : Engine, Session, "duckdb" or None
+    examples : int, default=5
+        Ids named per failed check.
+
+    Returns
+    -------
+    int
+        Units on the register.
+
+    Examples
+    --------
+    >>> import tempfile, os, pandas as pd
+    >>> folder = tempfile.mkdtemp()
+    >>> ids = ["91450100MA5KA1B2CM", "91450100MA5KA1B2C0"]
+    >>> pd.DataFrame({"firm_id": ids, "size": ["1.5", "2"]}).to_csv(f"{folder}/r.csv", index=False)
+    >>> load_register(f"{folder}/r.csv", f"{folder}/r.parquet", columns={"firm_id": "VARCHAR",
+    ...               "size": "DOUBLE"})
+    Traceback (most recent call last):
+    ...
+    survey.errors.FrameError: register: 1 invalid USCC id(s) in column 'firm_id': '91450100MA5KA1B2C0' (line 3 of r.csv); ...
+    """
+    s = as_engine(engine)
+    if isinstance(sources, (str, os.PathLike)):
+        found = sorted(glob.glob(str(sources))) if any(c in str(sources) for c in "*?[") else [sources]
+        files = [Path(p) for p in found]
+    else:
+        files = [Path(p) for p in sources]
+    if not files:
+        raise FrameError(f"register: no file matches {str(sources)!r}")
+    output = Path(output)
+    kinds = {p.suffix.lower() for p in files}
+    absent = [str(p) for p in files if not p.is_file()]
+    if absent or not (kinds <= {".parquet"} or kinds <= {".csv"}):
+        raise FrameError(f"register: give existing Parquet or CSV files (one kind), not "
+                         f"{absent or sorted(kinds)}")
+    names: dict[str, tuple[str, int]] = {}
+    staged = output.parent / f"{output.stem}_csv"
+    if kinds == {".csv"}:
+        parts = []
+        for k, p in enumerate(files):
+            parts.append(csv_to_parquet(p, staged / f"{k}.parquet", engine=s))
+            names[str(parts[-1])] = (p.name, 2)
+        files = parts
+    try:
+        return _load_register(s, files, names, output, columns, dict(defaults or {}), list(strata),
+                              part, list(part_strata), part_name, dict(missing or {}), unit,
+                              check_ids, examples)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        for view in ("sv_register_part", "sv_register", "sv_register_input"):
+            s.execute(f"DROP VIEW IF EXISTS {view}")
+
+
+def _load_register(s: Session, files: list[Path], names: dict[str, tuple[str, int]], output: Path,
+                   columns: dict[str, str], defaults: dict[str, tuple[str, str]], strata: list[str],
+                   part: str | None, part_strata: list[str], part_name: str,
+                   missing: dict[str, str], unit: str, check_ids: bool, examples: int) -> int:
+    q = s.q
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    s.execute("CREATE OR REPLACE TEMP VIEW sv_register_input AS SELECT * FROM read_parquet("
+              f"[{listed}], filename = 'sv_file', file_row_number = true, union_by_name = true)")
+    types = s.columns("sv_register_input")
+    absent = [c for c in columns if c not in types]
+    if absent:
+        raise ColumnError(f"register: column(s) {absent} missing; the register needs {list(columns)} "
+                          f"(it has {[c for c in types if c not in ('sv_file', 'file_row_number')]})")
+    wanted = {**columns, **{c: t for c, (t, _) in defaults.items() if c in types}}
+    cast_checks = []
+    for c, t in wanted.items():
+        have = types[c].split("(")[0]
+        if have == "varchar" and t.upper() != "VARCHAR":
+            cast_checks.append(c)
+        elif not _type_fits(have, t.upper()):
+            raise ColumnError(f"register: column {c!r} has type {types[c]}; it must be {t.upper()}"
+                              + (" or text" if t.upper() != "VARCHAR" else " (or integer codes)"))
+    for c in cast_checks:
+        bad = f"{q(c)} IS NOT NULL AND TRY_CAST({q(c)} AS {wanted[c]}) IS NULL"
+        n = int(s.sql(f"SELECT COUNT(*) AS n FROM sv_register_input WHERE {bad}")["n"].iloc[0])
+        if n:
+            ex = s.sql(f"SELECT {q(c)} AS v, sv_file, file_row_number FROM sv_register_input "
+                       f"WHERE {bad} ORDER BY sv_file, file_row_number LIMIT {int(examples)}")
+            shown = ", ".join(f"{v!r} ({w})" for v, w in zip(ex["v"], _where(ex, names)))
+            raise ColumnError(f"register: {n} value(s) of column {c!r} are not {wanted[c]}: {shown}")
+    select = [f"COALESCE(CAST({q(c)} AS {t}), {missing[c]}) AS {q(c)}" if c in missing
+              else f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in wanted.items()]
+    select += [f"CAST({value} AS {t}) AS {q(c)}" for c, (t, value) in defaults.items() if c not in types]
+    rest = [q(c) for c in types if c not in wanted]
+    s.execute(f"CREATE OR REPLACE TEMP VIEW sv_register AS SELECT {', '.join(select + rest)} "
+              "FROM sv_register_input")
+    checks = [("sv_register", strata, check_ids)]
+    if part is not None and part_strata:
+        s.execute(f"CREATE OR REPLACE TEMP VIEW sv_register_part AS SELECT * FROM sv_register "
+                  f"WHERE {part}")
+        checks.append(("sv_register_part", part_strata, False))
+    units = []
+    for view, cols, ids in checks:
+        found = check_frame(view, unit=unit, strata=cols, check_ids=ids, engine=s, raise_errors=False,
+                            examples=examples)
+        units.append(found.N)
+        for row in found.table.itertuples(index=False):
+            if row.count:
+                _raise_with_rows(s, view, row, unit, names, part_name if view != "sv_register" else None)
+    s.write_parquet("SELECT * EXCLUDE (sv_file, file_row_number) FROM sv_register", output)
+    return int(units[0])
+
+
+def _type_fits(have: str, want: str) -> bool:
+    if want == "VARCHAR":
+        return have in ("varchar", "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint",
+                        "usmallint", "uinteger", "ubigint")
+    if want == "BOOLEAN":
+        return have == "boolean"
+    return is_numeric_type(have) and have != "boolean"
+
+
+def _raise_with_rows(s: Session, view: str, row: Any, unit: str, names: dict[str, tuple[str, int]],
+                     part: str | None) -> None:
+    """Raise the FrameError of a failed check of :func:`check_frame`, with the rows of its ids."""
+    u = s.q(unit)
+    ids = ", ".join("'" + str(i).replace("'", "''") + "'" for i in row.examples)
+    if row.check == "missing id":
+        cond = f"{u} IS NULL"
+    elif row.check == "missing stratum":
+        cond = f"{s.q(row.column)} IS NULL AND {u} IN ({ids})"
+    else:
+        cond = f"{u} IN ({ids})"
+    found = s.sql(f"SELECT {u} AS id, sv_file, file_row_number FROM {view} WHERE {cond} "
+                  f"ORDER BY sv_file, file_row_number LIMIT {5 * max(len(row.examples), 1)}")
+    found["where"] = _where(found, names)
+    more = row.count - len(row.examples)
+    tail = f" and {more} more" if more > 0 and row.check != "duplicate id" else ""
+    if row.check == "missing id":
+        where = ", ".join(found["where"])
+        raise FrameError(f"register: {row.count} missing id(s) in column {unit!r} ({where}{tail}); "
+                         "give every unit an id")
+    grouped = found.groupby("id", sort=True)["where"].agg(list)
+    if row.check == "duplicate id":
+        shown = ", ".join(f"{i!r} {len(w)} times ({', '.join(w)})" for i, w in grouped.items())
+        raise FrameError(f"register: {row.count} rows share duplicated firm ids in column {unit!r}: "
+                         f"{shown}{' and more' if more > 0 else ''}; merge or remove the duplicates")
+    shown = ", ".join(f"{i!r} ({', '.join(w)})" for i, w in grouped.items())
+    if row.check == "invalid id":
+        raise FrameError(f"register: {row.count} invalid USCC id(s) in column {unit!r}: {shown}{tail}; "
+                         "the 18 characters of GB 32100-2015 end with the check character of the "
+                         "first 17: correct them")
+    inside = f" in the {part}" if part else ""
+    raise FrameError(f"register: {row.count} missing value(s) of stratum column {row.column!r}"
+                     f"{inside}: {shown}{tail}; code them or drop those units")

@@ -40,9 +40,11 @@ from survey.estimation.outofcore.tables import (
 )
 from survey.estimation.outofcore.weighting import SQLWeighting
 from survey.estimation.outofcore_variance import (
+    OutsideSums,
     StageTable,
     calibrated_cluster_variance,
     calibrated_element_variance,
+    outside_sums,
     plain_variance,
 )
 
@@ -171,7 +173,7 @@ class Passes:
                 if st.unit is None:
                     t = with_stratum(st, with_domain(
                         self.stage_query(st, resid, valid, by, join2), keys, by))
-                    mt = self.model_sums_by_domain(i, by, keys)
+                    mt = self.outside_sums(i, by, keys, beta_cat.shape[1], p)
                     cov += calibrated_element_variance(st, t, mt, beta_cat, beta_num, D, k)
                 else:
                     t = self.stage_query_calibrated(st, zs, valid, by, join)
@@ -209,6 +211,18 @@ class Passes:
         table = wg.with_cells(with_stratum(st, table.assign(__sv_dom=dom)))
         wg.cache[key] = table
         return table
+
+    def outside_sums(self, stage: int, by: list[str], keys: pd.DataFrame, C: int, p: int) -> OutsideSums:
+        """:func:`outside_sums` of the model sums by domain (cached with them: independent of
+        the variables, shared by every estimate over the same domains)."""
+        wg = self.weighting
+        key = ("outside", stage, tuple(by), self.condition, len(keys))
+        cached = wg.cache.get(key)
+        if cached is None:
+            cached = outside_sums(self.stages[stage], self.model_sums_by_domain(stage, by, keys),
+                                  len(keys), C, p)
+            wg.cache[key] = cached
+        return cached
 
     def stage_query(self, st: StageTable, zs, valid, by, join) -> pd.DataFrame:
         """Per stratum x domain: sums and cross products of the unit totals of the scores."""

@@ -150,7 +150,8 @@ def model_sums_sql(q: Quote, relation: str, st: StageTable, wg: SQLWeighting) ->
 
 def model_sums_by_domain_sql(q: Quote, relation: str, condition: str | None, st: StageTable,
                              wg: SQLWeighting, by: list[str]) -> str:
-    """Model-weight sums per stratum x (inside the subset) x domain x cell, over all rows."""
+    """Model-weight sums per stratum x (inside the subset) x domain x cell, over all rows
+    (with the row count ``mn`` and the centred co-moments ``mc{a}_{b}`` of ``(m, m x)``)."""
     K = st.aliases
     dal = [f"__sv_d{i}" for i in range(len(by))]
     C = [f"__sv_c{m}" for m in range(len(wg.margins))]
@@ -164,6 +165,11 @@ def model_sums_by_domain_sql(q: Quote, relation: str, condition: str | None, st:
     agg += [f"SUM(__sv_m * __sv_x{i}) AS mbx{i}" for i in range(p)]
     agg += [f"SUM(__sv_m * __sv_m * __sv_x{i}) AS m1_{i}" for i in range(p)]
     agg += [f"SUM(__sv_m * __sv_m * __sv_x{a} * __sv_x{b}) AS m2_{a}_{b}" for a in range(p) for b in range(a, p)]
+    # centred co-moments of u = (m, m x) (COVAR_POP is computed stably, by updates): the
+    # variance of a stratum's model terms without the difference of two large sums
+    u = ["__sv_m"] + [f"__sv_m * __sv_x{i}" for i in range(p)]
+    agg += ["COUNT(*) AS mn"] + [f"COVAR_POP({u[a]}, {u[b]}) * COUNT(*) AS mc{a}_{b}"
+                                 for a in range(p + 1) for b in range(a, p + 1)]
     groups = K + ["__sv_in"] + dal + C
     return (f"SELECT {', '.join(groups + agg)} FROM (SELECT {', '.join(sel)} FROM {relation} b) r "
             f"{group_by(groups)}")

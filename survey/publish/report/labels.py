@@ -140,6 +140,8 @@ LABELS: dict[str, dict[str, str]] = {
         "max_cv": "Largest CV of published cells",
         "sample_size": "Sample size",
         "respondents": "Respondents",
+        "calibration_adjustment_min": "Smallest calibration adjustment g (weight / design weight)",
+        "calibration_adjustment_max": "Largest calibration adjustment g (weight / design weight)",
     },
     "zh": {
         "headline": "主要指标",
@@ -252,6 +254,8 @@ LABELS: dict[str, dict[str, str]] = {
         "max_cv": "公布数据最大变异系数",
         "sample_size": "样本量",
         "respondents": "回答单位数",
+        "calibration_adjustment_min": "校准调整系数g最小值（权数/设计权数）",
+        "calibration_adjustment_max": "校准调整系数g最大值（权数/设计权数）",
     },
 }
 

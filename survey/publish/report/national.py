@@ -27,6 +27,27 @@ BREAKDOWNS: dict[str, list[str] | None] = {"sector": None, "province": ["provinc
 UNIT = "thousand yuan"
 
 
+def _weighting_note(calibration: pd.DataFrame | None) -> str:
+    """The methods note's sentence on the weights and standard errors."""
+    if calibration is None:
+        return ("Estimates are year-to-date totals of the take-all firms (above designated size) "
+                "and the sampled firms below it, weighted by their design weights, with "
+                "linearised standard errors (stratified design with finite population "
+                "correction). Not done here: calibration to register totals.")
+    cells = calibration[calibration["level"].astype(str) != ""]
+    numeric = calibration[calibration["level"].astype(str) == ""]
+    size = (f" and their total revenue of last year ({float(numeric['total'].iloc[0]):,.0f} "
+            f"{UNIT}, 0 for firms born this year)" if len(numeric) else "")
+    return ("Estimates are year-to-date totals of the take-all firms (above designated size) "
+            "and the sampled firms below it, weighted by calibrated weights: the sampled firms' "
+            "design weights are calibrated to the business register (generalised regression, "
+            f"GREG, Deville and Sarndal 1992): the number of firms in each of {len(cells)} "
+            f"cells (the take-some firms of each province; the take-all firms, a cell of their "
+            f"own, so that they keep weight 1){size}. Standard errors are linearised from the calibration residuals (the GREG "
+            "variance, Sarndal, Swensson and Wretman 1992, ch. 6-7; stratified design with "
+            "finite population correction).")
+
+
 def national_bulletin_content(
     estimates: pd.DataFrame,
     growth: pd.DataFrame,
@@ -39,6 +60,8 @@ def national_bulletin_content(
     suppressed: pd.DataFrame | None = None,
     rules: Any = None,
     breakdowns: Mapping[str, Sequence[str] | None] | None = None,
+    calibration: pd.DataFrame | None = None,
+    synthetic: bool = True,
 ) -> Any:
     """The national bulletin as a :class:`~survey.publish.report.BulletinContent`.
 
@@ -74,6 +97,16 @@ def national_bulletin_content(
         not listed are published.
     rules : DisclosureRules, optional
         The primary rules used (named in the methods note with ``suppressed``).
+    calibration : pandas.DataFrame, optional
+        ``margin, level, total``: the register totals the weights were
+        calibrated to (``calibration.csv`` of :func:`run_national`: firms per
+        cell, one numeric total); the methods note then describes calibrated
+        estimates with the GREG variance. Without it, design-weighted
+        estimates.
+    synthetic : bool, default=True
+        The data are the generator's (:mod:`survey.datasets.national`): the
+        title, the notes and the methods note say so. ``False`` for your own
+        register and returns.
 
     Returns
     -------
@@ -148,11 +181,15 @@ def national_bulletin_content(
     chart = chart[
         ["domain", "variable", "growth", "growth_ci_low", "growth_ci_high"]]
     limit = f" (memory limit {memory_limit})" if memory_limit else ""
-    methods = (
+    data = (
         f"Synthetic data. Every figure of this bulletin is computed from a synthetic register of "
         f"{firms:,} firms and synthetic quarterly returns (survey.datasets.national); they "
-        "describe no real economy and are not official statistics.\n\n"
-        f"Out of core. Every pass over units ran inside DuckDB{limit}, never as a pandas frame "
+        "describe no real economy and are not official statistics.\n\n" if synthetic else
+        f"Data. The business register of {firms:,} firms and the quarterly returns of its "
+        "take-all and sampled firms, checked on loading (columns and types, unique and valid "
+        "USCC ids, every return's firm on the register and of its period).\n\n")
+    methods = (
+        f"{data}Out of core. Every pass over units ran inside DuckDB{limit}, never as a pandas frame "
         "of the units: the permanent random numbers, the per-stratum "
         "moments of last year's revenue for the Neyman allocation (city x industry x size "
         "class), the PRN selection, the ingest of the returns into the ledger with its checks, "
@@ -160,14 +197,12 @@ def national_bulletin_content(
         "previous quarter, construction from last year's revenue) of the current values and of "
         "the same months of last year, and the sums of scores per stratum behind every total. "
         "Numpy finished the statistics on small tables (allocation, variances).\n\n"
-        "Estimates are year-to-date totals of the take-all firms (above designated size) and "
-        "the sampled firms below it, weighted by their design weights, with linearised "
-        "standard errors (stratified design with finite population correction). Growth is on a "
+        f"{_weighting_note(calibration)} Growth is on a "
         "comparable basis: the same firms' totals this year and in the same months of last "
         "year, R - 1 with R = Y / X, and the linearised standard error of R (the variance of "
         "the scores (y - R x) / X, that is (V_YY - 2 R V_YX + R^2 V_XX) / X^2). "
         f"Intervals are {round(100 * level)}% t intervals with the design's degrees of freedom; "
-        "they reflect sampling error only. Not done here: calibration to register totals."
+        "they reflect sampling error only."
     )
     if suppressed is not None:
         from survey.publish.disclosure import DisclosureRules
@@ -188,10 +223,11 @@ def national_bulletin_content(
             "small table. Suppressed cells are shown as x, with their growth."
         )
     return BulletinContent(
-        title="National industrial survey: quarterly bulletin (synthetic data)", period=period,
+        title="National industrial survey: quarterly bulletin" + " (synthetic data)" * synthetic,
+        period=period,
         language="en", headline=headline, tables=tables, growth=chart if len(chart) else None,
         quality=quality, methods_note=methods, level=level, growth_basis="comparable",
         unit=UNIT,
-        notes=["Synthetic data, generated for testing the national scale of the toolkit.",
-               f"Money in {UNIT}; CV and growth in %."],
+        notes=["Synthetic data, generated for testing the national scale of the toolkit."]
+        * synthetic + [f"Money in {UNIT}; CV and growth in %."],
     )

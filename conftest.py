@@ -18,9 +18,11 @@ DEMO_FILES = frozenset({
     "survey/pipeline/steps.py",
     "survey/returns/panel.py",
     "survey/publish/report/build.py",
+    "survey/publish/report/assemble.py",
     "survey/publish/report/quality.py",
     "survey/publish/report/tables.py",
     "survey/estimation/levels.py",
+    "survey/estimation/quarters.py",
     "survey/pipeline/demo.py",
 })
 #: Files whose module fixture runs a cycle of their own (the national chain, the coverage

@@ -6,14 +6,17 @@ calls, written out here with their settings as plain arguments:
 1. plan and select (``survey.plan.design_plan``, ``SamplePlan.select``),
    one plan a year from that year's register, the same permanent random
    numbers;
-2. the returns the selected firms send (``survey.datasets.simulate_returns``),
+2. the returns the selected firms send (``survey.datasets.returns.write_returns``),
    loaded into a returns ledger (``survey.returns.ledger.Ledger``);
 3. editing and imputation of each year's panel
    (``survey.returns.panel.edit_panel``, ``impute_panel``);
-4. weighting (``Survey.adjust_nonresponse``, ``Survey.calibrate``);
-5. combined estimates by breakdown, the series and the year to date
-   (``breakdown_totals``, ``quarterly_series``);
-6. disclosure control (``survey.publish.disclosure.protect_tables``);
+4. weighting (``survey.estimation.quarters.weight_quarters``: ``Survey.adjust_nonresponse``,
+   ``Survey.calibrate``);
+5. combined estimates by breakdown, the series and the year to date, the take-none
+   part by the cut-off model
+   (``survey.publish.report.assemble.breakdown_estimates``, ``TakeNoneModel``), the
+   county levels (``survey.estimation.levels.county_levels``);
+6. disclosure control (``survey.publish.report.assemble.protect_published``);
 7. the bulletin (``survey.publish.report.build.bulletin_content``,
    ``write_bulletin``).
 
@@ -27,24 +30,24 @@ Money in thousand yuan; the bulletin shows 亿元 (100 million yuan).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 import survey as sv
-from survey.datasets import display_names, load_register, simulate_returns
-from survey.estimation.combined import combined_total, cutoff_model
-from survey.estimation.levels import area_names, city_code, county_estimates, levels_table
-from survey.estimation.takenone import observed_units, smallest_inputs
+from survey.datasets import display_names, load_register
+from survey.datasets.returns import write_returns
+from survey.estimation.levels import area_names, county_levels
+from survey.estimation.quarters import weight_quarters
+from survey.estimation.takenone import TakeNoneModel
 from survey.form import DEMO_FORM
-from survey.periods import shift_quarter, year_of
+from survey.periods import year_of
 from survey.plan import design_plan
-from survey.publish.disclosure import DisclosureRules, protect_tables
+from survey.publish.disclosure import DisclosureRules
 from survey.publish.report import write_bulletin
-from survey.publish.report.build import Estimates, bulletin_content, label_missing
+from survey.publish.report.assemble import breakdown_estimates, protect_published
+from survey.publish.report.build import bulletin_content, label_missing
 from survey.publish.report.tables import published_figures
-from survey.quarterly.series import breakdown_totals, quarterly_series
 from survey.returns.ledger import Ledger
 from survey.returns.panel import Lifecycle, edit_panel, impute_panel
 from survey.returns.rules import Rule, default_rules
@@ -94,19 +97,14 @@ def main() -> None:
         print(f"{year}: plan n = {plans[year].n} of N = {plans[year].frame.N}")
 
     # 2. the returns of every quarter, loaded into the ledger with the quarter's sample
-    (OUTPUT / "returns").mkdir(exist_ok=True)
+    files, _ = write_returns(samples, PERIODS, OUTPUT / "returns", seed=SEED,
+                             unit_nonresponse=0.10, item_nonresponse=0.02, error_rate=0.02)
     ledger_file = OUTPUT / "ledger.duckdb"
     with Ledger.open(ledger_file, form=FORM) as ledger:
         for period in PERIODS:
-            sample = samples[year_of(period)]
-            sim = simulate_returns(sample["firm_id"], period, seed=SEED, unit_nonresponse=0.10,
-                                   item_nonresponse=0.02, error_rate=0.02)
-            sent = sim.returns[sim.returns["responded"].to_numpy()]
-            path = OUTPUT / "returns" / f"returns_{period}.csv"
-            sent.drop(columns=["responded", "operating"]).to_csv(path, index=False)
-            ledger.register_units(sample.drop(columns=["year"]), period, author=AUTHOR,
-                                  reason=f"sample of {year_of(period)}")
-            ledger.ingest(path, period, "bureau", author=AUTHOR)
+            ledger.register_units(samples[year_of(period)].drop(columns=["year"]), period,
+                                  author=AUTHOR, reason=f"sample of {year_of(period)}")
+            ledger.ingest(files[period], period, "bureau", author=AUTHOR)
 
         # 3. edit and impute, a year of quarters at a time (decisions recorded in the ledger)
         rules = [*default_rules(FORM, growth_bounds=(0.2, 5.0)),
@@ -133,14 +131,9 @@ def main() -> None:
     # 4. weights: nonresponse within strata, calibration to the register's take-some part
     #    (firms per city, total revenue of last year)
     design = sv.Design(strata="stratum", weights="design_weight", fpc="N_h", lonely_psu="adjust")
-    surveys = {}
-    for period, rows in sample.groupby("period", sort=True):
-        frame = plans[year_of(period)].frame
-        totals = frame.subset(frame.data["part"].to_numpy() == "sample").margins(
-            counts=["city"], totals=[SIZE])
-        surveys[period] = sv.Survey(rows.reset_index(drop=True), design).adjust_nonresponse(
-            "responded", by=["city", "stratum"], small_cells="collapse").calibrate(
-            totals, method="linear", bounds=(0.3, 3.0))
+    surveys = weight_quarters(sample, design, {year: plan.frame for year, plan in plans.items()},
+                              by=["city", "stratum"], margins=["city"], totals=[SIZE],
+                              method="linear", bounds=(0.3, 3.0))
 
     # 5. combined totals (take-all part + weighted sample) by breakdown, period by period
     breakdowns = {"sector": None}
@@ -148,73 +141,41 @@ def main() -> None:
         breakdowns[name] = [name, f"{name}_name"] if f"{name}_name" in take_all else [name]
     breakdowns.update({f"channel_{name}": [flag] for name, (flag, _) in CHANNELS.items()})
     columns = [c for by in breakdowns.values() if by for c in by]
-    ytd = [f"{v}_ytd" for v in VARIABLES]  # the year to date of the published quarter
     take_none = {year: label_missing(plan.frame.data[plan.frame.data["part"] == "take_none"]
                                      .reset_index(drop=True), columns, LANGUAGE)
                  for year, plan in plans.items()}
-    inputs = {}  # per period: the 30 smallest firms of each industry that returned their values
-
-    def model(period: str, s, names, by):
-        # the take-none part: a ratio model per industry fitted on the 30 smallest firms of
-        # the industry that returned their values (nothing imputed), with its model variance
-        if period not in inputs:
-            observed = observed_units([take_all[take_all["period"] == period], s.data], VARIABLES)
-            inputs[period] = smallest_inputs(observed, size=SIZE, by="industry", smallest=30)
-        return cutoff_model(inputs[period], take_none[int(period[:4])], list(names),
-                            auxiliary=SIZE, by=by, model_by="industry",
-                            inputs="smallest observed units")
-
-    labelled = {p: s.assign(**{c: label_missing(s.data[[c]], [c], LANGUAGE)[c].to_numpy()
-                               for c in columns if c in s.data and s.data[c].isna().any()})
-                for p, s in surveys.items()}  # missing breakdown values get an explicit label
-    by_period, ytd_by = breakdown_totals(
-        VARIABLES, take_all=label_missing(take_all, columns, LANGUAGE), surveys=labelled,
-        breakdowns=breakdowns, published=PUBLISHED, level=LEVEL, model=model)
-
-    def year_to_date(period: str):
-        ta = take_all[take_all["period"] == period].reset_index(drop=True)
-        names = [f"{v}_ytd" for v in VARIABLES]
-        return combined_total(names, take_all=ta,
-                              sample=surveys[period], period=period, level=LEVEL,
-                              imputed={f"{v}_ytd": f"{v}_imputed" for v in VARIABLES},
-                              model=model(period, surveys[period], names, None))
+    # the take-none part: a ratio model per industry fitted, once a quarter, on the 30
+    # smallest firms of the industry that returned their values (nothing imputed), with its
+    # model variance
+    model = TakeNoneModel(take_none, VARIABLES, auxiliary=SIZE, take_all=take_all,
+                          by="industry", smallest=30)
+    estimates = breakdown_estimates(VARIABLES, take_all=take_all, surveys=surveys,
+                                    breakdowns=breakdowns, published=PUBLISHED, level=LEVEL,
+                                    language=LANGUAGE, model=model)
+    by_period = estimates.by_period
 
     # county totals by small-area estimation (Fay-Herriot EBLUP, benchmarked to the cities)
     # and the region -> city -> county table
     frame = plans[2006].frame.data
-    ta = take_all[take_all["period"] == PUBLISHED]
-    county_model = model(PUBLISHED, surveys[PUBLISHED], VARIABLES, ["county_code"]).table()
-    counties = pd.concat([county_estimates(surveys[PUBLISHED], ta, frame, v, size=SIZE,
-                                           model=county_model, cv_max=0.15, level=LEVEL,
-                                           seed=SEED) for v in VARIABLES], ignore_index=True)
-    names = area_names(frame, "county_code", shown=display_names(LANGUAGE))
-    codes = dict(zip(frame["city"], city_code(frame["county_code"]), strict=True))
-    cities = by_period["city"][PUBLISHED].table()
-    cities["city_code"] = cities["city"].map(codes)
-    levels = levels_table(by_period["sector"][PUBLISHED].table(), cities, counties, names=names)
-
-    estimates = Estimates(
-        by_period=by_period, breakdowns=breakdowns,
-        series={name: quarterly_series(list(per.values())) for name, per in by_period.items()},
-        year_to_date=ytd_by["sector"],
-        year_to_date_last_year=year_to_date(shift_quarter(PUBLISHED, -4)), year_to_date_by=ytd_by,
-        levels=levels, counties=counties)
+    counties, levels = county_levels(
+        surveys[PUBLISHED], take_all[take_all["period"] == PUBLISHED], frame, VARIABLES,
+        sector=by_period["sector"][PUBLISHED].table(), cities=by_period["city"][PUBLISHED].table(),
+        names=area_names(frame, "county_code", shown=display_names(LANGUAGE)), size=SIZE,
+        model=model(PUBLISHED, surveys[PUBLISHED], VARIABLES, ["county_code"]).table(),
+        cv_max=0.15, level=LEVEL, seed=SEED)
+    estimates = dataclasses.replace(estimates, levels=levels, counties=counties)
     row = by_period["sector"][PUBLISHED].table().iloc[0]
     print(f"{row['variable']} {PUBLISHED}: {row['estimate'] / 1e5:,.2f} 亿元 "
           f"(cv {row['cv']:.1%}, growth {row['growth']:+.1%})")
 
     # 6. disclosure control of the published tables on the unit data of the quarter
     s = surveys[PUBLISHED]
-    units = pd.concat([take_all[take_all["period"] == PUBLISHED].assign(weight=1.0),
-                       s.data.assign(weight=s.weights)[s.weights > 0]], ignore_index=True)
     rules = DisclosureRules(min_frequency=3, p_percent=10, frequency_range=20)
-    tables = {"table0": (["city"], ["industry"], [*VARIABLES, *ytd]),
-              "table1": (["zone"], [], [*VARIABLES, *ytd]),  # the quarter and the year to date
-              **{f"channel_{name}": ([flag], [], [*VARIABLES, *ytd])
-                 for name, (flag, _) in CHANNELS.items()}}
-    data = label_missing(units, ["city", "industry", "zone"], LANGUAGE)
-    protected = protect_tables(data, tables, weights="weight", rules=rules, cost="value",
-                               total_label="合计")  # (profit and tax can be negative: left out)
+    tables = {"table0": (["city"], ["industry"], VARIABLES), "table1": (["zone"], [], VARIABLES),
+              **{f"channel_{name}": ([flag], [], VARIABLES) for name, (flag, _) in CHANNELS.items()}}
+    # each table's variables and their year to date (profit and tax can be negative: left out)
+    protected = protect_published(take_all, s, tables, period=PUBLISHED, language=LANGUAGE,
+                                  rules=rules, cost="value")
     suppressed = sum(int(pt.suppressed.sum()) for pt in protected.values())
     print(f"disclosure: {len(protected)} tables protected, {suppressed} cells suppressed")
 

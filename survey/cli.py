@@ -241,15 +241,15 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
     config = steps.as_config(args.config)
     folder = config.output_folder(args.output)
     if args.command == "plan":
-        plans = run.run_plan(config, output=folder)
+        plans = run.run_command(config, "plan", output=folder)
         print("survey plan: " + "; ".join(f"{y}: n = {p.n} of N = {p.frame.N}"
                                           for y, p in plans.items()) + f" -> {folder / 'plan'}")
     elif args.command == "select":
-        samples = run.run_select(config, output=folder, seed=args.seed)
+        samples = run.run_command(config, "select", output=folder, seed=args.seed)
         print("survey select: " + "; ".join(f"{y}: {len(s)} firms" for y, s in samples.items())
               + f" -> {folder / 'sample'}")
     elif args.command == "simulate-returns":
-        files, injected = run.run_simulate(config, output=folder)
+        files, injected = run.run_command(config, "simulate-returns", output=folder)
         print(f"survey simulate-returns: {len(files)} files, {len(injected)} injected errors "
               f"-> {folder / 'returns'}")
     elif args.command == "ingest":
@@ -257,8 +257,9 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
             if "=" not in item:
                 raise SurveyError(f"{item!r}: give each file as PERIOD=FILE, e.g. 2006Q4=returns.csv")
         files = dict(f.split("=", 1) for f in args.files) if args.files else None
-        reports = run.run_ingest(config, files, output=folder, channel=args.channel,
-                                 allow_same_content=args.allow_same_content)
+        reports = run.run_command(config, "ingest", output=folder, files=files,
+                                   channel=args.channel,
+                                   allow_same_content=args.allow_same_content)
         statuses = {}
         for r in reports:
             statuses[r.status] = statuses.get(r.status, 0) + 1
@@ -266,11 +267,12 @@ def cmd_cycle_step(args: argparse.Namespace) -> int:
               f"{sum(r.values_written for r in reports)} values written "
               f"-> {config.ledger_path(folder)}")
     elif args.command == "estimate":
-        estimates = run.run_estimate(config, output=folder)
+        estimates = run.run_command(config, "estimate", output=folder)
         print(f"survey estimate: {_headline(estimates, config.published(), config.report.unit)} "
               f"-> {folder / 'estimates'}")
     else:
-        _, files = run.run_report(config, output=folder, level=args.level, area=args.area)
+        _, files = run.run_command(config, "report", output=folder, level=args.level,
+                                   area=args.area)
         print(f"survey report: bulletin of {config.published()} -> {_bulletin(files)}")
     return 0
 

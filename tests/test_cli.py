@@ -186,7 +186,7 @@ def test_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
 
 def test_report_level_and_area_reach_the_report_step(monkeypatch, tmp_path, capsys):
     """`survey report CONFIG --level city --area 450900` passes the federation's level and
-    area to run_report (whose bulletin of one federation is tested in test_levels.py and
+    area to run_command (whose bulletin of one federation is tested in test_levels.py and
     test_cycle.py on the demo)."""
     from types import SimpleNamespace
 
@@ -195,12 +195,13 @@ def test_report_level_and_area_reach_the_report_step(monkeypatch, tmp_path, caps
 
     seen = {}
 
-    def fake_report(config, *, output, level=None, area=None):
-        seen.update(level=level, area=area, output=output)
+    def fake_report(config, command, *, output, level=None, area=None):
+        seen.update(level=level, area=area, output=output, command=command)
         return None, SimpleNamespace(html=tmp_path / "bulletin" / "city_450900" / "bulletin.html")
 
-    monkeypatch.setattr(run, "run_report", fake_report)
+    monkeypatch.setattr(run, "run_command", fake_report)
     rc = cli.main(["report", str(DEMO_CONFIG), "--output", str(tmp_path), "--level", "city",
                    "--area", "450900"])
     assert rc == 0 and seen["level"] == "city" and seen["area"] == "450900"
+    assert seen["command"] == "report"
     assert "city_450900" in capsys.readouterr().out

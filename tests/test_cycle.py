@@ -29,7 +29,7 @@ from survey.datasets import load_quarterly, load_register
 from survey.estimation.combined import combined_total
 from survey.pipeline import DEMO_CONFIG
 from survey.pipeline.config import load_config, with_settings
-from survey.pipeline.run import run_ingest, run_report, run_select, run_simulate
+from survey.pipeline.run import run_command
 from survey.pipeline.steps import read_samples
 from survey.publish.report.excel import HEADER_ROW
 from survey.form import DEMO_FORM
@@ -295,15 +295,15 @@ def test_separate_commands_write_what_the_cycle_writes(demo, tmp_path):
     previous command's files) write the cycle's samples and returns files, byte for byte,
     and load them all; ingesting the same files again changes nothing."""
     config = with_settings(load_config(DEMO_CONFIG), "plan", output_excel=False)  # faster
-    samples = run_select(config, output=tmp_path)
+    samples = run_command(config, "select", output=tmp_path)
     assert {y: len(s) for y, s in samples.items()} == {y: len(s) for y, s in demo.samples.items()}
-    files, injected = run_simulate(config, output=tmp_path)
+    files, injected = run_command(config, "simulate-returns", output=tmp_path)
     for name in ["sample/2005/sample.csv", "sample/2006/sample.csv", "returns/injected_errors.csv",
                  *(f"returns/returns_{p}.csv" for p in demo.returns_files)]:
         assert (tmp_path / name).read_bytes() == (demo.output / name).read_bytes(), name
-    reports = run_ingest(config, output=tmp_path)
+    reports = run_command(config, "ingest", output=tmp_path)
     assert [r.status for r in reports] == ["loaded"] * 8
-    again = run_ingest(config, output=tmp_path)
+    again = run_command(config, "ingest", output=tmp_path)
     assert [r.status for r in again] == ["unchanged"] * 8
     assert sum(r.values_written for r in again) == 0
 
@@ -319,7 +319,7 @@ def test_report_command_reproduces_the_bulletin_from_the_cycles_files(demo, tmp_
     config = with_settings(load_config(DEMO_CONFIG), "estimate",
                            periods=["2006Q1", "2006Q2", "2006Q3", "2006Q4"])
     config = with_settings(config, "report", formats=["csv"])
-    content, files = run_report(config, output=tmp_path)
+    content, files = run_command(config, "report", output=tmp_path)
     for name in ("take_all", "sample"):
         new = pd.read_csv(tmp_path / "panel" / f"{name}.csv", dtype={"firm_id": "str"})
         old = pd.read_csv(demo.output / "panel" / f"{name}.csv", dtype={"firm_id": "str"})

@@ -16,7 +16,7 @@ import pandas as pd
 from survey.form import DEMO_FORM
 from survey.pipeline import DEMO_CONFIG
 from survey.pipeline.config import load_config, with_settings
-from survey.pipeline.run import run_report
+from survey.pipeline.run import run_command
 from survey.publish.report.excel import HEADER_ROW
 from survey.returns.ledger import Ledger
 
@@ -26,7 +26,6 @@ def test_late_returns_revise_the_published_quarter(tmp_path):
     again. The ledger keeps both runs (append-only), published(as_of=1) is the first,
     revisions() shows the changed figures with whether they lie in the first interval,
     and the second bulletin flags them "r" (revisions.csv, series.csv, the HTML section)."""
-    from survey.pipeline.run import run_ingest
     from survey.pipeline.steps import ingest_step, plan_step, select_step, simulate_step
 
     config = with_settings(load_config(DEMO_CONFIG), "survey", period="2006Q3")
@@ -47,9 +46,9 @@ def test_late_returns_revise_the_published_quarter(tmp_path):
     ingest_step(config, samples, {**files, "2006Q3": early_file}, ledger_file=ledger)
     # the first publication: its figures go into the ledger whatever the formats (the CSV
     # files suffice; the second bulletin is checked in every format)
-    run_report(with_settings(config, "report", formats=["csv"]), output=tmp_path)
-    run_ingest(config, {"2006Q3": files["2006Q3"]}, output=tmp_path)  # the late returns
-    content, bulletin = run_report(config, output=tmp_path)
+    run_command(with_settings(config, "report", formats=["csv"]), "report", output=tmp_path)
+    run_command(config, "ingest", files={"2006Q3": files["2006Q3"]}, output=tmp_path)  # the late returns
+    content, bulletin = run_command(config, "report", output=tmp_path)
     with Ledger.open(ledger, form=DEMO_FORM, read_only=True) as book:
         first = book.published("2006Q3", as_of=1)
         latest = book.published("2006Q3")

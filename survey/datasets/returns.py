@@ -9,7 +9,9 @@ reporting errors, every error listed. The columns follow
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,9 +19,9 @@ import pandas as pd
 
 from survey.datasets import INDICATORS, MONEY_INDICATORS, load_quarterly
 from survey.errors import ColumnError, FrameError, PeriodError
-from survey.periods import parse_quarter
+from survey.periods import parse_quarter, year_of
 
-__all__ = ["ERROR_TYPES", "SimulatedReturns", "simulate_returns"]
+__all__ = ["ERROR_TYPES", "SimulatedReturns", "simulate_returns", "write_returns"]
 
 ERROR_TYPES: tuple[str, ...] = ("unit_yuan", "export_gt_output", "cumulative_decrease")
 
@@ -285,3 +287,57 @@ def _ytd_frame(truth: pd.DataFrame, year: int, quarter: int) -> pd.DataFrame:
     op = this[quarter_col[year_col == year] == quarter].set_index("firm_id")["operating"] if "operating" in this else None
     result["operating"] = op.reindex(index).fillna(False).to_numpy(bool) if op is not None else True
     return result
+
+
+def write_returns(samples: Mapping[int, pd.DataFrame], periods: Sequence[str],
+                  folder: str | Path, *, seed: Any = None, id: str = "firm_id",
+                  **settings: Any) -> tuple[dict[str, Path], pd.DataFrame]:
+    """The returns files the selected firms would send, one CSV a period.
+
+    :func:`simulate_returns` of each period's firms (the sample of its year), the
+    responding firms' returns written to ``folder/returns_<period>.csv`` (``id, period``,
+    ``{indicator}_ytd``, ``{indicator}_ytd_last_year``; missing items empty) and the
+    injected reporting errors to ``folder/injected_errors.csv``
+    (:func:`survey.io.write_table`).
+
+    Parameters
+    ----------
+    samples : mapping of int to pandas.DataFrame
+        The selected firms of each year (column ``id``).
+    periods : sequence of str
+    folder : str or pathlib.Path
+    seed : int, numpy.random.Generator or None, default=None
+    id : str, default="firm_id"
+    **settings
+        Passed to :func:`simulate_returns` (``unit_nonresponse``, ``item_nonresponse``,
+        ``error_rate``).
+
+    Returns
+    -------
+    (dict of str to pathlib.Path, pandas.DataFrame)
+        The file of each period, and the injected errors.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from survey.datasets import load_register
+    >>> firms = {2006: load_register(2006).head(20)}
+    >>> files, errors = write_returns(firms, ["2006Q1"], tempfile.mkdtemp(), seed=1)
+    >>> files["2006Q1"].name, "error_type" in errors
+    ('returns_2006Q1.csv', True)
+    """
+    from survey.io import write_table
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files, injected = {}, []
+    for period in periods:
+        sim = simulate_returns(samples[year_of(period)][id], period, seed=seed,
+                               **settings)
+        sent = sim.returns[sim.returns["responded"].to_numpy()]
+        files[period] = folder / f"returns_{period}.csv"
+        write_table(sent.drop(columns=["responded", "operating"]), files[period])
+        injected.append(sim.injected)
+    errors = pd.concat(injected, ignore_index=True)
+    write_table(errors, folder / "injected_errors.csv")
+    return files, errors

@@ -34,7 +34,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,8 @@ from survey.lazy import lazy_module
 # norm.ppf is ndtri, norm.sf(x) is ndtr(-x): scipy.stats (a second to import) is not needed
 special = lazy_module("scipy.special")
 
-__all__ = ["LEVELS", "area_names", "city_code", "county_core", "county_estimates", "levels_table"]
+__all__ = ["LEVELS", "area_names", "city_code", "county_core", "county_estimates",
+           "county_levels", "levels_table"]
 
 #: The three federation levels, top down.
 LEVELS = ("region", "city", "county")
@@ -348,3 +349,58 @@ def levels_table(sector: pd.DataFrame, cities: pd.DataFrame, counties: pd.DataFr
     out = out.sort_values(["_city", "_rank", "code", "_variable"], kind="stable")
     keep = ["level", "code", "name", "parent", "method", *cols, "df", "n"]
     return out[keep].reset_index(drop=True)
+
+
+def county_levels(sample: Any, take_all: pd.DataFrame, frame: pd.DataFrame,
+                  variables: Sequence[str], *, sector: pd.DataFrame, cities: pd.DataFrame,
+                  city: str = "city", county: str = "county_code",
+                  names: Mapping[str, str] | None = None, region: str = "450000",
+                  region_name: str = "广西", **options: Any
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County totals of every variable and the three-level table of one period.
+
+    :func:`county_estimates` of each variable (``options``: ``size``, ``model``,
+    ``cv_max``, ``mse``, ``level``, ``seed``), the cities' administrative codes from
+    their counties' (:func:`city_code`), then :func:`levels_table`.
+
+    Parameters
+    ----------
+    sample : survey.Survey
+        The weighted sample of the period.
+    take_all : pandas.DataFrame
+        The take-all panel's rows of the period.
+    frame : pandas.DataFrame
+        The plan's register (columns ``part``, ``city`` and ``county``).
+    variables : sequence of str
+    sector, cities : pandas.DataFrame
+        The sector table and the city table (by ``city``) of the period
+        (``CombinedEstimate.table()``).
+    city, county, names, region, region_name
+        As for :func:`levels_table`.
+    **options
+        Passed to :func:`county_estimates`.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The county estimates (every variable) and the three-level table.
+
+    Examples
+    --------
+    >>> from survey.pipeline.demo import demo_result
+    >>> r = demo_result()
+    >>> est = r.estimates.by_period
+    >>> counties, table = county_levels(
+    ...     r.surveys["2006Q4"], r.take_all[r.take_all["period"] == "2006Q4"],
+    ...     r.plans[2006].frame.data, ["gross_output"], sector=est["sector"]["2006Q4"].table(),
+    ...     cities=est["city"]["2006Q4"].table(), seed=1)
+    >>> table["level"].unique().tolist(), int((table["level"] == "county").sum()) == len(counties)
+    (['region', 'city', 'county'], True)
+    """
+    counties = pd.concat([county_estimates(sample, take_all, frame, v, county=county, **options)
+                          for v in variables], ignore_index=True)
+    codes = pd.DataFrame({"city": frame[city], "city_code": city_code(frame[county])})
+    codes = codes.drop_duplicates("city").set_index("city")["city_code"]
+    cities = cities.assign(city_code=cities[city].map(codes).to_numpy())
+    return counties, levels_table(sector, cities, counties, city=city, county=county,
+                                  names=names, region=region, region_name=region_name)

@@ -21,14 +21,16 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from survey.estimation.combined import require_columns
+from survey.errors import ColumnError
+from survey.estimation.combined import cutoff_model, require_columns
 
-__all__ = ["observed_units", "smallest_inputs"]
+__all__ = ["TakeNoneModel", "observed_units", "smallest_inputs"]
 
 
 def observed_units(parts: Sequence[pd.DataFrame], variables: Sequence[str], *,
@@ -110,3 +112,113 @@ def smallest_inputs(observed: pd.DataFrame, *, size: str, by: str | Sequence[str
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - first[code[order]]
     return data[rank < int(smallest)]
+
+
+class TakeNoneModel:
+    """The take-none part of every period and breakdown, fitted once per period.
+
+    The ``model`` argument of :func:`survey.quarterly.series.breakdown_totals`: called
+    with a period, its weighted sample, the variables and the breakdown columns, it
+    returns the cut-off model's prediction of the take-none firms of the period's year
+    (:func:`survey.estimation.combined.cutoff_model`, with its model variance). The model
+    inputs of a period are chosen once and shared by every breakdown
+    (:meth:`inputs`): the ``smallest`` observed units of each model group among the
+    take-all rows of the period, the sample and the ``typical`` rows when given
+    (:func:`observed_units`, :func:`smallest_inputs`), or the ``census`` rows of the
+    period.
+
+    Parameters
+    ----------
+    take_none : mapping of int to pandas.DataFrame
+        The take-none firms of each year (register rows: ``auxiliary``, ``by`` and the
+        breakdown columns); a year without them (or none) has no model part (``None``).
+    variables : sequence of str
+        The variables whose returned values make a unit observed.
+    auxiliary : str
+        Register size column of the ratio (or regression).
+    take_all : pandas.DataFrame, optional
+        The take-all panel (column ``period``).
+    typical : pandas.DataFrame, optional
+        The typical units' panel, used as inputs too (column ``period``).
+    census : pandas.DataFrame, optional
+        Fit on these rows of each period (column ``period``) instead of the smallest
+        observed units.
+    by : str or list of str, optional
+        Model groups (one ratio per group).
+    smallest : int, default=30
+    model : {"ratio", "regression"}, default="ratio"
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> ta = pd.DataFrame({"period": "2006Q4", "x": [10.0, 20.0], "y": [20.0, 40.0],
+    ...                    "responded": True})
+    >>> s = SimpleNamespace(data=pd.DataFrame({"x": [5.0], "y": [10.0], "responded": [True]}))
+    >>> part = TakeNoneModel({2006: pd.DataFrame({"x": [1.0, 2.0]})}, ["y"], auxiliary="x",
+    ...                      take_all=ta)
+    >>> float(part("2006Q4", s, ["y"]).table()["estimate"].iloc[0])  # ratio 2 times 3
+    6.0
+    >>> part("2007Q1", s, ["y"]) is None  # no take-none firms that year
+    True
+    """
+
+    def __init__(self, take_none: Mapping[int, pd.DataFrame], variables: Sequence[str], *,
+                 auxiliary: str, take_all: pd.DataFrame | None = None,
+                 typical: pd.DataFrame | None = None, census: pd.DataFrame | None = None,
+                 by: str | Sequence[str] | None = None, smallest: int = 30,
+                 model: str = "ratio") -> None:
+        self.take_none = {int(y): rows for y, rows in take_none.items()}
+        self.variables, self.auxiliary = list(variables), auxiliary
+        self.take_all, self.typical, self.census = take_all, typical, census
+        self.by = [by] if isinstance(by, str) else list(by or [])
+        self.smallest, self.model = int(smallest), model
+        self._inputs: dict[str, pd.DataFrame] = {}
+
+    def inputs(self, period: str, survey: Any) -> pd.DataFrame:
+        """The rows the model of ``period`` is fitted on (chosen once, then kept).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from types import SimpleNamespace  # a survey.Survey: its data
+        >>> s = SimpleNamespace(data=pd.DataFrame({"x": [5.0, 1.0], "y": [10.0, 3.0],
+        ...                                        "responded": [True, False]}))
+        >>> TakeNoneModel({}, ["y"], auxiliary="x").inputs("2006Q4", s)["x"].tolist()
+        [5.0]
+        """
+        if period not in self._inputs:
+            self._inputs[period] = self._choose(period, survey)
+        return self._inputs[period]
+
+    def _choose(self, period: str, survey: Any) -> pd.DataFrame:
+        if self.census is not None:
+            require_columns(self.census, ["period"], "the census of the take-none model")
+            rows = self.census[self.census["period"].astype(str) == period]
+            if rows.empty:
+                raise ColumnError(f"the census of the take-none model has no rows for {period}")
+            return rows.reset_index(drop=True)
+        parts = [] if self.take_all is None else [
+            self.take_all[self.take_all["period"] == period]]
+        parts.append(survey.data)
+        if self.typical is not None:
+            parts.append(self.typical[self.typical["period"] == period])
+        return smallest_inputs(observed_units(parts, self.variables), size=self.auxiliary,
+                               by=self.by or None, smallest=self.smallest)
+
+    def __call__(self, period: str, survey: Any, variables: Sequence[str],
+                 by: Sequence[str] | None = None) -> Any:
+        """The take-none part of ``period`` by ``by`` (``None``: no take-none firms).
+
+        Examples
+        --------
+        >>> TakeNoneModel({}, ["y"], auxiliary="x")("2006Q4", None, ["y"]) is None
+        True
+        """
+        rows = self.take_none.get(int(period[:4]))
+        if rows is None or rows.empty:
+            return None
+        return cutoff_model(self.inputs(period, survey), rows, list(variables),
+                            auxiliary=self.auxiliary, by=by, model_by=self.by or None,
+                            model=self.model, inputs="census" if self.census is not None
+                            else "smallest observed units")

@@ -23,7 +23,7 @@ from pathlib import Path
 from survey.errors import ConfigError
 from survey.pipeline.run import CycleResult, Progress, run_cycle
 
-__all__ = ["DEMO_CONFIG", "MARKER", "demo_result", "prepare_demo_folder", "run_demo"]
+__all__ = ["DEMO_CONFIG", "MARKER", "demo_result", "run_demo"]
 
 #: The demo configuration (bundled synthetic data), inside the installed package.
 DEMO_CONFIG = Path(str(resources.files("survey.pipeline").joinpath("demo.toml")))
@@ -52,35 +52,10 @@ def _mark(folder: Path, status: str) -> None:
 
 
 def prepare_demo_folder(folder: str | Path, *, force: bool = False) -> list[str]:
-    """Check that ``folder`` may receive the demo; with ``force``, remove an earlier demo's files.
-
-    A new or empty folder is accepted as it is. A folder holding an earlier
-    demo run (its :data:`MARKER` says the run completed) is emptied of the
-    files that run wrote when ``force`` is given, provided none changed
-    since and no other file lies where the demo writes. Anything else is
-    refused, changing nothing.
-
-    Parameters
-    ----------
-    folder : str or pathlib.Path
-    force : bool, default=False
-
-    Returns
-    -------
-    list of str
-        The files removed (relative paths).
-
-    Raises
-    ------
-    survey.errors.ConfigError
-        Naming the folder (or file) and what to do.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> prepare_demo_folder(tempfile.mkdtemp())
-    []
-    """
+    """Checks that ``folder`` may receive the demo (new or empty; with ``force``, an earlier
+    complete demo run, none of its files changed and no other file where the demo writes,
+    whose files are then removed and returned); anything else is refused with a
+    :class:`~survey.errors.ConfigError`, changing nothing."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder; choose another (--output DIR)")

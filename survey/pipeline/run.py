@@ -1,19 +1,18 @@
 """The quarterly cycle from one configuration file, whole or command by command.
 
-:func:`run_cycle` runs every step of :mod:`survey.pipeline.steps` in order
-(plan, select, simulate, ingest, edit, impute, weight, estimate, protect,
-report) and returns a :class:`CycleResult`; ``run_plan`` ... ``run_report``
-are the separate commands (``survey plan`` ... ``survey report``), each
-reading what the earlier commands wrote. Nothing is printed here: the
-``survey`` command prints (:mod:`survey.cli`).
+One step runner: :func:`run_cycle` runs every step of :mod:`survey.pipeline.steps` in
+order (:data:`STEPS`) and returns a :class:`CycleResult`; :func:`run_command` runs the
+steps of one separate command (:data:`COMMANDS`: ``survey plan`` ... ``survey report``),
+reading the results of the earlier steps from what the earlier commands wrote. Nothing
+is printed here: the ``survey`` command prints (:mod:`survey.cli`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,16 @@ from survey.pipeline.config import SurveyConfig
 from survey.publish.report.build import Estimates
 from survey.returns.panel import EditOutcome
 
-__all__ = ["STEPS", "CycleResult", "run_cycle", "run_estimate", "run_ingest", "run_plan",
-           "run_report", "run_select", "run_simulate"]
+__all__ = ["STEPS", "CycleResult", "run_cycle"]
 
 #: The steps of the cycle, in order.
 STEPS = ("plan", "select", "simulate", "ingest", "edit", "impute", "weight", "estimate",
          "protect", "report")
+#: The steps each separate command runs (``survey select`` writes the plan too; ``survey
+#: estimate`` and ``report`` edit and impute the ledger again, which changes nothing).
+COMMANDS = {"plan": STEPS[:1], "select": STEPS[:2], "simulate-returns": ("simulate",),
+            "ingest": ("ingest",), "estimate": STEPS[4:8], "report": STEPS[4:]}
+_OPTIONS = ("seed", "files", "channel", "allow_same_content", "level", "area")
 #: ``progress(step, result, seconds)``: called with ``result=None, seconds=None`` when a step
 #: starts and with the step's result and time when it ends.
 Progress = Callable[[str, Any, float | None], None]
@@ -110,11 +113,87 @@ class CycleResult:
                 f"{sum(self.seconds.values()):.1f} s>")
 
 
-def _state(config: SurveyConfig | str | Path, output: str | Path | None
-           ) -> tuple[SurveyConfig, Path, Path]:
+@dataclass(eq=False)
+class _Run:
+    """One run of some steps: the results so far, by step (``run["plan"]``: an earlier
+    step's result, run in this run or read from what the earlier commands wrote)."""
+
+    config: SurveyConfig
+    folder: Path
+    ledger: Path
+    options: dict
+    results: dict = field(default_factory=dict)
+
+    def __getitem__(self, step: str) -> Any:
+        if step not in self.results:
+            self.results[step] = _READ[step](self)
+        return self.results[step]
+
+
+def _returns_files(r: _Run) -> tuple[dict, None]:
+    files = {p: r.folder / "returns" / f"returns_{p}.csv" for p in r.config.periods()}
+    files = dict(r.options.get("files") or {}) or {p: f for p, f in files.items() if f.is_file()}
+    steps.check_periods(r.config, files)
+    if not files:
+        raise ConfigError(f"no returns files in {r.folder / 'returns'} (returns_<period>.csv); "
+                          "give the files or run `survey simulate-returns`")
+    return files, None
+
+
+def _edit(r: _Run) -> Any:
+    if not r.ledger.is_file():
+        raise ConfigError(f"no ledger at {r.ledger}; run `survey ingest` first")
+    return steps.edit_step(r.config, ledger_file=r.ledger, output=r.folder)
+
+
+#: What a command reads instead of running an earlier step.
+_READ: dict[str, Callable[[_Run], Any]] = {
+    "plan": lambda r: steps.plan_step(r.config, write=False),
+    "select": lambda r: steps.read_samples(r.config, output=r.folder),
+    "simulate": _returns_files}
+#: Each step: the call of :mod:`survey.pipeline.steps` on the earlier steps' results.
+_CALL: dict[str, Callable[[_Run], Any]] = {
+    "plan": lambda r: steps.plan_step(r.config, output=r.folder),
+    "select": lambda r: steps.select_step(r.config, r["plan"], output=r.folder),
+    "simulate": lambda r: steps.simulate_step(r.config, r["select"], output=r.folder),
+    "ingest": lambda r: steps.ingest_step(  # the files first: "no returns files" before samples
+        r.config, files=r["simulate"][0], samples=r["select"], ledger_file=r.ledger,
+        channel=r.options.get("channel", "bureau"),
+        allow_same_content=r.options.get("allow_same_content", False)),
+    "edit": _edit,
+    "impute": lambda r: steps.impute_step(r.config, r["edit"], ledger_file=r.ledger,
+                                          output=r.folder, with_typical=True),
+    "weight": lambda r: steps.weight_step(r.config, r["impute"][1], r["plan"]),
+    "estimate": lambda r: steps.estimate_step(r.config, r["impute"][0], r["weight"],
+                                              output=r.folder, plans=r["plan"],
+                                              typical=r["impute"][2]),
+    "protect": lambda r: steps.protect_step(r.config, r["impute"][0], r["weight"],
+                                            output=r.folder),
+    "report": lambda r: steps.report_step(
+        r.config, r["estimate"], r["protect"], take_all=r["impute"][0], surveys=r["weight"],
+        ledger_file=r.ledger, output=r.folder, typical=r["impute"][2],
+        level=r.options.get("level"), area=r.options.get("area"))}
+
+
+def _run(config: SurveyConfig | str | Path, names: tuple[str, ...], output: str | Path | None,
+         progress: Progress | None, options: dict) -> tuple[_Run, dict[str, float]]:
+    if unknown := sorted(set(options) - set(_OPTIONS)):
+        raise TypeError(f"unknown options {unknown}; the options are {list(_OPTIONS)}")
     config = steps.as_config(config)
+    if options.get("seed") is not None:  # recorded in sample_metadata.json
+        config = dataclasses.replace(config, survey=dataclasses.replace(
+            config.survey, seed=int(options["seed"])))
     folder = config.output_folder(output)
-    return config, folder, config.ledger_path(folder)
+    run, seconds = _Run(config, folder, config.ledger_path(folder), options), {}
+    for name in names:
+        if progress is not None:
+            progress(name, None, None)
+        start = time.perf_counter()
+        run.results[name] = _CALL[name](run)
+        seconds[name] = time.perf_counter() - start
+        if progress is not None:
+            progress(name, run.results[name], seconds[name])
+    return run, seconds
 
 
 def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
@@ -150,176 +229,42 @@ def run_cycle(config: SurveyConfig | str | Path, *, output: str | Path | None = 
     >>> result = demo_result()  # the same, run once for all the examples
     >>> result.files.html.name, result.period, sorted(result.plans)
     ('bulletin.html', '2006Q4', [2005, 2006])
+    >>> sorted(result.samples[2006]["part"].unique())
+    ['sample', 'take_all', 'typical']
+    >>> [step.kind for step in result.surveys["2006Q4"].weighting]
+    ['nonresponse', 'calibration']
+    >>> print(result.protected["table0:gross_output"])  # city x industry
+    gross_output: 165 cells, 8 primary, 5 secondary suppressions; audit: all protected
     """
-    config, folder, ledger = _state(config, output)
-    seconds: dict[str, float] = {}
-
-    def step(name: str, call: Callable[[], Any]) -> Any:
-        if progress is not None:
-            progress(name, None, None)
-        start = time.perf_counter()
-        value = call()
-        seconds[name] = time.perf_counter() - start
-        if progress is not None:
-            progress(name, value, seconds[name])
-        return value
-
-    plans = step("plan", lambda: steps.plan_step(config, output=folder))
-    samples = step("select", lambda: steps.select_step(config, plans, output=folder))
-    files, injected = step("simulate", lambda: steps.simulate_step(config, samples, output=folder))
-    step("ingest", lambda: steps.ingest_step(config, samples, files, ledger_file=ledger))
-    edits = step("edit", lambda: steps.edit_step(config, ledger_file=ledger, output=folder))
-    take_all, sample, typical = step("impute", lambda: steps.impute_step(
-        config, edits, ledger_file=ledger, output=folder, with_typical=True))
-    surveys = step("weight", lambda: steps.weight_step(config, sample, plans))
-    estimates = step("estimate", lambda: steps.estimate_step(config, take_all, surveys,
-                                                             output=folder, plans=plans,
-                                                             typical=typical))
-    protected = step("protect", lambda: steps.protect_step(config, take_all, surveys,
-                                                           output=folder))
-    content, bulletin = step("report", lambda: steps.report_step(
-        config, estimates, protected, take_all=take_all, surveys=surveys, ledger_file=ledger,
-        output=folder, typical=typical))
-    return CycleResult(config=config, output=folder, plans=plans, samples=samples,
-                       returns_files=files, injected=injected, ledger_file=ledger, edits=edits,
-                       take_all=take_all, sample=sample, surveys=surveys, estimates=estimates,
-                       protected=protected, content=content, files=bulletin, seconds=seconds,
-                       typical=typical)
+    run, seconds = _run(config, STEPS, output, progress, {})
+    r = run.results
+    return CycleResult(config=run.config, output=run.folder, plans=r["plan"],
+                       samples=r["select"], returns_files=r["simulate"][0],
+                       injected=r["simulate"][1], ledger_file=run.ledger, edits=r["edit"],
+                       take_all=r["impute"][0], sample=r["impute"][1], surveys=r["weight"],
+                       estimates=r["estimate"], protected=r["protect"],
+                       content=r["report"][0], files=r["report"][1], seconds=seconds,
+                       typical=r["impute"][2])
 
 
-def run_plan(config: SurveyConfig | str | Path, *, output: str | Path | None = None
-             ) -> dict[int, Any]:
-    """``survey plan``: write the sample plan of each year (:func:`~survey.pipeline.steps.plan_step`).
+def run_command(config: SurveyConfig | str | Path, command: str, *,
+                output: str | Path | None = None, progress: Progress | None = None,
+                **options: Any) -> Any:
+    """``survey <command>``: runs the steps of ``COMMANDS[command]``, reading the earlier
+    steps' results from what the earlier commands wrote (:data:`_READ`), with ``options``
+    ``seed``, ``files`` (``{period: file}``), ``channel``, ``allow_same_content``, ``level``
+    and ``area``; returns the last step's result.
 
-    Examples
-    --------
     >>> import tempfile
     >>> from survey.pipeline import DEMO_CONFIG
-    >>> sorted(run_plan(DEMO_CONFIG, output=tempfile.mkdtemp()))
+    >>> sorted(run_command(DEMO_CONFIG, "plan", output=tempfile.mkdtemp()))
     [2005, 2006]
-    """
-    config, folder, _ = _state(config, output)
-    return steps.plan_step(config, output=folder)
-
-
-def run_select(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
-               seed: int | None = None) -> dict[int, pd.DataFrame]:
-    """``survey select [--seed N]``: plan and select each year's sample, write it.
-
-    ``seed`` overrides ``survey.seed`` (recorded in ``sample_metadata.json``).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> samples = run_select(DEMO_CONFIG, output=tempfile.mkdtemp())  # doctest: +SKIP
-    """
-    config, folder, _ = _state(config, output)
-    if seed is not None:
-        config = dataclasses.replace(config, survey=dataclasses.replace(config.survey,
-                                                                        seed=int(seed)))
-    return steps.select_step(config, steps.plan_step(config, output=folder), output=folder)
-
-
-def run_simulate(config: SurveyConfig | str | Path, *, output: str | Path | None = None
-                 ) -> tuple[dict[str, Path], pd.DataFrame]:
-    """``survey simulate-returns``: the returns the samples written by ``survey select``
-    would send (bundled data only).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> run_simulate(DEMO_CONFIG, output=tempfile.mkdtemp())
-    Traceback (most recent call last):
-    ...
-    survey.errors.ConfigError: no sample for 2005 in .../sample/2005/sample.csv; run `survey select` first
-    """
-    config, folder, _ = _state(config, output)
-    return steps.simulate_step(config, steps.read_samples(config, output=folder), output=folder)
-
-
-def run_ingest(config: SurveyConfig | str | Path, files: Mapping[str, str | Path] | None = None,
-               *, output: str | Path | None = None, channel: str = "bureau",
-               allow_same_content: bool = False) -> list[Any]:
-    """``survey ingest [PERIOD=FILE ...]``: load returns files into the ledger
-    (default: ``returns/returns_<period>.csv`` of the output folder).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> run_ingest(DEMO_CONFIG, output=tempfile.mkdtemp())
-    Traceback (most recent call last):
-    ...
-    survey.errors.ConfigError: no returns files in .../returns (returns_<period>.csv); give the files or run `survey simulate-returns`
-    """
-    config, folder, ledger = _state(config, output)
-    files = dict(files) if files else steps.returns_files(config, folder)
-    unknown = sorted(set(files) - set(config.periods()))
-    if unknown:
-        raise ConfigError(f"returns given for {', '.join(unknown)}, which are not among the "
-                          f"survey's periods ({', '.join(config.periods())}); nothing was "
-                          "loaded")
-    if not files:
-        raise ConfigError(f"no returns files in {folder / 'returns'} (returns_<period>.csv); "
-                          "give the files or run `survey simulate-returns`")
-    return steps.ingest_step(config, steps.read_samples(config, output=folder), files,
-                             ledger_file=ledger, channel=channel,
-                             allow_same_content=allow_same_content)
-
-
-def _from_ledger(config: SurveyConfig, folder: Path, ledger: Path, *,
-                 typical_out: list | None = None
-                 ) -> tuple[pd.DataFrame, dict, Estimates]:
-    if not ledger.is_file():
-        raise ConfigError(f"no ledger at {ledger}; run `survey ingest` first")
-    plans = steps.plan_step(config, write=False)
-    edits = steps.edit_step(config, ledger_file=ledger, output=folder)
-    take_all, sample, typical = steps.impute_step(config, edits, ledger_file=ledger,
-                                                  output=folder, with_typical=True)
-    surveys = steps.weight_step(config, sample, plans)
-    if typical_out is not None:
-        typical_out.append(typical)
-    return take_all, surveys, steps.estimate_step(config, take_all, surveys, output=folder,
-                                                  plans=plans, typical=typical)
-
-
-def run_estimate(config: SurveyConfig | str | Path, *, output: str | Path | None = None
-                 ) -> Estimates:
-    """``survey estimate CONFIG.toml``: edit, impute, weight and estimate from the ledger;
-    writes ``edit/``, ``panel/`` and ``estimates/``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> run_estimate(DEMO_CONFIG, output=tempfile.mkdtemp())
+    >>> run_command(DEMO_CONFIG, "estimate", output=tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
     survey.errors.ConfigError: no ledger at .../ledger.duckdb; run `survey ingest` first
     """
-    config, folder, ledger = _state(config, output)
-    return _from_ledger(config, folder, ledger)[2]
-
-
-def run_report(config: SurveyConfig | str | Path, *, output: str | Path | None = None,
-               level: str | None = None, area: str | None = None) -> tuple[Any, Any]:
-    """``survey report``: estimates from the ledger, disclosure control and the bulletin.
-
-    Returns
-    -------
-    (survey.publish.report.BulletinContent, survey.publish.report.BulletinFiles)
-
-    Examples
-    --------
-    >>> from survey.pipeline import DEMO_CONFIG
-    >>> content, files = run_report(DEMO_CONFIG, output="demo")  # doctest: +SKIP
-    """
-    config, folder, ledger = _state(config, output)
-    typical: list = []
-    take_all, surveys, estimates = _from_ledger(config, folder, ledger, typical_out=typical)
-    protected = steps.protect_step(config, take_all, surveys, output=folder)
-    return steps.report_step(config, estimates, protected, take_all=take_all, surveys=surveys,
-                             ledger_file=ledger, output=folder, typical=typical[0],
-                             level=level, area=area)
+    if command not in COMMANDS:
+        raise ConfigError(f"unknown command {command!r}; the commands are {list(COMMANDS)}")
+    return _run(config, COMMANDS[command], output, progress, options)[0].results[
+        COMMANDS[command][-1]]

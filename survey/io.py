@@ -47,7 +47,8 @@ from survey.errors import TableError
 
 __all__ = [
     "TABLE_SUFFIXES", "decode_text", "group_codes", "joined_labels", "member", "protect_formulas",
-    "protect_workbook", "read_header", "read_table", "text_cell", "write_table", "write_workbook",
+    "protect_workbook", "read_header", "read_table", "stream_encoding", "text_cell", "utf8_copy",
+    "write_table", "write_workbook",
 ]
 
 #: File suffixes :func:`read_table` reads.
@@ -156,6 +157,92 @@ def decode_text(raw: bytes, *, encoding: str | None = None, name: str = "the fil
 
 
 # --------------------------------------------------------------------------- header checks
+def stream_encoding(path: str | Path, encoding: str | None = None) -> str:
+    """The encoding of a text file of any size, decoded as a stream (memory: one block of 4 MB).
+
+    The rule of :func:`decode_text`: the one given (checked), else a UTF-8
+    byte-order mark or valid UTF-8 -> ``"utf-8"``, a UTF-16 byte-order mark
+    -> ``"utf-16"``, else ``"gb18030"`` (GBK, GB2312).
+
+    Raises
+    ------
+    TableError
+        The bytes fit no candidate (the message names the line) or the
+        encoding given is unknown.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "reg.csv")
+    >>> _ = open(path, "wb").write("城市\\n南宁\\n".encode("gbk"))
+    >>> stream_encoding(path)
+    'gb18030'
+    """
+    path = Path(path)
+    if encoding is not None:
+        try:
+            candidates = [codecs.lookup(encoding).name]
+        except LookupError as exc:
+            raise TableError(f"{path.name}: unknown encoding {encoding!r}; use e.g. 'utf-8', "
+                             "'gb18030' or 'gbk'", path=path) from exc
+    else:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            candidates = ["utf-8-sig"]
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            candidates = ["utf-16"]
+        else:
+            candidates = ["utf-8", "gb18030"]
+    error: UnicodeDecodeError | None = None
+    for enc in candidates:
+        decoder = codecs.getincrementaldecoder(enc)()
+        lines, block = 1, b""
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    decoder.decode(block)
+                    lines += block.count(b"\n")
+            decoder.decode(b"", final=True)
+            return enc
+        except UnicodeDecodeError as exc:
+            error = exc
+            lines += block[:max(exc.start, 0)].count(b"\n")
+    given = f"not valid {candidates[0]}" if encoding else "neither UTF-8 nor GB18030/GBK"
+    raise TableError(f"{path.name}: the encoding is {given} (near line {lines}: {error}); "
+                     "give the file's encoding (e.g. 'big5', 'latin-1')", path=path, line=lines)
+
+
+def utf8_copy(path: str | Path, encoding: str, folder: str | Path) -> Path:
+    """A UTF-8 copy of a text file in ``encoding``, written into ``folder`` (streamed, one
+    block of 4 MB at a time): for readers that take UTF-8 only (DuckDB's CSV reader).
+
+    The caller removes the copy.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "reg.csv")
+    >>> _ = open(path, "wb").write("城市\\n南宁\\n".encode("gbk"))
+    >>> copy = utf8_copy(path, "gb18030", folder)
+    >>> copy.read_text(encoding="utf-8")
+    '城市\\n南宁\\n'
+    >>> copy.unlink()
+    """
+    import os
+    import tempfile
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(suffix=".csv", dir=folder)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with os.fdopen(fd, "wb") as out, Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            out.write(decoder.decode(block).encode("utf-8"))
+        out.write(decoder.decode(b"", final=True).encode("utf-8"))
+    return Path(name)
+
+
 def _check_names(names: Sequence[Any], name: str) -> None:
     empty = [i + 1 for i, c in enumerate(names) if c is None or str(c).strip() == ""]
     if empty:

@@ -31,7 +31,6 @@ import glob
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -49,6 +48,7 @@ from survey.engine import (
     sql_float,
 )
 from survey.errors import ColumnError, EngineError, FrameError, TableError
+from survey.io import stream_encoding, utf8_copy
 from survey.register.frame import USCC_ALPHABET
 
 __all__ = ["RegisterCheck", "check_frame", "csv_to_parquet", "load_register", "size_class_sql", "stratum_moments", "uscc_valid_sql",
@@ -379,44 +379,6 @@ def stratum_moments(
 CSV_NULLS: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
 
 
-def _stream_encoding(path: Path, encoding: str | None) -> str:
-    """The encoding of a text file, decoded as a stream (memory: one block): the one given,
-    else a UTF-8 BOM or valid UTF-8 -> utf-8, a UTF-16 BOM -> utf-16, else gb18030 (the rule
-    of :func:`survey.io.decode_text`)."""
-    if encoding is not None:
-        try:
-            candidates = [codecs.lookup(encoding).name]
-        except LookupError as exc:
-            raise TableError(f"{path.name}: unknown encoding {encoding!r}; use e.g. 'utf-8', "
-                             "'gb18030' or 'gbk'", path=path) from exc
-    else:
-        with path.open("rb") as handle:
-            head = handle.read(4)
-        if head.startswith(codecs.BOM_UTF8):
-            candidates = ["utf-8-sig"]
-        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            candidates = ["utf-16"]
-        else:
-            candidates = ["utf-8", "gb18030"]
-    error: UnicodeDecodeError | None = None
-    for enc in candidates:
-        decoder = codecs.getincrementaldecoder(enc)()
-        lines, block = 1, b""
-        try:
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    decoder.decode(block)
-                    lines += block.count(b"\n")
-            decoder.decode(b"", final=True)
-            return enc
-        except UnicodeDecodeError as exc:
-            error = exc
-            lines += block[:max(exc.start, 0)].count(b"\n")
-    given = f"not valid {candidates[0]}" if encoding else "neither UTF-8 nor GB18030/GBK"
-    raise TableError(f"{path.name}: the encoding is {given} (near line {lines}: {error}); "
-                     "give the file's encoding (e.g. 'big5', 'latin-1')", path=path, line=lines)
-
-
 def csv_to_parquet(path: str | os.PathLike, output: str | os.PathLike, *, encoding: str | None = None,
                    engine: Engine | Session | str | None = None) -> Path:
     """Copy a CSV file of any size to Parquet inside DuckDB: every column as text, file order.
@@ -469,7 +431,7 @@ def csv_to_parquet(path: str | os.PathLike, output: str | os.PathLike, *, encodi
     s = as_engine(engine)
     if s.kind != "duckdb":
         raise EngineError("csv_to_parquet runs on DuckDB (Engine(kind='duckdb'))")
-    enc = _stream_encoding(path, encoding)
+    enc = stream_encoding(path, encoding)
     with path.open("rb") as handle:
         first = handle.readline()
     line = codecs.decode(first, enc, errors="replace").lstrip("\ufeff").rstrip("\r\n")
@@ -483,13 +445,7 @@ def csv_to_parquet(path: str | os.PathLike, output: str | os.PathLike, *, encodi
     output.parent.mkdir(parents=True, exist_ok=True)
     source = path
     if enc not in ("utf-8", "utf-8-sig"):
-        fd, name = tempfile.mkstemp(suffix=".csv", dir=output.parent)
-        source = Path(name)
-        decoder = codecs.getincrementaldecoder(enc)()
-        with os.fdopen(fd, "wb") as out, path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                out.write(decoder.decode(block).encode("utf-8"))
-            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        source = utf8_copy(path, enc, output.parent)
 
     def lit(text: Any) -> str:
         return "'" + str(text).replace("'", "''") + "'"

@@ -5,7 +5,6 @@ Part of :mod:`survey.returns.sql` (see its docstring and ``docs/scale.md``).
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 import sys
@@ -18,6 +17,7 @@ import pandas as pd
 
 from survey.engine import Engine, is_numeric_type, sql_nan
 from survey.errors import LedgerError, TableError
+from survey.io import stream_encoding, utf8_copy
 from survey.periods import normalise_quarter
 from survey.register.sql import uscc_valid_sql
 
@@ -170,29 +170,13 @@ def is_sql_source(source: Any) -> bool:
 
 
 def _csv_encoding(path: Path) -> str:
-    """The encoding of a CSV file, decoded as a stream (read_table's rule): a UTF-8 BOM
-    or valid UTF-8 -> utf-8; a UTF-16 BOM -> utf-16; else gb18030. Raise TableError via
-    read_table's own message when the bytes fit none."""
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        encodings = ["utf-8-sig"]
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encodings = ["utf-16"]
-    else:
-        encodings = ["utf-8", "gb18030"]
-    for enc in encodings:
-        decoder = codecs.getincrementaldecoder(enc)()
-        try:
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    decoder.decode(block)
-            decoder.decode(b"", final=True)
-            return enc
-        except UnicodeDecodeError:
-            continue
-    _exact_error(path)
-    raise TableError(f"{path.name}: the encoding is neither UTF-8 nor GB18030", path=path)
+    """The encoding of a CSV file (:func:`survey.io.stream_encoding`); when the bytes fit
+    none, read_table's own message (with the encoding they do fit) for a file small enough."""
+    try:
+        return stream_encoding(path)
+    except TableError:
+        _exact_error(path)
+        raise
 
 
 def _exact_error(path: Path) -> None:
@@ -202,18 +186,6 @@ def _exact_error(path: Path) -> None:
         from survey.io import read_table
 
         read_table(path, check_header=False)
-
-
-def _transcode(path: Path, encoding: str, folder: str) -> Path:
-    """A UTF-8 copy of a CSV file (streamed, bounded memory)."""
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(suffix=".csv", dir=folder)
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with os.fdopen(fd, "wb") as out, path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            out.write(decoder.decode(block).encode("utf-8"))
-        out.write(decoder.decode(b"", final=True).encode("utf-8"))
-    return Path(name)
 
 
 def _raw_header(path: Path, encoding: str) -> list[str]:
@@ -259,7 +231,7 @@ def _stage(cur: Any, path: Path, temp: str) -> tuple[list[str], list[str], set[s
         raise TableError(f"{path.name}: the file is empty (no header line)", path=path, line=1)
     source = path
     if encoding not in ("utf-8", "utf-8-sig"):
-        source = _transcode(path, encoding, temp)
+        source = utf8_copy(path, encoding, temp)
     names = [f"c{i}" for i in range(len(header))]
     columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
     nulls = "[" + ", ".join(sql_literal(s) for s in _NULL_STRINGS) + "]"

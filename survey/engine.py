@@ -57,9 +57,11 @@ __all__ = [
     "is_float_type",
     "is_numeric_type",
     "memory_bytes",
+    "quote_identifier",
     "sql_finite",
-    "sql_nan",
     "sql_float",
+    "sql_literal",
+    "sql_nan",
 ]
 
 #: The engines that execute the SQL text.
@@ -686,6 +688,28 @@ def sql_nan(expr: str) -> str:
     """
     return (f"(NOT COALESCE(({expr}) - ({expr}) = 0, TRUE) "
             f"AND ABS({expr}) <> CAST('Infinity' AS DOUBLE))")
+
+
+def sql_literal(text: Any) -> str:
+    """A SQL string literal (quotes doubled), for DuckDB and Spark.
+
+    Examples
+    --------
+    >>> print(sql_literal("O'Brien"))
+    'O''Brien'
+    """
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    """A quoted SQL identifier (double quotes doubled), DuckDB's quoting.
+
+    Examples
+    --------
+    >>> print(quote_identifier("gross_output_ytd"))
+    "gross_output_ytd"
+    """
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _sql_string(text: str) -> str:

@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survey.engine import Engine, sql_finite
+from survey.engine import Engine, sql_finite, sql_literal
 from survey.errors import SurveyError
 from survey.pipeline.national_input import input_stamps, register_files, returns_files
 from survey.publish.disclosure.outofcore import protect_out_of_core
@@ -369,7 +369,7 @@ class _Context:
         return self.engine.session()
 
     def lit(self, path: Path | str) -> str:
-        return "'" + str(path).replace("'", "''") + "'"
+        return sql_literal(path)
 
     def take_some_view(self) -> str:
         from survey.register.sql import size_class_sql

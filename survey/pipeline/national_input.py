@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from survey.engine import Session
+from survey.engine import Session, sql_literal
 from survey.errors import ColumnError, FrameError, PeriodError
 from survey.periods import normalise_quarter
 from survey.register.sql import csv_to_parquet
@@ -25,10 +25,6 @@ from survey.register.sql import csv_to_parquet
 __all__: list[str] = []
 
 _KINDS = (".parquet", ".csv")
-
-
-def _lit(text: Any) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def register_files(register: str | os.PathLike) -> tuple[Path, ...]:
@@ -99,7 +95,7 @@ def copy_returns(path: Path, output: Path, period: str, register: Path, session:
     source, line = path, "row"
     if path.suffix.lower() == ".csv":
         source, line = csv_to_parquet(path, output.with_suffix(".csv.parquet"), engine=s), "line"
-    read = f"read_parquet({_lit(source)}, file_row_number = true)"
+    read = f"read_parquet({sql_literal(source)}, file_row_number = true)"
     try:
         types = s.columns(f"(SELECT * FROM {read})")
         if "firm_id" not in types:
@@ -115,7 +111,7 @@ def copy_returns(path: Path, output: Path, period: str, register: Path, session:
                                   f"of period {period}: "
                                   + ", ".join(f"{p!r} ({n} rows)" for p, n in wrong[:5]))
         unknown = (f"FROM {read} r WHERE r.firm_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
-                   f"read_parquet({_lit(register)}) g WHERE g.firm_id = CAST(r.firm_id AS VARCHAR))")
+                   f"read_parquet({sql_literal(register)}) g WHERE g.firm_id = CAST(r.firm_id AS VARCHAR))")
         n = int(s.sql(f"SELECT COUNT(*) AS n {unknown}")["n"].iloc[0])
         if n:
             ex = s.sql(f"SELECT r.firm_id AS id, file_row_number AS k {unknown} ORDER BY k LIMIT 5")
@@ -123,11 +119,11 @@ def copy_returns(path: Path, output: Path, period: str, register: Path, session:
                               for i, k in zip(ex["id"], ex["k"]))
             raise FrameError(f"returns {path.name} ({period}): {n} firm id(s) not on the register: "
                              f"{shown}{' and more' if n > 5 else ''}")
-        s.write_parquet(f"SELECT * FROM read_parquet({_lit(source)})", output)
+        s.write_parquet(f"SELECT * FROM read_parquet({sql_literal(source)})", output)
     finally:
         if source != path:
             source.unlink(missing_ok=True)
-    return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet({_lit(output)})")["n"].iloc[0])
+    return int(s.sql(f"SELECT COUNT(*) AS n FROM read_parquet({sql_literal(output)})")["n"].iloc[0])
 
 
 def _quarter(label: str) -> str | None:

@@ -46,6 +46,7 @@ from survey.engine import (
     is_numeric_type,
     sql_finite,
     sql_float,
+    sql_literal,
 )
 from survey.errors import ColumnError, EngineError, FrameError, TableError
 from survey.io import stream_encoding, utf8_copy
@@ -447,21 +448,18 @@ def csv_to_parquet(path: str | os.PathLike, output: str | os.PathLike, *, encodi
     if enc not in ("utf-8", "utf-8-sig"):
         source = utf8_copy(path, enc, output.parent)
 
-    def lit(text: Any) -> str:
-        return "'" + str(text).replace("'", "''") + "'"
-
     names = [f"c{i}" for i in range(len(header))]
-    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
-    nulls = "[" + ", ".join(lit(v) for v in CSV_NULLS) + "]"
+    columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    nulls = "[" + ", ".join(sql_literal(v) for v in CSV_NULLS) + "]"
     renamed = ", ".join(f"{n} AS {s.q(c)}" for n, c in zip(names, header))
     order = s.sql("SELECT current_setting('preserve_insertion_order') AS v")["v"].iloc[0]
     try:
         s.execute("SET preserve_insertion_order = true")  # row i of the Parquet = line i + 2
         s.execute(
-            f"COPY (SELECT {renamed} FROM read_csv({lit(source)}, header = false, skip = 1, "
+            f"COPY (SELECT {renamed} FROM read_csv({sql_literal(source)}, header = false, skip = 1, "
             f"columns = {columns}, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
             f"nullstr = {nulls}, strict_mode = true, null_padding = false, auto_detect = false)) "
-            f"TO {lit(output)} (FORMAT PARQUET)")
+            f"TO {sql_literal(output)} (FORMAT PARQUET)")
     except EngineError as exc:
         found = re.search(r"Line:\s*(\d+)", str(exc))
         at = int(found.group(1)) if found else None
@@ -600,7 +598,7 @@ def _load_register(s: Session, files: list[Path], names: dict[str, tuple[str, in
                    part: str | None, part_strata: list[str], part_name: str,
                    missing: dict[str, str], unit: str, check_ids: bool, examples: int) -> int:
     q = s.q
-    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    listed = ", ".join(sql_literal(p) for p in files)
     s.execute("CREATE OR REPLACE TEMP VIEW sv_register_input AS SELECT * FROM read_parquet("
               f"[{listed}], filename = 'sv_file', file_row_number = true, union_by_name = true)")
     types = s.columns("sv_register_input")
@@ -661,7 +659,7 @@ def _raise_with_rows(s: Session, view: str, row: Any, unit: str, names: dict[str
                      part: str | None) -> None:
     """Raise the FrameError of a failed check of :func:`check_frame`, with the rows of its ids."""
     u = s.q(unit)
-    ids = ", ".join("'" + str(i).replace("'", "''") + "'" for i in row.examples)
+    ids = ", ".join(sql_literal(i) for i in row.examples)
     if row.check == "missing id":
         cond = f"{u} IS NULL"
     elif row.check == "missing stratum":

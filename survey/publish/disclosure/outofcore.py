@@ -87,7 +87,7 @@ def contribution_frame(
     """
     from survey.publish.disclosure import DisclosureRules
     from survey.engine import sql_finite
-    from survey.returns.sql.base import quote_identifier
+    from survey.engine import quote_identifier
 
     rules = DisclosureRules() if rules is None else rules
     q = quote_identifier

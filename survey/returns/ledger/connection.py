@@ -21,7 +21,7 @@ import pandas as pd
 from survey.errors import LedgerError
 from survey.form import Form
 from survey.register.frame import valid_uscc
-from survey.returns.sql.base import sql_literal
+from survey.engine import sql_literal
 
 __all__: list[str] = []  # parts of survey.returns.ledger (its __init__ exports the user API)
 

@@ -24,7 +24,8 @@ gives the same answer:
   ratio-of-means links and imputed values with joins and group sums, forward,
   backward (:func:`backward_chain_sql`) and by construction, within cumulative
   bounds; :func:`impute_ratio_panel` a whole panel (``impute.py``);
-  ``base.py`` holds the SQL text helpers they share.
+  the SQL text helpers (``sql_literal``, ``quote_identifier``) are
+  :mod:`survey.engine`'s, shared with the register and the national chain.
 
 See ``docs/scale.md``.
 """

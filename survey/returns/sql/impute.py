@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from survey.engine import sql_finite
-from survey.returns.sql.base import quote_identifier
+from survey.engine import quote_identifier
 
 __all__ = ['backward_chain_sql', 'impute_ratio', 'impute_ratio_panel', 'ratio_impute_sql', 'ratio_links_sql']
 

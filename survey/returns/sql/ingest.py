@@ -23,7 +23,7 @@ from survey.register.sql import uscc_valid_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.returns.ledger import IngestReport, Ledger
-from survey.returns.sql.base import quote_identifier, sql_literal
+from survey.engine import quote_identifier, sql_literal
 
 __all__ = ['SQL_SOURCES', 'configure_ledger', 'ingest_file', 'is_sql_source', 'unchanged_report']
 

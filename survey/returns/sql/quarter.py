@@ -19,7 +19,7 @@ from survey.periods import previous_quarter as quarter_before
 
 if TYPE_CHECKING:  # pragma: no cover
     from survey.returns.ledger import Ledger
-from survey.returns.sql.base import quote_identifier, sql_literal
+from survey.engine import quote_identifier, sql_literal
 
 __all__ = ['QuarterRelation', 'item_markers_sql', 'quarter_sql']
 

@@ -15,7 +15,7 @@ from survey.errors import EditError
 if TYPE_CHECKING:  # pragma: no cover
     pass
 from survey.engine import sql_finite, sql_nan
-from survey.returns.sql.base import quote_identifier
+from survey.engine import quote_identifier
 
 __all__ = ['check_sql', 'rule_sql']
 

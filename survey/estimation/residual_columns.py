@@ -332,6 +332,21 @@ def cross(a: Columns, r: np.ndarray | None, S: DomainScores, memo: dict | None =
     """
     D, k = S.n_domains, S.k
     memo = {} if memo is None else memo
+
+    def weighted_column(j: int) -> np.ndarray:
+        """Score column j times the row weights r x own at the pairs' rows (memoised per
+        (r, own): the level blocks and the dense blocks of one model share them)."""
+        ws = memo.get(wkey + (j,))
+        if ws is None:
+            w = memo.get(wkey)
+            if w is None:
+                w = _times(r, own)
+                w = None if w is None else S.at_rows(w)
+                memo[wkey] = w
+            ws = S.col(j) if w is None else w * S.col(j)
+            memo[wkey + (j,)] = ws
+        return ws
+
     if a.kind == "cat":
         L = a.size
         own = a.row_weights(None)
@@ -339,15 +354,7 @@ def cross(a: Columns, r: np.ndarray | None, S: DomainScores, memo: dict | None =
         key = S.joint_key(a.codes)
         out = np.empty((L, D, k))
         for j in range(k):
-            ws = memo.get(wkey + (j,))
-            if ws is None:
-                w = memo.get(wkey)
-                if w is None:
-                    w = _times(r, own)
-                    w = None if w is None else S.at_rows(w)
-                    memo[wkey] = w
-                ws = S.col(j) if w is None else w * S.col(j)
-                memo[wkey + (j,)] = ws
+            ws = weighted_column(j)
             t = np.bincount(key, weights=ws, minlength=(L + 1) * D)
             out[:, :, j] = t[: L * D].reshape(L, D)
         return out.reshape(L, D * k)
@@ -358,15 +365,7 @@ def cross(a: Columns, r: np.ndarray | None, S: DomainScores, memo: dict | None =
         out = np.empty((a.size, D, k))
         whole = D == 1
         for j in range(k):
-            ws = memo.get(wkey + (j,))
-            if ws is None:
-                w = memo.get(wkey)
-                if w is None:
-                    w = _times(r, own)
-                    w = None if w is None else S.at_rows(w)
-                    memo[wkey] = w
-                ws = S.col(j) if w is None else w * S.col(j)
-                memo[wkey + (j,)] = ws
+            ws = weighted_column(j)
             for p in range(a.size):
                 v = ws * S.at_rows(A[:, p])
                 out[p, :, j] = v.sum() if whole else np.bincount(S.dom, weights=v, minlength=D)

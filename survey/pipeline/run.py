@@ -161,7 +161,7 @@ _CALL: dict[str, Callable[[_Run], Any]] = {
         allow_same_content=r.options.get("allow_same_content", False)),
     "edit": _edit,
     "impute": lambda r: steps.impute_step(r.config, r["edit"], ledger_file=r.ledger,
-                                          output=r.folder, with_typical=True),
+                                          output=r.folder),
     "weight": lambda r: steps.weight_step(r.config, r["impute"][1], r["plan"]),
     "estimate": lambda r: steps.estimate_step(r.config, r["impute"][0], r["weight"],
                                               output=r.folder, plans=r["plan"],

@@ -54,28 +54,15 @@ def _write(folder: Path, frames: Mapping[str, pd.DataFrame], index: bool = False
 def plan_step(config: SurveyConfig, *, output: str | Path | None = None,
               write: bool = True) -> dict[int, Any]:
     """``[plan]`` with each year: ``plan_from_config``; refuses take-none cells nothing could
-    model (``uncovered_cells``, unless ``estimate.take_none.fit = "census"``)."""
+    model (:meth:`~survey.pipeline.config.SurveyConfig.check_take_none`)."""
     from survey.plan import plan_from_config
-    from survey.plan.keyunits import uncovered_cells
 
     folder = config.output_folder(output) if write else None
-    plans, estimate, excel = {}, config.estimate, config.need("plan").output_excel is not False
+    plans, excel = {}, config.need("plan").output_excel is not False
     for year in config.years():
         plans[year] = plan = plan_from_config({**config.section("plan"), "year": year},
                                               base=config.folder)
-        if estimate is not None and estimate.take_none.fit != "census":
-            groups, data = list(estimate.take_none.by), plan.frame.data
-            if missing := [g for g in groups if g not in data.columns]:
-                raise ConfigError(f"{config.path}: estimate.take_none.by {missing} not in the "
-                                  "register")
-            inputs = config.typical is not None and config.typical.model_inputs
-            if bare := uncovered_cells(data, groups or None, typical_inputs=inputs):
-                raise ConfigError(
-                    f"{config.path}: take-none firms in {len(bare)} cell(s) of "
-                    f"{groups or 'the sector'} would be neither enumerated, sampled nor modelled "
-                    f"(fewer than two observable units to fit the cut-off model): {bare[:10]}; "
-                    "sample those cells, fit on a census (estimate.take_none.fit = 'census') "
-                    "or use coarser estimate.take_none.by")
+        config.check_take_none(plan.frame.data)
         if folder is not None:
             plan.to_csv(folder / "plan" / str(year))
             if excel:
@@ -168,10 +155,9 @@ def edit_step(config: SurveyConfig, *, ledger_file: str | Path,
 
 
 def impute_step(config: SurveyConfig, edits: EditOutcome, *, ledger_file: str | Path,
-                output: str | Path | None = None,
-                with_typical: bool = False) -> tuple[pd.DataFrame, ...]:
-    """``impute_panel`` on the ledger; returns the take-all and sample panels (and the
-    typical units' panel when ``with_typical``)."""
+                output: str | Path | None = None) -> tuple[pd.DataFrame, ...]:
+    """``impute_panel`` on the ledger; returns the take-all, sample and typical units'
+    panels (``None`` without ``[plan.typical]``)."""
     from survey.returns.panel import impute_panel
 
     classes = {"take_all": "industry", "sample": config.strata() or None,
@@ -186,8 +172,7 @@ def impute_step(config: SurveyConfig, edits: EditOutcome, *, ledger_file: str | 
     if output is not None:
         folder = _write(config.output_folder(output) / "panel", panels)
         _write(folder.parent / "edit", {"quarter_conflicts": result.conflicts})
-    typical = panels.get("typical")
-    return panels["take_all"], panels["sample"], *((typical,) if with_typical else ())
+    return panels["take_all"], panels["sample"], panels.get("typical")
 
 
 def weight_step(config: SurveyConfig, sample: pd.DataFrame,
@@ -205,21 +190,16 @@ def weight_step(config: SurveyConfig, sample: pd.DataFrame,
 def _take_none_model(config: SurveyConfig, plans: Mapping[int, Any], fill: list[str],
                      take_all: pd.DataFrame, typical: pd.DataFrame | None) -> Any:
     from survey.estimation.takenone import TakeNoneModel
-    from survey.io import read_table
 
-    settings, census = config.need("estimate").take_none, None
-    if settings.fit == "census":  # the model groups are codes: read as text
-        census = read_table(settings.census, text=[config.register.id, *settings.by])
-        if "period" not in census.columns:
-            raise ConfigError(f"estimate.take_none.census: {settings.census} has no 'period' "
-                              "column (one row per firm and quarter)")
+    settings = config.need("estimate").take_none
     take_none = {year: label_missing(data[(data["part"] == "take_none").to_numpy()]
                                      .reset_index(drop=True), fill, config.language)
                  for year, data in ((y, p.frame.data) for y, p in plans.items())}
     inputs = config.typical is not None and config.typical.model_inputs
     return TakeNoneModel(take_none, config.need("estimate").variables,
                          auxiliary=settings.auxiliary or config.register.size,
-                         take_all=take_all, typical=typical if inputs else None, census=census,
+                         take_all=take_all, typical=typical if inputs else None,
+                         census=settings.census_rows(config.register.id),
                          by=list(settings.by) or None, smallest=settings.smallest,
                          model=settings.model)
 

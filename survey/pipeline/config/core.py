@@ -339,6 +339,34 @@ class SurveyConfig:
                 tables[f"channel_{channel.name}"] = ([channel.flag], [], variables)
         return tables
 
+    def check_take_none(self, data: Any) -> None:
+        """Refuse take-none firms of a plan's register ``data`` that nothing could model: in a
+        model group (``estimate.take_none.by``, a register column) with fewer than two
+        observable units (:func:`survey.plan.keyunits.uncovered_cells`), unless the model
+        is fitted on a census (``estimate.take_none.fit = "census"``) or there is no
+        ``[estimate]``.
+
+        Raises
+        ------
+        ConfigError
+            A model group is not a register column, or such cells exist (the first ten named).
+        """
+        from survey.plan.keyunits import uncovered_cells
+
+        if self.estimate is None or self.estimate.take_none.fit == "census":
+            return
+        groups = list(self.estimate.take_none.by)
+        if missing := [g for g in groups if g not in data.columns]:
+            raise ConfigError(f"{self.path}: estimate.take_none.by {missing} not in the register")
+        inputs = self.typical is not None and self.typical.model_inputs
+        if bare := uncovered_cells(data, groups or None, typical_inputs=inputs):
+            raise ConfigError(
+                f"{self.path}: take-none firms in {len(bare)} cell(s) of "
+                f"{groups or 'the sector'} would be neither enumerated, sampled nor modelled "
+                f"(fewer than two observable units to fit the cut-off model): {bare[:10]}; "
+                "sample those cells, fit on a census (estimate.take_none.fit = 'census') "
+                "or use coarser estimate.take_none.by")
+
 
 # ---------------------------------------------------------------------------
 # the checker: one generic walk over the dataclass type hints

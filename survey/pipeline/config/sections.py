@@ -224,6 +224,20 @@ class TakeNoneSettings:
             return [("census", "missing: fit = 'census' needs the census file")]
         return []
 
+    def census_rows(self, id: str) -> Any:
+        """The census the model is fitted on (``fit = "census"``; else ``None``), its ``id``
+        and model groups read as text; one row per firm and quarter (a ``period`` column)."""
+        from survey.errors import ConfigError
+        from survey.io import read_table
+
+        if self.fit != "census":
+            return None
+        census = read_table(self.census, text=[id, *self.by])
+        if "period" not in census.columns:
+            raise ConfigError(f"estimate.take_none.census: {self.census} has no 'period' "
+                              "column (one row per firm and quarter)")
+        return census
+
 
 @dataclass(frozen=True, kw_only=True)
 class SmallAreaSettings:

@@ -189,6 +189,7 @@ def weight_step(config: SurveyConfig, sample: pd.DataFrame,
 
 def _take_none_model(config: SurveyConfig, plans: Mapping[int, Any], fill: list[str],
                      take_all: pd.DataFrame, typical: pd.DataFrame | None) -> Any:
+    """``[estimate.take_none]``: the ``TakeNoneModel`` of the plans' take-none firms."""
     from survey.estimation.takenone import TakeNoneModel
 
     settings = config.need("estimate").take_none

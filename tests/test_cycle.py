@@ -553,8 +553,8 @@ def test_demo_force_removes_only_its_own_earlier_output(demo, tmp_path):
     """--force replaces an earlier demo run: the files its marker lists (unchanged since) are
     removed and nothing else; a changed file or a stranger where the demo writes stops it
     before anything is removed."""
+    from survey.datasets.demo_folder import MARKER, prepare_demo_folder
     from survey.errors import ConfigError
-    from survey.pipeline.demo import MARKER, prepare_demo_folder
 
     folder = tmp_path / "demo"
     shutil.copytree(demo.output, folder)  # copy2: sizes and modification times kept

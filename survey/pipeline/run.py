@@ -9,7 +9,6 @@ is printed here: the ``survey`` command prints (:mod:`survey.cli`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import pandas as pd
 
 from survey.errors import ConfigError
 from survey.pipeline import steps
-from survey.pipeline.config import SurveyConfig
+from survey.pipeline.config import SurveyConfig, with_settings
 from survey.publish.report.build import Estimates
 from survey.returns.panel import EditOutcome
 
@@ -162,7 +161,7 @@ _CALL: dict[str, Callable[[_Run], Any]] = {
         allow_same_content=r.options.get("allow_same_content", False)),
     "edit": _edit,
     "impute": lambda r: steps.impute_step(r.config, r["edit"], ledger_file=r.ledger,
-                                          output=r.folder, with_typical=True),
+                                          output=r.folder),
     "weight": lambda r: steps.weight_step(r.config, r["impute"][1], r["plan"]),
     "estimate": lambda r: steps.estimate_step(r.config, r["impute"][0], r["weight"],
                                               output=r.folder, plans=r["plan"],
@@ -181,8 +180,7 @@ def _run(config: SurveyConfig | str | Path, names: tuple[str, ...], output: str 
         raise TypeError(f"unknown options {unknown}; the options are {list(_OPTIONS)}")
     config = steps.as_config(config)
     if options.get("seed") is not None:  # recorded in sample_metadata.json
-        config = dataclasses.replace(config, survey=dataclasses.replace(
-            config.survey, seed=int(options["seed"])))
+        config = with_settings(config, "survey", seed=int(options["seed"]))
     folder = config.output_folder(output)
     run, seconds = _Run(config, folder, config.ledger_path(folder), options), {}
     for name in names:

@@ -10,12 +10,13 @@ import difflib
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from survey.errors import ConfigError, SurveyError
+from survey.form import DEMO_FORM
 from survey.periods import sort_quarters, year_of
 from survey.pipeline.config.checks import (
     INVALID,
@@ -37,6 +38,7 @@ from survey.pipeline.config.sections import (
     RegisterSettings,
     ReportSettings,
     SurveySettings,
+    TypicalSettings,
 )
 
 __all__ = ['SurveyConfig', 'load_config', 'validate_config', 'with_settings']
@@ -281,6 +283,89 @@ class SurveyConfig:
                 if k not in plain and v is not None:
                     plain[k] = v
         return plain
+
+    @property
+    def typical(self) -> TypicalSettings | None:
+        """``[plan.typical]``, or ``None`` (no typical units, or no ``[plan]``)."""
+        return None if self.plan is None else self.plan.typical
+
+    def open_ledger(self, file: str | Path) -> Any:
+        """:meth:`survey.returns.ledger.Ledger.open` of ``file`` with the return form
+        :data:`survey.form.DEMO_FORM` and the engine of ``[engine]`` (:meth:`make_engine`)."""
+        from survey.returns.ledger import Ledger
+
+        return Ledger.open(file, form=DEMO_FORM, engine=self.make_engine())
+
+    def breakdowns(self, columns: Sequence[str]) -> dict[str, list[str] | None]:
+        """The estimates' breakdowns: ``"sector"`` (the whole), each ``estimate.by`` column
+        (with its ``<name>_name`` label when ``columns`` has it) and each channel whose
+        flag is in ``columns`` (``"channel_<name>"``).
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> found = load_config(DEMO_CONFIG).breakdowns(["city", "city_name", "in_bureau"])
+        >>> found["sector"], found["city"], found["channel_bureau"]
+        (None, ['city', 'city_name'], ['in_bureau'])
+        """
+        out: dict[str, list[str] | None] = {"sector": None}
+        for name in self.need("estimate").by:
+            out[name] = [name, f"{name}_name"] if f"{name}_name" in columns else [name]
+        for channel in self.channels:
+            if channel.flag is not None and channel.flag in columns:
+                out[f"channel_{channel.name}"] = [channel.flag]
+        return out
+
+    def disclosure_tables(self, columns: Sequence[str]
+                          ) -> dict[str, tuple[list[str], list[str], list[str]]]:
+        """The tables to protect, ``name: (rows, columns, variables)``: ``"table<i>"`` for
+        each ``[[disclosure.tables]]`` (variables default ``estimate.variables``) and
+        ``"channel_<name>"`` for each channel whose flag is in ``columns``.
+
+        Examples
+        --------
+        >>> from survey.pipeline import DEMO_CONFIG
+        >>> load_config(DEMO_CONFIG).disclosure_tables([])["table0"][:2]
+        (['city'], ['industry'])
+        """
+        def listed(value: str | list[str] | None) -> list[str]:
+            return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+        variables = list(self.need("estimate").variables)
+        tables = {f"table{i}": (listed(t.rows), listed(t.columns), list(t.variables) or variables)
+                  for i, t in enumerate(self.disclosure.tables)}
+        for channel in self.channels:
+            if channel.flag is not None and channel.flag in columns:
+                tables[f"channel_{channel.name}"] = ([channel.flag], [], variables)
+        return tables
+
+    def check_take_none(self, data: Any) -> None:
+        """Refuse take-none firms of a plan's register ``data`` that nothing could model: in a
+        model group (``estimate.take_none.by``, a register column) with fewer than two
+        observable units (:func:`survey.plan.keyunits.uncovered_cells`), unless the model
+        is fitted on a census (``estimate.take_none.fit = "census"``) or there is no
+        ``[estimate]``.
+
+        Raises
+        ------
+        ConfigError
+            A model group is not a register column, or such cells exist (the first ten named).
+        """
+        from survey.plan.keyunits import uncovered_cells
+
+        if self.estimate is None or self.estimate.take_none.fit == "census":
+            return
+        groups = list(self.estimate.take_none.by)
+        if missing := [g for g in groups if g not in data.columns]:
+            raise ConfigError(f"{self.path}: estimate.take_none.by {missing} not in the register")
+        inputs = self.typical is not None and self.typical.model_inputs
+        if bare := uncovered_cells(data, groups or None, typical_inputs=inputs):
+            raise ConfigError(
+                f"{self.path}: take-none firms in {len(bare)} cell(s) of "
+                f"{groups or 'the sector'} would be neither enumerated, sampled nor modelled "
+                f"(fewer than two observable units to fit the cut-off model): {bare[:10]}; "
+                "sample those cells, fit on a census (estimate.take_none.fit = 'census') "
+                "or use coarser estimate.take_none.by")
 
 
 # ---------------------------------------------------------------------------

@@ -167,6 +167,19 @@ class PlanSettings:
                 out.append(("filter", str(exc)))
         return out
 
+    def select_arguments(self) -> dict[str, Any]:
+        """The arguments of :meth:`survey.plan.SamplePlan.select` but the seed, from
+        ``[plan.select]`` (defaults: ``srswor``, no rotation, period 0, start 0).
+
+        Examples
+        --------
+        >>> PlanSettings(cv={"revenue": 0.05}).select_arguments()
+        {'method': 'srswor', 'rotation': 0.0, 'period': 0, 'start': 0.0}
+        """
+        s = self.select or SelectSettings()
+        return {"method": s.method or "srswor", "rotation": float(s.rotation or 0.0),
+                "period": int(s.period or 0), "start": float(s.start or 0.0)}
+
 
 @dataclass(frozen=True, kw_only=True)
 class ChannelSettings:
@@ -210,6 +223,20 @@ class TakeNoneSettings:
         if self.fit == "census" and self.census is None:
             return [("census", "missing: fit = 'census' needs the census file")]
         return []
+
+    def census_rows(self, id: str) -> Any:
+        """The census the model is fitted on (``fit = "census"``; else ``None``), its ``id``
+        and model groups read as text; one row per firm and quarter (a ``period`` column)."""
+        from survey.errors import ConfigError
+        from survey.io import read_table
+
+        if self.fit != "census":
+            return None
+        census = read_table(self.census, text=[id, *self.by])
+        if "period" not in census.columns:
+            raise ConfigError(f"estimate.take_none.census: {self.census} has no 'period' "
+                              "column (one row per firm and quarter)")
+        return census
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,6 +305,18 @@ class CalibrationSettings:
             out.append(("trim", f"must satisfy lower < upper, got {list(self.trim)}"))
         return out
 
+    def arguments(self) -> dict[str, Any]:
+        """The calibration arguments of :func:`survey.estimation.quarters.weight_quarters`.
+
+        Examples
+        --------
+        >>> CalibrationSettings(margins=["city"], bounds=[0.5, 2.0]).arguments()
+        {'margins': ['city'], 'totals': [], 'method': 'linear', 'bounds': (0.5, 2.0), 'trim': None}
+        """
+        return {"margins": self.margins, "totals": self.totals, "method": self.method,
+                "bounds": tuple(self.bounds) if self.bounds else None,
+                "trim": None if self.trim is None else tuple(self.trim)}
+
 
 @dataclass(frozen=True, kw_only=True)
 class EditRuleSettings:
@@ -323,6 +362,24 @@ class EditSettings:
                 out.append((f"rules[{i}].name", f"{r.name!r} is used by an earlier rule"))
             seen.add(r.name)
         return out
+
+    def rule_set(self, form: Any) -> list[Any]:
+        """The edit rules: :func:`survey.returns.rules.default_rules` of ``form`` (when
+        ``default_rules``; ``growth_bounds``), then each ``[[edit.rules]]``.
+
+        Examples
+        --------
+        >>> from survey.form import DEMO_FORM
+        >>> rule = EditRuleSettings(name="r1", expression="revenue_ytd >= 0")
+        >>> [r.name for r in EditSettings(default_rules=False, rules=[rule]).rule_set(DEMO_FORM)]
+        ['r1']
+        """
+        from survey.returns.rules import Rule, default_rules
+
+        defaults = (default_rules(form, growth_bounds=tuple(self.growth_bounds))
+                    if self.default_rules else [])
+        return [*defaults, *(Rule(name=r.name, expression=r.expression, severity=r.severity,
+                                  description=r.description) for r in self.rules)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -475,6 +532,17 @@ class ReportSettings:
             return [("cv_unreliable", f"must be above cv_caution ({self.cv_caution}), "
                                       f"got {self.cv_unreliable}")]
         return []
+
+    def targets_by_year(self) -> dict[str, dict[str, dict[int, float]]] | None:
+        """``targets`` with the years as integers (``None`` without targets).
+
+        Examples
+        --------
+        >>> ReportSettings(targets={"sector": {"revenue": {"2006": 1.0}}}).targets_by_year()
+        {'sector': {'revenue': {2006: 1.0}}}
+        """
+        return {d: {v: {int(y): t for y, t in by_y.items()} for v, by_y in by_v.items()}
+                for d, by_v in self.targets.items()} or None
 
 
 SECTIONS = {

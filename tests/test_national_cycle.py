@@ -52,6 +52,12 @@ def test_every_step_runs_and_reports_rows(national):
         assert (folder / name).exists(), name
 
 
+@pytest.fixture(scope="module")
+def calibrated(national):
+    """:func:`_calibrated` of the module's run, computed once for the tests that use it."""
+    return _calibrated(national[0])
+
+
 def _calibrated(folder):
     """The in-memory Survey of weighted.parquet calibrated to register totals computed here
     with pandas: take-some firms (not above the size; those born this year, without last
@@ -68,7 +74,7 @@ def _calibrated(folder):
     return frame, sv.Survey(frame, design()).calibrate(totals)
 
 
-def test_estimates_equal_the_in_memory_survey(national):
+def test_estimates_equal_the_in_memory_survey(national, calibrated):
     """scan(weighted.parquet) calibrated to the register, totals by sector, province,
     industry, province x industry, zone and each channel = the in-memory Survey calibrated
     to totals computed with pandas, on the same rows, to 1e-10 (estimates and SEs with the
@@ -76,7 +82,7 @@ def test_estimates_equal_the_in_memory_survey(national):
     to 1e-12 of the estimate); the final weights written are the in-memory calibrated
     weights, and a take-all firm's weight stays 1."""
     folder, result, _ = national
-    frame, mem = _calibrated(folder)
+    frame, mem = calibrated
     np.testing.assert_allclose(frame["weight"], mem.weights, rtol=1e-10)
     take_all = (frame["stratum"] == "take_all").to_numpy()
     np.testing.assert_allclose(frame["weight"].to_numpy()[take_all], 1.0, rtol=1e-12)
@@ -132,7 +138,7 @@ def test_imputation_equals_ratio_of_means(national):
     assert (got["matched"] > 0).all()
 
 
-def test_growth_equals_the_in_memory_ratio(national):
+def test_growth_equals_the_in_memory_ratio(national, calibrated):
     """growth.csv (Y / X - 1 with Y, X from scan().total([y, y_last_year], na="drop"), R and
     its SE from scan().ratio) = the in-memory Survey.ratio(y, y_last_year, na="drop") - 1
     (R svyratio) on the same rows read with pandas, estimate, SE and t interval, to 1e-10;
@@ -142,13 +148,14 @@ def test_growth_equals_the_in_memory_ratio(national):
     from survey.quarterly.growth import growth_table
 
     folder, result, _ = national
-    _, mem = _calibrated(folder)
+    _, mem = calibrated
     growth = result.growth
     assert len(growth) == len(result.estimates)  # one growth per domain and variable
     for name, by in BREAKDOWNS.items():
         for v in VARIABLES:
             want = mem.ratio(v, LAST_YEAR[v], by=by, na="drop").table()
-            both = mem.total([v, LAST_YEAR[v]], by=by, na="drop").table()
+            pair = mem.total([v, LAST_YEAR[v]], by=by, na="drop")
+            both = pair.table()
             got = growth[(growth["breakdown"] == name) & (growth["variable"] == v)]
             got = got.reset_index(drop=True)
             assert len(got) == len(want) > 0
@@ -164,8 +171,7 @@ def test_growth_equals_the_in_memory_ratio(national):
             np.testing.assert_allclose(got["last_year"], both.loc[both["variable"] == LAST_YEAR[v],
                                                                   "estimate"], rtol=1e-10)
             # the covariance formula on the in-memory totals: the same up to its cancellation
-            formula = growth_table(mem.total([v, LAST_YEAR[v]], by=by, na="drop"), name, by, v,
-                                   LAST_YEAR[v])
+            formula = growth_table(pair, name, by, v, LAST_YEAR[v])
             np.testing.assert_allclose(formula["se"], want["se"], rtol=1e-8, atol=1e-8)  # growth units
     sector = growth[growth["breakdown"] == "sector"]
     assert ((sector["growth"] > 0) & (sector["growth"] < 0.5)).all()  # the generator's drift

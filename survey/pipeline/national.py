@@ -258,18 +258,22 @@ def run_national(
     Examples
     --------
     >>> import tempfile
-    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, until="estimate", progress=False)
+    >>> result = run_national(tempfile.mkdtemp(), firms=1_000, until="weight", progress=False)
     >>> result.ran()[:3], result.ran()[-1]
-    (['register', 'prn', 'plan'], 'estimate')
-    >>> sorted(result.estimates["breakdown"].unique())  # doctest: +NORMALIZE_WHITESPACE
-    ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
-     'province_industry', 'sector', 'zone']
+    (['register', 'prn', 'plan'], 'weight')
+
+    The estimates (``estimates.csv``, by each of :data:`BREAKDOWNS`) come with the estimate
+    step; before it ``result.estimates`` is None, and a later call resumes there:
+
+    >>> result.estimates is None, sorted(BREAKDOWNS)  # doctest: +NORMALIZE_WHITESPACE
+    (True, ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
+     'province_industry', 'sector', 'zone'])
 
     Your own files (here a register whose returns are not there yet):
 
     >>> from survey.datasets.national import generate_national_register
     >>> mine = tempfile.mkdtemp()
-    >>> _ = generate_national_register(f"{mine}/register.parquet", 5_000, seed=2018)
+    >>> _ = generate_national_register(f"{mine}/register.parquet", 1_000, seed=2018)
     >>> run_national(f"{mine}/run", register=f"{mine}/register.parquet",
     ...              returns=f"{mine}/none", progress=False)
     Traceback (most recent call last):

@@ -81,7 +81,7 @@ def test_estimates_equal_the_in_memory_survey(national, calibrated):
     calibration residuals; the SEs of nearly enumerated cells, below 1e-3 of their estimate,
     to 1e-12 of the estimate); the final weights written are the in-memory calibrated
     weights, and a take-all firm's weight stays 1."""
-    folder, result, _ = national
+    _, result, _ = national
     frame, mem = calibrated
     np.testing.assert_allclose(frame["weight"], mem.weights, rtol=1e-10)
     take_all = (frame["stratum"] == "take_all").to_numpy()
@@ -147,7 +147,7 @@ def test_growth_equals_the_in_memory_ratio(national, calibrated):
     loses digits in cells of mostly take-all firms, where the SE is near 0)."""
     from survey.quarterly.growth import growth_table
 
-    folder, result, _ = national
+    _, result, _ = national
     _, mem = calibrated
     growth = result.growth
     assert len(growth) == len(result.estimates)  # one growth per domain and variable

@@ -178,22 +178,30 @@ def test_growth_equals_the_in_memory_ratio(national, calibrated):
     assert (sector["se"] < 0.01).all()
 
 
+@pytest.fixture(scope="module")
+def ledger_quarters(national):
+    """Both quarters of the run's ledger as frames (``Ledger.to_frame``), read once for the
+    four variables of the next test."""
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    with Ledger.open(national[0] / "ledger.duckdb", form=DEMO_FORM, read_only=True) as ledger:
+        return {p: ledger.to_frame(p, register=False) for p in ("2018Q1", "2018Q2")}
+
+
 @pytest.mark.parametrize("variable", [name for v in VARIABLES for name in (v, LAST_YEAR[v])])
-def test_imputed_values_equal_ratio_of_means(national, variable):
+def test_imputed_values_equal_ratio_of_means(national, ledger_quarters, variable):
     """Every imputed value of 2018Q2 (current and last year's) equals ratio_of_means on a
     panel of the same units: 2018Q1 rows of the units that returned then (the SQL path
     carries only returned values forward), 2018Q2 rows of every take-all and sampled unit;
     value and marker to 1e-10. The units no link can give (no 2018Q1 return, no register
     revenue) stay missing."""
-    from survey.form import DEMO_FORM
     from survey.returns.impute import ratio_of_means
-    from survey.returns.ledger import Ledger
 
     folder, _, _ = national
     imputed = pd.read_parquet(folder / "imputed.parquet").set_index("firm_id").sort_index()
     mark = marker_of(variable)
-    with Ledger.open(folder / "ledger.duckdb", form=DEMO_FORM, read_only=True) as ledger:
-        quarters = {p: ledger.to_frame(p, register=False) for p in ("2018Q1", "2018Q2")}
+    quarters = ledger_quarters
     units = imputed.reset_index()[["firm_id", "industry", "revenue_prev_year"]]
     parts = {}
     for p, q in quarters.items():

@@ -52,6 +52,12 @@ def test_every_step_runs_and_reports_rows(national):
         assert (folder / name).exists(), name
 
 
+@pytest.fixture(scope="module")
+def calibrated(national):
+    """:func:`_calibrated` of the module's run, computed once for the tests that use it."""
+    return _calibrated(national[0])
+
+
 def _calibrated(folder):
     """The in-memory Survey of weighted.parquet calibrated to register totals computed here
     with pandas: take-some firms (not above the size; those born this year, without last
@@ -68,15 +74,15 @@ def _calibrated(folder):
     return frame, sv.Survey(frame, design()).calibrate(totals)
 
 
-def test_estimates_equal_the_in_memory_survey(national):
+def test_estimates_equal_the_in_memory_survey(national, calibrated):
     """scan(weighted.parquet) calibrated to the register, totals by sector, province,
     industry, province x industry, zone and each channel = the in-memory Survey calibrated
     to totals computed with pandas, on the same rows, to 1e-10 (estimates and SEs with the
     calibration residuals; the SEs of nearly enumerated cells, below 1e-3 of their estimate,
     to 1e-12 of the estimate); the final weights written are the in-memory calibrated
     weights, and a take-all firm's weight stays 1."""
-    folder, result, _ = national
-    frame, mem = _calibrated(folder)
+    _, result, _ = national
+    frame, mem = calibrated
     np.testing.assert_allclose(frame["weight"], mem.weights, rtol=1e-10)
     take_all = (frame["stratum"] == "take_all").to_numpy()
     np.testing.assert_allclose(frame["weight"].to_numpy()[take_all], 1.0, rtol=1e-12)
@@ -132,7 +138,7 @@ def test_imputation_equals_ratio_of_means(national):
     assert (got["matched"] > 0).all()
 
 
-def test_growth_equals_the_in_memory_ratio(national):
+def test_growth_equals_the_in_memory_ratio(national, calibrated):
     """growth.csv (Y / X - 1 with Y, X from scan().total([y, y_last_year], na="drop"), R and
     its SE from scan().ratio) = the in-memory Survey.ratio(y, y_last_year, na="drop") - 1
     (R svyratio) on the same rows read with pandas, estimate, SE and t interval, to 1e-10;
@@ -141,14 +147,15 @@ def test_growth_equals_the_in_memory_ratio(national):
     loses digits in cells of mostly take-all firms, where the SE is near 0)."""
     from survey.quarterly.growth import growth_table
 
-    folder, result, _ = national
-    _, mem = _calibrated(folder)
+    _, result, _ = national
+    _, mem = calibrated
     growth = result.growth
     assert len(growth) == len(result.estimates)  # one growth per domain and variable
     for name, by in BREAKDOWNS.items():
         for v in VARIABLES:
             want = mem.ratio(v, LAST_YEAR[v], by=by, na="drop").table()
-            both = mem.total([v, LAST_YEAR[v]], by=by, na="drop").table()
+            pair = mem.total([v, LAST_YEAR[v]], by=by, na="drop")
+            both = pair.table()
             got = growth[(growth["breakdown"] == name) & (growth["variable"] == v)]
             got = got.reset_index(drop=True)
             assert len(got) == len(want) > 0
@@ -164,30 +171,37 @@ def test_growth_equals_the_in_memory_ratio(national):
             np.testing.assert_allclose(got["last_year"], both.loc[both["variable"] == LAST_YEAR[v],
                                                                   "estimate"], rtol=1e-10)
             # the covariance formula on the in-memory totals: the same up to its cancellation
-            formula = growth_table(mem.total([v, LAST_YEAR[v]], by=by, na="drop"), name, by, v,
-                                   LAST_YEAR[v])
+            formula = growth_table(pair, name, by, v, LAST_YEAR[v])
             np.testing.assert_allclose(formula["se"], want["se"], rtol=1e-8, atol=1e-8)  # growth units
     sector = growth[growth["breakdown"] == "sector"]
     assert ((sector["growth"] > 0) & (sector["growth"] < 0.5)).all()  # the generator's drift
     assert (sector["se"] < 0.01).all()
 
 
+@pytest.fixture(scope="module")
+def ledger_quarters(national):
+    """Both quarters of the run's ledger as frames (``Ledger.to_frame``), read once for the
+    four variables of the next test."""
+    from survey.form import DEMO_FORM
+    from survey.returns.ledger import Ledger
+
+    with Ledger.open(national[0] / "ledger.duckdb", form=DEMO_FORM, read_only=True) as ledger:
+        return {p: ledger.to_frame(p, register=False) for p in ("2018Q1", "2018Q2")}
+
+
 @pytest.mark.parametrize("variable", [name for v in VARIABLES for name in (v, LAST_YEAR[v])])
-def test_imputed_values_equal_ratio_of_means(national, variable):
+def test_imputed_values_equal_ratio_of_means(national, ledger_quarters, variable):
     """Every imputed value of 2018Q2 (current and last year's) equals ratio_of_means on a
     panel of the same units: 2018Q1 rows of the units that returned then (the SQL path
     carries only returned values forward), 2018Q2 rows of every take-all and sampled unit;
     value and marker to 1e-10. The units no link can give (no 2018Q1 return, no register
     revenue) stay missing."""
-    from survey.form import DEMO_FORM
     from survey.returns.impute import ratio_of_means
-    from survey.returns.ledger import Ledger
 
     folder, _, _ = national
     imputed = pd.read_parquet(folder / "imputed.parquet").set_index("firm_id").sort_index()
     mark = marker_of(variable)
-    with Ledger.open(folder / "ledger.duckdb", form=DEMO_FORM, read_only=True) as ledger:
-        quarters = {p: ledger.to_frame(p, register=False) for p in ("2018Q1", "2018Q2")}
+    quarters = ledger_quarters
     units = imputed.reset_index()[["firm_id", "industry", "revenue_prev_year"]]
     parts = {}
     for p, q in quarters.items():
@@ -378,14 +392,19 @@ def test_bulletin_shows_the_suppressions(national):
 
 
 def test_rerun_resumes_after_the_last_finished_step(national):
+    """A step whose marker is gone reruns with every step after it; a rerun resumes after the
+    last finished step. One rerun of the disclose and one of the bulletin step check both
+    (they were two bulletin runs and a disclose run): without its marker the disclose step
+    reruns (here ``until="disclose"``) and deletes the later bulletin marker, so the next
+    call, which resumes after the last finished step, reruns the bulletin alone."""
     folder, result, _ = national
-    (folder / ".done" / "bulletin.json").unlink()
+    (folder / ".done" / "disclose.json").unlink()  # a step and every step after it
+    again = run_national(folder, firms=FIRMS, progress=False, until="disclose")
+    assert again.ran() == ["disclose"]
+    assert not (folder / ".done" / "bulletin.json").exists()  # the bulletin is due again
     again = run_national(folder, firms=FIRMS, progress=False)
     assert again.ran() == ["bulletin"]
     pd.testing.assert_frame_equal(again.estimates, result.estimates)
-    (folder / ".done" / "disclose.json").unlink()  # a step and every step after it
-    again = run_national(folder, firms=FIRMS, progress=False)
-    assert again.ran() == ["disclose", "bulletin"]
     assert run_national(folder, firms=FIRMS, progress=False).ran() == []
 
 

@@ -258,18 +258,22 @@ def run_national(
     Examples
     --------
     >>> import tempfile
-    >>> result = run_national(tempfile.mkdtemp(), firms=5_000, until="estimate", progress=False)
+    >>> result = run_national(tempfile.mkdtemp(), firms=1_000, until="weight", progress=False)
     >>> result.ran()[:3], result.ran()[-1]
-    (['register', 'prn', 'plan'], 'estimate')
-    >>> sorted(result.estimates["breakdown"].unique())  # doctest: +NORMALIZE_WHITESPACE
-    ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
-     'province_industry', 'sector', 'zone']
+    (['register', 'prn', 'plan'], 'weight')
+
+    The estimates (``estimates.csv``, by each of :data:`BREAKDOWNS`) come with the estimate
+    step; before it ``result.estimates`` is None, and a later call resumes there:
+
+    >>> result.estimates is None, sorted(BREAKDOWNS)  # doctest: +NORMALIZE_WHITESPACE
+    (True, ['channel_bureau', 'channel_federation', 'channel_zone', 'industry', 'province',
+     'province_industry', 'sector', 'zone'])
 
     Your own files (here a register whose returns are not there yet):
 
     >>> from survey.datasets.national import generate_national_register
     >>> mine = tempfile.mkdtemp()
-    >>> _ = generate_national_register(f"{mine}/register.parquet", 5_000, seed=2018)
+    >>> _ = generate_national_register(f"{mine}/register.parquet", 1_000, seed=2018)
     >>> run_national(f"{mine}/run", register=f"{mine}/register.parquet",
     ...              returns=f"{mine}/none", progress=False)
     Traceback (most recent call last):
@@ -665,14 +669,18 @@ def _estimate(ctx: _Context) -> int:
     s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine).calibrate(
         read_calibration(ctx.path("calibration.csv")))  # SEs with the calibration residuals
     tables, growth = [], []
+    last = [LAST_YEAR[v] for v in VARIABLES]
     for name, by in BREAKDOWNS.items():
-        est = s.total(list(VARIABLES), by=by, na="drop")
+        # one pass for the totals (complete cases of both variables) and each variable's
+        # pair with its last-year value (the same firms in both years: the pair's complete
+        # cases), = total(VARIABLES, na="drop") and total([v, LAST_YEAR[v]], na="drop")
+        est, *pairs = s.totals([list(VARIABLES), *([v, LAST_YEAR[v]] for v in VARIABLES)], by=by)
         tables.append(estimate_table(est, name, by))
-        for v in VARIABLES:
-            # the same firms in both years: complete cases of the value and its last-year value
-            pair = s.total([v, LAST_YEAR[v]], by=by, na="drop")
-            ratio = s.ratio(v, LAST_YEAR[v], by=by, na="drop")
-            growth.append(growth_table(pair, name, by, v, LAST_YEAR[v], ratio=ratio))
+        # every ratio v / last year's w in one pass; "drop_each" keeps each pair's complete
+        # cases, so the ratio v / LAST_YEAR[v] is ratio(v, LAST_YEAR[v], na="drop")'s
+        ratios = s.ratio(list(VARIABLES), last, by=by, na="drop_each")
+        for v, pair in zip(VARIABLES, pairs, strict=True):
+            growth.append(growth_table(pair, name, by, v, LAST_YEAR[v], ratio=ratios))
     out = pd.concat(tables, ignore_index=True)
     out.to_csv(ctx.path("estimates.csv"), index=False)
     pd.concat(growth, ignore_index=True).to_csv(ctx.path("growth.csv"), index=False)

@@ -474,3 +474,24 @@ def test_nan_in_a_parquet_file_counts_as_missing(tmp_path):
     # post-stratifying on that class: its NaN values are missing, named (were a level)
     with pytest.raises(ColumnError, match="'k' has 15 missing value"):
         scan(str(path), design).poststratify("k", {1.0: 300.0, 2.0: 200.0})
+
+
+def test_several_totals_in_one_pass_equal_each_total(two_stage):
+    """``OutOfCoreSurvey.totals``: each group keeps its own complete cases and equals the
+    in-memory total of that group on its complete rows (two-stage design with calibration),
+    by domain and overall."""
+    df = two_stage.copy()
+    rng = np.random.default_rng(11)
+    df.loc[rng.choice(len(df), 6, replace=False), "y"] = np.nan
+    df.loc[rng.choice(len(df), 5, replace=False), "x"] = np.nan
+    df["z"] = df["y"].fillna(1.0) * 0.5
+    d = sv.Design(strata="h", clusters=("psu", "ssu"), fpc=("N1", "N2"), lonely_psu="adjust")
+    m = sv.Survey(df, d)
+    counts = (pd.Series(m.weights).groupby(df["k2"]).sum() * 1.04).to_dict()
+    o, m = scan(df, d).calibrate({"k2": counts}), calibrate(m, {"k2": counts})
+    groups = [["y"], ["y", "x"], ["z"], ["x", "z"]]
+    for got, group in zip(o.totals(groups, by="dom"), groups):
+        same(got, o.total(group, by="dom", na="drop"))
+        same(got, m.total(group, by="dom", na="drop"))
+    for got, group in zip(o.totals(groups), groups):
+        same(got, m.total(group, na="drop"))

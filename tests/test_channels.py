@@ -162,16 +162,34 @@ def test_hartley_optimal_theta_minimises_variance(two_frames):
 
 
 def test_multiple_frame_estimators_unbiased_with_honest_se(two_frames):
+    """300 pairs of samples (120 from frame A, 90 from B; the draws of
+    :func:`_two_frame_samples`, one pair after the other): the multiplicity estimate and its
+    SE are unbiased and honest. The 300 estimates and SEs are computed at once with the
+    formula of :func:`test_multiplicity_hand_computation_and_hartley_half` (sum of w y / m;
+    variance: sum over the two samples of N^2 (1 - n/N) s_z^2 / n); the first pair also goes
+    through ``multiple_frame_total`` (the public call), which must give the same numbers."""
     rng = np.random.default_rng(3)
     truth = two_frames.y.sum()
     mem = {"a": "in_a", "b": "in_b"}
-    est, se = [], []
-    for _ in range(300):
-        samples = _two_frame_samples(rng, two_frames, 120, 90)
-        m = multiple_frame_total(samples, "y", membership=mem)
-        est.append(m.estimate[0])
-        se.append(m.se[0])
-    est, se = np.array(est), np.array(se)
+    reps, sizes = 300, {"a": 120, "b": 90}
+    z = (two_frames.y / (two_frames.in_a.astype(int) + two_frames.in_b.astype(int))).to_numpy()
+    frames = {name: np.flatnonzero(two_frames[mem[name]].to_numpy()) for name in sizes}
+    picks = {name: np.empty((reps, n), dtype=np.int64) for name, n in sizes.items()}
+    for r in range(reps):  # the random draws only, in the order of _two_frame_samples
+        for name, n in sizes.items():
+            picks[name][r] = rng.choice(frames[name], size=n, replace=False)
+    est, var = np.zeros(reps), np.zeros(reps)
+    for name, n in sizes.items():  # two frames: every replication at once
+        N, zs = frames[name].size, z[picks[name]]
+        est += N / n * zs.sum(axis=1)
+        var += N**2 * (1 - n / N) * zs.var(axis=1, ddof=1) / n
+    se = np.sqrt(var)
+    first = {name: sv.Survey(two_frames.iloc[picks[name][0]].assign(
+        w=frames[name].size / n, N=frames[name].size).reset_index(drop=True),
+        sv.Design(weights="w", fpc="N")) for name, n in sizes.items()}
+    m = multiple_frame_total(first, "y", membership=mem)
+    assert m.estimate[0] == pytest.approx(est[0], rel=1e-12)
+    assert m.se[0] == pytest.approx(se[0], rel=1e-10)
     assert abs(est.mean() / truth - 1) < 0.01
     assert np.mean(se) / np.std(est) == pytest.approx(1.0, abs=0.12)
     assert 0.91 <= np.mean(np.abs(est - truth) <= 1.96 * se) <= 0.99

@@ -453,6 +453,12 @@ def test_births_and_deaths_are_covered(demo):
 # ---------------------------------------------------------------------------
 # every setting does what it says
 # ---------------------------------------------------------------------------
+def _plans(demo, config) -> dict:
+    """The demo's plans of the years of ``config`` (what ``plan_step(config, write=False)``
+    makes again: the tests change no ``[plan]`` setting), as the cycle passes them."""
+    return {year: demo.plans[year] for year in config.years()}
+
+
 def _report(demo, config, tmp_path, estimates=None):
     from survey.pipeline.steps import report_step
 
@@ -525,7 +531,8 @@ def test_confidence_level_reaches_every_label(demo, tmp_path):
             assert "90%" in label(key, language, level=0.9), (language, key)
     quarters = ["2006Q1", "2006Q2", "2006Q3", "2006Q4"]  # the bulletin needs no more
     config = with_settings(demo.config, "estimate", level=0.9, periods=quarters)
-    estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters})
+    estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters},
+                              plans=_plans(demo, config))
     content, files = _report(demo, config, tmp_path, estimates)
     html = files.html.read_text(encoding="utf-8")
     assert "90% 置信区间" in html and "95%" not in html
@@ -615,15 +622,22 @@ def test_demo_prints_one_line_per_step(demo, monkeypatch, capsys):
 
 
 # --------------------------------------------------------------------------- the year to date
-def _ytd_truth(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
-    """True January-December 2006 totals and comparable growth (the same firms in 2005, 0 for
-    firms born since) of the register's firms, by ``by`` (thousand yuan)."""
+def _annual_truth(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """True 2006 and 2005 annual values of the register's firms (rows of ``frame``; 0 for
+    firms not in business), read once for every breakdown of :func:`_ytd_truth`."""
     ids = frame["firm_id"]
     q = pd.concat([load_quarterly(year=2005), load_quarterly(year=2006)])
     q = q[_among(q["firm_id"], ids)]
     annual = q.groupby(["year", "firm_id"])[["gross_output", "export_delivery", "profit_tax"]].sum()
-    this = annual.xs(2006, level="year").reindex(ids).fillna(0.0)
-    last = annual.xs(2005, level="year").reindex(ids).fillna(0.0)
+    return (annual.xs(2006, level="year").reindex(ids).fillna(0.0),
+            annual.xs(2005, level="year").reindex(ids).fillna(0.0))
+
+
+def _ytd_truth(frame: pd.DataFrame, by: str | None, annual) -> pd.DataFrame:
+    """True January-December 2006 totals and comparable growth (the same firms in 2005, 0 for
+    firms born since) of the register's firms, by ``by`` (thousand yuan); ``annual``:
+    :func:`_annual_truth` of ``frame``."""
+    this, last = annual
     keys = frame[by].fillna("(非园区)").to_numpy() if by else np.zeros(len(frame))
     out = []
     for v in ("gross_output", "export_delivery", "profit_tax"):
@@ -669,13 +683,13 @@ def test_year_to_date_covers_the_truth(demo):
         assert abs(z) < 3, (figure, z)
         assert abs(zg) < 3, (figure, zg)
     # every cell of every breakdown
-    zs = []
+    zs, annual = [], _annual_truth(frame)
     for name, by in (("sector", None), ("city", "city"), ("industry", "industry"), ("zone", "zone"),
                      ("channel_bureau", "in_bureau"), ("channel_federation", "in_federation"),
                      ("channel_zone", "in_zone")):
         table = ytd[name].table()
         table = table.assign(key=table[by] if by else 0.0)
-        merged = table.merge(_ytd_truth(frame, by), on=["key", "variable"], how="left")
+        merged = table.merge(_ytd_truth(frame, by, annual), on=["key", "variable"], how="left")
         assert merged["truth"].notna().all(), name
         zs += ((merged["estimate"] - merged["truth"]) / merged["se"]).tolist()
         zs += ((merged["growth"] - merged["truth_growth"]) / merged["growth_se"]).tolist()
@@ -750,10 +764,11 @@ LAYOUT_SCRIPT = """<script>
   var numbers = Array.prototype.map.call(document.querySelectorAll('#headline .number'), function (e) {
     return [e.closest('.card').id, e.getAttribute('data-field'), e.textContent]; });
   var out = document.createElement('pre');
-  out.id = 'layout-check';
+  out.className = 'layout-check';
+  out.setAttribute('data-page', window.frameElement.id);
   out.textContent = JSON.stringify({width: width, page: document.documentElement.scrollWidth,
     over: over.slice(0, 20), scrolled: scrolled, headers: headers, numbers: numbers});
-  document.body.appendChild(out);
+  parent.document.body.appendChild(out);  // the frame is same-origin (srcdoc)
 })();
 </script>"""
 
@@ -769,45 +784,72 @@ def english(demo, tmp_path_factory):
     folder = tmp_path_factory.mktemp("english")
     ledger = folder / "ledger_copy.duckdb"  # the report records its figures there
     shutil.copy(demo.ledger_file, ledger)
-    estimates = estimate_step(config, demo.take_all, demo.surveys)
+    estimates = estimate_step(config, demo.take_all, demo.surveys, plans=_plans(demo, config))
     protected = protect_step(config, demo.take_all, demo.surveys)
     content, files = report_step(config, estimates, protected, take_all=demo.take_all,
                                  surveys=demo.surveys, ledger_file=ledger, output=folder)
     return content, files
 
 
-def _layout(chromium: str, page: Path, width: int, tmp: Path) -> dict:
+WIDTHS = (800, 1280, 1920)
+
+
+def _layouts(chromium: str, pages: dict[str, Path], tmp: Path) -> dict[tuple[str, int], dict]:
+    """The layout check of every page at every width of :data:`WIDTHS`, in one browser run:
+    each (page, width) is a same-origin frame (``srcdoc``) of that width and 2000 px high
+    (what ``--window-size=<width>,2000`` gave one page per run; scrollbars are hidden, so
+    the frame's viewport is the window's), whose script writes its result into the top page."""
+    import html as html_lib
     import json
     import re
     import subprocess
 
     from survey.publish.report.html import CHROMIUM_FLAGS
 
-    copy = tmp / f"{page.stem}-{width}.html"
-    copy.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "",
-                           page.read_text(encoding="utf-8")).replace("</body>", LAYOUT_SCRIPT + "</body>"),
-                    encoding="utf-8")
-    done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / f'profile-{width}'}",
-                           f"--window-size={width},2000", "--dump-dom", copy.as_uri()],
-                          capture_output=True, text=True, timeout=120, check=False)
-    found = re.search(r'<pre id="layout-check">(.*?)</pre>', done.stdout, re.S)
-    assert found, done.stderr[-800:]
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&")
-                      .replace("&lt;", "<").replace("&gt;", ">"))
+    frames = []
+    for name, page in pages.items():
+        body = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "",
+                      page.read_text(encoding="utf-8")).replace("</body>", LAYOUT_SCRIPT + "</body>")
+        frames += [f'<iframe id="{name}-{width}" width="{width}" height="2000" '
+                   f'style="border:0;display:block" srcdoc="{html_lib.escape(body, quote=True)}">'
+                   "</iframe>" for width in WIDTHS]
+    top = tmp / "layouts.html"
+    top.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+                   f'<body style="margin:0">{"".join(frames)}</body></html>', encoding="utf-8")
+    done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}",
+                           f"--window-size={max(WIDTHS)},2000", "--dump-dom", top.as_uri()],
+                          capture_output=True, text=True, timeout=240, check=False)
+    found = dict(re.findall(r'<pre class="layout-check" data-page="([^"]*)">(.*?)</pre>',
+                            done.stdout, re.S))
+    assert len(found) == len(pages) * len(WIDTHS), done.stderr[-800:]
+    checks = {}
+    for key, text in found.items():
+        name, width = key.rsplit("-", 1)
+        checks[name, int(width)] = json.loads(text.replace("&quot;", '"').replace("&amp;", "&")
+                                              .replace("&lt;", "<").replace("&gt;", ">"))
+    return checks
 
 
-@pytest.mark.parametrize("language", ["zh", "en"])
-def test_bulletin_fits_800_1280_1920_px(demo, english, language, tmp_path):
-    """At 800, 1280 and 1920 px in both languages no element's right edge passes the viewport
-    (a table may scroll inside its own container, which itself fits), the page is not wider
-    than the window, no table has two columns with the same header, and every headline
-    number in the DOM is the content's number as printed."""
+@pytest.fixture(scope="module")
+def layouts(demo, english, tmp_path_factory):
+    """Both bulletins (zh: the demo's, en: :func:`english`) laid out at every width of
+    :data:`WIDTHS` by one headless Chromium run (a launch costs about 1.5 s)."""
     from survey.publish.report.html import find_chromium
 
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("chromium is not on PATH (Debian: apt-get install chromium fonts-noto-cjk)")
-    content, files = (demo.content, demo.files) if language == "zh" else english
+    return _layouts(chromium, {"zh": demo.files.html, "en": english[1].html},
+                    tmp_path_factory.mktemp("layouts"))
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_bulletin_fits_800_1280_1920_px(demo, english, layouts, language):
+    """At 800, 1280 and 1920 px in both languages no element's right edge passes the viewport
+    (a table may scroll inside its own container, which itself fits), the page is not wider
+    than the window, no table has two columns with the same header, and every headline
+    number in the DOM is the content's number as printed."""
+    content = demo.content if language == "zh" else english[0]
     expected = []
     for i, h in enumerate(content.headline):
         expected += [[f"headline-{i}", "estimate", f"{h.estimate:,.{h.decimals}f}"],
@@ -816,8 +858,8 @@ def test_bulletin_fits_800_1280_1920_px(demo, english, language, tmp_path):
                      [f"headline-{i}", "growth", f"{100 * h.growth:+.1f}%"],
                      [f"headline-{i}", "growth_ci_low", f"[{100 * h.growth_ci_low:+.1f}%"],
                      [f"headline-{i}", "growth_ci_high", f"{100 * h.growth_ci_high:+.1f}%]"]]
-    for width in (800, 1280, 1920):
-        check = _layout(chromium, files.html, width, tmp_path)
+    for width in WIDTHS:
+        check = layouts[language, width]
         assert check["width"] == width
         assert check["over"] == [], (language, width, check["over"])
         assert check["page"] <= width, (language, width)
@@ -1038,7 +1080,8 @@ def _sector_model_part(config, demo, variable="gross_output", period="2006Q4"):
 
     quarters = ["2006Q4"]  # the published quarter alone (its model part needs no other)
     config = with_settings(config, "estimate", periods=quarters, small_areas=None)
-    estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters})
+    estimates = estimate_step(config, demo.take_all, {p: demo.surveys[p] for p in quarters},
+                              plans=_plans(demo, config))
     t = estimates.by_period["sector"][period].table().set_index("variable")
     return t.loc[variable]
 

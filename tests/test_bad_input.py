@@ -670,16 +670,14 @@ def test_disclosure_of_a_60_by_40_table_is_fast_and_audited(kind):
     certificates as rectangles of suppressed cells and its rounds are verified by the final
     audit. Now 3,779 (1,000 one-firm cells: 7,702 -> 5,468): a cell that an earlier
     solution of the same model put at 0 has minimum 0 without an LP. Same suppressed
-    cells as before (hash of their indices, taken from main 18ad0c5)."""
+    cells as before (hash of their indices, taken from main 18ad0c5). Its speed is checked by
+    the count of linear programmes, not by a clock (benchmarks/ time it)."""
     import hashlib
-    import time
 
     from survey.publish.disclosure import protect_table
 
     df = _big_table(kind)
-    start = time.perf_counter()
     pt = protect_table(df, "v", rows="row", columns="col")
-    seconds = time.perf_counter() - start
     assert pt.audit["protected"].all()
     primary = int((pt.audit["status"] == "primary").sum())
     assert primary > 1000
@@ -689,4 +687,3 @@ def test_disclosure_of_a_60_by_40_table_is_fast_and_audited(kind):
     assert (idx.size, hashlib.sha256(idx.tobytes()).hexdigest()[:16]) == {
         "3000 firms": (1444, "9ddac9cc0b52d031"),
         "1000 one-firm cells": (1863, "3581cb50c07379ee")}[kind]
-    assert seconds < 120  # about 6-8 s on an idle core

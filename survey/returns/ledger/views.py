@@ -32,16 +32,20 @@ class LedgerViews:
     :class:`~survey.returns.ledger.connection.LedgerConnection` and the register snapshot of
     :class:`~survey.returns.ledger.snapshots.LedgerSnapshots`)."""
 
-    def _current(self, period: str, as_of: Any) -> pd.DataFrame:
+    def _current(self, period: str, as_of: Any, markers: Any = None) -> pd.DataFrame:
         """The body of :meth:`Ledger.current <survey.returns.ledger.Ledger.current>`."""
         clause, params = self._as_of_clause(as_of)
+        having = ""
+        if markers is not None:
+            having = "HAVING arg_max(marker, revision)::VARCHAR IN (SELECT unnest(?::VARCHAR[]))"
+            params = [*params, [str(m) for m in markers]]
         cur = self._cursor()
         try:
             return cur.execute(
                 f"""SELECT firm_id, item, arg_max(value, revision) AS value,
                            arg_max(marker, revision)::VARCHAR AS marker, max(revision) AS revision
                     FROM returns WHERE period = ?{clause}
-                    GROUP BY firm_id, item ORDER BY firm_id, item""",
+                    GROUP BY firm_id, item {having} ORDER BY firm_id, item""",
                 [period, *params],
             ).df()
         finally:

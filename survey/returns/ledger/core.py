@@ -91,6 +91,7 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         self.form = check_form(form)
         self.indicators = self.form.indicators
         self._write_lock = threading.RLock()
+        self._wide_frames: dict = {}  # the last two quarters read by to_frame (views.py)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:

@@ -92,6 +92,7 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         self.indicators = self.form.indicators
         self._write_lock = threading.RLock()
         self._wide_frames: dict = {}  # the last two quarters read by to_frame (views.py)
+        self._snapshots: dict = {}  # register snapshots read, until the next one (snapshots.py)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:

@@ -623,7 +623,10 @@ def protect_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     [91.2, 1240]
     """
     out = frame.copy()
-    for j in range(out.shape[1]):
+    for j, dtype in enumerate(frame.dtypes):  # numbers and dates pass as they are
+        if not (dtype == object or pd.api.types.is_string_dtype(dtype)
+                or isinstance(dtype, pd.CategoricalDtype)):
+            continue
         column = out.iloc[:, j]
         if column.dtype == object:  # mixed cells keep their types (1240 stays an integer)
             out.isetitem(j, pd.Series([text_cell(v) for v in column], index=column.index,
@@ -769,8 +772,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "data",
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in _CSV:
         safe = protect_formulas(frame)
-        text = [c for c in range(safe.shape[1]) if safe.iloc[:, c].dtype == object
-                or pd.api.types.is_string_dtype(safe.iloc[:, c].dtype)]
+        text = [c for c, dtype in enumerate(safe.dtypes) if dtype == object
+                or pd.api.types.is_string_dtype(dtype)]
         carriage = any(safe.iloc[:, c].astype(str).str.contains("\r", regex=False).any()
                        for c in text)  # csv quotes only the line terminator's characters
         safe.to_csv(path, index=index, encoding=encoding, lineterminator="\n",

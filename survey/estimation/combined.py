@@ -577,7 +577,8 @@ def combined_total(
     if sample is not None:
         require_columns(sample.data, [*names, *byl], "the sample")
         w = sample.weights * sample.in_domain
-        key_frames.append(sample.data.loc[w > 0, byl])
+        sample_keys = sample.data[byl].loc[w > 0]  # the domains of the rows with weight
+        key_frames.append(sample_keys)
         has_ly &= all(c in sample.data.columns for c in ly_names)
     if model is not None:
         if tuple(byl) != model.by or not set(names) <= set(model.variables):
@@ -651,7 +652,7 @@ def combined_total(
         domain_of = np.full(len(data), -1, dtype=np.intp)
         inside = w > 0
         if inside.any():
-            domain_of[inside] = locate(data.loc[inside, byl])
+            domain_of[inside] = locate(sample_keys)
         code = np.where(domain_of >= 0, domain_of, 0)
         extra = {f"_cq_{j}": np.where(inside, np.nan_to_num(vals[:, j]), 0.0) for j in range(kk)}
         extra["_cq_domain"] = code

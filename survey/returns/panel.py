@@ -233,8 +233,7 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
     if frame.empty:
         cache[period] = frame
         return frame
-    cells = ledger.current(period)
-    cells = cells[cells["marker"].isin(IMPUTED_MARKERS).to_numpy()]
+    cells = ledger.current(period, markers=IMPUTED_MARKERS)
     indicators = [c.removesuffix("_marker") for c in frame.columns
                   if c.endswith("_marker") and f"{c.removesuffix('_marker')}_ytd" in frame.columns]
     if len(cells):
@@ -253,6 +252,13 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
     prev = returned_frame(ledger, previous, cache=cache) if previous is not None else None
     if prev is not None and prev.empty:
         prev = None
+    if not len(cells) and (prev is None or prev is cache.get(f"{previous} as read")) and (
+            set(indicators) == set(ledger.indicators)
+            and all(ledger.form.previous(v) == f"{v}_ytd_previous" for v in indicators)):
+        # nothing masked here or in the quarter before: to_frame's quarter values and
+        # ``_previous`` values are already those of the returned values
+        cache[period] = cache[f"{period} as read"] = frame
+        return frame
     frame = ytd_to_quarters(frame, prev, variables=indicators,
                             stocks=[s for s in ledger.form.stocks if s in indicators]).frame
     for var in indicators:

@@ -10,6 +10,7 @@ schema and the plumbing they share.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -90,6 +91,8 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         self.form = check_form(form)
         self.indicators = self.form.indicators
         self._write_lock = threading.RLock()
+        self._wide_frames: dict = {}  # the last two quarters read by to_frame (views.py)
+        self._snapshots: dict = {}  # register snapshots read, until the next one (snapshots.py)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
@@ -361,7 +364,8 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         return self._revise(values, period, author=author, reason=reason, marker=marker)
 
     # -- reading ---------------------------------------------------------------
-    def current(self, period: str, *, as_of: Any = None) -> pd.DataFrame:
+    def current(self, period: str, *, as_of: Any = None,
+                markers: Sequence[str] | None = None) -> pd.DataFrame:
         """Current (or as-of) value of every cell of a period, in long form.
 
         Parameters
@@ -370,6 +374,9 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         as_of : int, datetime, str or None, default=None
             Transaction number, or UTC time (naive datetimes are UTC), up to
             which revisions count; ``None`` for the latest state.
+        markers : sequence of str or None, default=None
+            Only the cells whose current marker is one of these (e.g. the
+            imputed ones); ``None``: every cell.
 
         Returns
         -------
@@ -383,7 +390,7 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         ...     ledger.current("2006Q1").columns.tolist()
         ['firm_id', 'item', 'value', 'marker', 'revision']
         """
-        return self._current(period, as_of)
+        return self._current(period, as_of, markers)
 
     def history(self, firm_id: str, period: str | None = None) -> pd.DataFrame:
         """Every recorded value of one firm (all revisions, oldest first).

@@ -82,7 +82,7 @@ class LedgerRevisions:
             )
         if marker is not None and marker not in MARKERS:
             raise LedgerError(f"revise: marker must be one of {MARKERS}, got {marker!r}")
-        long_parts = []
+        columns, markers = [], []  # one value and one marker column per item
         for c in items:
             v = values[c].to_numpy(dtype=float, na_value=np.nan)
             keep = np.isfinite(v)
@@ -103,23 +103,23 @@ class LedgerRevisions:
                         f"revise: column {mcol!r} has markers outside {MARKERS}: "
                         f"{sorted(set(marks[wrong]))[:5]}"
                     )
-            else:
-                marks = np.full(len(v), marker, dtype=object)
-            long_parts.append(
-                pd.DataFrame(
-                    {
-                        "firm_id": values["firm_id"].astype("str").to_numpy()[keep],
-                        "item": c,
-                        "value": v[keep],
-                        "marker": marks[keep],
-                    }
-                )
+                markers.append(marks)
+            columns.append(v)
+        if items:
+            # the long frame item by item (rows of the first item, then the second...)
+            matrix = np.stack(columns)
+            item_of, row_of = np.nonzero(np.isfinite(matrix))
+            long = pd.DataFrame(
+                {
+                    "firm_id": values["firm_id"].astype("str").to_numpy(dtype=object)[row_of],
+                    "item": np.asarray(items, dtype=object)[item_of],
+                    "value": matrix[item_of, row_of],
+                    "marker": (np.stack(markers)[item_of, row_of] if marker is None
+                               else np.full(len(row_of), marker, dtype=object)),
+                }
             )
-        long = (
-            pd.concat(long_parts, ignore_index=True)
-            if long_parts
-            else pd.DataFrame({"firm_id": [], "item": [], "value": [], "marker": []})
-        )
+        else:
+            long = pd.DataFrame({"firm_id": [], "item": [], "value": [], "marker": []})
         cur = self._cursor()
         cur.register("incoming", long)
         try:
@@ -129,9 +129,11 @@ class LedgerRevisions:
             cur.execute(
                 """
                 CREATE TEMP TABLE staged AS
-                WITH cur AS (
-                    SELECT firm_id, item, max(revision) AS revision, arg_max(value, revision) AS value
-                    FROM returns WHERE period = $period GROUP BY firm_id, item)
+                WITH cur AS (  -- the current value of the incoming cells only
+                    SELECT r.firm_id, r.item, max(r.revision) AS revision,
+                           arg_max(r.value, r.revision) AS value
+                    FROM returns r SEMI JOIN incoming USING (firm_id, item)
+                    WHERE r.period = $period GROUP BY r.firm_id, r.item)
                 SELECT i.firm_id, i.item, i.value, i.marker, coalesce(c.revision, 0) + 1 AS revision,
                        c.value IS NOT DISTINCT FROM i.value AS same
                 FROM incoming i LEFT JOIN cur c USING (firm_id, item)

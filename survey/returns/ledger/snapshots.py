@@ -111,9 +111,20 @@ class LedgerSnapshots:
             ).fetchall()[0][0]
             if not exists:
                 return pd.DataFrame({"firm_id": pd.Series(dtype="str")})
+            # kept until the register is recorded again (edit and impute read each quarter)
+            txn = cur.execute(
+                "SELECT max(txn) FROM transactions WHERE kind = 'units'").fetchall()[0][0]
+            key = (period, txn)
+            kept = self._snapshots
+            if key in kept:
+                return kept[key].copy()
             out = cur.execute(
                 "SELECT * EXCLUDE (period) FROM units WHERE period = ? ORDER BY firm_id", [period]
             ).df()
         finally:
             cur.close()
-        return out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        kept[key] = out.copy()
+        for old in [k for k in list(kept) if k[1] != txn] + list(kept)[:-8]:
+            kept.pop(old, None)  # recorded since, or more than two years of quarters
+        return out

@@ -32,16 +32,20 @@ class LedgerViews:
     :class:`~survey.returns.ledger.connection.LedgerConnection` and the register snapshot of
     :class:`~survey.returns.ledger.snapshots.LedgerSnapshots`)."""
 
-    def _current(self, period: str, as_of: Any) -> pd.DataFrame:
+    def _current(self, period: str, as_of: Any, markers: Any = None) -> pd.DataFrame:
         """The body of :meth:`Ledger.current <survey.returns.ledger.Ledger.current>`."""
         clause, params = self._as_of_clause(as_of)
+        having = ""
+        if markers is not None:
+            having = "HAVING arg_max(marker, revision)::VARCHAR IN (SELECT unnest(?::VARCHAR[]))"
+            params = [*params, [str(m) for m in markers]]
         cur = self._cursor()
         try:
             return cur.execute(
                 f"""SELECT firm_id, item, arg_max(value, revision) AS value,
                            arg_max(marker, revision)::VARCHAR AS marker, max(revision) AS revision
                     FROM returns WHERE period = ?{clause}
-                    GROUP BY firm_id, item ORDER BY firm_id, item""",
+                    GROUP BY firm_id, item {having} ORDER BY firm_id, item""",
                 [period, *params],
             ).df()
         finally:
@@ -61,7 +65,24 @@ class LedgerViews:
             cur.close()
 
     def _wide(self, cur: duckdb.DuckDBPyConnection, period: str, as_of: Any) -> pd.DataFrame:
+        """The latest revision of every item per firm of a quarter; the last two quarters
+        read are kept until the next write (the quarter before is read again by the next
+        quarter's ``to_frame``)."""
         clause, params = self._as_of_clause(as_of)
+        txn = cur.execute("SELECT max(txn) FROM transactions").fetchall()[0][0]
+        key = (period, clause, repr(params), txn)
+        kept = self._wide_frames
+        frame = kept.get(key)
+        if frame is not None:
+            return frame.copy()
+        frame = self._read_wide(cur, period, clause, params)
+        kept[key] = frame.copy()
+        for old in [k for k in list(kept) if k[3] != txn] + list(kept)[:-2]:
+            kept.pop(old, None)  # written since, or more than the last two read
+        return frame
+
+    def _read_wide(self, cur: duckdb.DuckDBPyConnection, period: str, clause: str,
+                   params: list) -> pd.DataFrame:
         # one pass grouped by firm: arg_max picks the latest revision of each item
         selects = [
             f"arg_max(value, revision) FILTER (WHERE item = '{item}') AS \"{item}\""
@@ -95,8 +116,9 @@ class LedgerViews:
         previous = previous_quarter(period, same_year=True)
         cur = self._cursor()
         try:
-            wide = self._wide(cur, period, as_of)
+            # the quarter before first: kept from the previous call when quarters are read in order
             prev = self._wide(cur, previous, as_of) if previous is not None else None
+            wide = self._wide(cur, period, as_of)
         finally:
             cur.close()
         if register:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -203,24 +204,28 @@ def test_missing_stratum_in_the_take_some_part(runs, tmp_path):
     assert n == FIRMS and pd.read_parquet(tmp_path / "ok.parquet")["city"].isna().sum() == 1
 
 
-def test_returns_of_a_firm_not_on_the_register(runs, tmp_path):
+def _changed_q2(runs, tmp_path, change) -> Path:
+    """A copy of the user run's returns whose 2018Q2 file ``change(frame)`` altered."""
     returns = tmp_path / "returns"
     shutil.copytree(runs["mine"] / "returns", returns)
     q2 = pd.read_parquet(returns / "returns_2018Q2.parquet")
-    stranger = "91450100MA5KA1B2CM"
-    q2.loc[5, "firm_id"] = stranger
+    change(q2)
     q2.to_parquet(returns / "returns_2018Q2.parquet", index=False)
+    return returns
+
+
+def test_returns_of_a_firm_not_on_the_register(runs, tmp_path):
+    stranger = "91450100MA5KA1B2CM"
+    returns = _changed_q2(runs, tmp_path, lambda q2: q2.__setitem__(
+        "firm_id", q2["firm_id"].where(q2.index != 5, stranger)))
     with pytest.raises(FrameError, match=rf"returns returns_2018Q2.parquet \(2018Q2\): 1 firm "
                        rf"id\(s\) not on the register: '{stranger}' \(row 6\)"):
         _run(runs, runs["mine"] / "register.parquet", returns, tmp=tmp_path / "out")
 
 
 def test_returns_of_another_period(runs, tmp_path):
-    returns = tmp_path / "returns"
-    shutil.copytree(runs["mine"] / "returns", returns)
-    q2 = pd.read_parquet(returns / "returns_2018Q2.parquet")
-    q2.loc[:2, "period"] = "2018Q1"
-    q2.to_parquet(returns / "returns_2018Q2.parquet", index=False)
+    returns = _changed_q2(runs, tmp_path, lambda q2: q2.__setitem__(
+        "period", q2["period"].where(q2.index > 2, "2018Q1")))
     with pytest.raises(PeriodError, match=r"3 row\(s\) are not of period 2018Q2: '2018Q1' "
                        r"\(3 rows\)"):
         _run(runs, runs["mine"] / "register.parquet", returns, tmp=tmp_path / "out")

@@ -39,6 +39,7 @@ from survey.io import member
 from survey.periods import (
     parse_quarter,
     previous_quarter,
+    previous_values,
     quarterly_from_ytd,
     shift_quarter,
     ytd_to_quarters,
@@ -261,12 +262,9 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
         return frame
     frame = ytd_to_quarters(frame, prev, variables=indicators,
                             stocks=[s for s in ledger.form.stocks if s in indicators]).frame
-    for var in indicators:
-        if prev is not None:
-            lookup = prev.set_index("firm_id")[f"{var}_ytd"]
-            frame[f"{var}_ytd_previous"] = lookup.reindex(frame["firm_id"].to_numpy()).to_numpy()
-        else:
-            frame[f"{var}_ytd_previous"] = np.nan
+    for name, values in previous_values(frame, prev, {
+            f"{var}_ytd_previous": f"{var}_ytd" for var in indicators}).items():
+        frame[name] = values
     cache[period] = frame
     return frame
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from survey.errors import SurveyWarning
 from survey.io import member
-from survey.periods import normalise_quarter, previous_quarter, ytd_to_quarters
+from survey.periods import normalise_quarter, previous_quarter, previous_values, ytd_to_quarters
 from survey.returns.sql import QuarterRelation, configure_ledger, quarter_sql
 
 __all__: list[str] = []  # parts of survey.returns.ledger (its __init__ exports the user API)
@@ -148,12 +148,9 @@ class LedgerViews:
             ytd_suffix=form.ytd_suffix, last_year_suffix=form.last_year_suffix,
         )
         out = conversion.frame
-        for var in self.indicators:
-            if prev is not None:
-                lookup = prev.set_index("firm_id")[form.ytd(var)]
-                out[form.previous(var)] = lookup.reindex(out["firm_id"].to_numpy()).to_numpy()
-            else:
-                out[form.previous(var)] = np.nan
+        out = pd.concat([out, pd.DataFrame(previous_values(out, prev, {
+            form.previous(var): form.ytd(var) for var in self.indicators}), index=out.index)],
+            axis=1)
         decreases = conversion.problems["problem"].eq("cumulative_decrease").sum()
         if decreases:
             warnings.warn(

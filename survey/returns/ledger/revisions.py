@@ -124,6 +124,7 @@ class LedgerRevisions:
         cur.register("incoming", long)
         try:
             cur.execute("BEGIN TRANSACTION")
+            before = self._version(cur)
             txn = self._next_txn(cur)
             now = self._now()
             cur.execute(
@@ -157,6 +158,10 @@ class LedgerRevisions:
                 "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                 [txn, period, now, author, reason, written],
             )
+            changed = cur.execute(  # for the wide frames kept (views.py): the cells written
+                "SELECT firm_id, item, value, marker::VARCHAR AS marker FROM staged WHERE NOT same"
+            ).df() if any(k[0] == period for k in self._wide_frames) else long.iloc[:0]
+            after = self._version(cur)
             cur.execute("DROP TABLE staged")
             cur.execute("COMMIT")
         except Exception:
@@ -168,6 +173,7 @@ class LedgerRevisions:
         finally:
             cur.unregister("incoming")
             cur.close()
+        self._keep_revised(period, before, after, changed)
         return RevisionReport(
             period=period, txn=txn, recorded_at=now, values_written=written,
             values_unchanged=int(unchanged), by_marker={m: int(c) for m, c in counts},

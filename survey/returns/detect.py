@@ -595,7 +595,6 @@ def cumulative_conflicts(
 
         found = []
         for _ in range(4):
-            score = _path_scores(valid & returned, y, last, growth)
             best = np.full(g, -np.inf)
             where = np.full(g, -1, dtype=np.int64)
             conflict = np.zeros((g, 4), dtype=bool)
@@ -610,6 +609,9 @@ def cumulative_conflicts(
             firms = np.flatnonzero(conflict.any(axis=1))
             if not len(firms):
                 break
+            # the path scores of these firm-years only (a score depends on its own row)
+            score = np.zeros((g, 4))
+            score[firms] = _path_scores((valid & returned)[firms], y[firms], last[firms], growth)
             later = np.argmax(conflict[firms], axis=1)
             earlier = against[firms, later]
             too_low = -score[firms, later]

@@ -455,14 +455,18 @@ def ytd_to_quarters(
         dec = needs_previous & np.isfinite(now) & np.isfinite(earlier) & (now < earlier)
         miss = needs_previous & np.isfinite(now) & ~np.isfinite(earlier)
         for mask, name in ((dec, "cumulative_decrease"), (miss, "missing_previous_quarter")):
-            if mask.any():
-                problems.append(pd.DataFrame({id: ids[mask], "variable": v, "problem": name,
-                                              "value": now[mask], "previous": earlier[mask]}))
+            if mask.any():  # one frame of all at the end
+                problems.append((ids[mask], v, name, now[mask], earlier[mask]))
     out = data.copy()  # the new columns in one concatenation (not one insertion each)
     for target in [t for t in derived if t in data.columns]:
         out[target] = derived.pop(target)
     out = pd.concat([out, pd.DataFrame(derived, index=out.index)], axis=1).__finalize__(data)
-    table = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame({
+    table = pd.DataFrame({
+        id: np.concatenate([p[0] for p in problems]),
+        "variable": np.repeat([p[1] for p in problems], [len(p[0]) for p in problems]),
+        "problem": np.repeat([p[2] for p in problems], [len(p[0]) for p in problems]),
+        "value": np.concatenate([p[3] for p in problems]),
+        "previous": np.concatenate([p[4] for p in problems])}) if problems else pd.DataFrame({
         id: pd.Series(dtype="str"), "variable": pd.Series(dtype="str"),
         "problem": pd.Series(dtype="str"), "value": pd.Series(dtype=float),
         "previous": pd.Series(dtype=float)})

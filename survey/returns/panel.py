@@ -719,15 +719,22 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
             if data.empty:
                 continue
             by = _classes(by, data.columns)
+            # each item is imputed from its own columns: the frames passed are only those
+            base = [c for c in dict.fromkeys(["firm_id", "period", *(
+                [] if by is None else [by] if isinstance(by, str) else by),
+                *([auxiliary] if auxiliary else [])]) if c in data.columns]
             for v in variables:
                 for item in (f"{v}_ytd", f"{v}_ytd_last_year"):
                     marker = f"{v}_marker" if item.endswith("_ytd") else f"{item}_marker"
+                    slim = data[list(dict.fromkeys([*base, *(
+                        c for c in (item, marker, f"{v}_ytd_last_year") if c in data.columns)]))]
                     if v in nonnegative:
-                        data, pairs = _impute_cumulative(data, v, item, by=by, auxiliary=auxiliary,
+                        slim, pairs = _impute_cumulative(slim, v, item, by=by, auxiliary=auxiliary,
                                                          marker=marker)
                         decided.append(pairs)
                     else:
-                        data = _impute(data, item, by=by, auxiliary=auxiliary, marker=marker)
+                        slim = _impute(slim, item, by=by, auxiliary=auxiliary, marker=marker)
+                    data[item], data[marker] = slim[item].to_numpy(), slim[marker].array
                 data[f"{v}_imputed"] = data[f"{v}_marker"].isin(IMPUTED_MARKERS).to_numpy()
             for period, rows in data.groupby("period", sort=True):
                 record = rows[["firm_id"]].copy()

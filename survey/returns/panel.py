@@ -574,45 +574,67 @@ def _impute(data: pd.DataFrame, item: str, *, by: Any, auxiliary: str | None, ma
                               cumulative=cumulative).data
 
 
-def _falling(data: pd.DataFrame, var: str, item: str, marker: str) -> pd.DataFrame:
-    """The falling year-to-date pairs of ``item`` (a ``{var}_ytd`` or last-year column)."""
-    view = pd.DataFrame({"firm_id": data["firm_id"].to_numpy(), "period": data["period"].to_numpy(),
-                         f"{var}_ytd": data[item].to_numpy(dtype=float, na_value=np.nan),
-                         f"{var}_marker": data[marker].to_numpy(dtype=object)})
-    if item == f"{var}_ytd" and f"{var}_ytd_last_year" in data.columns:
-        view[f"{var}_ytd_last_year"] = data[f"{var}_ytd_last_year"].to_numpy(dtype=float,
-                                                                             na_value=np.nan)
-    pairs = cumulative_conflicts(view, var)
-    return pairs.assign(item=item, rule=f"{var}_quarter_nonnegative")
+def _falling(jobs: Sequence[tuple[str, str, str, pd.DataFrame]]) -> list[pd.DataFrame]:
+    """The falling year-to-date pairs of each ``(var, item, marker, frame)`` (``item`` a
+    ``{var}_ytd`` or last-year column of ``frame``; the frames have the same rows), judged
+    by one :func:`~survey.returns.detect.cumulative_conflicts` call (an item a variable)."""
+    if not jobs:
+        return []
+    view = {"firm_id": jobs[0][3]["firm_id"].to_numpy(), "period": jobs[0][3]["period"].to_numpy()}
+    for k, (var, item, marker, data) in enumerate(jobs):
+        view[f"x{k}_ytd"] = data[item].to_numpy(dtype=float, na_value=np.nan)
+        view[f"x{k}_marker"] = data[marker].to_numpy(dtype=object)
+        if item == f"{var}_ytd" and f"{var}_ytd_last_year" in data.columns:
+            view[f"x{k}_ytd_last_year"] = data[f"{var}_ytd_last_year"].to_numpy(
+                dtype=float, na_value=np.nan)
+    pairs = cumulative_conflicts(pd.DataFrame(view), [f"x{k}" for k in range(len(jobs))])
+    items = pairs["item"].to_numpy(dtype=object) if len(pairs) else np.array([], dtype=object)
+    return [pairs[items == f"x{k}_ytd"].reset_index(drop=True).assign(
+        item=item, rule=f"{var}_quarter_nonnegative") for k, (var, item, _, _) in enumerate(jobs)]
 
 
-def _impute_cumulative(data: pd.DataFrame, var: str, item: str, *, by: Any,
-                       auxiliary: str | None, marker: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Impute a year-to-date item so that no quarter value is negative.
+def _impute_items(data: pd.DataFrame, jobs: Sequence[tuple[str, str, str]],
+                  nonnegative: Sequence[str], *, by: Any, auxiliary: str | None
+                  ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
+    """Impute each ``(var, item, marker)`` of a part, each from its own columns (an item's
+    frame: ids, periods, classes, auxiliary, the item, its marker, and last year's value
+    for a ``{var}_ytd``); the year-to-date items of ``nonnegative`` indicators so that no
+    quarter value is negative.
 
     First pass: plain ratio-of-means imputation; a returned value that falls below
     the value before it (returned or imputed) or above the one after it is judged
     against the firm's path (:func:`survey.returns.detect.cumulative_conflicts`). Returned
     values judged wrong are set aside; imputed ones are redone. Second pass:
     imputation with the cumulative bounds (``ratio_of_means(cumulative=True)``).
-    Returns the imputed frame and the pairs decided."""
-    first = _impute(data, item, by=by, auxiliary=auxiliary, marker=marker)
-    pairs = _falling(first, var, item, marker)
-    wrong = pairs[pairs["marker"].isin(ACCEPTED_MARKERS).to_numpy()]
-    spoiled = data
-    if len(wrong):
-        hit = _keys(data).isin(_keys(wrong))
-        spoiled = data.assign(**{item: data[item].mask(hit)})
-        if marker in spoiled.columns:
-            spoiled[marker] = spoiled[marker].mask(hit, "missing")
-    result = _impute(spoiled, item, by=by, auxiliary=auxiliary, marker=marker, cumulative=True)
-    left = _falling(result, var, item, marker)
-    if len(left):  # pragma: no cover - the bounds make this impossible
-        row = left.iloc[0]
-        raise ImputationError(
-            f"{item} of {row['firm_id']} falls in {row['period']} after imputation "
-            f"({row['value']:g} after {row['against_value']:g}); check its returns")
-    return result, pairs
+    Returns the imputed frame of each item and the pairs decided (per bounded item)."""
+    base = [c for c in dict.fromkeys(["firm_id", "period", *(
+        [] if by is None else [by] if isinstance(by, str) else by),
+        *([auxiliary] if auxiliary else [])]) if c in data.columns]
+    own = {item: data[list(dict.fromkeys([*base, *(
+        c for c in (item, marker, f"{var}_ytd_last_year") if c in data.columns)]))]
+        for var, item, marker in jobs}
+    done = {item: _impute(own[item], item, by=by, auxiliary=auxiliary, marker=marker)
+            for _, item, marker in jobs}
+    bounded = [(var, item, marker) for var, item, marker in jobs if var in nonnegative]
+    decided = _falling([(var, item, marker, done[item]) for var, item, marker in bounded])
+    for (_, item, marker), pairs in zip(bounded, decided, strict=True):
+        wrong = pairs[pairs["marker"].isin(ACCEPTED_MARKERS).to_numpy()]
+        spoiled = own[item]
+        if len(wrong):
+            hit = _keys(spoiled).isin(_keys(wrong))
+            spoiled = spoiled.assign(**{item: spoiled[item].mask(hit)})
+            if marker in spoiled.columns:
+                spoiled[marker] = spoiled[marker].mask(hit, "missing")
+        done[item] = _impute(spoiled, item, by=by, auxiliary=auxiliary, marker=marker,
+                             cumulative=True)
+    for (_, item, _), left in zip(bounded, _falling(
+            [(var, item, marker, done[item]) for var, item, marker in bounded]), strict=True):
+        if len(left):  # pragma: no cover - the bounds make this impossible
+            row = left.iloc[0]
+            raise ImputationError(
+                f"{item} of {row['firm_id']} falls in {row['period']} after imputation "
+                f"({row['value']:g} after {row['against_value']:g}); check its returns")
+    return done, decided
 
 
 def _classes(by: str | Sequence[str] | None, columns: pd.Index) -> Any:
@@ -718,24 +740,15 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
                 data = deduce_values(data, variables, quarters, lifecycle, stocks=stocks)
             if data.empty:
                 continue
-            by = _classes(by, data.columns)
-            # each item is imputed from its own columns: the frames passed are only those
-            base = [c for c in dict.fromkeys(["firm_id", "period", *(
-                [] if by is None else [by] if isinstance(by, str) else by),
-                *([auxiliary] if auxiliary else [])]) if c in data.columns]
-            for v in variables:
-                for item in (f"{v}_ytd", f"{v}_ytd_last_year"):
-                    marker = f"{v}_marker" if item.endswith("_ytd") else f"{item}_marker"
-                    slim = data[list(dict.fromkeys([*base, *(
-                        c for c in (item, marker, f"{v}_ytd_last_year") if c in data.columns)]))]
-                    if v in nonnegative:
-                        slim, pairs = _impute_cumulative(slim, v, item, by=by, auxiliary=auxiliary,
-                                                         marker=marker)
-                        decided.append(pairs)
-                    else:
-                        slim = _impute(slim, item, by=by, auxiliary=auxiliary, marker=marker)
-                    data[item], data[marker] = slim[item].to_numpy(), slim[marker].array
-                data[f"{v}_imputed"] = data[f"{v}_marker"].isin(IMPUTED_MARKERS).to_numpy()
+            jobs = [(v, item, f"{v}_marker" if item.endswith("_ytd") else f"{item}_marker")
+                    for v in variables for item in (f"{v}_ytd", f"{v}_ytd_last_year")]
+            done, pairs = _impute_items(data, jobs, nonnegative, by=_classes(by, data.columns),
+                                        auxiliary=auxiliary)
+            decided.extend(pairs)
+            for v, item, marker in jobs:
+                data[item], data[marker] = done[item][item].to_numpy(), done[item][marker].array
+                if item.endswith("_ytd_last_year"):
+                    data[f"{v}_imputed"] = data[f"{v}_marker"].isin(IMPUTED_MARKERS).to_numpy()
             for period, rows in data.groupby("period", sort=True):
                 record = rows[["firm_id"]].copy()
                 for v in variables:

@@ -125,7 +125,7 @@ class LedgerRevisions:
         try:
             cur.execute("BEGIN TRANSACTION")
             before = self._version(cur)
-            txn = self._next_txn(cur)
+            txn = (before[0] or 0) + 1  # the next transaction number
             now = self._now()
             cur.execute(
                 """
@@ -149,10 +149,11 @@ class LedgerRevisions:
                 """,
                 {"period": period, "txn": txn},
             )
-            counts = cur.execute(
-                "SELECT marker, count(*) FROM staged WHERE NOT same GROUP BY marker ORDER BY marker"
+            tally = cur.execute(
+                "SELECT same, marker, count(*) FROM staged GROUP BY same, marker ORDER BY marker"
             ).fetchall()
-            unchanged = cur.execute("SELECT count(*) FROM staged WHERE same").fetchall()[0][0]
+            counts = [(m, c) for same, m, c in tally if not same]
+            unchanged = sum(c for same, _, c in tally if same)
             written = int(sum(c for _, c in counts))
             cur.execute(
                 "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",

@@ -39,18 +39,22 @@ class LedgerViews:
     def _current(self, period: str, as_of: Any, markers: Any = None) -> pd.DataFrame:
         """The body of :meth:`Ledger.current <survey.returns.ledger.Ledger.current>`."""
         clause, params = self._as_of_clause(as_of)
-        having = ""
+        having, cells, first = "", "", []
         if markers is not None:
             having = "HAVING arg_max(marker, revision)::VARCHAR IN (SELECT unnest(?::VARCHAR[]))"
             params = [*params, [str(m) for m in markers]]
+            # only the cells with such a marker in some revision can have it last
+            cells = (f"SEMI JOIN (SELECT firm_id, item FROM returns WHERE period = ?{clause} AND "
+                     "marker::VARCHAR IN (SELECT unnest(?::VARCHAR[]))) USING (firm_id, item)")
+            first = [period, *params]
         cur = self._cursor()
         try:
             return cur.execute(
                 f"""SELECT firm_id, item, arg_max(value, revision) AS value,
                            arg_max(marker, revision)::VARCHAR AS marker, max(revision) AS revision
-                    FROM returns WHERE period = ?{clause}
+                    FROM returns {cells} WHERE period = ?{clause}
                     GROUP BY firm_id, item {having} ORDER BY firm_id, item""",
-                [period, *params],
+                [*first, period, *params],
             ).df()
         finally:
             cur.close()

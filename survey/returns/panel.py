@@ -181,8 +181,11 @@ def _stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_frame(frame[["firm_id", "period"]].astype("str"))
+def _among(frame: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` have the ``firm_id, period`` of a row of ``cells`` (as text)."""
+    def keys(f: pd.DataFrame) -> pd.Series:
+        return f["firm_id"].astype("str") + "\x1f" + f["period"].astype("str")
+    return member(keys(frame), keys(cells))
 
 
 # ---------------------------------------------------------------------------
@@ -276,11 +279,10 @@ def _mask(panel: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """The panel with the values of ``cells`` (``firm_id, period, item``) missing."""
     if not len(cells):
         return panel
-    keys = _keys(panel)
     out = panel.copy()
     for item, rows in cells.groupby("item"):
         if item in out.columns:
-            out[item] = out[item].mask(keys.isin(_keys(rows)))
+            out[item] = out[item].mask(_among(panel, rows))
     return out
 
 
@@ -290,7 +292,7 @@ def _latest_accepted(panel: pd.DataFrame, item: str, aside: pd.DataFrame) -> np.
     values = panel[item].to_numpy(dtype=float, na_value=np.nan)
     if len(aside):
         rows = aside[aside["item"] == item]
-        values = np.where(_keys(panel).isin(_keys(rows)), np.nan, values)
+        values = np.where(_among(panel, rows), np.nan, values)
     firm = panel["firm_id"].to_numpy()
     filled = pd.Series(values).groupby(firm, sort=False).ffill()
     return filled.groupby(firm, sort=False).shift(1).to_numpy(dtype=float, na_value=np.nan)
@@ -621,7 +623,7 @@ def _impute_items(data: pd.DataFrame, jobs: Sequence[tuple[str, str, str]],
         wrong = pairs[pairs["marker"].isin(ACCEPTED_MARKERS).to_numpy()]
         spoiled = own[item]
         if len(wrong):
-            hit = _keys(spoiled).isin(_keys(wrong))
+            hit = _among(spoiled, wrong)
             spoiled = spoiled.assign(**{item: spoiled[item].mask(hit)})
             if marker in spoiled.columns:
                 spoiled[marker] = spoiled[marker].mask(hit, "missing")

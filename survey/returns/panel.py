@@ -546,6 +546,7 @@ def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.Data
     firm = panel["firm_id"].astype("str")
     keys = pd.MultiIndex.from_arrays([firm, panel["period"].astype("str")])
     prior = pd.MultiIndex.from_arrays([firm, before.astype("str")])
+    where = keys.get_indexer(prior)  # the row of the previous quarter (-1: none)
     out = panel.copy()
     for column in [c for c in panel.columns if c.endswith("_ytd_previous")]:
         item = column.removesuffix("_previous")
@@ -556,7 +557,8 @@ def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.Data
         if f"{var}_marker" in panel.columns:
             values = np.where(panel[f"{var}_marker"].isin(ACCEPTED_MARKERS).to_numpy(), values,
                               np.nan)
-        values = pd.Series(values, index=keys).reindex(prior).to_numpy()
+        values = np.where(where >= 0, values[np.maximum(where, 0)], np.nan) if len(values) \
+            else values
         out[column] = np.where(inside, values, panel[column].to_numpy(dtype=float, na_value=np.nan))
     return out
 
@@ -751,14 +753,15 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
                 data[item], data[marker] = done[item][item].to_numpy(), done[item][marker].array
                 if item.endswith("_ytd_last_year"):
                     data[f"{v}_imputed"] = data[f"{v}_marker"].isin(IMPUTED_MARKERS).to_numpy()
-            for period, rows in data.groupby("period", sort=True):
-                record = rows[["firm_id"]].copy()
-                for v in variables:
-                    for item, marker in ((f"{v}_ytd", f"{v}_marker"),
-                                         (f"{v}_ytd_last_year", f"{v}_ytd_last_year_marker")):
-                        imputed = rows[marker].isin(IMPUTED_MARKERS).to_numpy()
-                        record[item] = rows[item].where(imputed)
-                        record[f"{item}_marker"] = rows[marker].to_numpy()
+            records = {"firm_id": data["firm_id"].to_numpy()}  # the imputed values
+            for _, item, marker in jobs:
+                imputed = data[marker].isin(IMPUTED_MARKERS).to_numpy()
+                records[item] = np.where(imputed, data[item].to_numpy(dtype=float,
+                                                                       na_value=np.nan), np.nan)
+                records[f"{item}_marker"] = data[marker].to_numpy()
+            records, of = pd.DataFrame(records), data["period"].to_numpy(dtype=object)
+            for period in sorted(set(of)):
+                record = records[of == period].reset_index(drop=True)
                 ledger.revise(record, str(period), author=author, marker=None,
                               reason="ratio-of-means imputation of missing and set-aside "
                                      "values, within the cumulative bounds "

@@ -558,7 +558,7 @@ def cumulative_conflicts(
     g = int(group.max()) + 1
     row_of = np.full((g, 4), -1, dtype=np.int64)
     row_of[group, quarter - 1] = np.arange(n)
-    parts = []
+    parts, keys = [], None
     for var in names:
         item = f"{var}{ytd_suffix}"
         y = np.full((g, 4), np.nan)
@@ -580,9 +580,11 @@ def cumulative_conflicts(
             if len(rows):
                 out_key = pd.MultiIndex.from_arrays([rows[unit].astype("str").to_numpy(),
                                                      rows["period"].astype("str").to_numpy()])
-                hit = pd.MultiIndex.from_arrays(
-                    [pd.Series(ids, dtype=object).astype("str").to_numpy(),
-                     pd.Series(labels, dtype=object).astype("str").to_numpy()]).isin(out_key)
+                if keys is None:  # the rows' (unit, period), made once for all variables
+                    keys = pd.MultiIndex.from_arrays(
+                        [pd.Series(ids, dtype=object).astype("str").to_numpy(),
+                         pd.Series(labels, dtype=object).astype("str").to_numpy()])
+                hit = keys.isin(out_key)
                 valid[group[hit], quarter[hit] - 1] = False
         # cross-sectional year-on-year ratio of each quarter (returned values)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -430,39 +430,68 @@ def ytd_to_quarters(
                   if c not in previous.columns]
         if absent:
             raise ColumnError(f"ytd_to_quarters: the previous quarter has no column(s) {absent}")
-        prev = previous.drop_duplicates(id).set_index(id).reindex(ids)
+        prev = previous_values(data, previous.drop_duplicates(id), {
+            v + s: v + s for v, s, _ in pairs if v not in stock}, id=id)
         needs_previous = np.ones(n, dtype=bool)
 
         def before(column: str) -> np.ndarray:
-            return prev[column].to_numpy(dtype=float, na_value=np.nan)
+            return prev[column]
     else:
         needs_previous = np.zeros(n, dtype=bool)
 
         def before(column: str) -> np.ndarray:  # pragma: no cover - never needed
             return np.full(n, np.nan)
 
-    out = data.copy()
-    problems = []
+    derived, problems = {}, []
     for v, suffix, target in pairs:
         now = data[v + suffix].to_numpy(dtype=float, na_value=np.nan)
         if v in stock or not needs_previous.any():
-            out[target] = now
+            derived[target] = now
             continue
         earlier = before(v + suffix)
-        out[target] = np.where(needs_previous, now - earlier, now)
+        derived[target] = np.where(needs_previous, now - earlier, now)
         if suffix != ytd_suffix:
             continue
         dec = needs_previous & np.isfinite(now) & np.isfinite(earlier) & (now < earlier)
         miss = needs_previous & np.isfinite(now) & ~np.isfinite(earlier)
         for mask, name in ((dec, "cumulative_decrease"), (miss, "missing_previous_quarter")):
-            if mask.any():
-                problems.append(pd.DataFrame({id: ids[mask], "variable": v, "problem": name,
-                                              "value": now[mask], "previous": earlier[mask]}))
-    table = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame({
+            if mask.any():  # one frame of all at the end
+                problems.append((ids[mask], v, name, now[mask], earlier[mask]))
+    out = data.copy()  # the new columns in one concatenation (not one insertion each)
+    for target in [t for t in derived if t in data.columns]:
+        out[target] = derived.pop(target)
+    out = pd.concat([out, pd.DataFrame(derived, index=out.index)], axis=1).__finalize__(data)
+    table = pd.DataFrame({
+        id: np.concatenate([p[0] for p in problems]),
+        "variable": np.repeat([p[1] for p in problems], [len(p[0]) for p in problems]),
+        "problem": np.repeat([p[2] for p in problems], [len(p[0]) for p in problems]),
+        "value": np.concatenate([p[3] for p in problems]),
+        "previous": np.concatenate([p[4] for p in problems])}) if problems else pd.DataFrame({
         id: pd.Series(dtype="str"), "variable": pd.Series(dtype="str"),
         "problem": pd.Series(dtype="str"), "value": pd.Series(dtype=float),
         "previous": pd.Series(dtype=float)})
     return QuarterConversion(frame=out, problems=table)
+
+
+def previous_values(data: pd.DataFrame, previous: pd.DataFrame | None,
+                    columns: dict[str, str], *, id: str = "firm_id") -> dict[str, np.ndarray]:
+    """``{name: values}``: per row of ``data`` the value of each ``previous`` column
+    (``columns``: name to column) of the same ``id`` (one row per id), NaN where the unit
+    is not in ``previous`` or ``previous`` is ``None`` (a first quarter).
+
+    Examples
+    --------
+    >>> q1 = pd.DataFrame({"firm_id": ["a", "b"], "go_ytd": [10.0, 6.0]})
+    >>> q2 = pd.DataFrame({"firm_id": ["b", "c"]})
+    >>> previous_values(q2, q1, {"go_ytd_previous": "go_ytd"})["go_ytd_previous"].tolist()
+    [6.0, nan]
+    """
+    if previous is None:
+        return {name: np.full(len(data), np.nan) for name in columns}
+    where = pd.Index(previous[id]).get_indexer(data[id])  # -1: not in the previous quarter
+    return {name: np.where(where >= 0, previous[column].to_numpy(dtype=float, na_value=np.nan)[
+        np.maximum(where, 0)], np.nan) if len(previous) else np.full(len(data), np.nan)
+            for name, column in columns.items()}
 
 
 def quarterly_from_ytd(

@@ -209,6 +209,34 @@ def test_csv_writer_round_trip(tmp_path):
     pd.testing.assert_frame_equal(read_table(path, text="firm_id"), FRAME, check_dtype=False)
 
 
+def test_csv_writer_writes_the_bytes_of_pandas(tmp_path):
+    """write_table formats each distinct value once (survey.csvtext); the bytes are pandas'
+    to_csv of the protected frame for every dtype it covers, and pandas writes the rest."""
+    from survey.csvtext import csv_text
+    from survey.io import protect_formulas
+
+    rng = np.random.default_rng(7)
+    floats = np.concatenate([rng.standard_normal(300) * 10.0 ** rng.integers(-20, 20, 300),
+                             [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 1e-5, 0.1, 2.0] * 3])
+    n = len(floats)
+    text = np.array(["a", "b,c", 'say "x"', "two\nlines", "", "=1+1", "-5", "南宁", None])
+    frame = pd.DataFrame({
+        "x": floats, "y": floats[::-1].copy(), "f32": floats.astype(np.float32),
+        "i": rng.integers(-10**12, 10**12, n), "u8": rng.integers(0, 255, n).astype(np.uint8),
+        "b": rng.random(n) < 0.5, "s": pd.array(text[rng.integers(0, 9, n)], dtype="str"),
+        "o": text[rng.integers(0, 9, n)].astype(object), "odd, name": 1.5})
+    for cut in (frame, frame.iloc[:0], frame[["x", "s"]].iloc[:3]):
+        expected = protect_formulas(cut).to_csv(index=False, lineterminator="\n")
+        assert csv_text(protect_formulas(cut)) == expected
+        assert write_table(cut, tmp_path / "t.csv").read_text(encoding="utf-8") == expected
+    dates = frame.assign(d=pd.Timestamp("2006-03-31"), c=frame["s"].astype("category"))
+    carriage = frame.assign(s="a\rb")
+    for other in (dates, carriage, frame[["x"]], frame.set_axis(range(frame.shape[1]), axis=1)):
+        assert csv_text(other) is None  # pandas writes these
+    path = write_table(carriage, tmp_path / "c.csv")
+    assert b'"a\rb"' in path.read_bytes()  # every text quoted (QUOTE_NONNUMERIC)
+
+
 def test_files_and_formats(tmp_path):
     with pytest.raises(TableError, match="file not found"):
         read_table(tmp_path / "none.csv")

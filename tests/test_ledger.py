@@ -226,6 +226,45 @@ def test_revise_with_per_value_markers(ledger):
                       reason="y", marker=None)  # fmt: skip
 
 
+def test_kept_quarters_follow_revisions_and_serve_the_next_ledger_of_the_file(tmp_path,
+                                                                             monkeypatch):
+    """to_frame keeps the quarters it read for every ledger of the file (the impute step
+    reads what the edit step read); a revision updates them in place, any other write or
+    another file made at the same path is read again."""
+    reads = []
+    read_wide = Ledger._read_wide
+    monkeypatch.setattr(Ledger, "_read_wide", lambda self, *a: reads.append(a[1]) or read_wide(
+        self, *a))
+    path, q = tmp_path / "l.duckdb", returns(4)
+    with Ledger.open(path, form=DEMO_FORM) as first:
+        first.ingest(q, "2006Q1", "bureau")
+        first.ingest(q.assign(gross_output_ytd=q["gross_output_ytd"] * 2), "2006Q2", "bureau")
+        first.to_frame("2006Q2")  # reads and keeps Q1 and Q2
+        first.revise(pd.DataFrame({"firm_id": q["firm_id"][:2], "gross_output_ytd": [1.5, 2.5],
+                                   "revenue_ytd": [3.0, np.nan]}), "2006Q1",
+                     author="editor", reason="unit error")
+        imputed = pd.DataFrame({"firm_id": q["firm_id"][2:], "revenue_ytd": [7.0, 8.0],
+                                "revenue_ytd_marker": ["forward_imputed", "constructed"]})
+        first.revise(imputed, "2006Q2", author="system", reason="imputation", marker=None)
+    assert reads == ["2006Q1", "2006Q2"]
+    with Ledger.open(path, form=DEMO_FORM) as second:
+        kept = [second.to_frame(p) for p in ("2006Q1", "2006Q2")]
+        assert reads == ["2006Q1", "2006Q2"]  # both from the first ledger's reads
+        second._wide_frames.clear()
+        for frame, period in zip(kept, ("2006Q1", "2006Q2"), strict=True):
+            pd.testing.assert_frame_equal(frame, second.to_frame(period))
+        assert kept[0]["gross_output_marker"].tolist() == ["edited"] * 2 + ["returned"] * 2
+        assert kept[1]["revenue_marker"].tolist()[2:] == ["forward_imputed", "constructed"]
+        second.revise(pd.DataFrame({"firm_id": ids(1, start=9), "revenue_ytd": [1.0]}),
+                      "2006Q2", author="editor", reason="a firm new to the quarter")
+        assert second.to_frame("2006Q2")["firm_id"].tolist()[-1] == ids(1, start=9)[0]
+    path.unlink()
+    with Ledger.open(path, form=DEMO_FORM) as third:  # another file, the same transactions
+        third.ingest(q.assign(gross_output_ytd=9.0), "2006Q1", "bureau")
+        third.ingest(q, "2006Q2", "bureau")
+        assert third.to_frame("2006Q1")["gross_output_ytd"].tolist() == [9.0] * 4
+
+
 def test_failure_inside_transaction_leaves_ledger_unchanged(tmp_path):
     class Failing(Ledger):
         def _hook_inside_transaction(self):

@@ -333,16 +333,17 @@ def detect_unit_errors(
             usable = np.isfinite(ratios) & (value > 0)[:, None]
             ratios = np.where(usable, ratios, np.nan)
             score = _nanmedian(ratios, axis=1) if n else np.zeros(0)
-            used = np.full(n, "", dtype=object)
-            for j, (name, _) in enumerate(refs):
-                used = np.where(usable[:, j], used + name + "; ", used)
-            names[var] = np.array([u[:-2] for u in used], dtype=object) if n else used
         else:
-            score = np.full(n, np.nan)
-            names[var] = np.full(n, "", dtype=object)
+            score, usable = np.full(n, np.nan), np.zeros((n, 0), dtype=bool)
+        names[var] = (usable, [name for name, _ in refs])  # the references each row used
         values[var], scores[var] = value, score
     flagged = {var: window(scores[var]) for var in present}
-    sources = {var: names[var].copy() for var in present}
+    extras = {var: np.zeros(n, dtype=bool) for var in present}
+
+    def sources(var: str, rows: np.ndarray) -> np.ndarray:  # "form", or the references used
+        usable, refs = names[var]
+        used = ["; ".join(r for r, u in zip(refs, row, strict=True) if u) for row in usable[rows]]
+        return np.where(extras[var][rows], "form", np.array(used, dtype=object)).astype(object)
     score_frame = pd.DataFrame({f"score_{v}": scores[v] for v in present}, index=data.index)
     if present:
         matrix = np.column_stack([np.where(values[v] > 0, scores[v], np.nan) for v in present])
@@ -352,7 +353,7 @@ def detect_unit_errors(
             own = scores[var]
             extra = form & (values[var] > 0) & ~flagged[var] & ~(np.isfinite(own) & (own < centre / 2))
             flagged[var] = flagged[var] | extra
-            sources[var] = np.where(extra, "form", sources[var])
+            extras[var] = extra
         score_frame["form_score"] = form_score
     score_frame = score_frame.reset_index(drop=True)
     keys = {unit: ids} if labels is None else {unit: ids, period_column: labels}
@@ -371,7 +372,7 @@ def detect_unit_errors(
                         "column": name,
                         "value": raw[big],
                         "reference": values[var][big] / ratio,
-                        "reference_column": sources[var][big],
+                        "reference_column": sources(var, big),
                         "ratio": ratio,
                         "corrected": raw[big] / factor,
                     }
@@ -558,7 +559,7 @@ def cumulative_conflicts(
     g = int(group.max()) + 1
     row_of = np.full((g, 4), -1, dtype=np.int64)
     row_of[group, quarter - 1] = np.arange(n)
-    parts = []
+    parts, keys = [], None
     for var in names:
         item = f"{var}{ytd_suffix}"
         y = np.full((g, 4), np.nan)
@@ -580,9 +581,11 @@ def cumulative_conflicts(
             if len(rows):
                 out_key = pd.MultiIndex.from_arrays([rows[unit].astype("str").to_numpy(),
                                                      rows["period"].astype("str").to_numpy()])
-                hit = pd.MultiIndex.from_arrays(
-                    [pd.Series(ids, dtype=object).astype("str").to_numpy(),
-                     pd.Series(labels, dtype=object).astype("str").to_numpy()]).isin(out_key)
+                if keys is None:  # the rows' (unit, period), made once for all variables
+                    keys = pd.MultiIndex.from_arrays(
+                        [pd.Series(ids, dtype=object).astype("str").to_numpy(),
+                         pd.Series(labels, dtype=object).astype("str").to_numpy()])
+                hit = keys.isin(out_key)
                 valid[group[hit], quarter[hit] - 1] = False
         # cross-sectional year-on-year ratio of each quarter (returned values)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -595,7 +598,6 @@ def cumulative_conflicts(
 
         found = []
         for _ in range(4):
-            score = _path_scores(valid & returned, y, last, growth)
             best = np.full(g, -np.inf)
             where = np.full(g, -1, dtype=np.int64)
             conflict = np.zeros((g, 4), dtype=bool)
@@ -610,6 +612,9 @@ def cumulative_conflicts(
             firms = np.flatnonzero(conflict.any(axis=1))
             if not len(firms):
                 break
+            # the path scores of these firm-years only (a score depends on its own row)
+            score = np.zeros((g, 4))
+            score[firms] = _path_scores((valid & returned)[firms], y[firms], last[firms], growth)
             later = np.argmax(conflict[firms], axis=1)
             earlier = against[firms, later]
             too_low = -score[firms, later]

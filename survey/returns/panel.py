@@ -39,6 +39,7 @@ from survey.io import member
 from survey.periods import (
     parse_quarter,
     previous_quarter,
+    previous_values,
     quarterly_from_ytd,
     shift_quarter,
     ytd_to_quarters,
@@ -180,8 +181,11 @@ def _stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_frame(frame[["firm_id", "period"]].astype("str"))
+def _among(frame: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` have the ``firm_id, period`` of a row of ``cells`` (as text)."""
+    def keys(f: pd.DataFrame) -> pd.Series:
+        return f["firm_id"].astype("str") + "\x1f" + f["period"].astype("str")
+    return member(keys(frame), keys(cells))
 
 
 # ---------------------------------------------------------------------------
@@ -261,12 +265,9 @@ def returned_frame(ledger: Any, period: str, *, cache: dict[str, pd.DataFrame] |
         return frame
     frame = ytd_to_quarters(frame, prev, variables=indicators,
                             stocks=[s for s in ledger.form.stocks if s in indicators]).frame
-    for var in indicators:
-        if prev is not None:
-            lookup = prev.set_index("firm_id")[f"{var}_ytd"]
-            frame[f"{var}_ytd_previous"] = lookup.reindex(frame["firm_id"].to_numpy()).to_numpy()
-        else:
-            frame[f"{var}_ytd_previous"] = np.nan
+    for name, values in previous_values(frame, prev, {
+            f"{var}_ytd_previous": f"{var}_ytd" for var in indicators}).items():
+        frame[name] = values
     cache[period] = frame
     return frame
 
@@ -278,11 +279,10 @@ def _mask(panel: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """The panel with the values of ``cells`` (``firm_id, period, item``) missing."""
     if not len(cells):
         return panel
-    keys = _keys(panel)
     out = panel.copy()
     for item, rows in cells.groupby("item"):
         if item in out.columns:
-            out[item] = out[item].mask(keys.isin(_keys(rows)))
+            out[item] = out[item].mask(_among(panel, rows))
     return out
 
 
@@ -292,7 +292,7 @@ def _latest_accepted(panel: pd.DataFrame, item: str, aside: pd.DataFrame) -> np.
     values = panel[item].to_numpy(dtype=float, na_value=np.nan)
     if len(aside):
         rows = aside[aside["item"] == item]
-        values = np.where(_keys(panel).isin(_keys(rows)), np.nan, values)
+        values = np.where(_among(panel, rows), np.nan, values)
     firm = panel["firm_id"].to_numpy()
     filled = pd.Series(values).groupby(firm, sort=False).ffill()
     return filled.groupby(firm, sort=False).shift(1).to_numpy(dtype=float, na_value=np.nan)
@@ -546,6 +546,7 @@ def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.Data
     firm = panel["firm_id"].astype("str")
     keys = pd.MultiIndex.from_arrays([firm, panel["period"].astype("str")])
     prior = pd.MultiIndex.from_arrays([firm, before.astype("str")])
+    where = keys.get_indexer(prior)  # the row of the previous quarter (-1: none)
     out = panel.copy()
     for column in [c for c in panel.columns if c.endswith("_ytd_previous")]:
         item = column.removesuffix("_previous")
@@ -556,7 +557,8 @@ def _previous_from_panel(panel: pd.DataFrame, periods: Sequence[str]) -> pd.Data
         if f"{var}_marker" in panel.columns:
             values = np.where(panel[f"{var}_marker"].isin(ACCEPTED_MARKERS).to_numpy(), values,
                               np.nan)
-        values = pd.Series(values, index=keys).reindex(prior).to_numpy()
+        values = np.where(where >= 0, values[np.maximum(where, 0)], np.nan) if len(values) \
+            else values
         out[column] = np.where(inside, values, panel[column].to_numpy(dtype=float, na_value=np.nan))
     return out
 
@@ -576,45 +578,67 @@ def _impute(data: pd.DataFrame, item: str, *, by: Any, auxiliary: str | None, ma
                               cumulative=cumulative).data
 
 
-def _falling(data: pd.DataFrame, var: str, item: str, marker: str) -> pd.DataFrame:
-    """The falling year-to-date pairs of ``item`` (a ``{var}_ytd`` or last-year column)."""
-    view = pd.DataFrame({"firm_id": data["firm_id"].to_numpy(), "period": data["period"].to_numpy(),
-                         f"{var}_ytd": data[item].to_numpy(dtype=float, na_value=np.nan),
-                         f"{var}_marker": data[marker].to_numpy(dtype=object)})
-    if item == f"{var}_ytd" and f"{var}_ytd_last_year" in data.columns:
-        view[f"{var}_ytd_last_year"] = data[f"{var}_ytd_last_year"].to_numpy(dtype=float,
-                                                                             na_value=np.nan)
-    pairs = cumulative_conflicts(view, var)
-    return pairs.assign(item=item, rule=f"{var}_quarter_nonnegative")
+def _falling(jobs: Sequence[tuple[str, str, str, pd.DataFrame]]) -> list[pd.DataFrame]:
+    """The falling year-to-date pairs of each ``(var, item, marker, frame)`` (``item`` a
+    ``{var}_ytd`` or last-year column of ``frame``; the frames have the same rows), judged
+    by one :func:`~survey.returns.detect.cumulative_conflicts` call (an item a variable)."""
+    if not jobs:
+        return []
+    view = {"firm_id": jobs[0][3]["firm_id"].to_numpy(), "period": jobs[0][3]["period"].to_numpy()}
+    for k, (var, item, marker, data) in enumerate(jobs):
+        view[f"x{k}_ytd"] = data[item].to_numpy(dtype=float, na_value=np.nan)
+        view[f"x{k}_marker"] = data[marker].to_numpy(dtype=object)
+        if item == f"{var}_ytd" and f"{var}_ytd_last_year" in data.columns:
+            view[f"x{k}_ytd_last_year"] = data[f"{var}_ytd_last_year"].to_numpy(
+                dtype=float, na_value=np.nan)
+    pairs = cumulative_conflicts(pd.DataFrame(view), [f"x{k}" for k in range(len(jobs))])
+    items = pairs["item"].to_numpy(dtype=object) if len(pairs) else np.array([], dtype=object)
+    return [pairs[items == f"x{k}_ytd"].reset_index(drop=True).assign(
+        item=item, rule=f"{var}_quarter_nonnegative") for k, (var, item, _, _) in enumerate(jobs)]
 
 
-def _impute_cumulative(data: pd.DataFrame, var: str, item: str, *, by: Any,
-                       auxiliary: str | None, marker: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Impute a year-to-date item so that no quarter value is negative.
+def _impute_items(data: pd.DataFrame, jobs: Sequence[tuple[str, str, str]],
+                  nonnegative: Sequence[str], *, by: Any, auxiliary: str | None
+                  ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
+    """Impute each ``(var, item, marker)`` of a part, each from its own columns (an item's
+    frame: ids, periods, classes, auxiliary, the item, its marker, and last year's value
+    for a ``{var}_ytd``); the year-to-date items of ``nonnegative`` indicators so that no
+    quarter value is negative.
 
     First pass: plain ratio-of-means imputation; a returned value that falls below
     the value before it (returned or imputed) or above the one after it is judged
     against the firm's path (:func:`survey.returns.detect.cumulative_conflicts`). Returned
     values judged wrong are set aside; imputed ones are redone. Second pass:
     imputation with the cumulative bounds (``ratio_of_means(cumulative=True)``).
-    Returns the imputed frame and the pairs decided."""
-    first = _impute(data, item, by=by, auxiliary=auxiliary, marker=marker)
-    pairs = _falling(first, var, item, marker)
-    wrong = pairs[pairs["marker"].isin(ACCEPTED_MARKERS).to_numpy()]
-    spoiled = data
-    if len(wrong):
-        hit = _keys(data).isin(_keys(wrong))
-        spoiled = data.assign(**{item: data[item].mask(hit)})
-        if marker in spoiled.columns:
-            spoiled[marker] = spoiled[marker].mask(hit, "missing")
-    result = _impute(spoiled, item, by=by, auxiliary=auxiliary, marker=marker, cumulative=True)
-    left = _falling(result, var, item, marker)
-    if len(left):  # pragma: no cover - the bounds make this impossible
-        row = left.iloc[0]
-        raise ImputationError(
-            f"{item} of {row['firm_id']} falls in {row['period']} after imputation "
-            f"({row['value']:g} after {row['against_value']:g}); check its returns")
-    return result, pairs
+    Returns the imputed frame of each item and the pairs decided (per bounded item)."""
+    base = [c for c in dict.fromkeys(["firm_id", "period", *(
+        [] if by is None else [by] if isinstance(by, str) else by),
+        *([auxiliary] if auxiliary else [])]) if c in data.columns]
+    own = {item: data[list(dict.fromkeys([*base, *(
+        c for c in (item, marker, f"{var}_ytd_last_year") if c in data.columns)]))]
+        for var, item, marker in jobs}
+    done = {item: _impute(own[item], item, by=by, auxiliary=auxiliary, marker=marker)
+            for _, item, marker in jobs}
+    bounded = [(var, item, marker) for var, item, marker in jobs if var in nonnegative]
+    decided = _falling([(var, item, marker, done[item]) for var, item, marker in bounded])
+    for (_, item, marker), pairs in zip(bounded, decided, strict=True):
+        wrong = pairs[pairs["marker"].isin(ACCEPTED_MARKERS).to_numpy()]
+        spoiled = own[item]
+        if len(wrong):
+            hit = _among(spoiled, wrong)
+            spoiled = spoiled.assign(**{item: spoiled[item].mask(hit)})
+            if marker in spoiled.columns:
+                spoiled[marker] = spoiled[marker].mask(hit, "missing")
+        done[item] = _impute(spoiled, item, by=by, auxiliary=auxiliary, marker=marker,
+                             cumulative=True)
+    for (_, item, _), left in zip(bounded, _falling(
+            [(var, item, marker, done[item]) for var, item, marker in bounded]), strict=True):
+        if len(left):  # pragma: no cover - the bounds make this impossible
+            row = left.iloc[0]
+            raise ImputationError(
+                f"{item} of {row['firm_id']} falls in {row['period']} after imputation "
+                f"({row['value']:g} after {row['against_value']:g}); check its returns")
+    return done, decided
 
 
 def _classes(by: str | Sequence[str] | None, columns: pd.Index) -> Any:
@@ -720,25 +744,24 @@ def impute_panel(ledger: Any, periods: Sequence[str], set_aside: pd.DataFrame, *
                 data = deduce_values(data, variables, quarters, lifecycle, stocks=stocks)
             if data.empty:
                 continue
-            by = _classes(by, data.columns)
-            for v in variables:
-                for item in (f"{v}_ytd", f"{v}_ytd_last_year"):
-                    marker = f"{v}_marker" if item.endswith("_ytd") else f"{item}_marker"
-                    if v in nonnegative:
-                        data, pairs = _impute_cumulative(data, v, item, by=by, auxiliary=auxiliary,
-                                                         marker=marker)
-                        decided.append(pairs)
-                    else:
-                        data = _impute(data, item, by=by, auxiliary=auxiliary, marker=marker)
-                data[f"{v}_imputed"] = data[f"{v}_marker"].isin(IMPUTED_MARKERS).to_numpy()
-            for period, rows in data.groupby("period", sort=True):
-                record = rows[["firm_id"]].copy()
-                for v in variables:
-                    for item, marker in ((f"{v}_ytd", f"{v}_marker"),
-                                         (f"{v}_ytd_last_year", f"{v}_ytd_last_year_marker")):
-                        imputed = rows[marker].isin(IMPUTED_MARKERS).to_numpy()
-                        record[item] = rows[item].where(imputed)
-                        record[f"{item}_marker"] = rows[marker].to_numpy()
+            jobs = [(v, item, f"{v}_marker" if item.endswith("_ytd") else f"{item}_marker")
+                    for v in variables for item in (f"{v}_ytd", f"{v}_ytd_last_year")]
+            done, pairs = _impute_items(data, jobs, nonnegative, by=_classes(by, data.columns),
+                                        auxiliary=auxiliary)
+            decided.extend(pairs)
+            for v, item, marker in jobs:
+                data[item], data[marker] = done[item][item].to_numpy(), done[item][marker].array
+                if item.endswith("_ytd_last_year"):
+                    data[f"{v}_imputed"] = data[f"{v}_marker"].isin(IMPUTED_MARKERS).to_numpy()
+            records = {"firm_id": data["firm_id"].to_numpy()}  # the imputed values
+            for _, item, marker in jobs:
+                imputed = data[marker].isin(IMPUTED_MARKERS).to_numpy()
+                records[item] = np.where(imputed, data[item].to_numpy(dtype=float,
+                                                                       na_value=np.nan), np.nan)
+                records[f"{item}_marker"] = data[marker].to_numpy()
+            records, of = pd.DataFrame(records), data["period"].to_numpy(dtype=object)
+            for period in sorted(set(of)):
+                record = records[of == period].reset_index(drop=True)
                 ledger.revise(record, str(period), author=author, marker=None,
                               reason="ratio-of-means imputation of missing and set-aside "
                                      "values, within the cumulative bounds "

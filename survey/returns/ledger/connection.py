@@ -10,6 +10,7 @@ decorators that serialise writes and name the file in DuckDB errors, and
 from __future__ import annotations
 
 import functools
+import os
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,25 @@ def history_view(form: Form) -> str:
         cases.append(f"WHEN r.item IN ({items}) THEN {sql_literal(form.unit_of(var))}")
     unit = f"CASE {' '.join(cases)} ELSE {default} END" if cases else default
     return HISTORY.format(unit=unit)
+
+
+#: What the ledgers of one file keep of their reads (the wide frames of views.py, the
+#: register snapshots of snapshots.py), by file, for the last two files opened: the edit
+#: step's reads serve the impute step. Every use checks the state it was read at
+#: (:meth:`LedgerConnection._version`).
+_KEPT: dict[str, dict[str, dict]] = {}
+
+
+def kept_reads(path: str) -> dict[str, dict]:
+    """``{"wide": {}, "snapshots": {}}`` shared by the ledgers of a file (its own for an
+    in-memory ledger)."""
+    if path == ":memory:" or path.startswith(":memory:"):
+        return {"wide": {}, "snapshots": {}}
+    name = os.path.realpath(path)
+    _KEPT[name] = _KEPT.pop(name, None) or {"wide": {}, "snapshots": {}}  # the latest last
+    for old in list(_KEPT)[:-2]:
+        del _KEPT[old]
+    return _KEPT[name]
 
 
 def open_error(path: str, exc: Exception) -> LedgerError:
@@ -145,6 +165,14 @@ class LedgerConnection:
     @staticmethod
     def _next_txn(cur: duckdb.DuckDBPyConnection) -> int:
         return int(cur.execute("SELECT coalesce(max(txn), 0) + 1 FROM transactions").fetchall()[0][0])
+
+    @staticmethod
+    def _version(cur: duckdb.DuckDBPyConnection, kind: str | None = None) -> tuple:
+        """The state of the ledger (of its ``kind`` of writes): the last transaction and its
+        time, which tell two files apart too (a ledger made again at the same path)."""
+        where = "" if kind is None else f" WHERE kind = {sql_literal(kind)}"
+        return tuple(cur.execute(f"SELECT max(txn), max(recorded_at) FROM transactions{where}"
+                                 ).fetchall()[0])
 
     def _require_writable(self) -> None:
         if self.read_only:

@@ -25,6 +25,7 @@ from survey.returns.ledger.connection import (
     check_form,
     database_errors,
     history_view,
+    kept_reads,
     open_error,
     writes,
 )
@@ -91,8 +92,9 @@ class Ledger(LedgerConnection, LedgerSnapshots, LedgerIngest, LedgerRevisions, L
         self.form = check_form(form)
         self.indicators = self.form.indicators
         self._write_lock = threading.RLock()
-        self._wide_frames: dict = {}  # the last two quarters read by to_frame (views.py)
-        self._snapshots: dict = {}  # register snapshots read, until the next one (snapshots.py)
+        kept = kept_reads(self.path)  # shared by the ledgers of this file (connection.py)
+        self._wide_frames: dict = kept["wide"]  # quarters read by to_frame (views.py)
+        self._snapshots: dict = kept["snapshots"]  # register snapshots read (snapshots.py)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:

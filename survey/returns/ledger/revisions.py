@@ -124,7 +124,8 @@ class LedgerRevisions:
         cur.register("incoming", long)
         try:
             cur.execute("BEGIN TRANSACTION")
-            txn = self._next_txn(cur)
+            before = self._version(cur)
+            txn = (before[0] or 0) + 1  # the next transaction number
             now = self._now()
             cur.execute(
                 """
@@ -148,15 +149,20 @@ class LedgerRevisions:
                 """,
                 {"period": period, "txn": txn},
             )
-            counts = cur.execute(
-                "SELECT marker, count(*) FROM staged WHERE NOT same GROUP BY marker ORDER BY marker"
+            tally = cur.execute(
+                "SELECT same, marker, count(*) FROM staged GROUP BY same, marker ORDER BY marker"
             ).fetchall()
-            unchanged = cur.execute("SELECT count(*) FROM staged WHERE same").fetchall()[0][0]
+            counts = [(m, c) for same, m, c in tally if not same]
+            unchanged = sum(c for same, _, c in tally if same)
             written = int(sum(c for _, c in counts))
             cur.execute(
                 "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                 [txn, period, now, author, reason, written],
             )
+            changed = cur.execute(  # for the wide frames kept (views.py): the cells written
+                "SELECT firm_id, item, value, marker::VARCHAR AS marker FROM staged WHERE NOT same"
+            ).df() if any(k[0] == period for k in self._wide_frames) else long.iloc[:0]
+            after = self._version(cur)
             cur.execute("DROP TABLE staged")
             cur.execute("COMMIT")
         except Exception:
@@ -168,6 +174,7 @@ class LedgerRevisions:
         finally:
             cur.unregister("incoming")
             cur.close()
+        self._keep_revised(period, before, after, changed)
         return RevisionReport(
             period=period, txn=txn, recorded_at=now, values_written=written,
             values_unchanged=int(unchanged), by_marker={m: int(c) for m, c in counts},

@@ -112,8 +112,7 @@ class LedgerSnapshots:
             if not exists:
                 return pd.DataFrame({"firm_id": pd.Series(dtype="str")})
             # kept until the register is recorded again (edit and impute read each quarter)
-            txn = cur.execute(
-                "SELECT max(txn) FROM transactions WHERE kind = 'units'").fetchall()[0][0]
+            txn = self._version(cur, "units")
             key = (period, txn)
             kept = self._snapshots
             if key in kept:

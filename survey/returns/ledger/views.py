@@ -16,12 +16,16 @@ import warnings
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from survey.errors import SurveyWarning
 from survey.io import member
-from survey.periods import normalise_quarter, previous_quarter, ytd_to_quarters
+from survey.periods import (
+    normalise_quarter,
+    previous_quarter,
+    previous_values,
+    ytd_to_quarters,
+)
 from survey.returns.sql import QuarterRelation, configure_ledger, quarter_sql
 
 __all__: list[str] = []  # parts of survey.returns.ledger (its __init__ exports the user API)
@@ -35,18 +39,22 @@ class LedgerViews:
     def _current(self, period: str, as_of: Any, markers: Any = None) -> pd.DataFrame:
         """The body of :meth:`Ledger.current <survey.returns.ledger.Ledger.current>`."""
         clause, params = self._as_of_clause(as_of)
-        having = ""
+        having, cells, first = "", "", []
         if markers is not None:
             having = "HAVING arg_max(marker, revision)::VARCHAR IN (SELECT unnest(?::VARCHAR[]))"
             params = [*params, [str(m) for m in markers]]
+            # only the cells with such a marker in some revision can have it last
+            cells = (f"SEMI JOIN (SELECT firm_id, item FROM returns WHERE period = ?{clause} AND "
+                     "marker::VARCHAR IN (SELECT unnest(?::VARCHAR[]))) USING (firm_id, item)")
+            first = [period, *params]
         cur = self._cursor()
         try:
             return cur.execute(
                 f"""SELECT firm_id, item, arg_max(value, revision) AS value,
                            arg_max(marker, revision)::VARCHAR AS marker, max(revision) AS revision
-                    FROM returns WHERE period = ?{clause}
+                    FROM returns {cells} WHERE period = ?{clause}
                     GROUP BY firm_id, item {having} ORDER BY firm_id, item""",
-                [period, *params],
+                [*first, period, *params],
             ).df()
         finally:
             cur.close()
@@ -65,21 +73,52 @@ class LedgerViews:
             cur.close()
 
     def _wide(self, cur: duckdb.DuckDBPyConnection, period: str, as_of: Any) -> pd.DataFrame:
-        """The latest revision of every item per firm of a quarter; the last two quarters
-        read are kept until the next write (the quarter before is read again by the next
-        quarter's ``to_frame``)."""
+        """The latest revision of every item per firm of a quarter; the last eight quarters
+        read are kept (by every ledger of the file) while the ledger is not written, or
+        written by :meth:`Ledger.revise <survey.returns.ledger.Ledger.revise>` only
+        (:meth:`_keep_revised`): the quarter before is read again by the next quarter's
+        ``to_frame``, the impute step reads what the edit step read and revised."""
         clause, params = self._as_of_clause(as_of)
-        txn = cur.execute("SELECT max(txn) FROM transactions").fetchall()[0][0]
-        key = (period, clause, repr(params), txn)
+        version = self._version(cur)
+        key = (period, clause, repr(params), version)
         kept = self._wide_frames
         frame = kept.get(key)
         if frame is not None:
             return frame.copy()
         frame = self._read_wide(cur, period, clause, params)
         kept[key] = frame.copy()
-        for old in [k for k in list(kept) if k[3] != txn] + list(kept)[:-2]:
-            kept.pop(old, None)  # written since, or more than the last two read
+        for old in [k for k in list(kept) if k[3] != version] + list(kept)[:-8]:
+            kept.pop(old, None)  # written since, or more than the last eight read
         return frame
+
+    def _keep_revised(self, period: str, before: tuple, after: tuple,
+                      changed: pd.DataFrame) -> None:
+        """After a revision of ``period`` (``changed``: ``firm_id, item, value, marker`` of
+        the cells written), the wide frames kept at the state ``before`` are those of the
+        state ``after``: the revised quarter with the new cells (dropped when a firm is new
+        to it: read again), the other quarters as they were."""
+        marker_of = {self.form.ytd(var): f"{var}_marker" for var in self.indicators}
+        for key in list(self._wide_frames):
+            frame = self._wide_frames.pop(key)
+            if key[1:] != ("", "[]", before):
+                continue  # another state, or an as-of read
+            if key[0] == period and len(changed):
+                rows = pd.Index(frame["firm_id"]).get_indexer(changed["firm_id"])
+                if (rows < 0).any() or changed.duplicated(["firm_id", "item"]).any():
+                    continue
+                frame = frame.copy()
+                items = changed["item"].to_numpy(dtype=object)
+                for item in dict.fromkeys(items):
+                    hit = items == item
+                    values = frame[item].to_numpy(dtype=float, copy=True)
+                    values[rows[hit]] = changed["value"].to_numpy(dtype=float)[hit]
+                    frame[item] = values
+                    if item in marker_of:
+                        column = marker_of[item]
+                        marks = frame[column].to_numpy(dtype=object, copy=True)
+                        marks[rows[hit]] = changed["marker"].to_numpy(dtype=object)[hit]
+                        frame[column] = pd.array(marks, dtype=frame[column].dtype)
+            self._wide_frames[(key[0], "", "[]", after)] = frame
 
     def _read_wide(self, cur: duckdb.DuckDBPyConnection, period: str, clause: str,
                    params: list) -> pd.DataFrame:
@@ -148,12 +187,9 @@ class LedgerViews:
             ytd_suffix=form.ytd_suffix, last_year_suffix=form.last_year_suffix,
         )
         out = conversion.frame
-        for var in self.indicators:
-            if prev is not None:
-                lookup = prev.set_index("firm_id")[form.ytd(var)]
-                out[form.previous(var)] = lookup.reindex(out["firm_id"].to_numpy()).to_numpy()
-            else:
-                out[form.previous(var)] = np.nan
+        out = pd.concat([out, pd.DataFrame(previous_values(out, prev, {
+            form.previous(var): form.ytd(var) for var in self.indicators}), index=out.index)],
+            axis=1)
         decreases = conversion.problems["problem"].eq("cumulative_decrease").sum()
         if decreases:
             warnings.warn(

@@ -63,12 +63,18 @@ def level_growth(current: CombinedEstimate, previous: CombinedEstimate) -> pd.Da
     a = current.frame[[*keys, "estimate", "se"]]
     b = previous.frame[[*keys, "estimate", "se"]].rename(columns={"estimate": "previous", "se": "previous_se"})
     out = a.merge(b, on=keys, how="left")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = out["estimate"] / out["previous"]
-        out["level_growth"] = r - 1
-        out["level_growth_se"] = np.sqrt(out["se"] ** 2 + r**2 * out["previous_se"] ** 2) / out["previous"].abs()
+    out["level_growth"], out["level_growth_se"] = _growth(
+        *(out[c].to_numpy(dtype=float) for c in ("estimate", "se", "previous", "previous_se")))
     out["basis"] = "level"
     return out.drop(columns=["previous_se"])
+
+
+def _growth(estimate: np.ndarray, se: np.ndarray, previous: np.ndarray,
+            previous_se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Level-on-level growth and its standard error (:func:`level_growth`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = estimate / previous
+        return r - 1, np.sqrt(se**2 + r**2 * previous_se**2) / np.abs(previous)
 
 
 def average_annual_growth(growth_rates: Sequence[float] | np.ndarray) -> float:
@@ -380,7 +386,11 @@ def quarterly_series(estimates: Sequence[CombinedEstimate]) -> QuarterlySeries:
     for e in ests:
         t = e.table()
         prev = by_period.get(shift_quarter(e.period, -4))
-        if prev is not None:
+        keys = [*by, "variable"]
+        if prev is not None and prev.frame[keys].equals(e.frame[keys]):  # the same rows: no merge
+            t["level_growth"], t["level_growth_se"] = _growth(*(f[c].to_numpy(dtype=float) for f, c in (
+                (t, "estimate"), (t, "se"), (prev.frame, "estimate"), (prev.frame, "se"))))
+        elif prev is not None:
             lg = level_growth(e, prev)[[*by, "variable", *LEVEL_GROWTH_COLUMNS]]
             t = t.merge(lg, on=[*by, "variable"], how="left")
         else:

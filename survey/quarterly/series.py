@@ -10,7 +10,8 @@ import pandas as pd
 
 from survey.errors import ColumnError, PeriodError
 from survey.io import joined_labels
-from survey.estimation.combined import CombinedEstimate, combined_total, require_columns
+from survey.estimation.combined import (CombinedEstimate, combined_total, combined_totals,
+                                        require_columns)
 from survey.estimation.results import (
     GROWTH_COLUMNS,
     INTERVAL_COLUMNS,
@@ -470,18 +471,20 @@ def breakdown_totals(
     ytd_flags = {f"{v}_ytd": f"{v}_imputed" for v in names}
     by_period: dict[str, dict[str, CombinedEstimate]] = {name: {} for name in breakdowns}
     ytd_by: dict[str, CombinedEstimate] = {}
+
+    def totals(period: str, s: Any, ta: pd.DataFrame, values: list[str],
+               imputed: dict[str, str]) -> dict[str, CombinedEstimate]:  # all breakdowns at once
+        parts = {name: None if model is None else model(period, s, values, by)
+                 for name, by in breakdowns.items()}
+        return combined_totals(values, breakdowns, take_all=ta, sample=s, models=parts,
+                               period=period, level=level, imputed=imputed)
+
     for period, s in surveys.items():
         ta = take_all[take_all["period"] == period].reset_index(drop=True)
-        for name, by in breakdowns.items():
-            part = model(period, s, names, by) if model is not None else None
-            by_period[name][period] = combined_total(names, take_all=ta, sample=s, by=by,
-                                                     period=period, level=level,
-                                                     imputed=flags, model=part)
-            if period == published:
-                part = model(period, s, ytd, by) if model is not None else None
-                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
-                                              level=level, imputed=ytd_flags, model=part)
+        for name, estimate in totals(period, s, ta, names, flags).items():
+            by_period[name][period] = estimate
         if period == published:
+            ytd_by.update(totals(period, s, ta, ytd, ytd_flags))
             ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
                                                 level=level, imputed=ytd_flags)
     return by_period, ytd_by

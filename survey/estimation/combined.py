@@ -157,7 +157,7 @@ def cutoff_model(
     inputs: str = "key units",
     last_year_suffix: str = "_last_year",
     model: str = "ratio",
-) -> ModelPart:
+) -> ModelPart | dict[str, ModelPart]:
     """Model-based estimate of the take-none (cut-off) part of the sector.
 
     A ratio model ``y = beta x`` (variance proportional to ``x``) is fitted on
@@ -183,8 +183,9 @@ def cutoff_model(
     variables : str or list of str
     auxiliary : str
         Register auxiliary column, positive.
-    by : str or list of str, optional
-        Domain columns of the result.
+    by : str, list of str or mapping of str to them, optional
+        Domain columns of the result; a mapping (name -> columns) gives a dict of parts by
+        name from one pass over the model groups (the same numbers as a call per breakdown).
     model_by : str or list of str, optional
         Separate ratios per group (e.g. industry). Default: one ratio.
     inputs : str, default="key units"
@@ -218,10 +219,11 @@ def cutoff_model(
     1      b     3.200
     """
     names = [variables] if isinstance(variables, str) else list(variables)
-    byl = [by] if isinstance(by, str) else list(by or [])
+    bys = {name: [b] if isinstance(b, str) else list(b or [])
+           for name, b in (by.items() if isinstance(by, Mapping) else [("", by)])}
     gl = [model_by] if isinstance(model_by, str) else list(model_by or [])
     require_columns(model_units, [*names, auxiliary, *gl], "model_units")
-    require_columns(take_none, [auxiliary, *byl, *gl], "take_none")
+    require_columns(take_none, [auxiliary, *dict.fromkeys(c for b in bys.values() for c in b), *gl], "take_none")
     x_t = take_none[auxiliary].to_numpy(dtype=float)
     bad = ~(np.isfinite(x_t) & (x_t >= 0))
     if bad.any():
@@ -237,70 +239,75 @@ def cutoff_model(
         g_m = np.zeros(len(model_units), dtype=np.intp)
         g_t = np.zeros(len(take_none), dtype=np.intp)
     G = len(gkeys)
-    d_t, dkeys = _codes(take_none, byl)
-    D = len(dkeys)
     x_m = model_units[auxiliary].to_numpy(dtype=float)
-    X_dg = np.zeros((D, G))
-    np.add.at(X_dg, (d_t, g_t), x_t)
-    Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
-    needed = X_dg.sum(axis=0) > 0
-    k = len(names)
-    point = np.zeros((D, k))
-    point_ly = np.full((D, k), np.nan)
-    cov = np.zeros((k, D, D))
-    cov_ly = np.full((k, D, D), np.nan)
-    rows = []
 
-    if model not in ("ratio", "regression"):
-        raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
-    N_dg = np.zeros((D, G))
-    np.add.at(N_dg, (d_t, g_t), 1.0)
+    def part(byl: list[str]) -> ModelPart:  # the domains of one breakdown
+        d_t, dkeys = _codes(take_none, byl)
+        D = len(dkeys)
+        X_dg = np.zeros((D, G))
+        np.add.at(X_dg, (d_t, g_t), x_t)
+        Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
+        needed = X_dg.sum(axis=0) > 0
+        k = len(names)
+        point = np.zeros((D, k))
+        point_ly = np.full((D, k), np.nan)
+        cov = np.zeros((k, D, D))
+        cov_ly = np.full((k, D, D), np.nan)
+        rows = []
 
-    def predict(y: np.ndarray, label: str):
-        if model == "regression":
-            return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
-        beta, sigma2, sx = _ratio_fit(y, x_m, g_m, G)
-        lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
-        if lacking.any():
-            g = int(np.flatnonzero(lacking)[0])
-            where = gkeys.iloc[g].to_dict() if gl else "the whole sector"
-            raise ImputationError(
-                f"the cut-off model for {label!r} has fewer than two usable model inputs in group {where} "
-                f"that has take-none firms; add model inputs there or use a coarser model_by"
-            )
-        beta_f = np.nan_to_num(beta)
-        s2 = np.nan_to_num(sigma2)
-        est = X_dg @ beta_f
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.where(sx > 0, s2 / sx, 0.0)
-        c = (X_dg * a) @ X_dg.T + np.diag(Xunit_dg @ s2)
-        return est, c, beta, sigma2
+        if model not in ("ratio", "regression"):
+            raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
+        N_dg = np.zeros((D, G))
+        np.add.at(N_dg, (d_t, g_t), 1.0)
 
-    for j, v in enumerate(names):
-        est, c, beta, sigma2 = predict(model_units[v].to_numpy(dtype=float), v)
-        point[:, j], cov[j] = est, c
-        ly = f"{v}{last_year_suffix}"
-        beta_ly = np.full(G, np.nan)
-        if ly in model_units.columns:
-            est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
-            point_ly[:, j], cov_ly[j] = est_ly, c_ly
-        n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
-        rows.append((v, beta, sigma2, n_g, beta_ly))
-    return ModelPart(
-        inputs=str(inputs),
-        by=tuple(byl),
-        domains=dkeys,
-        variables=tuple(names),
-        point=point,
-        point_last_year=point_ly,
-        cov=cov,
-        cov_last_year=cov_ly,
-        n_target=np.bincount(d_t, minlength=D),
-        coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
-            "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
-            **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
-                ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1),
-    )
+        def predict(y: np.ndarray, label: str):
+            if model == "regression":
+                return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
+            beta, sigma2, sx = _ratio_fit(y, x_m, g_m, G)
+            lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
+            if lacking.any():
+                g = int(np.flatnonzero(lacking)[0])
+                where = gkeys.iloc[g].to_dict() if gl else "the whole sector"
+                raise ImputationError(
+                    f"the cut-off model for {label!r} has fewer than two usable model inputs in group {where} "
+                    f"that has take-none firms; add model inputs there or use a coarser model_by"
+                )
+            beta_f = np.nan_to_num(beta)
+            s2 = np.nan_to_num(sigma2)
+            est = X_dg @ beta_f
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a = np.where(sx > 0, s2 / sx, 0.0)
+            c = (X_dg * a) @ X_dg.T + np.diag(Xunit_dg @ s2)
+            return est, c, beta, sigma2
+
+        for j, v in enumerate(names):
+            est, c, beta, sigma2 = predict(model_units[v].to_numpy(dtype=float), v)
+            point[:, j], cov[j] = est, c
+            ly = f"{v}{last_year_suffix}"
+            beta_ly = np.full(G, np.nan)
+            if ly in model_units.columns:
+                est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
+                point_ly[:, j], cov_ly[j] = est_ly, c_ly
+            n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
+            rows.append((v, beta, sigma2, n_g, beta_ly))
+        return ModelPart(
+            inputs=str(inputs),
+            by=tuple(byl),
+            domains=dkeys,
+            variables=tuple(names),
+            point=point,
+            point_last_year=point_ly,
+            cov=cov,
+            cov_last_year=cov_ly,
+            n_target=np.bincount(d_t, minlength=D),
+            coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
+                "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
+                **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
+                    ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1),
+        )
+
+    parts = {name: part(byl) for name, byl in bys.items()}
+    return parts if isinstance(by, Mapping) else parts[""]
 
 
 def _regression_predict(y, x, g, G, N_dg, X_dg, needed, gkeys, gl, label):
@@ -692,10 +699,8 @@ def combined_totals(
             if imp_vals is not None:
                 imp = _part_frame(imp_vals, d, D)
         # ---- sampled part
-        sp_point = np.zeros((D, kk))
-        sp_cov = np.zeros((D, kk, kk))
-        df = np.nan
-        full_cov = None
+        sp_point, sp_cov = np.zeros((D, kk)), np.zeros((D, kk, kk))
+        df, full_cov = np.nan, None
         if sample is not None:
             domain_of = np.full(len(inside), -1, dtype=np.intp)
             domain_of[inside] = next(parts)
@@ -705,9 +710,7 @@ def combined_totals(
             if byl and has_ly:
                 full_cov = (sample, domain_of, s_vals)
         # ---- model part
-        m_point = np.zeros((D, kk))
-        m_var = np.zeros((D, kk))
-        m_cov_full = None
+        m_point, m_var, m_cov_full = np.zeros((D, kk)), np.zeros((D, kk)), None
         if model is not None:
             dm = next(parts)
             jj = [model.variables.index(v) for v in names]

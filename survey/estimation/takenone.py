@@ -207,8 +207,9 @@ class TakeNoneModel:
                                by=self.by or None, smallest=self.smallest)
 
     def __call__(self, period: str, survey: Any, variables: Sequence[str],
-                 by: Sequence[str] | None = None) -> Any:
-        """The take-none part of ``period`` by ``by`` (``None``: no take-none firms).
+                 by: Sequence[str] | Mapping[str, Sequence[str] | None] | None = None) -> Any:
+        """The take-none part of ``period`` by ``by`` (``None``: no take-none firms); a
+        mapping of breakdowns gives a dict of parts by name, from one call of the model.
 
         Examples
         --------
@@ -217,7 +218,7 @@ class TakeNoneModel:
         """
         rows = self.take_none.get(int(period[:4]))
         if rows is None or rows.empty:
-            return None
+            return dict.fromkeys(by) if isinstance(by, Mapping) else None
         return cutoff_model(self.inputs(period, survey), rows, list(variables),
                             auxiliary=self.auxiliary, by=by, model_by=self.by or None,
                             model=self.model, inputs="census" if self.census is not None

@@ -442,7 +442,9 @@ def breakdown_totals(
     level : float, default=0.95
     model : callable, optional
         ``model(period, survey, names, by)`` -> the take-none part
-        (:class:`~survey.estimation.combined.ModelPart`) or ``None``.
+        (:class:`~survey.estimation.combined.ModelPart`) or ``None``; a
+        :class:`~survey.estimation.takenone.TakeNoneModel` is called once per period with
+        every breakdown.
 
     Returns
     -------
@@ -463,6 +465,7 @@ def breakdown_totals(
     >>> by_period["sector"]["2006Q4"].table()["estimate"].tolist(), ytd["sector"].table()["estimate"].tolist()
     ([21.0], [86.0])
     """
+    from survey.estimation.takenone import TakeNoneModel
     from survey.plan.keyunits import above_size
 
     names = list(variables)
@@ -474,8 +477,9 @@ def breakdown_totals(
 
     def totals(period: str, s: Any, ta: pd.DataFrame, values: list[str],
                imputed: dict[str, str]) -> dict[str, CombinedEstimate]:  # all breakdowns at once
-        parts = {name: None if model is None else model(period, s, values, by)
-                 for name, by in breakdowns.items()}
+        parts = (model(period, s, values, dict(breakdowns)) if isinstance(model, TakeNoneModel)
+                 else {name: None if model is None else model(period, s, values, by)
+                       for name, by in breakdowns.items()})  # TakeNoneModel: one pass for all
         return combined_totals(values, breakdowns, take_all=ta, sample=s, models=parts,
                                period=period, level=level, imputed=imputed)
 

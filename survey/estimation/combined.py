@@ -244,8 +244,8 @@ def cutoff_model(
     def part(byl: list[str]) -> ModelPart:  # the domains of one breakdown
         d_t, dkeys = _codes(take_none, byl)
         D = len(dkeys)
-        X_dg = np.zeros((D, G))
-        np.add.at(X_dg, (d_t, g_t), x_t)
+        cell = d_t * G + g_t  # sums in row order, as np.add.at adds them
+        X_dg = np.bincount(cell, weights=x_t, minlength=D * G).reshape(D, G)
         Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
         needed = X_dg.sum(axis=0) > 0
         k = len(names)
@@ -257,8 +257,7 @@ def cutoff_model(
 
         if model not in ("ratio", "regression"):
             raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
-        N_dg = np.zeros((D, G))
-        np.add.at(N_dg, (d_t, g_t), 1.0)
+        N_dg = np.bincount(cell, minlength=D * G).reshape(D, G).astype(float)
 
         def predict(y: np.ndarray, label: str):
             if model == "regression":
@@ -671,14 +670,17 @@ def combined_totals(
             )
         s_vals = np.where(inside[:, None], np.nan_to_num(s_vals), 0.0)
     kk = len(cols)
+    # the breakdown columns of the take-all rows and the sampled rows with weight, once
+    frames = ([] if take_all is None else [take_all[every]]) + (
+        [] if sample is None else [sample.data.loc[inside, every]])
+    stacked = pd.concat(frames, ignore_index=True) if frames else None
     out = {}
     for name, byl in bys.items():
         model = models[name]
         # ---- domains: the sorted union of the parts' keys, and the domain of every row
-        key_frames = ([] if take_all is None else [take_all[byl]]) + (
-            [] if sample is None else [sample.data[byl].loc[inside]]) + (
+        key_frames = ([] if stacked is None else [stacked[byl]]) + (
             [] if model is None else [model.domains[byl]])
-        sizes = [len(f) for f in key_frames]
+        sizes = [len(f) for f in frames] + ([] if model is None else [len(model.domains)])
         if byl:
             keys = pd.concat(key_frames, ignore_index=True)
             if keys.isna().any(axis=None):
@@ -760,10 +762,9 @@ def combined_totals(
             "model_based": (m_point[:, :k] != 0).ravel(), "df": np.full(D * k, df),
             "n": np.repeat(n_dom, k).astype(np.int64),
         }
-        frame = pd.concat([keys.loc[np.repeat(np.arange(D), k)].reset_index(drop=True),
-                           pd.DataFrame(columns)], axis=1)  # one block of columns, not 21 inserts
-        if period is not None:
-            frame.insert(0, "period", period)
+        rep = np.repeat(np.arange(D), k)  # one frame, not 21 inserts
+        frame = pd.DataFrame({**({} if period is None else {"period": period}),
+                              **{c: keys[c].array.take(rep) for c in keys.columns}, **columns})
         out[name] = CombinedEstimate(
             period=period,
             by=tuple(byl),

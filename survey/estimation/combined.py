@@ -240,6 +240,11 @@ def cutoff_model(
         g_t = np.zeros(len(take_none), dtype=np.intp)
     G = len(gkeys)
     x_m = model_units[auxiliary].to_numpy(dtype=float)
+    if model not in ("ratio", "regression"):
+        raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
+    lys = {v: f"{v}{last_year_suffix}" for v in names}
+    ys = {c: model_units[c].to_numpy(dtype=float) for c in [*names, *lys.values()] if c in model_units.columns}
+    fits, shared = {}, {}  # not by domain: each ratio fitted once, one table of coefficients
 
     def part(byl: list[str]) -> ModelPart:  # the domains of one breakdown
         d_t, dkeys = _codes(take_none, byl)
@@ -249,20 +254,15 @@ def cutoff_model(
         Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
         needed = X_dg.sum(axis=0) > 0
         k = len(names)
-        point = np.zeros((D, k))
-        point_ly = np.full((D, k), np.nan)
-        cov = np.zeros((k, D, D))
-        cov_ly = np.full((k, D, D), np.nan)
+        point, point_ly = np.zeros((D, k)), np.full((D, k), np.nan)
+        cov, cov_ly = np.zeros((k, D, D)), np.full((k, D, D), np.nan)
         rows = []
-
-        if model not in ("ratio", "regression"):
-            raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
         N_dg = np.bincount(cell, minlength=D * G).reshape(D, G).astype(float)
 
         def predict(y: np.ndarray, label: str):
             if model == "regression":
                 return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
-            beta, sigma2, sx = _ratio_fit(y, x_m, g_m, G)
+            beta, sigma2, sx = fits[label] if label in fits else fits.setdefault(label, _ratio_fit(y, x_m, g_m, G))
             lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
             if lacking.any():
                 g = int(np.flatnonzero(lacking)[0])
@@ -280,15 +280,20 @@ def cutoff_model(
             return est, c, beta, sigma2
 
         for j, v in enumerate(names):
-            est, c, beta, sigma2 = predict(model_units[v].to_numpy(dtype=float), v)
+            est, c, beta, sigma2 = predict(ys[v], v)
             point[:, j], cov[j] = est, c
-            ly = f"{v}{last_year_suffix}"
+            ly = lys[v]
             beta_ly = np.full(G, np.nan)
-            if ly in model_units.columns:
-                est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
+            if ly in ys:
+                est_ly, c_ly, beta_ly, _ = predict(ys[ly], ly)
                 point_ly[:, j], cov_ly[j] = est_ly, c_ly
-            n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
+            n_g = np.bincount(g_m[np.isfinite(ys[v])], minlength=G)
             rows.append((v, beta, sigma2, n_g, beta_ly))
+        if "coefficients" not in shared:  # the same for every breakdown
+            shared["coefficients"] = pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
+                "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
+                **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
+                    ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1)
         return ModelPart(
             inputs=str(inputs),
             by=tuple(byl),
@@ -299,10 +304,7 @@ def cutoff_model(
             cov=cov,
             cov_last_year=cov_ly,
             n_target=np.bincount(d_t, minlength=D),
-            coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
-                "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
-                **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
-                    ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1),
+            coefficients=shared["coefficients"],
         )
 
     parts = {name: part(byl) for name, byl in bys.items()}
@@ -582,9 +584,8 @@ def combined_totals(
 ) -> dict[str, CombinedEstimate]:
     """:func:`combined_total` of one period by several breakdowns in one pass.
 
-    The values of the take-all and sampled parts are read and checked once; each
-    breakdown adds them up by its domains, numbered by one sorted factorisation of its
-    parts' keys (the same numbers as ``combined_total(..., by=by)`` of each breakdown).
+    The parts' values are read and checked once; each breakdown adds them up by its domains
+    (one sorted factorisation of its keys): the numbers of ``combined_total(..., by=by)``.
 
     Parameters
     ----------
@@ -678,8 +679,7 @@ def combined_totals(
     for name, byl in bys.items():
         model = models[name]
         # ---- domains: the sorted union of the parts' keys, and the domain of every row
-        key_frames = ([] if stacked is None else [stacked[byl]]) + (
-            [] if model is None else [model.domains[byl]])
+        key_frames = ([] if stacked is None else [stacked[byl]]) + ([] if model is None else [model.domains[byl]])
         sizes = [len(f) for f in frames] + ([] if model is None else [len(model.domains)])
         if byl:
             keys = pd.concat(key_frames, ignore_index=True)
@@ -778,8 +778,7 @@ def combined_totals(
 
 
 def _sampled_part(sample: Survey, values: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The domains present, their totals of ``values`` (n, k) by ``code`` and the design
-    covariances: the variance engine called as ``Survey.total(by=code)`` calls it."""
+    """Domains present, totals of ``values`` by ``code``, covariances: as ``Survey.total(by=code)``."""
     from survey.estimation.domains import group_sums
     from survey.estimation.variance import domain_covariance
 

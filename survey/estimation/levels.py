@@ -173,7 +173,7 @@ def county_estimates(sample: Any, take_all: pd.DataFrame, frame: pd.DataFrame, v
     >>> counties.groupby("variable").size().tolist()
     [64, 64, 64]
     """
-    some = frame[(frame["part"] == "sample").to_numpy()]
+    some = frame.loc[(frame["part"] == "sample").to_numpy(), [county, size]]  # two columns, not all
     codes = sorted(pd.unique(frame[county].astype(str)))  # unique first: no Python pass over rows
     out = pd.DataFrame({county: codes})
     out["city_code"] = city_code(out[county])

@@ -679,11 +679,11 @@ def combined_totals(
     for name, byl in bys.items():
         model = models[name]
         # ---- domains: the sorted union of the parts' keys, and the domain of every row
-        key_frames = ([] if stacked is None else [stacked[byl]]) + ([] if model is None else [model.domains[byl]])
+        key_frames = ([] if stacked is None else [stacked]) + ([] if model is None else [model.domains])
         sizes = [len(f) for f in frames] + ([] if model is None else [len(model.domains)])
-        if byl:
-            keys = pd.concat(key_frames, ignore_index=True)
-            if keys.isna().any(axis=None):
+        if byl:  # column by column: no frame of the by columns taken from each part
+            keys = pd.DataFrame({c: pd.concat([f[c] for f in key_frames], ignore_index=True) for c in byl})
+            if any(keys[c].isna().any() for c in byl):
                 raise ColumnError(f"domain column(s) {byl} have missing values; fill them before estimating by domain")
             codes, keys = group_codes(keys, byl)
         else:

@@ -12,7 +12,7 @@ import pytest
 
 import survey as sv
 from survey.errors import ColumnError, ImputationError, PeriodError
-from survey.estimation.combined import combined_total, cutoff_model
+from survey.estimation.combined import combined_total, combined_totals, cutoff_model
 from survey.periods import parse_quarter, quarterly_from_ytd, shift_quarter
 from survey.quarterly.series import (
     average_annual_growth,
@@ -451,3 +451,51 @@ def test_combined_and_series_table_at_another_level_equal_building_at_that_level
     assert str(series95.summary()).startswith("Quarterly series 2006Q1..2006Q1 (1 periods; 95% t-interval)")
     with pytest.raises(sv.SurveyError, match="level"):
         at95.table(level=1.5)
+
+
+def test_combined_totals_of_every_breakdown_equal_one_call_per_breakdown():
+    """The one-pass path (combined_totals, cutoff_model by a mapping) gives the numbers of
+    combined_total and cutoff_model called per breakdown, on a calibrated two-stage design
+    and a subset (not the demo's design)."""
+    rng = np.random.default_rng(7)
+    n = 120
+    psu = np.repeat(np.arange(40), 3)
+    h = psu % 4
+    last = rng.gamma(3.0, 10.0, n)
+    sample = pd.DataFrame({
+        "h": h, "psu": psu, "w": 12.0 + h, "county": rng.choice(["a", "b", "c"], n),
+        "industry": rng.choice(["13", "22", "31"], n), "zone": rng.random(n) < 0.3,
+        "size": last * rng.uniform(0.8, 1.2, n), "y": last * rng.lognormal(0.05, 0.2, n),
+        "y_last_year": last, "y_imputed": False})
+    sample.loc[5, ["y", "y_last_year"]] = np.nan  # outside the subset
+    s = sv.Survey(sample, sv.Design(strata="h", clusters="psu", weights="w")).calibrate(
+        {"county": {"a": 600.0, "b": 500.0, "c": 480.0}, "size": 52000.0}).subset(
+        np.arange(n) != 5)
+    take_all = pd.DataFrame({"county": ["a", "b", "c", "d"], "industry": ["13", "22", "22", "31"],
+                             "zone": [True, False, False, True], "y": [900.0, 750.0, 620.0, 400.0],
+                             "y_last_year": [850.0, 700.0, 640.0, 380.0],
+                             "y_imputed": [False, True, False, False]})
+    small = pd.DataFrame({"size": rng.gamma(2.0, 2.0, 300), "county": rng.choice(["a", "b", "e"], 300),
+                          "industry": rng.choice(["13", "22", "31"], 300), "zone": rng.random(300) < 0.2})
+    inputs = sample.iloc[10:70]
+    assert s.subset_mask is not None and not any(getattr(w.report, "two_phase", None) for w in s.weighting)
+    breakdowns = {"sector": None, "county": ["county"], "industry": "industry", "zone": ["zone"],
+                  "cell": ["county", "industry"]}
+    parts = cutoff_model(inputs, small, "y", auxiliary="size", by=breakdowns, model_by="industry")
+    shared = combined_totals("y", breakdowns, take_all=take_all, sample=s, models=parts,
+                             imputed="y_imputed", period="2006Q4")
+    for name, by in breakdowns.items():
+        one = cutoff_model(inputs, small, "y", auxiliary="size", by=by, model_by="industry")
+        np.testing.assert_allclose(parts[name].point, one.point, rtol=1e-12)
+        np.testing.assert_allclose(parts[name].cov, one.cov, rtol=1e-12)
+        alone = combined_total("y", take_all=take_all, sample=s, model=one, by=by,
+                               imputed="y_imputed", period="2006Q4")
+        pd.testing.assert_frame_equal(shared[name].table(), alone.table(), rtol=1e-12)
+        pd.testing.assert_frame_equal(shared[name].contributions(), alone.contributions(),
+                                      rtol=1e-12)
+    # the sampled part is Survey.total's (the variance engine called the same way)
+    by_county = combined_totals(["y", "y_last_year"], {"c": "county"}, sample=s)["c"].table()
+    direct = s.total(["y", "y_last_year"], by="county")
+    np.testing.assert_allclose(by_county["estimate"], direct.point.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(by_county["se"], np.sqrt(np.diagonal(direct.cov, axis1=1, axis2=2)).ravel(),
+                               rtol=1e-12)

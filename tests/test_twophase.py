@@ -249,3 +249,24 @@ def test_within_domain_blocks_equal_the_full_covariance(clustered):
     ]:
         want = full.reshape(D, k, D, k)[c, :, c, :]
         np.testing.assert_allclose(blocks, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
+def test_full_covariance_with_the_kept_design_sums_equals_a_fresh_computation():
+    """The design's sparse sums are built once per two-phase step and structure and kept;
+    a later call (other scores) gives exactly what a step without them gives."""
+    from dataclasses import replace
+
+    from survey.estimation.twophase import twophase_full_covariance
+
+    rng = np.random.default_rng(3)
+    n = 300
+    h = rng.integers(0, 4, n)
+    frame = pd.DataFrame({"h": h, "psu": h * 100 + rng.integers(0, 10, n), "w": rng.uniform(2, 9, n),
+                          "r": rng.random(n) < 0.8, "cls": rng.integers(0, 3, n)})
+    s = sv.Survey(frame, sv.Design(strata="h", clusters="psu", weights="w")).adjust_nonresponse("r", by="cls")
+    tp = s.weighting[-1].report.two_phase
+    twophase_full_covariance(rng.normal(size=(n, 4)), tp, s.variance_structure)  # keeps the sums
+    z = rng.normal(size=(n, 6)) * s.weights[:, None]
+    for block in (None, 3):
+        np.testing.assert_array_equal(twophase_full_covariance(z, tp, s.variance_structure, block=block),
+                                      twophase_full_covariance(z, replace(tp), s.variance_structure, block=block))

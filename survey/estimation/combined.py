@@ -23,6 +23,7 @@ against last year's) is given separately and labelled as such.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -42,7 +43,7 @@ from survey.periods import parse_quarter
 if TYPE_CHECKING:  # pragma: no cover
     from survey.estimation.survey import Survey
 
-__all__ = ['ModelPart', 'cutoff_model', 'CombinedEstimate', 'combined_total',
+__all__ = ['ModelPart', 'cutoff_model', 'CombinedEstimate', 'combined_total', 'combined_totals',
            'require_columns']
 
 
@@ -156,7 +157,7 @@ def cutoff_model(
     inputs: str = "key units",
     last_year_suffix: str = "_last_year",
     model: str = "ratio",
-) -> ModelPart:
+) -> ModelPart | dict[str, ModelPart]:
     """Model-based estimate of the take-none (cut-off) part of the sector.
 
     A ratio model ``y = beta x`` (variance proportional to ``x``) is fitted on
@@ -182,8 +183,9 @@ def cutoff_model(
     variables : str or list of str
     auxiliary : str
         Register auxiliary column, positive.
-    by : str or list of str, optional
-        Domain columns of the result.
+    by : str, list of str or mapping of str to them, optional
+        Domain columns of the result; a mapping (name -> columns) gives a dict of parts by
+        name from one pass over the model groups (the same numbers as a call per breakdown).
     model_by : str or list of str, optional
         Separate ratios per group (e.g. industry). Default: one ratio.
     inputs : str, default="key units"
@@ -217,10 +219,11 @@ def cutoff_model(
     1      b     3.200
     """
     names = [variables] if isinstance(variables, str) else list(variables)
-    byl = [by] if isinstance(by, str) else list(by or [])
+    bys = {name: [b] if isinstance(b, str) else list(b or [])
+           for name, b in (by.items() if isinstance(by, Mapping) else [("", by)])}
     gl = [model_by] if isinstance(model_by, str) else list(model_by or [])
     require_columns(model_units, [*names, auxiliary, *gl], "model_units")
-    require_columns(take_none, [auxiliary, *byl, *gl], "take_none")
+    require_columns(take_none, [auxiliary, *dict.fromkeys(c for b in bys.values() for c in b), *gl], "take_none")
     x_t = take_none[auxiliary].to_numpy(dtype=float)
     bad = ~(np.isfinite(x_t) & (x_t >= 0))
     if bad.any():
@@ -236,70 +239,76 @@ def cutoff_model(
         g_m = np.zeros(len(model_units), dtype=np.intp)
         g_t = np.zeros(len(take_none), dtype=np.intp)
     G = len(gkeys)
-    d_t, dkeys = _codes(take_none, byl)
-    D = len(dkeys)
     x_m = model_units[auxiliary].to_numpy(dtype=float)
-    X_dg = np.zeros((D, G))
-    np.add.at(X_dg, (d_t, g_t), x_t)
-    Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
-    needed = X_dg.sum(axis=0) > 0
-    k = len(names)
-    point = np.zeros((D, k))
-    point_ly = np.full((D, k), np.nan)
-    cov = np.zeros((k, D, D))
-    cov_ly = np.full((k, D, D), np.nan)
-    rows = []
-
     if model not in ("ratio", "regression"):
         raise ColumnError(f"model must be 'ratio' or 'regression', got {model!r}")
-    N_dg = np.zeros((D, G))
-    np.add.at(N_dg, (d_t, g_t), 1.0)
+    lys = {v: f"{v}{last_year_suffix}" for v in names}
+    ys = {c: model_units[c].to_numpy(dtype=float) for c in [*names, *lys.values()] if c in model_units.columns}
+    fits, shared = {}, {}  # not by domain: each ratio fitted once, one table of coefficients
 
-    def predict(y: np.ndarray, label: str):
-        if model == "regression":
-            return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
-        beta, sigma2, sx = _ratio_fit(y, x_m, g_m, G)
-        lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
-        if lacking.any():
-            g = int(np.flatnonzero(lacking)[0])
-            where = gkeys.iloc[g].to_dict() if gl else "the whole sector"
-            raise ImputationError(
-                f"the cut-off model for {label!r} has fewer than two usable model inputs in group {where} "
-                f"that has take-none firms; add model inputs there or use a coarser model_by"
-            )
-        beta_f = np.nan_to_num(beta)
-        s2 = np.nan_to_num(sigma2)
-        est = X_dg @ beta_f
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.where(sx > 0, s2 / sx, 0.0)
-        c = (X_dg * a) @ X_dg.T + np.diag(Xunit_dg @ s2)
-        return est, c, beta, sigma2
+    def part(byl: list[str]) -> ModelPart:  # the domains of one breakdown
+        d_t, dkeys = _codes(take_none, byl)
+        D = len(dkeys)
+        cell = d_t * G + g_t  # sums in row order, as np.add.at adds them
+        X_dg = np.bincount(cell, weights=x_t, minlength=D * G).reshape(D, G)
+        Xunit_dg = X_dg  # sum of x over take-none units (unit-error term uses sum x)
+        needed = X_dg.sum(axis=0) > 0
+        k = len(names)
+        point, point_ly = np.zeros((D, k)), np.full((D, k), np.nan)
+        cov, cov_ly = np.zeros((k, D, D)), np.full((k, D, D), np.nan)
+        rows = []
+        N_dg = np.bincount(cell, minlength=D * G).reshape(D, G).astype(float)
 
-    for j, v in enumerate(names):
-        est, c, beta, sigma2 = predict(model_units[v].to_numpy(dtype=float), v)
-        point[:, j], cov[j] = est, c
-        ly = f"{v}{last_year_suffix}"
-        beta_ly = np.full(G, np.nan)
-        if ly in model_units.columns:
-            est_ly, c_ly, beta_ly, _ = predict(model_units[ly].to_numpy(dtype=float), ly)
-            point_ly[:, j], cov_ly[j] = est_ly, c_ly
-        n_g = np.bincount(g_m[np.isfinite(model_units[v].to_numpy(dtype=float))], minlength=G)
-        rows.append((v, beta, sigma2, n_g, beta_ly))
-    return ModelPart(
-        inputs=str(inputs),
-        by=tuple(byl),
-        domains=dkeys,
-        variables=tuple(names),
-        point=point,
-        point_last_year=point_ly,
-        cov=cov,
-        cov_last_year=cov_ly,
-        n_target=np.bincount(d_t, minlength=D),
-        coefficients=pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
-            "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
-            **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
-                ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1),
-    )
+        def predict(y: np.ndarray, label: str):
+            if model == "regression":
+                return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
+            beta, sigma2, sx = fits[label] if label in fits else fits.setdefault(label, _ratio_fit(y, x_m, g_m, G))
+            lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
+            if lacking.any():
+                g = int(np.flatnonzero(lacking)[0])
+                where = gkeys.iloc[g].to_dict() if gl else "the whole sector"
+                raise ImputationError(
+                    f"the cut-off model for {label!r} has fewer than two usable model inputs in group {where} "
+                    f"that has take-none firms; add model inputs there or use a coarser model_by"
+                )
+            beta_f = np.nan_to_num(beta)
+            s2 = np.nan_to_num(sigma2)
+            est = X_dg @ beta_f
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a = np.where(sx > 0, s2 / sx, 0.0)
+            c = (X_dg * a) @ X_dg.T + np.diag(Xunit_dg @ s2)
+            return est, c, beta, sigma2
+
+        for j, v in enumerate(names):
+            est, c, beta, sigma2 = predict(ys[v], v)
+            point[:, j], cov[j] = est, c
+            ly = lys[v]
+            beta_ly = np.full(G, np.nan)
+            if ly in ys:
+                est_ly, c_ly, beta_ly, _ = predict(ys[ly], ly)
+                point_ly[:, j], cov_ly[j] = est_ly, c_ly
+            n_g = np.bincount(g_m[np.isfinite(ys[v])], minlength=G)
+            rows.append((v, beta, sigma2, n_g, beta_ly))
+        if "coefficients" not in shared:  # the same for every breakdown
+            shared["coefficients"] = pd.concat([pd.concat([gkeys] * len(rows), ignore_index=True), pd.DataFrame({
+                "variable": np.repeat(np.array([r[0] for r in rows], dtype=object), G),
+                **{name: np.concatenate([r[j] for r in rows]) for j, name in enumerate(
+                    ("ratio", "sigma2", "n", "ratio_last_year"), start=1)}})], axis=1)
+        return ModelPart(
+            inputs=str(inputs),
+            by=tuple(byl),
+            domains=dkeys,
+            variables=tuple(names),
+            point=point,
+            point_last_year=point_ly,
+            cov=cov,
+            cov_last_year=cov_ly,
+            n_target=np.bincount(d_t, minlength=D),
+            coefficients=shared["coefficients"],
+        )
+
+    parts = {name: part(byl) for name, byl in bys.items()}
+    return parts if isinstance(by, Mapping) else parts[""]
 
 
 def _regression_predict(y, x, g, G, N_dg, X_dg, needed, gkeys, gl, label):
@@ -556,64 +565,85 @@ def combined_total(
        period  estimate  take_all  sampled  imputed_share  growth
     0  2006Q1     210.0     180.0     30.0          0.381     0.2
     """
+    return combined_totals(variables, {"": by}, take_all=take_all, sample=sample,
+                           models={"": model}, imputed=imputed, last_year_suffix=last_year_suffix,
+                           period=period, level=level)[""]
+
+
+def combined_totals(
+    variables: str | Sequence[str],
+    breakdowns: Mapping[str, str | Sequence[str] | None],
+    *,
+    take_all: pd.DataFrame | None = None,
+    sample: Survey | None = None,
+    models: Mapping[str, ModelPart | None] | None = None,
+    imputed: str | Mapping[str, str] | None = None,
+    last_year_suffix: str = "_last_year",
+    period: str | None = None,
+    level: float = 0.95,
+) -> dict[str, CombinedEstimate]:
+    """:func:`combined_total` of one period by several breakdowns in one pass.
+
+    The parts' values are read and checked once; each breakdown adds them up by its domains
+    (one sorted factorisation of its keys): the numbers of ``combined_total(..., by=by)``.
+
+    Parameters
+    ----------
+    variables : str or list of str
+    breakdowns : mapping of str to str, list of str or None
+        Name -> domain columns (``None``: the whole sector).
+    models : mapping of str to ModelPart or None, optional
+        The model part of each breakdown (built by its ``by``).
+    take_all, sample, imputed, last_year_suffix, period, level
+        As for :func:`combined_total`; growth needs last year's values in every part.
+
+    Returns
+    -------
+    dict of str to CombinedEstimate
+        By breakdown name.
+
+    Examples
+    --------
+    >>> big = pd.DataFrame({"y": [100.0, 80.0], "r": ["b", "a"]})
+    >>> out = combined_totals("y", {"sector": None, "region": "r"}, take_all=big)
+    >>> out["sector"].table()["estimate"].tolist(), out["region"].table()[["r", "estimate"]].values.tolist()
+    ([180.0], [['a', 80.0], ['b', 100.0]])
+    """
     names = [variables] if isinstance(variables, str) else list(variables)
-    byl = [by] if isinstance(by, str) else list(by or [])
+    bys = {name: [by] if isinstance(by, str) else list(by or []) for name, by in breakdowns.items()}
+    models = {name: (models or {}).get(name) for name in bys}
     if period is not None:
         parse_quarter(period)
-    if take_all is None and sample is None and model is None:
+    if take_all is None and sample is None and any(m is None for m in models.values()):
         raise ColumnError("give at least one part: take_all, sample or model")
     if not 0 < level < 1:
         raise PeriodError(f"level must be between 0 and 1, got {level!r}")
     k = len(names)
     ly_names = [f"{v}{last_year_suffix}" for v in names]
+    every = list(dict.fromkeys(c for byl in bys.values() for c in byl))
     has_ly = True
-
-    # ---- domains: union over the parts
-    key_frames = []
     if take_all is not None:
-        require_columns(take_all, [*names, *byl], "take_all")
-        key_frames.append(take_all[byl])
+        require_columns(take_all, [*names, *every], "take_all")
         has_ly &= all(c in take_all.columns for c in ly_names)
     if sample is not None:
-        require_columns(sample.data, [*names, *byl], "the sample")
-        w = sample.weights * sample.in_domain
-        sample_keys = sample.data[byl].loc[w > 0]  # the domains of the rows with weight
-        key_frames.append(sample_keys)
+        require_columns(sample.data, [*names, *every], "the sample")
+        inside = sample.weights * sample.in_domain > 0  # the rows with weight
         has_ly &= all(c in sample.data.columns for c in ly_names)
-    if model is not None:
-        if tuple(byl) != model.by or not set(names) <= set(model.variables):
-            raise ColumnError(
-                f"the model part is by {list(model.by)} for {list(model.variables)}; combined_total asks by {byl} "
-                f"for {names}: build the model part with the same by and variables"
-            )
-        key_frames.append(model.domains[byl])
-        used = [model.variables.index(v) for v in names]
-        has_ly &= bool(np.all(np.isfinite(model.point_last_year[:, used])))
-    keys = pd.concat(key_frames, ignore_index=True) if byl else pd.DataFrame(index=range(1))
-    if byl:
-        if keys.isna().any(axis=None):
-            raise ColumnError(f"domain column(s) {byl} have missing values; fill them before estimating by domain")
-        keys = keys.drop_duplicates().sort_values(byl, kind="stable").reset_index(drop=True)
-    D = len(keys)
-
-    key_index = (None if not byl else pd.Index(keys[byl[0]]) if len(byl) == 1
-                 else pd.MultiIndex.from_frame(keys[byl]))
-
-    def locate(frame: pd.DataFrame) -> np.ndarray:
-        if key_index is None:
-            return np.zeros(len(frame), dtype=np.intp)
-        rows = frame[byl[0]] if len(byl) == 1 else pd.MultiIndex.from_frame(frame[byl])
-        return key_index.get_indexer(rows).astype(np.intp)
-
+    for name, model in models.items():
+        if model is not None:
+            if tuple(bys[name]) != model.by or not set(names) <= set(model.variables):
+                raise ColumnError(
+                    f"the model part is by {list(model.by)} for {list(model.variables)}; combined_total asks by "
+                    f"{bys[name]} for {names}: build the model part with the same by and variables"
+                )
+            used = [model.variables.index(v) for v in names]
+            has_ly &= bool(np.all(np.isfinite(model.point_last_year[:, used])))
     cols = names + (ly_names if has_ly else [])
-    kk = len(cols)
-    # ---- take-all part
-    ta = np.zeros((D, kk))
-    imp = np.zeros((D, k))
-    n_dom = np.zeros(D)
+    # ---- the values of the take-all and sampled parts, read and checked once
+    ta_vals = imp_vals = s_vals = None
     if take_all is not None:
-        vals = take_all[cols].to_numpy(dtype=float)
-        bad = ~np.isfinite(vals)
+        ta_vals = take_all[cols].to_numpy(dtype=float)
+        bad = ~np.isfinite(ta_vals)
         if bad.any():
             j = int(np.flatnonzero(bad.any(axis=0))[0])
             rows = take_all.index[bad[:, j]][:5].tolist()
@@ -621,9 +651,6 @@ def combined_total(
                 f"take-all column {cols[j]!r} has {int(bad[:, j].sum())} missing value(s), rows {rows}: full-report "
                 "firms must be imputed (survey.returns.impute), not left out; use 0 for firms born since last year"
             )
-        d = locate(take_all)
-        ta = _part_frame(vals, d, D)
-        n_dom += np.bincount(d, minlength=D)
         if imputed is not None:
             flag_cols = {v: imputed for v in names} if isinstance(imputed, str) else dict(imputed)
             require_columns(take_all, list(set(flag_cols.values())), "take_all")
@@ -631,109 +658,138 @@ def combined_total(
                 [take_all[flag_cols[v]].fillna(False).to_numpy(dtype=bool) if v in flag_cols else np.zeros(len(take_all), bool)
                  for v in names]
             )
-            imp = _part_frame(vals[:, :k] * flags, d, D)
-    # ---- sampled part
-    sp_point = np.zeros((D, kk))
-    sp_cov = np.zeros((D, kk, kk))
-    df = np.nan
-    full_cov = None
+            imp_vals = ta_vals[:, :k] * flags
     if sample is not None:
-        data = sample.data
-        w = sample.weights * sample.in_domain
-        vals = data[cols].to_numpy(dtype=float)
-        bad = ~np.isfinite(vals) & (w > 0)[:, None]
+        s_vals = sample.data[cols].to_numpy(dtype=float)
+        bad = ~np.isfinite(s_vals) & inside[:, None]
         if bad.any():
             j = int(np.flatnonzero(bad.any(axis=0))[0])
-            rows = data.index[bad[:, j]][:5].tolist()
+            rows = sample.data.index[bad[:, j]][:5].tolist()
             raise ColumnError(
                 f"sample column {cols[j]!r} has {int(bad[:, j].sum())} missing value(s) in rows with positive "
                 f"weight, rows {rows}: impute them, or give nonrespondents weight 0 (nonresponse adjustment)"
             )
-        domain_of = np.full(len(data), -1, dtype=np.intp)
-        inside = w > 0
-        if inside.any():
-            domain_of[inside] = locate(sample_keys)
-        code = np.where(domain_of >= 0, domain_of, 0)
-        extra = {f"_cq_{j}": np.where(inside, np.nan_to_num(vals[:, j]), 0.0) for j in range(kk)}
-        extra["_cq_domain"] = code
-        s2 = sample.assign(**extra)
-        est = s2.total(list(extra)[:-1], by="_cq_domain")
-        got = est.domains["_cq_domain"].to_numpy(dtype=np.intp)
-        sp_point[got] = est.point
-        sp_cov[got] = est.cov
-        df = float(sample.df)
-        n_dom += np.bincount(domain_of[inside], minlength=D)
-        if byl and has_ly:
-            full_cov = (sample, np.where(inside, domain_of, -1), np.where(inside[:, None], np.nan_to_num(vals), 0.0))
-    # ---- model part
-    m_point = np.zeros((D, kk))
-    m_var = np.zeros((D, kk))
-    m_cov_full = None
-    if model is not None:
-        dm = locate(model.domains)
-        jj = [model.variables.index(v) for v in names]
-        m_point[dm, :k] = model.point[:, jj]
-        m_var[dm, :k] = np.stack([np.diagonal(model.cov[j]) for j in jj], axis=1)
-        if has_ly:
-            m_point[dm, k:] = model.point_last_year[:, jj]
-            m_var[dm, k:] = np.stack([np.diagonal(model.cov_last_year[j]) for j in jj], axis=1)
-        m_cov_full = (dm, model.cov[jj], model.cov_last_year[jj])
-        n_dom += np.bincount(dm, weights=model.n_target, minlength=D)
-    # ---- combine
-    total = ta + sp_point + m_point  # (D, kk)
-    y_idx = np.arange(k)
-    var = sp_cov[:, y_idx, y_idx] + m_var[:, :k]
-    se = np.sqrt(np.maximum(var, 0.0))
-    point = total[:, :k]
-    q = float(t_quantile(level, df)) if np.isfinite(df) else float(t_quantile(level, np.nan))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cv = np.where(point != 0, se / np.abs(point), np.nan)
-        if has_ly:
-            x = total[:, k:]
-            R = np.where(x != 0, point / x, np.nan)
-            lin = (
-                sp_cov[:, y_idx, y_idx]
-                - 2 * R * sp_cov[:, y_idx, k + y_idx]
-                + R**2 * sp_cov[:, k + y_idx, k + y_idx]
-                + m_var[:, :k]
-                + R**2 * m_var[:, k:]
-            )
-            growth = R - 1
-            growth_se = np.sqrt(np.maximum(lin, 0.0)) / np.abs(x)
-            last_year = x
+        s_vals = np.where(inside[:, None], np.nan_to_num(s_vals), 0.0)
+    kk = len(cols)
+    # the breakdown columns of the take-all rows and the sampled rows with weight, once
+    frames = ([] if take_all is None else [take_all[every]]) + (
+        [] if sample is None else [sample.data.loc[inside, every]])
+    stacked = pd.concat(frames, ignore_index=True) if frames else None
+    out = {}
+    for name, byl in bys.items():
+        model = models[name]
+        # ---- domains: the sorted union of the parts' keys, and the domain of every row
+        key_frames = ([] if stacked is None else [stacked]) + ([] if model is None else [model.domains])
+        sizes = [len(f) for f in frames] + ([] if model is None else [len(model.domains)])
+        if byl:  # column by column: no frame of the by columns taken from each part
+            keys = pd.DataFrame({c: pd.concat([f[c] for f in key_frames], ignore_index=True) for c in byl})
+            if any(keys[c].isna().any() for c in byl):
+                raise ColumnError(f"domain column(s) {byl} have missing values; fill them before estimating by domain")
+            codes, keys = group_codes(keys, byl)
         else:
-            growth = growth_se = last_year = np.full((D, k), np.nan)
-        shares = [np.where(point != 0, part / point, np.nan) for part in (ta[:, :k], sp_point[:, :k], m_point[:, :k], imp)]
-    columns = {
-        "variable": np.tile(np.asarray(names, dtype=object), D),
-        "estimate": point.ravel(), "se": se.ravel(), "cv": cv.ravel(),
-        "ci_low": (point - q * se).ravel(), "ci_high": (point + q * se).ravel(),
-        "growth": growth.ravel(), "growth_se": growth_se.ravel(),
-        "growth_ci_low": (growth - q * growth_se).ravel(),
-        "growth_ci_high": (growth + q * growth_se).ravel(),
-        "last_year": last_year.ravel(), "take_all": ta[:, :k].ravel(),
-        "sampled": sp_point[:, :k].ravel(), "model": m_point[:, :k].ravel(),
-        "take_all_share": shares[0].ravel(), "sampled_share": shares[1].ravel(),
-        "model_share": shares[2].ravel(), "imputed_share": shares[3].ravel(),
-        "model_based": (m_point[:, :k] != 0).ravel(), "df": np.full(D * k, df),
-        "n": np.repeat(n_dom, k).astype(np.int64),
-    }
-    frame = pd.concat([keys.loc[np.repeat(np.arange(D), k)].reset_index(drop=True),
-                       pd.DataFrame(columns)], axis=1)  # one block of columns, not 21 inserts
-    if period is not None:
-        frame.insert(0, "period", period)
-    def contributions() -> pd.DataFrame:
-        return _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk)
+            keys, codes = pd.DataFrame(index=range(1)), np.zeros(sum(sizes), dtype=np.intp)
+        D = len(keys)
+        parts = iter(np.split(codes, np.cumsum(sizes)[:-1]))
+        # ---- take-all part
+        ta = np.zeros((D, kk))
+        imp = np.zeros((D, k))
+        n_dom = np.zeros(D)
+        if take_all is not None:
+            d = next(parts)
+            ta = _part_frame(ta_vals, d, D)
+            n_dom += np.bincount(d, minlength=D)
+            if imp_vals is not None:
+                imp = _part_frame(imp_vals, d, D)
+        # ---- sampled part
+        sp_point, sp_cov = np.zeros((D, kk)), np.zeros((D, kk, kk))
+        df, full_cov = np.nan, None
+        if sample is not None:
+            domain_of = np.full(len(inside), -1, dtype=np.intp)
+            domain_of[inside] = next(parts)
+            got, sp_point[got], sp_cov[got] = _sampled_part(sample, s_vals, np.maximum(domain_of, 0))
+            df = float(sample.df)
+            n_dom += np.bincount(domain_of[inside], minlength=D)
+            if byl and has_ly:
+                full_cov = (sample, domain_of, s_vals)
+        # ---- model part
+        m_point, m_var, m_cov_full = np.zeros((D, kk)), np.zeros((D, kk)), None
+        if model is not None:
+            dm = next(parts)
+            jj = [model.variables.index(v) for v in names]
+            m_point[dm, :k] = model.point[:, jj]
+            m_var[dm, :k] = np.stack([np.diagonal(model.cov[j]) for j in jj], axis=1)
+            if has_ly:
+                m_point[dm, k:] = model.point_last_year[:, jj]
+                m_var[dm, k:] = np.stack([np.diagonal(model.cov_last_year[j]) for j in jj], axis=1)
+            m_cov_full = (dm, model.cov[jj], model.cov_last_year[jj])
+            n_dom += np.bincount(dm, weights=model.n_target, minlength=D)
+        # ---- combine
+        total = ta + sp_point + m_point  # (D, kk)
+        y_idx = np.arange(k)
+        var = sp_cov[:, y_idx, y_idx] + m_var[:, :k]
+        se = np.sqrt(np.maximum(var, 0.0))
+        point = total[:, :k]
+        q = float(t_quantile(level, df)) if np.isfinite(df) else float(t_quantile(level, np.nan))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cv = np.where(point != 0, se / np.abs(point), np.nan)
+            if has_ly:
+                x = total[:, k:]
+                R = np.where(x != 0, point / x, np.nan)
+                lin = (
+                    sp_cov[:, y_idx, y_idx]
+                    - 2 * R * sp_cov[:, y_idx, k + y_idx]
+                    + R**2 * sp_cov[:, k + y_idx, k + y_idx]
+                    + m_var[:, :k]
+                    + R**2 * m_var[:, k:]
+                )
+                growth = R - 1
+                growth_se = np.sqrt(np.maximum(lin, 0.0)) / np.abs(x)
+                last_year = x
+            else:
+                growth = growth_se = last_year = np.full((D, k), np.nan)
+            shares = [np.where(point != 0, part / point, np.nan) for part in (ta[:, :k], sp_point[:, :k], m_point[:, :k], imp)]
+        columns = {
+            "variable": np.tile(np.asarray(names, dtype=object), D),
+            "estimate": point.ravel(), "se": se.ravel(), "cv": cv.ravel(),
+            "ci_low": (point - q * se).ravel(), "ci_high": (point + q * se).ravel(),
+            "growth": growth.ravel(), "growth_se": growth_se.ravel(),
+            "growth_ci_low": (growth - q * growth_se).ravel(),
+            "growth_ci_high": (growth + q * growth_se).ravel(),
+            "last_year": last_year.ravel(), "take_all": ta[:, :k].ravel(),
+            "sampled": sp_point[:, :k].ravel(), "model": m_point[:, :k].ravel(),
+            "take_all_share": shares[0].ravel(), "sampled_share": shares[1].ravel(),
+            "model_share": shares[2].ravel(), "imputed_share": shares[3].ravel(),
+            "model_based": (m_point[:, :k] != 0).ravel(), "df": np.full(D * k, df),
+            "n": np.repeat(n_dom, k).astype(np.int64),
+        }
+        rep = np.repeat(np.arange(D), k)  # one frame, not 21 inserts
+        frame = pd.DataFrame({**({} if period is None else {"period": period}),
+                              **{c: keys[c].array.take(rep) for c in keys.columns}, **columns})
+        out[name] = CombinedEstimate(
+            period=period,
+            by=tuple(byl),
+            variables=tuple(names),
+            model_inputs=model.inputs if model is not None else None,
+            level=level,
+            frame=frame,
+            _contributions=partial(_contributions, keys, byl, names, total, k, full_cov, m_cov_full, D, kk),
+        )
+    return out
 
-    return CombinedEstimate(
-        period=period,
-        by=tuple(byl),
-        variables=tuple(names),
-        model_inputs=model.inputs if model is not None else None,
-        level=level,
-        frame=frame,
-        _contributions=contributions,
-    )
+
+def _sampled_part(sample: Survey, values: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Domains present, totals of ``values`` by ``code``, covariances: as ``Survey.total(by=code)``."""
+    from survey.estimation.domains import group_sums
+    from survey.estimation.variance import domain_covariance
+
+    mask = sample.subset_mask
+    got, dom = np.unique(code if mask is None else code[mask], return_inverse=True)
+    if mask is not None:  # rows outside the subset are outside every domain
+        inner, dom = dom, np.full(code.size, -1, dtype=np.intp)
+        dom[mask] = inner
+    y = np.asfortranarray(values)  # column-major, as Survey.total reads the columns
+    z = np.asfortranarray(sample.weights[:, None] * y)
+    return got, group_sums(dom, z, got.size), domain_covariance(sample, z, dom, got.size, numerator=y).cov
 
 
 def _contributions(keys, byl, names, total, k, full_cov, m_cov_full, D, kk) -> pd.DataFrame:

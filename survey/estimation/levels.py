@@ -173,8 +173,8 @@ def county_estimates(sample: Any, take_all: pd.DataFrame, frame: pd.DataFrame, v
     >>> counties.groupby("variable").size().tolist()
     [64, 64, 64]
     """
-    some = frame[(frame["part"] == "sample").to_numpy()]
-    codes = sorted(set(frame[county].astype(str)))
+    some = frame.loc[(frame["part"] == "sample").to_numpy(), [county, size]]  # two columns, not all
+    codes = sorted(pd.unique(frame[county].astype(str)))  # unique first: no Python pass over rows
     out = pd.DataFrame({county: codes})
     out["city_code"] = city_code(out[county])
     aux = some.groupby(some[county].astype(str)).agg(firms=(size, "size"), revenue=(size, "sum"))

@@ -104,14 +104,16 @@ def smallest_inputs(observed: pd.DataFrame, *, size: str, by: str | Sequence[str
     byl = [by] if isinstance(by, str) else list(by or [])
     require_columns(observed, [size, *byl], "the observed units")
     x = observed[size].to_numpy(dtype=float, na_value=np.nan)
-    data = observed[np.isfinite(x) & (x > 0)]
+    usable = np.isfinite(x) & (x > 0)
+    data = observed.loc[usable, list(dict.fromkeys([*byl, size]))]  # all columns taken once, at the end
     code = (data.groupby(byl, sort=True, observed=True).ngroup().to_numpy(dtype=np.intp)
             if byl else np.zeros(len(data), dtype=np.intp))
     order = np.lexsort((data[size].to_numpy(dtype=float), code))
     first = np.concatenate(([0], np.cumsum(np.bincount(code, minlength=code.max() + 1 if len(code) else 0))))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - first[code[order]]
-    return data[rank < int(smallest)]
+    usable[usable] = rank < int(smallest)
+    return observed[usable]
 
 
 class TakeNoneModel:
@@ -207,8 +209,9 @@ class TakeNoneModel:
                                by=self.by or None, smallest=self.smallest)
 
     def __call__(self, period: str, survey: Any, variables: Sequence[str],
-                 by: Sequence[str] | None = None) -> Any:
-        """The take-none part of ``period`` by ``by`` (``None``: no take-none firms).
+                 by: Sequence[str] | Mapping[str, Sequence[str] | None] | None = None) -> Any:
+        """The take-none part of ``period`` by ``by`` (``None``: no take-none firms); a
+        mapping of breakdowns gives a dict of parts by name, from one call of the model.
 
         Examples
         --------
@@ -217,7 +220,7 @@ class TakeNoneModel:
         """
         rows = self.take_none.get(int(period[:4]))
         if rows is None or rows.empty:
-            return None
+            return dict.fromkeys(by) if isinstance(by, Mapping) else None
         return cutoff_model(self.inputs(period, survey), rows, list(variables),
                             auxiliary=self.auxiliary, by=by, model_by=self.by or None,
                             model=self.model, inputs="census" if self.census is not None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -216,6 +216,36 @@ def quadratic_form(X: np.ndarray, Y: np.ndarray, c: np.ndarray | None = None,
                      np.asarray(Yc).reshape(r, -1, block), optimize=True)
 
 
+def _design_sums(tp: TwoPhase, structure: VarianceStructure, n: int) -> tuple[list, Any]:
+    """The sparse sums of :func:`twophase_full_covariance` that depend on the design only:
+    per stage rows into units, (unit, class) cells, strata and (stratum, class) cells, then
+    respondents into classes; built once per two-phase step and structure (kept on ``tp``)."""
+    kept = tp.__dict__.get("_design_sums")
+    if kept is not None and kept[0] is structure and kept[1] == n:
+        return kept[2]
+    C, rows = tp.n_classes, np.flatnonzero(tp.classes >= 0)
+    c_r = tp.classes[rows]
+
+    def cells(key: np.ndarray) -> tuple[np.ndarray, Any]:  # respondents into their cells
+        ukey, inv = np.unique(key, return_inverse=True)
+        return ukey, sp.csr_matrix((np.ones(rows.size), (inv, rows)), shape=(ukey.size, n))
+
+    sums = []
+    for stage in structure.stages:
+        units = np.asarray(stage.row_units())
+        u_h = np.asarray(stage.unit_stratum)
+        h_row = u_h[units]
+        G = ukey = Gc = None
+        if stage.n_units != n:
+            G = sp.csr_matrix((np.ones(n), (units, np.arange(n))), shape=(stage.n_units, n))
+            ukey, Gc = cells(units[rows].astype(np.int64) * C + c_r)
+        Hm = sp.csr_matrix((np.ones(n), (h_row, np.arange(n))), shape=(stage.n_strata, n))
+        sums.append((u_h, h_row, G, ukey, Gc, Hm, *cells(h_row[rows].astype(np.int64) * C + c_r)))
+    value = (sums, sp.csr_matrix((np.ones(rows.size), (c_r, rows)), shape=(C, n)))
+    object.__setattr__(tp, "_design_sums", (structure, n, value))
+    return value
+
+
 def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: VarianceStructure,
                              block: int | None = None) -> np.ndarray:
     """Full covariance (m, m) of the column totals of ``scores`` after a two-phase adjustment.
@@ -262,10 +292,11 @@ def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: Varian
     rows = np.flatnonzero(resp)
     c_r = cls[rows]
     off, g, diag_coef = _coefficients(tp)
+    sums, Gk = _design_sums(tp, structure, n)
     out = np.zeros((m, m)) if block is None else np.zeros((m // block, block, block))
     d1 = np.zeros(n)
     row = np.zeros(n)  # coefficients of Z' diag(row) Z: every term with one row per cell, merged
-    for stage in structure.stages:
+    for stage_index, stage in enumerate(structure.stages):
         sq, cross = np.asarray(stage.sq_coef, dtype=float), np.asarray(stage.cross_coef, dtype=float)
         if stage.average_out.any():
             parent = stage.stratum_parent
@@ -274,35 +305,26 @@ def twophase_full_covariance(scores: np.ndarray, tp: TwoPhase, structure: Varian
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(ok > 0, total / ok, 0.0)[parent]
             sq, cross = sq * scale, cross * scale
-        units = np.asarray(stage.row_units())
-        u_h = np.asarray(stage.unit_stratum)
-        h_row = u_h[units]
+        u_h, h_row, G, ukey, Gc, Hm, hk, Hc = sums[stage_index]
         d1 += (sq - cross)[h_row]
-        if stage.n_units == n:  # element stage: a unit (and a (unit, class) cell) is one row
+        if G is None:  # element stage: a unit (and a (unit, class) cell) is one row
             row += sq[h_row]
             row[rows] += off[c_r] * sq[h_row[rows]]
         else:
-            G = sp.csr_matrix((np.ones(n), (units, np.arange(n))), shape=(stage.n_units, n))
             U = G @ Z
             out += quadratic_form(U, U, sq[u_h], block)
-            key = units[rows].astype(np.int64) * C + c_r  # (unit, class) cells of the respondents
-            ukey, inv = np.unique(key, return_inverse=True)
-            Uc = sp.csr_matrix((np.ones(rows.size), (inv, rows)), shape=(ukey.size, n)) @ Z
+            Uc = Gc @ Z  # (unit, class) cells of the respondents
             out += quadratic_form(Uc, Uc, off[ukey % C] * sq[u_h[ukey // C]], block)
         # stratum totals, and stratum totals within classes (small matrices)
-        Hm = sp.csr_matrix((np.ones(n), (h_row, np.arange(n))), shape=(stage.n_strata, n))
         S = Hm @ Z
         out -= quadratic_form(S, S, cross, block)
-        hkey = h_row[rows].astype(np.int64) * C + c_r
-        hk, hinv = np.unique(hkey, return_inverse=True)
-        Sc = sp.csr_matrix((np.ones(rows.size), (hinv, rows)), shape=(hk.size, n)) @ Z
+        Sc = Hc @ Z
         out -= quadratic_form(Sc, Sc, off[hk % C] * cross[hk // C], block)
     # minus the diagonal part of D1 o D2, plus the phase-2 sum of squares g_c e_k e_k'
     row[rows] += g[c_r] - diag_coef[c_r] * d1[rows]
     out += quadratic_form(Z, Z, row, block)
     # phase 2: e = z - w B_c, so sum g e e' = sum g z z' - M'gB - B'gM + B'(g w2) B
     w = tp.weights
-    Gk = sp.csr_matrix((np.ones(rows.size), (c_r, rows)), shape=(C, n))
     wc = np.bincount(c_r, weights=w[rows], minlength=C)
     w2c = np.bincount(c_r, weights=w[rows] ** 2, minlength=C)
     with np.errstate(divide="ignore", invalid="ignore"):

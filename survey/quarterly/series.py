@@ -10,7 +10,8 @@ import pandas as pd
 
 from survey.errors import ColumnError, PeriodError
 from survey.io import joined_labels
-from survey.estimation.combined import CombinedEstimate, combined_total, require_columns
+from survey.estimation.combined import (CombinedEstimate, combined_total, combined_totals,
+                                        require_columns)
 from survey.estimation.results import (
     GROWTH_COLUMNS,
     INTERVAL_COLUMNS,
@@ -63,12 +64,18 @@ def level_growth(current: CombinedEstimate, previous: CombinedEstimate) -> pd.Da
     a = current.frame[[*keys, "estimate", "se"]]
     b = previous.frame[[*keys, "estimate", "se"]].rename(columns={"estimate": "previous", "se": "previous_se"})
     out = a.merge(b, on=keys, how="left")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = out["estimate"] / out["previous"]
-        out["level_growth"] = r - 1
-        out["level_growth_se"] = np.sqrt(out["se"] ** 2 + r**2 * out["previous_se"] ** 2) / out["previous"].abs()
+    out["level_growth"], out["level_growth_se"] = _growth(
+        *(out[c].to_numpy(dtype=float) for c in ("estimate", "se", "previous", "previous_se")))
     out["basis"] = "level"
     return out.drop(columns=["previous_se"])
+
+
+def _growth(estimate: np.ndarray, se: np.ndarray, previous: np.ndarray,
+            previous_se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Level-on-level growth and its standard error (:func:`level_growth`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = estimate / previous
+        return r - 1, np.sqrt(se**2 + r**2 * previous_se**2) / np.abs(previous)
 
 
 def average_annual_growth(growth_rates: Sequence[float] | np.ndarray) -> float:
@@ -380,7 +387,11 @@ def quarterly_series(estimates: Sequence[CombinedEstimate]) -> QuarterlySeries:
     for e in ests:
         t = e.table()
         prev = by_period.get(shift_quarter(e.period, -4))
-        if prev is not None:
+        keys = [*by, "variable"]
+        if prev is not None and prev.frame[keys].equals(e.frame[keys]):  # the same rows: no merge
+            t["level_growth"], t["level_growth_se"] = _growth(*(f[c].to_numpy(dtype=float) for f, c in (
+                (t, "estimate"), (t, "se"), (prev.frame, "estimate"), (prev.frame, "se"))))
+        elif prev is not None:
             lg = level_growth(e, prev)[[*by, "variable", *LEVEL_GROWTH_COLUMNS]]
             t = t.merge(lg, on=[*by, "variable"], how="left")
         else:
@@ -431,7 +442,9 @@ def breakdown_totals(
     level : float, default=0.95
     model : callable, optional
         ``model(period, survey, names, by)`` -> the take-none part
-        (:class:`~survey.estimation.combined.ModelPart`) or ``None``.
+        (:class:`~survey.estimation.combined.ModelPart`) or ``None``; a
+        :class:`~survey.estimation.takenone.TakeNoneModel` is called once per period with
+        every breakdown.
 
     Returns
     -------
@@ -452,6 +465,7 @@ def breakdown_totals(
     >>> by_period["sector"]["2006Q4"].table()["estimate"].tolist(), ytd["sector"].table()["estimate"].tolist()
     ([21.0], [86.0])
     """
+    from survey.estimation.takenone import TakeNoneModel
     from survey.plan.keyunits import above_size
 
     names = list(variables)
@@ -460,18 +474,21 @@ def breakdown_totals(
     ytd_flags = {f"{v}_ytd": f"{v}_imputed" for v in names}
     by_period: dict[str, dict[str, CombinedEstimate]] = {name: {} for name in breakdowns}
     ytd_by: dict[str, CombinedEstimate] = {}
+
+    def totals(period: str, s: Any, ta: pd.DataFrame, values: list[str],
+               imputed: dict[str, str]) -> dict[str, CombinedEstimate]:  # all breakdowns at once
+        parts = (model(period, s, values, dict(breakdowns)) if isinstance(model, TakeNoneModel)
+                 else {name: None if model is None else model(period, s, values, by)
+                       for name, by in breakdowns.items()})  # TakeNoneModel: one pass for all
+        return combined_totals(values, breakdowns, take_all=ta, sample=s, models=parts,
+                               period=period, level=level, imputed=imputed)
+
     for period, s in surveys.items():
         ta = take_all[take_all["period"] == period].reset_index(drop=True)
-        for name, by in breakdowns.items():
-            part = model(period, s, names, by) if model is not None else None
-            by_period[name][period] = combined_total(names, take_all=ta, sample=s, by=by,
-                                                     period=period, level=level,
-                                                     imputed=flags, model=part)
-            if period == published:
-                part = model(period, s, ytd, by) if model is not None else None
-                ytd_by[name] = combined_total(ytd, take_all=ta, sample=s, by=by, period=period,
-                                              level=level, imputed=ytd_flags, model=part)
+        for name, estimate in totals(period, s, ta, names, flags).items():
+            by_period[name][period] = estimate
         if period == published:
+            ytd_by.update(totals(period, s, ta, ytd, ytd_flags))
             ytd_by["take_all"] = combined_total(ytd, take_all=above_size(ta), period=period,
                                                 level=level, imputed=ytd_flags)
     return by_period, ytd_by

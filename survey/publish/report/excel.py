@@ -12,6 +12,7 @@ holds the methods note.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import math
 import os
@@ -117,6 +118,7 @@ def _width(ws, widths: dict[int, float]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = min(max(width, 8), 48)
 
 
+@functools.lru_cache(maxsize=4096)  # the same labels come back in every row
 def _text_width(text: str) -> float:
     return sum(2.0 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2
 

@@ -5,6 +5,7 @@ Part of :mod:`survey.publish.disclosure` (see its docstring and ``docs/disclosur
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -180,21 +181,26 @@ class ProtectedTable(Result):
         missing = [k for k in keys if k not in frame.columns]
         if missing:
             raise ColumnError(f"the table to mark has no key column(s) {missing}")
-        left = pd.DataFrame({
-            k: frame[k].astype(object).where(frame[k].notna(), self.total_label).astype(str)
-            for k in keys
-        })
-        flags = self.flags()
-        right = flags[keys].astype(str).assign(_suppressed=flags["suppressed"].to_numpy())
-        merged = left.merge(right, on=keys, how="left", sort=False)
-        unknown = merged["_suppressed"].isna().to_numpy()
+        left = [frame[k].astype(object).where(frame[k].notna(), self.total_label).astype(str)
+                for k in keys]
+        probe = left[0] if len(keys) == 1 else pd.MultiIndex.from_arrays(left)
+        position = self._cell_keys.get_indexer(probe)
+        unknown = position < 0
         if unknown.any():
             i = int(np.argmax(unknown))
+            cell = {k: column.iloc[i] for k, column in zip(keys, left)}
             raise DisclosureError(
-                f"row {frame.index[i]!r} of the table to mark ({dict(left.iloc[i])}) is not a "
+                f"row {frame.index[i]!r} of the table to mark ({cell}) is not a "
                 "cell of the protected table; protect the table with the same classification"
             )
-        return merged["_suppressed"].to_numpy(dtype=bool)
+        return self.suppressed[position]
+
+    @functools.cached_property
+    def _cell_keys(self) -> pd.Index:
+        """The key columns of ``cells`` as text, one entry per cell (built once per table:
+        the bulletin marks several estimates tables with the same protected table)."""
+        keys = [self.cells[k].astype(str) for k in (*self.rows, *self.columns)]
+        return pd.Index(keys[0]) if len(keys) == 1 else pd.MultiIndex.from_arrays(keys)
 
     def legend(self, *, language: Literal["zh", "en"] = "en", symbol: str = "x",
                empty: str = "-") -> str:

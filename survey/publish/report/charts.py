@@ -185,9 +185,22 @@ def _style(texts: list[str]) -> Iterator[None]:
 
 
 def _to_svg(fig, title: str, prefix: str) -> str:
-    """The figure as an ``<svg>`` element, without XML prolog, DOCTYPE or metadata."""
+    """The figure as an ``<svg>`` element, without XML prolog, DOCTYPE or metadata.
+
+    The same bytes as ``fig.savefig(format="svg", bbox_inches="tight")``, drawn once: that
+    call first draws the whole figure without output to run the constrained layout and
+    find the tight box; here the layout runs and the box is measured (at the 72 dpi of
+    SVG, as savefig measures it) without that pass, and savefig gets the box.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    FigureCanvasSVG(fig)  # text measured as the SVG backend draws it
+    fig.get_layout_engine().execute(fig)
+    box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+    fig.set_layout_engine(None)  # laid out once: savefig draws once
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buffer, format="svg", bbox_inches=box, dpi=72, metadata={"Date": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)

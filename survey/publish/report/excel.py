@@ -12,6 +12,7 @@ holds the methods note.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import math
 import os
@@ -117,6 +118,7 @@ def _width(ws, widths: dict[int, float]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = min(max(width, 8), 48)
 
 
+@functools.lru_cache(maxsize=4096)  # the same labels come back in every row
 def _text_width(text: str) -> float:
     return sum(2.0 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2
 
@@ -132,6 +134,13 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
     if unit:
         second += ("；" if content.language == "zh" else "; ") + content.label("unit_caption").format(unit=unit)
     ws.cell(row=2, column=1, value=second)
+    # one style object each, shared by the cells (openpyxl stores each style once anyway)
+    bold, head = Font(bold=True), PatternFill("solid", fgColor=_HEAD)
+    wrap = Alignment(wrap_text=True, vertical="bottom")
+    right, center = Alignment(horizontal="right"), Alignment(horizontal="center")
+    grey = PatternFill("solid", fgColor=_GREY)
+    yellow = PatternFill("solid", fgColor=_YELLOW)
+    formats = {c: _format(c, decimals, unit) for c in numeric}
     columns = list(frame.columns)
     widths = {}
     for j, column in enumerate(columns, start=1):
@@ -139,12 +148,8 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
         if f"{column}_name" in columns:  # a code next to its name: never two equal headers
             text = content.label("code_of").format(what=text)
         cell = ws.cell(row=HEADER_ROW, column=j, value=text)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor=_HEAD)
-        cell.alignment = Alignment(wrap_text=True, vertical="bottom")
+        cell.font, cell.fill, cell.alignment = bold, head, wrap
         widths[j] = _text_width(text) * 0.8
-    grey = PatternFill("solid", fgColor=_GREY)
-    yellow = PatternFill("solid", fgColor=_YELLOW)
     values = {c: frame[c].tolist() for c in columns}
     for i in range(len(frame)):
         row = HEADER_ROW + 1 + i
@@ -155,18 +160,18 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
             if column in numeric:
                 if isinstance(value, float) and math.isinf(value):  # df of a normal interval
                     cell.value = "∞" if value > 0 else "-∞"
-                    cell.alignment = Alignment(horizontal="right")
+                    cell.alignment = right
                 elif value is not None and not (isinstance(value, float) and math.isnan(value)):
                     cell.value = int(value) if column in _COUNTS else float(value)
-                    cell.number_format = _format(column, decimals, unit)
+                    cell.number_format = formats[column]
                 elif column == "estimate" and flag in ("x", "F"):
                     cell.value = flag
-                    cell.alignment = Alignment(horizontal="right")
+                    cell.alignment = right
                 elif hidden is not None and column in hidden.get(flag, ()):
                     cell.value = None
                 else:
                     cell.value = ".."
-                    cell.alignment = Alignment(horizontal="right")
+                    cell.alignment = right
                 if flag in ("x", "F") and hidden is not None and column in hidden[flag]:
                     cell.fill = grey
                 elif flag == "E" and column == "estimate":
@@ -177,8 +182,8 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
                     text = content.label(text)  # codes ("bureau", "gross_output") in the reader's language
                 cell.value = text if isinstance(text, (int, float, str)) else str(text)
                 if column == "flag" and flag:
-                    cell.font = Font(bold=True)
-                    cell.alignment = Alignment(horizontal="center")
+                    cell.font = bold
+                    cell.alignment = center
                 widths[j] = max(widths[j], _text_width(str(cell.value)))
         for j, column in enumerate(columns, start=1):
             if column in numeric:

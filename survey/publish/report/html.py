@@ -27,6 +27,7 @@ from survey.publish.report.content import (
     BulletinFiles,
     BulletinTable,
     ReportError,
+    cell_flags,
     legend_items,
     published_frame,
 )
@@ -287,8 +288,7 @@ def _targets(content: BulletinContent) -> str:
 def _flag_counts(content: BulletinContent) -> dict[str, int]:
     counts = {"x": 0, "F": 0, "E": 0}
     for table in content.tables:
-        flags = published_frame(table, cv_caution=content.cv_caution,
-                                cv_unreliable=content.cv_unreliable)["flag"].to_numpy()
+        flags = cell_flags(table, cv_caution=content.cv_caution, cv_unreliable=content.cv_unreliable)
         for key in counts:
             counts[key] += int(np.sum(flags == key))
     return counts

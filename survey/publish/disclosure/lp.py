@@ -56,6 +56,8 @@ class _LinearProgram:
         self.upper = np.asarray(upper, dtype=float).copy()
         self.cost = np.zeros(self.A.shape[1])
         self.solves = 0
+        self._one_index = np.zeros(1, dtype=np.int32)
+        self._one_value = np.zeros(1)
         module, highs_class = _highs_module() if use_bindings else (None, None)
         self._h = None
         if highs_class is not None:
@@ -95,6 +97,14 @@ class _LinearProgram:
         self.cost[index] = values
         if self._h is not None:
             self._h.changeColsCost(index.size, index, values)
+
+    def set_cost_of(self, j: int, value: float) -> None:
+        """``set_cost([j], [value])`` without building arrays (the audit's objectives)."""
+        self.cost[j] = value
+        if self._h is not None:
+            self._one_index[0] = j
+            self._one_value[0] = value
+            self._h.changeColsCost(1, self._one_index, self._one_value)
 
     def set_bounds(self, index: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         index = np.asarray(index, dtype=np.int32)
@@ -170,6 +180,7 @@ class _Outsider:
         self.pos[sup] = np.arange(sup.size)
         self.cells = sup
         self.fixed = np.zeros(sup.size, dtype=bool)  # cells known (fixed) in the model now
+        self.any_fixed = False
         A_s = A[:, sup].tocsr()
         keep = np.diff(A_s.indptr) > 0
         pub = ~suppressed
@@ -191,24 +202,19 @@ class _Outsider:
         """
         model = self.model
         j = self.pos[cell]
-        want = np.zeros(self.cells.size, dtype=bool)
         if known is not None and known.size:
+            want = np.zeros(self.cells.size, dtype=bool)
             known = known[self.suppressed[known]]
             want[self.pos[known]] = True
-        free = np.flatnonzero(self.fixed & ~want)
-        fix = np.flatnonzero(want & ~self.fixed)
-        if free.size:
-            model.set_bounds(free, np.zeros(free.size), np.full(free.size, np.inf))
-        if fix.size:
-            value = self.x[self.cells[fix]]
-            model.set_bounds(fix, value, value)
-        self.fixed = want
+            self._fix(want)
+        elif self.any_fixed:  # (nothing to change when no cell is fixed)
+            self._fix(np.zeros(self.cells.size, dtype=bool))
         out = []
         for sign in (1.0, -1.0):
             if sign > 0 and zero is not None and zero[cell]:
                 out.append(0.0)
                 continue
-            model.set_cost([j], [sign])
+            model.set_cost_of(j, sign)
             status, sol = model.solve()
             if status == "optimal":
                 out.append(sol[j])
@@ -221,8 +227,21 @@ class _Outsider:
                     f"audit linear programme failed for cell {cell} ({status}); "
                     "the published cells are inconsistent with the table structure"
                 )
-        model.set_cost([j], [0.0])
+        model.set_cost_of(j, 0.0)
         return out[0], out[1]
+
+    def _fix(self, want: np.ndarray) -> None:
+        """Fix the cells of ``want`` at their values, free the others fixed before."""
+        model = self.model
+        free = np.flatnonzero(self.fixed & ~want)
+        fix = np.flatnonzero(want & ~self.fixed)
+        if free.size:
+            model.set_bounds(free, np.zeros(free.size), np.full(free.size, np.inf))
+        if fix.size:
+            value = self.x[self.cells[fix]]
+            model.set_bounds(fix, value, value)
+        self.fixed = want
+        self.any_fixed = bool(want.any())
 
 
 #: a solution value at or below this (in units of the median cell) is a cell at 0
@@ -248,8 +267,7 @@ def outsider_interval(A: sp.csr_matrix, x: np.ndarray, suppressed: np.ndarray,
     for t, cell in enumerate(targets):
         lower[t], upper[t] = outsider.interval(cell, None if known is None else known(cell), zero)
         if stop_below is not None and not is_protected(
-                x[cell:cell + 1], lower[t:t + 1], upper[t:t + 1],
-                stop_below[0][t:t + 1], stop_below[1][t:t + 1])[0]:
+                x[cell], lower[t], upper[t], stop_below[0][t], stop_below[1][t]):
             break
     return lower, upper, outsider.model.solves
 
@@ -341,7 +359,7 @@ def singleton_check(A: sp.csr_matrix, x: np.ndarray, suppressed: np.ndarray,
         known = known[suppressed[known]]
         zero = zeros.setdefault(np.sort(known).tobytes(), np.zeros(x.size, dtype=bool))
         lower[t], upper[t] = outsider.interval(cell, known, zero)
-        ok[t] = is_protected(x[[cell]], lower[[t]], upper[[t]], up[[t]], down[[t]])[0]
+        ok[t] = is_protected(x[cell], lower[t], upper[t], up[t], down[t])
         if not ok[t] and known.size:
             if deviation is None:
                 deviation = _Deviation(A, x, suppressed)

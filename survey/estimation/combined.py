@@ -263,10 +263,8 @@ def cutoff_model(
             if model == "regression":
                 return _regression_predict(y, x_m, g_m, G, N_dg, X_dg, needed, gkeys, gl, label)
             beta, sigma2, sx = fits[label] if label in fits else fits.setdefault(label, _ratio_fit(y, x_m, g_m, G))
-            lacking = needed & ~(np.isfinite(beta) & np.isfinite(sigma2))
-            if lacking.any():
-                g = int(np.flatnonzero(lacking)[0])
-                where = gkeys.iloc[g].to_dict() if gl else "the whole sector"
+            if (where := _first_lacking(needed & ~(np.isfinite(beta) & np.isfinite(sigma2)),
+                                        gkeys, gl)) is not None:
                 raise ImputationError(
                     f"the cut-off model for {label!r} has fewer than two usable model inputs in group {where} "
                     f"that has take-none firms; add model inputs there or use a coarser model_by"
@@ -311,6 +309,13 @@ def cutoff_model(
     return parts if isinstance(by, Mapping) else parts[""]
 
 
+def _first_lacking(lacking: np.ndarray, gkeys: pd.DataFrame, grouped: bool):
+    """The keys of the first model group flagged in ``lacking`` (``None`` if none is)."""
+    if not lacking.any():
+        return None
+    return gkeys.iloc[int(np.flatnonzero(lacking)[0])].to_dict() if grouped else "the whole sector"
+
+
 def _regression_predict(y, x, g, G, N_dg, X_dg, needed, gkeys, gl, label):
     """OLS ``y = a + b x`` per group: predicted domain totals and their error covariance."""
     ok = np.isfinite(y) & np.isfinite(x)
@@ -321,10 +326,7 @@ def _regression_predict(y, x, g, G, N_dg, X_dg, needed, gkeys, gl, label):
     sxy = np.bincount(g[ok], weights=(x * y)[ok], minlength=G)
     det = n * sxx - sx**2
     usable = (n > 2) & (det > 1e-12 * np.maximum(n * sxx, 1.0))
-    lacking = needed & ~usable
-    if lacking.any():
-        j = int(np.flatnonzero(lacking)[0])
-        where = gkeys.iloc[j].to_dict() if gl else "the whole sector"
+    if (where := _first_lacking(needed & ~usable, gkeys, gl)) is not None:
         raise ImputationError(
             f"the regression cut-off model for {label!r} needs at least three model inputs with "
             f"different sizes in group {where} that has take-none firms; add model inputs there, "

@@ -11,6 +11,17 @@ runs the cycle once more.
 
 from __future__ import annotations
 
+import gc
+import os
+
+# One BLAS (OpenBLAS/MKL) and OpenMP/Arrow thread per process: the suite runs one xdist worker
+# per core, so a second BLAS thread per worker only competes for the cores (OpenBLAS threads
+# spin while they wait). Measured on 2 cores: 412 -> 378 s user CPU, 3 min 46 s -> 3 min 28 s.
+# Set here, before the workers (and the subprocesses of the tests) start; a value you set
+# yourself is kept.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
 #: Files whose tests and examples use the demo run: one unit of work for one worker.
 DEMO_FILES = frozenset({
     "tests/test_cycle.py",
@@ -58,3 +69,11 @@ else:
         if config.getvalue("dist") == "load":
             return _DemoOnOneWorker(config, log)
         return None
+
+
+def pytest_collection_finish(session):
+    """Move what collection built (modules, test items, fixtures' definitions) out of the
+    garbage collector's view (:func:`gc.freeze`): the full collections during the tests
+    then walk only what the tests create."""
+    gc.collect()
+    gc.freeze()

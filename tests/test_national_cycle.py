@@ -7,7 +7,7 @@ resumes (only the steps whose markers are gone, and the ones after them, run aga
 
 from __future__ import annotations
 
-import shutil
+import re
 
 import numpy as np
 import pandas as pd
@@ -391,31 +391,29 @@ def test_bulletin_shows_the_suppressions(national):
     assert "Disclosure control" in html
 
 
-def test_rerun_resumes_after_the_last_finished_step(national):
+def test_rerun_resumes_after_the_last_finished_step(national, capsys):
     """A step whose marker is gone reruns with every step after it; a rerun resumes after the
     last finished step. One rerun of the disclose and one of the bulletin step check both
     (they were two bulletin runs and a disclose run): without its marker the disclose step
     reruns (here ``until="disclose"``) and deletes the later bulletin marker, so the next
-    call, which resumes after the last finished step, reruns the bulletin alone."""
+    call, which resumes after the last finished step, reruns the bulletin alone. That call is
+    `survey demo --national` on the folder (the command resumes too: it says which steps it
+    skipped); a last call finds nothing to do and reads the same estimates back."""
+    from survey.cli import main
+
     folder, result, _ = national
     (folder / ".done" / "disclose.json").unlink()  # a step and every step after it
     again = run_national(folder, firms=FIRMS, progress=False, until="disclose")
     assert again.ran() == ["disclose"]
     assert not (folder / ".done" / "bulletin.json").exists()  # the bulletin is due again
-    again = run_national(folder, firms=FIRMS, progress=False)
-    assert again.ran() == ["bulletin"]
-    pd.testing.assert_frame_equal(again.estimates, result.estimates)
-    assert run_national(folder, firms=FIRMS, progress=False).ran() == []
-
-
-def test_cli_demo_national_resumes(national, capsys):
-    from survey.cli import main
-
-    folder, _, _ = national
-    copy = folder.parent / "cli_copy"
-    shutil.copytree(folder, copy)
-    (copy / ".done" / "bulletin.json").unlink()
-    assert main(["demo", "--national", "--firms", str(FIRMS), "--output", str(copy),
+    capsys.readouterr()
+    assert main(["demo", "--national", "--firms", str(FIRMS), "--output", str(folder),
                  "--memory-limit", "500MB"]) == 0
     out = capsys.readouterr().out
-    assert "bulletin" in out and "skipped" in out
+    skipped = [s for s in NATIONAL_STEPS
+               if re.search(rf"^\s*{s}\s.*skipped$", out, re.MULTILINE)]
+    assert skipped == list(NATIONAL_STEPS[:-1])  # every step but the bulletin
+    assert re.search(r"^\s*bulletin\s.*rows/s$", out, re.MULTILINE), out  # it ran
+    last = run_national(folder, firms=FIRMS, progress=False)
+    assert last.ran() == []
+    pd.testing.assert_frame_equal(last.estimates, result.estimates)

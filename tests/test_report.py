@@ -322,7 +322,11 @@ def test_excel_numbers_equal_csv(files, content):
 
 
 def test_example_content_writes(tmp_path):
-    files = write_bulletin(example_content("en"), tmp_path)
+    """The example content's tables as CSV, with their flags. (Its English HTML and workbook
+    are the layout of the English bulletins, checked on the demo's and the national one: the
+    English layout fixture of test_cycle.py and test_national_cycle.py.)"""
+    files = write_bulletin(example_content("en"), tmp_path, formats=["csv"])
+    assert files.html is None and files.excel is None
     county = pd.read_csv(files.csv["county"])
     assert county["flag"].fillna("").tolist() == ["", "x", "E", "F", ""]
     assert sorted(files.csv) == ["channel", "county", "growth", "headline", "parts", "quality", "series"]

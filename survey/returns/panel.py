@@ -495,7 +495,7 @@ def deduce_values(data: pd.DataFrame, variables: Sequence[str], periods: Sequenc
     column = lifecycle.column
     if column not in data.columns or data.empty:
         return data
-    out = data.sort_values(["firm_id", "period"])  # back in the given order at the end
+    out = data.copy(deep=False)  # copy-on-write: the columns set below leave data alone
     status = out[column].astype("str").to_numpy()
     born, closed = status == lifecycle.born, status == lifecycle.closed
     flows = [v for v in variables if v not in stocks]
@@ -524,9 +524,15 @@ def deduce_values(data: pd.DataFrame, variables: Sequence[str], periods: Sequenc
     previous = pd.Series(level, index=keys).reindex(prior).to_numpy()
     first = earlier.isna().to_numpy()
     zero = (first & (level == 0)) | (inside & np.isfinite(previous) & (level == previous))
-    seen = pd.Series(closed & zero).groupby(firm, sort=False).cummax().to_numpy(dtype=bool)
+    # the running steps go through each firm's quarters in order: permute the arrays, not the frame
+    order = np.lexsort((out["period"].astype("str").to_numpy(), firm))
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    seen = pd.Series((closed & zero)[order]).groupby(firm[order], sort=False).cummax() \
+        .to_numpy(dtype=bool)[back]
     for v, values in accepted.items():
-        last = pd.Series(values).groupby(firm, sort=False).ffill().to_numpy(dtype=float)
+        last = pd.Series(values[order]).groupby(firm[order], sort=False).ffill() \
+            .to_numpy(dtype=float)[back]
         fill = seen & ~np.isfinite(values) & np.isfinite(last)
         if fill.any():
             out[f"{v}_ytd"] = np.where(fill, last, out[f"{v}_ytd"].to_numpy(dtype=float,

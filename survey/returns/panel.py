@@ -495,7 +495,7 @@ def deduce_values(data: pd.DataFrame, variables: Sequence[str], periods: Sequenc
     column = lifecycle.column
     if column not in data.columns or data.empty:
         return data
-    out = data.copy(deep=False)  # copy-on-write: the columns set below leave data alone
+    out = data.copy(deep=False)  # the columns set below replace the copy's, never data's
     status = out[column].astype("str").to_numpy()
     born, closed = status == lifecycle.born, status == lifecycle.closed
     flows = [v for v in variables if v not in stocks]

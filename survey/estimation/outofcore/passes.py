@@ -271,7 +271,7 @@ class Passes:
         for i, st in enumerate(self.stages):
             if st.unit is None:
                 t = with_stratum(st, with_domain(
-                    self.stage_query(st, resid, valid, by, join2), keys, by))
+                    self.stage_query(st, resid, valid, by, join2, counts=False), keys, by))
                 mt = self.outside_sums(i, by, keys, beta_cat.shape[1], p)
                 cov += calibrated_element_variance(st, t, mt, beta_cat, beta_num, D, k)
             else:
@@ -321,10 +321,10 @@ class Passes:
             wg.cache[key] = cached
         return cached
 
-    def stage_query(self, st: StageTable, zs, valid, by, join) -> pd.DataFrame:
+    def stage_query(self, st: StageTable, zs, valid, by, join, counts: bool = True) -> pd.DataFrame:
         """Per stratum x domain: sums and cross products of the unit totals of the scores."""
         return self.session.sql(stage_query_sql(self.session.q, self.relation, self.condition, st, zs,
-                                                valid, by, join))
+                                                valid, by, join, counts))
 
     def stage_query_calibrated(self, st: StageTable, zs, valid, by, join) -> pd.DataFrame:
         """Clustered stage after weighting: score sums per unit x domain x cell (pulled to numpy)."""

@@ -495,3 +495,37 @@ def test_several_totals_in_one_pass_equal_each_total(two_stage):
         same(got, m.total(group, by="dom", na="drop"))
     for got, group in zip(o.totals(groups), groups):
         same(got, m.total(group, na="drop"))
+
+
+def test_totals_with_ratios_equal_each_ratio(two_stage):
+    """``OutOfCoreSurvey.totals(..., ratios=...)``: the ratios of pairs of the groups, from the
+    pairs' totals (and after weighting one variance pass with the totals'), equal
+    ``ratio(y, x, na="drop")``: plain, calibrated with a numeric auxiliary (element design,
+    as the national estimate step), calibrated two-stage; a ratio not among the groups fails."""
+    df = two_stage.copy()
+    rng = np.random.default_rng(12)
+    df.loc[rng.choice(len(df), 6, replace=False), "y"] = np.nan
+    df.loc[rng.choice(len(df), 5, replace=False), "x"] = np.nan
+    df["z"] = df["y"].fillna(1.0) * 0.5 + rng.uniform(0, 1, len(df))
+    df["w"] = 1.0 / rng.uniform(0.1, 0.5, len(df))
+    counts = df.groupby("k2")["w"].sum().mul(1.03).to_dict()
+    size = float((df["w"] * df["N2"]).sum() * 0.98)
+    element = scan(df, sv.Design(strata="h", weights="w"))
+    two = sv.Design(strata="h", clusters=("psu", "ssu"), fpc=("N1", "N2"), lonely_psu="adjust")
+    two_counts = (pd.Series(sv.Survey(df, two).weights).groupby(df["k2"]).sum() * 1.04).to_dict()
+    groups = [["y", "z"], ["y", "x"], ["z", "x"]]
+    pairs = [("y", "x"), ("z", "x")]
+    for o in (element, element.calibrate({"k2": counts, "N2": size}),
+              scan(df, two).calibrate({"k2": two_counts})):
+        for by in ("dom", None):
+            *tots, ratios = o.totals(groups, by=by, ratios=pairs)
+            for got, group in zip(tots, groups):
+                same(got, o.total(group, by=by, na="drop"))
+            for j, (y, x) in enumerate(pairs):
+                want = o.ratio(y, x, by=by, na="drop")
+                assert ratios.variables[j] == f"{y}/{x}"
+                np.testing.assert_allclose(ratios.point[:, j], want.point[:, 0], rtol=1e-12)
+                np.testing.assert_allclose(ratios.cov[:, j, j], want.cov[:, 0, 0], rtol=1e-10)
+                np.testing.assert_array_equal(ratios.n[:, j], want.n[:, 0])
+    with pytest.raises(ColumnError, match="pair that is one of the groups"):
+        element.totals(groups, ratios=[("x", "y")])

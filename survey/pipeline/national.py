@@ -669,16 +669,15 @@ def _estimate(ctx: _Context) -> int:
     s = scan(str(ctx.path("weighted.parquet")), design(), engine=ctx.engine).calibrate(
         read_calibration(ctx.path("calibration.csv")))  # SEs with the calibration residuals
     tables, growth = [], []
-    last = [LAST_YEAR[v] for v in VARIABLES]
     for name, by in BREAKDOWNS.items():
         # one pass for the totals (complete cases of both variables) and each variable's
         # pair with its last-year value (the same firms in both years: the pair's complete
-        # cases), = total(VARIABLES, na="drop") and total([v, LAST_YEAR[v]], na="drop")
-        est, *pairs = s.totals([list(VARIABLES), *([v, LAST_YEAR[v]] for v in VARIABLES)], by=by)
+        # cases), = total(VARIABLES, na="drop") and total([v, LAST_YEAR[v]], na="drop"),
+        # and the growth ratios v / LAST_YEAR[v] (= ratio(v, LAST_YEAR[v], na="drop")) from
+        # the pairs' totals, their variance in the same pass as the totals'
+        pair_groups = [[v, LAST_YEAR[v]] for v in VARIABLES]
+        est, *pairs, ratios = s.totals([list(VARIABLES), *pair_groups], by=by, ratios=pair_groups)
         tables.append(estimate_table(est, name, by))
-        # every ratio v / last year's w in one pass; "drop_each" keeps each pair's complete
-        # cases, so the ratio v / LAST_YEAR[v] is ratio(v, LAST_YEAR[v], na="drop")'s
-        ratios = s.ratio(list(VARIABLES), last, by=by, na="drop_each")
         for v, pair in zip(VARIABLES, pairs, strict=True):
             growth.append(growth_table(pair, name, by, v, LAST_YEAR[v], ratio=ratios))
     out = pd.concat(tables, ignore_index=True)

@@ -52,6 +52,36 @@ __all__: list[str] = []
 
 
 @dataclass(frozen=True, eq=False)
+class CalibratedFit:
+    """The first pass of scores after weighting (:meth:`Passes.calibrated_fit`).
+
+    Attributes
+    ----------
+    keys : pandas.DataFrame
+        The domains.
+    sums, counts : numpy.ndarray
+        Point sums and counts, domains x scores.
+    beta_cat, beta_num : numpy.ndarray
+        The residual model's coefficients: domains x cells x scores, domains x numeric x scores.
+    view : str
+        The registered view of the fitted terms (the caller drops it).
+    join : str
+        The SQL join that adds the view to the rows ``b``.
+    resid : list of str
+        The SQL residual of each score (reads the view).
+    """
+
+    keys: pd.DataFrame
+    sums: np.ndarray
+    counts: np.ndarray
+    beta_cat: np.ndarray
+    beta_num: np.ndarray
+    view: str
+    join: str
+    resid: list[str]
+
+
+@dataclass(frozen=True, eq=False)
 class Passes:
     """The estimation passes over one out-of-core sample.
 
@@ -94,10 +124,10 @@ class Passes:
     def ratio(self, ys: list[str], xs: list[str], valid: list[str], by: list[str], labels: list[str],
               na: str, join: str = "") -> tuple[Result, np.ndarray]:
         """Ratios: domain totals in a first pass, linearised scores in a second (as Survey)."""
-        s, q = self.session, self.session.q
+        s = self.session
         k = len(ys)
         dal = [f"__sv_d{i}" for i in range(len(by))]
-        first = s.sql(ratio_totals_sql(q, self.relation, self.condition, ys, xs, valid, by, join))
+        first = s.sql(ratio_totals_sql(s.q, self.relation, self.condition, ys, xs, valid, by, join))
         keys = domain_keys(first, by)
         if na == "error":
             raise_missing(first, labels, k)
@@ -108,10 +138,24 @@ class Passes:
                              for j in range(k)])
         X = np.column_stack([np.bincount(dom, weights=first[f"x{j}"].to_numpy(float), minlength=D)
                              for j in range(k)])
+        R, view, join2, zs = self.ratio_scores(keys, Y, X, ys, xs, valid, by, join)
+        try:
+            res = self.run(zs, valid, by, labels, na="drop", join=join2, keys=keys)
+        finally:
+            s.drop(view)
+        return res, R
+
+    def ratio_scores(self, keys: pd.DataFrame, Y: np.ndarray, X: np.ndarray, ys: list[str],
+                     xs: list[str], valid: list[str], by: list[str], join: str
+                     ) -> tuple[np.ndarray, str, str, list[str]]:
+        """``R = Y / X`` by domain, registered as view ``dt`` (dropped by the caller), the join
+        that adds it to ``join`` and the linearised scores ``w (y - R x) / X`` over ``b``, ``dt``."""
+        s, q = self.session, self.session.q
+        dal = [f"__sv_d{i}" for i in range(len(by))]
         with np.errstate(divide="ignore", invalid="ignore"):
             R = np.where(X != 0, Y / X, np.nan)
         table = keys.drop(columns="__sv_dom").rename(columns={a: f"__sv_j{i}" for i, a in enumerate(dal)})
-        for j in range(k):
+        for j in range(len(ys)):
             table[f"__sv_R{j}"] = np.nan_to_num(R[:, j])
             table[f"__sv_X{j}"] = X[:, j]
         view = s.register(table.reset_index(drop=True))
@@ -123,17 +167,61 @@ class Passes:
         zs = [
             f"CASE WHEN {valid[j]} AND dt.__sv_X{j} <> 0 THEN (b.{W} * ({ys[j]} - dt.__sv_R{j} * {xs[j]})) "
             f"/ dt.__sv_X{j} ELSE {ZERO} END"
-            for j in range(k)
+            for j in range(len(ys))
         ]
+        return R, view, join2, zs
+
+    def totals_and_ratios(self, zs: list[str], valid: list[str], by: list[str], names: list[str],
+                          pairs: list[tuple[int, int]], ys: list[str], xs: list[str]
+                          ) -> tuple[Result, Result, np.ndarray]:
+        """Complete-case totals of the scores ``zs`` and the ratios of pairs of them, together.
+
+        ``pairs[j] = (a, b)``: ratio ``j`` is ``ys[j] / xs[j]`` over the rows valid for ``zs[a]``
+        (the same as for ``zs[b]``), whose domain totals are those of ``zs[a]`` and ``zs[b]``:
+        no first pass of its own. After weighting, the residuals of the totals and of the
+        linearised scores go through one variance pass.
+        """
+        rvalid = [valid[a] for a, _ in pairs]
+        labels = [f"{y}/{x}" for y, x in zip(ys, xs)]
+        if self.weighting is None:
+            tot = self.run(zs, valid, by, names, na="drop")
+            Y, X = tot.sums[:, [a for a, _ in pairs]], tot.sums[:, [b for _, b in pairs]]
+            R, view, join, rz = self.ratio_scores(tot.keys, Y, X, ys, xs, rvalid, by, "")
+            try:
+                return tot, self.run(rz, rvalid, by, labels, na="drop", join=join, keys=tot.keys), R
+            finally:
+                self.session.drop(view)
+        tot = self.calibrated_fit(zs, valid, by, names, na="drop", join="", keys=None)
+        views = [tot.view]
         try:
-            res = self.run(zs, valid, by, labels, na="drop", join=join2, keys=keys)
+            Y, X = tot.sums[:, [a for a, _ in pairs]], tot.sums[:, [b for _, b in pairs]]
+            R, dt, join, rz = self.ratio_scores(tot.keys, Y, X, ys, xs, rvalid, by, "")
+            views.append(dt)
+            rat = self.calibrated_fit(rz, rvalid, by, labels, na="drop", join=join, keys=tot.keys,
+                                      alias="br")
+            views.append(rat.view)
+            cov = self.calibrated_cov([tot, rat], zs + rz, valid + rvalid, by, tot.keys, join)
         finally:
-            s.drop(view)
-        return res, R
+            for v in views:
+                self.session.drop(v)
+        k = len(zs)
+        return (Result(keys=tot.keys, sums=tot.sums, counts=tot.counts, cov=cov[:, :k, :k]),
+                Result(keys=tot.keys, sums=rat.sums, counts=rat.counts, cov=cov[:, k:, k:]), R)
 
     def run_calibrated(self, zs: list[str], valid: list[str], by: list[str], names: list[str], *,
                        na: str, join: str, keys: pd.DataFrame | None) -> Result:
         """After weighting: normal equations of the residual model first, residuals in a second pass."""
+        fit = self.calibrated_fit(zs, valid, by, names, na=na, join=join, keys=keys)
+        try:
+            cov = self.calibrated_cov([fit], zs, valid, by, fit.keys, join)
+        finally:
+            self.session.drop(fit.view)
+        return Result(keys=fit.keys, sums=fit.sums, counts=fit.counts, cov=cov)
+
+    def calibrated_fit(self, zs: list[str], valid: list[str], by: list[str], names: list[str], *,
+                       na: str, join: str, keys: pd.DataFrame | None, alias: str = "bt") -> CalibratedFit:
+        """The first pass after weighting: point sums, counts, the residual model's betas,
+        registered as view ``alias`` (dropped by the caller), and the residuals over it."""
         s, q, wg = self.session, self.session.q, self.weighting
         k = len(zs)
         dal = [f"__sv_d{i}" for i in range(len(by))]
@@ -158,32 +246,41 @@ class Passes:
             for i in range(p):
                 bt[f"__sv_bn{i}_{j}"] = beta_num[dom, i, j]
         view = s.register(bt)
-        on = [f"b.{q(c)} = bt.__sv_j{i}" for i, c in enumerate(by)]
-        on += [f"b.{c} = bt.{c.replace('__sv_c', '__sv_bc')}" for c in C]
-        join2 = f"{join} {'LEFT JOIN' if on else 'CROSS JOIN'} {view} bt" + (f" ON {' AND '.join(on)}" if on else "")
+        on = [f"b.{q(c)} = {alias}.__sv_j{i}" for i, c in enumerate(by)]
+        on += [f"b.{c} = {alias}.{c.replace('__sv_c', '__sv_bc')}" for c in C]
+        join2 = f"{'LEFT JOIN' if on else 'CROSS JOIN'} {view} {alias}" + (f" ON {' AND '.join(on)}" if on else "")
         m = wg.model_weight_sql("b")
         resid = []
         for j, z in enumerate(zs):
-            fit = " + ".join([f"bt.__sv_bt{j}"] + [f"CAST(b.{q(c)} AS DOUBLE) * bt.__sv_bn{i}_{j}"
-                                                 for i, c in enumerate(wg.numeric)])
+            fit = " + ".join([f"{alias}.__sv_bt{j}"] + [f"CAST(b.{q(c)} AS DOUBLE) * {alias}.__sv_bn{i}_{j}"
+                                                      for i, c in enumerate(wg.numeric)])
             resid.append(f"({z}) - ({m}) * ({fit})")
+        return CalibratedFit(keys, sums, counts, beta_cat, beta_num, view, join2, resid)
+
+    def calibrated_cov(self, fits: list[CalibratedFit], zs: list[str], valid: list[str], by: list[str],
+                       keys: pd.DataFrame, join: str) -> np.ndarray:
+        """The second pass after weighting: covariances of the scores ``zs`` (those of ``fits``,
+        in order; ``join`` adds what they read) from their residuals, by domain."""
+        wg = self.weighting
+        k, D, p = len(zs), len(keys), len(wg.numeric)
+        beta_cat = np.concatenate([f.beta_cat for f in fits], axis=-1)
+        beta_num = np.concatenate([f.beta_num for f in fits], axis=-1)
+        resid = [r for f in fits for r in f.resid]
+        join2 = " ".join([join, *(f.join for f in fits)])
         cov = np.zeros((D, k, k))
-        try:
-            for i, st in enumerate(self.stages):
-                if st.unit is None:
-                    t = with_stratum(st, with_domain(
-                        self.stage_query(st, resid, valid, by, join2), keys, by))
-                    mt = self.outside_sums(i, by, keys, beta_cat.shape[1], p)
-                    cov += calibrated_element_variance(st, t, mt, beta_cat, beta_num, D, k)
-                else:
-                    t = self.stage_query_calibrated(st, zs, valid, by, join)
-                    t = wg.with_cells(with_domain(t, keys, by))
-                    tu = t.groupby(["__sv_unit", "__sv_dom"], sort=False)[[f"s{j}" for j in range(k)]].sum()
-                    cov += calibrated_cluster_variance(st, tu.reset_index(), self.model_sums(i), beta_cat,
-                                                       beta_num, D, k)
-        finally:
-            s.drop(view)
-        return Result(keys=keys, sums=sums, counts=counts, cov=cov)
+        for i, st in enumerate(self.stages):
+            if st.unit is None:
+                t = with_stratum(st, with_domain(
+                    self.stage_query(st, resid, valid, by, join2, counts=False), keys, by))
+                mt = self.outside_sums(i, by, keys, beta_cat.shape[1], p)
+                cov += calibrated_element_variance(st, t, mt, beta_cat, beta_num, D, k)
+            else:
+                t = self.stage_query_calibrated(st, zs, valid, by, join)
+                t = wg.with_cells(with_domain(t, keys, by))
+                tu = t.groupby(["__sv_unit", "__sv_dom"], sort=False)[[f"s{j}" for j in range(k)]].sum()
+                cov += calibrated_cluster_variance(st, tu.reset_index(), self.model_sums(i), beta_cat,
+                                                   beta_num, D, k)
+        return cov
 
     def model_sums_by_domain(self, stage: int, by: list[str], keys: pd.DataFrame) -> pd.DataFrame:
         """Model-weight sums per stratum x cell x domain of the row, over all rows (cached).
@@ -224,10 +321,10 @@ class Passes:
             wg.cache[key] = cached
         return cached
 
-    def stage_query(self, st: StageTable, zs, valid, by, join) -> pd.DataFrame:
+    def stage_query(self, st: StageTable, zs, valid, by, join, counts: bool = True) -> pd.DataFrame:
         """Per stratum x domain: sums and cross products of the unit totals of the scores."""
         return self.session.sql(stage_query_sql(self.session.q, self.relation, self.condition, st, zs,
-                                                valid, by, join))
+                                                valid, by, join, counts))
 
     def stage_query_calibrated(self, st: StageTable, zs, valid, by, join) -> pd.DataFrame:
         """Clustered stage after weighting: score sums per unit x domain x cell (pulled to numpy)."""

@@ -91,8 +91,10 @@ def counts_sql(k: int) -> list[str]:
 
 
 def stage_query_sql(q: Quote, relation: str, condition: str | None, st: StageTable, zs: list[str],
-                    valid: list[str], by: list[str], join: str) -> str:
-    """Per stratum x domain: sums and cross products of the unit totals of the scores."""
+                    valid: list[str], by: list[str], join: str, counts: bool = True) -> str:
+    """Per stratum x domain: sums and cross products of the unit totals of the scores (and the
+    counts of :func:`counts_sql` unless ``counts=False``, at a stage of rows: the residual pass
+    after weighting, whose counts come from its first pass)."""
     k = len(zs)
     K = st.aliases
     dal = [f"__sv_d{i}" for i in range(len(by))]
@@ -100,7 +102,8 @@ def stage_query_sql(q: Quote, relation: str, condition: str | None, st: StageTab
     if st.unit is None:
         agg = ["COUNT(*) AS __sv_rows"] + [f"SUM(__sv_z{j}) AS s{j}" for j in range(k)]
         agg += [f"SUM(__sv_z{a} * __sv_z{b}) AS q{a}_{b}" for a in range(k) for b in range(a, k)]
-        return f"SELECT {', '.join(K + dal + agg + counts_sql(k))} FROM ({inner}) r {group_by(K + dal)}"
+        agg += counts_sql(k) if counts else []
+        return f"SELECT {', '.join(K + dal + agg)} FROM ({inner}) r {group_by(K + dal)}"
     # a clustered stage: unit (PSU) x domain totals first, inside the query
     mid_agg = ["COUNT(*) AS __sv_n"] + [f"SUM(__sv_z{j}) AS a{j}" for j in range(k)]
     mid_agg += [x.replace(" AS c", " AS n").replace(" AS bad", " AS m") for x in counts_sql(k)]

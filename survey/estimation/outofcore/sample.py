@@ -83,6 +83,16 @@ def _as_list(value: str | Sequence[str] | None, what: str) -> list[str]:
     return out
 
 
+def _pair_of(groups: list[list[str]], spans: list[np.ndarray], ratio: Sequence[str]) -> tuple[int, int]:
+    """The score positions of a ratio's ``(numerator, denominator)`` group among ``groups``."""
+    pair = list(ratio) if not isinstance(ratio, str) else [ratio]
+    for names, idx in zip(groups, spans):
+        if names == pair and len(pair) == 2:
+            return int(idx[0]), int(idx[1])
+    raise ColumnError(f"totals: ratio {ratio!r} must be a (numerator, denominator) pair that is "
+                      f"one of the groups {groups}")
+
+
 class OutOfCoreSurvey:
     """A sample and its design whose units stay in an SQL engine (DuckDB or Spark).
 
@@ -324,8 +334,8 @@ class OutOfCoreSurvey:
         res = self._passes().run(zs, valid, byl, names, na=na)
         return to_estimate("total", byl, names, res, res.sums, self._df)
 
-    def totals(self, groups: Sequence[Sequence[str]], by: str | Sequence[str] | None = None
-               ) -> list[Estimate]:
+    def totals(self, groups: Sequence[Sequence[str]], by: str | Sequence[str] | None = None, *,
+               ratios: Sequence[Sequence[str]] = ()) -> list[Estimate]:
         """Several complete-case totals in one pass: ``[total(g, by, na="drop") for g in groups]``.
 
         Each group of variables keeps its own complete cases (a row counts for
@@ -340,11 +350,16 @@ class OutOfCoreSurvey:
             The variables of each estimate.
         by : str or list of str, optional
             Domain column(s).
+        ratios : sequence of (numerator, denominator), optional
+            Pairs that are groups of ``groups``: their ratios, estimated from the
+            pairs' totals (no pass of their own for the domain totals; after
+            weighting, one variance pass with the totals'), come back as one more
+            estimate, the ratios in order, = ``ratio(y, x, by, na="drop")`` of each.
 
         Returns
         -------
         list of Estimate
-            One per group, in order.
+            One per group, in order (then the ratios' if ``ratios``).
 
         Examples
         --------
@@ -353,6 +368,9 @@ class OutOfCoreSurvey:
         >>> s = scan(df, sv.Design(weights="w"))
         >>> [e.estimate.tolist() for e in s.totals([["y"], ["y", "x"], ["x"]])]
         [[7.0], [1.0, 2.0], [4.0]]
+        >>> s.totals([["y", "x"]], ratios=[("y", "x")])[1].table()[["variable", "estimate"]]
+          variable  estimate
+        0      y/x       0.5
         """
         byl = _as_list(by, "by")
         self._check_by(byl)
@@ -366,12 +384,21 @@ class OutOfCoreSurvey:
             spans.append(np.arange(len(zs), len(zs) + len(values)))
             zs += [f"CASE WHEN {o} THEN b.{W} * {v} ELSE {ZERO} END" for v, o in zip(values, ok)]
             valid += ok
-        res = self._passes().run(zs, valid, byl, [n for g in lists for n in g], na="drop")
+        every = [n for g in lists for n in g]
+        pairs = [_pair_of(lists, spans, r) for r in ratios]
+        if pairs:
+            res, rres, R = self._passes().totals_and_ratios(
+                zs, valid, byl, every, pairs, [self._numeric_value(y) for y, _ in ratios],
+                [self._numeric_value(x) for _, x in ratios])
+        else:
+            res = self._passes().run(zs, valid, byl, every, na="drop")
         out = []
         for names, idx in zip(lists, spans):
             part = Result(keys=res.keys, sums=res.sums[:, idx], counts=res.counts[:, idx],
                           cov=res.cov[:, idx][:, :, idx])
             out.append(to_estimate("total", byl, names, part, part.sums, self._df))
+        if pairs:
+            out.append(to_estimate("ratio", byl, [f"{y}/{x}" for y, x in ratios], rres, R, self._df))
         return out
 
     def _ratio_estimate(self, statistic: str, labels: list[str], ys: list[str], xs: list[str],

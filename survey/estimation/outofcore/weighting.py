@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from survey.engine import is_float_type, sql_nan
 from survey.errors import CalibrationError, ColumnError
 from survey.estimation.calibration import solve_psd
+from survey.estimation.outofcore.tables import row_of
 
 __all__ = ["SQLWeighting"]
 
@@ -115,12 +116,10 @@ class SQLWeighting:
         codes = [f"__sv_c{m}" for m in range(len(self.margins))]
         if not codes:
             return t.assign(__sv_cell=0)
-        cells = self.cells.assign(__sv_cell=np.arange(len(self.cells)))
-        out = t.merge(cells, on=codes, how="left")
-        if out["__sv_cell"].isna().any():
+        at = row_of(self.cells, t, codes)
+        if (at < 0).any():
             raise CalibrationError("internal error: a cell of the estimation pass is not in the weighting")
-        out["__sv_cell"] = out["__sv_cell"].astype(np.intp)
-        return out
+        return t.assign(__sv_cell=at)
 
     def betas(self, t: pd.DataFrame, D: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Residual model per domain from the per-(domain, cell) sums ``r{j}``, ``rx{j}_{i}``.

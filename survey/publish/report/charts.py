@@ -196,10 +196,12 @@ def _to_svg(fig, title: str, prefix: str) -> str:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
     FigureCanvasSVG(fig)  # text measured as the SVG backend draws it
+    # an empty axis label draws nothing and takes no room: fixed coordinates spare matplotlib
+    # measuring every tick label again, in each layout and drawing pass, to place it
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            if not axis.label.get_text():  # nothing to place: matplotlib would measure every
-                axis.set_label_coords(0.5, 0.5)  # tick label again, in each pass, to place it
+            if not axis.label.get_text():
+                axis.set_label_coords(0.5, 0.5)
     fig.get_layout_engine().execute(fig)
     box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
     fig.set_layout_engine(None)  # laid out once: savefig draws once

@@ -230,13 +230,17 @@ def _grid(n: int, *, height: float = 2.6) -> tuple:
 
 
 def _title(ax, name: str) -> None:
-    """The panel's title, on the left, at the top of the axes (``y=1.0``).
+    """The panel's title, on the left, at the top of the axes (``y=1.0``, or
+    ``axes.titley`` when set).
 
-    That is where matplotlib's automatic placement leaves it in these charts (no tick
-    labels on top, no offset text on the y axis); given, it is not placed again in each
+    That is where matplotlib's automatic placement leaves it in these charts (tick labels
+    at the bottom, no offset text on the y axis); given, it is not placed again in each
     layout and drawing pass (each time measuring the axes' tick labels again).
     """
-    ax.set_title(name, fontsize=10, loc="left", y=1.0)
+    import matplotlib
+
+    y = matplotlib.rcParams["axes.titley"]
+    ax.set_title(name, fontsize=10, loc="left", y=1.0 if y is None else y)
 
 
 def _thousands(ax) -> None:

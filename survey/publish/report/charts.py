@@ -196,6 +196,12 @@ def _to_svg(fig, title: str, prefix: str) -> str:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
     FigureCanvasSVG(fig)  # text measured as the SVG backend draws it
+    # an empty axis label draws nothing and takes no room: fixed coordinates spare matplotlib
+    # measuring every tick label again, in each layout and drawing pass, to place it
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if not axis.label.get_text():
+                axis.set_label_coords(0.5, 0.5)
     fig.get_layout_engine().execute(fig)
     box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
     fig.set_layout_engine(None)  # laid out once: savefig draws once
@@ -219,10 +225,22 @@ def _grid(n: int, *, height: float = 2.6) -> tuple:
     ncols = 1 if n == 1 else 2
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(9.2, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
+    grid = fig.add_gridspec(nrows, ncols)
+    return fig, [fig.add_subplot(grid[i]) for i in range(n)]
+
+
+def _title(ax, name: str) -> None:
+    """The panel's title, on the left, at the top of the axes (``y=1.0``, or
+    ``axes.titley`` when set).
+
+    That is where matplotlib's automatic placement leaves it in these charts (tick labels
+    at the bottom, no offset text on the y axis); given, it is not placed again in each
+    layout and drawing pass (each time measuring the axes' tick labels again).
+    """
+    import matplotlib
+
+    y = matplotlib.rcParams["axes.titley"]
+    ax.set_title(name, fontsize=10, loc="left", y=1.0 if y is None else y)
 
 
 def _thousands(ax) -> None:
@@ -295,7 +313,7 @@ def series_chart(series: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
             y, lo, hi = (part[c].to_numpy(dtype=float)[order] for c in ("estimate", "ci_low", "ci_high"))
             ax.fill_between(x, lo, hi, color=LINE_COLOR, alpha=0.18, linewidth=0, label=label("band", language, level=level))
             ax.plot(x, y, color=LINE_COLOR, marker="o", markersize=3.5, linewidth=1.6, label=name)
-            ax.set_title(name, fontsize=10, loc="left")
+            _title(ax, name)
             _period_ticks(ax, periods)
             _thousands(ax)
             if unit:
@@ -351,7 +369,7 @@ def growth_chart(growth: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
             ax.set_yticks(np.arange(len(domains)), names)
             ax.set_ylim(len(domains) - 0.5, -0.5)
             ax.set_xlabel(label("growth_axis", language))
-            ax.set_title(name, fontsize=10, loc="left")
+            _title(ax, name)
             ax.grid(axis="y", visible=False)
         return _to_svg(fig, title, "growth")
 
@@ -411,7 +429,7 @@ def parts_chart(parts: pd.DataFrame, *, language: Literal["zh", "en"] = "en",
             _period_ticks(ax, periods)
             ax.set_ylim(0, 100)
             ax.set_ylabel(label("share", language) + " (%)")
-            ax.set_title(name, fontsize=10, loc="left")
+            _title(ax, name)
             ax.grid(axis="x", visible=False)
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="outside lower center", ncols=len(present), frameon=False, fontsize=8)

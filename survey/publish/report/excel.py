@@ -126,6 +126,7 @@ def _text_width(text: str) -> float:
 def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.DataFrame, *,
                  decimals: int = 1, flags=None, hidden=None, numeric=(), unit: str = ""):
     """Write ``frame`` to a new sheet with the common layout."""
+    from openpyxl.cell import Cell
     from openpyxl.styles import Alignment, Font, PatternFill
 
     ws = wb.create_sheet(name)
@@ -150,14 +151,15 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
         cell = ws.cell(row=HEADER_ROW, column=j, value=text)
         cell.font, cell.fill, cell.alignment = bold, head, wrap
         widths[j] = _text_width(text) * 0.8
-    values = {c: frame[c].tolist() for c in columns}
-    for i in range(len(frame)):
-        row = HEADER_ROW + 1 + i
+    is_numeric = [column in numeric for column in columns]
+    shown: dict = {}  # the text of a value of a text column, made once (the same codes repeat)
+    for i, values in enumerate(zip(*(frame[c].tolist() for c in columns))):
         flag = flags[i] if flags is not None else ""
-        for j, column in enumerate(columns, start=1):
-            value = values[column][i]
-            cell = ws.cell(row=row, column=j)
-            if column in numeric:
+        blank = hidden.get(flag, ()) if hidden is not None else ()
+        row = []
+        for j, (column, value, number) in enumerate(zip(columns, values, is_numeric, strict=True), start=1):
+            cell = Cell(ws)  # placed by ws.append below: cheaper than ws.cell(row, column)
+            if number:
                 if isinstance(value, float) and math.isinf(value):  # df of a normal interval
                     cell.value = "∞" if value > 0 else "-∞"
                     cell.alignment = right
@@ -167,27 +169,35 @@ def _frame_sheet(wb, name: str, title: str, content: BulletinContent, frame: pd.
                 elif column == "estimate" and flag in ("x", "F"):
                     cell.value = flag
                     cell.alignment = right
-                elif hidden is not None and column in hidden.get(flag, ()):
-                    cell.value = None
+                elif column in blank:
+                    pass  # hidden: an empty cell
                 else:
                     cell.value = ".."
                     cell.alignment = right
-                if flag in ("x", "F") and hidden is not None and column in hidden[flag]:
+                if flag in ("x", "F") and column in blank:
                     cell.fill = grey
                 elif flag == "E" and column == "estimate":
                     cell.fill = yellow
             else:
-                text = ".." if value is None or (isinstance(value, float) and math.isnan(value)) else value
-                if column != "flag" and column != "unit":
-                    text = content.label(text)  # codes ("bureau", "gross_output") in the reader's language
-                cell.value = text if isinstance(text, (int, float, str)) else str(text)
+                key = (column in ("flag", "unit"), value)
+                text = shown.get(key) if isinstance(value, str) else None
+                if text is None:
+                    text = ".." if value is None or (isinstance(value, float) and math.isnan(value)) else value
+                    if not key[0]:
+                        text = content.label(text)  # codes ("bureau", "gross_output") in the reader's language
+                    text = text if isinstance(text, (int, float, str)) else str(text)
+                    if isinstance(value, str):
+                        shown[key] = text
+                cell.value = text
                 if column == "flag" and flag:
                     cell.font = bold
                     cell.alignment = center
                 widths[j] = max(widths[j], _text_width(str(cell.value)))
-        for j, column in enumerate(columns, start=1):
-            if column in numeric:
-                widths[j] = max(widths[j], 14)
+            row.append(cell)
+        ws.append(row)
+    for j, number in enumerate(is_numeric, start=1):
+        if number and len(frame):
+            widths[j] = max(widths[j], 14)
     ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
     _width(ws, widths)
     return ws

@@ -50,8 +50,8 @@ from survey.returns.rules import check
 
 __all__ = [
     "ACCEPTED_MARKERS",
-    "EditOutcome",
     "IMPUTED_MARKERS",
+    "EditOutcome",
     "Lifecycle",
     "PanelImputation",
     "deduce_values",

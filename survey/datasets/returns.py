@@ -9,7 +9,7 @@ reporting errors, every error listed. The columns follow
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,43 +248,76 @@ def _ytd_table(period: str) -> pd.DataFrame:
     frame = _truth()
     if not (frame["year"] == year).any():
         raise PeriodError(f"no quarterly truth for {period}; the bundled data cover 2004Q1-2007Q4")
-    return _ytd_frame(frame, year, quarter)
+    return _ytd_frame(frame, year, quarter, years=_bundled_year)
 
 
-def _ytd_frame(truth: pd.DataFrame, year: int, quarter: int) -> pd.DataFrame:
-    """Per firm of ``year``'s register: ytd, ytd of the previous quarter and of last year."""
+class _Year:
+    """The truth of one year: its rows, its firms (in the order they first appear) and
+    their year-to-date values up to each quarter, each computed once."""
+
+    def __init__(self, truth: pd.DataFrame, year: int) -> None:
+        self.rows = truth[truth["year"].to_numpy() == year]
+        self.firms = pd.Index(self.rows["firm_id"].unique(), dtype="str")
+        codes, uniques = pd.factorize(self.rows["firm_id"])
+        # each row's firm as its position among the firms (-1: a missing id, in no sum)
+        self.firm_of = np.where(codes >= 0, self.firms.get_indexer(uniques)[codes], -1)
+        self.quarter = self.rows["quarter"].to_numpy()
+        self.values = self.rows[list(INDICATORS)]
+        self._ytd: dict[int, np.ndarray] = {}
+
+    def ytd(self, upto: int) -> np.ndarray:
+        """Per firm (rows) and indicator (columns, ``INDICATORS``): the sums of the money
+        indicators and the mean of ``employees`` over the quarters up to ``upto``; NaN for
+        a firm without such a quarter. The sums of pandas' groupby (compensated)."""
+        if upto not in self._ytd:
+            take = (self.quarter <= upto) & (self.firm_of >= 0)
+            grouped = self.values[take].groupby(self.firm_of[take], sort=False)
+            sums = grouped[list(MONEY_INDICATORS)].sum()
+            sums["employees"] = grouped["employees"].mean()
+            out = np.full((len(self.firms), len(INDICATORS)), np.nan)
+            out[sums.index.to_numpy()] = sums[list(INDICATORS)].to_numpy(dtype=float)
+            self._ytd[upto] = out
+        return self._ytd[upto]
+
+
+def _zero_nan(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
+
+
+@functools.lru_cache(maxsize=8)
+def _bundled_year(year: int) -> _Year:
+    return _Year(_truth(), year)
+
+
+def _ytd_frame(truth: pd.DataFrame, year: int, quarter: int,
+               years: Callable[[int], _Year] | None = None) -> pd.DataFrame:
+    """Per firm of ``year``'s register: ytd, ytd of the previous quarter and of last year
+    (``years(year)``: the :class:`_Year` of a year of ``truth``; the bundled truth's are
+    kept for every period, a given truth's for this call)."""
     missing = [c for c in ("firm_id", "year", "quarter", *INDICATORS) if c not in truth.columns]
     if missing:
         raise ColumnError(f"the quarterly truth lacks columns {missing}")
-    year_col = truth["year"].to_numpy()
-    quarter_col = truth["quarter"].to_numpy()
-    this = truth[year_col == year]
-    if this.empty:
+    if years is None:
+        years = functools.lru_cache(maxsize=2)(functools.partial(_Year, truth))
+    this = years(year)
+    if this.rows.empty:
         raise PeriodError(f"no quarterly truth for year {year}")
     cols = list(INDICATORS)
-
-    def ytd(frame: pd.DataFrame, upto: int) -> pd.DataFrame:
-        part = frame[frame["quarter"].to_numpy() <= upto]
-        grouped = part.groupby("firm_id", sort=False)
-        sums = grouped[list(MONEY_INDICATORS)].sum()
-        sums["employees"] = grouped["employees"].mean()
-        return sums
-
-    cur = ytd(this, quarter)
-    index = pd.Index(this["firm_id"].unique(), dtype="str")
-    cur = cur.reindex(index)
-    result = cur[cols].add_suffix("_ytd")
-    prev = ytd(this, quarter - 1).reindex(index).fillna(0.0) if quarter > 1 else cur * 0.0
+    index = this.firms
+    cur = this.ytd(quarter)
+    result = pd.DataFrame(cur.copy(), index=index, columns=[f"{var}_ytd" for var in cols])
+    prev = _zero_nan(this.ytd(quarter - 1)) if quarter > 1 else cur * 0.0
     for var in MONEY_INDICATORS:
-        result[f"{var}_ytd_prev_quarter"] = prev[var].to_numpy()
-    last_year = truth[(year_col == year - 1) & (quarter_col <= quarter)]
-    if last_year.empty:
-        last = pd.DataFrame(np.nan, index=index, columns=cols)
-    else:
-        last = ytd(last_year, quarter).reindex(index).fillna(0.0)
-    for var in cols:
-        result[f"{var}_ytd_last_year"] = last[var].to_numpy()
-    op = this[quarter_col[year_col == year] == quarter].set_index("firm_id")["operating"] if "operating" in this else None
+        result[f"{var}_ytd_prev_quarter"] = prev[:, cols.index(var)]
+    before = years(year - 1)
+    last = np.full((len(index), len(cols)), np.nan)
+    if (before.quarter <= quarter).any():
+        where = before.firms.get_indexer(index)
+        last = _zero_nan(np.where((where >= 0)[:, None], before.ytd(quarter)[where], np.nan))
+    for j, var in enumerate(cols):
+        result[f"{var}_ytd_last_year"] = last[:, j]
+    rows = this.rows
+    op = rows[this.quarter == quarter].set_index("firm_id")["operating"] if "operating" in rows else None
     result["operating"] = op.reindex(index).fillna(False).to_numpy(bool) if op is not None else True
     return result
 

@@ -50,8 +50,8 @@ from survey.returns.rules import check
 
 __all__ = [
     "ACCEPTED_MARKERS",
-    "EditOutcome",
     "IMPUTED_MARKERS",
+    "EditOutcome",
     "Lifecycle",
     "PanelImputation",
     "deduce_values",
@@ -293,7 +293,8 @@ def _latest_accepted(panel: pd.DataFrame, item: str, aside: pd.DataFrame) -> np.
     if len(aside):
         rows = aside[aside["item"] == item]
         values = np.where(_among(panel, rows), np.nan, values)
-    firm = panel["firm_id"].to_numpy()
+    codes = pd.factorize(panel["firm_id"])[0]  # the firms numbered once for both groupings
+    firm = np.where(codes >= 0, codes, np.nan)  # (a missing id in no group, as groupby's)
     filled = pd.Series(values).groupby(firm, sort=False).ffill()
     return filled.groupby(firm, sort=False).shift(1).to_numpy(dtype=float, na_value=np.nan)
 

@@ -347,7 +347,7 @@ def check(
         if failed.any():
             values = np.full(int(failed.sum()), "", dtype=object)
             for v in r.variables:
-                seen = data.loc[failed, v].to_numpy(dtype=float, na_value=np.nan)
+                seen = data[v].to_numpy(dtype=float, na_value=np.nan)[failed]
                 values = values + np.array([f"{v}={x:g} " for x in seen], dtype=object)
             failures.append((ids[failed], r, values))
     counts = [len(f[0]) for f in failures]

@@ -16,6 +16,7 @@ from datetime import datetime
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from survey.errors import LedgerError
 from survey.periods import normalise_quarter
@@ -106,20 +107,21 @@ class LedgerRevisions:
                 markers.append(marks)
             columns.append(v)
         if items:
-            # the long frame item by item (rows of the first item, then the second...)
+            # the long table item by item (rows of the first item, then the second...), as
+            # Arrow columns (DuckDB reads them without converting pandas' strings)
             matrix = np.stack(columns)
             item_of, row_of = np.nonzero(np.isfinite(matrix))
-            long = pd.DataFrame(
-                {
-                    "firm_id": values["firm_id"].astype("str").to_numpy(dtype=object)[row_of],
-                    "item": np.asarray(items, dtype=object)[item_of],
-                    "value": matrix[item_of, row_of],
-                    "marker": (np.stack(markers)[item_of, row_of] if marker is None
-                               else np.full(len(row_of), marker, dtype=object)),
-                }
-            )
+            firm = values["firm_id"].astype("str").to_numpy(dtype=object)[row_of]
+            item = np.asarray(items, dtype=object)[item_of]
+            value = matrix[item_of, row_of]
+            marks = (np.stack(markers)[item_of, row_of] if marker is None
+                     else np.full(len(row_of), marker, dtype=object))
         else:
-            long = pd.DataFrame({"firm_id": [], "item": [], "value": [], "marker": []})
+            firm = item = marks = np.array([], dtype=object)
+            value = np.array([], dtype=float)
+        long = pa.table({"firm_id": pa.array(firm, pa.string()), "item": pa.array(item, pa.string()),
+                         "value": pa.array(value, pa.float64()),
+                         "marker": pa.array(marks, pa.string())})
         cur = self._cursor()
         cur.register("incoming", long)
         try:
@@ -127,43 +129,35 @@ class LedgerRevisions:
             before = self._version(cur)
             txn = (before[0] or 0) + 1  # the next transaction number
             now = self._now()
-            cur.execute(
+            # one statement: the current value of the incoming cells only, and each incoming
+            # cell whose value differs inserted as the cell's next revision; RETURNING gives
+            # the cells written (their tally, and the wide frames kept by views.py)
+            changed = cur.execute(
                 """
-                CREATE TEMP TABLE staged AS
-                WITH cur AS (  -- the current value of the incoming cells only
+                INSERT INTO returns
+                WITH cur AS (
                     SELECT r.firm_id, r.item, max(r.revision) AS revision,
                            arg_max(r.value, r.revision) AS value
                     FROM returns r SEMI JOIN incoming USING (firm_id, item)
                     WHERE r.period = $period GROUP BY r.firm_id, r.item)
-                SELECT i.firm_id, i.item, i.value, i.marker, coalesce(c.revision, 0) + 1 AS revision,
-                       c.value IS NOT DISTINCT FROM i.value AS same
+                SELECT i.firm_id, $period, i.item, i.value, i.marker,
+                       coalesce(c.revision, 0) + 1, $txn, NULL
                 FROM incoming i LEFT JOIN cur c USING (firm_id, item)
-                """,
-                {"period": period},
-            )
-            cur.execute(
-                """
-                INSERT INTO returns
-                SELECT firm_id, $period, item, value, marker, revision, $txn, NULL
-                FROM staged WHERE NOT same
+                WHERE c.value IS DISTINCT FROM i.value
+                RETURNING firm_id, item, value, marker::VARCHAR AS marker
                 """,
                 {"period": period, "txn": txn},
-            )
-            tally = cur.execute(
-                "SELECT same, marker, count(*) FROM staged GROUP BY same, marker ORDER BY marker"
-            ).fetchall()
-            counts = [(m, c) for same, m, c in tally if not same]
-            unchanged = sum(c for same, _, c in tally if same)
-            written = int(sum(c for _, c in counts))
+            ).df()
+            written_marks = changed["marker"].to_numpy(dtype=object)
+            counts = [(m, int((written_marks == m).sum())) for m in sorted(set(written_marks))]
+            written = len(changed)
+            unchanged = long.num_rows - written
             cur.execute(
                 "INSERT INTO transactions VALUES (?, 'revise', ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                 [txn, period, now, author, reason, written],
             )
-            changed = cur.execute(  # for the wide frames kept (views.py): the cells written
-                "SELECT firm_id, item, value, marker::VARCHAR AS marker FROM staged WHERE NOT same"
-            ).df() if any(k[0] == period for k in self._wide_frames) else long.iloc[:0]
-            after = self._version(cur)
-            cur.execute("DROP TABLE staged")
+            # the state after: this transaction is the last one (its time the latest)
+            after = (txn, now if before[1] is None else max(before[1], now))
             cur.execute("COMMIT")
         except Exception:
             try:

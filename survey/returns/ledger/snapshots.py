@@ -106,17 +106,18 @@ class LedgerSnapshots:
         """The register snapshot with the ledger's own id column ``firm_id``."""
         cur = self._cursor()
         try:
+            # kept until the register is recorded again (edit and impute read each quarter);
+            # a kept one first, then whether the ledger has a register at all
+            txn = self._version(cur, "units")
+            key = (period, txn)
+            kept = self._snapshots
+            if txn[0] is not None and key in kept:
+                return kept[key].copy()
             exists = cur.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'units'"
             ).fetchall()[0][0]
             if not exists:
                 return pd.DataFrame({"firm_id": pd.Series(dtype="str")})
-            # kept until the register is recorded again (edit and impute read each quarter)
-            txn = self._version(cur, "units")
-            key = (period, txn)
-            kept = self._snapshots
-            if key in kept:
-                return kept[key].copy()
             out = cur.execute(
                 "SELECT * EXCLUDE (period) FROM units WHERE period = ? ORDER BY firm_id", [period]
             ).df()

@@ -238,8 +238,14 @@ def test_chart_screenshots_match_a_known_good_render(rendered, references):
         assert issubclass(seen[0].category, SurveyWarning)
         assert re.search("apt-get install fonts-noto-cjk", str(seen[0].message)), name
     seen = screens[situation]
-    differ = lambda a, b: float(np.mean(np.abs(a - b).max(axis=-1) > 0.1))
-    print(f"{situation}: differing pixels {differ(seen, good):.5f} (broken render: "
-          f"{differ(broken, good):.5f})")
-    assert differ(seen, good) < 0.001, situation  # the same picture
-    assert differ(broken, good) > 0.005  # boxes instead of digits are seen
+    same, bad = _differing(seen, good), _differing(broken, good)
+    print(f"{situation}: differing pixels {same:.5f} (broken render: {bad:.5f})")
+    assert same < 0.001, situation  # the same picture
+    assert bad > 0.005  # boxes instead of digits are seen
+
+
+def _differing(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of pixels where a colour channel differs by more than 0.1 (the channels'
+    maximum taken pairwise: 4x faster than ``max(axis=-1)`` over the three)."""
+    d = np.abs(a - b)
+    return float(np.mean(np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > 0.1))

@@ -92,12 +92,10 @@ def _render(situation: str, tmp: Path) -> Path:
     return out
 
 
-def _glyph_ids(text: str, fonts: list[tuple[str, int]]) -> tuple[set[str], str]:
+def _glyph_ids(text: str, faces: list) -> tuple[set[str], str]:
     """Glyph ids (``<postscript name>-<glyph index, hex>``) matplotlib's per-glyph fallback
-    draws ``text`` with, and the characters no font has."""
-    from matplotlib.ft2font import FT2Font
-
-    faces = [FT2Font(path, face_index=index) for path, index in fonts]
+    draws ``text`` with (``faces``: the fonts' ``FT2Font``, in the order of the families),
+    and the characters no font has."""
     ids, missing = set(), ""
     for ch in text:
         if ch.isspace():
@@ -136,17 +134,20 @@ def test_every_chart_character_has_a_real_outline(rendered):
     assert info["families"][0] == "DejaVu Sans"  # never a CJK-only font as the sole family
     assert info["families"][1] == "Noto Sans CJK SC"  # found on the disk although the cache lacked it
     assert info["warnings"] == []  # no "Glyph missing" and no font warning
-    fonts = [tuple(info["paths"][f]) for f in info["families"]]
+    from matplotlib.ft2font import FT2Font
+
+    # the fonts opened once (the CJK collection is large), not once per text
+    faces = [FT2Font(path, face_index=index) for path, index in (info["paths"][f] for f in info["families"])]
     checked = 0
     for svg_file in sorted(out.glob("*.svg")):
         svg = svg_file.read_text(encoding="utf-8")
         drawn = {re.sub(r"^[a-z]+-", "", i) for i in re.findall(r'<path id="([^"]+)"', svg)}
         assert not any(i.endswith("-0") for i in drawn), svg_file.name  # glyph 0: the box
         assert "<text" not in svg
-        texts = [t.strip() for t in re.findall(r"<!-- (.*?) -->", svg, re.S)]
+        texts = [t.strip() for t in re.findall(r"<!-- (.*?) -->", svg, re.DOTALL)]
         assert len(texts) > 10
         for text in texts:
-            want, missing = _glyph_ids(text, fonts)
+            want, missing = _glyph_ids(text, faces)
             assert missing == "", (svg_file.name, text)
             assert want <= drawn, (svg_file.name, text, sorted(want - drawn))
             checked += len(text)
@@ -237,8 +238,14 @@ def test_chart_screenshots_match_a_known_good_render(rendered, references):
         assert issubclass(seen[0].category, SurveyWarning)
         assert re.search("apt-get install fonts-noto-cjk", str(seen[0].message)), name
     seen = screens[situation]
-    differ = lambda a, b: float(np.mean(np.abs(a - b).max(axis=-1) > 0.1))  # noqa: E731
-    print(f"{situation}: differing pixels {differ(seen, good):.5f} (broken render: "
-          f"{differ(broken, good):.5f})")
-    assert differ(seen, good) < 0.001, situation  # the same picture
-    assert differ(broken, good) > 0.005  # boxes instead of digits are seen
+    same, bad = _differing(seen, good), _differing(broken, good)
+    print(f"{situation}: differing pixels {same:.5f} (broken render: {bad:.5f})")
+    assert same < 0.001, situation  # the same picture
+    assert bad > 0.005  # boxes instead of digits are seen
+
+
+def _differing(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of pixels where a colour channel differs by more than 0.1 (the channels'
+    maximum taken pairwise: 4x faster than ``max(axis=-1)`` over the three)."""
+    d = np.abs(a - b)
+    return float(np.mean(np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > 0.1))

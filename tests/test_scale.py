@@ -57,7 +57,8 @@ def _run(script: str) -> dict:
         print(json.dumps(out))
     """)
     code = PEAK + code
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -83,7 +84,9 @@ def test_estimation_out_of_core_with_200mb(big):
     """)
     value, unit = out["limit"].split()
     assert unit == "MiB" and float(value) == pytest.approx(200e6 / 2**20, abs=0.1)
-    df = pd.read_parquet(path)
+    # the in-memory reference reads the columns the estimates use (the rest cost 1.2 CPU-s)
+    df = pd.read_parquet(path, columns=["city", "province", "in_zone", "ownership", "employees",
+                                        "revenue_prev_year"])
     df["w"] = 1.0 + df["employees"] % 7
     mem = sv.Survey(df, sv.Design(strata="city", weights="w"))
     ref = {

@@ -285,18 +285,23 @@ class _Generator:
         y05 = values["gross_output"].sum(axis=2)[:, t05]
         r05 = np.where(rev05 > 0, rev05, 1.0)
 
-        def factor05(theta_firm: np.ndarray) -> np.ndarray:
+        def factor05(theta_firm: np.ndarray, rows=slice(None)) -> np.ndarray:
             k = np.exp(theta_firm)
-            up = (threshold + (r05 - threshold) * k) / r05
-            down = k / (1.0 + (k - 1.0) * r05 / threshold)
-            return np.where(above, up, down)
+            r = r05[rows]
+            up = (threshold + (r - threshold) * k) / r
+            down = k / (1.0 + (k - 1.0) * r / threshold)
+            return np.where(above[rows], up, down)
+
+        def output05(rows: np.ndarray):
+            y = y05[rows]
+            return lambda th: y * factor05(th, rows)
 
         margins05 = [
             (in_a, published["above_size_gross_output"][0] / (1 + published["above_size_gross_output"][1])),
             (in_c, published["collective_gross_output"][0] / (1 + published["collective_gross_output"][1])),
             (in_z, published["zone_gross_output"][0] / (1 + published["zone_gross_output"][1])),
         ]
-        theta05 = _rake_cells(cell, on06, lambda th: y05 * factor05(th), margins05, 8)
+        theta05 = _rake_cells(cell, on06, output05, margins05, 8)
         phi05 = factor05(theta05[cell])
 
         y06 = values["gross_output"].sum(axis=2)[:, t06]
@@ -306,7 +311,12 @@ class _Generator:
             (in_z, published["zone_gross_output"][0]),
             (np.ones(8, dtype=bool), published["sector_gross_output"][0]),
         ]
-        theta06 = _rake_cells(cell, on06, lambda th: y06 * np.exp(th), margins06, 8)
+
+        def output06(rows: np.ndarray):
+            y = y06[rows]
+            return lambda th: y * np.exp(th)
+
+        theta06 = _rake_cells(cell, on06, output06, margins06, 8)
         phi06 = np.exp(theta06[cell])
 
         years = np.arange(self.n_years)
@@ -338,8 +348,9 @@ class _Generator:
             b = base[:, t]
             lg = values["share_logit"][:, t]
 
-            def exports(th: np.ndarray, b=b, lg=lg) -> np.ndarray:
-                return b * expit(lg + th)
+            def exports(rows: np.ndarray, b=b, lg=lg):
+                b_rows, lg_rows = b[rows], lg[rows]
+                return lambda th: b_rows * expit(lg_rows + th)
 
             def target(name: str, growth_key=growth_key) -> float:
                 value, growth = published[name]
@@ -457,16 +468,18 @@ class _Generator:
         zone = np.where(self.zone[firm_idx] >= 0, zone_names[np.maximum(self.zone[firm_idx], 0)], None)
         c = self.counties
         ind = self.industries
+        # text columns: each distinct text converted to a string column once, then taken
+        firm_ids = pd.Series(ids)
         register = pd.DataFrame(
             {
-                "firm_id": ids[firm_idx],
+                "firm_id": _take(firm_ids, firm_idx),
                 "year": year.astype(np.int64),
-                "name": names[firm_idx],
-                "city": c["city"].to_numpy()[self.county[firm_idx]],
-                "county": c["county"].to_numpy()[self.county[firm_idx]],
-                "county_code": c["county_code"].to_numpy()[self.county[firm_idx]],
-                "industry": ind["industry"].to_numpy()[self.industry[firm_idx]],
-                "industry_name": ind["industry_name"].to_numpy()[self.industry[firm_idx]],
+                "name": _take(pd.Series(names), firm_idx),
+                "city": _take(c["city"], self.county[firm_idx]),
+                "county": _take(c["county"], self.county[firm_idx]),
+                "county_code": _take(c["county_code"], self.county[firm_idx]),
+                "industry": _take(ind["industry"], self.industry[firm_idx]),
+                "industry_name": _take(ind["industry_name"], self.industry[firm_idx]),
                 "ownership": ownership,
                 "zone": pd.array(zone, dtype="str"),
                 "revenue_prev_year": prev_rev,
@@ -478,17 +491,19 @@ class _Generator:
                 "in_zone": self.zone[firm_idx] >= 0,
             }
         )
-        register = register.sort_values(["year", "firm_id"], kind="stable").reset_index(drop=True)
+        order = register.sort_values(["year", "firm_id"], kind="stable").index.to_numpy()
+        register = register.take(order).reset_index(drop=True)
 
-        # quarterly truth: the register firm-years x 4 quarters
-        fi = np.repeat(firm_idx, 4)
-        yi = np.repeat(year_idx, 4)
+        # quarterly truth: the register firm-years x 4 quarters, in the register's order
+        # (year, firm_id; the ids are unique), so sorted by year, firm_id and quarter
+        fi = np.repeat(firm_idx[order], 4)
+        yi = np.repeat(year_idx[order], 4)
         qi = np.tile(np.arange(4), len(firm_idx))
         yr = years_all[yi]
-        period = pd.Series(yr.astype(str)).str.cat(pd.Series((qi + 1).astype(str)), sep="Q")
+        periods = pd.Series([f"{y}Q{q}" for y in years_all for q in range(1, 5)])
         quarterly = {
-            "firm_id": ids[fi],
-            "period": period.to_numpy(),
+            "firm_id": _take(firm_ids, fi),
+            "period": _take(periods, yi * 4 + qi),
             "year": yr.astype(np.int64),
             "quarter": (qi + 1).astype(np.int64),
             "operating": op[fi, yi, qi],
@@ -500,9 +515,12 @@ class _Generator:
             quarterly["export_delivery"], np.minimum(quarterly["gross_output"], quarterly["sales_output"])
         )
         quarterly["employees"] = emp_q[fi, yi, qi].astype(np.int64)
-        quarterly = pd.DataFrame(quarterly)
-        quarterly = quarterly.sort_values(["year", "firm_id", "quarter"], kind="stable").reset_index(drop=True)
-        return register, quarterly
+        return register, pd.DataFrame(quarterly)
+
+
+def _take(values: pd.Series, rows: np.ndarray):
+    """``values`` at the positions ``rows``, as a column (its dtype: the default for text)."""
+    return values.take(rows).array
 
 
 def _threshold_for_year(year: int) -> float:
@@ -527,18 +545,24 @@ def _rake_cells(
 ) -> np.ndarray:
     """Rake cell parameters so monotone firm contributions hit margin targets.
 
-    ``contribution(theta_firm)`` gives each firm's value for its cell's
-    parameter (increasing in it); margins are boolean masks over cells.
+    ``contribution(rows)`` gives a function of the parameters of the firms at
+    the positions ``rows`` (of their cells) whose value is each of these firms'
+    value (increasing in its parameter); margins are boolean masks over cells.
     """
     theta = np.zeros(n_cells)
+    # each margin's member firms, their cells and their contribution, found once
+    parts = []
+    for cells_in, target in margins:
+        rows = np.flatnonzero(member & cells_in[cell])
+        parts.append((cells_in, target, cell[rows], contribution(rows)))
     for _ in range(max_iter):
         worst = 0.0
-        for cells_in, target in margins:
-            firm_in = member & cells_in[cell]
+        for cells_in, target, cell_in, value in parts:
 
-            def gap(delta: float) -> float:
+            def gap(delta: float, theta=theta, cells_in=cells_in, cell_in=cell_in, value=value,
+                    target=target) -> float:
                 th = theta + delta * cells_in
-                return float(contribution(th[cell])[firm_in].sum()) - target
+                return float(value(th[cell_in]).sum()) - target
 
             current = gap(0.0)
             worst = max(worst, abs(current) / target)

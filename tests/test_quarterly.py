@@ -376,8 +376,9 @@ def full_cycle():
         take_all, sample = _plan_and_samples(frame, rng, reps, 1200)
         take_all_rep = take_all.loc[take_all.index.repeat(reps)].assign(rep=np.tile(np.arange(reps), len(take_all)))
         design = sv.Design(strata="stratum", weights="w", fpc="N_h")
-        groups = [(sample[sample.rep // 125 == g], take_all_rep[take_all_rep.rep // 125 == g])
-                  for g in range(reps // 125)]
+        chunk = 125  # replications per combined_total call (every one in some call)
+        groups = [(sample[sample.rep // chunk == g], take_all_rep[take_all_rep.rep // chunk == g])
+                  for g in range(-(-reps // chunk))]
         for p in periods:
             rename = {f"{v}{suffix}@{p}": f"{v}{suffix}" for v in variables for suffix in ("", "_last_year")}
             est = pd.concat([combined_total(variables, take_all=ta.rename(columns=rename),

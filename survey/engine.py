@@ -517,7 +517,7 @@ class Session:
             self._register_parquet([str(p) for p in source], name)
         elif isinstance(source, str):
             self._register_table(source, name)
-        elif type(source).__module__.startswith("duckdb"):
+        elif _is_duckdb_relation(source):
             if self.kind != "duckdb":
                 raise EngineError("a DuckDB relation can only be read by a DuckDB engine")
             try:
@@ -716,6 +716,16 @@ def quote_identifier(name: str) -> str:
 
 def _sql_string(text: str) -> str:
     return str(text).replace("'", "''")
+
+
+def _is_duckdb_relation(source: Any) -> bool:
+    """A DuckDB relation, whatever module DuckDB's release names its class in (``duckdb``
+    in 1.5 and 2.x, ``_duckdb`` in 1.4). DuckDB is only looked up if it is loaded already:
+    no relation can exist otherwise."""
+    import sys
+
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(source, duckdb.DuckDBPyRelation)
 
 
 def _is_table_name(source: Any) -> bool:

@@ -303,3 +303,17 @@ def test_no_module_is_over_850_lines():
     long = {p.relative_to(PACKAGE).as_posix(): n for p in _modules()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 850}
     assert long == {}
+
+
+def test_dependency_floors_are_the_tested_minimum_versions():
+    """pyproject.toml's floors are the versions .ci/run tests in its minimum-versions run
+    (.ci/minimum-versions.txt): a floor nobody runs is a promise nobody checked."""
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"]
+    floors = dict(re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", d.split(";")[0].strip()).groups()
+                  for d in deps)
+    lines = (ROOT / ".ci" / "minimum-versions.txt").read_text(encoding="utf-8").splitlines()
+    pinned = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    assert floors == pinned

@@ -27,6 +27,7 @@ def test_example_runs(script, tmp_path):
     _run(script, cwd=tmp_path)
 
 
+@pytest.mark.pinned
 def test_python_api_demo_writes_the_demo_bulletin(tmp_path, base_bulletin):
     """examples/demo_bulletin.py runs the cycle with library calls only (no TOML) and writes
     the bulletin of `survey demo`, byte for byte (the pinned hashes of the demo bulletin)."""

@@ -321,7 +321,7 @@ def _ytd_table(d: _Draft, ytd: pd.DataFrame, variables: Sequence[str]) -> Bullet
         return None
     frame = pd.concat(frames, ignore_index=True)
     if "suppressed" in frame.columns:
-        frame["suppressed"] = frame["suppressed"].fillna(False).astype(bool)
+        frame["suppressed"] = frame["suppressed"].astype("boolean").fillna(False).astype(bool)
     return BulletinTable.from_table(
         scaled(d.method(frame), d.factor), name="ytd", by=[*d.lead, "domain"],
         decimals=d.decimals, unit=d.unit, title=text["ytd_table"].format(ytd=d.ytd_words))

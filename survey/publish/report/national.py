@@ -142,7 +142,7 @@ def national_bulletin_content(
         flags = suppressed[["breakdown", "domain", "variable", "suppressed"]]
         both = both.merge(flags, on=["breakdown", "domain", "variable"], how="left",
                           validate="one_to_one")
-        both["suppressed"] = both["suppressed"].fillna(False).astype(bool)
+        both["suppressed"] = both["suppressed"].astype("boolean").fillna(False).astype(bool)
     else:
         both["suppressed"] = False
     both["variable"] = both["variable"].str.removesuffix("_ytd")

@@ -164,7 +164,7 @@ def ratio_impute_sql(
     >>> q2 = s.register(pd.DataFrame({"firm_id": ["a", "b"], "y": [12.0, None],
     ...                               "y_marker": ["returned", "missing"]}))
     >>> links = s.register(s.sql(ratio_links_sql(q2, q1, "y")))
-    >>> out = s.sql(ratio_impute_sql(q2, q1, links, "y") + " ORDER BY firm_id")
+    >>> out = s.sql(f"SELECT * FROM ({ratio_impute_sql(q2, q1, links, 'y')}) ORDER BY firm_id")
     >>> out["y"].tolist(), out["y_marker"].tolist()
     ([12.0, 24.0], ['returned', 'forward_imputed'])
     """
@@ -384,7 +384,7 @@ def backward_chain_sql(
     ...                               "y_marker": ["returned", "returned"]}))
     >>> links = s.register(s.sql(ratio_links_sql(q2, q1, "y")))
     >>> chain2 = s.register(s.sql(backward_chain_sql(q2, None, None, "y")))
-    >>> s.sql(backward_chain_sql(q1, chain2, links, "y") + " ORDER BY firm_id")["sv_back"].tolist()
+    >>> s.sql(f"SELECT * FROM ({backward_chain_sql(q1, chain2, links, 'y')}) ORDER BY firm_id")["sv_back"].tolist()
     [10.0, 20.0]
     """
     marker = marker or f"{variable.removesuffix('_ytd')}_marker"

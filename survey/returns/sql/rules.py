@@ -5,6 +5,7 @@ Part of :mod:`survey.returns.sql` (see its docstring and ``docs/scale.md``).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from survey.errors import EditError
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
-from survey.engine import sql_finite, sql_nan
+from survey.engine import sql_finite, sql_float, sql_nan
 from survey.engine import quote_identifier
 
 __all__ = ['check_sql', 'rule_sql']
@@ -32,11 +33,23 @@ def _no_nan(expr: str) -> str:
     return f"(CASE WHEN {sql_nan(expr)} THEN NULL ELSE {expr} END)"
 
 
+def _ieee_function(name: str, x: str) -> str:
+    """``sqrt``, ``log`` or ``log10`` of ``x`` with numpy's IEEE results outside the domain:
+    ``log(0)`` is -inf, the log or square root of a negative number is NaN, missing stays
+    missing. DuckDB 2 gives these itself; DuckDB 1.x raises "cannot take logarithm of zero"
+    and Spark returns NULL, so the SQL says them (NaN and +inf take the function's own path:
+    both engines order NaN above every number)."""
+    nan = sql_float(float("nan"))
+    if name == "sqrt":
+        return f"(CASE WHEN {x} >= 0 THEN sqrt({x}) WHEN {x} < 0 THEN {nan} END)"
+    fn = "ln" if name == "log" else "log10"
+    return (f"(CASE WHEN {x} > 0 THEN {fn}({x}) WHEN {x} = 0 THEN {sql_float(-math.inf)} "
+            f"WHEN {x} < 0 THEN {nan} END)")
+
+
 def _rule_node(node: Any, column: Any) -> tuple[str, bool]:
     """SQL of a rule node and whether it is a truth (NULL = not evaluated)."""
     import ast
-
-    from survey.engine import sql_float
 
     if isinstance(node, ast.Expression):
         return _rule_node(node.body, column)
@@ -102,10 +115,10 @@ def _rule_node(node: Any, column: Any) -> tuple[str, bool]:
             # numpy fmin/fmax: a NaN (or missing) argument is ignored
             fn = "LEAST" if name == "min" else "GREATEST"
             return f"{fn}({_no_nan(args[0])}, {_no_nan(args[1])})", False
-        if name in ("abs", "sqrt", "log10") and len(args) == 1:
-            return f"{name}({args[0]})", False
-        if name == "log" and len(args) == 1:
-            return f"ln({args[0]})", False
+        if name == "abs" and len(args) == 1:
+            return f"abs({args[0]})", False
+        if name in ("sqrt", "log", "log10") and len(args) == 1:
+            return _ieee_function(name, args[0]), False
         raise EditError(f"function {name}() with {len(args)} arguments cannot be written in SQL")
     raise EditError(f"rule element {type(node).__name__} cannot be written in SQL")
 

@@ -242,3 +242,19 @@ def test_panel_imputation_needs_a_backward_link():
                        auxiliary="size")
     with pytest.raises(ImputationError, match="no backward link.*2006Q3"):
         impute_ratio_panel(None, two, "gross_output_ytd", by="industry", auxiliary="size")
+
+
+def test_log_and_sqrt_outside_their_domain_give_numpys_results():
+    """log(0) is -inf and the log or square root of a negative number NaN, as in numpy:
+    DuckDB 1.x raises "cannot take logarithm of zero" on the bare function, so the SQL says
+    numpy's results itself; the check in SQL equals the in-memory check."""
+    df = pd.DataFrame({"firm_id": list("abcdefg"),
+                       "x": [0.0, -1.0, 4.0, np.nan, np.inf, -np.inf, 100.0]})
+    rules = ["log(x) < 3", "sqrt(x) >= 0", "log10(x) <= 1", "not (log(x) > -1)"]
+    want = check(df, rules, id="firm_id")
+    got = check_sql(None, df, rules, id="firm_id")
+    pd.testing.assert_frame_equal(got.summary, want.summary)
+    assert want.summary[["evaluated", "failed"]].values.tolist() == [[2, 1], [3, 0], [2, 1],
+                                                                       [2, 2]]
+    assert (got.failures[["firm_id", "rule"]].values.tolist()
+            == want.failures[["firm_id", "rule"]].values.tolist())

@@ -101,3 +101,22 @@ def test_register_work_on_spark(spark_engine):
     a = got.data.set_index("firm_id").sort_index()
     b = ref.data.set_index("firm_id").sort_index()
     np.testing.assert_array_equal(a["design_weight"].to_numpy(), b["design_weight"].to_numpy())
+
+
+def test_edit_rules_with_log_and_sqrt_on_spark_equal_check(spark_engine):
+    """Spark's ln(0), ln(-1) and log10 of negatives are NULL where numpy gives -inf and NaN:
+    the SQL of the rules says numpy's results, so the check on Spark equals the in-memory
+    check, counts and failing units."""
+    from survey.returns.rules import check
+    from survey.returns.sql.rules import check_sql
+
+    df = pd.DataFrame({"firm_id": list("abcdefg"),
+                       "x": [0.0, -1.0, 4.0, np.nan, np.inf, -np.inf, 100.0]})
+    rules = ["log(x) < 3", "sqrt(x) >= 0", "log10(x) <= 1", "not (log(x) > -1)"]
+    want = check(df, rules, id="firm_id")
+    got = check_sql(spark_engine.session(), df, rules, id="firm_id")
+    pd.testing.assert_frame_equal(got.summary, want.summary)
+    assert (got.failures[["firm_id", "rule"]].values.tolist()
+            == want.failures[["firm_id", "rule"]].values.tolist()
+            == [["g", "log(x) < 3"], ["g", "log10(x) <= 1"], ["c", "not (log(x) > -1)"],
+                ["g", "not (log(x) > -1)"]])
